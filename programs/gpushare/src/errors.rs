@@ -1,0 +1,111 @@
+//! Every refusal the program can give, each under its own name.
+use anchor_lang::prelude::*;
+
+/// Named errors of the gpushare program.
+#[error_code]
+pub enum GpuShareError {
+    #[msg("protocol fee above the allowed maximum")]
+    FeeTooHigh,
+    #[msg("slash share must be between 0 and 10000 bps, and a fraud slash at least a missed-claim slash")]
+    InvalidSlashShare,
+    #[msg("minimum stake and stake per claim must be non-zero")]
+    InvalidStakeParams,
+    #[msg("time window outside the allowed bounds")]
+    InvalidWindow,
+    #[msg("shard or replica cap outside the allowed bounds")]
+    InvalidCaps,
+    #[msg("signer is not the network authority")]
+    NotNetworkAuthority,
+    #[msg("token account does not belong to the network's mint")]
+    WrongMint,
+    #[msg("token account is not the network's treasury")]
+    WrongTreasury,
+    #[msg("token account is not owned by the expected wallet")]
+    WrongTokenOwner,
+    #[msg("amount must be non-zero")]
+    ZeroAmount,
+    #[msg("stake below the network minimum")]
+    StakeBelowMinimum,
+    #[msg("signer is not the provider's authority")]
+    NotProviderAuthority,
+    #[msg("provider is unbonding stake and cannot claim")]
+    ProviderUnbonding,
+    #[msg("provider holds its maximum number of concurrent claims for its stake")]
+    ClaimCapReached,
+    #[msg("unstaking would leave less than the stake required by open claims")]
+    StakeLockedByClaims,
+    #[msg("requested more than the staked amount")]
+    InsufficientStake,
+    #[msg("nothing is unbonding")]
+    NothingUnbonding,
+    #[msg("the unbonding period has not ended")]
+    UnbondingNotOver,
+    #[msg("provider still holds stake or open claims")]
+    ProviderNotEmpty,
+    #[msg("kernel size parameters are zero, too large or inconsistent")]
+    InvalidKernelSpec,
+    #[msg("input kind not supported by this kernel, or data URI empty or too long")]
+    InvalidInput,
+    #[msg("shard count is zero, above the network cap, or above the kernel's divisible units")]
+    InvalidShardCount,
+    #[msg("replica count is zero or above the network cap")]
+    InvalidReplicaCount,
+    #[msg("quorum must be at least 2, a strict majority of replicas, and at most the replica count")]
+    InvalidQuorum,
+    #[msg("price must be non-zero")]
+    InvalidPrice,
+    #[msg("job expiry outside the allowed bounds")]
+    InvalidExpiry,
+    #[msg("arithmetic overflow")]
+    MathOverflow,
+    #[msg("signer is not the job's client")]
+    NotJobClient,
+    #[msg("job is cancelled")]
+    JobCancelled,
+    #[msg("job has expired")]
+    JobExpired,
+    #[msg("shard index outside the job")]
+    InvalidShardIndex,
+    #[msg("replica index not open on this shard")]
+    InvalidReplicaIndex,
+    #[msg("this slot is already claimed")]
+    SlotTaken,
+    #[msg("provider already holds another replica of this shard")]
+    AlreadyHoldsReplica,
+    #[msg("shard is not accepting claims")]
+    ShardNotClaimable,
+    #[msg("assignment already committed")]
+    AlreadyCommitted,
+    #[msg("claim deadline has passed")]
+    CommitTooLate,
+    #[msg("shard is not in its reveal phase")]
+    RevealNotOpen,
+    #[msg("reveal window has closed")]
+    RevealTooLate,
+    #[msg("assignment is not committed")]
+    NotCommitted,
+    #[msg("assignment already revealed")]
+    AlreadyRevealed,
+    #[msg("revealed root and salt do not match the commitment")]
+    CommitmentMismatch,
+    #[msg("shard cannot be settled yet")]
+    SettleTooEarly,
+    #[msg("shard is already settled")]
+    ShardAlreadySettled,
+    #[msg("assignment cannot be settled until its shard is settled or the job expires")]
+    AssignmentNotSettleable,
+    #[msg("assignment has not missed its deadline")]
+    NotMissed,
+    #[msg("shard still has live assignments or is unsettled")]
+    ShardStillOpen,
+    #[msg("job still has open work")]
+    JobStillOpen,
+    #[msg("account does not belong to this job")]
+    WrongJob,
+    #[msg("account does not belong to this provider")]
+    WrongProvider,
+    #[msg("account does not belong to this network")]
+    WrongNetwork,
+    #[msg("rent receiver is not the account's payer")]
+    WrongRentReceiver,
+}

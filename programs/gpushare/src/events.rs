@@ -1,0 +1,188 @@
+//! Events: one for every state change, logged as Anchor events (`Program data:`).
+use anchor_lang::prelude::*;
+
+use crate::state::{HardwareProfile, KernelSpec, NetworkParams, ShardOutcome, VerificationMode};
+
+/// Logs `event` the way `emit!` does. Off-chain (the program hosted natively as a builtin) Anchor's
+/// `emit!` is a no-op, so the event goes through the syscall stubs, which the native host routes to
+/// the transaction's log.
+pub fn emit_event<E: anchor_lang::Event>(event: E) {
+    #[cfg(target_os = "solana")]
+    emit!(event);
+    #[cfg(not(target_os = "solana"))]
+    anchor_lang::compat::solana_sysvar::program_stubs::sol_log_data(&[&event.data()]);
+}
+
+#[event]
+pub struct NetworkInitialized {
+    pub network: Pubkey,
+    pub authority: Pubkey,
+    pub mint: Pubkey,
+    pub treasury: Pubkey,
+    pub params: NetworkParams,
+}
+
+#[event]
+pub struct NetworkUpdated {
+    pub network: Pubkey,
+    pub params: NetworkParams,
+}
+
+#[event]
+pub struct ProviderRegistered {
+    pub provider: Pubkey,
+    pub authority: Pubkey,
+    pub stake: u64,
+}
+
+#[event]
+pub struct StakeAdded {
+    pub provider: Pubkey,
+    pub amount: u64,
+    pub stake: u64,
+}
+
+#[event]
+pub struct UnstakeRequested {
+    pub provider: Pubkey,
+    pub amount: u64,
+    pub unbonding: u64,
+    pub unbonding_ends_at: i64,
+}
+
+#[event]
+pub struct StakeWithdrawn {
+    pub provider: Pubkey,
+    pub amount: u64,
+}
+
+#[event]
+pub struct HardwareUpdated {
+    pub provider: Pubkey,
+    pub hardware: HardwareProfile,
+}
+
+#[event]
+pub struct ProviderClosed {
+    pub provider: Pubkey,
+}
+
+#[event]
+pub struct JobCreated {
+    pub job: Pubkey,
+    pub client: Pubkey,
+    pub job_id: u64,
+    pub kernel: KernelSpec,
+    pub shards: u16,
+    pub replicas: u8,
+    pub mode: VerificationMode,
+    pub price: u64,
+    pub escrow: u64,
+    pub expires_at: i64,
+}
+
+#[event]
+pub struct JobCancelled {
+    pub job: Pubkey,
+    pub refunded: u64,
+}
+
+#[event]
+pub struct SlotClaimed {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+    pub provider: Pubkey,
+    pub commit_deadline: i64,
+}
+
+#[event]
+pub struct WorkCommitted {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+    pub provider: Pubkey,
+    pub commitment: [u8; 32],
+}
+
+#[event]
+pub struct RevealOpened {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub deadline: i64,
+}
+
+#[event]
+pub struct WorkRevealed {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+    pub provider: Pubkey,
+    pub root: [u8; 32],
+}
+
+#[event]
+pub struct ShardSettled {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub outcome: ShardOutcome,
+}
+
+#[event]
+pub struct ExtraReplicaOpened {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+}
+
+#[event]
+pub struct ReplicaPaid {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+    pub provider: Pubkey,
+    pub amount: u64,
+    pub fee: u64,
+}
+
+#[event]
+pub struct ProviderSlashed {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+    pub provider: Pubkey,
+    pub amount: u64,
+    /// True for a fraudulent result, false for a missed commit or reveal.
+    pub fraud: bool,
+}
+
+#[event]
+pub struct ReplicaReleased {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+    pub provider: Pubkey,
+}
+
+#[event]
+pub struct ShardClosed {
+    pub job: Pubkey,
+    pub shard_index: u16,
+}
+
+#[event]
+pub struct JobClosed {
+    pub job: Pubkey,
+    pub paid_out: u64,
+    pub to_treasury: u64,
+    pub to_client: u64,
+}
+
+#[event]
+pub struct ClaimExpired {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+    /// Whether the slot can be claimed again.
+    pub reopened: bool,
+}

@@ -1,0 +1,163 @@
+//! Accounts shared by the instructions that end an assignment (`settle_assignment`,
+//! `expire_claim`), and the one routine that applies a verdict: pay from escrow, slash stake into
+//! the escrow vault (it reaches the treasury at close), or release; then close the assignment.
+use anchor_lang::prelude::*;
+use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
+
+use crate::errors::GpuShareError;
+use crate::events::{ProviderSlashed, ReplicaPaid, ReplicaReleased, emit_event};
+use crate::seeds;
+use crate::state::{Assignment, Job, Network, NetworkParams, Provider, Shard, Verdict};
+use crate::token;
+
+#[derive(Accounts)]
+pub struct AssignmentOutcome<'info> {
+    #[account(seeds = [seeds::NETWORK, network.mint.as_ref()], bump = network.bump)]
+    pub network: Box<Account<'info, Network>>,
+    #[account(address = network.mint @ GpuShareError::WrongMint)]
+    pub mint: Box<InterfaceAccount<'info, Mint>>,
+    #[account(
+        mut,
+        seeds = [seeds::JOB, network.key().as_ref(), job.client.as_ref(), &job.job_id.to_le_bytes()],
+        bump = job.bump,
+        has_one = network @ GpuShareError::WrongNetwork,
+    )]
+    pub job: Box<Account<'info, Job>>,
+    #[account(
+        mut,
+        seeds = [seeds::SHARD, job.key().as_ref(), &shard.index.to_le_bytes()],
+        bump = shard.bump,
+        has_one = job @ GpuShareError::WrongJob,
+    )]
+    pub shard: Box<Account<'info, Shard>>,
+    #[account(
+        mut,
+        close = rent_receiver,
+        seeds = [seeds::ASSIGNMENT, shard.key().as_ref(), &[assignment.replica]],
+        bump = assignment.bump,
+        has_one = shard @ GpuShareError::WrongJob,
+        has_one = provider @ GpuShareError::WrongProvider,
+    )]
+    pub assignment: Box<Account<'info, Assignment>>,
+    #[account(mut, has_one = network @ GpuShareError::WrongNetwork)]
+    pub provider: Box<Account<'info, Provider>>,
+    #[account(
+        mut,
+        seeds = [seeds::STAKE_VAULT, provider.key().as_ref()],
+        bump = provider.vault_bump,
+    )]
+    pub stake_vault: Box<InterfaceAccount<'info, TokenAccount>>,
+    #[account(
+        mut,
+        seeds = [seeds::ESCROW_VAULT, job.key().as_ref()],
+        bump = job.vault_bump,
+    )]
+    pub escrow_vault: Box<InterfaceAccount<'info, TokenAccount>>,
+    /// Receives the provider's pay.
+    #[account(
+        mut,
+        constraint = provider_token.mint == mint.key() @ GpuShareError::WrongMint,
+        constraint = provider_token.owner == provider.authority @ GpuShareError::WrongTokenOwner,
+        token::token_program = token_program,
+    )]
+    pub provider_token: Box<InterfaceAccount<'info, TokenAccount>>,
+    /// CHECK: receives the assignment's rent; must be the wallet that paid it.
+    #[account(mut, address = assignment.authority @ GpuShareError::WrongRentReceiver)]
+    pub rent_receiver: UncheckedAccount<'info>,
+    pub token_program: Interface<'info, TokenInterface>,
+}
+
+impl AssignmentOutcome<'_> {
+    /// The verdict on this assignment now.
+    pub fn verdict(&self) -> Result<Verdict> {
+        let now = Clock::get()?.unix_timestamp;
+        let assignment = &self.assignment;
+        Ok(self.shard.verdict(
+            assignment.replica,
+            assignment.commit_deadline,
+            assignment.root,
+            now,
+            self.job.is_expired(now),
+        ))
+    }
+
+    /// Applies `verdict` (never `Pending`) and updates the counters; the assignment account is
+    /// closed by its `close` constraint.
+    pub fn apply(&mut self, verdict: Verdict) -> Result<()> {
+        let (replica, shard_index) = (self.assignment.replica, self.shard.index);
+        let (job_key, provider_key) = (self.job.key(), self.provider.key());
+        match verdict {
+            Verdict::Pay => {
+                let (price, fee) = (self.job.price, self.job.fee_per_slot);
+                self.job.with_signer(|signer| {
+                    token::transfer(
+                        &self.token_program,
+                        &self.mint,
+                        &self.escrow_vault,
+                        &self.provider_token,
+                        self.job.to_account_info(),
+                        signer,
+                        price,
+                    )
+                })?;
+                let job = &mut self.job;
+                job.paid_out = job.paid_out.checked_add(price).ok_or(GpuShareError::MathOverflow)?;
+                job.fees_accrued = job.fees_accrued.checked_add(fee).ok_or(GpuShareError::MathOverflow)?;
+                let provider = &mut self.provider;
+                provider.completed += 1;
+                provider.earned = provider.earned.saturating_add(price);
+                emit_event(ReplicaPaid {
+                    job: job_key,
+                    shard_index,
+                    replica,
+                    provider: provider_key,
+                    amount: price,
+                    fee,
+                });
+            }
+            Verdict::SlashFraud | Verdict::SlashMissed { .. } => {
+                let fraud = verdict == Verdict::SlashFraud;
+                let params: &NetworkParams = &self.network.params;
+                let bps = if fraud { params.fraud_slash_bps } else { params.miss_slash_bps };
+                let amount = self.provider.slash(bps);
+                if fraud {
+                    self.provider.failed += 1;
+                } else {
+                    self.provider.missed += 1;
+                }
+                self.provider.with_signer(|signer| {
+                    token::transfer(
+                        &self.token_program,
+                        &self.mint,
+                        &self.stake_vault,
+                        &self.escrow_vault,
+                        self.provider.to_account_info(),
+                        signer,
+                        amount,
+                    )
+                })?;
+                let job = &mut self.job;
+                job.slashes_held = job.slashes_held.checked_add(amount).ok_or(GpuShareError::MathOverflow)?;
+                emit_event(ProviderSlashed {
+                    job: job_key,
+                    shard_index,
+                    replica,
+                    provider: provider_key,
+                    amount,
+                    fraud,
+                });
+            }
+            Verdict::Release => emit_event(ReplicaReleased {
+                job: job_key,
+                shard_index,
+                replica,
+                provider: provider_key,
+            }),
+            Verdict::Pending => return err!(GpuShareError::AssignmentNotSettleable),
+        }
+        self.shard.release(replica);
+        self.job.assignments_live -= 1;
+        self.provider.open_claims -= 1;
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! `claim`: an eligible provider takes one (shard, replica) slot; the slot's assignment account is
+//! created here, so one slot has one holder.
+use anchor_lang::prelude::*;
+
+use crate::errors::GpuShareError;
+use crate::events::{SlotClaimed, emit_event};
+use crate::seeds;
+use crate::state::{Assignment, Job, Network, Provider, Shard, ShardPhase};
+
+#[derive(Accounts)]
+#[instruction(shard_index: u16, replica: u8)]
+pub struct Claim<'info> {
+    #[account(mut)]
+    pub authority: Signer<'info>,
+    #[account(seeds = [seeds::NETWORK, network.mint.as_ref()], bump = network.bump)]
+    pub network: Box<Account<'info, Network>>,
+    #[account(
+        mut,
+        seeds = [seeds::PROVIDER, network.key().as_ref(), authority.key().as_ref()],
+        bump = provider.bump,
+        has_one = authority @ GpuShareError::NotProviderAuthority,
+        has_one = network @ GpuShareError::WrongNetwork,
+    )]
+    pub provider: Box<Account<'info, Provider>>,
+    #[account(
+        mut,
+        seeds = [seeds::JOB, network.key().as_ref(), job.client.as_ref(), &job.job_id.to_le_bytes()],
+        bump = job.bump,
+        has_one = network @ GpuShareError::WrongNetwork,
+    )]
+    pub job: Box<Account<'info, Job>>,
+    #[account(
+        init_if_needed,
+        payer = authority,
+        space = 8 + Shard::INIT_SPACE,
+        seeds = [seeds::SHARD, job.key().as_ref(), &shard_index.to_le_bytes()],
+        bump,
+    )]
+    pub shard: Box<Account<'info, Shard>>,
+    #[account(
+        init_if_needed,
+        payer = authority,
+        space = 8 + Assignment::INIT_SPACE,
+        seeds = [seeds::ASSIGNMENT, shard.key().as_ref(), &[replica]],
+        bump,
+    )]
+    pub assignment: Box<Account<'info, Assignment>>,
+    pub system_program: Program<'info, System>,
+}
+
+impl Claim<'_> {
+    fn validate(&self, shard_index: u16, replica: u8) -> Result<()> {
+        let job = &self.job;
+        require!(shard_index < job.shards, GpuShareError::InvalidShardIndex);
+        require!(
+            !job.is_expired(Clock::get()?.unix_timestamp),
+            GpuShareError::JobExpired
+        );
+        require!(
+            !(job.cancelled && self.shard.is_new()),
+            GpuShareError::JobCancelled
+        );
+        require!(self.assignment.is_new(), GpuShareError::SlotTaken);
+        self.provider.check_can_claim(&self.network.params)?;
+        if self.shard.is_new() {
+            require!(replica < job.replicas, GpuShareError::InvalidReplicaIndex);
+        } else {
+            self.shard.check_claimable(replica, &self.provider.key())?;
+        }
+        Ok(())
+    }
+
+    #[access_control(ctx.accounts.validate(shard_index, replica))]
+    pub fn handler(ctx: Context<Self>, shard_index: u16, replica: u8) -> Result<()> {
+        let accounts = &mut *ctx.accounts;
+        let now = Clock::get()?.unix_timestamp;
+        let job_key = accounts.job.key();
+        let job = &mut accounts.job;
+        let shard = &mut accounts.shard;
+        if shard.is_new() {
+            shard.set_inner(Shard {
+                job: job_key,
+                index: shard_index,
+                payer: accounts.authority.key(),
+                replicas_open: job.replicas,
+                extras_opened: 0,
+                phase: ShardPhase::Committing,
+                holders: Default::default(),
+                held_mask: 0,
+                committed_mask: 0,
+                revealed_mask: 0,
+                missed_mask: 0,
+                roots: Default::default(),
+                votes: Default::default(),
+                distinct_roots: 0,
+                bump: ctx.bumps.shard,
+            });
+            job.shards_started += 1;
+            job.shards_live += 1;
+        }
+        let provider_key = accounts.provider.key();
+        shard.hold(replica, provider_key);
+        job.assignments_live += 1;
+        accounts.provider.open_claims += 1;
+        let commit_deadline = now.saturating_add(job.claim_timeout);
+        accounts.assignment.set_inner(Assignment {
+            job: job_key,
+            shard: shard.key(),
+            shard_index,
+            replica,
+            provider: provider_key,
+            authority: accounts.authority.key(),
+            claimed_at: now,
+            commit_deadline,
+            commitment: None,
+            root: None,
+            bump: ctx.bumps.assignment,
+        });
+        emit_event(SlotClaimed {
+            job: job_key,
+            shard_index,
+            replica,
+            provider: provider_key,
+            commit_deadline,
+        });
+        Ok(())
+    }
+}

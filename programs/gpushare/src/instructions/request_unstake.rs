@@ -1,0 +1,52 @@
+//! `request_unstake`: moves active stake into unbonding; refused while open claims need it.
+use anchor_lang::prelude::*;
+
+use crate::errors::GpuShareError;
+use crate::events::{UnstakeRequested, emit_event};
+use crate::seeds;
+use crate::state::{Network, Provider};
+
+#[derive(Accounts)]
+pub struct RequestUnstake<'info> {
+    pub authority: Signer<'info>,
+    #[account(seeds = [seeds::NETWORK, network.mint.as_ref()], bump = network.bump)]
+    pub network: Box<Account<'info, Network>>,
+    #[account(
+        mut,
+        seeds = [seeds::PROVIDER, network.key().as_ref(), authority.key().as_ref()],
+        bump = provider.bump,
+        has_one = authority @ GpuShareError::NotProviderAuthority,
+        has_one = network @ GpuShareError::WrongNetwork,
+    )]
+    pub provider: Box<Account<'info, Provider>>,
+}
+
+impl RequestUnstake<'_> {
+    fn validate(&self, amount: u64) -> Result<()> {
+        require!(amount > 0, GpuShareError::ZeroAmount);
+        let provider = &self.provider;
+        require!(amount <= provider.stake, GpuShareError::InsufficientStake);
+        require!(
+            provider.stake - amount >= provider.required_stake(&self.network.params),
+            GpuShareError::StakeLockedByClaims
+        );
+        Ok(())
+    }
+
+    #[access_control(ctx.accounts.validate(amount))]
+    pub fn handler(ctx: Context<Self>, amount: u64) -> Result<()> {
+        let now = Clock::get()?.unix_timestamp;
+        let period = ctx.accounts.network.params.unbonding_period;
+        let provider = &mut ctx.accounts.provider;
+        provider.stake -= amount;
+        provider.unbonding = provider.unbonding.checked_add(amount).ok_or(GpuShareError::MathOverflow)?;
+        provider.unbonding_ends_at = now.saturating_add(period);
+        emit_event(UnstakeRequested {
+            provider: provider.key(),
+            amount,
+            unbonding: provider.unbonding,
+            unbonding_ends_at: provider.unbonding_ends_at,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,53 @@
+//! `settle_shard` (anyone): once every replica revealed or the reveal window closed, tally the
+//! votes: quorum wins; no quorum opens one more replica while the cap allows, else the shard's
+//! escrow is refunded and nobody is slashed.
+use anchor_lang::prelude::*;
+
+use crate::errors::GpuShareError;
+use crate::events::{ExtraReplicaOpened, ShardSettled, emit_event};
+use crate::seeds;
+use crate::state::{Job, Resolution, Shard, ShardOutcome, VerificationMode};
+
+#[derive(Accounts)]
+pub struct SettleShard<'info> {
+    #[account(
+        mut,
+        seeds = [seeds::JOB, job.network.as_ref(), job.client.as_ref(), &job.job_id.to_le_bytes()],
+        bump = job.bump,
+    )]
+    pub job: Box<Account<'info, Job>>,
+    #[account(
+        mut,
+        seeds = [seeds::SHARD, job.key().as_ref(), &shard.index.to_le_bytes()],
+        bump = shard.bump,
+        has_one = job @ GpuShareError::WrongJob,
+    )]
+    pub shard: Box<Account<'info, Shard>>,
+}
+
+impl SettleShard<'_> {
+    fn validate(&self) -> Result<()> {
+        self.shard.check_ready_to_settle(Clock::get()?.unix_timestamp)
+    }
+
+    #[access_control(ctx.accounts.validate())]
+    pub fn handler(ctx: Context<Self>) -> Result<()> {
+        let job = &mut ctx.accounts.job;
+        let shard = &mut ctx.accounts.shard;
+        let VerificationMode::Quorum { q } = job.mode;
+        let job_key = job.key();
+        match shard.resolve(q, job.max_extra_replicas) {
+            Resolution::ExtraReplica { replica } => {
+                emit_event(ExtraReplicaOpened { job: job_key, shard_index: shard.index, replica });
+            }
+            Resolution::Final(outcome) => {
+                job.shards_settled += 1;
+                if outcome == ShardOutcome::NoQuorum {
+                    job.shards_refunded += 1;
+                }
+                emit_event(ShardSettled { job: job_key, shard_index: shard.index, outcome });
+            }
+        }
+        Ok(())
+    }
+}

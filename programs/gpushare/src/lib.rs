@@ -1,0 +1,119 @@
+//! gpushare: a GPU compute-sharing network. Clients escrow tokens for sharded compute jobs,
+//! staked providers claim (shard, replica) slots, commit to and reveal the Merkle roots of their
+//! outputs, and are paid per verified replica; fraud and missed claims are slashed on evidence.
+#![allow(unexpected_cfgs)]
+
+use anchor_lang::prelude::*;
+
+pub mod commitment;
+pub mod constants;
+pub mod errors;
+pub mod events;
+pub mod instructions;
+pub mod seeds;
+pub mod state;
+mod token;
+
+use instructions::*;
+use state::{CreateJobArgs, HardwareProfile, NetworkParams};
+
+declare_id!("DcXUe8vyyr3B7y7dTPPtLmiurjqmcGLhbcPzihDZPpSk");
+
+#[program]
+pub mod gpushare {
+    use super::*;
+
+    /// Creates the network of `mint` with its treasury and parameters.
+    pub fn initialize_network(ctx: Context<InitializeNetwork>, params: NetworkParams) -> Result<()> {
+        InitializeNetwork::handler(ctx, params)
+    }
+
+    /// The authority retunes the network's parameters.
+    pub fn update_network(ctx: Context<UpdateNetwork>, params: NetworkParams) -> Result<()> {
+        UpdateNetwork::handler(ctx, params)
+    }
+
+    /// A wallet registers as a provider with an initial stake.
+    pub fn register_provider(
+        ctx: Context<RegisterProvider>,
+        stake: u64,
+        hardware: HardwareProfile,
+    ) -> Result<()> {
+        RegisterProvider::handler(ctx, stake, hardware)
+    }
+
+    /// A provider adds stake.
+    pub fn add_stake(ctx: Context<ProviderStake>, amount: u64) -> Result<()> {
+        ProviderStake::add_stake(ctx, amount)
+    }
+
+    /// A provider starts unbonding part of its stake.
+    pub fn request_unstake(ctx: Context<RequestUnstake>, amount: u64) -> Result<()> {
+        RequestUnstake::handler(ctx, amount)
+    }
+
+    /// A provider withdraws unbonded stake after the unbonding period.
+    pub fn withdraw_stake(ctx: Context<ProviderStake>) -> Result<()> {
+        ProviderStake::withdraw_stake(ctx)
+    }
+
+    /// A provider updates its hardware profile.
+    pub fn update_hardware(ctx: Context<UpdateHardware>, hardware: HardwareProfile) -> Result<()> {
+        UpdateHardware::handler(ctx, hardware)
+    }
+
+    /// A provider with nothing staked and no claims closes its accounts.
+    pub fn close_provider(ctx: Context<CloseProvider>) -> Result<()> {
+        CloseProvider::handler(ctx)
+    }
+
+    /// A client posts a job and escrows its price and fee.
+    pub fn create_job(ctx: Context<CreateJob>, args: CreateJobArgs) -> Result<()> {
+        CreateJob::handler(ctx, args)
+    }
+
+    /// The client cancels: unstarted shards are refunded now.
+    pub fn cancel_job(ctx: Context<CancelJob>) -> Result<()> {
+        CancelJob::handler(ctx)
+    }
+
+    /// A provider claims one (shard, replica) slot.
+    pub fn claim(ctx: Context<Claim>, shard_index: u16, replica: u8) -> Result<()> {
+        Claim::handler(ctx, shard_index, replica)
+    }
+
+    /// A provider commits to its output's Merkle root.
+    pub fn commit(ctx: Context<Commit>, commitment: [u8; 32]) -> Result<()> {
+        Commit::handler(ctx, commitment)
+    }
+
+    /// A provider reveals its root and salt.
+    pub fn reveal(ctx: Context<Reveal>, root: [u8; 32], salt: [u8; 32]) -> Result<()> {
+        Reveal::handler(ctx, root, salt)
+    }
+
+    /// Anyone: decides a shard's outcome from its revealed roots.
+    pub fn settle_shard(ctx: Context<SettleShard>) -> Result<()> {
+        SettleShard::handler(ctx)
+    }
+
+    /// Anyone: pays, slashes or releases one assignment of a settled shard.
+    pub fn settle_assignment(ctx: Context<AssignmentOutcome>) -> Result<()> {
+        AssignmentOutcome::settle_assignment(ctx)
+    }
+
+    /// Anyone: slashes and closes an assignment that missed its commit or reveal.
+    pub fn expire_claim(ctx: Context<AssignmentOutcome>) -> Result<()> {
+        AssignmentOutcome::expire_claim(ctx)
+    }
+
+    /// Anyone: closes a finished shard.
+    pub fn close_shard(ctx: Context<CloseShard>) -> Result<()> {
+        CloseShard::handler(ctx)
+    }
+
+    /// Anyone: closes a finished job, paying the treasury and refunding the client.
+    pub fn close_job(ctx: Context<CloseJob>) -> Result<()> {
+        CloseJob::handler(ctx)
+    }
+}

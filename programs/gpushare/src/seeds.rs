@@ -1,0 +1,16 @@
+//! PDA seed prefixes: the one place that fixes every account address the program derives.
+
+/// `[NETWORK, mint]` — the network's configuration.
+pub const NETWORK: &[u8] = b"network";
+/// `[PROVIDER, network, authority]` — a provider's registration, stake and counters.
+pub const PROVIDER: &[u8] = b"provider";
+/// `[STAKE_VAULT, provider]` — the token account holding a provider's stake.
+pub const STAKE_VAULT: &[u8] = b"stake";
+/// `[JOB, network, client, job_id]` — a client's job.
+pub const JOB: &[u8] = b"job";
+/// `[ESCROW_VAULT, job]` — the token account holding a job's escrow.
+pub const ESCROW_VAULT: &[u8] = b"escrow";
+/// `[SHARD, job, shard_index]` — one shard's replicas, votes and outcome.
+pub const SHARD: &[u8] = b"shard";
+/// `[ASSIGNMENT, shard, replica]` — one (shard, replica) slot held by one provider.
+pub const ASSIGNMENT: &[u8] = b"assignment";

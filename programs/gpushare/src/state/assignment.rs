@@ -1,0 +1,31 @@
+//! One (shard, replica) slot held by one provider: its deadline, commitment and revealed root.
+use anchor_lang::prelude::*;
+
+/// An assignment: PDA `[ASSIGNMENT, shard, replica]`, created on claim, closed on settle or expire.
+#[account]
+#[derive(InitSpace)]
+pub struct Assignment {
+    pub job: Pubkey,
+    pub shard: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+    /// The provider account holding the slot.
+    pub provider: Pubkey,
+    /// The provider's wallet: signs commit and reveal, paid this account's rent.
+    pub authority: Pubkey,
+    pub claimed_at: i64,
+    /// Commit before this time or miss the claim.
+    pub commit_deadline: i64,
+    /// `sha256(COMMIT_DOMAIN ‖ root ‖ authority ‖ salt)`, once committed.
+    pub commitment: Option<[u8; 32]>,
+    /// Merkle root of the output, once revealed.
+    pub root: Option<[u8; 32]>,
+    pub bump: u8,
+}
+
+impl Assignment {
+    /// Whether `init_if_needed` has just created this account.
+    pub fn is_new(&self) -> bool {
+        self.job == Pubkey::default()
+    }
+}

@@ -1,0 +1,215 @@
+//! A client's job: what to compute, how it is verified, what it pays, and its escrow bookkeeping.
+use anchor_lang::prelude::*;
+
+use crate::constants::*;
+use crate::errors::GpuShareError;
+use crate::seeds;
+use crate::state::NetworkParams;
+
+/// The kernel and its size parameters; the worker's reference implementation defines the output.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
+pub enum KernelSpec {
+    /// C = A·B with A m×k, B k×n in i8 and C in i32; shards split the rows of C.
+    GemmI8 { m: u32, n: u32, k: u32 },
+    /// One chain of `steps` SHA-256 iterations per shard; a leaf is every `leaf_every`-th state.
+    Sha256Chain { steps: u32, leaf_every: u32 },
+    /// `blocks` Philox4x32-10 blocks of `samples_per_block` samples; shards split the blocks.
+    MonteCarlo { blocks: u32, samples_per_block: u32 },
+}
+
+impl KernelSpec {
+    /// Refuses zero, oversized or inconsistent sizes.
+    pub fn validate(&self) -> Result<()> {
+        let valid = match *self {
+            KernelSpec::GemmI8 { m, n, k } => [m, n, k].iter().all(|d| (1..=MAX_GEMM_DIM).contains(d)),
+            KernelSpec::Sha256Chain { steps, leaf_every } => {
+                (1..=MAX_SHA256_CHAIN_STEPS).contains(&steps)
+                    && leaf_every >= 1
+                    && steps % leaf_every == 0
+            }
+            KernelSpec::MonteCarlo { blocks, samples_per_block } => {
+                blocks >= 1 && (1..=MAX_MONTE_CARLO_SAMPLES_PER_BLOCK).contains(&samples_per_block)
+            }
+        };
+        require!(valid, GpuShareError::InvalidKernelSpec);
+        Ok(())
+    }
+
+    /// How many shards the output can be split into.
+    pub fn max_shards(&self) -> u64 {
+        match *self {
+            KernelSpec::GemmI8 { m, .. } => u64::from(m),
+            KernelSpec::Sha256Chain { .. } => u64::MAX,
+            KernelSpec::MonteCarlo { blocks, .. } => u64::from(blocks),
+        }
+    }
+}
+
+/// Where a job's input comes from.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq, InitSpace)]
+pub enum JobInput {
+    /// Generated from a 32-byte seed by the kernel's standard generator.
+    Seed([u8; 32]),
+    /// Downloaded from `uri`; its bytes must hash to `sha256`.
+    Data {
+        #[max_len(MAX_DATA_URI_LEN)]
+        uri: String,
+        sha256: [u8; 32],
+    },
+}
+
+impl JobInput {
+    /// Refuses data inputs for kernels that only take seeds, and empty or oversized URIs.
+    pub fn validate(&self, kernel: &KernelSpec) -> Result<()> {
+        if let JobInput::Data { uri, .. } = self {
+            require!(
+                matches!(kernel, KernelSpec::GemmI8 { .. })
+                    && !uri.is_empty()
+                    && uri.len() <= MAX_DATA_URI_LEN,
+                GpuShareError::InvalidInput
+            );
+        }
+        Ok(())
+    }
+}
+
+/// How a shard's results are verified.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
+pub enum VerificationMode {
+    /// The root revealed by at least `q` replicas (and by more than any other root) wins.
+    Quorum { q: u8 },
+}
+
+impl VerificationMode {
+    /// Refuses a quorum that is below 2, not a strict majority, or above the replica count.
+    pub fn validate(&self, replicas: u8) -> Result<()> {
+        match *self {
+            VerificationMode::Quorum { q } => require!(
+                q >= 2 && q <= replicas && u16::from(q) * 2 > u16::from(replicas),
+                GpuShareError::InvalidQuorum
+            ),
+        }
+        Ok(())
+    }
+
+    /// Extra replicas a shard may open on no quorum without its winners' pay exceeding its escrow:
+    /// a winning root has at most `q − 1 + extras` votes, which must stay within `replicas`.
+    pub fn extra_replica_cap(&self, replicas: u8, network_cap: u8) -> u8 {
+        match *self {
+            VerificationMode::Quorum { q } => {
+                let room = (MAX_SLOTS_PER_SHARD as u8).saturating_sub(replicas);
+                (replicas + 1 - q).min(network_cap).min(room)
+            }
+        }
+    }
+}
+
+/// Arguments of `create_job`.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
+pub struct CreateJobArgs {
+    /// Client-chosen id, unique per client and network.
+    pub job_id: u64,
+    pub kernel: KernelSpec,
+    pub input: JobInput,
+    pub shards: u16,
+    pub replicas: u8,
+    pub mode: VerificationMode,
+    /// Paid to each verified shard-replica.
+    pub price: u64,
+    /// Seconds from claim to the commit deadline.
+    pub claim_timeout: i64,
+    /// Unix time after which nothing new starts and the job can be closed.
+    pub expires_at: i64,
+}
+
+/// A job: PDA `[JOB, network, client, job_id]`.
+#[account]
+#[derive(InitSpace)]
+pub struct Job {
+    pub client: Pubkey,
+    pub network: Pubkey,
+    pub job_id: u64,
+    pub kernel: KernelSpec,
+    pub input: JobInput,
+    pub shards: u16,
+    pub replicas: u8,
+    pub mode: VerificationMode,
+    /// Extra replicas each shard may open on no quorum.
+    pub max_extra_replicas: u8,
+    pub price: u64,
+    /// Protocol fee per paid shard-replica, fixed at creation.
+    pub fee_per_slot: u64,
+    pub claim_timeout: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub cancelled: bool,
+    /// Shard accounts ever created (a shard starts at its first claim).
+    pub shards_started: u16,
+    /// Shard accounts not yet closed.
+    pub shards_live: u16,
+    /// Shards whose outcome is final.
+    pub shards_settled: u16,
+    /// Shards settled without quorum; their escrow returns to the client.
+    pub shards_refunded: u16,
+    /// Assignment accounts not yet closed.
+    pub assignments_live: u32,
+    /// Paid to providers.
+    pub paid_out: u64,
+    /// Fees owed to the treasury for paid work.
+    pub fees_accrued: u64,
+    /// Slashed stake held in the escrow vault until it moves to the treasury at close.
+    pub slashes_held: u64,
+    /// Returned to the client so far (cancel).
+    pub refunded: u64,
+    pub bump: u8,
+    pub vault_bump: u8,
+}
+
+impl Job {
+    /// Escrow one shard needs: every replica paid plus its fee.
+    pub fn escrow_per_shard(&self) -> Result<u64> {
+        self.price
+            .checked_add(self.fee_per_slot)
+            .and_then(|slot| slot.checked_mul(u64::from(self.replicas)))
+            .ok_or_else(|| error!(GpuShareError::MathOverflow))
+    }
+
+    /// Whole escrow the client deposits at creation.
+    pub fn escrow_total(&self) -> Result<u64> {
+        self.escrow_per_shard()?
+            .checked_mul(u64::from(self.shards))
+            .ok_or_else(|| error!(GpuShareError::MathOverflow))
+    }
+
+    /// The protocol fee on one shard-replica at `price`.
+    pub fn fee_for(price: u64, params: &NetworkParams) -> u64 {
+        NetworkParams::share(price, params.fee_bps)
+    }
+
+    pub fn is_expired(&self, now: i64) -> bool {
+        now >= self.expires_at
+    }
+
+    /// Whether close may run: every shard is settled, or the job expired, or it was cancelled and
+    /// every started shard settled; and no shard or assignment account is left.
+    pub fn is_closable(&self, now: i64) -> bool {
+        let work_over = self.shards_settled == self.shards
+            || self.is_expired(now)
+            || (self.cancelled && self.shards_settled == self.shards_started);
+        work_over && self.shards_live == 0 && self.assignments_live == 0
+    }
+
+    /// Runs `f` with this job's PDA signer seeds.
+    pub fn with_signer<R>(&self, f: impl FnOnce(&[&[&[u8]]]) -> R) -> R {
+        let id = self.job_id.to_le_bytes();
+        let bump = [self.bump];
+        let seeds: [&[u8]; 5] = [
+            seeds::JOB,
+            self.network.as_ref(),
+            self.client.as_ref(),
+            &id,
+            &bump,
+        ];
+        f(&[&seeds])
+    }
+}

@@ -1,0 +1,12 @@
+//! Accounts the program owns, one module each, with the methods that keep them consistent.
+pub mod assignment;
+pub mod job;
+pub mod network;
+pub mod provider;
+pub mod shard;
+
+pub use assignment::*;
+pub use job::*;
+pub use network::*;
+pub use provider::*;
+pub use shard::*;

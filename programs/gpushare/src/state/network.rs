@@ -1,0 +1,85 @@
+//! The network's configuration: who tunes it, which mint it uses, and the economic parameters.
+use anchor_lang::prelude::*;
+
+use crate::constants::*;
+use crate::errors::GpuShareError;
+
+/// Tunable parameters of a network, bounded by `constants`.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
+pub struct NetworkParams {
+    /// Protocol fee on every paid shard-replica, in basis points of the price.
+    pub fee_bps: u16,
+    /// Stake a provider needs to register and to claim.
+    pub min_stake: u64,
+    /// Stake that backs one concurrent claim: a provider may hold `stake / stake_per_claim` claims.
+    pub stake_per_claim: u64,
+    /// Seconds between an unstake request and the withdrawal.
+    pub unbonding_period: i64,
+    /// Longest claim timeout (claim → commit) a job may set, in seconds.
+    pub max_claim_timeout: i64,
+    /// Seconds the replicas of a shard have to reveal once all of them committed.
+    pub reveal_window: i64,
+    /// Share of stake slashed for a fraudulent result, in basis points.
+    pub fraud_slash_bps: u16,
+    /// Share of stake slashed for a missed commit or reveal, in basis points.
+    pub miss_slash_bps: u16,
+    /// Most shards one job may have.
+    pub max_shards: u16,
+    /// Most replicas one job may ask for per shard.
+    pub max_replicas: u8,
+    /// Most extra replicas a shard may open when its replicas reach no quorum.
+    pub max_extra_replicas: u8,
+}
+
+impl NetworkParams {
+    /// Refuses parameters outside the protocol's hard limits.
+    pub fn validate(&self) -> Result<()> {
+        require!(self.fee_bps <= MAX_FEE_BPS, GpuShareError::FeeTooHigh);
+        require!(
+            u64::from(self.fraud_slash_bps) <= BPS_DENOMINATOR
+                && self.miss_slash_bps <= self.fraud_slash_bps,
+            GpuShareError::InvalidSlashShare
+        );
+        require!(
+            self.min_stake > 0 && self.stake_per_claim > 0,
+            GpuShareError::InvalidStakeParams
+        );
+        let window = MIN_WINDOW_SECONDS..=MAX_WINDOW_SECONDS;
+        require!(
+            window.contains(&self.max_claim_timeout)
+                && window.contains(&self.reveal_window)
+                && (0..=MAX_WINDOW_SECONDS).contains(&self.unbonding_period),
+            GpuShareError::InvalidWindow
+        );
+        let slots = usize::from(self.max_replicas) + usize::from(self.max_extra_replicas);
+        require!(
+            (1..=MAX_SHARDS_LIMIT).contains(&self.max_shards)
+                && (1..=MAX_REPLICAS_LIMIT).contains(&self.max_replicas)
+                && slots <= MAX_SLOTS_PER_SHARD,
+            GpuShareError::InvalidCaps
+        );
+        Ok(())
+    }
+
+    /// The share `bps` of `amount`, rounded down.
+    pub fn share(amount: u64, bps: u16) -> u64 {
+        // amount · bps / 10⁴ ≤ amount, so the narrowing cannot truncate.
+        (u128::from(amount) * u128::from(bps) / u128::from(BPS_DENOMINATOR)) as u64
+    }
+}
+
+/// One gpushare network: PDA `[NETWORK, mint]`.
+#[account]
+#[derive(InitSpace)]
+pub struct Network {
+    /// May update `params`; cannot move escrow or stake, and cannot slash.
+    pub authority: Pubkey,
+    /// The token used for stake, escrow, fees and slashes.
+    pub mint: Pubkey,
+    /// Token account of `mint` that receives fees and slashed stake.
+    pub treasury: Pubkey,
+    /// Current economic parameters.
+    pub params: NetworkParams,
+    /// PDA bump.
+    pub bump: u8,
+}

@@ -1,0 +1,672 @@
+//! Test world: a LiteSVM with the gpushare builtin, the real SPL Token / Token-2022 programs, a
+//! network, and builders for every instruction.
+use std::collections::BTreeMap;
+
+use anchor_lang::prelude::{Clock, Pubkey};
+use anchor_lang::solana_program::instruction::Instruction;
+use anchor_lang::{AccountDeserialize, Discriminator, InstructionData, ToAccountMetas};
+use anchor_spl::token_2022::spl_token_2022;
+use base64::Engine;
+use gpushare::commitment::work_commitment;
+use gpushare::state::*;
+use gpushare::{accounts as acc, instruction as ix, seeds};
+use litesvm::LiteSVM;
+use solana_keypair::Keypair;
+use solana_program_pack::Pack;
+use solana_signer::Signer;
+use solana_transaction::Transaction;
+
+pub const DECIMALS: u8 = 6;
+pub const START_TIME: i64 = 1_750_000_000;
+pub const WALLET_TOKENS: u64 = 1_000_000_000;
+
+pub fn default_params() -> NetworkParams {
+    NetworkParams {
+        fee_bps: 250,
+        min_stake: 1_000_000,
+        stake_per_claim: 250_000,
+        unbonding_period: 7 * 86_400,
+        max_claim_timeout: 3_600,
+        reveal_window: 600,
+        fraud_slash_bps: 5_000,
+        miss_slash_bps: 500,
+        max_shards: 64,
+        max_replicas: 5,
+        max_extra_replicas: 2,
+    }
+}
+
+/// A transaction the runtime refused.
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: String,
+    pub logs: Vec<String>,
+}
+
+impl Refusal {
+    /// Whether the refusal carries the program error `code`.
+    pub fn is(&self, code: u32) -> bool {
+        self.error.contains(&format!("Custom({code})"))
+    }
+}
+
+/// The numeric code of a program or Anchor error.
+pub fn code(error: impl Into<u32>) -> u32 {
+    error.into()
+}
+
+pub struct Wallet {
+    pub key: Keypair,
+    pub token: Pubkey,
+}
+
+impl Wallet {
+    pub fn pubkey(&self) -> Pubkey {
+        self.key.pubkey()
+    }
+}
+
+pub struct ProviderHandle {
+    pub wallet: Wallet,
+    pub provider: Pubkey,
+    pub vault: Pubkey,
+    pub salt: [u8; 32],
+}
+
+#[derive(Clone, Copy)]
+pub struct JobHandle {
+    pub job: Pubkey,
+    pub vault: Pubkey,
+}
+
+pub struct Env {
+    pub svm: LiteSVM,
+    pub authority: Wallet,
+    pub token_program: Pubkey,
+    pub mint: Pubkey,
+    pub treasury: Pubkey,
+    pub network: Pubkey,
+    next_job_id: u64,
+    /// Logs of the last successful transaction.
+    pub last_logs: Vec<String>,
+}
+
+pub fn network_address(mint: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[seeds::NETWORK, mint.as_ref()], &gpushare::ID).0
+}
+
+pub fn provider_address(network: &Pubkey, authority: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[seeds::PROVIDER, network.as_ref(), authority.as_ref()], &gpushare::ID).0
+}
+
+pub fn stake_vault_address(provider: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[seeds::STAKE_VAULT, provider.as_ref()], &gpushare::ID).0
+}
+
+pub fn job_address(network: &Pubkey, client: &Pubkey, job_id: u64) -> Pubkey {
+    Pubkey::find_program_address(
+        &[seeds::JOB, network.as_ref(), client.as_ref(), &job_id.to_le_bytes()],
+        &gpushare::ID,
+    )
+    .0
+}
+
+pub fn escrow_vault_address(job: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[seeds::ESCROW_VAULT, job.as_ref()], &gpushare::ID).0
+}
+
+pub fn shard_address(job: &Pubkey, index: u16) -> Pubkey {
+    Pubkey::find_program_address(&[seeds::SHARD, job.as_ref(), &index.to_le_bytes()], &gpushare::ID).0
+}
+
+pub fn assignment_address(shard: &Pubkey, replica: u8) -> Pubkey {
+    Pubkey::find_program_address(&[seeds::ASSIGNMENT, shard.as_ref(), &[replica]], &gpushare::ID).0
+}
+
+/// The output root an honest provider computes for a shard (the tests' stand-in for a Merkle root).
+pub fn honest_root(job: &Pubkey, shard: u16) -> [u8; 32] {
+    let mut root = [0u8; 32];
+    root[..32].copy_from_slice(job.as_ref());
+    root[0] ^= shard as u8;
+    root[1] ^= (shard >> 8) as u8;
+    root
+}
+
+/// A root that differs from the honest one by `variant`.
+pub fn forged_root(job: &Pubkey, shard: u16, variant: u8) -> [u8; 32] {
+    let mut root = honest_root(job, shard);
+    root[31] ^= variant.wrapping_add(1);
+    root
+}
+
+pub fn seeded_job(job_id: u64, shards: u16, replicas: u8, q: u8, price: u64, expires_at: i64) -> CreateJobArgs {
+    CreateJobArgs {
+        job_id,
+        kernel: KernelSpec::GemmI8 { m: 256, n: 256, k: 256 },
+        input: JobInput::Seed([7; 32]),
+        shards,
+        replicas,
+        mode: VerificationMode::Quorum { q },
+        price,
+        claim_timeout: 600,
+        expires_at,
+    }
+}
+
+impl Env {
+    /// A fresh world with an SPL Token mint.
+    pub fn new() -> Self {
+        Self::with_token_program(anchor_spl::token::ID)
+    }
+
+    /// A fresh world whose mint belongs to `token_program` (SPL Token or Token-2022).
+    pub fn with_token_program(token_program: Pubkey) -> Self {
+        gpushare_native::install();
+        let mut svm = LiteSVM::new();
+        svm.add_builtin(gpushare::ID, gpushare_native::builtin());
+        let mut clock: Clock = svm.get_sysvar();
+        clock.unix_timestamp = START_TIME;
+        svm.set_sysvar(&clock);
+        let authority = Keypair::new();
+        svm.airdrop(&authority.pubkey(), 1_000_000_000_000).expect("airdrop");
+        let mint = Keypair::new();
+        let mut env = Env {
+            svm,
+            authority: Wallet { key: authority, token: Pubkey::default() },
+            token_program,
+            mint: mint.pubkey(),
+            treasury: Pubkey::default(),
+            network: network_address(&mint.pubkey()),
+            next_job_id: 1,
+            last_logs: Vec::new(),
+        };
+        let rent = env.svm.minimum_balance_for_rent_exemption(spl_token_2022::state::Mint::LEN);
+        let payer = env.authority.pubkey();
+        env.send(
+            &[
+                solana_system_interface::instruction::create_account(
+                    &payer,
+                    &mint.pubkey(),
+                    rent,
+                    spl_token_2022::state::Mint::LEN as u64,
+                    &token_program,
+                ),
+                spl_token_2022::instruction::initialize_mint2(&token_program, &mint.pubkey(), &payer, None, DECIMALS)
+                    .expect("mint ix"),
+            ],
+            &[&mint],
+        )
+        .expect("create mint");
+        env.authority.token = env.token_account(&payer, 0);
+        env.treasury = env.token_account(&Keypair::new().pubkey(), 0);
+        env.send(&[env.initialize_network_ix(default_params())], &[]).expect("initialize network");
+        env
+    }
+
+    pub fn now(&self) -> i64 {
+        self.svm.get_sysvar::<Clock>().unix_timestamp
+    }
+
+    /// Moves the clock (and slot) forward by `seconds`.
+    pub fn warp(&mut self, seconds: i64) {
+        let mut clock: Clock = self.svm.get_sysvar();
+        clock.unix_timestamp += seconds;
+        clock.slot += (seconds.max(0) as u64) * 5 / 2 + 1;
+        self.svm.set_sysvar(&clock);
+        self.svm.expire_blockhash();
+    }
+
+    /// Signs with the network authority (fee payer) and `extra`, and executes.
+    pub fn send(&mut self, ixs: &[Instruction], extra: &[&Keypair]) -> Result<(), Refusal> {
+        let mut signers: Vec<&Keypair> = vec![&self.authority.key];
+        signers.extend_from_slice(extra);
+        let tx = Transaction::new_signed_with_payer(
+            ixs,
+            Some(&self.authority.pubkey()),
+            &signers,
+            self.svm.latest_blockhash(),
+        );
+        let result = self.svm.send_transaction(tx);
+        self.svm.expire_blockhash();
+        match result {
+            Ok(meta) => {
+                self.last_logs = meta.logs;
+                Ok(())
+            }
+            Err(failed) => Err(Refusal { error: format!("{:?}", failed.err), logs: failed.meta.logs }),
+        }
+    }
+
+    /// Sends, expects the program error `expected`, and checks that no account the transaction
+    /// named changed (the fee payer's lamports aside).
+    pub fn assert_refused(&mut self, ixs: &[Instruction], extra: &[&Keypair], expected: u32) {
+        let named: Vec<Pubkey> = ixs.iter().flat_map(|i| i.accounts.iter().map(|m| m.pubkey)).collect();
+        let before = self.snapshot(&named);
+        let refusal = self.send(ixs, extra).expect_err("transaction should be refused");
+        assert!(refusal.is(expected), "expected Custom({expected}), got {} logs={:#?}", refusal.error, refusal.logs);
+        assert_eq!(before, self.snapshot(&named), "a refused transaction changed state");
+    }
+
+    fn snapshot(&self, keys: &[Pubkey]) -> BTreeMap<Pubkey, Option<(u64, Vec<u8>, Pubkey)>> {
+        let payer = self.authority.pubkey();
+        keys.iter()
+            .map(|k| {
+                let account = self.svm.get_account(k).map(|a| {
+                    let lamports = if *k == payer { 0 } else { a.lamports };
+                    (lamports, a.data, a.owner)
+                });
+                (*k, account)
+            })
+            .collect()
+    }
+
+    /// A new token account of the network's mint owned by `owner`, holding `amount` fresh tokens.
+    pub fn token_account(&mut self, owner: &Pubkey, amount: u64) -> Pubkey {
+        let account = Keypair::new();
+        let size = spl_token_2022::state::Account::LEN;
+        let rent = self.svm.minimum_balance_for_rent_exemption(size);
+        let payer = self.authority.pubkey();
+        let tp = self.token_program;
+        let mut ixs = vec![
+            solana_system_interface::instruction::create_account(&payer, &account.pubkey(), rent, size as u64, &tp),
+            spl_token_2022::instruction::initialize_account3(&tp, &account.pubkey(), &self.mint, owner).expect("ix"),
+        ];
+        if amount > 0 {
+            ixs.push(
+                spl_token_2022::instruction::mint_to(&tp, &self.mint, &account.pubkey(), &payer, &[], amount)
+                    .expect("ix"),
+            );
+        }
+        self.send(&ixs, &[&account]).expect("token account");
+        account.pubkey()
+    }
+
+    /// A funded wallet with a token account holding `tokens`.
+    pub fn wallet(&mut self, tokens: u64) -> Wallet {
+        let key = Keypair::new();
+        self.svm.airdrop(&key.pubkey(), 100_000_000_000).expect("airdrop");
+        let token = self.token_account(&key.pubkey(), tokens);
+        Wallet { key, token }
+    }
+
+    pub fn balance(&self, token_account: &Pubkey) -> u64 {
+        self.svm
+            .get_account(token_account)
+            .map(|a| spl_token_2022::state::Account::unpack(&a.data[..spl_token_2022::state::Account::LEN]).map(|t| t.amount).unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    pub fn exists(&self, address: &Pubkey) -> bool {
+        self.svm.get_account(address).is_some_and(|a| a.lamports > 0)
+    }
+
+    pub fn lamports(&self, address: &Pubkey) -> u64 {
+        self.svm.get_account(address).map_or(0, |a| a.lamports)
+    }
+
+    pub fn fetch<T: AccountDeserialize>(&self, address: &Pubkey) -> T {
+        let account = self.svm.get_account(address).expect("account exists");
+        T::try_deserialize(&mut account.data.as_slice()).expect("deserialize")
+    }
+
+    pub fn try_fetch<T: AccountDeserialize>(&self, address: &Pubkey) -> Option<T> {
+        let account = self.svm.get_account(address).filter(|a| a.lamports > 0)?;
+        T::try_deserialize(&mut account.data.as_slice()).ok()
+    }
+
+    pub fn network_state(&self) -> Network {
+        self.fetch(&self.network)
+    }
+
+    /// Events of type `E` in the last successful transaction's log.
+    pub fn events<E: anchor_lang::Event + anchor_lang::AnchorDeserialize>(&self) -> Vec<E> {
+        self.last_logs
+            .iter()
+            .filter_map(|line| line.strip_prefix("Program data: "))
+            .filter_map(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+            .filter(|data| data.starts_with(E::DISCRIMINATOR))
+            .filter_map(|data| E::try_from_slice(&data[E::DISCRIMINATOR.len()..]).ok())
+            .collect()
+    }
+
+    // ---- instruction builders ----
+
+    pub fn initialize_network_ix(&self, params: NetworkParams) -> Instruction {
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: acc::InitializeNetwork {
+                authority: self.authority.pubkey(),
+                mint: self.mint,
+                treasury: self.treasury,
+                network: self.network,
+                token_program: self.token_program,
+                system_program: anchor_lang::system_program::ID,
+            }
+            .to_account_metas(None),
+            data: ix::InitializeNetwork { params }.data(),
+        }
+    }
+
+    pub fn update_network_ix(&self, signer: &Pubkey, params: NetworkParams) -> Instruction {
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: acc::UpdateNetwork { authority: *signer, network: self.network }.to_account_metas(None),
+            data: ix::UpdateNetwork { params }.data(),
+        }
+    }
+
+    pub fn register_ix(&self, wallet: &Wallet, stake: u64) -> Instruction {
+        let provider = provider_address(&self.network, &wallet.pubkey());
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: acc::RegisterProvider {
+                authority: wallet.pubkey(),
+                network: self.network,
+                mint: self.mint,
+                provider,
+                stake_vault: stake_vault_address(&provider),
+                authority_token: wallet.token,
+                token_program: self.token_program,
+                system_program: anchor_lang::system_program::ID,
+            }
+            .to_account_metas(None),
+            data: ix::RegisterProvider { stake, hardware: HardwareProfile::default() }.data(),
+        }
+    }
+
+    /// Registers a new provider with `stake`.
+    pub fn provider(&mut self, stake: u64) -> ProviderHandle {
+        let wallet = self.wallet(WALLET_TOKENS);
+        let register = self.register_ix(&wallet, stake);
+        self.send(&[register], &[&wallet.key]).expect("register provider");
+        let provider = provider_address(&self.network, &wallet.pubkey());
+        let mut salt = [0u8; 32];
+        salt.copy_from_slice(Keypair::new().pubkey().as_ref());
+        ProviderHandle { vault: stake_vault_address(&provider), provider, wallet, salt }
+    }
+
+    fn provider_stake_metas(&self, p: &ProviderHandle) -> Vec<anchor_lang::prelude::AccountMeta> {
+        acc::ProviderStake {
+            authority: p.wallet.pubkey(),
+            network: self.network,
+            mint: self.mint,
+            provider: p.provider,
+            stake_vault: p.vault,
+            authority_token: p.wallet.token,
+            token_program: self.token_program,
+        }
+        .to_account_metas(None)
+    }
+
+    pub fn add_stake_ix(&self, p: &ProviderHandle, amount: u64) -> Instruction {
+        Instruction { program_id: gpushare::ID, accounts: self.provider_stake_metas(p), data: ix::AddStake { amount }.data() }
+    }
+
+    pub fn withdraw_ix(&self, p: &ProviderHandle) -> Instruction {
+        Instruction { program_id: gpushare::ID, accounts: self.provider_stake_metas(p), data: ix::WithdrawStake {}.data() }
+    }
+
+    pub fn unstake_ix(&self, p: &ProviderHandle, amount: u64) -> Instruction {
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: acc::RequestUnstake { authority: p.wallet.pubkey(), network: self.network, provider: p.provider }
+                .to_account_metas(None),
+            data: ix::RequestUnstake { amount }.data(),
+        }
+    }
+
+    pub fn update_hardware_ix(&self, p: &ProviderHandle, hardware: HardwareProfile) -> Instruction {
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: acc::UpdateHardware { authority: p.wallet.pubkey(), provider: p.provider }.to_account_metas(None),
+            data: ix::UpdateHardware { hardware }.data(),
+        }
+    }
+
+    pub fn close_provider_ix(&self, p: &ProviderHandle) -> Instruction {
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: acc::CloseProvider {
+                authority: p.wallet.pubkey(),
+                network: self.network,
+                mint: self.mint,
+                provider: p.provider,
+                stake_vault: p.vault,
+                authority_token: p.wallet.token,
+                token_program: self.token_program,
+            }
+            .to_account_metas(None),
+            data: ix::CloseProvider {}.data(),
+        }
+    }
+
+    pub fn next_job_id(&mut self) -> u64 {
+        self.next_job_id += 1;
+        self.next_job_id
+    }
+
+    pub fn create_job_ix(&self, client: &Wallet, args: CreateJobArgs) -> Instruction {
+        let job = job_address(&self.network, &client.pubkey(), args.job_id);
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: acc::CreateJob {
+                client: client.pubkey(),
+                network: self.network,
+                mint: self.mint,
+                job,
+                escrow_vault: escrow_vault_address(&job),
+                client_token: client.token,
+                token_program: self.token_program,
+                system_program: anchor_lang::system_program::ID,
+            }
+            .to_account_metas(None),
+            data: ix::CreateJob { args }.data(),
+        }
+    }
+
+    /// Creates a quorum job of `shards × replicas` at `price`, expiring in a day.
+    pub fn job(&mut self, client: &Wallet, shards: u16, replicas: u8, q: u8, price: u64) -> JobHandle {
+        let id = self.next_job_id();
+        let args = seeded_job(id, shards, replicas, q, price, self.now() + 86_400);
+        self.job_with(client, args)
+    }
+
+    pub fn job_with(&mut self, client: &Wallet, args: CreateJobArgs) -> JobHandle {
+        let job = job_address(&self.network, &client.pubkey(), args.job_id);
+        let create = self.create_job_ix(client, args);
+        self.send(&[create], &[&client.key]).expect("create job");
+        JobHandle { job, vault: escrow_vault_address(&job) }
+    }
+
+    pub fn cancel_ix(&self, client: &Wallet, job: &JobHandle) -> Instruction {
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: acc::CancelJob {
+                client: client.pubkey(),
+                network: self.network,
+                mint: self.mint,
+                job: job.job,
+                escrow_vault: job.vault,
+                client_token: client.token,
+                token_program: self.token_program,
+            }
+            .to_account_metas(None),
+            data: ix::CancelJob {}.data(),
+        }
+    }
+
+    pub fn claim_ix(&self, p: &ProviderHandle, job: &JobHandle, shard_index: u16, replica: u8) -> Instruction {
+        let shard = shard_address(&job.job, shard_index);
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: acc::Claim {
+                authority: p.wallet.pubkey(),
+                network: self.network,
+                provider: p.provider,
+                job: job.job,
+                shard,
+                assignment: assignment_address(&shard, replica),
+                system_program: anchor_lang::system_program::ID,
+            }
+            .to_account_metas(None),
+            data: ix::Claim { shard_index, replica }.data(),
+        }
+    }
+
+    pub fn commit_ix(&self, p: &ProviderHandle, job: &JobHandle, shard_index: u16, replica: u8, commitment: [u8; 32]) -> Instruction {
+        let shard = shard_address(&job.job, shard_index);
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: acc::Commit {
+                authority: p.wallet.pubkey(),
+                network: self.network,
+                job: job.job,
+                shard,
+                assignment: assignment_address(&shard, replica),
+            }
+            .to_account_metas(None),
+            data: ix::Commit { commitment }.data(),
+        }
+    }
+
+    pub fn reveal_ix(&self, p: &ProviderHandle, job: &JobHandle, shard_index: u16, replica: u8, root: [u8; 32], salt: [u8; 32]) -> Instruction {
+        let shard = shard_address(&job.job, shard_index);
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: acc::Reveal { authority: p.wallet.pubkey(), shard, assignment: assignment_address(&shard, replica) }
+                .to_account_metas(None),
+            data: ix::Reveal { root, salt }.data(),
+        }
+    }
+
+    pub fn settle_shard_ix(&self, job: &JobHandle, shard_index: u16) -> Instruction {
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: acc::SettleShard { job: job.job, shard: shard_address(&job.job, shard_index) }.to_account_metas(None),
+            data: ix::SettleShard {}.data(),
+        }
+    }
+
+    fn outcome_metas(&self, p: &ProviderHandle, job: &JobHandle, shard_index: u16, replica: u8) -> Vec<anchor_lang::prelude::AccountMeta> {
+        let shard = shard_address(&job.job, shard_index);
+        acc::AssignmentOutcome {
+            network: self.network,
+            mint: self.mint,
+            job: job.job,
+            shard,
+            assignment: assignment_address(&shard, replica),
+            provider: p.provider,
+            stake_vault: p.vault,
+            escrow_vault: job.vault,
+            provider_token: p.wallet.token,
+            rent_receiver: p.wallet.pubkey(),
+            token_program: self.token_program,
+        }
+        .to_account_metas(None)
+    }
+
+    pub fn settle_assignment_ix(&self, p: &ProviderHandle, job: &JobHandle, shard_index: u16, replica: u8) -> Instruction {
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: self.outcome_metas(p, job, shard_index, replica),
+            data: ix::SettleAssignment {}.data(),
+        }
+    }
+
+    pub fn expire_ix(&self, p: &ProviderHandle, job: &JobHandle, shard_index: u16, replica: u8) -> Instruction {
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: self.outcome_metas(p, job, shard_index, replica),
+            data: ix::ExpireClaim {}.data(),
+        }
+    }
+
+    pub fn close_shard_ix(&self, job: &JobHandle, shard_index: u16, rent_receiver: &Pubkey) -> Instruction {
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: acc::CloseShard {
+                job: job.job,
+                shard: shard_address(&job.job, shard_index),
+                rent_receiver: *rent_receiver,
+            }
+            .to_account_metas(None),
+            data: ix::CloseShard {}.data(),
+        }
+    }
+
+    pub fn close_job_ix(&self, client: &Wallet, job: &JobHandle) -> Instruction {
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: acc::CloseJob {
+                network: self.network,
+                mint: self.mint,
+                job: job.job,
+                escrow_vault: job.vault,
+                client: client.pubkey(),
+                client_token: client.token,
+                treasury: self.treasury,
+                token_program: self.token_program,
+            }
+            .to_account_metas(None),
+            data: ix::CloseJob {}.data(),
+        }
+    }
+
+    // ---- protocol steps that must succeed ----
+
+    pub fn claim(&mut self, p: &ProviderHandle, job: &JobHandle, shard: u16, replica: u8) {
+        let ix = self.claim_ix(p, job, shard, replica);
+        self.send(&[ix], &[&p.wallet.key]).expect("claim");
+    }
+
+    /// Commits to `root` with the provider's salt.
+    pub fn commit(&mut self, p: &ProviderHandle, job: &JobHandle, shard: u16, replica: u8, root: [u8; 32]) {
+        let commitment = work_commitment(&root, &p.wallet.pubkey(), &p.salt);
+        let ix = self.commit_ix(p, job, shard, replica, commitment);
+        self.send(&[ix], &[&p.wallet.key]).expect("commit");
+    }
+
+    pub fn reveal(&mut self, p: &ProviderHandle, job: &JobHandle, shard: u16, replica: u8, root: [u8; 32]) {
+        let ix = self.reveal_ix(p, job, shard, replica, root, p.salt);
+        self.send(&[ix], &[&p.wallet.key]).expect("reveal");
+    }
+
+    pub fn settle_shard(&mut self, job: &JobHandle, shard: u16) {
+        let ix = self.settle_shard_ix(job, shard);
+        self.send(&[ix], &[]).expect("settle shard");
+    }
+
+    pub fn settle_assignment(&mut self, p: &ProviderHandle, job: &JobHandle, shard: u16, replica: u8) {
+        let ix = self.settle_assignment_ix(p, job, shard, replica);
+        self.send(&[ix], &[]).expect("settle assignment");
+    }
+
+    pub fn expire(&mut self, p: &ProviderHandle, job: &JobHandle, shard: u16, replica: u8) {
+        let ix = self.expire_ix(p, job, shard, replica);
+        self.send(&[ix], &[]).expect("expire claim");
+    }
+
+    pub fn close_shard(&mut self, job: &JobHandle, shard: u16) {
+        let payer = self.fetch::<Shard>(&shard_address(&job.job, shard)).payer;
+        let ix = self.close_shard_ix(job, shard, &payer);
+        self.send(&[ix], &[]).expect("close shard");
+    }
+
+    pub fn close_job(&mut self, client: &Wallet, job: &JobHandle) {
+        let ix = self.close_job_ix(client, job);
+        self.send(&[ix], &[]).expect("close job");
+    }
+
+    /// Claims, commits and reveals `root` for each (provider, replica) of one shard.
+    pub fn run_shard(&mut self, job: &JobHandle, shard: u16, replicas: &[(&ProviderHandle, [u8; 32])]) {
+        for (replica, (p, _)) in replicas.iter().enumerate() {
+            self.claim(p, job, shard, replica as u8);
+        }
+        for (replica, (p, root)) in replicas.iter().enumerate() {
+            self.commit(p, job, shard, replica as u8, *root);
+        }
+        for (replica, (p, root)) in replicas.iter().enumerate() {
+            self.reveal(p, job, shard, replica as u8, *root);
+        }
+    }
+}
