@@ -180,23 +180,8 @@ impl Env {
             next_job_id: 1,
             last_logs: Vec::new(),
         };
-        let rent = env.svm.minimum_balance_for_rent_exemption(spl_token_2022::state::Mint::LEN);
+        env.create_mint(&mint);
         let payer = env.authority.pubkey();
-        env.send(
-            &[
-                solana_system_interface::instruction::create_account(
-                    &payer,
-                    &mint.pubkey(),
-                    rent,
-                    spl_token_2022::state::Mint::LEN as u64,
-                    &token_program,
-                ),
-                spl_token_2022::instruction::initialize_mint2(&token_program, &mint.pubkey(), &payer, None, DECIMALS)
-                    .expect("mint ix"),
-            ],
-            &[&mint],
-        )
-        .expect("create mint");
         env.authority.token = env.token_account(&payer, 0);
         env.treasury = env.token_account(&Keypair::new().pubkey(), 0);
         env.send(&[env.initialize_network_ix(default_params())], &[]).expect("initialize network");
@@ -260,8 +245,42 @@ impl Env {
             .collect()
     }
 
+    /// Creates the mint `mint` (authority: the network authority) under the world's token program.
+    pub fn create_mint(&mut self, mint: &Keypair) {
+        let rent = self.svm.minimum_balance_for_rent_exemption(spl_token_2022::state::Mint::LEN);
+        let payer = self.authority.pubkey();
+        let tp = self.token_program;
+        self.send(
+            &[
+                solana_system_interface::instruction::create_account(
+                    &payer,
+                    &mint.pubkey(),
+                    rent,
+                    spl_token_2022::state::Mint::LEN as u64,
+                    &tp,
+                ),
+                spl_token_2022::instruction::initialize_mint2(&tp, &mint.pubkey(), &payer, None, DECIMALS)
+                    .expect("mint ix"),
+            ],
+            &[mint],
+        )
+        .expect("create mint");
+    }
+
+    /// A token account of a brand-new mint (not the network's) owned by `owner`, with `amount`.
+    pub fn foreign_token_account(&mut self, owner: &Pubkey, amount: u64) -> Pubkey {
+        let mint = Keypair::new();
+        self.create_mint(&mint);
+        self.token_account_of(&mint.pubkey(), owner, amount)
+    }
+
     /// A new token account of the network's mint owned by `owner`, holding `amount` fresh tokens.
     pub fn token_account(&mut self, owner: &Pubkey, amount: u64) -> Pubkey {
+        let mint = self.mint;
+        self.token_account_of(&mint, owner, amount)
+    }
+
+    fn token_account_of(&mut self, mint: &Pubkey, owner: &Pubkey, amount: u64) -> Pubkey {
         let account = Keypair::new();
         let size = spl_token_2022::state::Account::LEN;
         let rent = self.svm.minimum_balance_for_rent_exemption(size);
@@ -269,11 +288,11 @@ impl Env {
         let tp = self.token_program;
         let mut ixs = vec![
             solana_system_interface::instruction::create_account(&payer, &account.pubkey(), rent, size as u64, &tp),
-            spl_token_2022::instruction::initialize_account3(&tp, &account.pubkey(), &self.mint, owner).expect("ix"),
+            spl_token_2022::instruction::initialize_account3(&tp, &account.pubkey(), mint, owner).expect("ix"),
         ];
         if amount > 0 {
             ixs.push(
-                spl_token_2022::instruction::mint_to(&tp, &self.mint, &account.pubkey(), &payer, &[], amount)
+                spl_token_2022::instruction::mint_to(&tp, mint, &account.pubkey(), &payer, &[], amount)
                     .expect("ix"),
             );
         }
