@@ -74,6 +74,8 @@ pub enum GpuShareError {
     AlreadyHoldsReplica,
     #[msg("shard is not accepting claims")]
     ShardNotClaimable,
+    #[msg("shard already ran and closed")]
+    ShardClosed,
     #[msg("assignment already committed")]
     AlreadyCommitted,
     #[msg("claim deadline has passed")]

@@ -56,13 +56,11 @@ impl Claim<'_> {
             !job.is_expired(Clock::get()?.unix_timestamp),
             GpuShareError::JobExpired
         );
-        require!(
-            !(job.cancelled && self.shard.is_new()),
-            GpuShareError::JobCancelled
-        );
         require!(self.assignment.is_new(), GpuShareError::SlotTaken);
         self.provider.check_can_claim(&self.network.params)?;
         if self.shard.is_new() {
+            require!(!job.cancelled, GpuShareError::JobCancelled);
+            require!(!job.was_started(shard_index), GpuShareError::ShardClosed);
             require!(replica < job.replicas, GpuShareError::InvalidReplicaIndex);
         } else {
             self.shard.check_claimable(replica, &self.provider.key())?;
@@ -95,8 +93,7 @@ impl Claim<'_> {
                 distinct_roots: 0,
                 bump: ctx.bumps.shard,
             });
-            job.shards_started += 1;
-            job.shards_live += 1;
+            job.mark_started(shard_index);
         }
         let provider_key = accounts.provider.key();
         shard.hold(replica, provider_key);

@@ -21,7 +21,7 @@ pub struct CreateJob<'info> {
     #[account(
         init,
         payer = client,
-        space = 8 + Job::INIT_SPACE,
+        space = Job::space(args.shards),
         seeds = [seeds::JOB, network.key().as_ref(), client.key().as_ref(), &args.job_id.to_le_bytes()],
         bump,
     )]
@@ -98,6 +98,7 @@ impl CreateJob<'_> {
             expires_at: args.expires_at,
             cancelled: false,
             shards_started: 0,
+            started: vec![0; usize::from(args.shards).div_ceil(8)],
             shards_live: 0,
             shards_settled: 0,
             shards_refunded: 0,

@@ -145,6 +145,9 @@ pub struct Job {
     pub cancelled: bool,
     /// Shard accounts ever created (a shard starts at its first claim).
     pub shards_started: u16,
+    /// Bitmap of started shards, `ceil(shards / 8)` bytes: a closed shard can never start again.
+    #[max_len(0)]
+    pub started: Vec<u8>,
     /// Shard accounts not yet closed.
     pub shards_live: u16,
     /// Shards whose outcome is final.
@@ -166,6 +169,23 @@ pub struct Job {
 }
 
 impl Job {
+    /// Account size of a job with `shards` shards.
+    pub fn space(shards: u16) -> usize {
+        8 + Job::INIT_SPACE + usize::from(shards).div_ceil(8)
+    }
+
+    /// Whether shard `index` ever started.
+    pub fn was_started(&self, index: u16) -> bool {
+        self.started[usize::from(index / 8)] & (1 << (index % 8)) != 0
+    }
+
+    /// Records that shard `index` started.
+    pub fn mark_started(&mut self, index: u16) {
+        self.started[usize::from(index / 8)] |= 1 << (index % 8);
+        self.shards_started += 1;
+        self.shards_live += 1;
+    }
+
     /// Escrow one shard needs: every replica paid plus its fee.
     pub fn escrow_per_shard(&self) -> Result<u64> {
         self.price

@@ -37,6 +37,8 @@ fn happy_path(token_program: anchor_lang::prelude::Pubkey) {
         }
         env.close_shard(&job, shard);
     }
+    let reclaim = env.claim_ix(&providers[0], &job, 0, 0);
+    env.assert_refused(&[reclaim], &[&providers[0].wallet.key], code(gpushare::errors::GpuShareError::ShardClosed));
     env.close_job(&client, &job);
     let closed = env.events::<JobClosed>();
     assert_eq!((closed[0].paid_out, closed[0].to_treasury, closed[0].to_client), (6 * PRICE, 6 * fee(), 0));
