@@ -48,7 +48,14 @@ impl BuiltinFunctionDefinition<InvokeContext<'_, '_>> for GpushareBuiltin {
         Err("the gpushare builtin runs through its VM entry".into())
     }
 
-    fn vm(mut vm: EncryptedHostAddressToEbpfVm<InvokeContext>, _: u64, _: u64, _: u64, _: u64, _: u64) {
+    fn vm(
+        mut vm: EncryptedHostAddressToEbpfVm<InvokeContext>,
+        _: u64,
+        _: u64,
+        _: u64,
+        _: u64,
+        _: u64,
+    ) {
         // SAFETY: the runtime calls this with a live VM for the instruction being executed.
         unsafe {
             vm.with_vm(|vm| {
@@ -77,35 +84,74 @@ struct Bridge(Arc<Box<StubsV4>>);
 macro_rules! forward_stubs {
     ($stubs:path) => {
         impl $stubs for Bridge {
-            fn sol_log(&self, m: &str) { self.0.sol_log(m) }
-            fn sol_log_compute_units(&self) { self.0.sol_log_compute_units() }
-            fn sol_remaining_compute_units(&self) -> u64 { self.0.sol_remaining_compute_units() }
-            fn sol_invoke_signed(&self, ix: &Instruction, infos: &[AccountInfo], seeds: &[&[&[u8]]]) -> ProgramResult {
+            fn sol_log(&self, m: &str) {
+                self.0.sol_log(m)
+            }
+            fn sol_log_compute_units(&self) {
+                self.0.sol_log_compute_units()
+            }
+            fn sol_remaining_compute_units(&self) -> u64 {
+                self.0.sol_remaining_compute_units()
+            }
+            fn sol_invoke_signed(
+                &self,
+                ix: &Instruction,
+                infos: &[AccountInfo],
+                seeds: &[&[&[u8]]],
+            ) -> ProgramResult {
                 self.0.sol_invoke_signed(ix, infos, seeds)
             }
             fn sol_get_sysvar(&self, id: *const u8, out: *mut u8, offset: u64, len: u64) -> u64 {
                 self.0.sol_get_sysvar(id, out, offset, len)
             }
-            fn sol_get_clock_sysvar(&self, v: *mut u8) -> u64 { self.0.sol_get_clock_sysvar(v) }
-            fn sol_get_epoch_schedule_sysvar(&self, v: *mut u8) -> u64 { self.0.sol_get_epoch_schedule_sysvar(v) }
-            fn sol_get_fees_sysvar(&self, v: *mut u8) -> u64 { self.0.sol_get_fees_sysvar(v) }
-            fn sol_get_rent_sysvar(&self, v: *mut u8) -> u64 { self.0.sol_get_rent_sysvar(v) }
-            fn sol_get_epoch_rewards_sysvar(&self, v: *mut u8) -> u64 { self.0.sol_get_epoch_rewards_sysvar(v) }
-            fn sol_get_last_restart_slot(&self, v: *mut u8) -> u64 { self.0.sol_get_last_restart_slot(v) }
-            fn sol_get_epoch_stake(&self, v: *const u8) -> u64 { self.0.sol_get_epoch_stake(v) }
-            unsafe fn sol_memcpy(&self, d: *mut u8, s: *const u8, n: usize) { unsafe { self.0.sol_memcpy(d, s, n) } }
-            unsafe fn sol_memmove(&self, d: *mut u8, s: *const u8, n: usize) { unsafe { self.0.sol_memmove(d, s, n) } }
-            unsafe fn sol_memcmp(&self, a: *const u8, b: *const u8, n: usize, r: *mut i32) { unsafe { self.0.sol_memcmp(a, b, n, r) } }
-            unsafe fn sol_memset(&self, s: *mut u8, c: u8, n: usize) { unsafe { self.0.sol_memset(s, c, n) } }
-            fn sol_get_return_data(&self) -> Option<(Pubkey, Vec<u8>)> { self.0.sol_get_return_data() }
-            fn sol_set_return_data(&self, d: &[u8]) { self.0.sol_set_return_data(d) }
+            fn sol_get_clock_sysvar(&self, v: *mut u8) -> u64 {
+                self.0.sol_get_clock_sysvar(v)
+            }
+            fn sol_get_epoch_schedule_sysvar(&self, v: *mut u8) -> u64 {
+                self.0.sol_get_epoch_schedule_sysvar(v)
+            }
+            fn sol_get_fees_sysvar(&self, v: *mut u8) -> u64 {
+                self.0.sol_get_fees_sysvar(v)
+            }
+            fn sol_get_rent_sysvar(&self, v: *mut u8) -> u64 {
+                self.0.sol_get_rent_sysvar(v)
+            }
+            fn sol_get_epoch_rewards_sysvar(&self, v: *mut u8) -> u64 {
+                self.0.sol_get_epoch_rewards_sysvar(v)
+            }
+            fn sol_get_last_restart_slot(&self, v: *mut u8) -> u64 {
+                self.0.sol_get_last_restart_slot(v)
+            }
+            fn sol_get_epoch_stake(&self, v: *const u8) -> u64 {
+                self.0.sol_get_epoch_stake(v)
+            }
+            unsafe fn sol_memcpy(&self, d: *mut u8, s: *const u8, n: usize) {
+                unsafe { self.0.sol_memcpy(d, s, n) }
+            }
+            unsafe fn sol_memmove(&self, d: *mut u8, s: *const u8, n: usize) {
+                unsafe { self.0.sol_memmove(d, s, n) }
+            }
+            unsafe fn sol_memcmp(&self, a: *const u8, b: *const u8, n: usize, r: *mut i32) {
+                unsafe { self.0.sol_memcmp(a, b, n, r) }
+            }
+            unsafe fn sol_memset(&self, s: *mut u8, c: u8, n: usize) {
+                unsafe { self.0.sol_memset(s, c, n) }
+            }
+            fn sol_get_return_data(&self) -> Option<(Pubkey, Vec<u8>)> {
+                self.0.sol_get_return_data()
+            }
+            fn sol_set_return_data(&self, d: &[u8]) {
+                self.0.sol_set_return_data(d)
+            }
             fn sol_log_data(&self, fields: &[&[u8]]) {
                 LOG_COLLECTOR.with(|slot| stable_log::program_data(&slot.borrow(), fields));
             }
             fn sol_get_processed_sibling_instruction(&self, i: usize) -> Option<Instruction> {
                 self.0.sol_get_processed_sibling_instruction(i)
             }
-            fn sol_get_stack_height(&self) -> u64 { self.0.sol_get_stack_height() }
+            fn sol_get_stack_height(&self) -> u64 {
+                self.0.sol_get_stack_height()
+            }
         }
     };
 }
@@ -117,16 +163,22 @@ pub fn install() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // program-test installs its stubs the first time it sets up a bank.
-        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
             runtime.block_on(async {
                 let _ = ProgramTest::default().start().await;
             });
         }
         struct Placeholder;
         impl solana_sysvar_v4::program_stubs::SyscallStubs for Placeholder {}
-        let program_test_stubs =
-            Arc::new(solana_sysvar_v4::program_stubs::set_syscall_stubs(Box::new(Placeholder)));
-        solana_sysvar_v4::program_stubs::set_syscall_stubs(Box::new(Bridge(program_test_stubs.clone())));
+        let program_test_stubs = Arc::new(solana_sysvar_v4::program_stubs::set_syscall_stubs(
+            Box::new(Placeholder),
+        ));
+        solana_sysvar_v4::program_stubs::set_syscall_stubs(Box::new(Bridge(
+            program_test_stubs.clone(),
+        )));
         solana_sysvar_v3::program_stubs::set_syscall_stubs(Box::new(Bridge(program_test_stubs)));
     });
 }

@@ -6,7 +6,9 @@ use anchor_lang::prelude::*;
 pub enum GpuShareError {
     #[msg("protocol fee above the allowed maximum")]
     FeeTooHigh,
-    #[msg("slash share must be between 0 and 10000 bps, and a fraud slash at least a missed-claim slash")]
+    #[msg(
+        "slash share must be between 0 and 10000 bps, and a fraud slash at least a missed-claim slash"
+    )]
     InvalidSlashShare,
     #[msg("minimum stake and stake per claim must be non-zero")]
     InvalidStakeParams,
@@ -50,7 +52,9 @@ pub enum GpuShareError {
     InvalidShardCount,
     #[msg("replica count is zero or above the network cap")]
     InvalidReplicaCount,
-    #[msg("quorum must be at least 2, a strict majority of replicas, and at most the replica count")]
+    #[msg(
+        "quorum must be at least 2, a strict majority of replicas, and at most the replica count"
+    )]
     InvalidQuorum,
     #[msg("price must be non-zero")]
     InvalidPrice,

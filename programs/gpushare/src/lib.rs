@@ -24,7 +24,10 @@ pub mod gpushare {
     use super::*;
 
     /// Creates the network of `mint` with its treasury and parameters.
-    pub fn initialize_network(ctx: Context<InitializeNetwork>, params: NetworkParams) -> Result<()> {
+    pub fn initialize_network(
+        ctx: Context<InitializeNetwork>,
+        params: NetworkParams,
+    ) -> Result<()> {
         InitializeNetwork::handler(ctx, params)
     }
 

@@ -25,8 +25,15 @@ impl ProviderStake<'_> {
             amount,
         )?;
         let provider = &mut accounts.provider;
-        provider.stake = provider.stake.checked_add(amount).ok_or(GpuShareError::MathOverflow)?;
-        emit_event(StakeAdded { provider: provider.key(), amount, stake: provider.stake });
+        provider.stake = provider
+            .stake
+            .checked_add(amount)
+            .ok_or(GpuShareError::MathOverflow)?;
+        emit_event(StakeAdded {
+            provider: provider.key(),
+            amount,
+            stake: provider.stake,
+        });
         Ok(())
     }
 }

@@ -101,8 +101,14 @@ impl AssignmentOutcome<'_> {
                     )
                 })?;
                 let job = &mut self.job;
-                job.paid_out = job.paid_out.checked_add(price).ok_or(GpuShareError::MathOverflow)?;
-                job.fees_accrued = job.fees_accrued.checked_add(fee).ok_or(GpuShareError::MathOverflow)?;
+                job.paid_out = job
+                    .paid_out
+                    .checked_add(price)
+                    .ok_or(GpuShareError::MathOverflow)?;
+                job.fees_accrued = job
+                    .fees_accrued
+                    .checked_add(fee)
+                    .ok_or(GpuShareError::MathOverflow)?;
                 let provider = &mut self.provider;
                 provider.completed += 1;
                 provider.earned = provider.earned.saturating_add(price);
@@ -118,7 +124,11 @@ impl AssignmentOutcome<'_> {
             Verdict::SlashFraud | Verdict::SlashMissed { .. } => {
                 let fraud = verdict == Verdict::SlashFraud;
                 let params: &NetworkParams = &self.network.params;
-                let bps = if fraud { params.fraud_slash_bps } else { params.miss_slash_bps };
+                let bps = if fraud {
+                    params.fraud_slash_bps
+                } else {
+                    params.miss_slash_bps
+                };
                 let amount = self.provider.slash(bps);
                 if fraud {
                     self.provider.failed += 1;
@@ -137,7 +147,10 @@ impl AssignmentOutcome<'_> {
                     )
                 })?;
                 let job = &mut self.job;
-                job.slashes_held = job.slashes_held.checked_add(amount).ok_or(GpuShareError::MathOverflow)?;
+                job.slashes_held = job
+                    .slashes_held
+                    .checked_add(amount)
+                    .ok_or(GpuShareError::MathOverflow)?;
                 emit_event(ProviderSlashed {
                     job: job_key,
                     shard_index,

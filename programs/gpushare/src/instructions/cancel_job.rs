@@ -73,7 +73,10 @@ impl CancelJob<'_> {
         let job = &mut accounts.job;
         job.cancelled = true;
         job.refunded += refund;
-        emit_event(JobCancelled { job: job.key(), refunded: refund });
+        emit_event(JobCancelled {
+            job: job.key(),
+            refunded: refund,
+        });
         Ok(())
     }
 }

@@ -75,7 +75,9 @@ impl CloseProvider<'_> {
                 signer,
             )
         })?;
-        emit_event(ProviderClosed { provider: accounts.provider.key() });
+        emit_event(ProviderClosed {
+            provider: accounts.provider.key(),
+        });
         Ok(())
     }
 }

@@ -31,7 +31,10 @@ pub struct CloseShard<'info> {
 impl CloseShard<'_> {
     fn validate(&self) -> Result<()> {
         let over = self.shard.is_settled() || self.job.is_expired(Clock::get()?.unix_timestamp);
-        require!(over && self.shard.held_mask == 0, GpuShareError::ShardStillOpen);
+        require!(
+            over && self.shard.held_mask == 0,
+            GpuShareError::ShardStillOpen
+        );
         Ok(())
     }
 
@@ -39,7 +42,10 @@ impl CloseShard<'_> {
     pub fn handler(ctx: Context<Self>) -> Result<()> {
         let job = &mut ctx.accounts.job;
         job.shards_live -= 1;
-        emit_event(ShardClosed { job: job.key(), shard_index: ctx.accounts.shard.index });
+        emit_event(ShardClosed {
+            job: job.key(),
+            shard_index: ctx.accounts.shard.index,
+        });
         Ok(())
     }
 }

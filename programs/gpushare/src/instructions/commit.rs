@@ -36,9 +36,15 @@ pub struct Commit<'info> {
 
 impl Commit<'_> {
     fn validate(&self) -> Result<()> {
-        require!(self.assignment.commitment.is_none(), GpuShareError::AlreadyCommitted);
+        require!(
+            self.assignment.commitment.is_none(),
+            GpuShareError::AlreadyCommitted
+        );
         let now = Clock::get()?.unix_timestamp;
-        require!(now <= self.assignment.commit_deadline, GpuShareError::CommitTooLate);
+        require!(
+            now <= self.assignment.commit_deadline,
+            GpuShareError::CommitTooLate
+        );
         require!(!self.job.is_expired(now), GpuShareError::JobExpired);
         Ok(())
     }
@@ -50,7 +56,11 @@ impl Commit<'_> {
         let assignment = &mut accounts.assignment;
         let shard = &mut accounts.shard;
         assignment.commitment = Some(commitment);
-        shard.record_commit(assignment.replica, now, accounts.network.params.reveal_window);
+        shard.record_commit(
+            assignment.replica,
+            now,
+            accounts.network.params.reveal_window,
+        );
         let job = accounts.job.key();
         emit_event(WorkCommitted {
             job,
@@ -60,7 +70,11 @@ impl Commit<'_> {
             commitment,
         });
         if let ShardPhase::Revealing { deadline } = shard.phase {
-            emit_event(RevealOpened { job, shard_index: shard.index, deadline });
+            emit_event(RevealOpened {
+                job,
+                shard_index: shard.index,
+                deadline,
+            });
         }
         Ok(())
     }

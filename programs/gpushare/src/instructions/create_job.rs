@@ -86,7 +86,9 @@ impl CreateJob<'_> {
             network: accounts.network.key(),
             job_id: args.job_id,
             kernel: args.kernel,
-            max_extra_replicas: args.mode.extra_replica_cap(args.replicas, params.max_extra_replicas),
+            max_extra_replicas: args
+                .mode
+                .extra_replica_cap(args.replicas, params.max_extra_replicas),
             input: args.input,
             shards: args.shards,
             replicas: args.replicas,

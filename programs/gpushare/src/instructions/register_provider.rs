@@ -47,7 +47,10 @@ pub struct RegisterProvider<'info> {
 
 impl RegisterProvider<'_> {
     fn validate(&self, stake: u64) -> Result<()> {
-        require!(stake >= self.network.params.min_stake, GpuShareError::StakeBelowMinimum);
+        require!(
+            stake >= self.network.params.min_stake,
+            GpuShareError::StakeBelowMinimum
+        );
         Ok(())
     }
 

@@ -39,7 +39,10 @@ impl RequestUnstake<'_> {
         let period = ctx.accounts.network.params.unbonding_period;
         let provider = &mut ctx.accounts.provider;
         provider.stake -= amount;
-        provider.unbonding = provider.unbonding.checked_add(amount).ok_or(GpuShareError::MathOverflow)?;
+        provider.unbonding = provider
+            .unbonding
+            .checked_add(amount)
+            .ok_or(GpuShareError::MathOverflow)?;
         provider.unbonding_ends_at = now.saturating_add(period);
         emit_event(UnstakeRequested {
             provider: provider.key(),

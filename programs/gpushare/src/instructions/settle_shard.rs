@@ -27,7 +27,8 @@ pub struct SettleShard<'info> {
 
 impl SettleShard<'_> {
     fn validate(&self) -> Result<()> {
-        self.shard.check_ready_to_settle(Clock::get()?.unix_timestamp)
+        self.shard
+            .check_ready_to_settle(Clock::get()?.unix_timestamp)
     }
 
     #[access_control(ctx.accounts.validate())]
@@ -38,14 +39,22 @@ impl SettleShard<'_> {
         let job_key = job.key();
         match shard.resolve(q, job.max_extra_replicas) {
             Resolution::ExtraReplica { replica } => {
-                emit_event(ExtraReplicaOpened { job: job_key, shard_index: shard.index, replica });
+                emit_event(ExtraReplicaOpened {
+                    job: job_key,
+                    shard_index: shard.index,
+                    replica,
+                });
             }
             Resolution::Final(outcome) => {
                 job.shards_settled += 1;
                 if outcome == ShardOutcome::NoQuorum {
                     job.shards_refunded += 1;
                 }
-                emit_event(ShardSettled { job: job_key, shard_index: shard.index, outcome });
+                emit_event(ShardSettled {
+                    job: job_key,
+                    shard_index: shard.index,
+                    outcome,
+                });
             }
         }
         Ok(())

@@ -22,7 +22,10 @@ impl UpdateHardware<'_> {
     pub fn handler(ctx: Context<Self>, hardware: HardwareProfile) -> Result<()> {
         let provider = &mut ctx.accounts.provider;
         provider.hardware = hardware;
-        emit_event(HardwareUpdated { provider: provider.key(), hardware });
+        emit_event(HardwareUpdated {
+            provider: provider.key(),
+            hardware,
+        });
         Ok(())
     }
 }

@@ -27,7 +27,10 @@ impl UpdateNetwork<'_> {
     pub fn handler(ctx: Context<Self>, params: NetworkParams) -> Result<()> {
         let network = &mut ctx.accounts.network;
         network.params = params;
-        emit_event(NetworkUpdated { network: network.key(), params });
+        emit_event(NetworkUpdated {
+            network: network.key(),
+            params,
+        });
         Ok(())
     }
 }

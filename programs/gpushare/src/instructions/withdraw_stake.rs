@@ -10,7 +10,10 @@ impl ProviderStake<'_> {
     fn validate_withdraw(&self) -> Result<()> {
         require!(self.provider.unbonding > 0, GpuShareError::NothingUnbonding);
         let now = Clock::get()?.unix_timestamp;
-        require!(now >= self.provider.unbonding_ends_at, GpuShareError::UnbondingNotOver);
+        require!(
+            now >= self.provider.unbonding_ends_at,
+            GpuShareError::UnbondingNotOver
+        );
         Ok(())
     }
 
@@ -31,7 +34,10 @@ impl ProviderStake<'_> {
         })?;
         accounts.provider.unbonding = 0;
         accounts.provider.unbonding_ends_at = 0;
-        emit_event(StakeWithdrawn { provider: accounts.provider.key(), amount });
+        emit_event(StakeWithdrawn {
+            provider: accounts.provider.key(),
+            amount,
+        });
         Ok(())
     }
 }

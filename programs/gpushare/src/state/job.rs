@@ -21,13 +21,18 @@ impl KernelSpec {
     /// Refuses zero, oversized or inconsistent sizes.
     pub fn validate(&self) -> Result<()> {
         let valid = match *self {
-            KernelSpec::GemmI8 { m, n, k } => [m, n, k].iter().all(|d| (1..=MAX_GEMM_DIM).contains(d)),
+            KernelSpec::GemmI8 { m, n, k } => {
+                [m, n, k].iter().all(|d| (1..=MAX_GEMM_DIM).contains(d))
+            }
             KernelSpec::Sha256Chain { steps, leaf_every } => {
                 (1..=MAX_SHA256_CHAIN_STEPS).contains(&steps)
                     && leaf_every >= 1
                     && steps % leaf_every == 0
             }
-            KernelSpec::MonteCarlo { blocks, samples_per_block } => {
+            KernelSpec::MonteCarlo {
+                blocks,
+                samples_per_block,
+            } => {
                 blocks >= 1 && (1..=MAX_MONTE_CARLO_SAMPLES_PER_BLOCK).contains(&samples_per_block)
             }
         };

@@ -7,7 +7,9 @@ use crate::seeds;
 use crate::state::NetworkParams;
 
 /// What a provider says its machine is; informational, for clients and dashboards.
-#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace)]
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace,
+)]
 pub struct HardwareProfile {
     /// GPU model name, UTF-8, zero-padded.
     pub gpu_model: [u8; GPU_MODEL_LEN],
@@ -66,9 +68,15 @@ impl Provider {
     /// Refuses a new claim unless the provider is staked, not unbonding and under its claim cap.
     pub fn check_can_claim(&self, params: &NetworkParams) -> Result<()> {
         require!(self.unbonding == 0, GpuShareError::ProviderUnbonding);
-        require!(self.stake >= params.min_stake, GpuShareError::StakeBelowMinimum);
+        require!(
+            self.stake >= params.min_stake,
+            GpuShareError::StakeBelowMinimum
+        );
         let cap = self.stake / params.stake_per_claim;
-        require!(u64::from(self.open_claims) < cap, GpuShareError::ClaimCapReached);
+        require!(
+            u64::from(self.open_claims) < cap,
+            GpuShareError::ClaimCapReached
+        );
         Ok(())
     }
 

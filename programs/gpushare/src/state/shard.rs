@@ -30,7 +30,9 @@ pub enum ShardPhase {
 pub enum Resolution {
     Final(ShardOutcome),
     /// No quorum yet: one more replica slot is open.
-    ExtraReplica { replica: u8 },
+    ExtraReplica {
+        replica: u8,
+    },
 }
 
 /// What happens to one assignment, given its shard's state.
@@ -97,8 +99,14 @@ impl Shard {
     /// Refuses a claim of `replica` by `provider` unless the slot is open, free and the provider
     /// holds no other replica of this shard.
     pub fn check_claimable(&self, replica: u8, provider: &Pubkey) -> Result<()> {
-        require!(self.phase == ShardPhase::Committing, GpuShareError::ShardNotClaimable);
-        require!(replica < self.replicas_open, GpuShareError::InvalidReplicaIndex);
+        require!(
+            self.phase == ShardPhase::Committing,
+            GpuShareError::ShardNotClaimable
+        );
+        require!(
+            replica < self.replicas_open,
+            GpuShareError::InvalidReplicaIndex
+        );
         let taken = self.held_mask | self.committed_mask;
         require!(taken & bit(replica) == 0, GpuShareError::SlotTaken);
         let holds_another = (0..self.replicas_open)
@@ -173,7 +181,10 @@ impl Shard {
     pub fn resolve(&mut self, quorum: u8, extra_cap: u8) -> Resolution {
         self.missed_mask |= self.committed_mask & !self.revealed_mask;
         let (mut top, mut winner, mut tied) = (0u8, 0usize, false);
-        for (i, &votes) in self.votes[..usize::from(self.distinct_roots)].iter().enumerate() {
+        for (i, &votes) in self.votes[..usize::from(self.distinct_roots)]
+            .iter()
+            .enumerate()
+        {
             if votes > top {
                 (top, winner, tied) = (votes, i, false);
             } else if votes == top {
@@ -181,7 +192,9 @@ impl Shard {
             }
         }
         if top >= quorum && !tied {
-            let outcome = ShardOutcome::Quorum { root: self.roots[winner] };
+            let outcome = ShardOutcome::Quorum {
+                root: self.roots[winner],
+            };
             self.phase = ShardPhase::Settled { outcome };
             return Resolution::Final(outcome);
         }
@@ -210,7 +223,9 @@ impl Shard {
         let committed = self.committed_mask & bit(replica) != 0;
         if !committed {
             return if now > commit_deadline {
-                Verdict::SlashMissed { reopens: !job_expired }
+                Verdict::SlashMissed {
+                    reopens: !job_expired,
+                }
             } else if job_expired {
                 Verdict::Release
             } else {
@@ -218,10 +233,24 @@ impl Shard {
             };
         }
         match (root, self.phase) {
-            (Some(root), ShardPhase::Settled { outcome: ShardOutcome::Quorum { root: winner } }) => {
-                if root == winner { Verdict::Pay } else { Verdict::SlashFraud }
+            (
+                Some(root),
+                ShardPhase::Settled {
+                    outcome: ShardOutcome::Quorum { root: winner },
+                },
+            ) => {
+                if root == winner {
+                    Verdict::Pay
+                } else {
+                    Verdict::SlashFraud
+                }
             }
-            (Some(_), ShardPhase::Settled { outcome: ShardOutcome::NoQuorum }) => Verdict::Release,
+            (
+                Some(_),
+                ShardPhase::Settled {
+                    outcome: ShardOutcome::NoQuorum,
+                },
+            ) => Verdict::Release,
             (Some(_), _) if job_expired => Verdict::Release,
             (Some(_), _) => Verdict::Pending,
             (None, phase) => {

@@ -19,20 +19,55 @@ const MAX_LIVE_JOBS: usize = 3;
 /// open slots, live assignments), so sequences reach deep states instead of mostly missing.
 #[derive(Clone, Debug)]
 enum Op {
-    CreateJob { client: usize, shards: u16, replicas: u8, price: u64 },
-    Cancel { pick: usize },
-    Claim { provider: usize, pick: usize },
-    Commit { pick: usize, honest: bool },
-    Reveal { pick: usize },
-    SettleShard { pick: usize },
-    SettleAssignment { pick: usize },
-    Expire { pick: usize },
-    CloseShard { pick: usize },
-    CloseJob { pick: usize },
-    Warp { seconds: i64 },
-    AddStake { provider: usize, amount: u64 },
-    Unstake { provider: usize, amount: u64 },
-    Withdraw { provider: usize },
+    CreateJob {
+        client: usize,
+        shards: u16,
+        replicas: u8,
+        price: u64,
+    },
+    Cancel {
+        pick: usize,
+    },
+    Claim {
+        provider: usize,
+        pick: usize,
+    },
+    Commit {
+        pick: usize,
+        honest: bool,
+    },
+    Reveal {
+        pick: usize,
+    },
+    SettleShard {
+        pick: usize,
+    },
+    SettleAssignment {
+        pick: usize,
+    },
+    Expire {
+        pick: usize,
+    },
+    CloseShard {
+        pick: usize,
+    },
+    CloseJob {
+        pick: usize,
+    },
+    Warp {
+        seconds: i64,
+    },
+    AddStake {
+        provider: usize,
+        amount: u64,
+    },
+    Unstake {
+        provider: usize,
+        amount: u64,
+    },
+    Withdraw {
+        provider: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -40,15 +75,15 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..CLIENTS, 1..=3u16, 2..=3u8, 1..=2_000_000u64)
             .prop_map(|(client, shards, replicas, price)| Op::CreateJob { client, shards, replicas, price }),
-        3 => pick.clone().prop_map(|pick| Op::Cancel { pick }),
-        30 => (0..PROVIDERS, pick.clone()).prop_map(|(provider, pick)| Op::Claim { provider, pick }),
-        24 => (pick.clone(), prop::bool::weighted(0.8)).prop_map(|(pick, honest)| Op::Commit { pick, honest }),
-        24 => pick.clone().prop_map(|pick| Op::Reveal { pick }),
-        12 => pick.clone().prop_map(|pick| Op::SettleShard { pick }),
-        15 => pick.clone().prop_map(|pick| Op::SettleAssignment { pick }),
-        6 => pick.clone().prop_map(|pick| Op::Expire { pick }),
-        6 => pick.clone().prop_map(|pick| Op::CloseShard { pick }),
-        3 => pick.clone().prop_map(|pick| Op::CloseJob { pick }),
+        3 => pick.prop_map(|pick| Op::Cancel { pick }),
+        30 => (0..PROVIDERS, pick).prop_map(|(provider, pick)| Op::Claim { provider, pick }),
+        24 => (pick, prop::bool::weighted(0.8)).prop_map(|(pick, honest)| Op::Commit { pick, honest }),
+        24 => pick.prop_map(|pick| Op::Reveal { pick }),
+        12 => pick.prop_map(|pick| Op::SettleShard { pick }),
+        15 => pick.prop_map(|pick| Op::SettleAssignment { pick }),
+        6 => pick.prop_map(|pick| Op::Expire { pick }),
+        6 => pick.prop_map(|pick| Op::CloseShard { pick }),
+        3 => pick.prop_map(|pick| Op::CloseJob { pick }),
         3 => prop_oneof![8 => 1..700i64, 1 => Just(86_400i64), 1 => Just(7 * 86_400i64)]
             .prop_map(|seconds| Op::Warp { seconds }),
         1 => (0..PROVIDERS, 1..1_000_000u64).prop_map(|(provider, amount)| Op::AddStake { provider, amount }),
@@ -79,9 +114,18 @@ impl Model {
     fn new() -> Self {
         let mut env = Env::new();
         let clients: Vec<Wallet> = (0..CLIENTS).map(|_| env.wallet(WALLET_TOKENS)).collect();
-        let providers: Vec<ProviderHandle> = (0..PROVIDERS).map(|_| env.provider(1_500_000)).collect();
+        let providers: Vec<ProviderHandle> =
+            (0..PROVIDERS).map(|_| env.provider(1_500_000)).collect();
         let minted = WALLET_TOKENS * (CLIENTS + PROVIDERS) as u64;
-        Model { env, clients, providers, jobs: Vec::new(), started: BTreeSet::new(), committed_roots: BTreeMap::new(), minted }
+        Model {
+            env,
+            clients,
+            providers,
+            jobs: Vec::new(),
+            started: BTreeSet::new(),
+            committed_roots: BTreeMap::new(),
+            minted,
+        }
     }
 
     /// Picks one of `items`, if there is any.
@@ -91,7 +135,11 @@ impl Model {
 
     /// Jobs whose account is still open.
     fn live_jobs(&self) -> Vec<(usize, JobHandle)> {
-        self.jobs.iter().copied().filter(|(_, j)| self.env.exists(&j.job)).collect()
+        self.jobs
+            .iter()
+            .copied()
+            .filter(|(_, j)| self.env.exists(&j.job))
+            .collect()
     }
 
     /// Existing shard accounts, as (job, shard index).
@@ -146,7 +194,9 @@ impl Model {
             self.env.warp(seconds);
             return;
         }
-        let Some((ix, signer, effect)) = self.plan(op) else { return };
+        let Some((ix, signer, effect)) = self.plan(op) else {
+            return;
+        };
         let signers: Vec<&solana_keypair::Keypair> = signer.iter().collect();
         if self.env.send(&[ix], &signers).is_err() {
             return;
@@ -167,7 +217,12 @@ impl Model {
     fn plan(&mut self, op: &Op) -> Option<(Instruction, Option<solana_keypair::Keypair>, Effect)> {
         let signer = |w: &Wallet| Some(w.key.insecure_clone());
         let planned = match *op {
-            Op::CreateJob { client, shards, replicas, price } => {
+            Op::CreateJob {
+                client,
+                shards,
+                replicas,
+                price,
+            } => {
                 if self.live_jobs().len() >= MAX_LIVE_JOBS {
                     return None;
                 }
@@ -175,8 +230,15 @@ impl Model {
                 let args = seeded_job(id, shards, replicas, 2, price, self.env.now() + 3 * 86_400);
                 let c = &self.clients[client];
                 let job = job_address(&self.env.network, &c.pubkey(), id);
-                let handle = JobHandle { job, vault: escrow_vault_address(&job) };
-                (self.env.create_job_ix(c, args), signer(c), Effect::JobCreated(client, handle))
+                let handle = JobHandle {
+                    job,
+                    vault: escrow_vault_address(&job),
+                };
+                (
+                    self.env.create_job_ix(c, args),
+                    signer(c),
+                    Effect::JobCreated(client, handle),
+                )
             }
             Op::Cancel { pick } => {
                 let (client, job) = Self::choose(&self.live_jobs(), pick)?;
@@ -186,21 +248,38 @@ impl Model {
             Op::Claim { provider, pick } => {
                 let (job, shard, replica) = Self::choose(&self.slots(), pick)?;
                 let p = &self.providers[provider];
-                (self.env.claim_ix(p, &job, shard, replica), signer(&p.wallet), Effect::ShardStarted(job.job, shard))
+                (
+                    self.env.claim_ix(p, &job, shard, replica),
+                    signer(&p.wallet),
+                    Effect::ShardStarted(job.job, shard),
+                )
             }
             Op::Commit { pick, honest } => {
                 let (job, shard, replica, holder) = Self::choose(&self.assignments(), pick)?;
                 let p = &self.providers[holder];
-                let root = if honest { honest_root(&job.job, shard) } else { forged_root(&job.job, shard, replica) };
-                let commitment = gpushare::commitment::work_commitment(&root, &p.wallet.pubkey(), &p.salt);
+                let root = if honest {
+                    honest_root(&job.job, shard)
+                } else {
+                    forged_root(&job.job, shard, replica)
+                };
+                let commitment =
+                    gpushare::commitment::work_commitment(&root, &p.wallet.pubkey(), &p.salt);
                 let ix = self.env.commit_ix(p, &job, shard, replica, commitment);
-                (ix, signer(&p.wallet), Effect::Committed((job.job, shard, replica), root))
+                (
+                    ix,
+                    signer(&p.wallet),
+                    Effect::Committed((job.job, shard, replica), root),
+                )
             }
             Op::Reveal { pick } => {
                 let (job, shard, replica, holder) = Self::choose(&self.assignments(), pick)?;
                 let p = &self.providers[holder];
                 let root = self.committed_roots.get(&(job.job, shard, replica))?;
-                (self.env.reveal_ix(p, &job, shard, replica, *root, p.salt), signer(&p.wallet), Effect::Nothing)
+                (
+                    self.env.reveal_ix(p, &job, shard, replica, *root, p.salt),
+                    signer(&p.wallet),
+                    Effect::Nothing,
+                )
             }
             Op::SettleShard { pick } => {
                 let (_, job, shard, _) = Self::choose(&self.live_shards(), pick)?;
@@ -218,19 +297,35 @@ impl Model {
             }
             Op::CloseShard { pick } => {
                 let (_, job, shard, state) = Self::choose(&self.live_shards(), pick)?;
-                (self.env.close_shard_ix(&job, shard, &state.payer), None, Effect::Nothing)
+                (
+                    self.env.close_shard_ix(&job, shard, &state.payer),
+                    None,
+                    Effect::Nothing,
+                )
             }
             Op::CloseJob { pick } => {
                 let (client, job) = Self::choose(&self.live_jobs(), pick)?;
-                (self.env.close_job_ix(&self.clients[client], &job), None, Effect::Nothing)
+                (
+                    self.env.close_job_ix(&self.clients[client], &job),
+                    None,
+                    Effect::Nothing,
+                )
             }
             Op::AddStake { provider, amount } => {
                 let p = &self.providers[provider];
-                (self.env.add_stake_ix(p, amount), signer(&p.wallet), Effect::Nothing)
+                (
+                    self.env.add_stake_ix(p, amount),
+                    signer(&p.wallet),
+                    Effect::Nothing,
+                )
             }
             Op::Unstake { provider, amount } => {
                 let p = &self.providers[provider];
-                (self.env.unstake_ix(p, amount), signer(&p.wallet), Effect::Nothing)
+                (
+                    self.env.unstake_ix(p, amount),
+                    signer(&p.wallet),
+                    Effect::Nothing,
+                )
             }
             Op::Withdraw { provider } => {
                 let p = &self.providers[provider];
@@ -243,18 +338,33 @@ impl Model {
 
     fn total_tokens(&self) -> u64 {
         let env = &self.env;
-        let wallets = self.clients.iter().map(|c| c.token).chain(self.providers.iter().map(|p| p.wallet.token));
-        let vaults = self.providers.iter().map(|p| p.vault).chain(self.jobs.iter().map(|(_, j)| j.vault));
-        wallets.chain(vaults).chain([env.treasury, env.authority.token]).map(|a| env.balance(&a)).sum()
+        let wallets = self
+            .clients
+            .iter()
+            .map(|c| c.token)
+            .chain(self.providers.iter().map(|p| p.wallet.token));
+        let vaults = self
+            .providers
+            .iter()
+            .map(|p| p.vault)
+            .chain(self.jobs.iter().map(|(_, j)| j.vault));
+        wallets
+            .chain(vaults)
+            .chain([env.treasury, env.authority.token])
+            .map(|a| env.balance(&a))
+            .sum()
     }
 
     /// Checks each live job's escrow: exact bookkeeping, and enough for everything still owed.
     fn check_escrows(&self) -> Result<(), TestCaseError> {
         let env = &self.env;
         for (_, handle) in &self.jobs {
-            let Some(job) = env.try_fetch::<Job>(&handle.job) else { continue };
+            let Some(job) = env.try_fetch::<Job>(&handle.job) else {
+                continue;
+            };
             let vault = env.balance(&handle.vault);
-            let expected = job.escrow_total().expect("escrow") - job.refunded - job.paid_out + job.slashes_held;
+            let expected = job.escrow_total().expect("escrow") - job.refunded - job.paid_out
+                + job.slashes_held;
             prop_assert_eq!(vault, expected, "escrow bookkeeping");
             let per_shard = job.escrow_per_shard().expect("escrow");
             let expired = job.is_expired(env.now());
@@ -262,21 +372,37 @@ impl Model {
             for index in 0..job.shards {
                 let address = shard_address(&handle.job, index);
                 owed += match env.try_fetch::<Shard>(&address) {
-                    None if self.started.contains(&(handle.job, index)) || job.cancelled || expired => 0,
+                    None if self.started.contains(&(handle.job, index))
+                        || job.cancelled
+                        || expired =>
+                    {
+                        0
+                    }
                     None => per_shard,
                     Some(shard) => match shard.phase {
-                        ShardPhase::Settled { outcome: ShardOutcome::Quorum { root } } => (0..shard.replicas_open)
-                            .filter_map(|r| env.try_fetch::<Assignment>(&assignment_address(&address, r)))
+                        ShardPhase::Settled {
+                            outcome: ShardOutcome::Quorum { root },
+                        } => (0..shard.replicas_open)
+                            .filter_map(|r| {
+                                env.try_fetch::<Assignment>(&assignment_address(&address, r))
+                            })
                             .filter(|a| a.root == Some(root))
                             .map(|_| job.price + job.fee_per_slot)
                             .sum(),
-                        ShardPhase::Settled { outcome: ShardOutcome::NoQuorum } => 0,
+                        ShardPhase::Settled {
+                            outcome: ShardOutcome::NoQuorum,
+                        } => 0,
                         _ if expired => 0,
                         _ => per_shard,
                     },
                 };
             }
-            prop_assert!(vault >= owed, "escrow {} below what is owed {}", vault, owed);
+            prop_assert!(
+                vault >= owed,
+                "escrow {} below what is owed {}",
+                vault,
+                owed
+            );
         }
         Ok(())
     }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use anchor_lang::prelude::{Clock, Pubkey};
 use anchor_lang::solana_program::instruction::Instruction;
-use anchor_lang::{AccountDeserialize, Discriminator, InstructionData, ToAccountMetas};
+use anchor_lang::{AccountDeserialize, InstructionData, ToAccountMetas};
 use anchor_spl::token_2022::spl_token_2022;
 use base64::Engine;
 use gpushare::commitment::work_commitment;
@@ -96,7 +96,11 @@ pub fn network_address(mint: &Pubkey) -> Pubkey {
 }
 
 pub fn provider_address(network: &Pubkey, authority: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(&[seeds::PROVIDER, network.as_ref(), authority.as_ref()], &gpushare::ID).0
+    Pubkey::find_program_address(
+        &[seeds::PROVIDER, network.as_ref(), authority.as_ref()],
+        &gpushare::ID,
+    )
+    .0
 }
 
 pub fn stake_vault_address(provider: &Pubkey) -> Pubkey {
@@ -105,7 +109,12 @@ pub fn stake_vault_address(provider: &Pubkey) -> Pubkey {
 
 pub fn job_address(network: &Pubkey, client: &Pubkey, job_id: u64) -> Pubkey {
     Pubkey::find_program_address(
-        &[seeds::JOB, network.as_ref(), client.as_ref(), &job_id.to_le_bytes()],
+        &[
+            seeds::JOB,
+            network.as_ref(),
+            client.as_ref(),
+            &job_id.to_le_bytes(),
+        ],
         &gpushare::ID,
     )
     .0
@@ -116,11 +125,19 @@ pub fn escrow_vault_address(job: &Pubkey) -> Pubkey {
 }
 
 pub fn shard_address(job: &Pubkey, index: u16) -> Pubkey {
-    Pubkey::find_program_address(&[seeds::SHARD, job.as_ref(), &index.to_le_bytes()], &gpushare::ID).0
+    Pubkey::find_program_address(
+        &[seeds::SHARD, job.as_ref(), &index.to_le_bytes()],
+        &gpushare::ID,
+    )
+    .0
 }
 
 pub fn assignment_address(shard: &Pubkey, replica: u8) -> Pubkey {
-    Pubkey::find_program_address(&[seeds::ASSIGNMENT, shard.as_ref(), &[replica]], &gpushare::ID).0
+    Pubkey::find_program_address(
+        &[seeds::ASSIGNMENT, shard.as_ref(), &[replica]],
+        &gpushare::ID,
+    )
+    .0
 }
 
 /// The output root an honest provider computes for a shard (the tests' stand-in for a Merkle root).
@@ -139,10 +156,21 @@ pub fn forged_root(job: &Pubkey, shard: u16, variant: u8) -> [u8; 32] {
     root
 }
 
-pub fn seeded_job(job_id: u64, shards: u16, replicas: u8, q: u8, price: u64, expires_at: i64) -> CreateJobArgs {
+pub fn seeded_job(
+    job_id: u64,
+    shards: u16,
+    replicas: u8,
+    q: u8,
+    price: u64,
+    expires_at: i64,
+) -> CreateJobArgs {
     CreateJobArgs {
         job_id,
-        kernel: KernelSpec::GemmI8 { m: 256, n: 256, k: 256 },
+        kernel: KernelSpec::GemmI8 {
+            m: 256,
+            n: 256,
+            k: 256,
+        },
         input: JobInput::Seed([7; 32]),
         shards,
         replicas,
@@ -168,11 +196,15 @@ impl Env {
         clock.unix_timestamp = START_TIME;
         svm.set_sysvar(&clock);
         let authority = Keypair::new();
-        svm.airdrop(&authority.pubkey(), 1_000_000_000_000).expect("airdrop");
+        svm.airdrop(&authority.pubkey(), 1_000_000_000_000)
+            .expect("airdrop");
         let mint = Keypair::new();
         let mut env = Env {
             svm,
-            authority: Wallet { key: authority, token: Pubkey::default() },
+            authority: Wallet {
+                key: authority,
+                token: Pubkey::default(),
+            },
             token_program,
             mint: mint.pubkey(),
             treasury: Pubkey::default(),
@@ -184,7 +216,8 @@ impl Env {
         let payer = env.authority.pubkey();
         env.authority.token = env.token_account(&payer, 0);
         env.treasury = env.token_account(&Keypair::new().pubkey(), 0);
-        env.send(&[env.initialize_network_ix(default_params())], &[]).expect("initialize network");
+        env.send(&[env.initialize_network_ix(default_params())], &[])
+            .expect("initialize network");
         env
     }
 
@@ -218,18 +251,35 @@ impl Env {
                 self.last_logs = meta.logs;
                 Ok(())
             }
-            Err(failed) => Err(Refusal { error: format!("{:?}", failed.err), logs: failed.meta.logs }),
+            Err(failed) => Err(Refusal {
+                error: format!("{:?}", failed.err),
+                logs: failed.meta.logs,
+            }),
         }
     }
 
     /// Sends, expects the program error `expected`, and checks that no account the transaction
     /// named changed (the fee payer's lamports aside).
     pub fn assert_refused(&mut self, ixs: &[Instruction], extra: &[&Keypair], expected: u32) {
-        let named: Vec<Pubkey> = ixs.iter().flat_map(|i| i.accounts.iter().map(|m| m.pubkey)).collect();
+        let named: Vec<Pubkey> = ixs
+            .iter()
+            .flat_map(|i| i.accounts.iter().map(|m| m.pubkey))
+            .collect();
         let before = self.snapshot(&named);
-        let refusal = self.send(ixs, extra).expect_err("transaction should be refused");
-        assert!(refusal.is(expected), "expected Custom({expected}), got {} logs={:#?}", refusal.error, refusal.logs);
-        assert_eq!(before, self.snapshot(&named), "a refused transaction changed state");
+        let refusal = self
+            .send(ixs, extra)
+            .expect_err("transaction should be refused");
+        assert!(
+            refusal.is(expected),
+            "expected Custom({expected}), got {} logs={:#?}",
+            refusal.error,
+            refusal.logs
+        );
+        assert_eq!(
+            before,
+            self.snapshot(&named),
+            "a refused transaction changed state"
+        );
     }
 
     fn snapshot(&self, keys: &[Pubkey]) -> BTreeMap<Pubkey, Option<(u64, Vec<u8>, Pubkey)>> {
@@ -247,7 +297,9 @@ impl Env {
 
     /// Creates the mint `mint` (authority: the network authority) under the world's token program.
     pub fn create_mint(&mut self, mint: &Keypair) {
-        let rent = self.svm.minimum_balance_for_rent_exemption(spl_token_2022::state::Mint::LEN);
+        let rent = self
+            .svm
+            .minimum_balance_for_rent_exemption(spl_token_2022::state::Mint::LEN);
         let payer = self.authority.pubkey();
         let tp = self.token_program;
         self.send(
@@ -259,8 +311,14 @@ impl Env {
                     spl_token_2022::state::Mint::LEN as u64,
                     &tp,
                 ),
-                spl_token_2022::instruction::initialize_mint2(&tp, &mint.pubkey(), &payer, None, DECIMALS)
-                    .expect("mint ix"),
+                spl_token_2022::instruction::initialize_mint2(
+                    &tp,
+                    &mint.pubkey(),
+                    &payer,
+                    None,
+                    DECIMALS,
+                )
+                .expect("mint ix"),
             ],
             &[mint],
         )
@@ -287,13 +345,27 @@ impl Env {
         let payer = self.authority.pubkey();
         let tp = self.token_program;
         let mut ixs = vec![
-            solana_system_interface::instruction::create_account(&payer, &account.pubkey(), rent, size as u64, &tp),
-            spl_token_2022::instruction::initialize_account3(&tp, &account.pubkey(), mint, owner).expect("ix"),
+            solana_system_interface::instruction::create_account(
+                &payer,
+                &account.pubkey(),
+                rent,
+                size as u64,
+                &tp,
+            ),
+            spl_token_2022::instruction::initialize_account3(&tp, &account.pubkey(), mint, owner)
+                .expect("ix"),
         ];
         if amount > 0 {
             ixs.push(
-                spl_token_2022::instruction::mint_to(&tp, mint, &account.pubkey(), &payer, &[], amount)
-                    .expect("ix"),
+                spl_token_2022::instruction::mint_to(
+                    &tp,
+                    mint,
+                    &account.pubkey(),
+                    &payer,
+                    &[],
+                    amount,
+                )
+                .expect("ix"),
             );
         }
         self.send(&ixs, &[&account]).expect("token account");
@@ -303,7 +375,9 @@ impl Env {
     /// A funded wallet with a token account holding `tokens`.
     pub fn wallet(&mut self, tokens: u64) -> Wallet {
         let key = Keypair::new();
-        self.svm.airdrop(&key.pubkey(), 100_000_000_000).expect("airdrop");
+        self.svm
+            .airdrop(&key.pubkey(), 100_000_000_000)
+            .expect("airdrop");
         let token = self.token_account(&key.pubkey(), tokens);
         Wallet { key, token }
     }
@@ -311,12 +385,20 @@ impl Env {
     pub fn balance(&self, token_account: &Pubkey) -> u64 {
         self.svm
             .get_account(token_account)
-            .map(|a| spl_token_2022::state::Account::unpack(&a.data[..spl_token_2022::state::Account::LEN]).map(|t| t.amount).unwrap_or(0))
+            .map(|a| {
+                spl_token_2022::state::Account::unpack(
+                    &a.data[..spl_token_2022::state::Account::LEN],
+                )
+                .map(|t| t.amount)
+                .unwrap_or(0)
+            })
             .unwrap_or(0)
     }
 
     pub fn exists(&self, address: &Pubkey) -> bool {
-        self.svm.get_account(address).is_some_and(|a| a.lamports > 0)
+        self.svm
+            .get_account(address)
+            .is_some_and(|a| a.lamports > 0)
     }
 
     pub fn lamports(&self, address: &Pubkey) -> u64 {
@@ -369,7 +451,11 @@ impl Env {
     pub fn update_network_ix(&self, signer: &Pubkey, params: NetworkParams) -> Instruction {
         Instruction {
             program_id: gpushare::ID,
-            accounts: acc::UpdateNetwork { authority: *signer, network: self.network }.to_account_metas(None),
+            accounts: acc::UpdateNetwork {
+                authority: *signer,
+                network: self.network,
+            }
+            .to_account_metas(None),
             data: ix::UpdateNetwork { params }.data(),
         }
     }
@@ -389,7 +475,11 @@ impl Env {
                 system_program: anchor_lang::system_program::ID,
             }
             .to_account_metas(None),
-            data: ix::RegisterProvider { stake, hardware: HardwareProfile::default() }.data(),
+            data: ix::RegisterProvider {
+                stake,
+                hardware: HardwareProfile::default(),
+            }
+            .data(),
         }
     }
 
@@ -397,11 +487,17 @@ impl Env {
     pub fn provider(&mut self, stake: u64) -> ProviderHandle {
         let wallet = self.wallet(WALLET_TOKENS);
         let register = self.register_ix(&wallet, stake);
-        self.send(&[register], &[&wallet.key]).expect("register provider");
+        self.send(&[register], &[&wallet.key])
+            .expect("register provider");
         let provider = provider_address(&self.network, &wallet.pubkey());
         let mut salt = [0u8; 32];
         salt.copy_from_slice(Keypair::new().pubkey().as_ref());
-        ProviderHandle { vault: stake_vault_address(&provider), provider, wallet, salt }
+        ProviderHandle {
+            vault: stake_vault_address(&provider),
+            provider,
+            wallet,
+            salt,
+        }
     }
 
     fn provider_stake_metas(&self, p: &ProviderHandle) -> Vec<anchor_lang::prelude::AccountMeta> {
@@ -418,18 +514,30 @@ impl Env {
     }
 
     pub fn add_stake_ix(&self, p: &ProviderHandle, amount: u64) -> Instruction {
-        Instruction { program_id: gpushare::ID, accounts: self.provider_stake_metas(p), data: ix::AddStake { amount }.data() }
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: self.provider_stake_metas(p),
+            data: ix::AddStake { amount }.data(),
+        }
     }
 
     pub fn withdraw_ix(&self, p: &ProviderHandle) -> Instruction {
-        Instruction { program_id: gpushare::ID, accounts: self.provider_stake_metas(p), data: ix::WithdrawStake {}.data() }
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: self.provider_stake_metas(p),
+            data: ix::WithdrawStake {}.data(),
+        }
     }
 
     pub fn unstake_ix(&self, p: &ProviderHandle, amount: u64) -> Instruction {
         Instruction {
             program_id: gpushare::ID,
-            accounts: acc::RequestUnstake { authority: p.wallet.pubkey(), network: self.network, provider: p.provider }
-                .to_account_metas(None),
+            accounts: acc::RequestUnstake {
+                authority: p.wallet.pubkey(),
+                network: self.network,
+                provider: p.provider,
+            }
+            .to_account_metas(None),
             data: ix::RequestUnstake { amount }.data(),
         }
     }
@@ -437,7 +545,11 @@ impl Env {
     pub fn update_hardware_ix(&self, p: &ProviderHandle, hardware: HardwareProfile) -> Instruction {
         Instruction {
             program_id: gpushare::ID,
-            accounts: acc::UpdateHardware { authority: p.wallet.pubkey(), provider: p.provider }.to_account_metas(None),
+            accounts: acc::UpdateHardware {
+                authority: p.wallet.pubkey(),
+                provider: p.provider,
+            }
+            .to_account_metas(None),
             data: ix::UpdateHardware { hardware }.data(),
         }
     }
@@ -484,7 +596,14 @@ impl Env {
     }
 
     /// Creates a quorum job of `shards × replicas` at `price`, expiring in a day.
-    pub fn job(&mut self, client: &Wallet, shards: u16, replicas: u8, q: u8, price: u64) -> JobHandle {
+    pub fn job(
+        &mut self,
+        client: &Wallet,
+        shards: u16,
+        replicas: u8,
+        q: u8,
+        price: u64,
+    ) -> JobHandle {
         let id = self.next_job_id();
         let args = seeded_job(id, shards, replicas, q, price, self.now() + 86_400);
         self.job_with(client, args)
@@ -494,7 +613,10 @@ impl Env {
         let job = job_address(&self.network, &client.pubkey(), args.job_id);
         let create = self.create_job_ix(client, args);
         self.send(&[create], &[&client.key]).expect("create job");
-        JobHandle { job, vault: escrow_vault_address(&job) }
+        JobHandle {
+            job,
+            vault: escrow_vault_address(&job),
+        }
     }
 
     pub fn cancel_ix(&self, client: &Wallet, job: &JobHandle) -> Instruction {
@@ -514,7 +636,13 @@ impl Env {
         }
     }
 
-    pub fn claim_ix(&self, p: &ProviderHandle, job: &JobHandle, shard_index: u16, replica: u8) -> Instruction {
+    pub fn claim_ix(
+        &self,
+        p: &ProviderHandle,
+        job: &JobHandle,
+        shard_index: u16,
+        replica: u8,
+    ) -> Instruction {
         let shard = shard_address(&job.job, shard_index);
         Instruction {
             program_id: gpushare::ID,
@@ -528,11 +656,22 @@ impl Env {
                 system_program: anchor_lang::system_program::ID,
             }
             .to_account_metas(None),
-            data: ix::Claim { shard_index, replica }.data(),
+            data: ix::Claim {
+                shard_index,
+                replica,
+            }
+            .data(),
         }
     }
 
-    pub fn commit_ix(&self, p: &ProviderHandle, job: &JobHandle, shard_index: u16, replica: u8, commitment: [u8; 32]) -> Instruction {
+    pub fn commit_ix(
+        &self,
+        p: &ProviderHandle,
+        job: &JobHandle,
+        shard_index: u16,
+        replica: u8,
+        commitment: [u8; 32],
+    ) -> Instruction {
         let shard = shard_address(&job.job, shard_index);
         Instruction {
             program_id: gpushare::ID,
@@ -548,12 +687,24 @@ impl Env {
         }
     }
 
-    pub fn reveal_ix(&self, p: &ProviderHandle, job: &JobHandle, shard_index: u16, replica: u8, root: [u8; 32], salt: [u8; 32]) -> Instruction {
+    pub fn reveal_ix(
+        &self,
+        p: &ProviderHandle,
+        job: &JobHandle,
+        shard_index: u16,
+        replica: u8,
+        root: [u8; 32],
+        salt: [u8; 32],
+    ) -> Instruction {
         let shard = shard_address(&job.job, shard_index);
         Instruction {
             program_id: gpushare::ID,
-            accounts: acc::Reveal { authority: p.wallet.pubkey(), shard, assignment: assignment_address(&shard, replica) }
-                .to_account_metas(None),
+            accounts: acc::Reveal {
+                authority: p.wallet.pubkey(),
+                shard,
+                assignment: assignment_address(&shard, replica),
+            }
+            .to_account_metas(None),
             data: ix::Reveal { root, salt }.data(),
         }
     }
@@ -561,12 +712,22 @@ impl Env {
     pub fn settle_shard_ix(&self, job: &JobHandle, shard_index: u16) -> Instruction {
         Instruction {
             program_id: gpushare::ID,
-            accounts: acc::SettleShard { job: job.job, shard: shard_address(&job.job, shard_index) }.to_account_metas(None),
+            accounts: acc::SettleShard {
+                job: job.job,
+                shard: shard_address(&job.job, shard_index),
+            }
+            .to_account_metas(None),
             data: ix::SettleShard {}.data(),
         }
     }
 
-    fn outcome_metas(&self, p: &ProviderHandle, job: &JobHandle, shard_index: u16, replica: u8) -> Vec<anchor_lang::prelude::AccountMeta> {
+    fn outcome_metas(
+        &self,
+        p: &ProviderHandle,
+        job: &JobHandle,
+        shard_index: u16,
+        replica: u8,
+    ) -> Vec<anchor_lang::prelude::AccountMeta> {
         let shard = shard_address(&job.job, shard_index);
         acc::AssignmentOutcome {
             network: self.network,
@@ -584,7 +745,13 @@ impl Env {
         .to_account_metas(None)
     }
 
-    pub fn settle_assignment_ix(&self, p: &ProviderHandle, job: &JobHandle, shard_index: u16, replica: u8) -> Instruction {
+    pub fn settle_assignment_ix(
+        &self,
+        p: &ProviderHandle,
+        job: &JobHandle,
+        shard_index: u16,
+        replica: u8,
+    ) -> Instruction {
         Instruction {
             program_id: gpushare::ID,
             accounts: self.outcome_metas(p, job, shard_index, replica),
@@ -592,7 +759,13 @@ impl Env {
         }
     }
 
-    pub fn expire_ix(&self, p: &ProviderHandle, job: &JobHandle, shard_index: u16, replica: u8) -> Instruction {
+    pub fn expire_ix(
+        &self,
+        p: &ProviderHandle,
+        job: &JobHandle,
+        shard_index: u16,
+        replica: u8,
+    ) -> Instruction {
         Instruction {
             program_id: gpushare::ID,
             accounts: self.outcome_metas(p, job, shard_index, replica),
@@ -600,7 +773,12 @@ impl Env {
         }
     }
 
-    pub fn close_shard_ix(&self, job: &JobHandle, shard_index: u16, rent_receiver: &Pubkey) -> Instruction {
+    pub fn close_shard_ix(
+        &self,
+        job: &JobHandle,
+        shard_index: u16,
+        rent_receiver: &Pubkey,
+    ) -> Instruction {
         Instruction {
             program_id: gpushare::ID,
             accounts: acc::CloseShard {
@@ -639,13 +817,27 @@ impl Env {
     }
 
     /// Commits to `root` with the provider's salt.
-    pub fn commit(&mut self, p: &ProviderHandle, job: &JobHandle, shard: u16, replica: u8, root: [u8; 32]) {
+    pub fn commit(
+        &mut self,
+        p: &ProviderHandle,
+        job: &JobHandle,
+        shard: u16,
+        replica: u8,
+        root: [u8; 32],
+    ) {
         let commitment = work_commitment(&root, &p.wallet.pubkey(), &p.salt);
         let ix = self.commit_ix(p, job, shard, replica, commitment);
         self.send(&[ix], &[&p.wallet.key]).expect("commit");
     }
 
-    pub fn reveal(&mut self, p: &ProviderHandle, job: &JobHandle, shard: u16, replica: u8, root: [u8; 32]) {
+    pub fn reveal(
+        &mut self,
+        p: &ProviderHandle,
+        job: &JobHandle,
+        shard: u16,
+        replica: u8,
+        root: [u8; 32],
+    ) {
         let ix = self.reveal_ix(p, job, shard, replica, root, p.salt);
         self.send(&[ix], &[&p.wallet.key]).expect("reveal");
     }
@@ -655,7 +847,13 @@ impl Env {
         self.send(&[ix], &[]).expect("settle shard");
     }
 
-    pub fn settle_assignment(&mut self, p: &ProviderHandle, job: &JobHandle, shard: u16, replica: u8) {
+    pub fn settle_assignment(
+        &mut self,
+        p: &ProviderHandle,
+        job: &JobHandle,
+        shard: u16,
+        replica: u8,
+    ) {
         let ix = self.settle_assignment_ix(p, job, shard, replica);
         self.send(&[ix], &[]).expect("settle assignment");
     }
@@ -677,7 +875,12 @@ impl Env {
     }
 
     /// Claims, commits and reveals `root` for each (provider, replica) of one shard.
-    pub fn run_shard(&mut self, job: &JobHandle, shard: u16, replicas: &[(&ProviderHandle, [u8; 32])]) {
+    pub fn run_shard(
+        &mut self,
+        job: &JobHandle,
+        shard: u16,
+        replicas: &[(&ProviderHandle, [u8; 32])],
+    ) {
         for (replica, (p, _)) in replicas.iter().enumerate() {
             self.claim(p, job, shard, replica as u8);
         }

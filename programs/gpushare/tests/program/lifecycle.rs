@@ -17,7 +17,10 @@ fn happy_path(token_program: anchor_lang::prelude::Pubkey) {
     let client = env.wallet(WALLET_TOKENS);
     let providers: Vec<ProviderHandle> = (0..3).map(|_| env.provider(STAKE)).collect();
     let client_lamports = env.lamports(&client.pubkey());
-    let provider_lamports: Vec<u64> = providers.iter().map(|p| env.lamports(&p.wallet.pubkey())).collect();
+    let provider_lamports: Vec<u64> = providers
+        .iter()
+        .map(|p| env.lamports(&p.wallet.pubkey()))
+        .collect();
 
     let job = env.job(&client, 2, 3, 2, PRICE);
     let escrow = 2 * 3 * (PRICE + fee());
@@ -29,7 +32,10 @@ fn happy_path(token_program: anchor_lang::prelude::Pubkey) {
         let replicas: Vec<_> = providers.iter().map(|p| (p, root)).collect();
         env.run_shard(&job, shard, &replicas);
         env.settle_shard(&job, shard);
-        assert_eq!(env.events::<ShardSettled>()[0].outcome, ShardOutcome::Quorum { root });
+        assert_eq!(
+            env.events::<ShardSettled>()[0].outcome,
+            ShardOutcome::Quorum { root }
+        );
         for (replica, p) in providers.iter().enumerate() {
             env.settle_assignment(p, &job, shard, replica as u8);
             let paid = env.events::<ReplicaPaid>();
@@ -38,19 +44,48 @@ fn happy_path(token_program: anchor_lang::prelude::Pubkey) {
         env.close_shard(&job, shard);
     }
     let reclaim = env.claim_ix(&providers[0], &job, 0, 0);
-    env.assert_refused(&[reclaim], &[&providers[0].wallet.key], code(gpushare::errors::GpuShareError::ShardClosed));
+    env.assert_refused(
+        &[reclaim],
+        &[&providers[0].wallet.key],
+        code(gpushare::errors::GpuShareError::ShardClosed),
+    );
     env.close_job(&client, &job);
     let closed = env.events::<JobClosed>();
-    assert_eq!((closed[0].paid_out, closed[0].to_treasury, closed[0].to_client), (6 * PRICE, 6 * fee(), 0));
+    assert_eq!(
+        (
+            closed[0].paid_out,
+            closed[0].to_treasury,
+            closed[0].to_client
+        ),
+        (6 * PRICE, 6 * fee(), 0)
+    );
 
     assert_eq!(env.balance(&env.treasury), 6 * fee());
-    assert_eq!(env.balance(&client.token), WALLET_TOKENS - 6 * (PRICE + fee()));
+    assert_eq!(
+        env.balance(&client.token),
+        WALLET_TOKENS - 6 * (PRICE + fee())
+    );
     for (p, lamports) in providers.iter().zip(provider_lamports) {
-        assert_eq!(env.balance(&p.wallet.token), WALLET_TOKENS - STAKE + 2 * PRICE);
+        assert_eq!(
+            env.balance(&p.wallet.token),
+            WALLET_TOKENS - STAKE + 2 * PRICE
+        );
         assert_eq!(env.balance(&p.vault), STAKE);
         let state: Provider = env.fetch(&p.provider);
-        assert_eq!((state.completed, state.earned, state.open_claims, state.slashed), (2, 2 * PRICE, 0, 0));
-        assert_eq!(env.lamports(&p.wallet.pubkey()), lamports, "every rent lamport back to the provider");
+        assert_eq!(
+            (
+                state.completed,
+                state.earned,
+                state.open_claims,
+                state.slashed
+            ),
+            (2, 2 * PRICE, 0, 0)
+        );
+        assert_eq!(
+            env.lamports(&p.wallet.pubkey()),
+            lamports,
+            "every rent lamport back to the provider"
+        );
     }
     assert!(!env.exists(&job.job) && !env.exists(&job.vault));
     for shard in 0..2 {
@@ -60,7 +95,11 @@ fn happy_path(token_program: anchor_lang::prelude::Pubkey) {
             assert!(!env.exists(&assignment_address(&shard_key, replica)));
         }
     }
-    assert_eq!(env.lamports(&client.pubkey()), client_lamports, "every rent lamport back to the client");
+    assert_eq!(
+        env.lamports(&client.pubkey()),
+        client_lamports,
+        "every rent lamport back to the client"
+    );
 }
 
 #[test]
@@ -81,23 +120,49 @@ fn a_dishonest_replica_is_slashed_and_the_honest_two_are_paid() {
     let job = env.job(&client, 1, 3, 2, PRICE);
     let root = honest_root(&job.job, 0);
     let forged = forged_root(&job.job, 0, 0);
-    env.run_shard(&job, 0, &[(&providers[0], root), (&providers[1], root), (&providers[2], forged)]);
+    env.run_shard(
+        &job,
+        0,
+        &[
+            (&providers[0], root),
+            (&providers[1], root),
+            (&providers[2], forged),
+        ],
+    );
     env.settle_shard(&job, 0);
     for (replica, p) in providers.iter().enumerate() {
         env.settle_assignment(p, &job, 0, replica as u8);
     }
     let slash = STAKE * u64::from(default_params().fraud_slash_bps) / 10_000;
     let cheater: Provider = env.fetch(&providers[2].provider);
-    assert_eq!((cheater.stake, cheater.slashed, cheater.failed, cheater.completed), (STAKE - slash, slash, 1, 0));
+    assert_eq!(
+        (
+            cheater.stake,
+            cheater.slashed,
+            cheater.failed,
+            cheater.completed
+        ),
+        (STAKE - slash, slash, 1, 0)
+    );
     assert_eq!(env.balance(&providers[2].vault), STAKE - slash);
-    assert_eq!(env.balance(&providers[2].wallet.token), WALLET_TOKENS - STAKE);
+    assert_eq!(
+        env.balance(&providers[2].wallet.token),
+        WALLET_TOKENS - STAKE
+    );
     for p in &providers[..2] {
         assert_eq!(env.balance(&p.wallet.token), WALLET_TOKENS - STAKE + PRICE);
     }
     env.close_shard(&job, 0);
     env.close_job(&client, &job);
-    assert_eq!(env.balance(&env.treasury), 2 * fee() + slash, "slashes go to the treasury, not the client");
-    assert_eq!(env.balance(&client.token), WALLET_TOKENS - 2 * (PRICE + fee()));
+    assert_eq!(
+        env.balance(&env.treasury),
+        2 * fee() + slash,
+        "slashes go to the treasury, not the client"
+    );
+    assert_eq!(
+        env.balance(&client.token),
+        WALLET_TOKENS - 2 * (PRICE + fee())
+    );
 }
 
 #[test]
@@ -107,7 +172,15 @@ fn all_replicas_disagree_extra_replicas_then_refund_without_slashing() {
     let providers: Vec<ProviderHandle> = (0..5).map(|_| env.provider(STAKE)).collect();
     let job = env.job(&client, 1, 3, 2, PRICE);
     let roots: Vec<[u8; 32]> = (0..5).map(|v| forged_root(&job.job, 0, v)).collect();
-    env.run_shard(&job, 0, &[(&providers[0], roots[0]), (&providers[1], roots[1]), (&providers[2], roots[2])]);
+    env.run_shard(
+        &job,
+        0,
+        &[
+            (&providers[0], roots[0]),
+            (&providers[1], roots[1]),
+            (&providers[2], roots[2]),
+        ],
+    );
     for extra in 3..5u8 {
         env.settle_shard(&job, 0);
         assert_eq!(env.events::<ExtraReplicaOpened>()[0].replica, extra);
@@ -117,7 +190,10 @@ fn all_replicas_disagree_extra_replicas_then_refund_without_slashing() {
         env.reveal(p, &job, 0, extra, roots[usize::from(extra)]);
     }
     env.settle_shard(&job, 0);
-    assert_eq!(env.events::<ShardSettled>()[0].outcome, ShardOutcome::NoQuorum);
+    assert_eq!(
+        env.events::<ShardSettled>()[0].outcome,
+        ShardOutcome::NoQuorum
+    );
     for (replica, p) in providers.iter().enumerate() {
         env.settle_assignment(p, &job, 0, replica as u8);
         assert_eq!(env.events::<ReplicaReleased>().len(), 1);
@@ -126,7 +202,11 @@ fn all_replicas_disagree_extra_replicas_then_refund_without_slashing() {
     }
     env.close_shard(&job, 0);
     env.close_job(&client, &job);
-    assert_eq!(env.balance(&client.token), WALLET_TOKENS, "the whole shard is refunded");
+    assert_eq!(
+        env.balance(&client.token),
+        WALLET_TOKENS,
+        "the whole shard is refunded"
+    );
     assert_eq!(env.balance(&env.treasury), 0);
 }
 
@@ -145,7 +225,10 @@ fn an_extra_replica_breaks_a_tie_and_the_losers_are_slashed() {
     env.commit(&providers[2], &job, 0, 2, root);
     env.reveal(&providers[2], &job, 0, 2, root);
     env.settle_shard(&job, 0);
-    assert_eq!(env.events::<ShardSettled>()[0].outcome, ShardOutcome::Quorum { root });
+    assert_eq!(
+        env.events::<ShardSettled>()[0].outcome,
+        ShardOutcome::Quorum { root }
+    );
     for (replica, p) in providers.iter().enumerate() {
         env.settle_assignment(p, &job, 0, replica as u8);
     }
@@ -153,7 +236,10 @@ fn an_extra_replica_breaks_a_tie_and_the_losers_are_slashed() {
     assert_eq!(env.fetch::<Provider>(&providers[1].provider).slashed, slash);
     env.close_shard(&job, 0);
     env.close_job(&client, &job);
-    assert_eq!(env.balance(&client.token), WALLET_TOKENS - 2 * (PRICE + fee()));
+    assert_eq!(
+        env.balance(&client.token),
+        WALLET_TOKENS - 2 * (PRICE + fee())
+    );
     assert_eq!(env.balance(&env.treasury), 2 * fee() + slash);
 }
 
@@ -173,7 +259,10 @@ fn a_missed_claim_is_expired_slashed_and_completed_by_another_provider() {
     assert!(expired[0].reopened);
     let miss = STAKE * u64::from(default_params().miss_slash_bps) / 10_000;
     let absent: Provider = env.fetch(&providers[0].provider);
-    assert_eq!((absent.missed, absent.slashed, absent.open_claims), (1, miss, 0));
+    assert_eq!(
+        (absent.missed, absent.slashed, absent.open_claims),
+        (1, miss, 0)
+    );
 
     env.claim(&providers[2], &job, 0, 0);
     env.commit(&providers[2], &job, 0, 0, root);
@@ -188,7 +277,10 @@ fn a_missed_claim_is_expired_slashed_and_completed_by_another_provider() {
         assert_eq!(env.balance(&p.wallet.token), WALLET_TOKENS - STAKE + PRICE);
     }
     assert_eq!(env.balance(&env.treasury), 2 * fee() + miss);
-    assert_eq!(env.balance(&client.token), WALLET_TOKENS - 2 * (PRICE + fee()));
+    assert_eq!(
+        env.balance(&client.token),
+        WALLET_TOKENS - 2 * (PRICE + fee())
+    );
 }
 
 #[test]
@@ -226,9 +318,16 @@ fn cancel_refunds_unstarted_shards_and_started_ones_finish() {
     env.claim(&providers[0], &job, 1, 0);
     let cancel = env.cancel_ix(&client, &job);
     env.send(&[cancel], &[&client.key]).expect("cancel");
-    assert_eq!(env.events::<JobCancelled>()[0].refunded, 2 * 2 * (PRICE + fee()));
+    assert_eq!(
+        env.events::<JobCancelled>()[0].refunded,
+        2 * 2 * (PRICE + fee())
+    );
     let claim_new_shard = env.claim_ix(&providers[1], &job, 0, 0);
-    env.assert_refused(&[claim_new_shard], &[&providers[1].wallet.key], code(gpushare::errors::GpuShareError::JobCancelled));
+    env.assert_refused(
+        &[claim_new_shard],
+        &[&providers[1].wallet.key],
+        code(gpushare::errors::GpuShareError::JobCancelled),
+    );
     let root = honest_root(&job.job, 1);
     env.claim(&providers[1], &job, 1, 1);
     env.commit(&providers[0], &job, 1, 0, root);
@@ -240,7 +339,10 @@ fn cancel_refunds_unstarted_shards_and_started_ones_finish() {
     env.settle_assignment(&providers[1], &job, 1, 1);
     env.close_shard(&job, 1);
     env.close_job(&client, &job);
-    assert_eq!(env.balance(&client.token), WALLET_TOKENS - 2 * (PRICE + fee()));
+    assert_eq!(
+        env.balance(&client.token),
+        WALLET_TOKENS - 2 * (PRICE + fee())
+    );
 }
 
 #[test]
@@ -276,9 +378,16 @@ fn the_job_path_never_writes_a_network_wide_account() {
     ];
     for ix in &on_job_path {
         for meta in &ix.accounts {
-            assert!(meta.pubkey != env.treasury, "the treasury is off the job path");
+            assert!(
+                meta.pubkey != env.treasury,
+                "the treasury is off the job path"
+            );
             if meta.pubkey == env.network || meta.pubkey == env.mint {
-                assert!(!meta.is_writable, "network-wide account {} is writable", meta.pubkey);
+                assert!(
+                    !meta.is_writable,
+                    "network-wide account {} is writable",
+                    meta.pubkey
+                );
             }
         }
     }

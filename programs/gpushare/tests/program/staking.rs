@@ -14,16 +14,28 @@ fn withdraw_is_refused_before_the_unbonding_period_and_works_after() {
     env.send(&[unstake], &[&p.wallet.key]).expect("unstake");
     let state: Provider = env.fetch(&p.provider);
     assert_eq!((state.stake, state.unbonding), (1_500_000, 500_000));
-    assert_eq!(state.unbonding_ends_at, env.now() + default_params().unbonding_period);
+    assert_eq!(
+        state.unbonding_ends_at,
+        env.now() + default_params().unbonding_period
+    );
 
     let withdraw = env.withdraw_ix(&p);
-    env.assert_refused(&[withdraw.clone()], &[&p.wallet.key], code(GpuShareError::UnbondingNotOver));
+    env.assert_refused(
+        &[withdraw.clone()],
+        &[&p.wallet.key],
+        code(GpuShareError::UnbondingNotOver),
+    );
     env.warp(default_params().unbonding_period);
-    env.send(&[withdraw.clone()], &[&p.wallet.key]).expect("withdraw");
+    env.send(&[withdraw.clone()], &[&p.wallet.key])
+        .expect("withdraw");
     assert_eq!(env.balance(&p.wallet.token), WALLET_TOKENS - 1_500_000);
     assert_eq!(env.balance(&p.vault), 1_500_000);
     assert_eq!(env.fetch::<Provider>(&p.provider).unbonding, 0);
-    env.assert_refused(&[withdraw], &[&p.wallet.key], code(GpuShareError::NothingUnbonding));
+    env.assert_refused(
+        &[withdraw],
+        &[&p.wallet.key],
+        code(GpuShareError::NothingUnbonding),
+    );
 }
 
 #[test]
@@ -35,11 +47,20 @@ fn unstake_below_the_minimum_while_holding_a_claim_is_refused() {
     env.claim(&p, &job, 0, 0);
     let min = default_params().min_stake;
     let too_much = env.unstake_ix(&p, STAKE - min + 1);
-    env.assert_refused(&[too_much], &[&p.wallet.key], code(GpuShareError::StakeLockedByClaims));
+    env.assert_refused(
+        &[too_much],
+        &[&p.wallet.key],
+        code(GpuShareError::StakeLockedByClaims),
+    );
     let fine = env.unstake_ix(&p, STAKE - min);
-    env.send(&[fine], &[&p.wallet.key]).expect("unstake down to the minimum");
+    env.send(&[fine], &[&p.wallet.key])
+        .expect("unstake down to the minimum");
     let more = env.unstake_ix(&p, STAKE + 1);
-    env.assert_refused(&[more], &[&p.wallet.key], code(GpuShareError::InsufficientStake));
+    env.assert_refused(
+        &[more],
+        &[&p.wallet.key],
+        code(GpuShareError::InsufficientStake),
+    );
 }
 
 #[test]
@@ -51,7 +72,11 @@ fn an_unbonding_provider_cannot_claim() {
     let unstake = env.unstake_ix(&p, 1);
     env.send(&[unstake], &[&p.wallet.key]).expect("unstake");
     let claim = env.claim_ix(&p, &job, 0, 0);
-    env.assert_refused(&[claim], &[&p.wallet.key], code(GpuShareError::ProviderUnbonding));
+    env.assert_refused(
+        &[claim],
+        &[&p.wallet.key],
+        code(GpuShareError::ProviderUnbonding),
+    );
 }
 
 #[test]
@@ -66,10 +91,15 @@ fn concurrent_claims_are_capped_by_stake() {
         env.claim(&p, &job, shard, 0);
     }
     let one_more = env.claim_ix(&p, &job, cap as u16, 0);
-    env.assert_refused(&[one_more.clone()], &[&p.wallet.key], code(GpuShareError::ClaimCapReached));
+    env.assert_refused(
+        &[one_more.clone()],
+        &[&p.wallet.key],
+        code(GpuShareError::ClaimCapReached),
+    );
     let add = env.add_stake_ix(&p, default_params().stake_per_claim);
     env.send(&[add], &[&p.wallet.key]).expect("add stake");
-    env.send(&[one_more], &[&p.wallet.key]).expect("claim after adding stake");
+    env.send(&[one_more], &[&p.wallet.key])
+        .expect("claim after adding stake");
 }
 
 #[test]
@@ -77,10 +107,19 @@ fn a_provider_closes_only_when_empty_and_gets_its_rent_back() {
     let mut env = Env::new();
     let p = env.provider(STAKE);
     let close = env.close_provider_ix(&p);
-    env.assert_refused(&[close.clone()], &[&p.wallet.key], code(GpuShareError::ProviderNotEmpty));
-    let hardware = HardwareProfile { gpu_model: *b"NVIDIA H100 80GB HBM3\0\0\0\0\0\0\0\0\0\0\0", memory_mib: 81_559, throughput_gops: 1_979_000 };
+    env.assert_refused(
+        &[close.clone()],
+        &[&p.wallet.key],
+        code(GpuShareError::ProviderNotEmpty),
+    );
+    let hardware = HardwareProfile {
+        gpu_model: *b"NVIDIA H100 80GB HBM3\0\0\0\0\0\0\0\0\0\0\0",
+        memory_mib: 81_559,
+        throughput_gops: 1_979_000,
+    };
     let update = env.update_hardware_ix(&p, hardware);
-    env.send(&[update], &[&p.wallet.key]).expect("update hardware");
+    env.send(&[update], &[&p.wallet.key])
+        .expect("update hardware");
     assert_eq!(env.fetch::<Provider>(&p.provider).hardware, hardware);
     let unstake = env.unstake_ix(&p, STAKE);
     env.send(&[unstake], &[&p.wallet.key]).expect("unstake all");
@@ -89,7 +128,8 @@ fn a_provider_closes_only_when_empty_and_gets_its_rent_back() {
     env.send(&[withdraw], &[&p.wallet.key]).expect("withdraw");
     let lamports_before = env.lamports(&p.wallet.pubkey());
     let rent = env.lamports(&p.provider) + env.lamports(&p.vault);
-    env.send(&[close], &[&p.wallet.key]).expect("close provider");
+    env.send(&[close], &[&p.wallet.key])
+        .expect("close provider");
     assert!(!env.exists(&p.provider) && !env.exists(&p.vault));
     assert_eq!(env.lamports(&p.wallet.pubkey()), lamports_before + rent);
     assert_eq!(env.balance(&p.wallet.token), WALLET_TOKENS);
