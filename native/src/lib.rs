@@ -61,13 +61,44 @@ impl BuiltinFunctionDefinition<InvokeContext<'_, '_>> for GpushareBuiltin {
             vm.with_vm(|vm| {
                 // Held only for this call: the runtime checks it owns the collector afterwards.
                 let collector = vm.context().get_log_collector();
-                let outer = LOG_COLLECTOR.with(|slot| slot.replace(collector));
+                let first = logged(&collector);
+                let outer = LOG_COLLECTOR.with(|slot| slot.replace(collector.clone()));
                 vm.program_result = invoke_builtin_function(process, vm.context())
                     .map_err(EbpfError::SyscallError)
                     .into();
                 LOG_COLLECTOR.with(|slot| slot.replace(outer));
+                drop_frame_lines(&collector, first, true);
             });
         }
+    }
+}
+
+/// How many lines the transaction has logged so far.
+fn logged(collector: &Option<Rc<RefCell<LogCollector>>>) -> usize {
+    collector.as_ref().map_or(0, |c| c.borrow().messages.len())
+}
+
+/// program-test logs its own `invoke` line when it enters a builtin or a CPI, and a closing
+/// `success`/`failed` line when it leaves, on top of the runtime's: the duplicates break every log
+/// parser (Anchor's event parser among them). Removes the ones logged since line `first`: the
+/// opening line, and the closing one when `closed` (the frame returned normally).
+fn drop_frame_lines(collector: &Option<Rc<RefCell<LogCollector>>>, first: usize, closed: bool) {
+    let Some(collector) = collector else { return };
+    let messages = &mut collector.borrow_mut().messages;
+    let is_frame = |line: &str, marker: &str| line.starts_with("Program ") && line.contains(marker);
+    if closed
+        && messages.len() > first + 1
+        && messages
+            .last()
+            .is_some_and(|l| is_frame(l, " success") || is_frame(l, " failed: "))
+    {
+        messages.pop();
+    }
+    if messages
+        .get(first)
+        .is_some_and(|l| is_frame(l, " invoke ["))
+    {
+        messages.remove(first);
     }
 }
 
@@ -99,7 +130,11 @@ macro_rules! forward_stubs {
                 infos: &[AccountInfo],
                 seeds: &[&[&[u8]]],
             ) -> ProgramResult {
-                self.0.sol_invoke_signed(ix, infos, seeds)
+                let collector = LOG_COLLECTOR.with(|slot| slot.borrow().clone());
+                let first = logged(&collector);
+                let result = self.0.sol_invoke_signed(ix, infos, seeds);
+                drop_frame_lines(&collector, first, result.is_ok());
+                result
             }
             fn sol_get_sysvar(&self, id: *const u8, out: *mut u8, offset: u64, len: u64) -> u64 {
                 self.0.sol_get_sysvar(id, out, offset, len)
