@@ -4,8 +4,8 @@
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
 mod conservation;
-mod layout;
 mod harness;
+mod layout;
 mod lifecycle;
 mod refusals;
 mod staking;

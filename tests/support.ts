@@ -1,0 +1,362 @@
+// Shared set-up for the TypeScript suite: the Anchor client for gpushare, a fresh network per test
+// (its own mint), funded wallets, PDA helpers, and error and event helpers. Works against any
+// validator that hosts the program: our native localnet or `anchor test`'s solana-test-validator.
+import * as anchor from "@coral-xyz/anchor";
+import { BN, Program } from "@coral-xyz/anchor";
+import {
+  createAccount,
+  createMint,
+  getAccount,
+  mintTo,
+  TOKEN_PROGRAM_ID,
+} from "@solana/spl-token";
+import {
+  Connection,
+  Keypair,
+  LAMPORTS_PER_SOL,
+  PublicKey,
+  SystemProgram,
+  Transaction,
+  sendAndConfirmTransaction,
+} from "@solana/web3.js";
+import { createHash, randomBytes } from "crypto";
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import type { Gpushare } from "../target/types/gpushare";
+
+const idl = JSON.parse(
+  fs.readFileSync(path.join(__dirname, "..", "target", "idl", "gpushare.json"), "utf8"),
+);
+
+const fromEnv = anchor.AnchorProvider.env();
+/** The workspace provider, reading and confirming at `confirmed` so reads see every landed write. */
+export const provider = new anchor.AnchorProvider(
+  new Connection(fromEnv.connection.rpcEndpoint, "confirmed"),
+  fromEnv.wallet,
+  { commitment: "confirmed", preflightCommitment: "confirmed" },
+);
+anchor.setProvider(provider);
+export const program = new Program<Gpushare>(idl, provider);
+export const connection = provider.connection;
+const payer = (provider.wallet as anchor.Wallet).payer;
+
+/** Parameters for test networks: windows as short as the program allows. */
+export const PARAMS = {
+  feeBps: 250,
+  minStake: new BN(1_000_000),
+  stakePerClaim: new BN(250_000),
+  unbondingPeriod: new BN(2),
+  maxClaimTimeout: new BN(3_600),
+  revealWindow: new BN(10),
+  fraudSlashBps: 5_000,
+  missSlashBps: 500,
+  maxShards: 64,
+  maxReplicas: 5,
+  maxExtraReplicas: 2,
+};
+export const WALLET_TOKENS = 1_000_000_000n;
+export const COMMIT_DOMAIN = Buffer.from("gpushare:commit:v1");
+
+const seed = (text: string) => Buffer.from(text);
+const u16 = (n: number) => new BN(n).toArrayLike(Buffer, "le", 2);
+const pda = (seeds: Buffer[]) => PublicKey.findProgramAddressSync(seeds, program.programId)[0];
+
+export const networkAddress = (mint: PublicKey) => pda([seed("network"), mint.toBuffer()]);
+export const providerAddress = (network: PublicKey, authority: PublicKey) =>
+  pda([seed("provider"), network.toBuffer(), authority.toBuffer()]);
+export const stakeVaultAddress = (providerAccount: PublicKey) => pda([seed("stake"), providerAccount.toBuffer()]);
+export const jobAddress = (network: PublicKey, client: PublicKey, jobId: BN) =>
+  pda([seed("job"), network.toBuffer(), client.toBuffer(), jobId.toArrayLike(Buffer, "le", 8)]);
+export const escrowVaultAddress = (job: PublicKey) => pda([seed("escrow"), job.toBuffer()]);
+export const shardAddress = (job: PublicKey, index: number) => pda([seed("shard"), job.toBuffer(), u16(index)]);
+export const assignmentAddress = (shard: PublicKey, replica: number) =>
+  pda([seed("assignment"), shard.toBuffer(), Buffer.from([replica])]);
+
+/** `sha256(domain ‖ root ‖ provider ‖ salt)`, as the program checks it. */
+export function commitment(root: Buffer, providerWallet: PublicKey, salt: Buffer): number[] {
+  return [...createHash("sha256").update(COMMIT_DOMAIN).update(root).update(providerWallet.toBuffer()).update(salt).digest()];
+}
+
+export interface Wallet {
+  key: Keypair;
+  token: PublicKey;
+}
+
+export interface Provider extends Wallet {
+  account: PublicKey;
+  vault: PublicKey;
+  salt: Buffer;
+}
+
+export interface Job {
+  address: PublicKey;
+  vault: PublicKey;
+  id: BN;
+}
+
+/** A network of its own: fresh mint, treasury and `initialize_network`. */
+export class Network {
+  readonly address: PublicKey;
+  private constructor(
+    readonly mint: PublicKey,
+    readonly treasury: PublicKey,
+    readonly tokenProgram: PublicKey,
+  ) {
+    this.address = networkAddress(mint);
+  }
+
+  static async create(tokenProgram: PublicKey = TOKEN_PROGRAM_ID): Promise<Network> {
+    const mint = await createMint(connection, payer, payer.publicKey, null, 6, Keypair.generate(), undefined, tokenProgram);
+    const treasury = await createAccount(connection, payer, mint, payer.publicKey, Keypair.generate(), undefined, tokenProgram);
+    const network = new Network(mint, treasury, tokenProgram);
+    await program.methods
+      .initializeNetwork(PARAMS)
+      .accounts({ authority: payer.publicKey, mint, treasury, tokenProgram } as any)
+      .rpc();
+    return network;
+  }
+
+  /** A wallet with SOL for fees and rent, and a token account holding `tokens`. */
+  async wallet(tokens: bigint = WALLET_TOKENS): Promise<Wallet> {
+    const key = Keypair.generate();
+    const fund = new Transaction().add(
+      SystemProgram.transfer({ fromPubkey: payer.publicKey, toPubkey: key.publicKey, lamports: LAMPORTS_PER_SOL }),
+    );
+    await sendAndConfirmTransaction(connection, fund, [payer], { commitment: "confirmed" });
+    const token = await createAccount(connection, payer, this.mint, key.publicKey, Keypair.generate(), undefined, this.tokenProgram);
+    if (tokens > 0n) {
+      await mintTo(connection, payer, this.mint, token, payer, tokens, [], undefined, this.tokenProgram);
+    }
+    return { key, token };
+  }
+
+  async provider(stake: number): Promise<Provider> {
+    const wallet = await this.wallet();
+    const account = providerAddress(this.address, wallet.key.publicKey);
+    await program.methods
+      .registerProvider(new BN(stake), { gpuModel: Array(32).fill(0), memoryMib: 0, throughputGops: new BN(0) })
+      .accounts({
+        authority: wallet.key.publicKey,
+        network: this.address,
+        mint: this.mint,
+        authorityToken: wallet.token,
+        tokenProgram: this.tokenProgram,
+      } as any)
+      .signers([wallet.key])
+      .rpc();
+    return { ...wallet, account, vault: stakeVaultAddress(account), salt: randomBytes(32) };
+  }
+
+  /** A seeded gemm_i8 quorum job. */
+  async job(client: Wallet, shards: number, replicas: number, q: number, price: number, claimTimeout = 600): Promise<Job> {
+    const id = new BN(randomBytes(6).readUIntLE(0, 6));
+    const now = await chainTime();
+    await program.methods
+      .createJob({
+        jobId: id,
+        kernel: { gemmI8: { m: 64, n: 64, k: 64 } },
+        input: { seed: [[...randomBytes(32)]] },
+        shards,
+        replicas,
+        mode: { quorum: { q } },
+        price: new BN(price),
+        claimTimeout: new BN(claimTimeout),
+        expiresAt: new BN(now + 86_400),
+      } as any)
+      .accounts({
+        client: client.key.publicKey,
+        network: this.address,
+        mint: this.mint,
+        clientToken: client.token,
+        tokenProgram: this.tokenProgram,
+      } as any)
+      .signers([client.key])
+      .rpc();
+    const address = jobAddress(this.address, client.key.publicKey, id);
+    return { address, vault: escrowVaultAddress(address), id };
+  }
+
+  claim(p: Provider, job: Job, shard: number, replica: number) {
+    const shardKey = shardAddress(job.address, shard);
+    return program.methods
+      .claim(shard, replica)
+      .accounts({
+        authority: p.key.publicKey,
+        network: this.address,
+        job: job.address,
+        shard: shardKey,
+        assignment: assignmentAddress(shardKey, replica),
+      } as any)
+      .signers([p.key])
+      .rpc();
+  }
+
+  commit(p: Provider, job: Job, shard: number, replica: number, root: Buffer, salt: Buffer = p.salt, as: Provider = p) {
+    const shardKey = shardAddress(job.address, shard);
+    return program.methods
+      .commit(commitment(root, as.key.publicKey, salt))
+      .accounts({
+        authority: p.key.publicKey,
+        network: this.address,
+        job: job.address,
+        shard: shardKey,
+        assignment: assignmentAddress(shardKey, replica),
+      } as any)
+      .signers([p.key])
+      .rpc();
+  }
+
+  reveal(p: Provider, job: Job, shard: number, replica: number, root: Buffer, salt: Buffer = p.salt) {
+    const shardKey = shardAddress(job.address, shard);
+    return program.methods
+      .reveal([...root], [...salt])
+      .accounts({ authority: p.key.publicKey, shard: shardKey, assignment: assignmentAddress(shardKey, replica) } as any)
+      .signers([p.key])
+      .rpc();
+  }
+
+  settleShard(job: Job, shard: number) {
+    return program.methods.settleShard().accounts({ job: job.address, shard: shardAddress(job.address, shard) } as any).rpc();
+  }
+
+  private outcomeAccounts(p: Provider, job: Job, shard: number, replica: number) {
+    const shardKey = shardAddress(job.address, shard);
+    return {
+      network: this.address,
+      mint: this.mint,
+      job: job.address,
+      shard: shardKey,
+      assignment: assignmentAddress(shardKey, replica),
+      provider: p.account,
+      stakeVault: p.vault,
+      escrowVault: job.vault,
+      providerToken: p.token,
+      rentReceiver: p.key.publicKey,
+      tokenProgram: this.tokenProgram,
+    };
+  }
+
+  settleAssignment(p: Provider, job: Job, shard: number, replica: number) {
+    return program.methods.settleAssignment().accounts(this.outcomeAccounts(p, job, shard, replica) as any).rpc();
+  }
+
+  expireClaim(p: Provider, job: Job, shard: number, replica: number) {
+    return program.methods.expireClaim().accounts(this.outcomeAccounts(p, job, shard, replica) as any).rpc();
+  }
+
+  async closeShard(job: Job, shard: number) {
+    const shardKey = shardAddress(job.address, shard);
+    const state = await program.account.shard.fetch(shardKey);
+    return program.methods
+      .closeShard()
+      .accounts({ job: job.address, shard: shardKey, rentReceiver: state.payer } as any)
+      .rpc();
+  }
+
+  closeJob(client: Wallet, job: Job) {
+    return program.methods
+      .closeJob()
+      .accounts({
+        network: this.address,
+        mint: this.mint,
+        job: job.address,
+        escrowVault: job.vault,
+        client: client.key.publicKey,
+        clientToken: client.token,
+        treasury: this.treasury,
+        tokenProgram: this.tokenProgram,
+      } as any)
+      .rpc();
+  }
+
+  cancelJob(client: Wallet, job: Job) {
+    return program.methods
+      .cancelJob()
+      .accounts({
+        client: client.key.publicKey,
+        network: this.address,
+        mint: this.mint,
+        job: job.address,
+        escrowVault: job.vault,
+        clientToken: client.token,
+        tokenProgram: this.tokenProgram,
+      } as any)
+      .signers([client.key])
+      .rpc();
+  }
+
+  async balance(tokenAccount: PublicKey): Promise<bigint> {
+    return (await getAccount(connection, tokenAccount, "confirmed", this.tokenProgram)).amount;
+  }
+}
+
+/** A root standing in for an honest Merkle root of (job, shard). */
+export function honestRoot(job: Job, shard: number): Buffer {
+  return createHash("sha256").update(job.address.toBuffer()).update(u16(shard)).digest();
+}
+
+/** A root that differs from the honest one. */
+export function forgedRoot(job: Job, shard: number, variant = 0): Buffer {
+  const root = honestRoot(job, shard);
+  root[31] ^= variant + 1;
+  return root;
+}
+
+/** The cluster's clock (unix seconds), from the latest confirmed slot. */
+export async function chainTime(): Promise<number> {
+  const slot = await connection.getSlot("confirmed");
+  return (await connection.getBlockTime(slot)) ?? Math.floor(Date.now() / 1000);
+}
+
+/** Waits until the cluster's clock has passed `unixTime`. */
+export async function waitForChainTime(unixTime: number): Promise<void> {
+  while ((await chainTime()) <= unixTime) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** The IDL code of the program error `name`. */
+export function errorCode(name: string): number {
+  const entry = idl.errors.find((e: { name: string }) => e.name === name);
+  assert.ok(entry, `no program error named ${name}`);
+  return entry.code;
+}
+
+/**
+ * Expects `action` to be refused with the program error `name`. On the SBF build Anchor surfaces an
+ * AnchorError carrying the name; on the native localnet a ProgramError carrying the IDL code and message.
+ */
+export async function expectRefusal(action: Promise<unknown>, name: string): Promise<void> {
+  const code = errorCode(name);
+  try {
+    await action;
+  } catch (error: any) {
+    const anchorName = error?.error?.errorCode?.code;
+    const programCode = error?.code ?? error?.error?.errorCode?.number;
+    const logs: string[] = error?.logs ?? error?.transactionLogs ?? [];
+    const inLogs = logs.some((line) => line.includes(`custom program error: 0x${code.toString(16)}`));
+    assert.ok(
+      anchorName === name || programCode === code || inLogs,
+      `expected ${name} (${code}), got ${error}`,
+    );
+    return;
+  }
+  assert.fail(`expected ${name}, but the transaction succeeded`);
+}
+
+/** Collects events of `name` received over the websocket subscription until `stop()`. */
+export function listen<T = any>(name: string): { events: T[]; stop: () => Promise<void> } {
+  const events: T[] = [];
+  const id = program.addEventListener(name as any, (event: any) => events.push(event as T));
+  return { events, stop: () => program.removeEventListener(id) };
+}
+
+/** Waits until `predicate` holds or `timeoutMs` passes. */
+export async function eventually(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    assert.ok(Date.now() < deadline, "timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
