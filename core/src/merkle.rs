@@ -1,0 +1,228 @@
+//! The RFC 6962 §2.1 Merkle Tree Hash over a kernel's output leaves (SHA-256; leaf = H(0x00 ‖ d),
+//! node = H(0x01 ‖ left ‖ right), split at the largest power of two below n) with the audit paths of
+//! §2.1.1 and their verification (RFC 9162 §2.1.3.2).
+use alloc::vec::Vec;
+
+use crate::sha256;
+
+/// A 32-byte hash.
+pub type Hash = [u8; 32];
+
+/// `H(0x00 ‖ data)`.
+pub fn leaf_hash(data: &[u8]) -> Hash {
+    sha256(&[&[0x00], data])
+}
+
+/// `H(0x01 ‖ left ‖ right)`.
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    sha256(&[&[0x01], left, right])
+}
+
+/// The hash of the empty tree, `H()`.
+pub fn empty_root() -> Hash {
+    sha256(&[])
+}
+
+/// A Merkle tree kept level by level: level 0 holds the leaf hashes; a node without a sibling is
+/// carried up unchanged, which is exactly RFC 6962's split at the largest power of two.
+#[derive(Clone, Debug)]
+pub struct MerkleTree {
+    levels: Vec<Vec<Hash>>,
+}
+
+/// Why a proof could not be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MerkleError {
+    /// The leaf index is not below the tree size.
+    IndexOutOfRange { index: u64, size: u64 },
+}
+
+impl MerkleTree {
+    /// Builds the tree over already-hashed leaves.
+    pub fn from_leaf_hashes(leaves: Vec<Hash>) -> Self {
+        let mut levels = alloc::vec![leaves];
+        while levels.last().is_some_and(|level| level.len() > 1) {
+            let below = &levels[levels.len() - 1];
+            let above = below
+                .chunks(2)
+                .map(|pair| match pair {
+                    [left, right] => node_hash(left, right),
+                    [carried] => *carried,
+                    _ => unreachable!("chunks(2) yields one or two items"),
+                })
+                .collect();
+            levels.push(above);
+        }
+        Self { levels }
+    }
+
+    /// Builds the tree over `data` cut into `leaf_bytes`-byte leaves (the last may be shorter).
+    pub fn from_data(data: &[u8], leaf_bytes: usize) -> Self {
+        Self::from_leaf_hashes(data.chunks(leaf_bytes.max(1)).map(leaf_hash).collect())
+    }
+
+    /// Number of leaves.
+    pub fn size(&self) -> u64 {
+        self.levels[0].len() as u64
+    }
+
+    /// The Merkle Tree Hash.
+    pub fn root(&self) -> Hash {
+        match self.levels.last() {
+            Some(top) if top.len() == 1 => top[0],
+            _ => empty_root(),
+        }
+    }
+
+    /// The audit path of leaf `index`, from the leaf's sibling up to the root's child.
+    pub fn audit_path(&self, index: u64) -> Result<Vec<Hash>, MerkleError> {
+        if index >= self.size() {
+            return Err(MerkleError::IndexOutOfRange {
+                index,
+                size: self.size(),
+            });
+        }
+        let mut path = Vec::new();
+        let mut position = index as usize;
+        for level in &self.levels[..self.levels.len() - 1] {
+            let sibling = position ^ 1;
+            if sibling < level.len() {
+                path.push(level[sibling]);
+            }
+            position /= 2;
+        }
+        Ok(path)
+    }
+}
+
+/// Checks that `leaf_hash` is leaf `index` of the tree of `size` leaves whose root is `root`.
+pub fn verify_audit_path(
+    index: u64,
+    size: u64,
+    leaf_hash: &Hash,
+    path: &[Hash],
+    root: &Hash,
+) -> bool {
+    if index >= size {
+        return false;
+    }
+    let (mut fn_, mut sn) = (index, size - 1);
+    let mut hash = *leaf_hash;
+    for sibling in path {
+        if sn == 0 {
+            return false;
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            hash = node_hash(sibling, &hash);
+            while fn_ & 1 == 0 && fn_ != 0 {
+                fn_ >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            hash = node_hash(&hash, sibling);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    sn == 0 && hash == *root
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// RFC 6962 §2.1 written out as the RFC states it (recursion, split at the largest power of two).
+    fn rfc_mth(leaves: &[&[u8]]) -> Hash {
+        match leaves.len() {
+            0 => empty_root(),
+            1 => leaf_hash(leaves[0]),
+            n => {
+                let k = split(n);
+                node_hash(&rfc_mth(&leaves[..k]), &rfc_mth(&leaves[k..]))
+            }
+        }
+    }
+
+    fn rfc_path(m: usize, leaves: &[&[u8]]) -> Vec<Hash> {
+        let n = leaves.len();
+        if n <= 1 {
+            return Vec::new();
+        }
+        let k = split(n);
+        let (mut path, sibling) = if m < k {
+            (rfc_path(m, &leaves[..k]), rfc_mth(&leaves[k..]))
+        } else {
+            (rfc_path(m - k, &leaves[k..]), rfc_mth(&leaves[..k]))
+        };
+        path.push(sibling);
+        path
+    }
+
+    fn split(n: usize) -> usize {
+        let mut k = 1;
+        while k * 2 < n {
+            k *= 2;
+        }
+        k
+    }
+
+    fn data(n: usize) -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| (i as u32).to_le_bytes().repeat(i % 3 + 1))
+            .collect()
+    }
+
+    #[test]
+    fn the_empty_tree_is_the_hash_of_nothing() {
+        assert_eq!(
+            MerkleTree::from_leaf_hashes(Vec::new()).root(),
+            rfc_mth(&[])
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn roots_and_paths_match_the_rfc_definition(n in 1usize..70) {
+            let leaves = data(n);
+            let slices: Vec<&[u8]> = leaves.iter().map(|l| l.as_slice()).collect();
+            let tree = MerkleTree::from_leaf_hashes(slices.iter().map(|d| leaf_hash(d)).collect());
+            prop_assert_eq!(tree.root(), rfc_mth(&slices));
+            for m in 0..n {
+                let path = tree.audit_path(m as u64).unwrap();
+                prop_assert_eq!(&path, &rfc_path(m, &slices));
+                prop_assert!(verify_audit_path(m as u64, n as u64, &leaf_hash(slices[m]), &path, &tree.root()));
+            }
+        }
+
+        #[test]
+        fn tampered_proofs_are_refused(n in 2usize..40, pick in any::<usize>(), flip in any::<usize>()) {
+            let leaves = data(n);
+            let tree = MerkleTree::from_leaf_hashes(leaves.iter().map(|d| leaf_hash(d)).collect());
+            let m = pick % n;
+            let root = tree.root();
+            let leaf = leaf_hash(&leaves[m]);
+            let path = tree.audit_path(m as u64).unwrap();
+            let mut bad_path = path.clone();
+            let at = flip % bad_path.len();
+            bad_path[at][flip % 32] ^= 1;
+            prop_assert!(!verify_audit_path(m as u64, n as u64, &leaf, &bad_path, &root));
+            let mut bad_leaf = leaf;
+            bad_leaf[0] ^= 0x80;
+            prop_assert!(!verify_audit_path(m as u64, n as u64, &bad_leaf, &path, &root));
+            prop_assert!(!verify_audit_path(((m + 1) % n) as u64, n as u64, &leaf, &path, &root));
+            prop_assert!(!verify_audit_path(n as u64, n as u64, &leaf, &path, &root));
+            prop_assert!(!verify_audit_path(m as u64, n as u64, &leaf, &path[..path.len() - 1], &root));
+        }
+    }
+
+    #[test]
+    fn proofs_for_missing_leaves_are_errors() {
+        let tree = MerkleTree::from_data(&[1, 2, 3, 4, 5], 2);
+        assert_eq!(tree.size(), 3);
+        assert_eq!(
+            tree.audit_path(3),
+            Err(MerkleError::IndexOutOfRange { index: 3, size: 3 })
+        );
+    }
+}
