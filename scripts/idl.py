@@ -59,7 +59,9 @@ def assemble(output: str) -> dict:
     for key in ("accounts", "constants", "events", "instructions", "types"):
         if key in idl:
             idl[key].sort(key=lambda item: item["name"])
-    return idl
+    # The field order of anchor-lang-idl's `Idl`, whatever order the tests printed their blocks in.
+    order = ("address", "metadata", "docs", "instructions", "accounts", "events", "errors", "types", "constants")
+    return {key: idl[key] for key in order if key in idl}
 
 
 def shorten_module_paths(idl: dict) -> dict:
