@@ -1,0 +1,178 @@
+//! The command line: `compute`, `selftest`, `bench`, and `ptx` (kernel sources through NVRTC).
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use gpushare_core::kernels::Kernel;
+
+use crate::backend::{self, BackendChoice};
+use crate::engine::{self, Input};
+use crate::error::WorkerError;
+use crate::{bench, gpu, selftest};
+
+/// gpushare provider worker.
+#[derive(Parser, Debug)]
+#[command(name = "gpushare-worker", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run one kernel shard locally: write its output bytes, print its Merkle root and layout.
+    Compute(ComputeArgs),
+    /// Check every kernel on every available backend against the reference; non-zero exit on failure.
+    Selftest,
+    /// Measure each kernel on each backend (and Freivalds' cost against GEMM's).
+    Bench(bench::BenchArgs),
+    /// Compile the CUDA kernel sources to PTX with NVRTC (no GPU needed), for ptxas checks.
+    Ptx {
+        /// NVRTC virtual architecture.
+        #[arg(long, default_value = "compute_90")]
+        arch: String,
+        /// Where to write the PTX.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// The kernels by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KernelName {
+    GemmI8,
+    Sha256Chain,
+    MonteCarlo,
+}
+
+#[derive(Args, Debug)]
+pub struct ComputeArgs {
+    #[arg(long, value_enum)]
+    pub kernel: KernelName,
+    /// gemm_i8: rows of A and C.
+    #[arg(long, default_value_t = 256)]
+    pub m: u32,
+    /// gemm_i8: columns of B and C.
+    #[arg(long, default_value_t = 256)]
+    pub n: u32,
+    /// gemm_i8: columns of A, rows of B.
+    #[arg(long, default_value_t = 256)]
+    pub k: u32,
+    /// sha256_chain: SHA-256 iterations per shard.
+    #[arg(long, default_value_t = 1 << 16)]
+    pub steps: u32,
+    /// sha256_chain: one leaf every this many iterations.
+    #[arg(long, default_value_t = 1 << 10)]
+    pub leaf_every: u32,
+    /// monte_carlo: blocks in the whole job.
+    #[arg(long, default_value_t = 64)]
+    pub blocks: u32,
+    /// monte_carlo: samples per block.
+    #[arg(long, default_value_t = 1 << 16)]
+    pub samples_per_block: u32,
+    /// 32-byte seed, hex.
+    #[arg(long, conflicts_with = "input")]
+    pub seed: Option<String>,
+    /// Input file (gemm_i8: A then B, i8, row-major).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    #[arg(long, default_value_t = 1)]
+    pub shards: u32,
+    #[arg(long, default_value_t = 0)]
+    pub shard: u32,
+    /// Where to write the shard's output bytes.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendChoice,
+}
+
+impl ComputeArgs {
+    /// The kernel these arguments describe.
+    pub fn kernel(&self) -> Kernel {
+        match self.kernel {
+            KernelName::GemmI8 => Kernel::GemmI8 {
+                m: self.m,
+                n: self.n,
+                k: self.k,
+            },
+            KernelName::Sha256Chain => Kernel::Sha256Chain {
+                steps: self.steps,
+                leaf_every: self.leaf_every,
+            },
+            KernelName::MonteCarlo => Kernel::MonteCarlo {
+                blocks: self.blocks,
+                samples_per_block: self.samples_per_block,
+            },
+        }
+    }
+
+    /// The input these arguments name: a hex seed, a file, or (neither) an error.
+    pub fn input(&self) -> Result<Input, WorkerError> {
+        match (&self.seed, &self.input) {
+            (Some(seed), _) => Ok(Input::Seed(parse_seed(seed)?)),
+            (None, Some(path)) => Ok(Input::Data(
+                std::fs::read(path).map_err(|e| WorkerError::io(path, e))?,
+            )),
+            (None, None) => Err(WorkerError::InvalidArgument(
+                "give --seed HEX or --input FILE".into(),
+            )),
+        }
+    }
+}
+
+/// A 32-byte seed from 64 hex digits.
+pub fn parse_seed(text: &str) -> Result<[u8; 32], WorkerError> {
+    let bytes =
+        hex::decode(text).map_err(|e| WorkerError::InvalidArgument(format!("seed: {e}")))?;
+    bytes.try_into().map_err(|b: Vec<u8>| {
+        WorkerError::InvalidArgument(format!("seed: {} bytes, need 32", b.len()))
+    })
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), WorkerError> {
+    match cli.command {
+        Command::Compute(args) => compute(&args),
+        Command::Selftest => selftest::run(),
+        Command::Bench(args) => bench::run(&args),
+        Command::Ptx { arch, out } => {
+            let arch = gpu::ARCHES
+                .iter()
+                .find(|known| **known == arch)
+                .ok_or_else(|| {
+                    WorkerError::InvalidArgument(format!(
+                        "unknown arch {arch}; one of {:?}",
+                        gpu::ARCHES
+                    ))
+                })?;
+            let ptx = gpu::compile_ptx(arch)?;
+            std::fs::write(&out, ptx.to_src()).map_err(|e| WorkerError::io(&out, e))?;
+            println!("wrote {} ({arch})", out.display());
+            Ok(())
+        }
+    }
+}
+
+fn compute(args: &ComputeArgs) -> Result<(), WorkerError> {
+    let kernel = args.kernel();
+    let input = args.input()?;
+    let backend = backend::select(args.backend)?;
+    let started = std::time::Instant::now();
+    let output = engine::compute_shard(backend.as_ref(), kernel, &input, args.shards, args.shard)?;
+    let elapsed = started.elapsed();
+    if let Some(path) = &args.out {
+        std::fs::write(path, &output.bytes).map_err(|e| WorkerError::io(path, e))?;
+    }
+    println!("kernel      {kernel:?}");
+    println!("shard       {} of {}", args.shard, args.shards);
+    println!("backend     {}", backend.name());
+    println!("output      {} bytes", output.bytes.len());
+    println!(
+        "leaves      {} of {} bytes (RFC 6962 Merkle Tree Hash, SHA-256)",
+        output.tree.size(),
+        kernel.leaf_bytes()
+    );
+    println!("root        {}", hex::encode(output.tree.root()));
+    println!("time        {:.3} s", elapsed.as_secs_f64());
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! The `gpushare-worker` binary: parses the command line, runs the command, reports errors once.
+use clap::Parser;
+
+fn main() {
+    let cli = gpushare_worker::cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(error) = gpushare_worker::cli::run(cli) {
+        tracing::error!("{error}");
+        eprintln!("gpushare-worker: {error}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,105 @@
+//! `selftest`: every kernel on every available backend against the reference definitions, on
+//! small shapes with ragged edges; one PASS or FAIL line each.
+use gpushare_core::kernels::Kernel;
+
+use crate::backend::{self, Backend};
+use crate::engine::{self, Input};
+use crate::error::WorkerError;
+
+/// The cases: (label, kernel, input, shards, shard).
+pub fn cases() -> Vec<(&'static str, Kernel, Input, u32, u32)> {
+    let seed = [0x5e; 32];
+    let data: Vec<u8> = (0..(37 * 29 + 29 * 23))
+        .map(|i| (i * 97 % 256) as u8)
+        .collect();
+    vec![
+        (
+            "gemm_i8 seeded, ragged",
+            Kernel::GemmI8 {
+                m: 67,
+                n: 45,
+                k: 129,
+            },
+            Input::Seed(seed),
+            3,
+            1,
+        ),
+        (
+            "gemm_i8 seeded, square",
+            Kernel::GemmI8 {
+                m: 128,
+                n: 128,
+                k: 256,
+            },
+            Input::Seed(seed),
+            2,
+            0,
+        ),
+        (
+            "gemm_i8 data",
+            Kernel::GemmI8 {
+                m: 37,
+                n: 23,
+                k: 29,
+            },
+            Input::Data(data),
+            1,
+            0,
+        ),
+        (
+            "sha256_chain",
+            Kernel::Sha256Chain {
+                steps: 4096,
+                leaf_every: 64,
+            },
+            Input::Seed(seed),
+            4,
+            3,
+        ),
+        (
+            "monte_carlo",
+            Kernel::MonteCarlo {
+                blocks: 40,
+                samples_per_block: 10_001,
+            },
+            Input::Seed(seed),
+            3,
+            2,
+        ),
+    ]
+}
+
+/// Whether `backend` reproduces the reference for one case.
+pub fn check(
+    backend: &dyn Backend,
+    kernel: Kernel,
+    input: &Input,
+    shards: u32,
+    shard: u32,
+) -> Result<bool, WorkerError> {
+    let reference = engine::reference_shard(kernel, input, shards, shard)?;
+    let computed = engine::compute_shard(backend, kernel, input, shards, shard)?;
+    Ok(computed.bytes == reference.bytes && computed.tree.root() == reference.tree.root())
+}
+
+/// Runs every case on every backend; fails if any case fails.
+pub fn run() -> Result<(), WorkerError> {
+    let mut failures = 0;
+    for backend in backend::available() {
+        for (label, kernel, input, shards, shard) in cases() {
+            let verdict = match check(backend.as_ref(), kernel, &input, shards, shard) {
+                Ok(true) => "PASS".to_string(),
+                Ok(false) => "FAIL (differs from the reference)".to_string(),
+                Err(error) => format!("FAIL ({error})"),
+            };
+            if verdict != "PASS" {
+                failures += 1;
+            }
+            println!("{verdict:<4} {:<28} {label}", backend.name());
+        }
+    }
+    if failures > 0 {
+        return Err(WorkerError::SelftestFailed(failures));
+    }
+    Ok(())
+}
