@@ -1,0 +1,161 @@
+//! The compute engine against the reference definitions: every backend usable here on random shapes
+//! with ragged edges, and every bad shape refused with its named error.
+use gpushare_core::kernels::{Kernel, KernelError};
+use gpushare_worker::backend::{self, Backend, BackendChoice};
+use gpushare_worker::cpu::{CpuBackend, gemm_i8_naive};
+use gpushare_worker::engine::{Input, compute_shard, reference_shard};
+use gpushare_worker::error::WorkerError;
+use proptest::prelude::*;
+
+fn backends() -> Vec<std::sync::Arc<dyn Backend>> {
+    backend::available()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn gemm_matches_the_naive_product_on_ragged_shapes(m in 1usize..70, n in 1usize..70, k in 1usize..140, seed in any::<u64>()) {
+        let mut state = seed;
+        let mut next = || { state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407); (state >> 56) as i8 };
+        let a: Vec<i8> = (0..m * k).map(|_| next()).collect();
+        let b: Vec<i8> = (0..k * n).map(|_| next()).collect();
+        let expected = gemm_i8_naive(&a, &b, m, n, k);
+        for backend in backends() {
+            prop_assert_eq!(&backend.gemm_i8(&a, &b, m, n, k).unwrap(), &expected, "{}", backend.name());
+        }
+    }
+
+    #[test]
+    fn seeded_gemm_shards_match_the_reference(m in 1u32..40, n in 1u32..40, k in 1u32..90, shards in 1u32..4, seed in any::<[u8; 32]>()) {
+        let kernel = Kernel::GemmI8 { m: m.max(shards), n, k };
+        let shard = shards - 1;
+        let reference = reference_shard(kernel, &Input::Seed(seed), shards, shard).unwrap();
+        for backend in backends() {
+            let computed = compute_shard(backend.as_ref(), kernel, &Input::Seed(seed), shards, shard).unwrap();
+            prop_assert_eq!(&computed.bytes, &reference.bytes);
+            prop_assert_eq!(computed.tree.root(), reference.tree.root());
+        }
+    }
+
+    #[test]
+    fn chains_and_monte_carlo_match_the_reference(leaves in 1u32..20, leaf_every in 1u32..40, blocks in 1u32..12, samples in 1u32..3000, seed in any::<[u8; 32]>()) {
+        let kernels = [
+            (Kernel::Sha256Chain { steps: leaves * leaf_every, leaf_every }, 2, 1),
+            (Kernel::MonteCarlo { blocks, samples_per_block: samples }, blocks.min(3), 0),
+        ];
+        for (kernel, shards, shard) in kernels {
+            let reference = reference_shard(kernel, &Input::Seed(seed), shards, shard).unwrap();
+            for backend in backends() {
+                let computed = compute_shard(backend.as_ref(), kernel, &Input::Seed(seed), shards, shard).unwrap();
+                prop_assert_eq!(&computed.bytes, &reference.bytes);
+            }
+        }
+    }
+}
+
+#[test]
+fn data_inputs_match_the_reference() {
+    let (m, n, k) = (19u32, 7u32, 33u32);
+    let data: Vec<u8> = (0..(m * k + k * n))
+        .map(|i| (i * 131 % 256) as u8)
+        .collect();
+    let kernel = Kernel::GemmI8 { m, n, k };
+    let reference = reference_shard(kernel, &Input::Data(data.clone()), 2, 1).unwrap();
+    let computed = compute_shard(&CpuBackend::new(), kernel, &Input::Data(data), 2, 1).unwrap();
+    assert_eq!(computed.bytes, reference.bytes);
+}
+
+fn kernel_error(result: Result<impl std::fmt::Debug, WorkerError>) -> KernelError {
+    match result {
+        Err(WorkerError::Kernel(error)) => error,
+        other => panic!("expected a kernel error, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_shapes_and_inputs_are_refused_by_name() {
+    let cpu = CpuBackend::new();
+    let seed = Input::Seed([1; 32]);
+    let gemm = Kernel::GemmI8 { m: 8, n: 8, k: 8 };
+    assert_eq!(
+        kernel_error(compute_shard(&cpu, gemm, &seed, 2, 2)),
+        KernelError::ShardOutOfRange {
+            shard: 2,
+            shards: 2
+        }
+    );
+    assert_eq!(
+        kernel_error(compute_shard(&cpu, gemm, &seed, 9, 0)),
+        KernelError::InvalidShape
+    );
+    assert_eq!(
+        kernel_error(compute_shard(
+            &cpu,
+            Kernel::GemmI8 {
+                m: 8,
+                n: 8,
+                k: 1 << 17
+            },
+            &seed,
+            1,
+            0
+        )),
+        KernelError::InvalidShape
+    );
+    assert_eq!(
+        kernel_error(compute_shard(
+            &cpu,
+            Kernel::GemmI8 { m: 0, n: 8, k: 8 },
+            &seed,
+            1,
+            0
+        )),
+        KernelError::InvalidShape
+    );
+    assert_eq!(
+        kernel_error(compute_shard(&cpu, gemm, &Input::Data(vec![0; 5]), 1, 0)),
+        KernelError::InputSize {
+            expected: 128,
+            actual: 5
+        }
+    );
+    let chain = Kernel::Sha256Chain {
+        steps: 10,
+        leaf_every: 5,
+    };
+    assert_eq!(
+        kernel_error(compute_shard(&cpu, chain, &Input::Data(vec![0; 5]), 1, 0)),
+        KernelError::SeedOnly
+    );
+    assert_eq!(
+        kernel_error(compute_shard(
+            &cpu,
+            Kernel::Sha256Chain {
+                steps: 10,
+                leaf_every: 3
+            },
+            &seed,
+            1,
+            0
+        )),
+        KernelError::InvalidShape
+    );
+    assert!(matches!(
+        cpu.gemm_i8(&[1, 2, 3], &[1], 2, 1, 2),
+        Err(WorkerError::Shape(_))
+    ));
+    assert!(matches!(
+        cpu.sha256_chains(&[[0; 32]], 10, 3),
+        Err(WorkerError::Shape(_))
+    ));
+}
+
+#[test]
+fn without_a_gpu_the_worker_falls_back_to_the_cpu_without_panicking() {
+    let chosen = backend::select(BackendChoice::Auto).expect("auto always finds a backend");
+    let gpu = backend::select(BackendChoice::Gpu);
+    if gpu.is_err() {
+        assert!(chosen.name().starts_with("cpu"), "{}", chosen.name());
+    }
+}
