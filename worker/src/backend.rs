@@ -95,3 +95,13 @@ pub fn check_gemm_shape(
     }
     Ok(())
 }
+
+/// Refuses a chain whose length is not a whole number of leaves.
+pub fn check_chain_shape(steps: u32, leaf_every: u32) -> Result<(), WorkerError> {
+    if leaf_every == 0 || !steps.is_multiple_of(leaf_every) {
+        return Err(WorkerError::Shape(format!(
+            "{steps} steps are not a multiple of {leaf_every}"
+        )));
+    }
+    Ok(())
+}

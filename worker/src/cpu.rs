@@ -5,7 +5,7 @@ use std::ops::Range;
 use gpushare_core::kernels::{monte_carlo_block, sha256_chain_advance};
 use rayon::prelude::*;
 
-use crate::backend::{Backend, check_gemm_shape};
+use crate::backend::{Backend, check_chain_shape, check_gemm_shape};
 use crate::error::WorkerError;
 
 /// Rows of C one task computes.
@@ -183,11 +183,7 @@ impl Backend for CpuBackend {
         steps: u32,
         leaf_every: u32,
     ) -> Result<Vec<Vec<[u8; 32]>>, WorkerError> {
-        if leaf_every == 0 || !steps.is_multiple_of(leaf_every) {
-            return Err(WorkerError::Shape(format!(
-                "{steps} steps are not a multiple of {leaf_every}"
-            )));
-        }
+        check_chain_shape(steps, leaf_every)?;
         Ok(starts
             .par_iter()
             .map(|start| {

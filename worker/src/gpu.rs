@@ -12,7 +12,7 @@ use cudarc::driver::{
 };
 use cudarc::nvrtc::{CompileOptions, Ptx, compile_ptx_with_opts};
 
-use crate::backend::{Backend, check_gemm_shape};
+use crate::backend::{Backend, check_chain_shape, check_gemm_shape};
 use crate::cuda;
 use crate::error::WorkerError;
 
@@ -367,11 +367,7 @@ impl Backend for GpuBackend {
         steps: u32,
         leaf_every: u32,
     ) -> Result<Vec<Vec<[u8; 32]>>, WorkerError> {
-        if leaf_every == 0 || !steps.is_multiple_of(leaf_every) {
-            return Err(WorkerError::Shape(format!(
-                "{steps} steps are not a multiple of {leaf_every}"
-            )));
-        }
+        check_chain_shape(steps, leaf_every)?;
         let leaves = steps / leaf_every;
         let chains = i32::try_from(starts.len()).map_err(|_| GpuError::TooLarge)?;
         let words: Vec<u32> = starts.iter().flat_map(to_words).collect();
