@@ -38,6 +38,8 @@ pub enum KernelError {
     InputSize { expected: u64, actual: u64 },
     #[error("this kernel only takes seeded inputs")]
     SeedOnly,
+    #[error("a sha256_chain leaf after the first needs the previous leaf's state")]
+    MissingPrevious,
 }
 
 /// Where `index` of `count` parts of `total` items starts and ends: `[index·total/count, (index+1)·total/count)`.
@@ -285,6 +287,47 @@ pub fn monte_carlo_block(key: [u32; 2], block: u32, samples: u32) -> u32 {
         }
     }
     hits
+}
+
+/// The bytes of leaf `leaf` of shard `shard` of a seeded job, from the reference definitions: what
+/// an on-chain spot-check recomputes. For sha256_chain, `previous` is the state of leaf `leaf − 1`
+/// (leaf 0 starts from the shard's start state).
+pub fn seeded_leaf(
+    kernel: Kernel,
+    seed: &[u8; 32],
+    shards: u32,
+    shard: u32,
+    leaf: u64,
+    previous: Option<[u8; 32]>,
+) -> Result<Vec<u8>, KernelError> {
+    let leaves = kernel.shard_leaves(shards, shard)?;
+    if leaf >= leaves {
+        return Err(KernelError::LeafOutOfRange { leaf, leaves });
+    }
+    match kernel {
+        Kernel::GemmI8 { m, n, k } => {
+            gemm_leaf(&SeededGemm::new(seed, n, k), (m, n, k), shards, shard, leaf)
+        }
+        Kernel::Sha256Chain { leaf_every, .. } => {
+            let from = match (leaf, previous) {
+                (0, _) => sha256_chain_start(seed, shard),
+                (_, Some(state)) => state,
+                (_, None) => return Err(KernelError::MissingPrevious),
+            };
+            Ok(sha256_chain_advance(from, leaf_every).to_vec())
+        }
+        Kernel::MonteCarlo {
+            blocks,
+            samples_per_block,
+        } => {
+            let block = part(u64::from(blocks), shards, shard).start + leaf;
+            Ok(
+                monte_carlo_block(monte_carlo_key(seed), block as u32, samples_per_block)
+                    .to_le_bytes()
+                    .to_vec(),
+            )
+        }
+    }
 }
 
 #[cfg(test)]

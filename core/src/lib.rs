@@ -5,6 +5,7 @@
 //! - [`rng`]: SplitMix64 and Philox4x32-10, the seeded generators;
 //! - [`kernels`]: the kernels' parameters, seeded inputs, output layouts and per-leaf reference;
 //! - [`merkle`]: the RFC 6962 Merkle Tree Hash over output leaves, audit paths and their check.
+//! - [`spot_check`]: spot-check challenges (sampled leaves) and the on-chain cost of one leaf.
 #![no_std]
 
 extern crate alloc;
@@ -12,6 +13,7 @@ extern crate alloc;
 pub mod kernels;
 pub mod merkle;
 pub mod rng;
+pub mod spot_check;
 
 /// SHA-256 of the concatenation of `parts`.
 pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {

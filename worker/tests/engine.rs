@@ -159,3 +159,35 @@ fn without_a_gpu_the_worker_falls_back_to_the_cpu_without_panicking() {
         assert!(chosen.name().starts_with("cpu"), "{}", chosen.name());
     }
 }
+
+/// What a spot-check recomputes on-chain (`seeded_leaf`) is exactly what the worker commits to.
+#[test]
+fn every_leaf_of_a_computed_shard_is_the_on_chain_reference_leaf() {
+    use gpushare_core::kernels::seeded_leaf;
+    let seed = [9; 32];
+    let kernels = [
+        Kernel::GemmI8 {
+            m: 21,
+            n: 11,
+            k: 17,
+        },
+        Kernel::Sha256Chain {
+            steps: 96,
+            leaf_every: 8,
+        },
+        Kernel::MonteCarlo {
+            blocks: 9,
+            samples_per_block: 777,
+        },
+    ];
+    for kernel in kernels {
+        let output = compute_shard(&CpuBackend::new(), kernel, &Input::Seed(seed), 3, 2).unwrap();
+        let leaf_bytes = kernel.leaf_bytes();
+        let mut previous = None;
+        for (leaf, bytes) in output.bytes.chunks(leaf_bytes).enumerate() {
+            let reference = seeded_leaf(kernel, &seed, 3, 2, leaf as u64, previous).unwrap();
+            assert_eq!(bytes, reference.as_slice(), "{kernel:?} leaf {leaf}");
+            previous = bytes.try_into().ok();
+        }
+    }
+}

@@ -28,3 +28,6 @@ pub const MAX_MONTE_CARLO_SAMPLES_PER_BLOCK: u32 = 1 << 24;
 pub const GPU_MODEL_LEN: usize = 32;
 /// Domain separator of work commitments: `sha256(COMMIT_DOMAIN ‖ root ‖ provider ‖ salt)`.
 pub const COMMIT_DOMAIN: &[u8] = b"gpushare:commit:v1";
+/// The SlotHashes sysvar, whose entries seed spot-check challenges.
+pub const SLOT_HASHES_SYSVAR: anchor_lang::prelude::Pubkey =
+    anchor_lang::pubkey!("SysvarS1otHashes111111111111111111111111111");

@@ -114,4 +114,30 @@ pub enum GpuShareError {
     WrongNetwork,
     #[msg("rent receiver is not the account's payer")]
     WrongRentReceiver,
+    #[msg("spot-check samples must be between 1 and 64")]
+    InvalidSampleCount,
+    #[msg("spot-checked jobs need a seeded input")]
+    SpotCheckNeedsSeed,
+    #[msg("recomputing one leaf would not fit one instruction's compute budget")]
+    LeafTooExpensive,
+    #[msg("the slot hash for this commitment's challenge does not exist yet")]
+    ChallengeNotReady,
+    #[msg("the slot hash for this commitment's challenge has left the SlotHashes sysvar")]
+    ChallengeUnavailable,
+    #[msg("account is not the SlotHashes sysvar")]
+    WrongSlotHashes,
+    #[msg("this job is not spot-checked")]
+    NotSpotCheck,
+    #[msg("the assignment has no challenge yet: reveal first")]
+    NotChallenged,
+    #[msg("sample index outside the challenge")]
+    InvalidSample,
+    #[msg("this sample is already proven")]
+    DuplicateProof,
+    #[msg("Merkle path does not lead to the revealed root")]
+    InvalidMerkleProof,
+    #[msg("a sha256_chain proof after the first leaf needs the previous leaf and its path")]
+    MissingPrevious,
+    #[msg("the proof window has closed")]
+    ProofTooLate,
 }

@@ -186,3 +186,26 @@ pub struct ClaimExpired {
     /// Whether the slot can be claimed again.
     pub reopened: bool,
 }
+
+#[event]
+pub struct SampleProven {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+    pub sample: u8,
+}
+
+#[event]
+pub struct ReplicaProven {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+}
+
+#[event]
+pub struct SpotCheckFailed {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+    pub sample: u8,
+}

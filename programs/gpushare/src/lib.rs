@@ -95,6 +95,11 @@ pub mod gpushare {
         Reveal::handler(ctx, root, salt)
     }
 
+    /// A provider proves challenged samples of a spot-checked job.
+    pub fn prove(ctx: Context<Prove>, proofs: Vec<SampleProof>) -> Result<()> {
+        Prove::handler(ctx, proofs)
+    }
+
     /// Anyone: decides a shard's outcome from its revealed roots.
     pub fn settle_shard(ctx: Context<SettleShard>) -> Result<()> {
         SettleShard::handler(ctx)

@@ -88,6 +88,8 @@ impl Claim<'_> {
                 committed_mask: 0,
                 revealed_mask: 0,
                 missed_mask: 0,
+                passed_mask: 0,
+                failed_mask: 0,
                 roots: Default::default(),
                 votes: Default::default(),
                 distinct_roots: 0,
@@ -110,6 +112,9 @@ impl Claim<'_> {
             claimed_at: now,
             commit_deadline,
             commitment: None,
+            commit_slot: 0,
+            challenge: None,
+            proven: 0,
             root: None,
             bump: ctx.bumps.assignment,
         });

@@ -51,11 +51,13 @@ impl Commit<'_> {
 
     #[access_control(ctx.accounts.validate())]
     pub fn handler(ctx: Context<Self>, commitment: [u8; 32]) -> Result<()> {
-        let now = Clock::get()?.unix_timestamp;
+        let clock = Clock::get()?;
+        let now = clock.unix_timestamp;
         let accounts = &mut *ctx.accounts;
         let assignment = &mut accounts.assignment;
         let shard = &mut accounts.shard;
         assignment.commitment = Some(commitment);
+        assignment.commit_slot = clock.slot;
         shard.record_commit(
             assignment.replica,
             now,

@@ -63,6 +63,17 @@ impl CreateJob<'_> {
             GpuShareError::InvalidReplicaCount
         );
         args.mode.validate(args.replicas)?;
+        if args.mode.is_spot_check() {
+            require!(
+                args.input.seed().is_some(),
+                GpuShareError::SpotCheckNeedsSeed
+            );
+            require!(
+                gpushare_core::spot_check::leaf_cost_units(&args.kernel.to_core())
+                    <= gpushare_core::spot_check::LEAF_BUDGET_UNITS,
+                GpuShareError::LeafTooExpensive
+            );
+        }
         require!(args.price > 0, GpuShareError::InvalidPrice);
         require!(
             (MIN_WINDOW_SECONDS..=params.max_claim_timeout).contains(&args.claim_timeout),

@@ -27,17 +27,21 @@ pub struct SettleShard<'info> {
 
 impl SettleShard<'_> {
     fn validate(&self) -> Result<()> {
+        let now = Clock::get()?.unix_timestamp;
         self.shard
-            .check_ready_to_settle(Clock::get()?.unix_timestamp)
+            .check_ready_to_settle(now, self.job.mode.is_spot_check())
     }
 
     #[access_control(ctx.accounts.validate())]
     pub fn handler(ctx: Context<Self>) -> Result<()> {
         let job = &mut ctx.accounts.job;
         let shard = &mut ctx.accounts.shard;
-        let VerificationMode::Quorum { q } = job.mode;
         let job_key = job.key();
-        match shard.resolve(q, job.max_extra_replicas) {
+        let resolution = match job.mode {
+            VerificationMode::Quorum { q } => shard.resolve(q, job.max_extra_replicas),
+            VerificationMode::SpotCheck { .. } => Resolution::Final(shard.resolve_spot_check()),
+        };
+        match resolution {
             Resolution::ExtraReplica { replica } => {
                 emit_event(ExtraReplicaOpened {
                     job: job_key,

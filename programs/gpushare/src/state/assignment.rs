@@ -18,6 +18,12 @@ pub struct Assignment {
     pub commit_deadline: i64,
     /// `sha256(COMMIT_DOMAIN ‖ root ‖ authority ‖ salt)`, once committed.
     pub commitment: Option<[u8; 32]>,
+    /// The slot the commitment landed in; a spot-check challenge comes from a later slot's hash.
+    pub commit_slot: u64,
+    /// Spot-check challenge seed, fixed at reveal.
+    pub challenge: Option<[u8; 32]>,
+    /// Spot-check samples proven so far (bit i = sample i).
+    pub proven: u64,
     /// Merkle root of the output, once revealed.
     pub root: Option<[u8; 32]>,
     pub bump: u8,

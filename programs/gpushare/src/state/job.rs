@@ -40,6 +40,24 @@ impl KernelSpec {
         Ok(())
     }
 
+    /// The same kernel in the core crate's terms (its layouts and reference leaves).
+    pub fn to_core(&self) -> gpushare_core::kernels::Kernel {
+        use gpushare_core::kernels::Kernel;
+        match *self {
+            KernelSpec::GemmI8 { m, n, k } => Kernel::GemmI8 { m, n, k },
+            KernelSpec::Sha256Chain { steps, leaf_every } => {
+                Kernel::Sha256Chain { steps, leaf_every }
+            }
+            KernelSpec::MonteCarlo {
+                blocks,
+                samples_per_block,
+            } => Kernel::MonteCarlo {
+                blocks,
+                samples_per_block,
+            },
+        }
+    }
+
     /// How many shards the output can be split into.
     pub fn max_shards(&self) -> u64 {
         match *self {
@@ -64,6 +82,14 @@ pub enum JobInput {
 }
 
 impl JobInput {
+    /// The seed of a seeded input.
+    pub fn seed(&self) -> Option<&[u8; 32]> {
+        match self {
+            JobInput::Seed(seed) => Some(seed),
+            JobInput::Data { .. } => None,
+        }
+    }
+
     /// Refuses data inputs for kernels that only take seeds, and empty or oversized URIs.
     pub fn validate(&self, kernel: &KernelSpec) -> Result<()> {
         if let JobInput::Data { uri, .. } = self {
@@ -83,6 +109,9 @@ impl JobInput {
 pub enum VerificationMode {
     /// The root revealed by at least `q` replicas (and by more than any other root) wins.
     Quorum { q: u8 },
+    /// Each replica proves `samples` leaves chosen by a slot-hash challenge after its commitment;
+    /// the program recomputes them from the seed (seeded inputs only).
+    SpotCheck { samples: u8 },
 }
 
 impl VerificationMode {
@@ -93,8 +122,16 @@ impl VerificationMode {
                 q >= 2 && q <= replicas && u16::from(q) * 2 > u16::from(replicas),
                 GpuShareError::InvalidQuorum
             ),
+            VerificationMode::SpotCheck { samples } => require!(
+                (1..=gpushare_core::spot_check::MAX_SAMPLES).contains(&samples),
+                GpuShareError::InvalidSampleCount
+            ),
         }
         Ok(())
+    }
+
+    pub fn is_spot_check(&self) -> bool {
+        matches!(self, VerificationMode::SpotCheck { .. })
     }
 
     /// Extra replicas a shard may open on no quorum without its winners' pay exceeding its escrow:
@@ -105,6 +142,7 @@ impl VerificationMode {
                 let room = (MAX_SLOTS_PER_SHARD as u8).saturating_sub(replicas);
                 (replicas + 1 - q).min(network_cap).min(room)
             }
+            VerificationMode::SpotCheck { .. } => 0,
         }
     }
 }

@@ -12,6 +12,8 @@ pub enum ShardOutcome {
     Quorum { root: [u8; 32] },
     /// No root reached quorum and no extra replica is left: the shard's escrow is refunded.
     NoQuorum,
+    /// Spot-checked: replicas that proved every sample are paid, proven fraud is slashed, the rest missed.
+    SpotChecked,
 }
 
 /// Where a shard stands.
@@ -68,8 +70,12 @@ pub struct Shard {
     pub held_mask: u16,
     pub committed_mask: u16,
     pub revealed_mask: u16,
-    /// Replicas that committed but missed their reveal.
+    /// Replicas that committed but missed their reveal (or, spot-checked, their proofs).
     pub missed_mask: u16,
+    /// Spot-check: replicas that proved every sample.
+    pub passed_mask: u16,
+    /// Spot-check: replicas whose proof revealed a leaf that differs from the reference.
+    pub failed_mask: u16,
     /// Distinct revealed roots and their votes.
     pub roots: [[u8; 32]; MAX_SLOTS_PER_SHARD],
     pub votes: [u8; MAX_SLOTS_PER_SHARD],
@@ -163,17 +169,52 @@ impl Shard {
         }
     }
 
-    /// Whether every open replica revealed or missed, or the reveal window closed.
-    pub fn check_ready_to_settle(&self, now: i64) -> Result<()> {
+    /// Whether every open replica is decided (revealed or missed; spot-checked: passed or failed),
+    /// or the window closed.
+    pub fn check_ready_to_settle(&self, now: i64, spot_check: bool) -> Result<()> {
         match self.phase {
             ShardPhase::Settled { .. } => err!(GpuShareError::ShardAlreadySettled),
             ShardPhase::Committing => err!(GpuShareError::SettleTooEarly),
             ShardPhase::Revealing { deadline } => {
-                let all_in = (self.revealed_mask | self.missed_mask) == self.open_mask();
-                require!(all_in || now > deadline, GpuShareError::SettleTooEarly);
+                let decided = if spot_check {
+                    self.passed_mask | self.failed_mask
+                } else {
+                    self.revealed_mask | self.missed_mask
+                };
+                require!(
+                    decided == self.open_mask() || now > deadline,
+                    GpuShareError::SettleTooEarly
+                );
                 Ok(())
             }
         }
+    }
+
+    /// Refuses a proof outside the shard's window (reveal and proofs share it).
+    pub fn check_proof_open(&self, now: i64) -> Result<()> {
+        match self.phase {
+            ShardPhase::Revealing { deadline } if now <= deadline => Ok(()),
+            ShardPhase::Revealing { .. } => err!(GpuShareError::ProofTooLate),
+            _ => err!(GpuShareError::RevealNotOpen),
+        }
+    }
+
+    /// Records that `replica` proved every sample.
+    pub fn record_passed(&mut self, replica: u8) {
+        self.passed_mask |= bit(replica);
+    }
+
+    /// Records that `replica` revealed a leaf that differs from the reference.
+    pub fn record_failed(&mut self, replica: u8) {
+        self.failed_mask |= bit(replica);
+    }
+
+    /// Ends a spot-checked shard: replicas neither passed nor failed missed their proofs.
+    pub fn resolve_spot_check(&mut self) -> ShardOutcome {
+        self.missed_mask |= self.open_mask() & !(self.passed_mask | self.failed_mask);
+        let outcome = ShardOutcome::SpotChecked;
+        self.phase = ShardPhase::Settled { outcome };
+        outcome
     }
 
     /// Tallies the votes: a unique top root with at least `quorum` votes wins; otherwise one more
@@ -233,6 +274,20 @@ impl Shard {
             };
         }
         match (root, self.phase) {
+            (
+                _,
+                ShardPhase::Settled {
+                    outcome: ShardOutcome::SpotChecked,
+                },
+            ) => {
+                if self.passed_mask & bit(replica) != 0 {
+                    Verdict::Pay
+                } else if self.failed_mask & bit(replica) != 0 {
+                    Verdict::SlashFraud
+                } else {
+                    Verdict::SlashMissed { reopens: false }
+                }
+            }
             (
                 Some(root),
                 ShardPhase::Settled {

@@ -36,6 +36,9 @@ pub fn default_params() -> NetworkParams {
     }
 }
 
+/// A change to valid job arguments that makes them invalid, for refusal tables.
+pub type JobArgsMutation = Box<dyn Fn(&mut CreateJobArgs)>;
+
 /// A transaction the runtime refused.
 #[derive(Debug)]
 pub struct Refusal {
@@ -87,6 +90,8 @@ pub struct Env {
     pub treasury: Pubkey,
     pub network: Pubkey,
     next_job_id: u64,
+    /// Mixed into every slot hash, so that different worlds see different challenges.
+    pub slot_salt: [u8; 32],
     /// Logs of the last successful transaction.
     pub last_logs: Vec<String>,
 }
@@ -210,6 +215,7 @@ impl Env {
             treasury: Pubkey::default(),
             network: network_address(&mint.pubkey()),
             next_job_id: 1,
+            slot_salt: mint.pubkey().to_bytes(),
             last_logs: Vec::new(),
         };
         env.create_mint(&mint);
@@ -225,13 +231,32 @@ impl Env {
         self.svm.get_sysvar::<Clock>().unix_timestamp
     }
 
-    /// Moves the clock (and slot) forward by `seconds`.
+    /// Moves the clock (and slot) forward by `seconds`, recording the hashes of the new slots in the
+    /// SlotHashes sysvar (newest first, as the runtime keeps them).
     pub fn warp(&mut self, seconds: i64) {
         let mut clock: Clock = self.svm.get_sysvar();
+        let from = clock.slot;
         clock.unix_timestamp += seconds;
         clock.slot += (seconds.max(0) as u64) * 5 / 2 + 1;
         self.svm.set_sysvar(&clock);
+        let first = clock.slot.saturating_sub(511).max(from.saturating_sub(64));
+        let entries: Vec<_> = (first..=clock.slot)
+            .rev()
+            .map(|slot| {
+                (
+                    slot,
+                    solana_hash::Hash::new_from_array(self.slot_hash(slot)),
+                )
+            })
+            .collect();
+        self.svm
+            .set_sysvar(&solana_slot_hashes::SlotHashes::new(&entries));
         self.svm.expire_blockhash();
+    }
+
+    /// The hash this world gives `slot` (varied per world by `slot_salt`).
+    pub fn slot_hash(&self, slot: u64) -> [u8; 32] {
+        gpushare_core::sha256(&[&self.slot_salt, &slot.to_le_bytes()])
     }
 
     /// Signs with the network authority (fee payer) and `extra`, and executes.
@@ -701,11 +726,35 @@ impl Env {
             program_id: gpushare::ID,
             accounts: acc::Reveal {
                 authority: p.wallet.pubkey(),
+                job: job.job,
+                shard,
+                assignment: assignment_address(&shard, replica),
+                slot_hashes: gpushare::constants::SLOT_HASHES_SYSVAR,
+            }
+            .to_account_metas(None),
+            data: ix::Reveal { root, salt }.data(),
+        }
+    }
+
+    pub fn prove_ix(
+        &self,
+        p: &ProviderHandle,
+        job: &JobHandle,
+        shard_index: u16,
+        replica: u8,
+        proofs: Vec<gpushare::instructions::SampleProof>,
+    ) -> Instruction {
+        let shard = shard_address(&job.job, shard_index);
+        Instruction {
+            program_id: gpushare::ID,
+            accounts: acc::Prove {
+                authority: p.wallet.pubkey(),
+                job: job.job,
                 shard,
                 assignment: assignment_address(&shard, replica),
             }
             .to_account_metas(None),
-            data: ix::Reveal { root, salt }.data(),
+            data: ix::Prove { proofs }.data(),
         }
     }
 

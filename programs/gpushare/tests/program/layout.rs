@@ -9,6 +9,6 @@ fn account_sizes_match_the_documentation() {
     assert_eq!(Job::space(1), 428);
     assert_eq!(Job::space(64), 435);
     assert_eq!(Job::space(gpushare::constants::MAX_SHARDS_LIMIT), 939);
-    assert_eq!(8 + Shard::INIT_SPACE, 1_160);
-    assert_eq!(8 + Assignment::INIT_SPACE, 222);
+    assert_eq!(8 + Shard::INIT_SPACE, 1_164);
+    assert_eq!(8 + Assignment::INIT_SPACE, 271);
 }

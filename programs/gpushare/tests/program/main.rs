@@ -8,4 +8,5 @@ mod harness;
 mod layout;
 mod lifecycle;
 mod refusals;
+mod spot_check;
 mod staking;

@@ -105,8 +105,7 @@ fn zero_oversized_or_inconsistent_job_parameters_are_refused() {
     let World {
         mut env, client, ..
     } = world();
-    type Mutation = Box<dyn Fn(&mut CreateJobArgs)>;
-    let cases: Vec<(Mutation, GpuShareError)> = vec![
+    let cases: Vec<(JobArgsMutation, GpuShareError)> = vec![
         (Box::new(|a| a.shards = 0), GpuShareError::InvalidShardCount),
         (
             Box::new(|a| a.shards = 65),
