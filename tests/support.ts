@@ -149,17 +149,32 @@ export class Network {
   }
 
   /** A seeded gemm_i8 quorum job. */
-  async job(client: Wallet, shards: number, replicas: number, q: number, price: number, claimTimeout = 600): Promise<Job> {
+  job(client: Wallet, shards: number, replicas: number, q: number, price: number, claimTimeout = 600): Promise<Job> {
+    const kernel = { gemmI8: { m: 64, n: 64, k: 64 } };
+    return this.jobWith(client, kernel, randomBytes(32), shards, replicas, { quorum: { q } }, price, claimTimeout);
+  }
+
+  /** A seeded job of any kernel and verification mode. */
+  async jobWith(
+    client: Wallet,
+    kernel: object,
+    seed: Buffer,
+    shards: number,
+    replicas: number,
+    mode: object,
+    price: number,
+    claimTimeout = 600,
+  ): Promise<Job> {
     const id = new BN(randomBytes(6).readUIntLE(0, 6));
     const now = await chainTime();
     await program.methods
       .createJob({
         jobId: id,
-        kernel: { gemmI8: { m: 64, n: 64, k: 64 } },
-        input: { seed: [[...randomBytes(32)]] },
+        kernel,
+        input: { seed: [[...seed]] },
         shards,
         replicas,
-        mode: { quorum: { q } },
+        mode,
         price: new BN(price),
         claimTimeout: new BN(claimTimeout),
         expiresAt: new BN(now + 86_400),
@@ -211,7 +226,27 @@ export class Network {
     const shardKey = shardAddress(job.address, shard);
     return program.methods
       .reveal([...root], [...salt])
-      .accounts({ authority: p.key.publicKey, shard: shardKey, assignment: assignmentAddress(shardKey, replica) } as any)
+      .accounts({
+        authority: p.key.publicKey,
+        job: job.address,
+        shard: shardKey,
+        assignment: assignmentAddress(shardKey, replica),
+      } as any)
+      .signers([p.key])
+      .rpc();
+  }
+
+  /** Proves spot-check samples: each `{ sample, witness: { leaf, path }, previous }`. */
+  prove(p: Provider, job: Job, shard: number, replica: number, proofs: unknown[]) {
+    const shardKey = shardAddress(job.address, shard);
+    return program.methods
+      .prove(proofs as any)
+      .accounts({
+        authority: p.key.publicKey,
+        job: job.address,
+        shard: shardKey,
+        assignment: assignmentAddress(shardKey, replica),
+      } as any)
       .signers([p.key])
       .rpc();
   }

@@ -11,9 +11,22 @@ pub const MAX_SAMPLES: u8 = 64;
 /// may request), leaving room for the Merkle path checks and the account work.
 pub const LEAF_BUDGET_UNITS: u64 = 1_000_000;
 
-/// The challenge seed: `sha256("gpushare:challenge" ‖ slot_hash ‖ assignment)`.
-pub fn challenge_seed(slot_hash: &[u8; 32], assignment: &[u8; 32]) -> [u8; 32] {
-    sha256(&[b"gpushare:challenge", slot_hash, assignment])
+/// Slot hashes mixed into a challenge: the first this many slots after the commitment's, which span
+/// at least two leaders (a leader produces four consecutive slots).
+pub const CHALLENGE_SLOTS: usize = 5;
+
+/// The challenge seed: `sha256("gpushare:challenge" ‖ h₁ ‖ … ‖ h₅ ‖ assignment)` over the hashes of
+/// the first [`CHALLENGE_SLOTS`] slots after the commitment's, oldest first.
+pub fn challenge_seed(
+    slot_hashes: &[[u8; 32]; CHALLENGE_SLOTS],
+    assignment: &[u8; 32],
+) -> [u8; 32] {
+    let mut parts: [&[u8]; CHALLENGE_SLOTS + 2] = [b"gpushare:challenge"; CHALLENGE_SLOTS + 2];
+    for (part, hash) in parts[1..=CHALLENGE_SLOTS].iter_mut().zip(slot_hashes) {
+        *part = hash;
+    }
+    parts[CHALLENGE_SLOTS + 1] = assignment;
+    sha256(&parts)
 }
 
 /// Leaf index of sample `sample` among `leaves`: the first 8 bytes of `sha256(challenge ‖ sample)`
@@ -55,9 +68,9 @@ mod tests {
 
     #[test]
     fn samples_are_in_range_and_depend_on_both_inputs() {
-        let a = challenge_seed(&[1; 32], &[2; 32]);
-        let b = challenge_seed(&[1; 32], &[3; 32]);
-        let c = challenge_seed(&[4; 32], &[2; 32]);
+        let a = challenge_seed(&[[1; 32]; CHALLENGE_SLOTS], &[2; 32]);
+        let b = challenge_seed(&[[1; 32]; CHALLENGE_SLOTS], &[3; 32]);
+        let c = challenge_seed(&[[1, 1, 1, 1, 4].map(|v| [v; 32])][0], &[2; 32]);
         assert!(a != b && a != c);
         for sample in 0..MAX_SAMPLES {
             assert!(sample_index(&a, sample, 37) < 37);
@@ -73,7 +86,8 @@ mod tests {
             let trials = 4_000;
             let caught = (0..trials)
                 .filter(|trial: &u32| {
-                    let challenge = challenge_seed(&sha256(&[&trial.to_le_bytes()]), &[7; 32]);
+                    let slot_hash = sha256(&[&trial.to_le_bytes()]);
+                    let challenge = challenge_seed(&[slot_hash; CHALLENGE_SLOTS], &[7; 32]);
                     (0..samples).any(|s| sample_index(&challenge, s, leaves) < faked)
                 })
                 .count();

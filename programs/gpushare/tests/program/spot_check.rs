@@ -80,7 +80,7 @@ fn commit_and_reveal(
 ) -> [u8; 32] {
     env.claim(p, job, shard, 0);
     env.commit(p, job, shard, 0, output.tree.root());
-    env.warp(1);
+    env.warp(2);
     env.reveal(p, job, shard, 0, output.tree.root());
     let assignment: Assignment = env.fetch(&assignment_address(&shard_address(&job.job, shard), 0));
     assignment.challenge.expect("challenge fixed at reveal")
@@ -248,11 +248,10 @@ fn bad_proofs_are_refused_by_name_and_change_nothing() {
         code(GpuShareError::NotChallenged),
     );
     let same_slot = env.reveal_ix(&p, &job, 0, 0, out.tree.root(), p.salt);
-    env.assert_refused(
-        &[same_slot],
-        &[&p.wallet.key],
-        code(GpuShareError::ChallengeNotReady),
-    );
+    let not_ready = code(GpuShareError::ChallengeNotReady);
+    env.assert_refused(&[same_slot.clone()], &[&p.wallet.key], not_ready);
+    env.warp(1);
+    env.assert_refused(&[same_slot], &[&p.wallet.key], not_ready);
     env.warp(1);
     env.reveal(&p, &job, 0, 0, out.tree.root());
     let challenge = env
@@ -386,4 +385,26 @@ fn spot_check_jobs_that_cannot_be_checked_are_refused() {
         let ix = env.create_job_ix(&client, args);
         env.assert_refused(&[ix], &[&client.key], code(error));
     }
+}
+
+#[test]
+fn a_reveal_after_its_slot_hashes_left_the_sysvar_is_refused() {
+    let kernel = Kernel::MonteCarlo {
+        blocks: 4,
+        samples_per_block: 64,
+    };
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let p = env.provider(STAKE);
+    let job = spot_job(&mut env, &client, spec(kernel), 1, 2);
+    let out = output(kernel, 1, 0, &[]);
+    env.claim(&p, &job, 0, 0);
+    env.commit(&p, &job, 0, 0, out.tree.root());
+    env.warp(300);
+    let reveal = env.reveal_ix(&p, &job, 0, 0, out.tree.root(), p.salt);
+    env.assert_refused(
+        &[reveal],
+        &[&p.wallet.key],
+        code(GpuShareError::ChallengeUnavailable),
+    );
 }
