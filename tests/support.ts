@@ -192,61 +192,47 @@ export class Network {
     return { address, vault: escrowVaultAddress(address), id };
   }
 
-  claim(p: Provider, job: Job, shard: number, replica: number) {
+  /** The accounts a provider's steps on one slot name (Anchor ignores the ones an instruction lacks). */
+  private slotAccounts(p: Provider, job: Job, shard: number, replica: number) {
     const shardKey = shardAddress(job.address, shard);
+    return {
+      authority: p.key.publicKey,
+      network: this.address,
+      job: job.address,
+      shard: shardKey,
+      assignment: assignmentAddress(shardKey, replica),
+    };
+  }
+
+  claim(p: Provider, job: Job, shard: number, replica: number) {
     return program.methods
       .claim(shard, replica)
-      .accounts({
-        authority: p.key.publicKey,
-        network: this.address,
-        job: job.address,
-        shard: shardKey,
-        assignment: assignmentAddress(shardKey, replica),
-      } as any)
+      .accounts(this.slotAccounts(p, job, shard, replica) as any)
       .signers([p.key])
       .rpc();
   }
 
   commit(p: Provider, job: Job, shard: number, replica: number, root: Buffer, salt: Buffer = p.salt, as: Provider = p) {
-    const shardKey = shardAddress(job.address, shard);
     return program.methods
       .commit(commitment(root, as.key.publicKey, salt))
-      .accounts({
-        authority: p.key.publicKey,
-        network: this.address,
-        job: job.address,
-        shard: shardKey,
-        assignment: assignmentAddress(shardKey, replica),
-      } as any)
+      .accounts(this.slotAccounts(p, job, shard, replica) as any)
       .signers([p.key])
       .rpc();
   }
 
   reveal(p: Provider, job: Job, shard: number, replica: number, root: Buffer, salt: Buffer = p.salt) {
-    const shardKey = shardAddress(job.address, shard);
     return program.methods
       .reveal([...root], [...salt])
-      .accounts({
-        authority: p.key.publicKey,
-        job: job.address,
-        shard: shardKey,
-        assignment: assignmentAddress(shardKey, replica),
-      } as any)
+      .accounts(this.slotAccounts(p, job, shard, replica) as any)
       .signers([p.key])
       .rpc();
   }
 
   /** Proves spot-check samples: each `{ sample, witness: { leaf, path }, previous }`. */
   prove(p: Provider, job: Job, shard: number, replica: number, proofs: unknown[]) {
-    const shardKey = shardAddress(job.address, shard);
     return program.methods
       .prove(proofs as any)
-      .accounts({
-        authority: p.key.publicKey,
-        job: job.address,
-        shard: shardKey,
-        assignment: assignmentAddress(shardKey, replica),
-      } as any)
+      .accounts(this.slotAccounts(p, job, shard, replica) as any)
       .signers([p.key])
       .rpc();
   }
