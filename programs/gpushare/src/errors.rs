@@ -140,4 +140,6 @@ pub enum GpuShareError {
     MissingPrevious,
     #[msg("the proof window has closed")]
     ProofTooLate,
+    #[msg("the mint has a Token-2022 extension that can take, hold back or freeze escrowed tokens")]
+    UnsupportedMintExtension,
 }

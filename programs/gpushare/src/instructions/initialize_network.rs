@@ -1,5 +1,9 @@
 //! `initialize_network`: creates a network for a mint, with its treasury and parameters.
 use anchor_lang::prelude::*;
+use anchor_spl::token_2022::spl_token_2022;
+use anchor_spl::token_2022::spl_token_2022::extension::{
+    BaseStateWithExtensions, ExtensionType, StateWithExtensions,
+};
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 
 use crate::errors::GpuShareError;
@@ -30,9 +34,44 @@ pub struct InitializeNetwork<'info> {
     pub system_program: Program<'info, System>,
 }
 
+/// Token-2022 mint extensions that change nothing about how much a transfer moves or who can move it.
+const SAFE_MINT_EXTENSIONS: [ExtensionType; 8] = [
+    ExtensionType::MintCloseAuthority,
+    ExtensionType::InterestBearingConfig,
+    ExtensionType::MetadataPointer,
+    ExtensionType::TokenMetadata,
+    ExtensionType::GroupPointer,
+    ExtensionType::TokenGroup,
+    ExtensionType::GroupMemberPointer,
+    ExtensionType::TokenGroupMember,
+];
+
+/// Refuses Token-2022 mints with extensions that would break exact escrow accounting or let someone
+/// else move or freeze vault tokens (transfer fees and hooks, permanent delegates, pausing, default
+/// frozen accounts, non-transferable or confidential tokens).
+fn check_mint_extensions(mint: &AccountInfo) -> Result<()> {
+    if *mint.owner != spl_token_2022::ID {
+        return Ok(());
+    }
+    let data = mint.try_borrow_data()?;
+    let state = StateWithExtensions::<spl_token_2022::state::Mint>::unpack(&data)
+        .map_err(|_| GpuShareError::WrongMint)?;
+    let extensions = state
+        .get_extension_types()
+        .map_err(|_| GpuShareError::WrongMint)?;
+    require!(
+        extensions
+            .iter()
+            .all(|extension| SAFE_MINT_EXTENSIONS.contains(extension)),
+        GpuShareError::UnsupportedMintExtension
+    );
+    Ok(())
+}
+
 impl InitializeNetwork<'_> {
     fn validate(&self, params: &NetworkParams) -> Result<()> {
-        params.validate()
+        params.validate()?;
+        check_mint_extensions(&self.mint.to_account_info())
     }
 
     #[access_control(ctx.accounts.validate(&params))]

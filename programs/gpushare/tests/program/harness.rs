@@ -363,7 +363,8 @@ impl Env {
         self.token_account_of(&mint, owner, amount)
     }
 
-    fn token_account_of(&mut self, mint: &Pubkey, owner: &Pubkey, amount: u64) -> Pubkey {
+    /// A new token account of `mint` owned by `owner`, holding `amount` fresh tokens.
+    pub fn token_account_of(&mut self, mint: &Pubkey, owner: &Pubkey, amount: u64) -> Pubkey {
         let account = Keypair::new();
         let size = spl_token_2022::state::Account::LEN;
         let rent = self.svm.minimum_balance_for_rent_exemption(size);
@@ -458,13 +459,23 @@ impl Env {
     // ---- instruction builders ----
 
     pub fn initialize_network_ix(&self, params: NetworkParams) -> Instruction {
+        self.initialize_network_ix_for(&self.mint, &self.treasury, params)
+    }
+
+    /// `initialize_network` for another mint (its own network).
+    pub fn initialize_network_ix_for(
+        &self,
+        mint: &Pubkey,
+        treasury: &Pubkey,
+        params: NetworkParams,
+    ) -> Instruction {
         Instruction {
             program_id: gpushare::ID,
             accounts: acc::InitializeNetwork {
                 authority: self.authority.pubkey(),
-                mint: self.mint,
-                treasury: self.treasury,
-                network: self.network,
+                mint: *mint,
+                treasury: *treasury,
+                network: network_address(mint),
                 token_program: self.token_program,
                 system_program: anchor_lang::system_program::ID,
             }

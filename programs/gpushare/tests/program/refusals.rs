@@ -548,3 +548,68 @@ fn claims_after_expiry_and_double_cancels_are_refused() {
         code(GpuShareError::JobExpired),
     );
 }
+
+#[test]
+fn token_2022_mints_that_could_move_or_freeze_escrow_are_refused() {
+    use anchor_spl::token_2022::spl_token_2022::{
+        self, extension::ExtensionType, instruction as token_ix,
+    };
+    let mut env = Env::with_token_program(spl_token_2022::ID);
+    let payer = env.authority.pubkey();
+    let mint_with = |env: &mut Env, extensions: &[ExtensionType]| {
+        let mint = solana_keypair::Keypair::new();
+        let len =
+            ExtensionType::try_calculate_account_len::<spl_token_2022::state::Mint>(extensions)
+                .unwrap();
+        let rent = env.svm.minimum_balance_for_rent_exemption(len);
+        let mut ixs = vec![solana_system_interface::instruction::create_account(
+            &payer,
+            &solana_signer::Signer::pubkey(&mint),
+            rent,
+            len as u64,
+            &spl_token_2022::ID,
+        )];
+        let key = solana_signer::Signer::pubkey(&mint);
+        for extension in extensions {
+            ixs.push(match extension {
+                ExtensionType::PermanentDelegate => {
+                    token_ix::initialize_permanent_delegate(&spl_token_2022::ID, &key, &payer)
+                        .unwrap()
+                }
+                ExtensionType::MintCloseAuthority => token_ix::initialize_mint_close_authority(
+                    &spl_token_2022::ID,
+                    &key,
+                    Some(&payer),
+                )
+                .unwrap(),
+                other => panic!("no set-up for {other:?}"),
+            });
+        }
+        ixs.push(
+            token_ix::initialize_mint2(&spl_token_2022::ID, &key, &payer, None, DECIMALS).unwrap(),
+        );
+        env.send(&ixs, &[&mint]).expect("mint with extensions");
+        let treasury = env.token_account_of(&key, &payer, 0);
+        (key, treasury)
+    };
+    for (extensions, refused) in [
+        (vec![ExtensionType::PermanentDelegate], true),
+        (
+            vec![
+                ExtensionType::MintCloseAuthority,
+                ExtensionType::PermanentDelegate,
+            ],
+            true,
+        ),
+        (vec![ExtensionType::MintCloseAuthority], false),
+    ] {
+        let (mint, treasury) = mint_with(&mut env, &extensions);
+        let ix = env.initialize_network_ix_for(&mint, &treasury, default_params());
+        if refused {
+            env.assert_refused(&[ix], &[], code(GpuShareError::UnsupportedMintExtension));
+        } else {
+            env.send(&[ix], &[])
+                .expect("a mint with only a close authority is fine");
+        }
+    }
+}
