@@ -2,7 +2,6 @@
 //! holding a supply, and `initialize_network` with parameters suited to local runs (short windows).
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
-use anchor_lang::{InstructionData, ToAccountMetas};
 use anchor_spl::token_2022::spl_token_2022;
 use gpushare::state::NetworkParams;
 use solana_keypair::Keypair;
@@ -112,27 +111,10 @@ pub fn initialize(
     ];
     send(rpc, payer, &setup, &[&mint, &treasury, &supply])?;
 
-    let network = Pubkey::find_program_address(
-        &[gpushare::seeds::NETWORK, mint.pubkey().as_ref()],
-        &gpushare::ID,
-    )
-    .0;
-    let initialize = Instruction {
-        program_id: gpushare::ID,
-        accounts: gpushare::accounts::InitializeNetwork {
-            authority: owner,
-            mint: mint.pubkey(),
-            treasury: treasury.pubkey(),
-            network,
-            token_program,
-            system_program: anchor_lang::system_program::ID,
-        }
-        .to_account_metas(None),
-        data: gpushare::instruction::InitializeNetwork {
-            params: LOCAL_PARAMS,
-        }
-        .data(),
-    };
+    let keys =
+        gpushare_client::ix::NetworkKeys::new(mint.pubkey(), treasury.pubkey(), token_program);
+    let network = keys.network;
+    let initialize = gpushare_client::ix::initialize_network(&owner, &keys, LOCAL_PARAMS);
     send(rpc, payer, &[initialize], &[])?;
     Ok(CreatedNetwork {
         mint: mint.pubkey(),

@@ -2,14 +2,20 @@
 //! network, and builders for every instruction.
 use std::collections::BTreeMap;
 
+use anchor_lang::AccountDeserialize;
 use anchor_lang::prelude::{Clock, Pubkey};
 use anchor_lang::solana_program::instruction::Instruction;
-use anchor_lang::{AccountDeserialize, InstructionData, ToAccountMetas};
 use anchor_spl::token_2022::spl_token_2022;
 use base64::Engine;
 use gpushare::commitment::work_commitment;
 use gpushare::state::*;
-use gpushare::{accounts as acc, instruction as ix, seeds};
+use gpushare_client::ix::{self as client_ix, Holder, NetworkKeys, Slot};
+/// The program's addresses, under the names the tests use.
+pub use gpushare_client::pda::{
+    assignment as assignment_address, escrow_vault as escrow_vault_address, job as job_address,
+    network as network_address, provider as provider_address, shard as shard_address,
+    stake_vault as stake_vault_address,
+};
 use litesvm::LiteSVM;
 use solana_keypair::Keypair;
 use solana_program_pack::Pack;
@@ -67,6 +73,23 @@ impl Wallet {
     pub fn pubkey(&self) -> Pubkey {
         self.key.pubkey()
     }
+
+    /// The wallet as gpushare-client names a wallet and its token account.
+    pub fn holder(&self) -> Holder {
+        Holder {
+            authority: self.pubkey(),
+            token: self.token,
+        }
+    }
+}
+
+/// Slot `replica` of shard `shard_index` of `job`.
+pub fn slot(job: &JobHandle, shard_index: u16, replica: u8) -> Slot {
+    Slot {
+        job: job.job,
+        shard_index,
+        replica,
+    }
 }
 
 pub struct ProviderHandle {
@@ -94,55 +117,6 @@ pub struct Env {
     pub slot_salt: [u8; 32],
     /// Logs of the last successful transaction.
     pub last_logs: Vec<String>,
-}
-
-pub fn network_address(mint: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(&[seeds::NETWORK, mint.as_ref()], &gpushare::ID).0
-}
-
-pub fn provider_address(network: &Pubkey, authority: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(
-        &[seeds::PROVIDER, network.as_ref(), authority.as_ref()],
-        &gpushare::ID,
-    )
-    .0
-}
-
-pub fn stake_vault_address(provider: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(&[seeds::STAKE_VAULT, provider.as_ref()], &gpushare::ID).0
-}
-
-pub fn job_address(network: &Pubkey, client: &Pubkey, job_id: u64) -> Pubkey {
-    Pubkey::find_program_address(
-        &[
-            seeds::JOB,
-            network.as_ref(),
-            client.as_ref(),
-            &job_id.to_le_bytes(),
-        ],
-        &gpushare::ID,
-    )
-    .0
-}
-
-pub fn escrow_vault_address(job: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(&[seeds::ESCROW_VAULT, job.as_ref()], &gpushare::ID).0
-}
-
-pub fn shard_address(job: &Pubkey, index: u16) -> Pubkey {
-    Pubkey::find_program_address(
-        &[seeds::SHARD, job.as_ref(), &index.to_le_bytes()],
-        &gpushare::ID,
-    )
-    .0
-}
-
-pub fn assignment_address(shard: &Pubkey, replica: u8) -> Pubkey {
-    Pubkey::find_program_address(
-        &[seeds::ASSIGNMENT, shard.as_ref(), &[replica]],
-        &gpushare::ID,
-    )
-    .0
 }
 
 /// The output root an honest provider computes for a shard (the tests' stand-in for a Merkle root).
@@ -456,10 +430,20 @@ impl Env {
             .collect()
     }
 
-    // ---- instruction builders ----
+    // ---- instruction builders (gpushare-client, with this world's keys) ----
+
+    /// This world's network keys.
+    pub fn keys(&self) -> NetworkKeys {
+        NetworkKeys {
+            network: self.network,
+            mint: self.mint,
+            treasury: self.treasury,
+            token_program: self.token_program,
+        }
+    }
 
     pub fn initialize_network_ix(&self, params: NetworkParams) -> Instruction {
-        self.initialize_network_ix_for(&self.mint, &self.treasury, params)
+        client_ix::initialize_network(&self.authority.pubkey(), &self.keys(), params)
     }
 
     /// `initialize_network` for another mint (its own network).
@@ -469,54 +453,21 @@ impl Env {
         treasury: &Pubkey,
         params: NetworkParams,
     ) -> Instruction {
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: acc::InitializeNetwork {
-                authority: self.authority.pubkey(),
-                mint: *mint,
-                treasury: *treasury,
-                network: network_address(mint),
-                token_program: self.token_program,
-                system_program: anchor_lang::system_program::ID,
-            }
-            .to_account_metas(None),
-            data: ix::InitializeNetwork { params }.data(),
-        }
+        let keys = NetworkKeys::new(*mint, *treasury, self.token_program);
+        client_ix::initialize_network(&self.authority.pubkey(), &keys, params)
     }
 
     pub fn update_network_ix(&self, signer: &Pubkey, params: NetworkParams) -> Instruction {
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: acc::UpdateNetwork {
-                authority: *signer,
-                network: self.network,
-            }
-            .to_account_metas(None),
-            data: ix::UpdateNetwork { params }.data(),
-        }
+        client_ix::update_network(signer, &self.network, params)
     }
 
     pub fn register_ix(&self, wallet: &Wallet, stake: u64) -> Instruction {
-        let provider = provider_address(&self.network, &wallet.pubkey());
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: acc::RegisterProvider {
-                authority: wallet.pubkey(),
-                network: self.network,
-                mint: self.mint,
-                provider,
-                stake_vault: stake_vault_address(&provider),
-                authority_token: wallet.token,
-                token_program: self.token_program,
-                system_program: anchor_lang::system_program::ID,
-            }
-            .to_account_metas(None),
-            data: ix::RegisterProvider {
-                stake,
-                hardware: HardwareProfile::default(),
-            }
-            .data(),
-        }
+        client_ix::register_provider(
+            &wallet.holder(),
+            &self.keys(),
+            stake,
+            HardwareProfile::default(),
+        )
     }
 
     /// Registers a new provider with `stake`.
@@ -536,75 +487,24 @@ impl Env {
         }
     }
 
-    fn provider_stake_metas(&self, p: &ProviderHandle) -> Vec<anchor_lang::prelude::AccountMeta> {
-        acc::ProviderStake {
-            authority: p.wallet.pubkey(),
-            network: self.network,
-            mint: self.mint,
-            provider: p.provider,
-            stake_vault: p.vault,
-            authority_token: p.wallet.token,
-            token_program: self.token_program,
-        }
-        .to_account_metas(None)
-    }
-
     pub fn add_stake_ix(&self, p: &ProviderHandle, amount: u64) -> Instruction {
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: self.provider_stake_metas(p),
-            data: ix::AddStake { amount }.data(),
-        }
+        client_ix::add_stake(&p.wallet.holder(), &self.keys(), amount)
     }
 
     pub fn withdraw_ix(&self, p: &ProviderHandle) -> Instruction {
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: self.provider_stake_metas(p),
-            data: ix::WithdrawStake {}.data(),
-        }
+        client_ix::withdraw_stake(&p.wallet.holder(), &self.keys())
     }
 
     pub fn unstake_ix(&self, p: &ProviderHandle, amount: u64) -> Instruction {
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: acc::RequestUnstake {
-                authority: p.wallet.pubkey(),
-                network: self.network,
-                provider: p.provider,
-            }
-            .to_account_metas(None),
-            data: ix::RequestUnstake { amount }.data(),
-        }
+        client_ix::request_unstake(&p.wallet.pubkey(), &self.network, amount)
     }
 
     pub fn update_hardware_ix(&self, p: &ProviderHandle, hardware: HardwareProfile) -> Instruction {
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: acc::UpdateHardware {
-                authority: p.wallet.pubkey(),
-                provider: p.provider,
-            }
-            .to_account_metas(None),
-            data: ix::UpdateHardware { hardware }.data(),
-        }
+        client_ix::update_hardware(&p.wallet.pubkey(), &self.network, hardware)
     }
 
     pub fn close_provider_ix(&self, p: &ProviderHandle) -> Instruction {
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: acc::CloseProvider {
-                authority: p.wallet.pubkey(),
-                network: self.network,
-                mint: self.mint,
-                provider: p.provider,
-                stake_vault: p.vault,
-                authority_token: p.wallet.token,
-                token_program: self.token_program,
-            }
-            .to_account_metas(None),
-            data: ix::CloseProvider {}.data(),
-        }
+        client_ix::close_provider(&p.wallet.holder(), &self.keys())
     }
 
     pub fn next_job_id(&mut self) -> u64 {
@@ -613,22 +513,7 @@ impl Env {
     }
 
     pub fn create_job_ix(&self, client: &Wallet, args: CreateJobArgs) -> Instruction {
-        let job = job_address(&self.network, &client.pubkey(), args.job_id);
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: acc::CreateJob {
-                client: client.pubkey(),
-                network: self.network,
-                mint: self.mint,
-                job,
-                escrow_vault: escrow_vault_address(&job),
-                client_token: client.token,
-                token_program: self.token_program,
-                system_program: anchor_lang::system_program::ID,
-            }
-            .to_account_metas(None),
-            data: ix::CreateJob { args }.data(),
-        }
+        client_ix::create_job(&client.holder(), &self.keys(), args)
     }
 
     /// Creates a quorum job of `shards × replicas` at `price`, expiring in a day.
@@ -656,20 +541,7 @@ impl Env {
     }
 
     pub fn cancel_ix(&self, client: &Wallet, job: &JobHandle) -> Instruction {
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: acc::CancelJob {
-                client: client.pubkey(),
-                network: self.network,
-                mint: self.mint,
-                job: job.job,
-                escrow_vault: job.vault,
-                client_token: client.token,
-                token_program: self.token_program,
-            }
-            .to_account_metas(None),
-            data: ix::CancelJob {}.data(),
-        }
+        client_ix::cancel_job(&client.holder(), &self.keys(), &job.job)
     }
 
     pub fn claim_ix(
@@ -679,25 +551,11 @@ impl Env {
         shard_index: u16,
         replica: u8,
     ) -> Instruction {
-        let shard = shard_address(&job.job, shard_index);
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: acc::Claim {
-                authority: p.wallet.pubkey(),
-                network: self.network,
-                provider: p.provider,
-                job: job.job,
-                shard,
-                assignment: assignment_address(&shard, replica),
-                system_program: anchor_lang::system_program::ID,
-            }
-            .to_account_metas(None),
-            data: ix::Claim {
-                shard_index,
-                replica,
-            }
-            .data(),
-        }
+        client_ix::claim(
+            &p.wallet.pubkey(),
+            &self.network,
+            &slot(job, shard_index, replica),
+        )
     }
 
     pub fn commit_ix(
@@ -708,19 +566,12 @@ impl Env {
         replica: u8,
         commitment: [u8; 32],
     ) -> Instruction {
-        let shard = shard_address(&job.job, shard_index);
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: acc::Commit {
-                authority: p.wallet.pubkey(),
-                network: self.network,
-                job: job.job,
-                shard,
-                assignment: assignment_address(&shard, replica),
-            }
-            .to_account_metas(None),
-            data: ix::Commit { commitment }.data(),
-        }
+        client_ix::commit(
+            &p.wallet.pubkey(),
+            &self.network,
+            &slot(job, shard_index, replica),
+            commitment,
+        )
     }
 
     pub fn reveal_ix(
@@ -732,19 +583,12 @@ impl Env {
         root: [u8; 32],
         salt: [u8; 32],
     ) -> Instruction {
-        let shard = shard_address(&job.job, shard_index);
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: acc::Reveal {
-                authority: p.wallet.pubkey(),
-                job: job.job,
-                shard,
-                assignment: assignment_address(&shard, replica),
-                slot_hashes: gpushare::constants::SLOT_HASHES_SYSVAR,
-            }
-            .to_account_metas(None),
-            data: ix::Reveal { root, salt }.data(),
-        }
+        client_ix::reveal(
+            &p.wallet.pubkey(),
+            &slot(job, shard_index, replica),
+            root,
+            salt,
+        )
     }
 
     pub fn prove_ix(
@@ -755,54 +599,11 @@ impl Env {
         replica: u8,
         proofs: Vec<gpushare::instructions::SampleProof>,
     ) -> Instruction {
-        let shard = shard_address(&job.job, shard_index);
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: acc::Prove {
-                authority: p.wallet.pubkey(),
-                job: job.job,
-                shard,
-                assignment: assignment_address(&shard, replica),
-            }
-            .to_account_metas(None),
-            data: ix::Prove { proofs }.data(),
-        }
+        client_ix::prove(&p.wallet.pubkey(), &slot(job, shard_index, replica), proofs)
     }
 
     pub fn settle_shard_ix(&self, job: &JobHandle, shard_index: u16) -> Instruction {
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: acc::SettleShard {
-                job: job.job,
-                shard: shard_address(&job.job, shard_index),
-            }
-            .to_account_metas(None),
-            data: ix::SettleShard {}.data(),
-        }
-    }
-
-    fn outcome_metas(
-        &self,
-        p: &ProviderHandle,
-        job: &JobHandle,
-        shard_index: u16,
-        replica: u8,
-    ) -> Vec<anchor_lang::prelude::AccountMeta> {
-        let shard = shard_address(&job.job, shard_index);
-        acc::AssignmentOutcome {
-            network: self.network,
-            mint: self.mint,
-            job: job.job,
-            shard,
-            assignment: assignment_address(&shard, replica),
-            provider: p.provider,
-            stake_vault: p.vault,
-            escrow_vault: job.vault,
-            provider_token: p.wallet.token,
-            rent_receiver: p.wallet.pubkey(),
-            token_program: self.token_program,
-        }
-        .to_account_metas(None)
+        client_ix::settle_shard(&job.job, shard_index)
     }
 
     pub fn settle_assignment_ix(
@@ -812,11 +613,11 @@ impl Env {
         shard_index: u16,
         replica: u8,
     ) -> Instruction {
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: self.outcome_metas(p, job, shard_index, replica),
-            data: ix::SettleAssignment {}.data(),
-        }
+        client_ix::settle_assignment(
+            &self.keys(),
+            &slot(job, shard_index, replica),
+            &p.wallet.holder(),
+        )
     }
 
     pub fn expire_ix(
@@ -826,11 +627,11 @@ impl Env {
         shard_index: u16,
         replica: u8,
     ) -> Instruction {
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: self.outcome_metas(p, job, shard_index, replica),
-            data: ix::ExpireClaim {}.data(),
-        }
+        client_ix::expire_claim(
+            &self.keys(),
+            &slot(job, shard_index, replica),
+            &p.wallet.holder(),
+        )
     }
 
     pub fn close_shard_ix(
@@ -839,34 +640,11 @@ impl Env {
         shard_index: u16,
         rent_receiver: &Pubkey,
     ) -> Instruction {
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: acc::CloseShard {
-                job: job.job,
-                shard: shard_address(&job.job, shard_index),
-                rent_receiver: *rent_receiver,
-            }
-            .to_account_metas(None),
-            data: ix::CloseShard {}.data(),
-        }
+        client_ix::close_shard(&job.job, shard_index, rent_receiver)
     }
 
     pub fn close_job_ix(&self, client: &Wallet, job: &JobHandle) -> Instruction {
-        Instruction {
-            program_id: gpushare::ID,
-            accounts: acc::CloseJob {
-                network: self.network,
-                mint: self.mint,
-                job: job.job,
-                escrow_vault: job.vault,
-                client: client.pubkey(),
-                client_token: client.token,
-                treasury: self.treasury,
-                token_program: self.token_program,
-            }
-            .to_account_metas(None),
-            data: ix::CloseJob {}.data(),
-        }
+        client_ix::close_job(&self.keys(), &job.job, &client.holder())
     }
 
     // ---- protocol steps that must succeed ----

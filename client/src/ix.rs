@@ -1,0 +1,344 @@
+//! One builder per gpushare instruction. Accounts are derived from the few keys that identify them.
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::solana_program::instruction::Instruction;
+use anchor_lang::{InstructionData, ToAccountMetas, system_program};
+use gpushare::instructions::SampleProof;
+use gpushare::state::{CreateJobArgs, HardwareProfile, NetworkParams};
+use gpushare::{accounts, instruction};
+
+use crate::pda;
+
+/// The keys that identify a network: its mint, the mint's token program and the treasury.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetworkKeys {
+    pub network: Pubkey,
+    pub mint: Pubkey,
+    pub treasury: Pubkey,
+    pub token_program: Pubkey,
+}
+
+impl NetworkKeys {
+    pub fn new(mint: Pubkey, treasury: Pubkey, token_program: Pubkey) -> Self {
+        Self {
+            network: pda::network(&mint),
+            mint,
+            treasury,
+            token_program,
+        }
+    }
+}
+
+/// A provider's wallet and the token account it is paid into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Holder {
+    pub authority: Pubkey,
+    pub token: Pubkey,
+}
+
+fn build(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
+    Instruction {
+        program_id: gpushare::ID,
+        accounts: accounts.to_account_metas(None),
+        data: data.data(),
+    }
+}
+
+pub fn initialize_network(
+    authority: &Pubkey,
+    net: &NetworkKeys,
+    params: NetworkParams,
+) -> Instruction {
+    build(
+        accounts::InitializeNetwork {
+            authority: *authority,
+            mint: net.mint,
+            treasury: net.treasury,
+            network: net.network,
+            token_program: net.token_program,
+            system_program: system_program::ID,
+        },
+        instruction::InitializeNetwork { params },
+    )
+}
+
+pub fn update_network(authority: &Pubkey, network: &Pubkey, params: NetworkParams) -> Instruction {
+    build(
+        accounts::UpdateNetwork {
+            authority: *authority,
+            network: *network,
+        },
+        instruction::UpdateNetwork { params },
+    )
+}
+
+pub fn register_provider(
+    wallet: &Holder,
+    net: &NetworkKeys,
+    stake: u64,
+    hardware: HardwareProfile,
+) -> Instruction {
+    let provider = pda::provider(&net.network, &wallet.authority);
+    build(
+        accounts::RegisterProvider {
+            authority: wallet.authority,
+            network: net.network,
+            mint: net.mint,
+            provider,
+            stake_vault: pda::stake_vault(&provider),
+            authority_token: wallet.token,
+            token_program: net.token_program,
+            system_program: system_program::ID,
+        },
+        instruction::RegisterProvider { stake, hardware },
+    )
+}
+
+fn provider_stake(wallet: &Holder, net: &NetworkKeys) -> accounts::ProviderStake {
+    let provider = pda::provider(&net.network, &wallet.authority);
+    accounts::ProviderStake {
+        authority: wallet.authority,
+        network: net.network,
+        mint: net.mint,
+        provider,
+        stake_vault: pda::stake_vault(&provider),
+        authority_token: wallet.token,
+        token_program: net.token_program,
+    }
+}
+
+pub fn add_stake(wallet: &Holder, net: &NetworkKeys, amount: u64) -> Instruction {
+    build(
+        provider_stake(wallet, net),
+        instruction::AddStake { amount },
+    )
+}
+
+pub fn withdraw_stake(wallet: &Holder, net: &NetworkKeys) -> Instruction {
+    build(provider_stake(wallet, net), instruction::WithdrawStake {})
+}
+
+pub fn request_unstake(authority: &Pubkey, network: &Pubkey, amount: u64) -> Instruction {
+    let provider = pda::provider(network, authority);
+    build(
+        accounts::RequestUnstake {
+            authority: *authority,
+            network: *network,
+            provider,
+        },
+        instruction::RequestUnstake { amount },
+    )
+}
+
+pub fn update_hardware(
+    authority: &Pubkey,
+    network: &Pubkey,
+    hardware: HardwareProfile,
+) -> Instruction {
+    let provider = pda::provider(network, authority);
+    build(
+        accounts::UpdateHardware {
+            authority: *authority,
+            provider,
+        },
+        instruction::UpdateHardware { hardware },
+    )
+}
+
+pub fn close_provider(wallet: &Holder, net: &NetworkKeys) -> Instruction {
+    let provider = pda::provider(&net.network, &wallet.authority);
+    build(
+        accounts::CloseProvider {
+            authority: wallet.authority,
+            network: net.network,
+            mint: net.mint,
+            provider,
+            stake_vault: pda::stake_vault(&provider),
+            authority_token: wallet.token,
+            token_program: net.token_program,
+        },
+        instruction::CloseProvider {},
+    )
+}
+
+pub fn create_job(client: &Holder, net: &NetworkKeys, args: CreateJobArgs) -> Instruction {
+    let job = pda::job(&net.network, &client.authority, args.job_id);
+    build(
+        accounts::CreateJob {
+            client: client.authority,
+            network: net.network,
+            mint: net.mint,
+            job,
+            escrow_vault: pda::escrow_vault(&job),
+            client_token: client.token,
+            token_program: net.token_program,
+            system_program: system_program::ID,
+        },
+        instruction::CreateJob { args },
+    )
+}
+
+pub fn cancel_job(client: &Holder, net: &NetworkKeys, job: &Pubkey) -> Instruction {
+    build(
+        accounts::CancelJob {
+            client: client.authority,
+            network: net.network,
+            mint: net.mint,
+            job: *job,
+            escrow_vault: pda::escrow_vault(job),
+            client_token: client.token,
+            token_program: net.token_program,
+        },
+        instruction::CancelJob {},
+    )
+}
+
+/// A (shard, replica) slot of a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+}
+
+impl Slot {
+    pub fn shard(&self) -> Pubkey {
+        pda::shard(&self.job, self.shard_index)
+    }
+
+    pub fn assignment(&self) -> Pubkey {
+        pda::assignment(&self.shard(), self.replica)
+    }
+}
+
+pub fn claim(authority: &Pubkey, network: &Pubkey, slot: &Slot) -> Instruction {
+    build(
+        accounts::Claim {
+            authority: *authority,
+            network: *network,
+            provider: pda::provider(network, authority),
+            job: slot.job,
+            shard: slot.shard(),
+            assignment: slot.assignment(),
+            system_program: system_program::ID,
+        },
+        instruction::Claim {
+            shard_index: slot.shard_index,
+            replica: slot.replica,
+        },
+    )
+}
+
+pub fn commit(
+    authority: &Pubkey,
+    network: &Pubkey,
+    slot: &Slot,
+    commitment: [u8; 32],
+) -> Instruction {
+    build(
+        accounts::Commit {
+            authority: *authority,
+            network: *network,
+            job: slot.job,
+            shard: slot.shard(),
+            assignment: slot.assignment(),
+        },
+        instruction::Commit { commitment },
+    )
+}
+
+pub fn reveal(authority: &Pubkey, slot: &Slot, root: [u8; 32], salt: [u8; 32]) -> Instruction {
+    build(
+        accounts::Reveal {
+            authority: *authority,
+            job: slot.job,
+            shard: slot.shard(),
+            assignment: slot.assignment(),
+            slot_hashes: gpushare::constants::SLOT_HASHES_SYSVAR,
+        },
+        instruction::Reveal { root, salt },
+    )
+}
+
+pub fn prove(authority: &Pubkey, slot: &Slot, proofs: Vec<SampleProof>) -> Instruction {
+    build(
+        accounts::Prove {
+            authority: *authority,
+            job: slot.job,
+            shard: slot.shard(),
+            assignment: slot.assignment(),
+        },
+        instruction::Prove { proofs },
+    )
+}
+
+pub fn settle_shard(job: &Pubkey, shard_index: u16) -> Instruction {
+    build(
+        accounts::SettleShard {
+            job: *job,
+            shard: pda::shard(job, shard_index),
+        },
+        instruction::SettleShard {},
+    )
+}
+
+fn assignment_outcome(
+    net: &NetworkKeys,
+    slot: &Slot,
+    holder: &Holder,
+) -> accounts::AssignmentOutcome {
+    let provider = pda::provider(&net.network, &holder.authority);
+    accounts::AssignmentOutcome {
+        network: net.network,
+        mint: net.mint,
+        job: slot.job,
+        shard: slot.shard(),
+        assignment: slot.assignment(),
+        provider,
+        stake_vault: pda::stake_vault(&provider),
+        escrow_vault: pda::escrow_vault(&slot.job),
+        provider_token: holder.token,
+        rent_receiver: holder.authority,
+        token_program: net.token_program,
+    }
+}
+
+pub fn settle_assignment(net: &NetworkKeys, slot: &Slot, holder: &Holder) -> Instruction {
+    build(
+        assignment_outcome(net, slot, holder),
+        instruction::SettleAssignment {},
+    )
+}
+
+pub fn expire_claim(net: &NetworkKeys, slot: &Slot, holder: &Holder) -> Instruction {
+    build(
+        assignment_outcome(net, slot, holder),
+        instruction::ExpireClaim {},
+    )
+}
+
+pub fn close_shard(job: &Pubkey, shard_index: u16, rent_receiver: &Pubkey) -> Instruction {
+    build(
+        accounts::CloseShard {
+            job: *job,
+            shard: pda::shard(job, shard_index),
+            rent_receiver: *rent_receiver,
+        },
+        instruction::CloseShard {},
+    )
+}
+
+pub fn close_job(net: &NetworkKeys, job: &Pubkey, client: &Holder) -> Instruction {
+    build(
+        accounts::CloseJob {
+            network: net.network,
+            mint: net.mint,
+            job: *job,
+            escrow_vault: pda::escrow_vault(job),
+            client: client.authority,
+            client_token: client.token,
+            treasury: net.treasury,
+            token_program: net.token_program,
+        },
+        instruction::CloseJob {},
+    )
+}
