@@ -194,8 +194,7 @@ impl<'a> DataGemm<'a> {
             });
         }
         let split = (u64::from(m) * u64::from(k)) as usize;
-        // SAFETY-free reinterpretation: i8 and u8 have the same size and alignment.
-        let all: &[i8] = bytemuck_i8(bytes);
+        let all = as_i8(bytes);
         Ok(Self {
             a: &all[..split],
             b: &all[split..],
@@ -205,7 +204,8 @@ impl<'a> DataGemm<'a> {
     }
 }
 
-fn bytemuck_i8(bytes: &[u8]) -> &[i8] {
+/// `bytes` read as i8 values.
+fn as_i8(bytes: &[u8]) -> &[i8] {
     // SAFETY: u8 and i8 have identical size, alignment and validity (every bit pattern is valid).
     unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<i8>(), bytes.len()) }
 }

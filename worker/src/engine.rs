@@ -2,8 +2,8 @@
 //! the output out as the core crate defines it, self-checks GEMM results with Freivalds, and builds
 //! the Merkle tree the commitment is made to.
 use gpushare_core::kernels::{
-    DataGemm, Kernel, SeededGemm, gemm_leaf, monte_carlo_block, monte_carlo_key, part,
-    sha256_chain_advance, sha256_chain_start,
+    DataGemm, Kernel, KernelError, SeededGemm, gemm_leaf, monte_carlo_key, part, seeded_leaf,
+    sha256_chain_start,
 };
 use gpushare_core::merkle::MerkleTree;
 use rayon::prelude::*;
@@ -87,7 +87,7 @@ pub fn gemm_operands(
 fn seed_of(input: &Input) -> Result<&[u8; 32], WorkerError> {
     match input {
         Input::Seed(seed) => Ok(seed),
-        Input::Data(_) => Err(gpushare_core::kernels::KernelError::SeedOnly.into()),
+        Input::Data(_) => Err(KernelError::SeedOnly.into()),
     }
 }
 
@@ -146,7 +146,8 @@ pub fn compute_shard(
     Ok(ShardOutput::new(&kernel, bytes))
 }
 
-/// The shard's output straight from the reference definitions (slow; for self-tests and checks).
+/// The shard's output straight from the reference definitions, leaf by leaf — seeded leaves with
+/// `seeded_leaf`, the function the program's spot-checks run (slow; for self-tests and checks).
 pub fn reference_shard(
     kernel: Kernel,
     input: &Input,
@@ -154,45 +155,33 @@ pub fn reference_shard(
     shard: u32,
 ) -> Result<ShardOutput, WorkerError> {
     let leaves = kernel.shard_leaves(shards, shard)?;
-    let bytes = match kernel {
-        Kernel::GemmI8 { m, n, k } => {
-            let leaf_bytes = |leaf| match input {
-                Input::Seed(seed) => {
-                    gemm_leaf(&SeededGemm::new(seed, n, k), (m, n, k), shards, shard, leaf)
-                }
-                Input::Data(bytes) => gemm_leaf(
-                    &DataGemm::new(bytes, m, n, k)?,
-                    (m, n, k),
-                    shards,
-                    shard,
-                    leaf,
-                ),
-            };
-            let leaves: Result<Vec<Vec<u8>>, _> =
-                (0..leaves).into_par_iter().map(leaf_bytes).collect();
+    let bytes = match (input, kernel) {
+        (Input::Data(bytes), Kernel::GemmI8 { m, n, k }) => {
+            let data = DataGemm::new(bytes, m, n, k)?;
+            let leaves: Result<Vec<Vec<u8>>, _> = (0..leaves)
+                .into_par_iter()
+                .map(|leaf| gemm_leaf(&data, (m, n, k), shards, shard, leaf))
+                .collect();
             leaves?.concat()
         }
-        Kernel::Sha256Chain { leaf_every, .. } => {
-            let mut state = sha256_chain_start(seed_of(input)?, shard);
-            (0..leaves)
-                .flat_map(|_| {
-                    state = sha256_chain_advance(state, leaf_every);
-                    state
-                })
-                .collect()
+        (Input::Data(_), _) => return Err(KernelError::SeedOnly.into()),
+        (Input::Seed(seed), Kernel::Sha256Chain { .. }) => {
+            // Each leaf is hashed on from the one before it.
+            let mut bytes = Vec::new();
+            let mut previous = None;
+            for leaf in 0..leaves {
+                let state = seeded_leaf(kernel, seed, shards, shard, leaf, previous)?;
+                previous = state.as_slice().try_into().ok();
+                bytes.extend(state);
+            }
+            bytes
         }
-        Kernel::MonteCarlo {
-            blocks,
-            samples_per_block,
-        } => {
-            let range = part(u64::from(blocks), shards, shard);
-            let key = monte_carlo_key(seed_of(input)?);
-            (range.start as u32..range.end as u32)
+        (Input::Seed(seed), _) => {
+            let leaves: Result<Vec<Vec<u8>>, _> = (0..leaves)
                 .into_par_iter()
-                .flat_map_iter(|block| {
-                    monte_carlo_block(key, block, samples_per_block).to_le_bytes()
-                })
-                .collect()
+                .map(|leaf| seeded_leaf(kernel, seed, shards, shard, leaf, None))
+                .collect();
+            leaves?.concat()
         }
     };
     Ok(ShardOutput::new(&kernel, bytes))
