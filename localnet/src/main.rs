@@ -1,19 +1,15 @@
 //! `gpushare-localnet`: a real agave test validator with JSON-RPC and websockets on 127.0.0.1 that hosts
 //! the gpushare program natively as a builtin at its declared program id. Optionally creates the
 //! network's mint and initializes the network. Prints one `READY` line, stops cleanly on SIGINT/SIGTERM.
-mod network;
 
-use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
-use solana_keypair::Keypair;
-use solana_program_runtime::program_cache_entry::ProgramCacheEntry;
+use gpushare_localnet::{Localnet, network, write_keypair};
 use solana_signer::Signer;
-use solana_test_validator::{TestValidator, TestValidatorGenesis};
 
 /// Command-line options.
 #[derive(Parser, Debug)]
@@ -36,17 +32,15 @@ struct Options {
     token_2022: bool,
 }
 
-/// Why the localnet could not start.
+/// Why the localnet binary stopped.
 #[derive(Debug, thiserror::Error)]
 enum LocalnetError {
-    #[error("ledger directory: {0}")]
-    Ledger(#[from] std::io::Error),
-    #[error("validator did not start: {0}")]
-    Validator(String),
-    #[error("the gpushare builtin could not be added to the bank")]
-    Builtin,
+    #[error(transparent)]
+    Start(#[from] gpushare_localnet::LocalnetError),
+    #[error("payer keypair: {0}")]
+    Keypair(std::io::Error),
     #[error("network initialization: {0}")]
-    Network(#[from] network::NetworkSetupError),
+    Network(#[from] gpushare_localnet::network::NetworkSetupError),
     #[error("signal handler: {0}")]
     Signals(std::io::Error),
 }
@@ -64,41 +58,12 @@ fn main() {
 }
 
 fn run(options: Options) -> Result<(), LocalnetError> {
-    gpushare_native::install();
-    let temporary = match options.ledger {
-        Some(_) => None,
-        None => Some(
-            tempfile::Builder::new()
-                .prefix("gpushare-ledger-")
-                .tempdir()?,
-        ),
-    };
-    let ledger = match (&options.ledger, &temporary) {
-        (Some(path), _) => path.clone(),
-        (None, Some(dir)) => dir.path().to_path_buf(),
-        (None, None) => unreachable!("a temporary ledger exists when none is given"),
-    };
-    std::fs::create_dir_all(&ledger)?;
-
-    let mut genesis = TestValidatorGenesis::default();
-    genesis
-        .ledger_path(&ledger)
-        .rpc_port(options.rpc_port)
-        .rpc_config(solana_rpc::rpc::JsonRpcConfig {
-            enable_rpc_transaction_history: true,
-            enable_extended_tx_metadata_storage: true,
-            ..solana_rpc::rpc::JsonRpcConfig::default_for_test()
-        });
-    let payer = Keypair::new();
-    let validator = genesis
-        .start_with_mint_address(payer.pubkey(), solana_net_utils::SocketAddrSpace::new(true))
-        .map_err(|e| LocalnetError::Validator(e.to_string()))?;
-    add_builtin(&validator)?;
-
+    let localnet = Localnet::start(options.rpc_port, options.ledger.as_deref())?;
+    let (validator, payer) = (&localnet.validator, &localnet.payer);
     let keypair_path = options
         .payer_keypair
-        .unwrap_or_else(|| ledger.join("payer.json"));
-    write_keypair(&payer, &keypair_path)?;
+        .unwrap_or_else(|| localnet.ledger.join("payer.json"));
+    write_keypair(payer, &keypair_path).map_err(LocalnetError::Keypair)?;
 
     let mut ready = format!(
         "READY rpc={} ws={} payer={} keypair={} program={}",
@@ -109,7 +74,7 @@ fn run(options: Options) -> Result<(), LocalnetError> {
         gpushare::ID,
     );
     if options.init_network {
-        let created = network::initialize(&validator.get_rpc_client(), &payer, options.token_2022)?;
+        let created = network::initialize(&validator.get_rpc_client(), payer, options.token_2022)?;
         ready.push_str(&format!(
             " mint={} treasury={} network={} payer_token={}",
             created.mint, created.treasury, created.network, created.payer_token
@@ -125,39 +90,6 @@ fn run(options: Options) -> Result<(), LocalnetError> {
         std::thread::sleep(Duration::from_millis(100));
     }
     eprintln!("gpushare-localnet: stopping");
-    drop(validator);
-    drop(temporary);
-    Ok(())
-}
-
-/// Registers the gpushare builtin on the working bank; banks created after it inherit it. The
-/// bank may be frozen between reading it and adding, so retry on the next one.
-fn add_builtin(validator: &TestValidator) -> Result<(), LocalnetError> {
-    const NAME: &str = "gpushare";
-    let bank_forks = validator.bank_forks();
-    for _ in 0..200 {
-        let bank = bank_forks
-            .read()
-            .map_err(|_| LocalnetError::Builtin)?
-            .working_bank();
-        let added = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let entry = ProgramCacheEntry::new_builtin(0, NAME.len(), gpushare_native::builtin());
-            bank.add_builtin(gpushare::ID, NAME, entry)
-        }));
-        if added.is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err(LocalnetError::Builtin)
-}
-
-/// Writes `keypair` as the Solana CLI does: a JSON array of its 64 bytes.
-fn write_keypair(keypair: &Keypair, path: &std::path::Path) -> Result<(), LocalnetError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let bytes: Vec<String> = keypair.to_bytes().iter().map(u8::to_string).collect();
-    std::fs::write(path, format!("[{}]", bytes.join(",")))?;
+    drop(localnet);
     Ok(())
 }

@@ -35,6 +35,7 @@ pub struct CreatedNetwork {
     pub mint: Pubkey,
     pub treasury: Pubkey,
     pub network: Pubkey,
+    pub token_program: Pubkey,
     /// The payer's token account holding [`PAYER_SUPPLY`].
     pub payer_token: Pubkey,
 }
@@ -120,8 +121,48 @@ pub fn initialize(
         mint: mint.pubkey(),
         treasury: treasury.pubkey(),
         network,
+        token_program,
         payer_token: supply.pubkey(),
     })
+}
+
+/// Gives `wallet` `lamports` of SOL and `tokens` of the network's mint in its associated token
+/// account (created if missing), from the payer; returns that token account.
+pub fn fund_wallet(
+    rpc: &RpcClient,
+    payer: &Keypair,
+    created: &CreatedNetwork,
+    wallet: &Pubkey,
+    lamports: u64,
+    tokens: u64,
+) -> Result<Pubkey, NetworkSetupError> {
+    use spl_associated_token_account_interface::{address, instruction};
+    let token = address::get_associated_token_address_with_program_id(
+        wallet,
+        &created.mint,
+        &created.token_program,
+    );
+    let ixs = [
+        solana_system_interface::instruction::transfer(&payer.pubkey(), wallet, lamports),
+        instruction::create_associated_token_account_idempotent(
+            &payer.pubkey(),
+            wallet,
+            &created.mint,
+            &created.token_program,
+        ),
+        spl_token_2022::instruction::transfer_checked(
+            &created.token_program,
+            &created.payer_token,
+            &created.mint,
+            &token,
+            &payer.pubkey(),
+            &[],
+            tokens,
+            DECIMALS,
+        )?,
+    ];
+    send(rpc, payer, &ixs, &[])?;
+    Ok(token)
 }
 
 fn send(

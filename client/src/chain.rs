@@ -1,0 +1,420 @@
+//! Chain I/O over JSON-RPC: reading and decoding gpushare accounts, and sending transactions with a
+//! compute budget and priority fee, retries with backoff, rebroadcasts, and blockhash expiry handled.
+//!
+//! A signed transaction is re-sent unchanged (same signature, so it can land at most once) until it is
+//! confirmed, refused, or its blockhash has expired; only then is it re-signed with a new blockhash.
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::solana_program::instruction::Instruction;
+use anchor_lang::{AccountDeserialize, Discriminator};
+use anchor_spl::token_2022::spl_token_2022::extension::StateWithExtensions;
+use anchor_spl::token_2022::spl_token_2022::state::Account as TokenAccount;
+use solana_compute_budget_interface::ComputeBudgetInstruction;
+use solana_keypair::Keypair;
+use solana_rpc_client::api::client_error::Error as ClientError;
+use solana_rpc_client::api::config::{
+    CommitmentConfig, RpcAccountInfoConfig, RpcProgramAccountsConfig, RpcSendTransactionConfig,
+    UiAccountEncoding,
+};
+use solana_rpc_client::api::filter::{Memcmp, RpcFilterType};
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_signature::Signature;
+use solana_signer::Signer;
+use solana_transaction::Transaction;
+use solana_transaction_error::TransactionError;
+
+use crate::errors;
+use crate::ix::NetworkKeys;
+use crate::pda;
+
+/// Why a chain operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The program refused the transaction with one of its named errors.
+    #[error("refused: {name} (error {code})")]
+    Refused { code: u32, name: String },
+    /// The runtime refused the transaction for a reason outside the program.
+    #[error("transaction failed: {0}")]
+    Transaction(TransactionError),
+    /// The RPC node could not be reached or kept failing.
+    #[error("rpc unavailable after {attempts} attempt(s): {last}")]
+    Unavailable { attempts: u32, last: String },
+    /// An account that must exist does not.
+    #[error("account {0} does not exist")]
+    Missing(Pubkey),
+    /// An account's data is not the expected type.
+    #[error("account {0} is not a valid {1}")]
+    Decode(Pubkey, &'static str),
+}
+
+impl ChainError {
+    /// Whether the program refused with the error named `name` (as in the IDL).
+    pub fn is_refusal(&self, name: &str) -> bool {
+        matches!(self, ChainError::Refused { name: refused, .. } if refused == name)
+    }
+
+    fn from_transaction(error: TransactionError) -> Self {
+        match error {
+            TransactionError::InstructionError(
+                _,
+                solana_instruction_error::InstructionError::Custom(code),
+            ) => ChainError::Refused {
+                code,
+                name: errors::name(code)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("custom error {code}")),
+            },
+            other => ChainError::Transaction(other),
+        }
+    }
+}
+
+/// How hard to retry RPC calls that fail in transport.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Attempts per call (and per transaction signing round).
+    pub attempts: u32,
+    /// First backoff; doubles per attempt up to `max_backoff`.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 8,
+            backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Fees attached to every transaction.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FeePolicy {
+    /// Priority fee in micro-lamports per compute unit (0: none).
+    pub priority_micro_lamports: u64,
+}
+
+/// Compute-unit limits by instruction weight; proofs recompute leaves on chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ComputeUnits {
+    /// Account bookkeeping and token transfers.
+    Standard,
+    /// Spot-check proofs (leaf recomputation and Merkle paths).
+    Proof,
+}
+
+impl ComputeUnits {
+    fn limit(self) -> u32 {
+        match self {
+            ComputeUnits::Standard => 200_000,
+            ComputeUnits::Proof => 1_400_000,
+        }
+    }
+}
+
+/// How often a pending transaction's status is read, and how often it is re-sent unchanged.
+const STATUS_POLL: Duration = Duration::from_millis(400);
+const REBROADCAST_EVERY: u32 = 5;
+
+/// A connection to one RPC node with the wallet that pays and signs.
+pub struct Chain {
+    rpc: RpcClient,
+    payer: Arc<Keypair>,
+    retry: RetryPolicy,
+    fees: FeePolicy,
+}
+
+impl Chain {
+    /// Connects to `rpc_url` at confirmed commitment, paying with `payer`.
+    pub fn new(rpc_url: &str, payer: Arc<Keypair>, retry: RetryPolicy, fees: FeePolicy) -> Self {
+        let rpc = RpcClient::new_with_timeout_and_commitment(
+            rpc_url.to_owned(),
+            Duration::from_secs(10),
+            CommitmentConfig::confirmed(),
+        );
+        Self {
+            rpc,
+            payer,
+            retry,
+            fees,
+        }
+    }
+
+    /// The wallet that pays fees and signs.
+    pub fn payer(&self) -> &Keypair {
+        &self.payer
+    }
+
+    /// The underlying RPC client, for reads this module does not wrap.
+    pub fn rpc(&self) -> &RpcClient {
+        &self.rpc
+    }
+
+    /// Runs `call` until it succeeds, backing off between transport failures.
+    pub async fn with_retry<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, ChainError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ClientError>>,
+    {
+        let mut backoff = self.retry.backoff;
+        let mut last = String::new();
+        for attempt in 1..=self.retry.attempts {
+            match call().await {
+                Ok(value) => return Ok(value),
+                Err(error) => {
+                    if let Some(refusal) = error.get_transaction_error() {
+                        return Err(ChainError::from_transaction(refusal));
+                    }
+                    tracing::debug!(%error, attempt, what, "rpc call failed; retrying");
+                    last = error.to_string();
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(self.retry.max_backoff);
+        }
+        Err(ChainError::Unavailable {
+            attempts: self.retry.attempts,
+            last: format!("{what}: {last}"),
+        })
+    }
+
+    /// Reads and decodes the account at `key`; `None` when it does not exist.
+    pub async fn account<T: AccountDeserialize>(
+        &self,
+        key: &Pubkey,
+    ) -> Result<Option<T>, ChainError> {
+        let response = self
+            .with_retry("getAccountInfo", || {
+                self.rpc
+                    .get_account_with_commitment(key, CommitmentConfig::confirmed())
+            })
+            .await?;
+        response
+            .value
+            .map(|account| decode(key, &account.data))
+            .transpose()
+    }
+
+    /// Reads and decodes the account at `key`, which must exist.
+    pub async fn existing<T: AccountDeserialize>(&self, key: &Pubkey) -> Result<T, ChainError> {
+        self.account(key).await?.ok_or(ChainError::Missing(*key))
+    }
+
+    /// Every gpushare account of type `T` whose bytes at each `(offset, bytes)` match.
+    pub async fn program_accounts<T: AccountDeserialize + Discriminator>(
+        &self,
+        matching: &[(usize, &[u8])],
+    ) -> Result<Vec<(Pubkey, T)>, ChainError> {
+        let mut filters = vec![RpcFilterType::Memcmp(Memcmp::new_raw_bytes(
+            0,
+            T::DISCRIMINATOR.to_vec(),
+        ))];
+        filters.extend(matching.iter().map(|(offset, bytes)| {
+            RpcFilterType::Memcmp(Memcmp::new_raw_bytes(*offset, bytes.to_vec()))
+        }));
+        let config = RpcProgramAccountsConfig {
+            filters: Some(filters),
+            account_config: RpcAccountInfoConfig {
+                encoding: Some(UiAccountEncoding::Base64),
+                commitment: Some(CommitmentConfig::confirmed()),
+                ..RpcAccountInfoConfig::default()
+            },
+            ..RpcProgramAccountsConfig::default()
+        };
+        let keyed = self
+            .with_retry("getProgramAccounts", || {
+                self.rpc
+                    .get_program_ui_accounts_with_config(&gpushare::ID, config.clone())
+            })
+            .await?;
+        keyed
+            .into_iter()
+            .map(|(key, ui)| {
+                let data = ui
+                    .data
+                    .decode()
+                    .ok_or(ChainError::Decode(key, std::any::type_name::<T>()))?;
+                Ok((key, decode(&key, &data)?))
+            })
+            .collect()
+    }
+
+    /// The keys of the network of `mint`: its treasury from the network account, its token
+    /// program from the mint's owner.
+    pub async fn network_keys(&self, mint: &Pubkey) -> Result<NetworkKeys, ChainError> {
+        let network_key = pda::network(mint);
+        let network: gpushare::state::Network = self.existing(&network_key).await?;
+        let mint_account = self
+            .with_retry("getAccountInfo", || {
+                self.rpc
+                    .get_account_with_commitment(mint, CommitmentConfig::confirmed())
+            })
+            .await?
+            .value
+            .ok_or(ChainError::Missing(*mint))?;
+        Ok(NetworkKeys::new(
+            *mint,
+            network.treasury,
+            mint_account.owner,
+        ))
+    }
+
+    /// The token balance (base units) of token account `account`; 0 when it does not exist.
+    pub async fn token_balance(&self, account: &Pubkey) -> Result<u64, ChainError> {
+        let response = self
+            .with_retry("getAccountInfo", || {
+                self.rpc
+                    .get_account_with_commitment(account, CommitmentConfig::confirmed())
+            })
+            .await?;
+        Ok(response
+            .value
+            .and_then(|a| {
+                StateWithExtensions::<TokenAccount>::unpack(&a.data)
+                    .ok()
+                    .map(|token| token.base.amount)
+            })
+            .unwrap_or(0))
+    }
+
+    /// The cluster's clock: current slot and unix time.
+    pub async fn clock(&self) -> Result<solana_clock::Clock, ChainError> {
+        let key = solana_sdk_ids::sysvar::clock::ID;
+        let account = self
+            .with_retry("getAccountInfo", || {
+                self.rpc
+                    .get_account_with_commitment(&key, CommitmentConfig::confirmed())
+            })
+            .await?
+            .value
+            .ok_or(ChainError::Missing(key))?;
+        bincode::deserialize(&account.data).map_err(|_| ChainError::Decode(key, "Clock"))
+    }
+
+    /// Sends `instructions` signed by the payer and `signers`, waits for confirmation, and returns
+    /// the signature. Program refusals come back as [`ChainError::Refused`] without retrying.
+    pub async fn send(
+        &self,
+        instructions: &[Instruction],
+        signers: &[&Keypair],
+        units: ComputeUnits,
+    ) -> Result<Signature, ChainError> {
+        let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(
+            units.limit(),
+        )];
+        if self.fees.priority_micro_lamports > 0 {
+            all.push(ComputeBudgetInstruction::set_compute_unit_price(
+                self.fees.priority_micro_lamports,
+            ));
+        }
+        all.extend_from_slice(instructions);
+        let mut keys: Vec<&Keypair> = vec![&self.payer];
+        keys.extend_from_slice(signers);
+        let mut last = String::from("blockhash expired before confirmation");
+        for round in 1..=self.retry.attempts {
+            let (blockhash, last_valid_height) = self
+                .with_retry("getLatestBlockhash", || {
+                    self.rpc
+                        .get_latest_blockhash_with_commitment(CommitmentConfig::confirmed())
+                })
+                .await?;
+            let tx = Transaction::new_signed_with_payer(
+                &all,
+                Some(&self.payer.pubkey()),
+                &keys,
+                blockhash,
+            );
+            match self.confirm(&tx, last_valid_height).await {
+                Ok(signature) => return Ok(signature),
+                Err(SendFailure::Final(error)) => return Err(error),
+                Err(SendFailure::Expired(why)) => {
+                    tracing::debug!(round, %why, "transaction not confirmed before its blockhash expired; re-signing");
+                    last = why;
+                }
+            }
+        }
+        Err(ChainError::Unavailable {
+            attempts: self.retry.attempts,
+            last,
+        })
+    }
+
+    /// Broadcasts `tx` and waits until it is confirmed, refused, or cannot land any more.
+    async fn confirm(
+        &self,
+        tx: &Transaction,
+        last_valid_height: u64,
+    ) -> Result<Signature, SendFailure> {
+        let signature = tx.signatures[0];
+        let config = RpcSendTransactionConfig {
+            preflight_commitment: Some(CommitmentConfig::confirmed().commitment),
+            ..RpcSendTransactionConfig::default()
+        };
+        let mut last = String::new();
+        let mut polls = 0u32;
+        loop {
+            if polls.is_multiple_of(REBROADCAST_EVERY) {
+                match self.rpc.send_transaction_with_config(tx, config).await {
+                    Ok(_) => {}
+                    Err(error) => match error.get_transaction_error() {
+                        Some(TransactionError::AlreadyProcessed)
+                        | Some(TransactionError::BlockhashNotFound) => {}
+                        Some(refusal) if polls == 0 => {
+                            return Err(SendFailure::Final(ChainError::from_transaction(refusal)));
+                        }
+                        // A rebroadcast's preflight may fail because the first copy already landed.
+                        Some(_) => {}
+                        None => last = error.to_string(),
+                    },
+                }
+            }
+            polls += 1;
+            tokio::time::sleep(STATUS_POLL).await;
+            match self.rpc.get_signature_statuses(&[signature]).await {
+                Ok(response) => {
+                    if let Some(Some(status)) = response.value.first()
+                        && status.satisfies_commitment(CommitmentConfig::confirmed())
+                    {
+                        return match &status.err {
+                            None => Ok(signature),
+                            Some(error) => Err(SendFailure::Final(ChainError::from_transaction(
+                                error.clone(),
+                            ))),
+                        };
+                    }
+                }
+                Err(error) => last = error.to_string(),
+            }
+            if let Ok(height) = self
+                .rpc
+                .get_block_height_with_commitment(CommitmentConfig::confirmed())
+                .await
+                && height > last_valid_height
+            {
+                return Err(SendFailure::Expired(if last.is_empty() {
+                    "blockhash expired".into()
+                } else {
+                    last
+                }));
+            }
+        }
+    }
+}
+
+enum SendFailure {
+    /// Refused or failed on chain: do not retry.
+    Final(ChainError),
+    /// Can no longer land: safe to re-sign with a new blockhash.
+    Expired(String),
+}
+
+/// Decodes an Anchor account (discriminator checked).
+fn decode<T: AccountDeserialize>(key: &Pubkey, data: &[u8]) -> Result<T, ChainError> {
+    T::try_deserialize(&mut &data[..])
+        .map_err(|_| ChainError::Decode(*key, std::any::type_name::<T>()))
+}
