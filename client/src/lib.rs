@@ -3,5 +3,6 @@
 //! ([`errors`]), so that the worker, clients, tools and tests talk to the chain one way.
 pub mod chain;
 pub mod errors;
+pub mod filters;
 pub mod ix;
 pub mod pda;

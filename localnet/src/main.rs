@@ -76,8 +76,12 @@ fn run(options: Options) -> Result<(), LocalnetError> {
     if options.init_network {
         let created = network::initialize(&validator.get_rpc_client(), payer, options.token_2022)?;
         ready.push_str(&format!(
-            " mint={} treasury={} network={} payer_token={}",
-            created.mint, created.treasury, created.network, created.payer_token
+            " mint={} treasury={} network={} payer_token={} token_program={}",
+            created.mint,
+            created.treasury,
+            created.network,
+            created.payer_token,
+            created.token_program
         ));
     }
     println!("{ready}");

@@ -39,7 +39,8 @@ pub trait Backend: Send + Sync {
 }
 
 /// Which backend to use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
     /// The GPU when one is usable, else the CPU.
     Auto,

@@ -1,24 +1,55 @@
-//! The command line: `compute`, `selftest`, `bench`, and `ptx` (kernel sources through NVRTC).
+//! The command line: the provider's chain commands and `run`, and the engine's `compute`, `selftest`,
+//! `bench` and `ptx` (kernel sources through NVRTC). Settings come from [`ConfigArgs`].
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gpushare_core::kernels::Kernel;
 
 use crate::backend::{self, BackendChoice};
+use crate::config::{Config, ConfigArgs};
 use crate::engine::{self, Input};
 use crate::error::WorkerError;
+use crate::fault::Fault;
+use crate::provider::{self, Session};
 use crate::{bench, gpu, selftest};
 
 /// gpushare provider worker.
 #[derive(Parser, Debug)]
 #[command(name = "gpushare-worker", version, about)]
 pub struct Cli {
+    #[command(flatten)]
+    pub config: ConfigArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Register this wallet as a provider, staking `--stake` tokens (base units).
+    Register {
+        #[arg(long)]
+        stake: u64,
+    },
+    /// Add stake.
+    Stake {
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Start unbonding `--amount` of stake (withdrawable after the network's unbonding period).
+    Unstake {
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Withdraw unbonded stake.
+    Withdraw,
+    /// Show stake, unbonding, counters and earnings.
+    Status,
+    /// Run the worker daemon until SIGINT/SIGTERM.
+    Run {
+        /// TEST ONLY: commit to wrong results (builds with the `fault-injection` feature).
+        #[arg(long, value_enum, default_value = "none")]
+        inject_fault: Fault,
+    },
     /// Run one kernel shard locally: write its output bytes, print its Merkle root and layout.
     Compute(ComputeArgs),
     /// Check every kernel on every available backend against the reference; non-zero exit on failure.
@@ -44,8 +75,9 @@ pub enum KernelName {
     MonteCarlo,
 }
 
-#[derive(Args, Debug)]
-pub struct ComputeArgs {
+/// A kernel and its sizes, as flags.
+#[derive(Args, Debug, Clone)]
+pub struct KernelArgs {
     #[arg(long, value_enum)]
     pub kernel: KernelName,
     /// gemm_i8: rows of A and C.
@@ -69,6 +101,12 @@ pub struct ComputeArgs {
     /// monte_carlo: samples per block.
     #[arg(long, default_value_t = 1 << 16)]
     pub samples_per_block: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct ComputeArgs {
+    #[command(flatten)]
+    pub kernel: KernelArgs,
     /// 32-byte seed, hex.
     #[arg(long, conflicts_with = "input")]
     pub seed: Option<String>,
@@ -82,11 +120,9 @@ pub struct ComputeArgs {
     /// Where to write the shard's output bytes.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub backend: BackendChoice,
 }
 
-impl ComputeArgs {
+impl KernelArgs {
     /// The kernel these arguments describe.
     pub fn kernel(&self) -> Kernel {
         match self.kernel {
@@ -105,7 +141,9 @@ impl ComputeArgs {
             },
         }
     }
+}
 
+impl ComputeArgs {
     /// The input these arguments name: a hex seed, a file, or (neither) an error.
     pub fn input(&self) -> Result<Input, WorkerError> {
         match (&self.seed, &self.input) {
@@ -131,8 +169,25 @@ pub fn parse_seed(text: &str) -> Result<[u8; 32], WorkerError> {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), WorkerError> {
+    let config = || Config::resolve(&cli.config);
     match cli.command {
-        Command::Compute(args) => compute(&args),
+        Command::Register { stake } => {
+            let config = config()?;
+            let backend = backend::select(config.backend)?;
+            on_chain(&config, |session| async move {
+                session.register(stake, backend.as_ref()).await
+            })
+        }
+        Command::Stake { amount } => on_chain(&config()?, |s| async move { s.stake(amount).await }),
+        Command::Unstake { amount } => {
+            on_chain(&config()?, |s| async move { s.unstake(amount).await })
+        }
+        Command::Withdraw => on_chain(&config()?, |s| async move { s.withdraw().await }),
+        Command::Status => on_chain(&config()?, |s| async move { s.status().await }),
+        Command::Run { inject_fault } => {
+            runtime()?.block_on(provider::run(config()?, inject_fault))
+        }
+        Command::Compute(args) => compute(&args, config()?.backend),
         Command::Selftest => selftest::run(),
         Command::Bench(args) => bench::run(&args),
         Command::Ptx { arch, out } => {
@@ -153,10 +208,26 @@ pub fn run(cli: Cli) -> Result<(), WorkerError> {
     }
 }
 
-fn compute(args: &ComputeArgs) -> Result<(), WorkerError> {
-    let kernel = args.kernel();
+fn runtime() -> Result<tokio::runtime::Runtime, WorkerError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| WorkerError::io("tokio runtime", e))
+}
+
+/// Opens a session and runs one chain command in it.
+fn on_chain<F, Fut>(config: &Config, command: F) -> Result<(), WorkerError>
+where
+    F: FnOnce(Session) -> Fut,
+    Fut: std::future::Future<Output = Result<(), WorkerError>>,
+{
+    runtime()?.block_on(async { command(Session::open(config).await?).await })
+}
+
+fn compute(args: &ComputeArgs, choice: BackendChoice) -> Result<(), WorkerError> {
+    let kernel = args.kernel.kernel();
     let input = args.input()?;
-    let backend = backend::select(args.backend)?;
+    let backend = backend::select(choice)?;
     let started = std::time::Instant::now();
     let output = engine::compute_shard(backend.as_ref(), kernel, &input, args.shards, args.shard)?;
     let elapsed = started.elapsed();

@@ -25,9 +25,37 @@ pub enum WorkerError {
     SelftestFailed(usize),
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("chain: {0}")]
+    Chain(#[from] gpushare_client::chain::ChainError),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("data directory: {0}")]
+    Store(String),
+    #[error("input: {0}")]
+    Input(#[from] crate::inputs::InputError),
+    #[error("no saved salt, root or output for slot {0}: it cannot be revealed or proven")]
+    SaltLost(anchor_lang::prelude::Pubkey),
+    #[error("not registered: {0}")]
+    NotRegistered(String),
 }
 
 impl WorkerError {
+    /// A short label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WorkerError::Kernel(_) | WorkerError::Shape(_) => "kernel",
+            WorkerError::Gpu(_) => "gpu",
+            WorkerError::Io { .. } | WorkerError::Store(_) | WorkerError::Json(_) => "store",
+            WorkerError::SelfCheck(_) | WorkerError::SelftestFailed(_) => "self_check",
+            WorkerError::Chain(_) => "chain",
+            WorkerError::Input(_) => "input",
+            WorkerError::SaltLost(_) => "salt_lost",
+            WorkerError::InvalidArgument(_)
+            | WorkerError::Config(_)
+            | WorkerError::NotRegistered(_) => "config",
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
         WorkerError::Io {

@@ -1,0 +1,757 @@
+//! A whole gpushare network on one machine: an embedded localnet, a network on a fresh mint, provider
+//! processes (`gpushare-worker run`, one optionally in labelled fault-injection mode), a client posting
+//! jobs, and a summary with a token-conservation check. The README's demo and the end-to-end tests both
+//! run [`Scenario`]s through here; chaos (a worker killed and restarted, a flaky RPC proxy) is optional.
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anchor_lang::prelude::Pubkey;
+use gpushare::state::{CreateJobArgs, JobInput, Provider, VerificationMode};
+use gpushare_client::chain::Chain;
+use gpushare_client::pda;
+use gpushare_core::kernels::Kernel;
+use gpushare_localnet::network::{self, CreatedNetwork, PAYER_SUPPLY};
+use gpushare_localnet::write_keypair;
+use sha2::{Digest, Sha256};
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+use tokio::process::{Child, Command};
+
+use crate::error::AppError;
+use crate::jobs::{ClientSession, kernel_spec};
+
+/// Base units per whole token on the local mint.
+pub const TOKEN: u64 = 10u64.pow(network::DECIMALS as u32);
+
+/// One provider of a scenario.
+#[derive(Clone, Debug)]
+pub struct ProviderSpec {
+    pub stake: u64,
+    pub min_price: u64,
+    pub concurrent_jobs: usize,
+    /// Run with `--inject-fault wrong-output` (needs a worker built with `fault-injection`).
+    pub faulty: bool,
+}
+
+impl ProviderSpec {
+    pub fn honest() -> Self {
+        Self {
+            stake: 50 * TOKEN,
+            min_price: 1,
+            concurrent_jobs: 3,
+            faulty: false,
+        }
+    }
+}
+
+/// Where a job's input comes from.
+#[derive(Clone, Debug)]
+pub enum InputSpec {
+    Seed([u8; 32]),
+    /// Random gemm_i8 operands written to a file and posted as a `file://` URI with their SHA-256.
+    RandomData,
+}
+
+/// One job of a scenario.
+#[derive(Clone, Debug)]
+pub struct JobSpec {
+    pub kernel: Kernel,
+    pub input: InputSpec,
+    pub shards: u16,
+    pub replicas: u8,
+    pub mode: VerificationMode,
+    pub price: u64,
+}
+
+/// Something that goes wrong on purpose while a scenario runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chaos {
+    None,
+    /// `kill -9` this provider as soon as it has committed to a slot, then start it again.
+    KillAfterCommit {
+        provider: usize,
+    },
+    /// Workers reach the RPC node through a proxy that drops, delays and fails requests.
+    FlakyRpc,
+}
+
+/// A network, its providers, its jobs, and what goes wrong.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub providers: Vec<ProviderSpec>,
+    pub jobs: Vec<JobSpec>,
+    pub chaos: Chaos,
+    /// How long the jobs may take to settle.
+    pub timeout: Duration,
+}
+
+impl Scenario {
+    /// The README's demo: three providers (the third in fault-injection mode, taking only the
+    /// better-paid quorum work), and a mix of quorum and spot-check jobs over every kernel.
+    pub fn demo() -> Self {
+        let mut faulty = ProviderSpec::honest();
+        faulty.faulty = true;
+        faulty.min_price = 3_000;
+        let quorum = VerificationMode::Quorum { q: 2 };
+        let spot = VerificationMode::SpotCheck { samples: 8 };
+        let gemm = Kernel::GemmI8 {
+            m: 128,
+            n: 128,
+            k: 128,
+        };
+        Self {
+            providers: vec![ProviderSpec::honest(), ProviderSpec::honest(), faulty],
+            jobs: vec![
+                JobSpec {
+                    kernel: gemm,
+                    input: InputSpec::Seed([1; 32]),
+                    shards: 2,
+                    replicas: 3,
+                    mode: quorum,
+                    price: 5_000,
+                },
+                JobSpec {
+                    kernel: gemm,
+                    input: InputSpec::RandomData,
+                    shards: 2,
+                    replicas: 3,
+                    mode: quorum,
+                    price: 5_000,
+                },
+                JobSpec {
+                    kernel: gemm,
+                    input: InputSpec::Seed([2; 32]),
+                    shards: 2,
+                    replicas: 1,
+                    mode: spot,
+                    price: 2_000,
+                },
+                JobSpec {
+                    kernel: Kernel::Sha256Chain {
+                        steps: 1 << 14,
+                        leaf_every: 1 << 8,
+                    },
+                    input: InputSpec::Seed([3; 32]),
+                    shards: 2,
+                    replicas: 1,
+                    mode: spot,
+                    price: 2_000,
+                },
+                JobSpec {
+                    kernel: Kernel::MonteCarlo {
+                        blocks: 16,
+                        samples_per_block: 1 << 12,
+                    },
+                    input: InputSpec::Seed([4; 32]),
+                    shards: 2,
+                    replicas: 1,
+                    mode: spot,
+                    price: 2_000,
+                },
+            ],
+            chaos: Chaos::None,
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// One provider's outcome.
+#[derive(Clone)]
+pub struct ProviderReport {
+    pub wallet: Pubkey,
+    pub faulty: bool,
+    pub account: Provider,
+    /// Tokens in the provider's wallet at the end (stake is in its vault).
+    pub balance: u64,
+    pub stake_vault: u64,
+    pub endpoint: String,
+    pub log: PathBuf,
+}
+
+/// What a scenario ended with.
+#[derive(Clone)]
+pub struct Report {
+    pub rpc_url: String,
+    pub jobs: Vec<Pubkey>,
+    pub shards: u64,
+    pub shards_verified: u64,
+    pub providers: Vec<ProviderReport>,
+    pub treasury: u64,
+    pub client_spent: u64,
+    /// Every token account of the run summed: must equal the minted supply.
+    pub accounted: u64,
+    pub supply: u64,
+}
+
+impl Report {
+    /// The summary the demo prints.
+    pub fn render(&self) -> String {
+        let tokens = |amount: u64| format!("{}.{:06}", amount / TOKEN, amount % TOKEN);
+        let mut text = String::new();
+        text.push_str(&format!(
+            "gpushare demo on the local validator at {}\n",
+            self.rpc_url
+        ));
+        text.push_str(&format!(
+            "jobs: {} posted and closed; shards: {} of {} verified and downloaded by the client\n\n",
+            self.jobs.len(),
+            self.shards_verified,
+            self.shards
+        ));
+        text.push_str("provider                        paid  fraud  missed      earned     slashed   stake left\n");
+        for (i, p) in self.providers.iter().enumerate() {
+            let label = if p.faulty {
+                format!("provider-{} (FAULT INJECTION)", i + 1)
+            } else {
+                format!("provider-{}", i + 1)
+            };
+            text.push_str(&format!(
+                "{label:<30} {:>5} {:>6} {:>7} {:>11} {:>11} {:>12}\n",
+                p.account.completed,
+                p.account.failed,
+                p.account.missed,
+                tokens(p.account.earned),
+                tokens(p.account.slashed),
+                tokens(p.stake_vault),
+            ));
+        }
+        text.push_str(&format!(
+            "\nclient spent {} (providers' pay + protocol fees; unused escrow refunded)\n",
+            tokens(self.client_spent)
+        ));
+        text.push_str(&format!(
+            "treasury received {} (fees + slashed stake)\n",
+            tokens(self.treasury)
+        ));
+        let verdict = if self.accounted == self.supply {
+            "holds"
+        } else {
+            "BROKEN"
+        };
+        text.push_str(&format!(
+            "token conservation {verdict}: every wallet, vault and the treasury sum to {} of {} minted\n",
+            tokens(self.accounted),
+            tokens(self.supply)
+        ));
+        for (i, p) in self.providers.iter().enumerate() {
+            text.push_str(&format!("provider-{} log: {}\n", i + 1, p.log.display()));
+        }
+        text
+    }
+}
+
+/// A gpushare binary `name`: from the environment variable `variable` when set, else next to this
+/// executable (or one directory up, for test binaries in `deps/`).
+pub fn sibling_binary(name: &str, variable: &str) -> Result<PathBuf, AppError> {
+    if let Some(path) = std::env::var_os(variable) {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe().map_err(|e| AppError::io("current executable", e))?;
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.exists())
+        .ok_or_else(|| {
+            AppError::InvalidArgument(format!(
+                "{name} not found next to this binary; build it or set {variable}"
+            ))
+        })
+}
+
+/// The localnet binary running in the background, and the network it created.
+struct LocalnetProcess {
+    child: std::process::Child,
+    rpc_url: String,
+    ws_url: String,
+    payer: Keypair,
+    created: CreatedNetwork,
+}
+
+impl LocalnetProcess {
+    /// Starts `gpushare-localnet --init-network` with its output in `dir/localnet.log` (the program's
+    /// `msg!` lines land there natively) and waits for its READY line.
+    fn start(dir: &Path) -> Result<Self, AppError> {
+        let binary = sibling_binary("gpushare-localnet", "GPUSHARE_LOCALNET_BIN")?;
+        let log_path = dir.join("localnet.log");
+        let log = std::fs::File::create(&log_path).map_err(|e| AppError::io("localnet.log", e))?;
+        let payer_path = dir.join("payer.json");
+        let mut child = std::process::Command::new(binary)
+            .arg("--rpc-port")
+            .arg("0")
+            .arg("--ledger")
+            .arg(dir.join("ledger"))
+            .arg("--payer-keypair")
+            .arg(&payer_path)
+            .arg("--init-network")
+            .stdin(Stdio::null())
+            .stdout(
+                log.try_clone()
+                    .map_err(|e| AppError::io("localnet.log", e))?,
+            )
+            .stderr(log)
+            .spawn()
+            .map_err(|e| AppError::io("gpushare-localnet", e))?;
+        let failed = |why: &str| AppError::Localnet(format!("{why}; see {}", log_path.display()));
+        let deadline = std::time::Instant::now() + Duration::from_secs(180);
+        let ready = loop {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if let Some(line) = text.lines().find(|line| line.starts_with("READY ")) {
+                break line.to_owned();
+            }
+            if child
+                .try_wait()
+                .map_err(|e| AppError::io("gpushare-localnet", e))?
+                .is_some()
+            {
+                return Err(failed("the localnet exited"));
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                return Err(failed("the localnet did not start"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let field = |name: &str| {
+            ready
+                .split_whitespace()
+                .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+                .map(str::to_owned)
+                .ok_or_else(|| failed(&format!("no {name} in the READY line")))
+        };
+        let key = |name: &str| -> Result<Pubkey, AppError> {
+            field(name)?
+                .parse()
+                .map_err(|_| failed(&format!("bad {name} in the READY line")))
+        };
+        let created = CreatedNetwork {
+            mint: key("mint")?,
+            treasury: key("treasury")?,
+            network: key("network")?,
+            token_program: key("token_program")?,
+            payer_token: key("payer_token")?,
+        };
+        let payer = solana_keypair::read_keypair_file(&payer_path)
+            .map_err(|e| failed(&format!("payer keypair: {e}")))?;
+        Ok(Self {
+            rpc_url: field("rpc")?,
+            ws_url: field("ws")?,
+            child,
+            payer,
+            created,
+        })
+    }
+}
+
+impl Drop for LocalnetProcess {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16, AppError> {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| AppError::io("port", e))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| AppError::io("port", e))
+}
+
+/// A provider process and how to start it again.
+struct Worker {
+    spec: ProviderSpec,
+    keypair: PathBuf,
+    data_dir: PathBuf,
+    log: PathBuf,
+    endpoint: std::net::SocketAddr,
+    wallet: Pubkey,
+    child: Option<Child>,
+}
+
+struct Context {
+    dir: PathBuf,
+    binary: PathBuf,
+    mint: Pubkey,
+    rpc_url: String,
+    ws_url: String,
+}
+
+impl Worker {
+    fn command(&self, ctx: &Context, rpc_url: &str) -> Command {
+        let mut command = Command::new(&ctx.binary);
+        command
+            .arg("--rpc-url")
+            .arg(rpc_url)
+            .arg("--ws-url")
+            .arg(&ctx.ws_url)
+            .arg("--keypair")
+            .arg(&self.keypair)
+            .arg("--mint")
+            .arg(ctx.mint.to_string())
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--metrics-addr")
+            .arg(self.endpoint.to_string())
+            .arg("--min-price")
+            .arg(self.spec.min_price.to_string())
+            .arg("--concurrent-jobs")
+            .arg(self.spec.concurrent_jobs.to_string())
+            .arg("--poll-seconds")
+            .arg("0.5")
+            .arg("--backend")
+            .arg("cpu")
+            .env("GPUSHARE_CONFIG", ctx.dir.join("worker.toml"))
+            .env(
+                "RUST_LOG",
+                std::env::var("GPUSHARE_WORKER_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn log_file(&self) -> Result<std::fs::File, AppError> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(|e| AppError::io(self.log.display().to_string(), e))
+    }
+
+    async fn register(&self, ctx: &Context) -> Result<(), AppError> {
+        let mut command = self.command(ctx, &ctx.rpc_url);
+        let status = command
+            .arg("register")
+            .arg("--stake")
+            .arg(self.spec.stake.to_string())
+            .stdout(self.log_file()?)
+            .stderr(self.log_file()?)
+            .status()
+            .await
+            .map_err(|e| AppError::io("gpushare-worker register", e))?;
+        if !status.success() {
+            return Err(AppError::InvalidArgument(format!(
+                "registering a provider failed; see {}",
+                self.log.display()
+            )));
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, ctx: &Context, rpc_url: &str) -> Result<(), AppError> {
+        let mut command = self.command(ctx, rpc_url);
+        command.arg("run");
+        if self.spec.faulty {
+            command.arg("--inject-fault").arg("wrong-output");
+        }
+        let child = command
+            .stdout(self.log_file()?)
+            .stderr(self.log_file()?)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| AppError::io("gpushare-worker run", e))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// SIGKILL: no chance to save anything.
+    async fn kill(&mut self) -> Result<(), AppError> {
+        if let Some(mut child) = self.child.take() {
+            child
+                .kill()
+                .await
+                .map_err(|e| AppError::io("kill worker", e))?;
+        }
+        Ok(())
+    }
+
+    /// SIGTERM and wait for the graceful exit.
+    async fn stop(&mut self) -> Result<(), AppError> {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = child.id() {
+                let _ = std::process::Command::new("kill")
+                    .arg("-TERM")
+                    .arg(pid.to_string())
+                    .status();
+            }
+            if tokio::time::timeout(Duration::from_secs(30), child.wait())
+                .await
+                .is_err()
+            {
+                child
+                    .kill()
+                    .await
+                    .map_err(|e| AppError::io("kill worker", e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `scenario` start to finish on a fresh localnet and returns its report. Blocking: the setup
+/// client runs before the async runtime this function creates.
+pub fn run(scenario: &Scenario) -> Result<Report, AppError> {
+    let binary = sibling_binary("gpushare-worker", "GPUSHARE_WORKER_BIN")?;
+    let dir = tempfile::Builder::new()
+        .prefix("gpushare-demo-")
+        .tempdir()
+        .map_err(|e| AppError::io("demo directory", e))?
+        .keep();
+    eprintln!(
+        "gpushare demo: keypairs, logs and outputs in {}",
+        dir.display()
+    );
+    // Every setting is a flag; an empty file keeps a user's ~/.config/gpushare/worker.toml out of it.
+    std::fs::write(dir.join("worker.toml"), "").map_err(|e| AppError::io("worker.toml", e))?;
+    let localnet = LocalnetProcess::start(&dir)?;
+    let setup = solana_rpc_client::rpc_client::RpcClient::new_with_commitment(
+        localnet.rpc_url.clone(),
+        solana_rpc_client::api::config::CommitmentConfig::confirmed(),
+    );
+    let created = &localnet.created;
+    let client_wallet = Arc::new(Keypair::new());
+    let fund = |wallet: &Pubkey, tokens: u64| {
+        network::fund_wallet(
+            &setup,
+            &localnet.payer,
+            created,
+            wallet,
+            10_000_000_000,
+            tokens,
+        )
+        .map_err(|e| AppError::Localnet(e.to_string()))
+    };
+    fund(&client_wallet.pubkey(), 10_000 * TOKEN)?;
+    let mut workers = Vec::new();
+    for (i, spec) in scenario.providers.iter().enumerate() {
+        let wallet = Keypair::new();
+        fund(&wallet.pubkey(), spec.stake + 10 * TOKEN)?;
+        let keypair = dir.join(format!("provider-{}.json", i + 1));
+        write_keypair(&wallet, &keypair).map_err(|e| AppError::io("keypair", e))?;
+        workers.push(Worker {
+            spec: spec.clone(),
+            keypair,
+            data_dir: dir.join(format!("provider-{}", i + 1)),
+            log: dir.join(format!("provider-{}.log", i + 1)),
+            endpoint: std::net::SocketAddr::from(([127, 0, 0, 1], free_port()?)),
+            wallet: wallet.pubkey(),
+            child: None,
+        });
+    }
+    let ctx = Context {
+        dir: dir.clone(),
+        binary,
+        mint: created.mint,
+        rpc_url: localnet.rpc_url.clone(),
+        ws_url: localnet.ws_url.clone(),
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| AppError::io("tokio runtime", e))?;
+    let result = runtime.block_on(drive(scenario, &ctx, created, client_wallet, &mut workers));
+    runtime.block_on(async {
+        for worker in &mut workers {
+            let _ = worker.stop().await;
+        }
+    });
+    result
+}
+
+async fn drive(
+    scenario: &Scenario,
+    ctx: &Context,
+    created: &CreatedNetwork,
+    client_wallet: Arc<Keypair>,
+    workers: &mut [Worker],
+) -> Result<Report, AppError> {
+    let client = ClientSession::open(&ctx.rpc_url, client_wallet, &created.mint, None).await?;
+    for worker in workers.iter() {
+        worker.register(ctx).await?;
+    }
+    let worker_rpc = match scenario.chaos {
+        Chaos::FlakyRpc => crate::chaos::flaky_proxy(&ctx.rpc_url).await?,
+        _ => ctx.rpc_url.clone(),
+    };
+    for worker in workers.iter_mut() {
+        worker.start(ctx, &worker_rpc)?;
+    }
+    let start_balance = client.chain.token_balance(&client.me.token).await?;
+    let now = client.chain.clock().await?.unix_timestamp;
+    let mut jobs = Vec::new();
+    let mut inputs = Vec::new();
+    for (id, spec) in scenario.jobs.iter().enumerate() {
+        let (input, data) = job_input(spec, &ctx.dir, id)?;
+        let args = CreateJobArgs {
+            job_id: id as u64,
+            kernel: kernel_spec(spec.kernel),
+            input,
+            shards: spec.shards,
+            replicas: spec.replicas,
+            mode: spec.mode,
+            price: spec.price,
+            claim_timeout: 60,
+            expires_at: now + scenario.timeout.as_secs() as i64 + 120,
+        };
+        jobs.push(client.post(args).await?);
+        inputs.push(data);
+    }
+    if let Chaos::KillAfterCommit { provider } = scenario.chaos {
+        kill_after_commit(
+            &client.chain,
+            ctx,
+            &created.network,
+            &mut workers[provider],
+            &worker_rpc,
+        )
+        .await?;
+    }
+    let endpoints: Vec<String> = workers
+        .iter()
+        .map(|w| format!("http://{}", w.endpoint))
+        .collect();
+    let mut shards = 0;
+    let mut verified = 0;
+    for (job, data) in jobs.iter().zip(&inputs) {
+        let progress = client.watch(job, scenario.timeout, |_| {}).await?;
+        shards += u64::from(progress.job.shards);
+        verified += client
+            .results(job, &endpoints, data.as_deref(), None)
+            .await? as u64;
+    }
+    wait_for_settlements(&client, &jobs).await?;
+    for worker in workers.iter_mut() {
+        worker.stop().await?;
+    }
+    for job in &jobs {
+        client.close(job).await?;
+    }
+    let mut providers = Vec::new();
+    for worker in workers.iter() {
+        let key = pda::provider(&created.network, &worker.wallet);
+        providers.push(ProviderReport {
+            wallet: worker.wallet,
+            faulty: worker.spec.faulty,
+            account: client.chain.existing(&key).await?,
+            balance: client
+                .chain
+                .token_balance(&gpushare_worker::daemon::associated_token(
+                    &worker.wallet,
+                    &client.net,
+                ))
+                .await?,
+            stake_vault: client.chain.token_balance(&pda::stake_vault(&key)).await?,
+            endpoint: format!("http://{}", worker.endpoint),
+            log: worker.log.clone(),
+        });
+    }
+    let treasury = client.chain.token_balance(&created.treasury).await?;
+    let client_balance = client.chain.token_balance(&client.me.token).await?;
+    let mut accounted =
+        treasury + client_balance + client.chain.token_balance(&created.payer_token).await?;
+    for p in &providers {
+        accounted += p.balance + p.stake_vault;
+    }
+    for job in &jobs {
+        accounted += client.chain.token_balance(&pda::escrow_vault(job)).await?;
+    }
+    Ok(Report {
+        rpc_url: ctx.rpc_url.clone(),
+        jobs,
+        shards,
+        shards_verified: verified,
+        providers,
+        treasury,
+        client_spent: start_balance - client_balance,
+        accounted,
+        supply: PAYER_SUPPLY,
+    })
+}
+
+/// Gives the providers time to settle their own slots (each is paid or slashed when it does; the
+/// client's `close` would settle what is left the same way).
+async fn wait_for_settlements(client: &ClientSession, jobs: &[Pubkey]) -> Result<(), AppError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for job in jobs {
+        while client.progress(job).await?.job.assignments_live > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    Ok(())
+}
+
+/// The job's input, and for data jobs the bytes the client keeps to verify results.
+fn job_input(
+    spec: &JobSpec,
+    dir: &Path,
+    id: usize,
+) -> Result<(JobInput, Option<Vec<u8>>), AppError> {
+    match spec.input {
+        InputSpec::Seed(seed) => Ok((JobInput::Seed(seed), None)),
+        InputSpec::RandomData => {
+            let Kernel::GemmI8 { m, n, k } = spec.kernel else {
+                return Err(AppError::InvalidArgument(
+                    "data inputs are gemm_i8 only".into(),
+                ));
+            };
+            let mut bytes = vec![0u8; (m * k + k * n) as usize];
+            rand::fill(&mut bytes[..]);
+            let path = dir.join(format!("job-{id}-input.bin"));
+            std::fs::write(&path, &bytes)
+                .map_err(|e| AppError::io(path.display().to_string(), e))?;
+            let input = JobInput::Data {
+                uri: format!("file://{}", path.display()),
+                sha256: Sha256::digest(&bytes).into(),
+            };
+            Ok((input, Some(bytes)))
+        }
+    }
+}
+
+/// Waits until `worker` has committed to a slot, kills it with SIGKILL, and starts it again.
+async fn kill_after_commit(
+    chain: &Chain,
+    ctx: &Context,
+    network: &Pubkey,
+    worker: &mut Worker,
+    rpc_url: &str,
+) -> Result<(), AppError> {
+    let provider = pda::provider(network, &worker.wallet);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let held = chain
+            .program_accounts::<gpushare::state::Assignment>(&[(
+                gpushare_client::filters::ASSIGNMENT_PROVIDER,
+                provider.as_ref(),
+            )])
+            .await?;
+        if held
+            .iter()
+            .any(|(_, a)| a.commitment.is_some() && a.root.is_none())
+        {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(AppError::InvalidArgument(
+                "the worker to kill never committed".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    worker.kill().await?;
+    tracing::info!("killed a worker with SIGKILL after its commitment; restarting it");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    worker.start(ctx, rpc_url)
+}

@@ -1,0 +1,39 @@
+//! The client's errors, reported in one place (`main`).
+use anchor_lang::prelude::Pubkey;
+
+/// Everything that can stop a client command or the demo.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("chain: {0}")]
+    Chain(#[from] gpushare_client::chain::ChainError),
+    #[error(transparent)]
+    Worker(#[from] gpushare_worker::error::WorkerError),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "shard {shard}: no verified result (the shard settled without a quorum, or has not settled)"
+    )]
+    NoVerifiedResult { shard: u16 },
+    #[error("shard {shard}: no provider served a result that verifies ({tried})")]
+    Unverified { shard: u16, tried: String },
+    #[error("job {0} did not finish in time")]
+    Timeout(Pubkey),
+    #[error("localnet: {0}")]
+    Localnet(String),
+    #[error("token conservation broken: {found} tokens accounted for, {expected} minted")]
+    Conservation { found: u64, expected: u64 },
+}
+
+impl AppError {
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        AppError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}

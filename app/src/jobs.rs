@@ -1,0 +1,298 @@
+//! A client's view of the network: post jobs, follow them, fetch and verify their results from the
+//! providers' endpoints, cancel and close them.
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anchor_lang::prelude::Pubkey;
+use gpushare::state::{Assignment, CreateJobArgs, Job, KernelSpec, Shard, Verdict};
+use gpushare_client::chain::{Chain, ComputeUnits, FeePolicy, RetryPolicy};
+use gpushare_client::ix::{self, Holder, NetworkKeys, Slot};
+use gpushare_client::{filters, pda};
+use gpushare_core::kernels::Kernel;
+use gpushare_worker::daemon::associated_token;
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+
+use crate::error::AppError;
+use crate::verify::{self, Rejection};
+
+/// The program's kernel spec for a core kernel.
+pub fn kernel_spec(kernel: Kernel) -> KernelSpec {
+    match kernel {
+        Kernel::GemmI8 { m, n, k } => KernelSpec::GemmI8 { m, n, k },
+        Kernel::Sha256Chain { steps, leaf_every } => KernelSpec::Sha256Chain { steps, leaf_every },
+        Kernel::MonteCarlo {
+            blocks,
+            samples_per_block,
+        } => KernelSpec::MonteCarlo {
+            blocks,
+            samples_per_block,
+        },
+    }
+}
+
+/// A job and its started shards, as the chain has them now.
+pub struct Progress {
+    pub job: Job,
+    pub shards: Vec<Shard>,
+}
+
+impl Progress {
+    /// Whether nothing more will happen to the job's work: every shard settled, or it expired or was
+    /// cancelled with every started shard settled.
+    pub fn finished(&self, now: i64) -> bool {
+        let job = &self.job;
+        job.shards_settled == job.shards
+            || job.is_expired(now)
+            || (job.cancelled && job.shards_settled == job.shards_started)
+    }
+}
+
+/// A connection to the network as a client.
+pub struct ClientSession {
+    pub chain: Arc<Chain>,
+    pub me: Holder,
+    pub net: NetworkKeys,
+}
+
+impl ClientSession {
+    /// Connects to `rpc_url` with `wallet`, paying from `token` (default: its associated token account).
+    pub async fn open(
+        rpc_url: &str,
+        wallet: Arc<Keypair>,
+        mint: &Pubkey,
+        token: Option<Pubkey>,
+    ) -> Result<Self, AppError> {
+        let chain = Arc::new(Chain::new(
+            rpc_url,
+            Arc::clone(&wallet),
+            RetryPolicy::default(),
+            FeePolicy::default(),
+        ));
+        let net = chain.network_keys(mint).await?;
+        let token = token.unwrap_or_else(|| associated_token(&wallet.pubkey(), &net));
+        Ok(Self {
+            chain,
+            me: Holder {
+                authority: wallet.pubkey(),
+                token,
+            },
+            net,
+        })
+    }
+
+    /// Posts a job and escrows its price; returns its address.
+    pub async fn post(&self, args: CreateJobArgs) -> Result<Pubkey, AppError> {
+        let job = pda::job(&self.net.network, &self.me.authority, args.job_id);
+        self.chain
+            .send(
+                &[ix::create_job(&self.me, &self.net, args)],
+                &[],
+                ComputeUnits::Standard,
+            )
+            .await?;
+        Ok(job)
+    }
+
+    /// The job and its started shards.
+    pub async fn progress(&self, job: &Pubkey) -> Result<Progress, AppError> {
+        let account: Job = self.chain.existing(job).await?;
+        let mut shards: Vec<Shard> = self
+            .chain
+            .program_accounts::<Shard>(&[(filters::SHARD_JOB, job.as_ref())])
+            .await?
+            .into_iter()
+            .map(|(_, shard)| shard)
+            .collect();
+        shards.sort_by_key(|shard| shard.index);
+        Ok(Progress {
+            job: account,
+            shards,
+        })
+    }
+
+    /// Polls until the job's work is finished (or `timeout`), calling `report` on every change.
+    pub async fn watch(
+        &self,
+        job: &Pubkey,
+        timeout: Duration,
+        mut report: impl FnMut(&Progress),
+    ) -> Result<Progress, AppError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut last = None;
+        loop {
+            let progress = self.progress(job).await?;
+            let summary = (
+                progress.job.shards_started,
+                progress.job.shards_settled,
+                progress.job.paid_out,
+                progress.job.slashes_held,
+            );
+            if last != Some(summary) {
+                report(&progress);
+                last = Some(summary);
+            }
+            if progress.finished(self.chain.clock().await?.unix_timestamp) {
+                return Ok(progress);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(AppError::Timeout(*job));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Cancels a job's unstarted shards; their escrow returns.
+    pub async fn cancel(&self, job: &Pubkey) -> Result<(), AppError> {
+        self.chain
+            .send(
+                &[ix::cancel_job(&self.me, &self.net, job)],
+                &[],
+                ComputeUnits::Standard,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Settles every slot of `job` whose outcome is decided but which its provider has not settled
+    /// (a provider that went away): pay, slash or release, as the program decides. Returns how many
+    /// are still pending.
+    pub async fn settle_leftovers(&self, job: &Pubkey) -> Result<usize, AppError> {
+        let now = self.chain.clock().await?.unix_timestamp;
+        let account: Job = self.chain.existing(job).await?;
+        let assignments = self
+            .chain
+            .program_accounts::<Assignment>(&[(filters::ASSIGNMENT_JOB, job.as_ref())])
+            .await?;
+        let mut pending = 0;
+        for (_, assignment) in assignments {
+            let slot = Slot {
+                job: *job,
+                shard_index: assignment.shard_index,
+                replica: assignment.replica,
+            };
+            let shard: Shard = self.chain.existing(&slot.shard()).await?;
+            let verdict = shard.verdict(
+                assignment.replica,
+                assignment.commit_deadline,
+                assignment.root,
+                now,
+                account.is_expired(now),
+            );
+            let holder = Holder {
+                authority: assignment.authority,
+                token: associated_token(&assignment.authority, &self.net),
+            };
+            let instruction = match verdict {
+                Verdict::Pending => {
+                    pending += 1;
+                    continue;
+                }
+                Verdict::SlashMissed { .. } => ix::expire_claim(&self.net, &slot, &holder),
+                _ => ix::settle_assignment(&self.net, &slot, &holder),
+            };
+            if let Err(error) = self
+                .chain
+                .send(&[instruction], &[], ComputeUnits::Standard)
+                .await
+            {
+                tracing::debug!(%error, "slot not settled (its provider may have settled it)");
+            }
+        }
+        Ok(pending)
+    }
+
+    /// Closes a finished job: settles slots left behind, closes its shard accounts (rent to whoever
+    /// paid it), then the job — the rest of the escrow returns, fees and slashes go to the treasury.
+    pub async fn close(&self, job: &Pubkey) -> Result<(), AppError> {
+        self.settle_leftovers(job).await?;
+        let progress = self.progress(job).await?;
+        for shard in progress.shards.iter().filter(|s| s.held_mask == 0) {
+            let close = ix::close_shard(job, shard.index, &shard.payer);
+            if let Err(error) = self.chain.send(&[close], &[], ComputeUnits::Standard).await {
+                tracing::debug!(%error, shard = shard.index, "shard not closed (a provider may have closed it)");
+            }
+        }
+        self.chain
+            .send(
+                &[ix::close_job(&self.net, job, &self.me)],
+                &[],
+                ComputeUnits::Standard,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Fetches every settled shard's output from the first provider endpoint that serves one that
+    /// verifies, writes it to `out` (when given) as `shard-<index>.bin`, and returns how many verified.
+    pub async fn results(
+        &self,
+        job: &Pubkey,
+        endpoints: &[String],
+        data: Option<&[u8]>,
+        out: Option<&Path>,
+    ) -> Result<usize, AppError> {
+        let progress = self.progress(job).await?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| AppError::InvalidArgument(format!("http client: {e}")))?;
+        let mut verified = 0;
+        for shard in &progress.shards {
+            if verify::accepted_roots(shard).is_empty() {
+                return Err(AppError::NoVerifiedResult { shard: shard.index });
+            }
+            let mut tried = Vec::new();
+            let mut found = None;
+            for endpoint in endpoints {
+                let url = format!(
+                    "{}/results/{job}/{}",
+                    endpoint.trim_end_matches('/'),
+                    shard.index
+                );
+                let bytes = match http
+                    .get(&url)
+                    .send()
+                    .await
+                    .and_then(reqwest::Response::error_for_status)
+                {
+                    Ok(response) => match response.bytes().await {
+                        Ok(bytes) => bytes,
+                        Err(e) => {
+                            tried.push(format!("{url}: {e}"));
+                            continue;
+                        }
+                    },
+                    Err(e) => {
+                        tried.push(format!("{url}: {e}"));
+                        continue;
+                    }
+                };
+                match verify::verify_shard(&progress.job, shard, &bytes, data) {
+                    Ok(()) => {
+                        found = Some(bytes);
+                        break;
+                    }
+                    Err(rejection @ Rejection::MissingData) => {
+                        return Err(AppError::InvalidArgument(rejection.to_string()));
+                    }
+                    Err(rejection) => tried.push(format!("{url}: {rejection}")),
+                }
+            }
+            let bytes = found.ok_or_else(|| AppError::Unverified {
+                shard: shard.index,
+                tried: tried.join("; "),
+            })?;
+            if let Some(dir) = out {
+                let path = dir.join(format!("shard-{}.bin", shard.index));
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| AppError::io(dir.display().to_string(), e))?;
+                std::fs::write(&path, &bytes)
+                    .map_err(|e| AppError::io(path.display().to_string(), e))?;
+            }
+            verified += 1;
+        }
+        Ok(verified)
+    }
+}

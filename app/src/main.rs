@@ -1,0 +1,288 @@
+//! `gpushare`: the client CLI — post seeded and data jobs, watch them, fetch and verify results, cancel
+//! and close — and `demo`, a whole network on an embedded local validator.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anchor_lang::prelude::Pubkey;
+use clap::{Args, Parser, Subcommand};
+use gpushare::state::{CreateJobArgs, JobInput, VerificationMode};
+use gpushare_app::demo::{self, Scenario};
+use gpushare_app::error::AppError;
+use gpushare_app::jobs::{ClientSession, Progress, kernel_spec};
+use gpushare_worker::cli::{KernelArgs, parse_seed};
+use gpushare_worker::config::read_keypair;
+use sha2::{Digest, Sha256};
+
+/// gpushare client.
+#[derive(Parser, Debug)]
+#[command(name = "gpushare", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How to reach the network as a client.
+#[derive(Args, Debug)]
+struct Connection {
+    #[arg(
+        long,
+        env = "GPUSHARE_RPC_URL",
+        default_value = "http://127.0.0.1:8899"
+    )]
+    rpc_url: String,
+    /// Wallet keypair in Solana CLI format.
+    #[arg(
+        long,
+        env = "GPUSHARE_KEYPAIR",
+        default_value = "~/.config/solana/id.json"
+    )]
+    keypair: String,
+    /// The network's token mint.
+    #[arg(long, env = "GPUSHARE_MINT")]
+    mint: Pubkey,
+    /// Token account paying escrow and receiving refunds [default: the wallet's associated account].
+    #[arg(long, env = "GPUSHARE_TOKEN_ACCOUNT")]
+    token_account: Option<Pubkey>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Post a job and escrow its price; prints the job's address.
+    Post(PostArgs),
+    /// Follow a job until its work is finished.
+    Watch {
+        #[command(flatten)]
+        connection: Connection,
+        job: Pubkey,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 3_600)]
+        timeout: u64,
+    },
+    /// Fetch every shard's output from provider endpoints and verify it (root against the chain;
+    /// Freivalds for gemm_i8, reference leaves for seeded kernels).
+    Results {
+        #[command(flatten)]
+        connection: Connection,
+        job: Pubkey,
+        /// A provider's endpoint, e.g. http://host:9464 (repeat for several).
+        #[arg(long = "from", required = true)]
+        endpoints: Vec<String>,
+        /// A data job's input file (needed for Freivalds).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Directory to write `shard-<i>.bin` into.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Cancel a job's unstarted shards.
+    Cancel {
+        #[command(flatten)]
+        connection: Connection,
+        job: Pubkey,
+    },
+    /// Close a finished job: the unused escrow returns, accounts close.
+    Close {
+        #[command(flatten)]
+        connection: Connection,
+        job: Pubkey,
+    },
+    /// Run a whole network locally: validator, three providers (one in labelled fault-injection mode),
+    /// quorum and spot-check jobs, verified results and a token-conservation check.
+    Demo,
+}
+
+#[derive(Args, Debug)]
+struct PostArgs {
+    #[command(flatten)]
+    connection: Connection,
+    #[command(flatten)]
+    kernel: KernelArgs,
+    /// 32-byte seed, hex (seeded input).
+    #[arg(long, conflicts_with_all = ["data", "data_uri"])]
+    seed: Option<String>,
+    /// The data input's file, hashed here (gemm_i8: A then B, i8, row-major).
+    #[arg(long, requires = "data_uri")]
+    data: Option<PathBuf>,
+    /// Where providers download the data input (http, https or file URI).
+    #[arg(long, requires = "data")]
+    data_uri: Option<String>,
+    #[arg(long, default_value_t = 1)]
+    shards: u16,
+    #[arg(long, default_value_t = 3)]
+    replicas: u8,
+    /// Quorum verification: roots revealed by at least this many replicas win.
+    #[arg(long, conflicts_with = "spot_check")]
+    quorum: Option<u8>,
+    /// Spot-check verification with this many samples per replica (seeded inputs).
+    #[arg(long)]
+    spot_check: Option<u8>,
+    /// Paid per verified shard-replica, base units.
+    #[arg(long)]
+    price: u64,
+    /// Seconds from a claim to its commit deadline.
+    #[arg(long, default_value_t = 600)]
+    claim_timeout: i64,
+    /// Seconds from now until the job expires.
+    #[arg(long, default_value_t = 86_400)]
+    expires_in: i64,
+    /// Job id, unique per client [default: the current unix time in milliseconds].
+    #[arg(long)]
+    job_id: Option<u64>,
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+async fn session(connection: &Connection) -> Result<ClientSession, AppError> {
+    let wallet = read_keypair(&expand_home(&connection.keypair))?;
+    ClientSession::open(
+        &connection.rpc_url,
+        wallet,
+        &connection.mint,
+        connection.token_account,
+    )
+    .await
+}
+
+fn print_progress(progress: &Progress) {
+    let job = &progress.job;
+    println!(
+        "shards {} started, {} settled of {} ({} refunded); paid out {}, slashes held {}",
+        job.shards_started,
+        job.shards_settled,
+        job.shards,
+        job.shards_refunded,
+        job.paid_out,
+        job.slashes_held
+    );
+}
+
+async fn post(args: PostArgs) -> Result<(), AppError> {
+    let input = match (&args.seed, &args.data, &args.data_uri) {
+        (Some(seed), _, _) => JobInput::Seed(parse_seed(seed)?),
+        (None, Some(path), Some(uri)) => {
+            let bytes =
+                std::fs::read(path).map_err(|e| AppError::io(path.display().to_string(), e))?;
+            JobInput::Data {
+                uri: uri.clone(),
+                sha256: Sha256::digest(&bytes).into(),
+            }
+        }
+        _ => {
+            return Err(AppError::InvalidArgument(
+                "give --seed HEX, or --data FILE with --data-uri URI".into(),
+            ));
+        }
+    };
+    let mode = match (args.quorum, args.spot_check) {
+        (Some(q), None) => VerificationMode::Quorum { q },
+        (None, Some(samples)) => VerificationMode::SpotCheck { samples },
+        _ => {
+            return Err(AppError::InvalidArgument(
+                "give --quorum Q or --spot-check SAMPLES".into(),
+            ));
+        }
+    };
+    let client = session(&args.connection).await?;
+    let now = client.chain.clock().await?.unix_timestamp;
+    let job_id = match args.job_id {
+        Some(id) => id,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    };
+    let job = client
+        .post(CreateJobArgs {
+            job_id,
+            kernel: kernel_spec(args.kernel.kernel()),
+            input,
+            shards: args.shards,
+            replicas: args.replicas,
+            mode,
+            price: args.price,
+            claim_timeout: args.claim_timeout,
+            expires_at: now + args.expires_in,
+        })
+        .await?;
+    println!("{job}");
+    Ok(())
+}
+
+async fn run(command: Command) -> Result<(), AppError> {
+    match command {
+        Command::Post(args) => post(args).await,
+        Command::Watch {
+            connection,
+            job,
+            timeout,
+        } => {
+            let client = session(&connection).await?;
+            client
+                .watch(&job, Duration::from_secs(timeout), print_progress)
+                .await?;
+            Ok(())
+        }
+        Command::Results {
+            connection,
+            job,
+            endpoints,
+            data,
+            out,
+        } => {
+            let client = session(&connection).await?;
+            let data = data
+                .map(|path| {
+                    std::fs::read(&path).map_err(|e| AppError::io(path.display().to_string(), e))
+                })
+                .transpose()?;
+            let verified = client
+                .results(&job, &endpoints, data.as_deref(), out.as_deref())
+                .await?;
+            println!("{verified} shard(s) verified");
+            Ok(())
+        }
+        Command::Cancel { connection, job } => session(&connection).await?.cancel(&job).await,
+        Command::Close { connection, job } => session(&connection).await?.close(&job).await,
+        Command::Demo => unreachable!("the demo runs outside the async runtime"),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Demo => demo_main(),
+        command => tokio::runtime::Runtime::new()
+            .map_err(|e| AppError::io("tokio runtime", e))
+            .and_then(|runtime| runtime.block_on(run(command))),
+    };
+    if let Err(error) = result {
+        eprintln!("gpushare: {error}");
+        std::process::exit(1);
+    }
+}
+
+fn demo_main() -> Result<(), AppError> {
+    eprintln!(
+        "gpushare demo: starting a local validator and three providers (this takes a minute)…"
+    );
+    let report = demo::run(&Scenario::demo())?;
+    print!("{}", report.render());
+    if report.accounted != report.supply {
+        return Err(AppError::Conservation {
+            found: report.accounted,
+            expected: report.supply,
+        });
+    }
+    Ok(())
+}

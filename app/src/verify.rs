@@ -1,0 +1,131 @@
+//! Checks a shard's output bytes before a client uses them: the Merkle root must be the one the chain
+//! accepted, and the contents must be right on their own — Freivalds for gemm_i8, reference leaves at
+//! random positions for seeded kernels.
+use gpushare::state::{Job, JobInput, Shard, ShardOutcome, ShardPhase};
+use gpushare_core::kernels::{Kernel, seeded_leaf};
+use gpushare_core::merkle::MerkleTree;
+use gpushare_worker::engine::{Input, gemm_operands};
+use gpushare_worker::freivalds;
+use rand::Rng;
+
+/// Freivalds rounds on gemm_i8 results: a wrong product passes with probability ≤ 2⁻⁶¹ per round.
+const FREIVALDS_ROUNDS: u32 = 2;
+/// Leaves of a seeded non-GEMM shard recomputed by the client.
+const REFERENCE_SAMPLES: usize = 8;
+
+/// Why a result was rejected.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("the shard has no verified result on chain")]
+    NotVerified,
+    #[error("{actual} bytes, the kernel's shard has {expected}")]
+    WrongLength { expected: u64, actual: u64 },
+    #[error("Merkle root {0} is not the root the chain accepted")]
+    RootMismatch(String),
+    #[error("Freivalds' check failed: C is not A·B")]
+    Freivalds,
+    #[error("leaf {0} differs from the reference")]
+    ReferenceMismatch(u64),
+    #[error("the data input is needed to check a data job's result")]
+    MissingData,
+    #[error("kernel: {0}")]
+    Kernel(String),
+}
+
+/// The roots the chain accepted for `shard`.
+pub fn accepted_roots(shard: &Shard) -> Vec<[u8; 32]> {
+    match shard.phase {
+        ShardPhase::Settled {
+            outcome: ShardOutcome::Quorum { root },
+        } => vec![root],
+        ShardPhase::Settled {
+            outcome: ShardOutcome::SpotChecked,
+        } if shard.passed_mask != 0 => shard.roots[..usize::from(shard.distinct_roots)].to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// Verifies `bytes` as the output of `shard` of `job`; `data` is the input of a data job.
+pub fn verify_shard(
+    job: &Job,
+    shard: &Shard,
+    bytes: &[u8],
+    data: Option<&[u8]>,
+) -> Result<(), Rejection> {
+    let accepted = accepted_roots(shard);
+    if accepted.is_empty() {
+        return Err(Rejection::NotVerified);
+    }
+    let kernel = job.kernel.to_core();
+    let (shards, index) = (u32::from(job.shards), u32::from(shard.index));
+    let expected = kernel
+        .shard_output_bytes(shards, index)
+        .map_err(|e| Rejection::Kernel(format!("{e:?}")))?;
+    if bytes.len() as u64 != expected {
+        return Err(Rejection::WrongLength {
+            expected,
+            actual: bytes.len() as u64,
+        });
+    }
+    let root = MerkleTree::from_data(bytes, kernel.leaf_bytes()).root();
+    if !accepted.contains(&root) {
+        return Err(Rejection::RootMismatch(hex::encode(root)));
+    }
+    let input = match (&job.input, data) {
+        (JobInput::Seed(seed), _) => Input::Seed(*seed),
+        (JobInput::Data { .. }, Some(data)) => Input::Data(data.to_vec()),
+        (JobInput::Data { .. }, None) => return Err(Rejection::MissingData),
+    };
+    match (kernel, &input) {
+        (Kernel::GemmI8 { m, n, k }, _) => {
+            let ops = gemm_operands(&input, (m, n, k), shards, index)
+                .map_err(|e| Rejection::Kernel(e.to_string()))?;
+            let c: Vec<i32> = bytes
+                .chunks_exact(4)
+                .map(|w| i32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+                .collect();
+            let shape = (ops.rows, n as usize, k as usize);
+            if !freivalds::check(
+                &ops.a_rows,
+                &ops.b,
+                &c,
+                shape,
+                FREIVALDS_ROUNDS,
+                &mut rand::rng(),
+            ) {
+                return Err(Rejection::Freivalds);
+            }
+            Ok(())
+        }
+        (_, Input::Seed(seed)) => check_reference_leaves(kernel, seed, shards, index, bytes),
+        (_, Input::Data(_)) => Err(Rejection::Kernel("data inputs are gemm_i8 only".into())),
+    }
+}
+
+/// Recomputes randomly chosen leaves of a seeded shard and compares them with `bytes`.
+fn check_reference_leaves(
+    kernel: Kernel,
+    seed: &[u8; 32],
+    shards: u32,
+    index: u32,
+    bytes: &[u8],
+) -> Result<(), Rejection> {
+    let leaf_bytes = kernel.leaf_bytes();
+    let leaves = bytes.len().div_ceil(leaf_bytes) as u64;
+    let leaf =
+        |i: u64| &bytes[i as usize * leaf_bytes..((i as usize + 1) * leaf_bytes).min(bytes.len())];
+    let mut rng = rand::rng();
+    for _ in 0..REFERENCE_SAMPLES {
+        let i = rng.random_range(0..leaves);
+        let previous = match (kernel, i) {
+            (Kernel::Sha256Chain { .. }, 1..) => leaf(i - 1).try_into().ok(),
+            _ => None,
+        };
+        let reference = seeded_leaf(kernel, seed, shards, index, i, previous)
+            .map_err(|e| Rejection::Kernel(format!("{e:?}")))?;
+        if reference != leaf(i) {
+            return Err(Rejection::ReferenceMismatch(i));
+        }
+    }
+    Ok(())
+}

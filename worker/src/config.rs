@@ -1,0 +1,283 @@
+//! The worker's configuration: a TOML file, then environment variables, then flags (each overriding the
+//! one before), then defaults. Resolves the wallet and the data directory.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anchor_lang::prelude::Pubkey;
+use clap::Args;
+use serde::Deserialize;
+use solana_keypair::Keypair;
+
+use crate::backend::BackendChoice;
+use crate::error::WorkerError;
+
+/// Settings given on the command line or in the environment; unset ones come from the file.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ConfigArgs {
+    /// TOML configuration file [default: ~/.config/gpushare/worker.toml when it exists].
+    #[arg(long, env = "GPUSHARE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// JSON-RPC URL [default: http://127.0.0.1:8899].
+    #[arg(long, env = "GPUSHARE_RPC_URL", global = true)]
+    pub rpc_url: Option<String>,
+    /// Websocket (pubsub) URL [default: the RPC URL's host, next port, ws scheme].
+    #[arg(long, env = "GPUSHARE_WS_URL", global = true)]
+    pub ws_url: Option<String>,
+    /// Wallet keypair in Solana CLI format [default: ~/.config/solana/id.json].
+    #[arg(long, env = "GPUSHARE_KEYPAIR", global = true)]
+    pub keypair: Option<PathBuf>,
+    /// The network's token mint (identifies the network).
+    #[arg(long, env = "GPUSHARE_MINT", global = true)]
+    pub mint: Option<String>,
+    /// Token account that pays stake and receives earnings [default: the wallet's associated account].
+    #[arg(long, env = "GPUSHARE_TOKEN_ACCOUNT", global = true)]
+    pub token_account: Option<String>,
+    /// Compute backend [default: auto].
+    #[arg(long, value_enum, env = "GPUSHARE_BACKEND", global = true)]
+    pub backend: Option<BackendChoice>,
+    /// Lowest price per shard-replica (base units) worth claiming [default: 1].
+    #[arg(long, env = "GPUSHARE_MIN_PRICE", global = true)]
+    pub min_price: Option<u64>,
+    /// Slots held at once [default: 2].
+    #[arg(long, env = "GPUSHARE_CONCURRENT_JOBS", global = true)]
+    pub concurrent_jobs: Option<usize>,
+    /// Where in-flight work and outputs are kept [default: ~/.local/share/gpushare].
+    #[arg(long, env = "GPUSHARE_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the HTTP endpoint (Prometheus metrics, results) [default: 127.0.0.1:9464].
+    #[arg(long, env = "GPUSHARE_METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Priority fee, micro-lamports per compute unit [default: 0].
+    #[arg(long, env = "GPUSHARE_PRIORITY_FEE", global = true)]
+    pub priority_fee: Option<u64>,
+    /// Largest data input downloaded, bytes [default: 1 GiB].
+    #[arg(long, env = "GPUSHARE_MAX_INPUT_BYTES", global = true)]
+    pub max_input_bytes: Option<u64>,
+    /// Seconds between chain scans when no websocket notification arrives [default: 2].
+    #[arg(long, env = "GPUSHARE_POLL_SECONDS", global = true)]
+    pub poll_seconds: Option<f64>,
+}
+
+/// The same settings in the TOML file, with the flags' names in snake case.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    rpc_url: Option<String>,
+    ws_url: Option<String>,
+    keypair: Option<PathBuf>,
+    mint: Option<String>,
+    token_account: Option<String>,
+    backend: Option<BackendChoice>,
+    min_price: Option<u64>,
+    concurrent_jobs: Option<usize>,
+    data_dir: Option<PathBuf>,
+    metrics_addr: Option<SocketAddr>,
+    priority_fee: Option<u64>,
+    max_input_bytes: Option<u64>,
+    poll_seconds: Option<f64>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub rpc_url: String,
+    pub ws_url: String,
+    pub keypair: PathBuf,
+    pub mint: Option<Pubkey>,
+    pub token_account: Option<Pubkey>,
+    pub backend: BackendChoice,
+    pub min_price: u64,
+    pub concurrent_jobs: usize,
+    pub data_dir: PathBuf,
+    pub metrics_addr: SocketAddr,
+    pub priority_fee: u64,
+    pub max_input_bytes: u64,
+    pub poll_interval: Duration,
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
+}
+
+fn parse_key(what: &str, text: &str) -> Result<Pubkey, WorkerError> {
+    text.parse()
+        .map_err(|_| WorkerError::Config(format!("{what}: {text:?} is not a base58 address")))
+}
+
+/// The pubsub URL Solana tools derive from an RPC URL: ws(s) scheme, port + 1 when one is given.
+pub fn websocket_url_for(rpc_url: &str) -> String {
+    let (scheme, rest) = match rpc_url.split_once("://") {
+        Some(("https", rest)) => ("wss", rest),
+        Some((_, rest)) => ("ws", rest),
+        None => ("ws", rpc_url),
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let authority = match authority.rsplit_once(':') {
+        Some((host, port)) => match port.parse::<u16>() {
+            Ok(port) => format!("{host}:{}", port.saturating_add(1)),
+            Err(_) => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    format!("{scheme}://{authority}/{path}")
+}
+
+impl Config {
+    /// Resolves `args` over the TOML file (given, or the default path when it exists) over defaults.
+    pub fn resolve(args: &ConfigArgs) -> Result<Self, WorkerError> {
+        let default_file = home().join(".config/gpushare/worker.toml");
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None if default_file.exists() => read_file(&default_file)?,
+            None => FileConfig::default(),
+        };
+        let rpc_url = args
+            .rpc_url
+            .clone()
+            .or(file.rpc_url)
+            .unwrap_or_else(|| "http://127.0.0.1:8899".into());
+        let ws_url = args
+            .ws_url
+            .clone()
+            .or(file.ws_url)
+            .unwrap_or_else(|| websocket_url_for(&rpc_url));
+        let mint = args.mint.clone().or(file.mint);
+        let token_account = args.token_account.clone().or(file.token_account);
+        let poll_seconds = args.poll_seconds.or(file.poll_seconds).unwrap_or(2.0);
+        if !(0.05..=3600.0).contains(&poll_seconds) {
+            return Err(WorkerError::Config(format!(
+                "poll_seconds {poll_seconds} is outside 0.05..=3600"
+            )));
+        }
+        let concurrent_jobs = args.concurrent_jobs.or(file.concurrent_jobs).unwrap_or(2);
+        if concurrent_jobs == 0 {
+            return Err(WorkerError::Config(
+                "concurrent_jobs must be at least 1".into(),
+            ));
+        }
+        Ok(Self {
+            rpc_url,
+            ws_url,
+            keypair: args
+                .keypair
+                .clone()
+                .or(file.keypair)
+                .unwrap_or_else(|| home().join(".config/solana/id.json")),
+            mint: mint.map(|m| parse_key("mint", &m)).transpose()?,
+            token_account: token_account
+                .map(|t| parse_key("token_account", &t))
+                .transpose()?,
+            backend: args.backend.or(file.backend).unwrap_or(BackendChoice::Auto),
+            min_price: args.min_price.or(file.min_price).unwrap_or(1),
+            concurrent_jobs,
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| home().join(".local/share/gpushare")),
+            metrics_addr: args
+                .metrics_addr
+                .or(file.metrics_addr)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9464))),
+            priority_fee: args.priority_fee.or(file.priority_fee).unwrap_or(0),
+            max_input_bytes: args
+                .max_input_bytes
+                .or(file.max_input_bytes)
+                .unwrap_or(1 << 30),
+            poll_interval: Duration::from_secs_f64(poll_seconds),
+        })
+    }
+
+    /// The network's mint, which chain commands need.
+    pub fn require_mint(&self) -> Result<Pubkey, WorkerError> {
+        self.mint.ok_or_else(|| {
+            WorkerError::Config("no mint: give --mint, GPUSHARE_MINT or `mint` in the file".into())
+        })
+    }
+
+    /// Reads the wallet keypair.
+    pub fn wallet(&self) -> Result<Arc<Keypair>, WorkerError> {
+        read_keypair(&self.keypair)
+    }
+}
+
+/// Reads a keypair file in Solana CLI format.
+pub fn read_keypair(path: &Path) -> Result<Arc<Keypair>, WorkerError> {
+    solana_keypair::read_keypair_file(path)
+        .map(Arc::new)
+        .map_err(|e| WorkerError::Config(format!("keypair {}: {e}", path.display())))
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, WorkerError> {
+    let text = std::fs::read_to_string(path).map_err(|e| WorkerError::io(path, e))?;
+    toml::from_str(&text).map_err(|e| WorkerError::Config(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("worker.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn flags_override_the_file_and_the_file_overrides_defaults() {
+        let (_dir, path) =
+            file("rpc_url = \"http://10.0.0.1:7000\"\nmin_price = 500\nconcurrent_jobs = 4\n");
+        let args = ConfigArgs {
+            config: Some(path),
+            min_price: Some(900),
+            ..ConfigArgs::default()
+        };
+        let config = Config::resolve(&args).unwrap();
+        assert_eq!(config.rpc_url, "http://10.0.0.1:7000");
+        assert_eq!(config.ws_url, "ws://10.0.0.1:7001/");
+        assert_eq!(config.min_price, 900);
+        assert_eq!(config.concurrent_jobs, 4);
+        assert_eq!(config.backend, BackendChoice::Auto);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_by_name() {
+        let (_dir, path) = file("rpc_ur = \"x\"\n");
+        let error = Config::resolve(&ConfigArgs {
+            config: Some(path),
+            ..ConfigArgs::default()
+        })
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `rpc_ur`"),
+            "{error}"
+        );
+        let error = Config::resolve(&ConfigArgs {
+            concurrent_jobs: Some(0),
+            ..ConfigArgs::default()
+        })
+        .unwrap_err();
+        assert!(matches!(error, WorkerError::Config(_)));
+        let error = Config::resolve(&ConfigArgs {
+            mint: Some("not-a-key".into()),
+            ..ConfigArgs::default()
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("mint"), "{error}");
+    }
+
+    #[test]
+    fn websocket_urls_follow_the_solana_convention() {
+        assert_eq!(
+            websocket_url_for("http://127.0.0.1:8899"),
+            "ws://127.0.0.1:8900/"
+        );
+        assert_eq!(
+            websocket_url_for("https://api.devnet.solana.com"),
+            "wss://api.devnet.solana.com/"
+        );
+    }
+}

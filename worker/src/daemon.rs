@@ -1,0 +1,697 @@
+//! The `run` loop: finds open slots, claims what this machine can run at an acceptable price, computes,
+//! commits, reveals, proves, settles and closes — driven each round by the chain's state of every slot
+//! this provider holds, so that a restart (even after `kill -9`) picks up exactly where the chain is.
+//! Everything a later step needs (the salt and root) is written to the data directory before the step
+//! that depends on it is sent; commitments are only ever sent for the one saved salt of a slot.
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anchor_lang::prelude::Pubkey;
+use futures::StreamExt;
+use gpushare::commitment::work_commitment;
+use gpushare::state::{
+    Assignment, Job, JobInput, KernelSpec, Network, Provider, Shard, ShardPhase, Verdict,
+    VerificationMode,
+};
+use gpushare_client::chain::{Chain, ChainError, ComputeUnits};
+use gpushare_client::ix::{self, Holder, NetworkKeys, Slot};
+use gpushare_client::{filters, pda};
+use gpushare_core::spot_check::CHALLENGE_SLOTS;
+use rand::seq::SliceRandom;
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::backend::Backend;
+use crate::config::Config;
+use crate::engine::{self, Input, ShardOutput};
+use crate::error::WorkerError;
+use crate::fault::Fault;
+use crate::metrics::Metrics;
+use crate::store::{SlotRecord, Store};
+use crate::{inputs, prover};
+
+/// Claims tried per round before waiting for the next one.
+const CLAIM_ATTEMPTS_PER_ROUND: usize = 4;
+/// Jobs this close to expiry are not worth starting.
+const EXPIRY_MARGIN_SECONDS: i64 = 5;
+
+/// The provider's identity on the network.
+pub struct Identity {
+    pub wallet: Arc<Keypair>,
+    pub holder: Holder,
+    pub net: NetworkKeys,
+}
+
+impl Identity {
+    pub fn provider(&self) -> Pubkey {
+        pda::provider(&self.net.network, &self.wallet.pubkey())
+    }
+
+    fn slot_of(assignment: &Assignment) -> Slot {
+        Slot {
+            job: assignment.job,
+            shard_index: assignment.shard_index,
+            replica: assignment.replica,
+        }
+    }
+}
+
+/// What the loop reads once per round.
+struct Round {
+    now: i64,
+    slot: u64,
+    params: gpushare::state::NetworkParams,
+    provider: Provider,
+    jobs: HashMap<Pubkey, Job>,
+}
+
+/// The worker daemon.
+pub struct Daemon {
+    chain: Arc<Chain>,
+    me: Identity,
+    backend: Arc<dyn Backend>,
+    store: Store,
+    config: Config,
+    metrics: Arc<Metrics>,
+    fault: Fault,
+    computing: HashMap<Pubkey, JoinHandle<Result<(ShardOutput, f64), WorkerError>>>,
+    last_seen: Option<Provider>,
+}
+
+impl Daemon {
+    pub fn new(
+        chain: Arc<Chain>,
+        me: Identity,
+        backend: Arc<dyn Backend>,
+        store: Store,
+        config: Config,
+        metrics: Arc<Metrics>,
+        fault: Fault,
+    ) -> Self {
+        Self {
+            chain,
+            me,
+            backend,
+            store,
+            config,
+            metrics,
+            fault,
+            computing: HashMap::new(),
+            last_seen: None,
+        }
+    }
+
+    /// Runs rounds until `stop` is set; a round starts on a chain notification or every poll interval.
+    pub async fn run(
+        mut self,
+        stop: Arc<AtomicBool>,
+        wake: Arc<Notify>,
+    ) -> Result<(), WorkerError> {
+        while !stop.load(Ordering::SeqCst) {
+            if let Err(error) = self.round(&stop).await {
+                tracing::warn!(%error, "round failed; retrying next round");
+                self.metrics.fail("round");
+            }
+            tokio::select! {
+                _ = wake.notified() => tokio::time::sleep(Duration::from_millis(100)).await,
+                _ = tokio::time::sleep(self.config.poll_interval) => {}
+            }
+        }
+        let held = self.held().await.map(|h| h.len()).unwrap_or_default();
+        tracing::info!(
+            held,
+            "stopped; held slots resume from the data directory on restart"
+        );
+        Ok(())
+    }
+
+    async fn held(&self) -> Result<Vec<(Pubkey, Assignment)>, ChainError> {
+        let provider = self.me.provider();
+        self.chain
+            .program_accounts::<Assignment>(&[(filters::ASSIGNMENT_PROVIDER, provider.as_ref())])
+            .await
+    }
+
+    async fn round(&mut self, stop: &AtomicBool) -> Result<(), WorkerError> {
+        let clock = self.chain.clock().await?;
+        let network: Network = self.chain.existing(&self.me.net.network).await?;
+        let provider: Provider = self.chain.existing(&self.me.provider()).await?;
+        self.account_for(&provider);
+        let jobs = self
+            .chain
+            .program_accounts::<Job>(&[(filters::JOB_NETWORK, self.me.net.network.as_ref())])
+            .await?
+            .into_iter()
+            .collect();
+        let round = Round {
+            now: clock.unix_timestamp,
+            slot: clock.slot,
+            params: network.params,
+            provider,
+            jobs,
+        };
+        let held = self.held().await?;
+        self.metrics.in_flight.set(held.len() as i64);
+        for (key, assignment) in &held {
+            if let Err(error) = self.advance(&round, key, assignment).await {
+                tracing::warn!(assignment = %key, job = %assignment.job, shard = assignment.shard_index, %error, "slot step failed");
+                self.metrics.fail(error.kind());
+            }
+        }
+        self.close_paid_shards(&round).await;
+        if !stop.load(Ordering::SeqCst) && held.len() < self.config.concurrent_jobs {
+            self.claim_next(&round, held.len()).await;
+        }
+        Ok(())
+    }
+
+    /// Counts earnings, completions and slashes from the provider account's counters.
+    fn account_for(&mut self, now: &Provider) {
+        if let Some(before) = &self.last_seen {
+            self.metrics
+                .earnings
+                .inc_by(now.earned.saturating_sub(before.earned));
+            self.metrics
+                .completions
+                .inc_by(now.completed.saturating_sub(before.completed));
+            let slashed = now.slashed.saturating_sub(before.slashed);
+            if slashed > 0 {
+                self.metrics.slashes.inc();
+                self.metrics.slashed_tokens.inc_by(slashed);
+                tracing::warn!(
+                    slashed,
+                    failed = now.failed,
+                    missed = now.missed,
+                    "this provider was slashed"
+                );
+            }
+        }
+        self.last_seen = Some(now.clone());
+    }
+
+    /// Takes the next step of one held slot, as its on-chain state says.
+    async fn advance(
+        &mut self,
+        round: &Round,
+        key: &Pubkey,
+        assignment: &Assignment,
+    ) -> Result<(), WorkerError> {
+        let Some(job) = round.jobs.get(&assignment.job) else {
+            return Ok(());
+        };
+        let slot = Identity::slot_of(assignment);
+        let shard: Shard = self.chain.existing(&slot.shard()).await?;
+        let expired = job.is_expired(round.now);
+        let verdict = shard.verdict(
+            assignment.replica,
+            assignment.commit_deadline,
+            assignment.root,
+            round.now,
+            expired,
+        );
+        if verdict != Verdict::Pending {
+            return self.settle(key, &slot, verdict).await;
+        }
+        match (assignment.commitment, assignment.root) {
+            (None, _) => self.compute_and_commit(key, &slot, job).await,
+            (Some(_), None) => self.reveal(round, key, &slot, assignment, &shard).await,
+            (Some(_), Some(_)) => {
+                self.prove_or_settle(round, key, &slot, job, assignment, &shard)
+                    .await
+            }
+        }
+    }
+
+    async fn compute_and_commit(
+        &mut self,
+        key: &Pubkey,
+        slot: &Slot,
+        job: &Job,
+    ) -> Result<(), WorkerError> {
+        if let Some(record) = self.store.slot(key)? {
+            return self.commit(slot, &record).await;
+        }
+        match self.computing.remove(key) {
+            None => {
+                let handle = self.start_compute(slot, job).await?;
+                self.computing.insert(*key, handle);
+                Ok(())
+            }
+            Some(handle) if !handle.is_finished() => {
+                self.computing.insert(*key, handle);
+                Ok(())
+            }
+            Some(handle) => {
+                let (output, seconds) = handle
+                    .await
+                    .map_err(|e| WorkerError::SelfCheck(format!("compute task: {e}")))??;
+                self.metrics.observe("compute", seconds);
+                let mut salt = [0u8; 32];
+                rand::fill(&mut salt);
+                let record = SlotRecord {
+                    assignment: key.to_string(),
+                    job: slot.job.to_string(),
+                    shard_index: slot.shard_index,
+                    replica: slot.replica,
+                    root: hex::encode(output.tree.root()),
+                    salt: hex::encode(salt),
+                };
+                self.store
+                    .save_output(&slot.job, slot.shard_index, &output.bytes)?;
+                self.store.save_slot(key, &record)?;
+                tracing::info!(job = %slot.job, shard = slot.shard_index, root = %record.root, seconds, "computed");
+                self.commit(slot, &record).await
+            }
+        }
+    }
+
+    async fn start_compute(
+        &self,
+        slot: &Slot,
+        job: &Job,
+    ) -> Result<JoinHandle<Result<(ShardOutput, f64), WorkerError>>, WorkerError> {
+        let input = match &job.input {
+            JobInput::Seed(seed) => Input::Seed(*seed),
+            JobInput::Data { uri, sha256 } => Input::Data(
+                inputs::fetch(&self.store, uri, sha256, self.config.max_input_bytes).await?,
+            ),
+        };
+        let (backend, kernel, shards, shard, fault) = (
+            Arc::clone(&self.backend),
+            job.kernel.to_core(),
+            u32::from(job.shards),
+            u32::from(slot.shard_index),
+            self.fault,
+        );
+        tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, ?kernel, "computing");
+        Ok(tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let mut output =
+                engine::compute_shard(backend.as_ref(), kernel, &input, shards, shard)?;
+            fault.apply(&kernel, &mut output);
+            Ok((output, started.elapsed().as_secs_f64()))
+        }))
+    }
+
+    async fn commit(&self, slot: &Slot, record: &SlotRecord) -> Result<(), WorkerError> {
+        let commitment =
+            work_commitment(&record.root()?, &self.me.wallet.pubkey(), &record.salt()?);
+        let started = Instant::now();
+        let sent = self
+            .chain
+            .send(
+                &[ix::commit(
+                    &self.me.wallet.pubkey(),
+                    &self.me.net.network,
+                    slot,
+                    commitment,
+                )],
+                &[],
+                ComputeUnits::Standard,
+            )
+            .await;
+        match sent {
+            Ok(_) => {}
+            Err(e) if e.is_refusal("AlreadyCommitted") => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.metrics
+            .observe("commit", started.elapsed().as_secs_f64());
+        tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "committed");
+        Ok(())
+    }
+
+    async fn reveal(
+        &self,
+        round: &Round,
+        key: &Pubkey,
+        slot: &Slot,
+        assignment: &Assignment,
+        shard: &Shard,
+    ) -> Result<(), WorkerError> {
+        if shard.check_reveal_open(round.now).is_err() {
+            return self.crank_expired(round, slot, shard).await;
+        }
+        if round.slot <= assignment.commit_slot + CHALLENGE_SLOTS as u64 {
+            return Ok(());
+        }
+        let record = self.store.slot(key)?.ok_or(WorkerError::SaltLost(*key))?;
+        let started = Instant::now();
+        let sent = self
+            .chain
+            .send(
+                &[ix::reveal(
+                    &self.me.wallet.pubkey(),
+                    slot,
+                    record.root()?,
+                    record.salt()?,
+                )],
+                &[],
+                ComputeUnits::Standard,
+            )
+            .await;
+        match sent {
+            Ok(_) => {
+                self.metrics
+                    .observe("reveal", started.elapsed().as_secs_f64());
+                tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "revealed");
+                Ok(())
+            }
+            Err(e) if e.is_refusal("ChallengeNotReady") || e.is_refusal("AlreadyRevealed") => {
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn prove_or_settle(
+        &self,
+        round: &Round,
+        key: &Pubkey,
+        slot: &Slot,
+        job: &Job,
+        assignment: &Assignment,
+        shard: &Shard,
+    ) -> Result<(), WorkerError> {
+        if shard.phase == ShardPhase::Committing {
+            return self.crank_expired(round, slot, shard).await;
+        }
+        let spot_check = job.mode.is_spot_check();
+        if shard.check_ready_to_settle(round.now, spot_check).is_ok() {
+            return self.settle_shard(slot).await;
+        }
+        let (VerificationMode::SpotCheck { samples }, Some(challenge)) =
+            (job.mode, assignment.challenge)
+        else {
+            return Ok(());
+        };
+        let decided = (shard.passed_mask | shard.failed_mask) & (1 << slot.replica) != 0;
+        if decided || shard.check_proof_open(round.now).is_err() {
+            return Ok(());
+        }
+        let output = self
+            .store
+            .output(&slot.job, slot.shard_index)?
+            .ok_or(WorkerError::SaltLost(*key))?;
+        let proofs = prover::proofs(
+            &job.kernel.to_core(),
+            &output,
+            &challenge,
+            samples,
+            assignment.proven,
+        )?;
+        let started = Instant::now();
+        for batch in prover::batches(proofs) {
+            self.chain
+                .send(
+                    &[ix::prove(&self.me.wallet.pubkey(), slot, batch)],
+                    &[],
+                    ComputeUnits::Proof,
+                )
+                .await?;
+        }
+        self.metrics
+            .observe("prove", started.elapsed().as_secs_f64());
+        tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, samples, "proved");
+        Ok(())
+    }
+
+    async fn settle_shard(&self, slot: &Slot) -> Result<(), WorkerError> {
+        match self
+            .chain
+            .send(
+                &[ix::settle_shard(&slot.job, slot.shard_index)],
+                &[],
+                ComputeUnits::Standard,
+            )
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(job = %slot.job, shard = slot.shard_index, "settled shard");
+                Ok(())
+            }
+            Err(e) if e.is_refusal("ShardAlreadySettled") => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Settles this provider's slot (paid, slashed or released) and forgets it.
+    async fn settle(&self, key: &Pubkey, slot: &Slot, verdict: Verdict) -> Result<(), WorkerError> {
+        let started = Instant::now();
+        let instruction = match verdict {
+            Verdict::SlashMissed { .. } => ix::expire_claim(&self.me.net, slot, &self.me.holder),
+            _ => ix::settle_assignment(&self.me.net, slot, &self.me.holder),
+        };
+        self.chain
+            .send(&[instruction], &[], ComputeUnits::Standard)
+            .await?;
+        self.store.remove_slot(key)?;
+        self.metrics
+            .observe("settle", started.elapsed().as_secs_f64());
+        match verdict {
+            Verdict::Pay => {
+                tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "paid")
+            }
+            other => {
+                self.metrics.fail(match other {
+                    Verdict::SlashFraud => "slashed_fraud",
+                    Verdict::SlashMissed { .. } => "slashed_missed",
+                    _ => "released",
+                });
+                tracing::warn!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, verdict = ?other, "settled without pay");
+            }
+        }
+        Ok(())
+    }
+
+    /// Expires other providers' claims on `shard` that missed their commit deadline, so the shard can move.
+    async fn crank_expired(
+        &self,
+        round: &Round,
+        slot: &Slot,
+        shard: &Shard,
+    ) -> Result<(), WorkerError> {
+        if shard.phase != ShardPhase::Committing {
+            return Ok(());
+        }
+        let waiting: Vec<u8> = (0..shard.replicas_open)
+            .filter(|r| {
+                shard.held_mask & !shard.committed_mask & (1 << r) != 0 && *r != slot.replica
+            })
+            .collect();
+        for replica in waiting {
+            let other = Slot { replica, ..*slot };
+            let Some(assignment) = self
+                .chain
+                .account::<Assignment>(&other.assignment())
+                .await?
+            else {
+                continue;
+            };
+            if round.now <= assignment.commit_deadline {
+                continue;
+            }
+            let holder = Holder {
+                authority: assignment.authority,
+                token: associated_token(&assignment.authority, &self.me.net),
+            };
+            match self
+                .chain
+                .send(
+                    &[ix::expire_claim(&self.me.net, &other, &holder)],
+                    &[],
+                    ComputeUnits::Standard,
+                )
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(job = %slot.job, shard = slot.shard_index, replica, "expired a missed claim")
+                }
+                Err(error) => tracing::debug!(%error, "could not expire a missed claim"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes shards whose rent this wallet paid once their job expired and no slot is held. Before
+    /// that the settled shard holds the accepted root its client verifies results against; the client
+    /// closes it (rent still to this wallet) when it closes the job.
+    async fn close_paid_shards(&self, round: &Round) {
+        let wallet = self.me.wallet.pubkey();
+        let shards = match self
+            .chain
+            .program_accounts::<Shard>(&[(filters::SHARD_PAYER, wallet.as_ref())])
+            .await
+        {
+            Ok(shards) => shards,
+            Err(error) => return tracing::debug!(%error, "could not list paid shards"),
+        };
+        for (_, shard) in shards {
+            let expired = round
+                .jobs
+                .get(&shard.job)
+                .is_none_or(|job| job.is_expired(round.now));
+            if shard.held_mask != 0 || !expired {
+                continue;
+            }
+            match self
+                .chain
+                .send(
+                    &[ix::close_shard(&shard.job, shard.index, &wallet)],
+                    &[],
+                    ComputeUnits::Standard,
+                )
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(job = %shard.job, shard = shard.index, "closed shard; rent returned")
+                }
+                Err(error) => tracing::debug!(%error, "could not close a shard"),
+            }
+        }
+    }
+
+    /// Claims one open slot this worker can run at an acceptable price, if any.
+    async fn claim_next(&mut self, round: &Round, held: usize) {
+        let cap = (round.provider.stake / round.params.stake_per_claim.max(1)) as usize;
+        if round.provider.unbonding > 0
+            || round.provider.stake < round.params.min_stake
+            || held >= cap
+        {
+            return;
+        }
+        let mut candidates = Vec::new();
+        for (key, job) in &round.jobs {
+            if !self.wants(job, round.now) {
+                continue;
+            }
+            match self.open_slots(key, job).await {
+                Ok(slots) => candidates.extend(slots),
+                Err(error) => tracing::debug!(%error, job = %key, "could not list a job's shards"),
+            }
+        }
+        candidates.shuffle(&mut rand::rng());
+        for slot in candidates.into_iter().take(CLAIM_ATTEMPTS_PER_ROUND) {
+            let claim = ix::claim(&self.me.wallet.pubkey(), &self.me.net.network, &slot);
+            match self.chain.send(&[claim], &[], ComputeUnits::Standard).await {
+                Ok(_) => {
+                    self.metrics.claims.inc();
+                    tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "claimed");
+                    return;
+                }
+                Err(error @ ChainError::Refused { .. }) => {
+                    tracing::debug!(%error, job = %slot.job, shard = slot.shard_index, "claim refused; trying another slot");
+                    self.metrics.fail("claim_refused");
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "claim failed");
+                    self.metrics.fail("claim");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Whether this worker takes work from `job`: open, paying enough, and a kernel it can run.
+    fn wants(&self, job: &Job, now: i64) -> bool {
+        let supported = match (&job.input, job.kernel) {
+            (JobInput::Data { uri, .. }, KernelSpec::GemmI8 { .. }) => {
+                ["http://", "https://", "file://"]
+                    .iter()
+                    .any(|scheme| uri.starts_with(scheme))
+            }
+            (JobInput::Data { .. }, _) => false,
+            (JobInput::Seed(_), _) => true,
+        };
+        supported
+            && !job.cancelled
+            && job.price >= self.config.min_price
+            && job.shards_settled < job.shards
+            && now + EXPIRY_MARGIN_SECONDS < job.expires_at
+    }
+
+    /// The free slots of `job` this provider may claim.
+    async fn open_slots(&self, key: &Pubkey, job: &Job) -> Result<Vec<Slot>, ChainError> {
+        let provider = self.me.provider();
+        let shards: HashMap<u16, Shard> = self
+            .chain
+            .program_accounts::<Shard>(&[(filters::SHARD_JOB, key.as_ref())])
+            .await?
+            .into_iter()
+            .map(|(_, shard)| (shard.index, shard))
+            .collect();
+        let mut slots = Vec::new();
+        for index in 0..job.shards {
+            let slot = |replica| Slot {
+                job: *key,
+                shard_index: index,
+                replica,
+            };
+            match shards.get(&index) {
+                None if !job.was_started(index) => slots.push(slot(0)),
+                None => {}
+                Some(shard) if shard.phase == ShardPhase::Committing => {
+                    let mine =
+                        (0..shard.replicas_open).any(|r| shard.holders[usize::from(r)] == provider);
+                    if mine {
+                        continue;
+                    }
+                    let taken = shard.held_mask | shard.committed_mask;
+                    if let Some(free) = (0..shard.replicas_open).find(|r| taken & (1 << r) == 0) {
+                        slots.push(slot(free));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(slots)
+    }
+}
+
+/// The associated token account of `wallet` for the network's mint.
+pub fn associated_token(wallet: &Pubkey, net: &NetworkKeys) -> Pubkey {
+    spl_associated_token_account_interface::address::get_associated_token_address_with_program_id(
+        wallet,
+        &net.mint,
+        &net.token_program,
+    )
+}
+
+/// Wakes the loop on every change to a gpushare account, over the websocket; reconnects with backoff.
+/// The loop polls regardless, so a dead websocket only slows it down.
+pub fn watch_program(ws_url: String, wake: Arc<Notify>, stop: Arc<AtomicBool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(500);
+        while !stop.load(Ordering::SeqCst) {
+            match solana_pubsub_client::nonblocking::pubsub_client::PubsubClient::new(
+                ws_url.as_str(),
+            )
+            .await
+            {
+                Ok(client) => match client.program_subscribe(&gpushare::ID, None).await {
+                    Ok((mut updates, unsubscribe)) => {
+                        tracing::info!(url = %ws_url, "watching gpushare accounts over the websocket");
+                        backoff = Duration::from_millis(500);
+                        while let Some(_update) = updates.next().await {
+                            wake.notify_one();
+                            if stop.load(Ordering::SeqCst) {
+                                break;
+                            }
+                        }
+                        unsubscribe().await;
+                    }
+                    Err(error) => tracing::warn!(%error, "program subscription failed"),
+                },
+                Err(error) => {
+                    tracing::warn!(%error, url = %ws_url, "websocket unavailable; polling")
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    })
+}

@@ -1,0 +1,186 @@
+//! The worker's Prometheus metrics and its HTTP endpoint: `/metrics`, `/healthz`, and
+//! `/results/{job}/{shard}` (the bytes of a shard this worker computed, for clients to fetch and verify).
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::error::WorkerError;
+use crate::store::Store;
+
+/// A label naming a phase of a slot's life or a kind of failure.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Kind {
+    pub kind: String,
+}
+
+impl Kind {
+    pub fn of(kind: &str) -> Self {
+        Self { kind: kind.into() }
+    }
+}
+
+/// Every metric the worker exports.
+pub struct Metrics {
+    registry: Registry,
+    pub claims: Counter,
+    pub completions: Counter,
+    pub failures: Family<Kind, Counter>,
+    pub slashes: Counter,
+    pub slashed_tokens: Counter,
+    pub earnings: Counter,
+    pub in_flight: Gauge,
+    pub backend: Family<Kind, Gauge>,
+    pub phase_seconds: Family<Kind, Histogram>,
+}
+
+impl Metrics {
+    pub fn new(backend: &str) -> Arc<Self> {
+        let mut registry = Registry::with_prefix("gpushare_worker");
+        let metrics = Self {
+            claims: Counter::default(),
+            completions: Counter::default(),
+            failures: Family::default(),
+            slashes: Counter::default(),
+            slashed_tokens: Counter::default(),
+            earnings: Counter::default(),
+            in_flight: Gauge::default(),
+            backend: Family::default(),
+            phase_seconds: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.05, 2.0, 14))
+            }),
+            registry: Registry::default(),
+        };
+        registry.register("claims", "Slots claimed", metrics.claims.clone());
+        registry.register(
+            "completions",
+            "Slots verified and paid",
+            metrics.completions.clone(),
+        );
+        registry.register("failures", "Failures by kind", metrics.failures.clone());
+        registry.register(
+            "slashes",
+            "Times this provider was slashed",
+            metrics.slashes.clone(),
+        );
+        registry.register(
+            "slashed_tokens",
+            "Stake lost to slashes, base units",
+            metrics.slashed_tokens.clone(),
+        );
+        registry.register(
+            "earnings_tokens",
+            "Tokens earned, base units",
+            metrics.earnings.clone(),
+        );
+        registry.register("in_flight", "Slots held now", metrics.in_flight.clone());
+        registry.register(
+            "backend",
+            "The compute backend in use (value 1)",
+            metrics.backend.clone(),
+        );
+        registry.register(
+            "phase_seconds",
+            "Time spent per phase of a slot",
+            metrics.phase_seconds.clone(),
+        );
+        metrics.backend.get_or_create(&Kind::of(backend)).set(1);
+        Arc::new(Self {
+            registry,
+            ..metrics
+        })
+    }
+
+    /// Counts one failure of `kind`.
+    pub fn fail(&self, kind: &str) {
+        self.failures.get_or_create(&Kind::of(kind)).inc();
+    }
+
+    /// Records that `phase` took `seconds`.
+    pub fn observe(&self, phase: &str, seconds: f64) {
+        self.phase_seconds
+            .get_or_create(&Kind::of(phase))
+            .observe(seconds);
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+            text.clear();
+        }
+        text
+    }
+}
+
+#[derive(Clone)]
+struct Endpoint {
+    metrics: Arc<Metrics>,
+    store: Store,
+}
+
+/// Binds `address` and serves the endpoint until `stop` resolves.
+pub async fn serve(
+    address: SocketAddr,
+    metrics: Arc<Metrics>,
+    store: Store,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<tokio::task::JoinHandle<()>, WorkerError> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| WorkerError::io(address.to_string(), e))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| WorkerError::io(address.to_string(), e))?;
+    tracing::info!(address = %bound, "serving /metrics, /healthz and /results");
+    let app = Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/results/{job}/{shard}", get(result_bytes))
+        .with_state(Endpoint { metrics, store });
+    Ok(tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!(%error, "HTTP endpoint stopped");
+        }
+    }))
+}
+
+async fn metrics_text(State(endpoint): State<Endpoint>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        endpoint.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn result_bytes(
+    State(endpoint): State<Endpoint>,
+    Path((job, shard)): Path<(String, u16)>,
+) -> Response {
+    let Ok(job) = job.parse() else {
+        return (StatusCode::BAD_REQUEST, "job is not a base58 address").into_response();
+    };
+    match endpoint.store.output(&job, shard) {
+        Ok(Some(bytes)) => {
+            ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+        }
+        Ok(None) => (StatusCode::NOT_FOUND, "no output of that shard here").into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
+}

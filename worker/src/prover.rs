@@ -1,0 +1,115 @@
+//! Spot-check proofs: for a challenged slot, the sampled leaves of the worker's own output with their
+//! RFC 6962 audit paths (and the previous leaf where the kernel chains leaves), packed into
+//! transaction-sized batches.
+use anchor_lang::prelude::borsh;
+use gpushare::instructions::{LeafWitness, SampleProof};
+use gpushare_core::kernels::Kernel;
+use gpushare_core::merkle::MerkleTree;
+use gpushare_core::spot_check::sample_index;
+
+use crate::error::WorkerError;
+
+/// Bytes of proof data one transaction can carry after its signature, keys and other instructions.
+pub const PROOF_BYTES_PER_TRANSACTION: usize = 820;
+
+/// The proofs of every sample in `0..samples` not yet in `proven` (bit i = sample i proven).
+pub fn proofs(
+    kernel: &Kernel,
+    output: &[u8],
+    challenge: &[u8; 32],
+    samples: u8,
+    proven: u64,
+) -> Result<Vec<SampleProof>, WorkerError> {
+    let leaf_bytes = kernel.leaf_bytes();
+    let tree = MerkleTree::from_data(output, leaf_bytes);
+    let leaves = tree.size();
+    let witness = |index: u64| -> Result<LeafWitness, WorkerError> {
+        let start = index as usize * leaf_bytes;
+        let leaf = output
+            .get(start..(start + leaf_bytes).min(output.len()))
+            .ok_or_else(|| WorkerError::SelfCheck(format!("leaf {index} is outside the output")))?
+            .to_vec();
+        let path = tree
+            .audit_path(index)
+            .map_err(|e| WorkerError::SelfCheck(format!("audit path of leaf {index}: {e:?}")))?;
+        Ok(LeafWitness { leaf, path })
+    };
+    let chained = matches!(kernel, Kernel::Sha256Chain { .. });
+    (0..samples)
+        .filter(|sample| proven & (1u64 << sample) == 0)
+        .map(|sample| {
+            let index = sample_index(challenge, sample, leaves);
+            Ok(SampleProof {
+                sample,
+                witness: witness(index)?,
+                previous: match (chained, index) {
+                    (true, 1..) => Some(witness(index - 1)?),
+                    _ => None,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Splits proofs into batches that each fit one transaction (a proof too big to share goes alone).
+pub fn batches(proofs: Vec<SampleProof>) -> Vec<Vec<SampleProof>> {
+    let mut batches: Vec<Vec<SampleProof>> = Vec::new();
+    let mut used = 0;
+    for proof in proofs {
+        let size = borsh::to_vec(&proof).map_or(usize::MAX, |bytes| bytes.len());
+        match batches.last_mut() {
+            Some(batch) if used + size <= PROOF_BYTES_PER_TRANSACTION => {
+                batch.push(proof);
+                used += size;
+            }
+            _ => {
+                batches.push(vec![proof]);
+                used = size;
+            }
+        }
+    }
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Input, reference_shard};
+    use gpushare_core::merkle::{leaf_hash, verify_audit_path};
+
+    #[test]
+    fn proofs_verify_against_the_root_and_skip_proven_samples() {
+        let kernel = Kernel::Sha256Chain {
+            steps: 64,
+            leaf_every: 4,
+        };
+        let output = reference_shard(kernel, &Input::Seed([5; 32]), 2, 1).unwrap();
+        let root = output.tree.root();
+        let challenge = [42u8; 32];
+        let all = proofs(&kernel, &output.bytes, &challenge, 8, 0).unwrap();
+        assert_eq!(all.len(), 8);
+        for proof in &all {
+            let index = sample_index(&challenge, proof.sample, 16);
+            let w = &proof.witness;
+            assert!(verify_audit_path(
+                index,
+                16,
+                &leaf_hash(&w.leaf),
+                &w.path,
+                &root
+            ));
+            assert_eq!(proof.previous.is_some(), index > 0);
+        }
+        let rest = proofs(&kernel, &output.bytes, &challenge, 8, 0b1010_1010).unwrap();
+        assert_eq!(
+            rest.iter().map(|p| p.sample).collect::<Vec<_>>(),
+            [0, 2, 4, 6]
+        );
+        let packed = batches(all);
+        assert!(packed.len() > 1 && packed.iter().all(|b| !b.is_empty()));
+        for batch in &packed {
+            let size: usize = batch.iter().map(|p| borsh::to_vec(p).unwrap().len()).sum();
+            assert!(batch.len() == 1 || size <= PROOF_BYTES_PER_TRANSACTION);
+        }
+    }
+}

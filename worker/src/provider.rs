@@ -1,0 +1,233 @@
+//! The provider's chain commands — `register`, `stake`, `unstake`, `withdraw`, `status` — and `run`, which
+//! starts the daemon with its metrics endpoint, websocket watcher and signal handling.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use gpushare::constants::GPU_MODEL_LEN;
+use gpushare::state::{HardwareProfile, Provider};
+use gpushare_client::chain::{Chain, ComputeUnits, FeePolicy, RetryPolicy};
+use gpushare_client::ix::{self, Holder};
+use solana_signer::Signer;
+use tokio::sync::Notify;
+
+use crate::backend::{self, Backend};
+use crate::config::Config;
+use crate::daemon::{Daemon, Identity, associated_token, watch_program};
+use crate::error::WorkerError;
+use crate::fault::Fault;
+use crate::metrics::{self, Metrics};
+use crate::store::Store;
+
+/// A connection to the network as this provider.
+pub struct Session {
+    pub chain: Arc<Chain>,
+    pub me: Identity,
+}
+
+impl Session {
+    /// Reads the wallet, connects, and looks the network up by its mint.
+    pub async fn open(config: &Config) -> Result<Self, WorkerError> {
+        let wallet = config.wallet()?;
+        let fees = FeePolicy {
+            priority_micro_lamports: config.priority_fee,
+        };
+        let chain = Arc::new(Chain::new(
+            &config.rpc_url,
+            Arc::clone(&wallet),
+            RetryPolicy::default(),
+            fees,
+        ));
+        let net = chain.network_keys(&config.require_mint()?).await?;
+        let token = config
+            .token_account
+            .unwrap_or_else(|| associated_token(&wallet.pubkey(), &net));
+        let holder = Holder {
+            authority: wallet.pubkey(),
+            token,
+        };
+        Ok(Self {
+            chain,
+            me: Identity {
+                wallet,
+                holder,
+                net,
+            },
+        })
+    }
+
+    async fn send(
+        &self,
+        instruction: anchor_lang::solana_program::instruction::Instruction,
+    ) -> Result<(), WorkerError> {
+        let signature = self
+            .chain
+            .send(&[instruction], &[], ComputeUnits::Standard)
+            .await?;
+        println!("signature   {signature}");
+        Ok(())
+    }
+
+    /// Registers this wallet as a provider with `stake`, describing the machine by its backend.
+    pub async fn register(&self, stake: u64, backend: &dyn Backend) -> Result<(), WorkerError> {
+        let hardware = hardware_profile(backend)?;
+        self.send(ix::register_provider(
+            &self.me.holder,
+            &self.me.net,
+            stake,
+            hardware,
+        ))
+        .await?;
+        println!("registered  {} with stake {stake}", self.me.provider());
+        Ok(())
+    }
+
+    pub async fn stake(&self, amount: u64) -> Result<(), WorkerError> {
+        self.send(ix::add_stake(&self.me.holder, &self.me.net, amount))
+            .await
+    }
+
+    pub async fn unstake(&self, amount: u64) -> Result<(), WorkerError> {
+        self.send(ix::request_unstake(
+            &self.me.wallet.pubkey(),
+            &self.me.net.network,
+            amount,
+        ))
+        .await
+    }
+
+    pub async fn withdraw(&self) -> Result<(), WorkerError> {
+        self.send(ix::withdraw_stake(&self.me.holder, &self.me.net))
+            .await
+    }
+
+    /// The provider account; a named error when this wallet is not registered.
+    pub async fn provider(&self) -> Result<Provider, WorkerError> {
+        let key = self.me.provider();
+        self.chain.account(&key).await?.ok_or_else(|| {
+            WorkerError::NotRegistered(format!(
+                "no provider account {key} for this wallet; run `register`"
+            ))
+        })
+    }
+
+    /// Prints stake, unbonding, counters and earnings.
+    pub async fn status(&self) -> Result<(), WorkerError> {
+        let provider = self.provider().await?;
+        let balance = self.chain.token_balance(&self.me.holder.token).await?;
+        let model = String::from_utf8_lossy(&provider.hardware.gpu_model);
+        println!("provider    {}", self.me.provider());
+        println!("wallet      {}", self.me.wallet.pubkey());
+        println!("network     {}", self.me.net.network);
+        println!(
+            "hardware    {} ({} GOPS)",
+            model.trim_end_matches('\0'),
+            provider.hardware.throughput_gops
+        );
+        println!("stake       {}", provider.stake);
+        println!(
+            "unbonding   {} (withdrawable from unix time {})",
+            provider.unbonding, provider.unbonding_ends_at
+        );
+        println!("open claims {}", provider.open_claims);
+        println!("completed   {}", provider.completed);
+        println!("failed      {}", provider.failed);
+        println!("missed      {}", provider.missed);
+        println!("slashed     {}", provider.slashed);
+        println!("earned      {}", provider.earned);
+        println!("balance     {balance} in {}", self.me.holder.token);
+        Ok(())
+    }
+}
+
+/// Describes the machine: the backend's name and its measured int8 GEMM throughput.
+pub fn hardware_profile(backend: &dyn Backend) -> Result<HardwareProfile, WorkerError> {
+    const SIZE: usize = 256;
+    let a = vec![1i8; SIZE * SIZE];
+    let started = Instant::now();
+    backend.gemm_i8(&a, &a, SIZE, SIZE, SIZE)?;
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    let mut gpu_model = [0u8; GPU_MODEL_LEN];
+    let name = backend.name();
+    let length = name.len().min(GPU_MODEL_LEN);
+    gpu_model[..length].copy_from_slice(&name.as_bytes()[..length]);
+    Ok(HardwareProfile {
+        gpu_model,
+        memory_mib: 0,
+        throughput_gops: (2.0 * (SIZE * SIZE * SIZE) as f64 / seconds / 1e9) as u64,
+    })
+}
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
+    if fault != Fault::None {
+        tracing::warn!(
+            ?fault,
+            "FAULT INJECTION: this worker commits to wrong results and will be slashed"
+        );
+    }
+    let session = Session::open(&config).await?;
+    session.provider().await?;
+    let backend = backend::select(config.backend)?;
+    let store = Store::open(&config.data_dir)?;
+    let metrics = Metrics::new(&backend.name());
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::new(Notify::new());
+    let endpoint = {
+        let stopped = Arc::clone(&stopped);
+        metrics::serve(
+            config.metrics_addr,
+            Arc::clone(&metrics),
+            store.clone(),
+            async move { stopped.notified().await },
+        )
+        .await?
+    };
+    let wake = Arc::new(Notify::new());
+    let watcher = watch_program(config.ws_url.clone(), Arc::clone(&wake), Arc::clone(&stop));
+    let signals = {
+        let (stop, wake) = (Arc::clone(&stop), Arc::clone(&wake));
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down: finishing the current step, claiming nothing new");
+            stop.store(true, Ordering::SeqCst);
+            wake.notify_one();
+        })
+    };
+    tracing::info!(provider = %session.me.provider(), backend = %backend.name(), data_dir = %config.data_dir.display(), "worker running");
+    let daemon = Daemon::new(
+        session.chain,
+        session.me,
+        backend,
+        store,
+        config,
+        metrics,
+        fault,
+    );
+    let result = daemon.run(Arc::clone(&stop), wake).await;
+    stopped.notify_one();
+    watcher.abort();
+    signals.abort();
+    let _ = endpoint.await;
+    result
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut interrupt), Ok(mut terminate)) => {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        _ => {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}

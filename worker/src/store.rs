@@ -1,0 +1,194 @@
+//! The worker's data directory: one record per held slot (everything needed to finish it — the salt and
+//! root above all — written durably *before* the commitment that depends on it is sent), shard outputs
+//! (for proofs and for serving results), and downloaded inputs by hash.
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anchor_lang::prelude::Pubkey;
+use serde::{Deserialize, Serialize};
+
+use crate::error::WorkerError;
+
+/// What the worker knows about one slot it holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotRecord {
+    pub assignment: String,
+    pub job: String,
+    pub shard_index: u16,
+    pub replica: u8,
+    /// Merkle root of the computed output, hex.
+    pub root: String,
+    /// The commitment's salt, hex; secret until the reveal.
+    pub salt: String,
+}
+
+impl SlotRecord {
+    fn hex32(field: &str, text: &str) -> Result<[u8; 32], WorkerError> {
+        hex::decode(text)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| {
+                WorkerError::Store(format!("record field {field} is not 32 bytes of hex"))
+            })
+    }
+
+    pub fn root(&self) -> Result<[u8; 32], WorkerError> {
+        Self::hex32("root", &self.root)
+    }
+
+    pub fn salt(&self) -> Result<[u8; 32], WorkerError> {
+        Self::hex32("salt", &self.salt)
+    }
+}
+
+/// The data directory.
+#[derive(Clone, Debug)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the data directory at `root`.
+    pub fn open(root: &Path) -> Result<Self, WorkerError> {
+        for sub in ["slots", "outputs", "inputs"] {
+            let dir = root.join(sub);
+            std::fs::create_dir_all(&dir).map_err(|e| WorkerError::io(&dir, e))?;
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn slot_path(&self, assignment: &Pubkey) -> PathBuf {
+        self.root.join("slots").join(format!("{assignment}.json"))
+    }
+
+    /// Where the output of shard `shard_index` of `job` is kept.
+    pub fn output_path(&self, job: &Pubkey, shard_index: u16) -> PathBuf {
+        self.root
+            .join("outputs")
+            .join(format!("{job}-{shard_index}.bin"))
+    }
+
+    /// Where a downloaded input with this SHA-256 is kept.
+    pub fn input_path(&self, sha256: &[u8; 32]) -> PathBuf {
+        self.root.join("inputs").join(hex::encode(sha256))
+    }
+
+    /// Writes `record` durably (temporary file, fsync, rename, fsync of the directory).
+    pub fn save_slot(&self, assignment: &Pubkey, record: &SlotRecord) -> Result<(), WorkerError> {
+        let bytes = serde_json::to_vec_pretty(record)?;
+        write_durably(&self.slot_path(assignment), &bytes)
+    }
+
+    /// The record of `assignment`, if one was saved.
+    pub fn slot(&self, assignment: &Pubkey) -> Result<Option<SlotRecord>, WorkerError> {
+        let path = self.slot_path(assignment);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(WorkerError::io(&path, e)),
+        }
+    }
+
+    /// Forgets a finished slot.
+    pub fn remove_slot(&self, assignment: &Pubkey) -> Result<(), WorkerError> {
+        let path = self.slot_path(assignment);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(WorkerError::io(&path, e)),
+        }
+    }
+
+    /// Writes a shard's output durably.
+    pub fn save_output(
+        &self,
+        job: &Pubkey,
+        shard_index: u16,
+        bytes: &[u8],
+    ) -> Result<(), WorkerError> {
+        write_durably(&self.output_path(job, shard_index), bytes)
+    }
+
+    /// A shard's saved output, if any.
+    pub fn output(&self, job: &Pubkey, shard_index: u16) -> Result<Option<Vec<u8>>, WorkerError> {
+        read_optional(&self.output_path(job, shard_index))
+    }
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, WorkerError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(WorkerError::io(path, e)),
+    }
+}
+
+/// Replaces `path` with `bytes` so that a crash leaves either the old or the new file, never a torn one.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), WorkerError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| WorkerError::io(dir, e))?;
+    file.write_all(bytes)
+        .map_err(|e| WorkerError::io(path, e))?;
+    file.as_file()
+        .sync_all()
+        .map_err(|e| WorkerError::io(path, e))?;
+    file.persist(path)
+        .map_err(|e| WorkerError::io(path, e.error))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| WorkerError::io(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_survive_reopening_and_can_be_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let assignment = Pubkey::new_unique();
+        let record = SlotRecord {
+            assignment: assignment.to_string(),
+            job: Pubkey::new_unique().to_string(),
+            shard_index: 3,
+            replica: 1,
+            root: hex::encode([7u8; 32]),
+            salt: hex::encode([9u8; 32]),
+        };
+        Store::open(dir.path())
+            .unwrap()
+            .save_slot(&assignment, &record)
+            .unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let read = store.slot(&assignment).unwrap().unwrap();
+        assert_eq!(read, record);
+        assert_eq!(read.salt().unwrap(), [9u8; 32]);
+        store.remove_slot(&assignment).unwrap();
+        assert_eq!(store.slot(&assignment).unwrap(), None);
+    }
+
+    #[test]
+    fn a_damaged_record_is_an_error_not_a_guess() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let assignment = Pubkey::new_unique();
+        std::fs::write(
+            dir.path().join("slots").join(format!("{assignment}.json")),
+            b"{",
+        )
+        .unwrap();
+        assert!(store.slot(&assignment).is_err());
+        let record = SlotRecord {
+            assignment: String::new(),
+            job: String::new(),
+            shard_index: 0,
+            replica: 0,
+            root: "zz".into(),
+            salt: hex::encode([0u8; 31]),
+        };
+        assert!(matches!(record.root(), Err(WorkerError::Store(_))));
+        assert!(matches!(record.salt(), Err(WorkerError::Store(_))));
+    }
+}
