@@ -1,5 +1,6 @@
 //! A TCP proxy in front of the RPC node that misbehaves on purpose: it drops connections, delays them,
 //! answers HTTP 503, and cuts forwarded connections short — for showing that workers lose no job.
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rand::Rng;
@@ -28,8 +29,19 @@ pub async fn flaky_proxy(rpc_url: &str) -> Result<String, AppError> {
     Ok(format!("http://{address}"))
 }
 
+/// Connections the proxy dropped or answered with 503 so far.
+static FAULTS: AtomicU64 = AtomicU64::new(0);
+
+/// How many connections the proxy has failed on purpose.
+pub fn faults_injected() -> u64 {
+    FAULTS.load(Ordering::Relaxed)
+}
+
 async fn misbehave(mut client: TcpStream, upstream: String) {
     let roll: f64 = rand::rng().random();
+    if roll < 0.30 {
+        FAULTS.fetch_add(1, Ordering::Relaxed);
+    }
     if roll < 0.15 {
         return; // dropped: the connection closes without an answer
     }

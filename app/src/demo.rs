@@ -173,6 +173,8 @@ pub struct ProviderReport {
 /// What a scenario ended with.
 #[derive(Clone)]
 pub struct Report {
+    /// Keypairs, logs, outputs and the ledger of the run.
+    pub dir: PathBuf,
     pub rpc_url: String,
     pub jobs: Vec<Pubkey>,
     pub shards: u64,
@@ -627,7 +629,8 @@ async fn drive(
         shards += u64::from(progress.job.shards);
         verified += client
             .results(job, &endpoints, data.as_deref(), None)
-            .await? as u64;
+            .await?
+            .0 as u64;
     }
     wait_for_settlements(&client, &jobs).await?;
     for worker in workers.iter_mut() {
@@ -666,6 +669,7 @@ async fn drive(
         accounted += client.chain.token_balance(&pda::escrow_vault(job)).await?;
     }
     Ok(Report {
+        dir: ctx.dir.clone(),
         rpc_url: ctx.rpc_url.clone(),
         jobs,
         shards,

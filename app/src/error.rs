@@ -15,10 +15,6 @@ pub enum AppError {
         what: String,
         source: std::io::Error,
     },
-    #[error(
-        "shard {shard}: no verified result (the shard settled without a quorum, or has not settled)"
-    )]
-    NoVerifiedResult { shard: u16 },
     #[error("shard {shard}: no provider served a result that verifies ({tried})")]
     Unverified { shard: u16, tried: String },
     #[error("job {0} did not finish in time")]

@@ -239,10 +239,12 @@ async fn run(command: Command) -> Result<(), AppError> {
                     std::fs::read(&path).map_err(|e| AppError::io(path.display().to_string(), e))
                 })
                 .transpose()?;
-            let verified = client
+            let (verified, unverified) = client
                 .results(&job, &endpoints, data.as_deref(), out.as_deref())
                 .await?;
-            println!("{verified} shard(s) verified");
+            println!(
+                "{verified} shard(s) verified; {unverified} without a verified result on chain (refunded)"
+            );
             Ok(())
         }
         Command::Cancel { connection, job } => session(&connection).await?.cancel(&job).await,

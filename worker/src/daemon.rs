@@ -184,6 +184,7 @@ impl Daemon {
                 self.metrics.slashed_tokens.inc_by(slashed);
                 tracing::warn!(
                     slashed,
+                    total = now.slashed,
                     failed = now.failed,
                     missed = now.missed,
                     "this provider was slashed"

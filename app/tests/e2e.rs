@@ -1,0 +1,236 @@
+//! End to end against a real local validator: worker processes, the real SPL Token program, the client
+//! library. Each test runs a whole scenario through `gpushare_app::demo` and checks balances exactly.
+use std::sync::Mutex;
+use std::time::Duration;
+
+use gpushare::state::VerificationMode;
+use gpushare_app::demo::{self, Chaos, InputSpec, JobSpec, ProviderSpec, Report, Scenario, TOKEN};
+use gpushare_core::kernels::Kernel;
+
+/// One validator at a time: the machine has two cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const FEE_BPS: u64 = 250;
+
+fn fee(price: u64) -> u64 {
+    price * FEE_BPS / 10_000
+}
+
+fn quorum_job(seed: u8, price: u64) -> JobSpec {
+    JobSpec {
+        kernel: Kernel::GemmI8 {
+            m: 64,
+            n: 96,
+            k: 80,
+        },
+        input: InputSpec::Seed([seed; 32]),
+        shards: 2,
+        replicas: 2,
+        mode: VerificationMode::Quorum { q: 2 },
+        price,
+    }
+}
+
+fn spot_check_job(seed: u8, price: u64) -> JobSpec {
+    JobSpec {
+        kernel: Kernel::Sha256Chain {
+            steps: 1 << 12,
+            leaf_every: 1 << 6,
+        },
+        input: InputSpec::Seed([seed; 32]),
+        shards: 1,
+        replicas: 1,
+        mode: VerificationMode::SpotCheck { samples: 6 },
+        price,
+    }
+}
+
+fn run(scenario: Scenario) -> Report {
+    let _one_at_a_time = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let report = demo::run(&scenario).unwrap_or_else(|error| panic!("scenario failed: {error}"));
+    assert_eq!(report.accounted, report.supply, "token conservation");
+    report
+}
+
+/// Every slot of every job paid: each provider earned its slots' prices, kept its stake, and the
+/// client paid exactly prices plus fees.
+fn assert_all_paid(scenario: &Scenario, report: &Report) {
+    let slots: u64 = scenario
+        .jobs
+        .iter()
+        .map(|j| u64::from(j.shards) * u64::from(j.replicas))
+        .sum();
+    let paid: u64 = scenario
+        .jobs
+        .iter()
+        .map(|j| u64::from(j.shards) * u64::from(j.replicas) * j.price)
+        .sum();
+    let fees: u64 = scenario
+        .jobs
+        .iter()
+        .map(|j| u64::from(j.shards) * u64::from(j.replicas) * fee(j.price))
+        .sum();
+    let shards: u64 = scenario.jobs.iter().map(|j| u64::from(j.shards)).sum();
+    assert_eq!(
+        report.shards_verified, shards,
+        "every shard verified by the client"
+    );
+    assert_eq!(
+        report
+            .providers
+            .iter()
+            .map(|p| p.account.completed)
+            .sum::<u64>(),
+        slots
+    );
+    assert_eq!(
+        report
+            .providers
+            .iter()
+            .map(|p| p.account.earned)
+            .sum::<u64>(),
+        paid
+    );
+    for (spec, provider) in scenario.providers.iter().zip(&report.providers) {
+        assert_eq!(
+            (
+                provider.account.failed,
+                provider.account.missed,
+                provider.account.slashed
+            ),
+            (0, 0, 0)
+        );
+        assert_eq!(provider.stake_vault, spec.stake, "stake untouched");
+        assert_eq!(
+            provider.balance,
+            10 * TOKEN + provider.account.earned,
+            "wallet = float + earnings"
+        );
+    }
+    assert_eq!(report.treasury, fees, "treasury = fees of paid slots");
+    assert_eq!(
+        report.client_spent,
+        paid + fees,
+        "client = pay + fees, the rest refunded"
+    );
+}
+
+#[test]
+fn several_workers_settle_many_jobs_with_exact_balances() {
+    let mut jobs: Vec<JobSpec> = (0..4)
+        .map(|i| quorum_job(10 + i, 3_000 + u64::from(i)))
+        .collect();
+    jobs.extend((0..4).map(|i| spot_check_job(20 + i, 2_000 + u64::from(i))));
+    jobs.push(JobSpec {
+        input: InputSpec::RandomData,
+        ..quorum_job(0, 4_000)
+    });
+    let scenario = Scenario {
+        providers: vec![ProviderSpec::honest(); 3],
+        jobs,
+        chaos: Chaos::None,
+        timeout: Duration::from_secs(240),
+    };
+    let report = run(scenario.clone());
+    assert_all_paid(&scenario, &report);
+    let _ = std::fs::remove_dir_all(&report.dir);
+}
+
+#[test]
+fn a_worker_killed_after_committing_finishes_its_job_when_restarted() {
+    let scenario = Scenario {
+        providers: vec![ProviderSpec::honest()],
+        jobs: vec![spot_check_job(30, 2_500)],
+        chaos: Chaos::KillAfterCommit { provider: 0 },
+        timeout: Duration::from_secs(180),
+    };
+    let report = run(scenario.clone());
+    assert_all_paid(&scenario, &report);
+    let log = std::fs::read_to_string(&report.providers[0].log).unwrap();
+    assert_eq!(
+        log.matches("worker running").count(),
+        2,
+        "started twice:\n{log}"
+    );
+    assert_eq!(
+        log.matches("computing").count(),
+        1,
+        "the restart reused the saved output:\n{log}"
+    );
+    let _ = std::fs::remove_dir_all(&report.dir);
+}
+
+#[test]
+fn workers_behind_a_flaky_rpc_lose_no_job() {
+    let mut jobs: Vec<JobSpec> = (0..2).map(|i| quorum_job(40 + i, 3_000)).collect();
+    jobs.extend((0..2).map(|i| spot_check_job(50 + i, 2_000)));
+    let scenario = Scenario {
+        providers: vec![ProviderSpec::honest(); 2],
+        jobs,
+        chaos: Chaos::FlakyRpc,
+        timeout: Duration::from_secs(300),
+    };
+    let report = run(scenario.clone());
+    assert!(
+        gpushare_app::chaos::faults_injected() > 10,
+        "the proxy failed requests"
+    );
+    assert_all_paid(&scenario, &report);
+    let _ = std::fs::remove_dir_all(&report.dir);
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_dishonest_worker_is_slashed_while_honest_ones_are_paid() {
+    const QUORUM_PRICE: u64 = 5_000;
+    const SPOT_PRICE: u64 = 2_000;
+    // The honest providers skip the cheaper spot-check work, so the dishonest one takes it alone.
+    let honest = ProviderSpec {
+        min_price: QUORUM_PRICE,
+        ..ProviderSpec::honest()
+    };
+    let dishonest = ProviderSpec {
+        faulty: true,
+        ..ProviderSpec::honest()
+    };
+    let quorum = JobSpec {
+        replicas: 3,
+        ..quorum_job(60, QUORUM_PRICE)
+    };
+    let scenario = Scenario {
+        providers: vec![honest.clone(), honest, dishonest],
+        jobs: vec![quorum, spot_check_job(61, SPOT_PRICE)],
+        chaos: Chaos::None,
+        timeout: Duration::from_secs(240),
+    };
+    let report = run(scenario.clone());
+    let cheat = &report.providers[2].account;
+    assert_eq!((cheat.completed, cheat.earned), (0, 0), "never paid");
+    assert_eq!(
+        cheat.failed, 3,
+        "two quorum shards and one spot-check shard, each a fraud"
+    );
+    // 50 % of the remaining stake per fraud: 50 → 25 → 12.5 → 6.25 tokens.
+    assert_eq!(cheat.slashed, 50 * TOKEN - 50 * TOKEN / 8);
+    assert_eq!(report.providers[2].stake_vault, 50 * TOKEN / 8);
+    for honest in &report.providers[..2] {
+        assert_eq!(
+            (honest.account.completed, honest.account.earned),
+            (2, 2 * QUORUM_PRICE)
+        );
+        assert_eq!((honest.account.failed, honest.account.slashed), (0, 0));
+    }
+    assert_eq!(
+        report.shards_verified, 2,
+        "the quorum shards; the spot-check shard has no verified result"
+    );
+    assert_eq!(report.treasury, 4 * fee(QUORUM_PRICE) + cheat.slashed);
+    assert_eq!(
+        report.client_spent,
+        4 * (QUORUM_PRICE + fee(QUORUM_PRICE)),
+        "the failed shard is refunded"
+    );
+    let _ = std::fs::remove_dir_all(&report.dir);
+}
