@@ -59,7 +59,7 @@ async fn misbehave(mut client: TcpStream, upstream: String) {
         return;
     };
     // Forwarded connections live a random while, so kept-alive clients meet failures too.
-    let lifetime = Duration::from_millis(rand::rng().random_range(200..3_000));
+    let lifetime = Duration::from_millis(rand::rng().random_range(50..1_000));
     let _ = tokio::time::timeout(
         lifetime,
         tokio::io::copy_bidirectional(&mut client, &mut server),

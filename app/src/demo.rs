@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
-use gpushare::state::{CreateJobArgs, JobInput, Provider, VerificationMode};
+use gpushare::state::{CreateJobArgs, JobInput, KernelSpec, Provider, VerificationMode};
 use gpushare_client::chain::Chain;
 use gpushare_client::pda;
 use gpushare_core::kernels::Kernel;
@@ -20,7 +20,7 @@ use solana_signer::Signer;
 use tokio::process::{Child, Command};
 
 use crate::error::AppError;
-use crate::jobs::{ClientSession, kernel_spec};
+use crate::jobs::ClientSession;
 
 /// Base units per whole token on the local mint.
 pub const TOKEN: u64 = 10u64.pow(network::DECIMALS as u32);
@@ -96,60 +96,35 @@ impl Scenario {
         faulty.min_price = 3_000;
         let quorum = VerificationMode::Quorum { q: 2 };
         let spot = VerificationMode::SpotCheck { samples: 8 };
+        let job = |kernel, input, replicas, mode, price| JobSpec {
+            kernel,
+            input,
+            shards: 2,
+            replicas,
+            mode,
+            price,
+        };
         let gemm = Kernel::GemmI8 {
             m: 128,
             n: 128,
             k: 128,
         };
+        let chain = Kernel::Sha256Chain {
+            steps: 1 << 14,
+            leaf_every: 1 << 8,
+        };
+        let monte_carlo = Kernel::MonteCarlo {
+            blocks: 16,
+            samples_per_block: 1 << 12,
+        };
         Self {
             providers: vec![ProviderSpec::honest(), ProviderSpec::honest(), faulty],
             jobs: vec![
-                JobSpec {
-                    kernel: gemm,
-                    input: InputSpec::Seed([1; 32]),
-                    shards: 2,
-                    replicas: 3,
-                    mode: quorum,
-                    price: 5_000,
-                },
-                JobSpec {
-                    kernel: gemm,
-                    input: InputSpec::RandomData,
-                    shards: 2,
-                    replicas: 3,
-                    mode: quorum,
-                    price: 5_000,
-                },
-                JobSpec {
-                    kernel: gemm,
-                    input: InputSpec::Seed([2; 32]),
-                    shards: 2,
-                    replicas: 1,
-                    mode: spot,
-                    price: 2_000,
-                },
-                JobSpec {
-                    kernel: Kernel::Sha256Chain {
-                        steps: 1 << 14,
-                        leaf_every: 1 << 8,
-                    },
-                    input: InputSpec::Seed([3; 32]),
-                    shards: 2,
-                    replicas: 1,
-                    mode: spot,
-                    price: 2_000,
-                },
-                JobSpec {
-                    kernel: Kernel::MonteCarlo {
-                        blocks: 16,
-                        samples_per_block: 1 << 12,
-                    },
-                    input: InputSpec::Seed([4; 32]),
-                    shards: 2,
-                    replicas: 1,
-                    mode: spot,
-                    price: 2_000,
-                },
+                job(gemm, InputSpec::Seed([1; 32]), 3, quorum, 5_000),
+                job(gemm, InputSpec::RandomData, 3, quorum, 5_000),
+                job(gemm, InputSpec::Seed([2; 32]), 1, spot, 2_000),
+                job(chain, InputSpec::Seed([3; 32]), 1, spot, 2_000),
+                job(monte_carlo, InputSpec::Seed([4; 32]), 1, spot, 2_000),
             ],
             chaos: Chaos::None,
             timeout: Duration::from_secs(300),
@@ -596,7 +571,7 @@ async fn drive(
         let (input, data) = job_input(spec, &ctx.dir, id)?;
         let args = CreateJobArgs {
             job_id: id as u64,
-            kernel: kernel_spec(spec.kernel),
+            kernel: KernelSpec::from_core(spec.kernel),
             input,
             shards: spec.shards,
             replicas: spec.replicas,

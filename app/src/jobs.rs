@@ -5,32 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
-use gpushare::state::{Assignment, CreateJobArgs, Job, KernelSpec, Shard, Verdict};
+use gpushare::state::{Assignment, CreateJobArgs, Job, Shard, Verdict};
 use gpushare_client::chain::{Chain, ComputeUnits, FeePolicy, RetryPolicy};
 use gpushare_client::ix::{self, Holder, NetworkKeys, Slot};
 use gpushare_client::{filters, pda};
-use gpushare_core::kernels::Kernel;
 use gpushare_worker::daemon::associated_token;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
 
 use crate::error::AppError;
 use crate::verify::{self, Rejection};
-
-/// The program's kernel spec for a core kernel.
-pub fn kernel_spec(kernel: Kernel) -> KernelSpec {
-    match kernel {
-        Kernel::GemmI8 { m, n, k } => KernelSpec::GemmI8 { m, n, k },
-        Kernel::Sha256Chain { steps, leaf_every } => KernelSpec::Sha256Chain { steps, leaf_every },
-        Kernel::MonteCarlo {
-            blocks,
-            samples_per_block,
-        } => KernelSpec::MonteCarlo {
-            blocks,
-            samples_per_block,
-        },
-    }
-}
 
 /// A job and its started shards, as the chain has them now.
 pub struct Progress {

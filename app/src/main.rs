@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
 use clap::{Args, Parser, Subcommand};
-use gpushare::state::{CreateJobArgs, JobInput, VerificationMode};
+use gpushare::state::{CreateJobArgs, JobInput, KernelSpec, VerificationMode};
 use gpushare_app::demo::{self, Scenario};
 use gpushare_app::error::AppError;
-use gpushare_app::jobs::{ClientSession, Progress, kernel_spec};
+use gpushare_app::jobs::{ClientSession, Progress};
 use gpushare_worker::cli::{KernelArgs, parse_seed};
 use gpushare_worker::config::read_keypair;
 use sha2::{Digest, Sha256};
@@ -198,7 +198,7 @@ async fn post(args: PostArgs) -> Result<(), AppError> {
     let job = client
         .post(CreateJobArgs {
             job_id,
-            kernel: kernel_spec(args.kernel.kernel()),
+            kernel: KernelSpec::from_core(args.kernel.kernel()),
             input,
             shards: args.shards,
             replicas: args.replicas,

@@ -19,6 +19,15 @@ use crate::{bench, gpu, selftest};
 pub struct Cli {
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Log lines as text, or as one JSON object each (for log pipelines).
+    #[arg(
+        long,
+        value_enum,
+        env = "GPUSHARE_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -65,6 +74,13 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// How log lines are written (to stderr).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// The kernels by name.
@@ -185,7 +201,11 @@ pub fn run(cli: Cli) -> Result<(), WorkerError> {
         Command::Withdraw => on_chain(&config()?, |s| async move { s.withdraw().await }),
         Command::Status => on_chain(&config()?, |s| async move { s.status().await }),
         Command::Run { inject_fault } => {
-            runtime()?.block_on(provider::run(config()?, inject_fault))
+            let runtime = runtime()?;
+            let result = runtime.block_on(provider::run(config()?, inject_fault));
+            // A shard still computing is abandoned: the restarted worker computes it again.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+            result
         }
         Command::Compute(args) => compute(&args, config()?.backend),
         Command::Selftest => selftest::run(),

@@ -13,11 +13,14 @@ use solana_keypair::Keypair;
 use crate::backend::BackendChoice;
 use crate::error::WorkerError;
 
-/// Settings given on the command line or in the environment; unset ones come from the file.
-#[derive(Args, Debug, Default, Clone)]
+/// Settings given on the command line or in the environment; unset ones come from the TOML file, which
+/// holds the same settings under the same names in snake case.
+#[derive(Args, Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
 pub struct ConfigArgs {
     /// TOML configuration file [default: ~/.config/gpushare/worker.toml when it exists].
     #[arg(long, env = "GPUSHARE_CONFIG", global = true)]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
     /// JSON-RPC URL [default: http://127.0.0.1:8899].
     #[arg(long, env = "GPUSHARE_RPC_URL", global = true)]
@@ -58,25 +61,6 @@ pub struct ConfigArgs {
     /// Seconds between chain scans when no websocket notification arrives [default: 2].
     #[arg(long, env = "GPUSHARE_POLL_SECONDS", global = true)]
     pub poll_seconds: Option<f64>,
-}
-
-/// The same settings in the TOML file, with the flags' names in snake case.
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    rpc_url: Option<String>,
-    ws_url: Option<String>,
-    keypair: Option<PathBuf>,
-    mint: Option<String>,
-    token_account: Option<String>,
-    backend: Option<BackendChoice>,
-    min_price: Option<u64>,
-    concurrent_jobs: Option<usize>,
-    data_dir: Option<PathBuf>,
-    metrics_addr: Option<SocketAddr>,
-    priority_fee: Option<u64>,
-    max_input_bytes: Option<u64>,
-    poll_seconds: Option<f64>,
 }
 
 /// The resolved configuration.
@@ -131,7 +115,7 @@ impl Config {
         let file = match &args.config {
             Some(path) => read_file(path)?,
             None if default_file.exists() => read_file(&default_file)?,
-            None => FileConfig::default(),
+            None => ConfigArgs::default(),
         };
         let rpc_url = args
             .rpc_url
@@ -210,7 +194,7 @@ pub fn read_keypair(path: &Path) -> Result<Arc<Keypair>, WorkerError> {
         .map_err(|e| WorkerError::Config(format!("keypair {}: {e}", path.display())))
 }
 
-fn read_file(path: &Path) -> Result<FileConfig, WorkerError> {
+fn read_file(path: &Path) -> Result<ConfigArgs, WorkerError> {
     let text = std::fs::read_to_string(path).map_err(|e| WorkerError::io(path, e))?;
     toml::from_str(&text).map_err(|e| WorkerError::Config(format!("{}: {e}", path.display())))
 }

@@ -3,7 +3,7 @@
 //! this provider holds, so that a restart (even after `kill -9`) picks up exactly where the chain is.
 //! Everything a later step needs (the salt and root) is written to the data directory before the step
 //! that depends on it is sent; commitments are only ever sent for the one saved salt of a slot.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -69,6 +69,9 @@ struct Round {
     jobs: HashMap<Pubkey, Job>,
 }
 
+/// A shard computing in the background: its output and the seconds it took.
+type Computation = JoinHandle<Result<(ShardOutput, f64), WorkerError>>;
+
 /// The worker daemon.
 pub struct Daemon {
     chain: Arc<Chain>,
@@ -78,8 +81,9 @@ pub struct Daemon {
     config: Config,
     metrics: Arc<Metrics>,
     fault: Fault,
-    computing: HashMap<Pubkey, JoinHandle<Result<(ShardOutput, f64), WorkerError>>>,
+    computing: HashMap<Pubkey, Computation>,
     last_seen: Option<Provider>,
+    unusable_jobs: HashSet<Pubkey>,
 }
 
 impl Daemon {
@@ -102,6 +106,7 @@ impl Daemon {
             fault,
             computing: HashMap::new(),
             last_seen: None,
+            unusable_jobs: HashSet::new(),
         }
     }
 
@@ -270,11 +275,7 @@ impl Daemon {
         }
     }
 
-    async fn start_compute(
-        &self,
-        slot: &Slot,
-        job: &Job,
-    ) -> Result<JoinHandle<Result<(ShardOutput, f64), WorkerError>>, WorkerError> {
+    async fn start_compute(&self, slot: &Slot, job: &Job) -> Result<Computation, WorkerError> {
         let input = match &job.input {
             JobInput::Seed(seed) => Input::Seed(*seed),
             JobInput::Data { uri, sha256 } => Input::Data(
@@ -567,7 +568,7 @@ impl Daemon {
         }
         let mut candidates = Vec::new();
         for (key, job) in &round.jobs {
-            if !self.wants(job, round.now) {
+            if !self.wants(key, job, round.now) {
                 continue;
             }
             match self.open_slots(key, job).await {
@@ -577,6 +578,9 @@ impl Daemon {
         }
         candidates.shuffle(&mut rand::rng());
         for slot in candidates.into_iter().take(CLAIM_ATTEMPTS_PER_ROUND) {
+            if !self.input_ready(&slot.job, &round.jobs[&slot.job]).await {
+                continue;
+            }
             let claim = ix::claim(&self.me.wallet.pubkey(), &self.me.net.network, &slot);
             match self.chain.send(&[claim], &[], ComputeUnits::Standard).await {
                 Ok(_) => {
@@ -597,8 +601,25 @@ impl Daemon {
         }
     }
 
+    /// Downloads and checks a data job's input before claiming, so a bad input is never a missed
+    /// claim; a job whose input fails is not tried again.
+    async fn input_ready(&mut self, key: &Pubkey, job: &Job) -> bool {
+        let JobInput::Data { uri, sha256 } = &job.input else {
+            return true;
+        };
+        match inputs::fetch(&self.store, uri, sha256, self.config.max_input_bytes).await {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::warn!(job = %key, %error, "unusable input; skipping the job");
+                self.metrics.fail("input");
+                self.unusable_jobs.insert(*key);
+                false
+            }
+        }
+    }
+
     /// Whether this worker takes work from `job`: open, paying enough, and a kernel it can run.
-    fn wants(&self, job: &Job, now: i64) -> bool {
+    fn wants(&self, key: &Pubkey, job: &Job, now: i64) -> bool {
         let supported = match (&job.input, job.kernel) {
             (JobInput::Data { uri, .. }, KernelSpec::GemmI8 { .. }) => {
                 ["http://", "https://", "file://"]
@@ -609,6 +630,7 @@ impl Daemon {
             (JobInput::Seed(_), _) => true,
         };
         supported
+            && !self.unusable_jobs.contains(key)
             && !job.cancelled
             && job.price >= self.config.min_price
             && job.shards_settled < job.shards

@@ -129,13 +129,14 @@ struct Endpoint {
     store: Store,
 }
 
-/// Binds `address` and serves the endpoint until `stop` resolves.
+/// Binds `address` and serves the endpoint until `stop` resolves; returns the bound address and the
+/// server's task.
 pub async fn serve(
     address: SocketAddr,
     metrics: Arc<Metrics>,
     store: Store,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<tokio::task::JoinHandle<()>, WorkerError> {
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), WorkerError> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| WorkerError::io(address.to_string(), e))?;
@@ -148,14 +149,15 @@ pub async fn serve(
         .route("/healthz", get(|| async { "ok" }))
         .route("/results/{job}/{shard}", get(result_bytes))
         .with_state(Endpoint { metrics, store });
-    Ok(tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app)
             .with_graceful_shutdown(stop)
             .await
         {
             tracing::error!(%error, "HTTP endpoint stopped");
         }
-    }))
+    });
+    Ok((bound, task))
 }
 
 async fn metrics_text(State(endpoint): State<Endpoint>) -> Response {
@@ -182,5 +184,58 @@ async fn result_bytes(
         }
         Ok(None) => (StatusCode::NOT_FOUND, "no output of that shard here").into_response(),
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anchor_lang::prelude::Pubkey;
+
+    #[tokio::test]
+    async fn serves_metrics_and_the_outputs_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let job = Pubkey::new_unique();
+        store.save_output(&job, 3, b"shard three").unwrap();
+        let metrics = Metrics::new("cpu (test)");
+        metrics.claims.inc();
+        metrics.observe("compute", 0.2);
+        let (address, _task) = serve(
+            ([127, 0, 0, 1], 0).into(),
+            metrics,
+            store,
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        let get = |path: String| async move {
+            let response = reqwest::get(format!("http://{address}{path}"))
+                .await
+                .unwrap();
+            (
+                response.status().as_u16(),
+                response.bytes().await.unwrap().to_vec(),
+            )
+        };
+        let (status, body) = get("/metrics".into()).await;
+        let text = String::from_utf8(body).unwrap();
+        assert_eq!(status, 200);
+        assert!(text.contains("gpushare_worker_claims_total 1"), "{text}");
+        assert!(
+            text.contains("gpushare_worker_backend{kind=\"cpu (test)\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gpushare_worker_phase_seconds_count{kind=\"compute\"} 1"),
+            "{text}"
+        );
+        assert_eq!(
+            get(format!("/results/{job}/3")).await,
+            (200, b"shard three".to_vec())
+        );
+        assert_eq!(get(format!("/results/{job}/4")).await.0, 404);
+        assert_eq!(get("/results/not-a-key/3".into()).await.0, 400);
+        assert_eq!(get("/healthz".into()).await, (200, b"ok".to_vec()));
     }
 }

@@ -173,7 +173,7 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
     let metrics = Metrics::new(&backend.name());
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = Arc::new(Notify::new());
-    let endpoint = {
+    let (_, endpoint) = {
         let stopped = Arc::clone(&stopped);
         metrics::serve(
             config.metrics_addr,
@@ -208,7 +208,9 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
     stopped.notify_one();
     watcher.abort();
     signals.abort();
-    let _ = endpoint.await;
+    if let Err(error) = endpoint.await {
+        tracing::warn!(%error, "the HTTP endpoint's task failed");
+    }
     result
 }
 

@@ -58,6 +58,24 @@ impl KernelSpec {
         }
     }
 
+    /// The kernel spec of a core kernel (the inverse of [`KernelSpec::to_core`]).
+    pub fn from_core(kernel: gpushare_core::kernels::Kernel) -> Self {
+        use gpushare_core::kernels::Kernel;
+        match kernel {
+            Kernel::GemmI8 { m, n, k } => KernelSpec::GemmI8 { m, n, k },
+            Kernel::Sha256Chain { steps, leaf_every } => {
+                KernelSpec::Sha256Chain { steps, leaf_every }
+            }
+            Kernel::MonteCarlo {
+                blocks,
+                samples_per_block,
+            } => KernelSpec::MonteCarlo {
+                blocks,
+                samples_per_block,
+            },
+        }
+    }
+
     /// How many shards the output can be split into.
     pub fn max_shards(&self) -> u64 {
         match *self {

@@ -86,20 +86,6 @@ fn commit_and_reveal(
     assignment.challenge.expect("challenge fixed at reveal")
 }
 
-fn spec(kernel: Kernel) -> KernelSpec {
-    match kernel {
-        Kernel::GemmI8 { m, n, k } => KernelSpec::GemmI8 { m, n, k },
-        Kernel::Sha256Chain { steps, leaf_every } => KernelSpec::Sha256Chain { steps, leaf_every },
-        Kernel::MonteCarlo {
-            blocks,
-            samples_per_block,
-        } => KernelSpec::MonteCarlo {
-            blocks,
-            samples_per_block,
-        },
-    }
-}
-
 #[test]
 fn honest_seeded_work_passes_for_each_kernel_across_several_transactions() {
     let kernels = [
@@ -122,7 +108,7 @@ fn honest_seeded_work_passes_for_each_kernel_across_several_transactions() {
         let client = env.wallet(WALLET_TOKENS);
         let p = env.provider(STAKE);
         let samples = 6;
-        let job = spot_job(&mut env, &client, spec(kernel), 2, samples);
+        let job = spot_job(&mut env, &client, KernelSpec::from_core(kernel), 2, samples);
         let out = output(kernel, 2, 1, &[]);
         let challenge = commit_and_reveal(&mut env, &p, &job, 1, &out);
         let proofs: Vec<SampleProof> = (0..samples)
@@ -157,7 +143,7 @@ fn a_faked_leaf_is_caught_whenever_it_is_sampled() {
         env.slot_salt = [trial; 32];
         let client = env.wallet(WALLET_TOKENS);
         let p = env.provider(STAKE);
-        let job = spot_job(&mut env, &client, spec(kernel), 1, samples);
+        let job = spot_job(&mut env, &client, KernelSpec::from_core(kernel), 1, samples);
         let honest = output(kernel, 1, 0, &[]);
         let fake = output(kernel, 1, 0, &[faked]);
         let challenge = commit_and_reveal(&mut env, &p, &job, 0, &fake);
@@ -215,7 +201,7 @@ fn a_withheld_proof_is_missed_after_the_window() {
     let mut env = Env::new();
     let client = env.wallet(WALLET_TOKENS);
     let p = env.provider(STAKE);
-    let job = spot_job(&mut env, &client, spec(kernel), 1, 4);
+    let job = spot_job(&mut env, &client, KernelSpec::from_core(kernel), 1, 4);
     let out = output(kernel, 1, 0, &[]);
     commit_and_reveal(&mut env, &p, &job, 0, &out);
     let settle = env.settle_shard_ix(&job, 0);
@@ -236,7 +222,7 @@ fn bad_proofs_are_refused_by_name_and_change_nothing() {
     let client = env.wallet(WALLET_TOKENS);
     let p = env.provider(STAKE);
     let samples = 4;
-    let job = spot_job(&mut env, &client, spec(kernel), 1, samples);
+    let job = spot_job(&mut env, &client, KernelSpec::from_core(kernel), 1, samples);
     let out = output(kernel, 1, 0, &[]);
 
     env.claim(&p, &job, 0, 0);
@@ -396,7 +382,7 @@ fn a_reveal_after_its_slot_hashes_left_the_sysvar_is_refused() {
     let mut env = Env::new();
     let client = env.wallet(WALLET_TOKENS);
     let p = env.provider(STAKE);
-    let job = spot_job(&mut env, &client, spec(kernel), 1, 2);
+    let job = spot_job(&mut env, &client, KernelSpec::from_core(kernel), 1, 2);
     let out = output(kernel, 1, 0, &[]);
     env.claim(&p, &job, 0, 0);
     env.commit(&p, &job, 0, 0, out.tree.root());
