@@ -238,19 +238,19 @@ pub fn sibling_binary(name: &str, variable: &str) -> Result<PathBuf, AppError> {
         })
 }
 
-/// The localnet binary running in the background, and the network it created.
-struct LocalnetProcess {
+/// The localnet binary running in the background, and the network it created; stopped on drop.
+pub struct LocalNetwork {
     child: std::process::Child,
-    rpc_url: String,
-    ws_url: String,
+    pub rpc_url: String,
+    pub ws_url: String,
     payer: Keypair,
-    created: CreatedNetwork,
+    pub created: CreatedNetwork,
 }
 
-impl LocalnetProcess {
+impl LocalNetwork {
     /// Starts `gpushare-localnet --init-network` with its output in `dir/localnet.log` (the program's
     /// `msg!` lines land there natively) and waits for its READY line.
-    fn start(dir: &Path) -> Result<Self, AppError> {
+    pub fn start(dir: &Path) -> Result<Self, AppError> {
         let binary = sibling_binary("gpushare-localnet", "GPUSHARE_LOCALNET_BIN")?;
         let log_path = dir.join("localnet.log");
         let log = std::fs::File::create(&log_path).map_err(|e| AppError::io("localnet.log", e))?;
@@ -322,7 +322,27 @@ impl LocalnetProcess {
     }
 }
 
-impl Drop for LocalnetProcess {
+impl LocalNetwork {
+    /// Gives `wallet` 10 SOL and `tokens` of the network's mint in its associated token account;
+    /// returns that account.
+    pub fn fund(&self, wallet: &Pubkey, tokens: u64) -> Result<Pubkey, AppError> {
+        let rpc = solana_rpc_client::rpc_client::RpcClient::new_with_commitment(
+            self.rpc_url.clone(),
+            solana_rpc_client::api::config::CommitmentConfig::confirmed(),
+        );
+        network::fund_wallet(
+            &rpc,
+            &self.payer,
+            &self.created,
+            wallet,
+            10_000_000_000,
+            tokens,
+        )
+        .map_err(|e| AppError::Localnet(e.to_string()))
+    }
+}
+
+impl Drop for LocalNetwork {
     fn drop(&mut self) {
         let _ = std::process::Command::new("kill")
             .arg("-TERM")
@@ -493,24 +513,10 @@ pub fn run(scenario: &Scenario) -> Result<Report, AppError> {
     );
     // Every setting is a flag; an empty file keeps a user's ~/.config/gpushare/worker.toml out of it.
     std::fs::write(dir.join("worker.toml"), "").map_err(|e| AppError::io("worker.toml", e))?;
-    let localnet = LocalnetProcess::start(&dir)?;
-    let setup = solana_rpc_client::rpc_client::RpcClient::new_with_commitment(
-        localnet.rpc_url.clone(),
-        solana_rpc_client::api::config::CommitmentConfig::confirmed(),
-    );
+    let localnet = LocalNetwork::start(&dir)?;
     let created = &localnet.created;
     let client_wallet = Arc::new(Keypair::new());
-    let fund = |wallet: &Pubkey, tokens: u64| {
-        network::fund_wallet(
-            &setup,
-            &localnet.payer,
-            created,
-            wallet,
-            10_000_000_000,
-            tokens,
-        )
-        .map_err(|e| AppError::Localnet(e.to_string()))
-    };
+    let fund = |wallet: &Pubkey, tokens: u64| localnet.fund(wallet, tokens);
     fund(&client_wallet.pubkey(), 10_000 * TOKEN)?;
     let mut workers = Vec::new();
     for (i, spec) in scenario.providers.iter().enumerate() {
