@@ -224,7 +224,11 @@ impl Daemon {
         }
         match (assignment.commitment, assignment.root) {
             (None, _) => self.compute_and_commit(key, &slot, job).await,
-            (Some(_), None) => self.reveal(round, key, &slot, assignment, &shard).await,
+            (Some(_), None) => {
+                let spot_check = job.mode.is_spot_check();
+                self.reveal(round, key, &slot, assignment, &shard, spot_check)
+                    .await
+            }
             (Some(_), Some(_)) => {
                 self.prove_or_settle(round, key, &slot, job, assignment, &shard)
                     .await
@@ -334,11 +338,14 @@ impl Daemon {
         slot: &Slot,
         assignment: &Assignment,
         shard: &Shard,
+        spot_check: bool,
     ) -> Result<(), WorkerError> {
         if shard.check_reveal_open(round.now).is_err() {
             return self.crank_expired(round, slot, shard).await;
         }
-        if round.slot <= assignment.commit_slot + CHALLENGE_SLOTS as u64 {
+        // A spot-check challenge comes from the slot hashes after the commitment's slot.
+        let challenge_pending = round.slot <= assignment.commit_slot + CHALLENGE_SLOTS as u64;
+        if spot_check && challenge_pending {
             return Ok(());
         }
         let record = self.store.slot(key)?.ok_or(WorkerError::SaltLost(*key))?;
