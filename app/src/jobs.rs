@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
 use gpushare::state::{Assignment, CreateJobArgs, Job, Shard, Verdict};
-use gpushare_client::chain::{Chain, ComputeUnits, FeePolicy, RetryPolicy};
+use gpushare_client::chain::{Chain, FeePolicy, RetryPolicy};
 use gpushare_client::ix::{self, Holder, NetworkKeys, Slot};
 use gpushare_client::{filters, pda};
 use gpushare_worker::daemon::associated_token;
@@ -70,11 +70,7 @@ impl ClientSession {
     pub async fn post(&self, args: CreateJobArgs) -> Result<Pubkey, AppError> {
         let job = pda::job(&self.net.network, &self.me.authority, args.job_id);
         self.chain
-            .send(
-                &[ix::create_job(&self.me, &self.net, args)],
-                &[],
-                ComputeUnits::Standard,
-            )
+            .submit(ix::create_job(&self.me, &self.net, args))
             .await?;
         Ok(job)
     }
@@ -130,11 +126,7 @@ impl ClientSession {
     /// Cancels a job's unstarted shards; their escrow returns.
     pub async fn cancel(&self, job: &Pubkey) -> Result<(), AppError> {
         self.chain
-            .send(
-                &[ix::cancel_job(&self.me, &self.net, job)],
-                &[],
-                ComputeUnits::Standard,
-            )
+            .submit(ix::cancel_job(&self.me, &self.net, job))
             .await?;
         Ok(())
     }
@@ -176,11 +168,7 @@ impl ClientSession {
                 Verdict::SlashMissed { .. } => ix::expire_claim(&self.net, &slot, &holder),
                 _ => ix::settle_assignment(&self.net, &slot, &holder),
             };
-            if let Err(error) = self
-                .chain
-                .send(&[instruction], &[], ComputeUnits::Standard)
-                .await
-            {
+            if let Err(error) = self.chain.submit(instruction).await {
                 tracing::debug!(%error, "slot not settled (its provider may have settled it)");
             }
         }
@@ -194,16 +182,12 @@ impl ClientSession {
         let progress = self.progress(job).await?;
         for shard in progress.shards.iter().filter(|s| s.held_mask == 0) {
             let close = ix::close_shard(job, shard.index, &shard.payer);
-            if let Err(error) = self.chain.send(&[close], &[], ComputeUnits::Standard).await {
+            if let Err(error) = self.chain.submit(close).await {
                 tracing::debug!(%error, shard = shard.index, "shard not closed (a provider may have closed it)");
             }
         }
         self.chain
-            .send(
-                &[ix::close_job(&self.net, job, &self.me)],
-                &[],
-                ComputeUnits::Standard,
-            )
+            .submit(ix::close_job(&self.net, job, &self.me))
             .await?;
         Ok(())
     }

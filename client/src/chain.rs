@@ -296,6 +296,11 @@ impl Chain {
         bincode::deserialize(&account.data).map_err(|_| ChainError::Decode(key, "Clock"))
     }
 
+    /// Sends one ordinary instruction signed by the payer (see [`Chain::send`]).
+    pub async fn submit(&self, instruction: Instruction) -> Result<Signature, ChainError> {
+        self.send(&[instruction], &[], ComputeUnits::Standard).await
+    }
+
     /// Sends `instructions` signed by the payer and `signers`, waits for confirmation, and returns
     /// the signature. Program refusals come back as [`ChainError::Refused`] without retrying.
     pub async fn send(

@@ -309,16 +309,12 @@ impl Daemon {
         let started = Instant::now();
         let sent = self
             .chain
-            .send(
-                &[ix::commit(
-                    &self.me.wallet.pubkey(),
-                    &self.me.net.network,
-                    slot,
-                    commitment,
-                )],
-                &[],
-                ComputeUnits::Standard,
-            )
+            .submit(ix::commit(
+                &self.me.wallet.pubkey(),
+                &self.me.net.network,
+                slot,
+                commitment,
+            ))
             .await;
         match sent {
             Ok(_) => {}
@@ -352,16 +348,12 @@ impl Daemon {
         let started = Instant::now();
         let sent = self
             .chain
-            .send(
-                &[ix::reveal(
-                    &self.me.wallet.pubkey(),
-                    slot,
-                    record.root()?,
-                    record.salt()?,
-                )],
-                &[],
-                ComputeUnits::Standard,
-            )
+            .submit(ix::reveal(
+                &self.me.wallet.pubkey(),
+                slot,
+                record.root()?,
+                record.salt()?,
+            ))
             .await;
         match sent {
             Ok(_) => {
@@ -432,11 +424,7 @@ impl Daemon {
     async fn settle_shard(&self, slot: &Slot) -> Result<(), WorkerError> {
         match self
             .chain
-            .send(
-                &[ix::settle_shard(&slot.job, slot.shard_index)],
-                &[],
-                ComputeUnits::Standard,
-            )
+            .submit(ix::settle_shard(&slot.job, slot.shard_index))
             .await
         {
             Ok(_) => {
@@ -455,9 +443,7 @@ impl Daemon {
             Verdict::SlashMissed { .. } => ix::expire_claim(&self.me.net, slot, &self.me.holder),
             _ => ix::settle_assignment(&self.me.net, slot, &self.me.holder),
         };
-        self.chain
-            .send(&[instruction], &[], ComputeUnits::Standard)
-            .await?;
+        self.chain.submit(instruction).await?;
         self.store.remove_slot(key)?;
         self.metrics
             .observe("settle", started.elapsed().as_secs_f64());
@@ -510,11 +496,7 @@ impl Daemon {
             };
             match self
                 .chain
-                .send(
-                    &[ix::expire_claim(&self.me.net, &other, &holder)],
-                    &[],
-                    ComputeUnits::Standard,
-                )
+                .submit(ix::expire_claim(&self.me.net, &other, &holder))
                 .await
             {
                 Ok(_) => {
@@ -549,11 +531,7 @@ impl Daemon {
             }
             match self
                 .chain
-                .send(
-                    &[ix::close_shard(&shard.job, shard.index, &wallet)],
-                    &[],
-                    ComputeUnits::Standard,
-                )
+                .submit(ix::close_shard(&shard.job, shard.index, &wallet))
                 .await
             {
                 Ok(_) => {
@@ -589,7 +567,7 @@ impl Daemon {
                 continue;
             }
             let claim = ix::claim(&self.me.wallet.pubkey(), &self.me.net.network, &slot);
-            match self.chain.send(&[claim], &[], ComputeUnits::Standard).await {
+            match self.chain.submit(claim).await {
                 Ok(_) => {
                     self.metrics.claims.inc();
                     tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "claimed");

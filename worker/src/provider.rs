@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use gpushare::constants::GPU_MODEL_LEN;
 use gpushare::state::{HardwareProfile, Provider};
-use gpushare_client::chain::{Chain, ComputeUnits, FeePolicy, RetryPolicy};
+use gpushare_client::chain::{Chain, FeePolicy, RetryPolicy};
 use gpushare_client::ix::{self, Holder};
 use solana_signer::Signer;
 use tokio::sync::Notify;
@@ -60,10 +60,7 @@ impl Session {
         &self,
         instruction: anchor_lang::solana_program::instruction::Instruction,
     ) -> Result<(), WorkerError> {
-        let signature = self
-            .chain
-            .send(&[instruction], &[], ComputeUnits::Standard)
-            .await?;
+        let signature = self.chain.submit(instruction).await?;
         println!("signature   {signature}");
         Ok(())
     }
