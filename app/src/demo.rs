@@ -135,13 +135,11 @@ impl Scenario {
 /// One provider's outcome.
 #[derive(Clone)]
 pub struct ProviderReport {
-    pub wallet: Pubkey,
     pub faulty: bool,
     pub account: Provider,
     /// Tokens in the provider's wallet at the end (stake is in its vault).
     pub balance: u64,
     pub stake_vault: u64,
-    pub endpoint: String,
     pub log: PathBuf,
 }
 
@@ -624,7 +622,6 @@ async fn drive(
     for worker in workers.iter() {
         let key = pda::provider(&created.network, &worker.wallet);
         providers.push(ProviderReport {
-            wallet: worker.wallet,
             faulty: worker.spec.faulty,
             account: client.chain.existing(&key).await?,
             balance: client
@@ -635,7 +632,6 @@ async fn drive(
                 ))
                 .await?,
             stake_vault: client.chain.token_balance(&pda::stake_vault(&key)).await?,
-            endpoint: format!("http://{}", worker.endpoint),
             log: worker.log.clone(),
         });
     }

@@ -145,16 +145,6 @@ impl Chain {
         }
     }
 
-    /// The wallet that pays fees and signs.
-    pub fn payer(&self) -> &Keypair {
-        &self.payer
-    }
-
-    /// The underlying RPC client, for reads this module does not wrap.
-    pub fn rpc(&self) -> &RpcClient {
-        &self.rpc
-    }
-
     /// Runs `call` until it succeeds, backing off between transport failures.
     pub async fn with_retry<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, ChainError>
     where
