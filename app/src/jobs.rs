@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
-use gpushare::state::{Assignment, CreateJobArgs, Job, Shard, Verdict};
+use gpushare::state::{Assignment, CreateJobArgs, Job, Provider, Shard, Verdict};
 use gpushare_client::chain::{Chain, FeePolicy, RetryPolicy};
 use gpushare_client::ix::{self, Holder, NetworkKeys, Slot};
 use gpushare_client::{filters, pda};
@@ -192,8 +192,25 @@ impl ClientSession {
         Ok(())
     }
 
-    /// Fetches the output of every shard with a verified result on chain from the first provider
-    /// endpoint that serves one that verifies, and writes it to `out` (when given) as
+    /// The results endpoints the providers of `shard`'s replicas published on chain.
+    async fn published_endpoints(&self, shard: &Shard) -> Result<Vec<String>, AppError> {
+        let mut endpoints = Vec::new();
+        for holder in &shard.holders[..usize::from(shard.replicas_open)] {
+            if *holder == Pubkey::default() {
+                continue;
+            }
+            if let Some(provider) = self.chain.account::<Provider>(holder).await?
+                && !provider.endpoint.is_empty()
+                && !endpoints.contains(&provider.endpoint)
+            {
+                endpoints.push(provider.endpoint);
+            }
+        }
+        Ok(endpoints)
+    }
+
+    /// Fetches the output of every shard with a verified result on chain from the first endpoint that
+    /// serves one that verifies — those its providers published on chain, then `endpoints` — and writes it to `out` (when given) as
     /// `shard-<index>.bin`. Returns how many shards verified and how many have no verified result on
     /// chain (no quorum, or every replica failed its spot-check). A verified shard that no endpoint
     /// serves correctly is an error.
@@ -215,9 +232,17 @@ impl ClientSession {
                 unverified += 1;
                 continue;
             }
+            let mut candidates = self.published_endpoints(shard).await?;
+            candidates.extend(
+                endpoints
+                    .iter()
+                    .filter(|e| !candidates.contains(e))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
             let mut tried = Vec::new();
             let mut found = None;
-            for endpoint in endpoints {
+            for endpoint in &candidates {
                 let url = format!(
                     "{}/results/{job}/{}",
                     endpoint.trim_end_matches('/'),

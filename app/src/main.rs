@@ -64,8 +64,9 @@ enum Command {
         #[command(flatten)]
         connection: Connection,
         job: Pubkey,
-        /// A provider's endpoint, e.g. http://host:9464 (repeat for several).
-        #[arg(long = "from", required = true)]
+        /// More provider endpoints to try, e.g. http://host:9464 (repeat for several), after those the
+        /// shard's providers published on chain.
+        #[arg(long = "from")]
         endpoints: Vec<String>,
         /// A data job's input file (needed for Freivalds).
         #[arg(long)]

@@ -144,6 +144,16 @@ pub fn update_hardware(
     )
 }
 
+pub fn set_endpoint(authority: &Pubkey, network: &Pubkey, endpoint: String) -> Instruction {
+    build(
+        accounts::SetEndpoint {
+            authority: *authority,
+            provider: pda::provider(network, authority),
+        },
+        instruction::SetEndpoint { endpoint },
+    )
+}
+
 pub fn close_provider(wallet: &Holder, net: &NetworkKeys) -> Instruction {
     let provider = pda::provider(&net.network, &wallet.authority);
     build(

@@ -52,6 +52,10 @@ pub struct ConfigArgs {
     /// Address of the HTTP endpoint (Prometheus metrics, results) [default: 127.0.0.1:9464].
     #[arg(long, env = "GPUSHARE_METRICS_ADDR", global = true)]
     pub metrics_addr: Option<SocketAddr>,
+    /// The endpoint URL clients reach this worker's `/results` at, published on chain by `run`
+    /// [default: none published].
+    #[arg(long, env = "GPUSHARE_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
     /// Priority fee, micro-lamports per compute unit [default: 0].
     #[arg(long, env = "GPUSHARE_PRIORITY_FEE", global = true)]
     pub priority_fee: Option<u64>,
@@ -76,6 +80,7 @@ pub struct Config {
     pub concurrent_jobs: usize,
     pub data_dir: PathBuf,
     pub metrics_addr: SocketAddr,
+    pub public_url: Option<String>,
     pub priority_fee: u64,
     pub max_input_bytes: u64,
     pub poll_interval: Duration,
@@ -165,6 +170,7 @@ impl Config {
                 .metrics_addr
                 .or(file.metrics_addr)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9464))),
+            public_url: args.public_url.clone().or(file.public_url),
             priority_fee: args.priority_fee.or(file.priority_fee).unwrap_or(0),
             max_input_bytes: args
                 .max_input_bytes

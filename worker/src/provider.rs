@@ -98,6 +98,14 @@ impl Session {
             .await
     }
 
+    /// Publishes on chain the URL where clients fetch this provider's results.
+    pub async fn publish_endpoint(&self, url: &str) -> Result<(), WorkerError> {
+        let publish = ix::set_endpoint(&self.me.wallet.pubkey(), &self.me.net.network, url.into());
+        self.chain.submit(publish).await?;
+        tracing::info!(url, "published the results endpoint");
+        Ok(())
+    }
+
     /// The provider account; a named error when this wallet is not registered.
     pub async fn provider(&self) -> Result<Provider, WorkerError> {
         let key = self.me.provider();
@@ -126,6 +134,7 @@ impl Session {
             "unbonding   {} (withdrawable from unix time {})",
             provider.unbonding, provider.unbonding_ends_at
         );
+        println!("endpoint    {}", provider.endpoint);
         println!("open claims {}", provider.open_claims);
         println!("completed   {}", provider.completed);
         println!("failed      {}", provider.failed);
@@ -164,7 +173,14 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
         );
     }
     let session = Session::open(&config).await?;
-    session.provider().await?;
+    let provider = session.provider().await?;
+    if let Some(url) = config
+        .public_url
+        .as_ref()
+        .filter(|url| **url != provider.endpoint)
+    {
+        session.publish_endpoint(url).await?;
+    }
     let backend = backend::select(config.backend)?;
     let store = Store::open(&config.data_dir)?;
     let metrics = Metrics::new(&backend.name());

@@ -26,6 +26,8 @@ pub const MAX_SHA256_CHAIN_STEPS: u32 = 1 << 30;
 pub const MAX_MONTE_CARLO_SAMPLES_PER_BLOCK: u32 = 1 << 24;
 /// Length of a GPU model name in the hardware profile.
 pub const GPU_MODEL_LEN: usize = 32;
+/// Longest results endpoint URL a provider may publish, bytes.
+pub const MAX_ENDPOINT_LEN: usize = 128;
 /// Domain separator of work commitments: `sha256(COMMIT_DOMAIN ‖ root ‖ provider ‖ salt)`.
 pub const COMMIT_DOMAIN: &[u8] = b"gpushare:commit:v1";
 /// The SlotHashes sysvar, whose entries seed spot-check challenges.

@@ -142,4 +142,8 @@ pub enum GpuShareError {
     ProofTooLate,
     #[msg("the mint has a Token-2022 extension that can take, hold back or freeze escrowed tokens")]
     UnsupportedMintExtension,
+    #[msg(
+        "an endpoint is an http:// or https:// URL of at most 128 printable ASCII bytes, or empty"
+    )]
+    InvalidEndpoint,
 }

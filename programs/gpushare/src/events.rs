@@ -63,6 +63,12 @@ pub struct HardwareUpdated {
 }
 
 #[event]
+pub struct EndpointUpdated {
+    pub provider: Pubkey,
+    pub endpoint: String,
+}
+
+#[event]
 pub struct ProviderClosed {
     pub provider: Pubkey,
 }

@@ -65,6 +65,11 @@ pub mod gpushare {
         UpdateHardware::handler(ctx, hardware)
     }
 
+    /// A provider publishes (or clears) the URL of its results endpoint.
+    pub fn set_endpoint(ctx: Context<SetEndpoint>, endpoint: String) -> Result<()> {
+        SetEndpoint::handler(ctx, endpoint)
+    }
+
     /// A provider with nothing staked and no claims closes its accounts.
     pub fn close_provider(ctx: Context<CloseProvider>) -> Result<()> {
         CloseProvider::handler(ctx)

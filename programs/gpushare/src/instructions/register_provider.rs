@@ -82,6 +82,7 @@ impl RegisterProvider<'_> {
             registered_at: Clock::get()?.unix_timestamp,
             bump: ctx.bumps.provider,
             vault_bump: ctx.bumps.stake_vault,
+            endpoint: String::new(),
         });
         emit_event(ProviderRegistered {
             provider: accounts.provider.key(),

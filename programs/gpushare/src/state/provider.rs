@@ -1,7 +1,7 @@
 //! A provider's registration: stake, unbonding, open claims, hardware profile and track record.
 use anchor_lang::prelude::*;
 
-use crate::constants::GPU_MODEL_LEN;
+use crate::constants::{GPU_MODEL_LEN, MAX_ENDPOINT_LEN};
 use crate::errors::GpuShareError;
 use crate::seeds;
 use crate::state::NetworkParams;
@@ -53,6 +53,10 @@ pub struct Provider {
     pub bump: u8,
     /// Bump of the stake vault PDA.
     pub vault_bump: u8,
+    /// Where the provider serves the outputs it computed (`GET {endpoint}/results/{job}/{shard}`);
+    /// empty when it publishes none.
+    #[max_len(MAX_ENDPOINT_LEN)]
+    pub endpoint: String,
 }
 
 impl Provider {

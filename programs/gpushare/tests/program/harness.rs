@@ -503,6 +503,10 @@ impl Env {
         client_ix::update_hardware(&p.wallet.pubkey(), &self.network, hardware)
     }
 
+    pub fn set_endpoint_ix(&self, p: &ProviderHandle, endpoint: &str) -> Instruction {
+        client_ix::set_endpoint(&p.wallet.pubkey(), &self.network, endpoint.into())
+    }
+
     pub fn close_provider_ix(&self, p: &ProviderHandle) -> Instruction {
         client_ix::close_provider(&p.wallet.holder(), &self.keys())
     }

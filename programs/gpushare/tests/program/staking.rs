@@ -134,3 +134,48 @@ fn a_provider_closes_only_when_empty_and_gets_its_rent_back() {
     assert_eq!(env.lamports(&p.wallet.pubkey()), lamports_before + rent);
     assert_eq!(env.balance(&p.wallet.token), WALLET_TOKENS);
 }
+
+#[test]
+fn a_provider_publishes_its_results_endpoint_and_bad_urls_are_refused_by_name() {
+    let mut env = Env::new();
+    let p = env.provider(STAKE);
+    let other = env.provider(STAKE);
+    assert_eq!(env.fetch::<Provider>(&p.provider).endpoint, "");
+    let publish = env.set_endpoint_ix(&p, "https://gpu-7.example.org:9464");
+    env.send(&[publish], &[&p.wallet.key]).expect("publish");
+    assert_eq!(
+        env.fetch::<Provider>(&p.provider).endpoint,
+        "https://gpu-7.example.org:9464"
+    );
+
+    let too_long = format!("https://{}", "a".repeat(121));
+    for bad in [
+        "ftp://gpu-7.example.org",
+        "gpu-7.example.org",
+        "https://gpu 7",
+        too_long.as_str(),
+    ] {
+        let set = env.set_endpoint_ix(&p, bad);
+        env.assert_refused(
+            &[set],
+            &[&p.wallet.key],
+            code(GpuShareError::InvalidEndpoint),
+        );
+    }
+    // Another wallet cannot sign for this provider: its address is derived from the authority.
+    let mut stolen = env.set_endpoint_ix(&p, "https://attacker.example");
+    stolen.accounts[0].pubkey = other.wallet.pubkey();
+    env.assert_refused(
+        &[stolen],
+        &[&other.wallet.key],
+        code(anchor_lang::error::ErrorCode::ConstraintSeeds),
+    );
+    assert_eq!(
+        env.fetch::<Provider>(&p.provider).endpoint,
+        "https://gpu-7.example.org:9464"
+    );
+
+    let clear = env.set_endpoint_ix(&p, "");
+    env.send(&[clear], &[&p.wallet.key]).expect("clear");
+    assert_eq!(env.fetch::<Provider>(&p.provider).endpoint, "");
+}
