@@ -136,7 +136,7 @@ pub fn update_hardware(
 ) -> Instruction {
     let provider = pda::provider(network, authority);
     build(
-        accounts::UpdateHardware {
+        accounts::ProviderProfile {
             authority: *authority,
             provider,
         },
@@ -146,7 +146,7 @@ pub fn update_hardware(
 
 pub fn set_endpoint(authority: &Pubkey, network: &Pubkey, endpoint: String) -> Instruction {
     build(
-        accounts::SetEndpoint {
+        accounts::ProviderProfile {
             authority: *authority,
             provider: pda::provider(network, authority),
         },

@@ -61,13 +61,13 @@ pub mod gpushare {
     }
 
     /// A provider updates its hardware profile.
-    pub fn update_hardware(ctx: Context<UpdateHardware>, hardware: HardwareProfile) -> Result<()> {
-        UpdateHardware::handler(ctx, hardware)
+    pub fn update_hardware(ctx: Context<ProviderProfile>, hardware: HardwareProfile) -> Result<()> {
+        ProviderProfile::update_hardware(ctx, hardware)
     }
 
     /// A provider publishes (or clears) the URL of its results endpoint.
-    pub fn set_endpoint(ctx: Context<SetEndpoint>, endpoint: String) -> Result<()> {
-        SetEndpoint::handler(ctx, endpoint)
+    pub fn set_endpoint(ctx: Context<ProviderProfile>, endpoint: String) -> Result<()> {
+        ProviderProfile::set_endpoint(ctx, endpoint)
     }
 
     /// A provider with nothing staked and no claims closes its accounts.
