@@ -340,12 +340,20 @@ impl LocalNetwork {
     }
 }
 
+/// Asks process `pid` to stop (SIGTERM), as an operator would; whether it did is for the caller to wait on.
+fn terminate(pid: u32) {
+    if let Err(error) = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+    {
+        tracing::warn!(%error, pid, "could not send SIGTERM");
+    }
+}
+
 impl Drop for LocalNetwork {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        terminate(self.child.id());
         for _ in 0..100 {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
                 return;
@@ -479,10 +487,7 @@ impl Worker {
     async fn stop(&mut self) -> Result<(), AppError> {
         if let Some(mut child) = self.child.take() {
             if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill")
-                    .arg("-TERM")
-                    .arg(pid.to_string())
-                    .status();
+                terminate(pid);
             }
             if tokio::time::timeout(Duration::from_secs(30), child.wait())
                 .await
@@ -621,10 +626,7 @@ async fn drive(
             account: client.chain.existing(&key).await?,
             balance: client
                 .chain
-                .token_balance(&gpushare_worker::daemon::associated_token(
-                    &worker.wallet,
-                    &client.net,
-                ))
+                .token_balance(&client.net.associated_token(&worker.wallet))
                 .await?,
             stake_vault: client.chain.token_balance(&pda::stake_vault(&key)).await?,
             log: worker.log.clone(),

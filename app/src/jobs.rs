@@ -5,11 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
-use gpushare::state::{Assignment, CreateJobArgs, Job, Provider, Shard, Verdict};
+use gpushare::state::{Assignment, CreateJobArgs, Job, Provider, Shard};
 use gpushare_client::chain::{Chain, FeePolicy, RetryPolicy};
 use gpushare_client::ix::{self, Holder, NetworkKeys, Slot};
 use gpushare_client::{filters, pda};
-use gpushare_worker::daemon::associated_token;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
 
@@ -20,17 +19,6 @@ use crate::verify::{self, Rejection};
 pub struct Progress {
     pub job: Job,
     pub shards: Vec<Shard>,
-}
-
-impl Progress {
-    /// Whether nothing more will happen to the job's work: every shard settled, or it expired or was
-    /// cancelled with every started shard settled.
-    pub fn finished(&self, now: i64) -> bool {
-        let job = &self.job;
-        job.shards_settled == job.shards
-            || job.is_expired(now)
-            || (job.cancelled && job.shards_settled == job.shards_started)
-    }
 }
 
 /// A connection to the network as a client.
@@ -55,7 +43,7 @@ impl ClientSession {
             FeePolicy::default(),
         ));
         let net = chain.network_keys(mint).await?;
-        let token = token.unwrap_or_else(|| associated_token(&wallet.pubkey(), &net));
+        let token = token.unwrap_or_else(|| net.associated_token(&wallet.pubkey()));
         Ok(Self {
             chain,
             me: Holder {
@@ -113,7 +101,10 @@ impl ClientSession {
                 report(&progress);
                 last = Some(summary);
             }
-            if progress.finished(self.chain.clock().await?.unix_timestamp) {
+            if progress
+                .job
+                .work_over(self.chain.clock().await?.unix_timestamp)
+            {
                 return Ok(progress);
             }
             if tokio::time::Instant::now() > deadline {
@@ -158,15 +149,11 @@ impl ClientSession {
             );
             let holder = Holder {
                 authority: assignment.authority,
-                token: associated_token(&assignment.authority, &self.net),
+                token: self.net.associated_token(&assignment.authority),
             };
-            let instruction = match verdict {
-                Verdict::Pending => {
-                    pending += 1;
-                    continue;
-                }
-                Verdict::SlashMissed { .. } => ix::expire_claim(&self.net, &slot, &holder),
-                _ => ix::settle_assignment(&self.net, &slot, &holder),
+            let Some(instruction) = ix::outcome(&self.net, &slot, &holder, verdict) else {
+                pending += 1;
+                continue;
             };
             if let Err(error) = self.chain.submit(instruction).await {
                 tracing::debug!(%error, "slot not settled (its provider may have settled it)");

@@ -12,6 +12,7 @@ use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::{AccountDeserialize, Discriminator};
 use anchor_spl::token_2022::spl_token_2022::extension::StateWithExtensions;
 use anchor_spl::token_2022::spl_token_2022::state::Account as TokenAccount;
+use solana_account::Account;
 use solana_compute_budget_interface::ComputeBudgetInstruction;
 use solana_keypair::Keypair;
 use solana_rpc_client::api::client_error::Error as ClientError;
@@ -173,19 +174,24 @@ impl Chain {
         })
     }
 
-    /// Reads and decodes the account at `key`; `None` when it does not exist.
-    pub async fn account<T: AccountDeserialize>(
-        &self,
-        key: &Pubkey,
-    ) -> Result<Option<T>, ChainError> {
+    /// The raw account at `key`, at confirmed commitment; `None` when it does not exist.
+    async fn raw_account(&self, key: &Pubkey) -> Result<Option<Account>, ChainError> {
         let response = self
             .with_retry("getAccountInfo", || {
                 self.rpc
                     .get_account_with_commitment(key, CommitmentConfig::confirmed())
             })
             .await?;
-        response
-            .value
+        Ok(response.value)
+    }
+
+    /// Reads and decodes the account at `key`; `None` when it does not exist.
+    pub async fn account<T: AccountDeserialize>(
+        &self,
+        key: &Pubkey,
+    ) -> Result<Option<T>, ChainError> {
+        self.raw_account(key)
+            .await?
             .map(|account| decode(key, &account.data))
             .transpose()
     }
@@ -240,12 +246,8 @@ impl Chain {
         let network_key = pda::network(mint);
         let network: gpushare::state::Network = self.existing(&network_key).await?;
         let mint_account = self
-            .with_retry("getAccountInfo", || {
-                self.rpc
-                    .get_account_with_commitment(mint, CommitmentConfig::confirmed())
-            })
+            .raw_account(mint)
             .await?
-            .value
             .ok_or(ChainError::Missing(*mint))?;
         Ok(NetworkKeys::new(
             *mint,
@@ -256,14 +258,9 @@ impl Chain {
 
     /// The token balance (base units) of token account `account`; 0 when it does not exist.
     pub async fn token_balance(&self, account: &Pubkey) -> Result<u64, ChainError> {
-        let response = self
-            .with_retry("getAccountInfo", || {
-                self.rpc
-                    .get_account_with_commitment(account, CommitmentConfig::confirmed())
-            })
-            .await?;
-        Ok(response
-            .value
+        Ok(self
+            .raw_account(account)
+            .await?
             .and_then(|a| {
                 StateWithExtensions::<TokenAccount>::unpack(&a.data)
                     .ok()
@@ -276,12 +273,8 @@ impl Chain {
     pub async fn clock(&self) -> Result<solana_clock::Clock, ChainError> {
         let key = solana_sdk_ids::sysvar::clock::ID;
         let account = self
-            .with_retry("getAccountInfo", || {
-                self.rpc
-                    .get_account_with_commitment(&key, CommitmentConfig::confirmed())
-            })
+            .raw_account(&key)
             .await?
-            .value
             .ok_or(ChainError::Missing(key))?;
         bincode::deserialize(&account.data).map_err(|_| ChainError::Decode(key, "Clock"))
     }

@@ -3,7 +3,7 @@ use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::{InstructionData, ToAccountMetas, system_program};
 use gpushare::instructions::SampleProof;
-use gpushare::state::{CreateJobArgs, HardwareProfile, NetworkParams};
+use gpushare::state::{CreateJobArgs, HardwareProfile, NetworkParams, Verdict};
 use gpushare::{accounts, instruction};
 
 use crate::pda;
@@ -25,6 +25,17 @@ impl NetworkKeys {
             treasury,
             token_program,
         }
+    }
+}
+
+impl NetworkKeys {
+    /// The associated token account of `wallet` for the network's mint.
+    pub fn associated_token(&self, wallet: &Pubkey) -> Pubkey {
+        spl_associated_token_account_interface::address::get_associated_token_address_with_program_id(
+            wallet,
+            &self.mint,
+            &self.token_program,
+        )
     }
 }
 
@@ -324,6 +335,23 @@ pub fn expire_claim(net: &NetworkKeys, slot: &Slot, holder: &Holder) -> Instruct
         assignment_outcome(net, slot, holder),
         instruction::ExpireClaim {},
     )
+}
+
+/// The instruction that carries out `verdict` on a slot: `expire_claim` for a miss, `settle_assignment`
+/// for pay, fraud or release; `None` while the verdict is pending.
+pub fn outcome(
+    net: &NetworkKeys,
+    slot: &Slot,
+    holder: &Holder,
+    verdict: Verdict,
+) -> Option<Instruction> {
+    match verdict {
+        Verdict::Pending => None,
+        Verdict::SlashMissed { .. } => Some(expire_claim(net, slot, holder)),
+        Verdict::Pay | Verdict::SlashFraud | Verdict::Release => {
+            Some(settle_assignment(net, slot, holder))
+        }
+    }
 }
 
 pub fn close_shard(job: &Pubkey, shard_index: u16, rent_receiver: &Pubkey) -> Instruction {

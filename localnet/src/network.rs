@@ -136,12 +136,13 @@ pub fn fund_wallet(
     lamports: u64,
     tokens: u64,
 ) -> Result<Pubkey, NetworkSetupError> {
-    use spl_associated_token_account_interface::{address, instruction};
-    let token = address::get_associated_token_address_with_program_id(
-        wallet,
-        &created.mint,
-        &created.token_program,
+    use spl_associated_token_account_interface::instruction;
+    let keys = gpushare_client::ix::NetworkKeys::new(
+        created.mint,
+        created.treasury,
+        created.token_program,
     );
+    let token = keys.associated_token(wallet);
     let ixs = [
         solana_system_interface::instruction::transfer(&payer.pubkey(), wallet, lamports),
         instruction::create_associated_token_account_idempotent(

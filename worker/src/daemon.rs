@@ -169,7 +169,7 @@ impl Daemon {
         }
         self.close_paid_shards(&round).await;
         if !stop.load(Ordering::SeqCst) && held.len() < self.config.concurrent_jobs {
-            self.claim_next(&round, held.len()).await;
+            self.claim_next(&round).await;
         }
         Ok(())
     }
@@ -439,9 +439,8 @@ impl Daemon {
     /// Settles this provider's slot (paid, slashed or released) and forgets it.
     async fn settle(&self, key: &Pubkey, slot: &Slot, verdict: Verdict) -> Result<(), WorkerError> {
         let started = Instant::now();
-        let instruction = match verdict {
-            Verdict::SlashMissed { .. } => ix::expire_claim(&self.me.net, slot, &self.me.holder),
-            _ => ix::settle_assignment(&self.me.net, slot, &self.me.holder),
+        let Some(instruction) = ix::outcome(&self.me.net, slot, &self.me.holder, verdict) else {
+            return Ok(());
         };
         self.chain.submit(instruction).await?;
         self.store.remove_slot(key)?;
@@ -492,7 +491,7 @@ impl Daemon {
             }
             let holder = Holder {
                 authority: assignment.authority,
-                token: associated_token(&assignment.authority, &self.me.net),
+                token: self.me.net.associated_token(&assignment.authority),
             };
             match self
                 .chain
@@ -543,12 +542,8 @@ impl Daemon {
     }
 
     /// Claims one open slot this worker can run at an acceptable price, if any.
-    async fn claim_next(&mut self, round: &Round, held: usize) {
-        let cap = (round.provider.stake / round.params.stake_per_claim.max(1)) as usize;
-        if round.provider.unbonding > 0
-            || round.provider.stake < round.params.min_stake
-            || held >= cap
-        {
+    async fn claim_next(&mut self, round: &Round) {
+        if round.provider.check_can_claim(&round.params).is_err() {
             return;
         }
         let mut candidates = Vec::new();
@@ -642,31 +637,15 @@ impl Daemon {
             match shards.get(&index) {
                 None if !job.was_started(index) => slots.push(slot(0)),
                 None => {}
-                Some(shard) if shard.phase == ShardPhase::Committing => {
-                    let mine =
-                        (0..shard.replicas_open).any(|r| shard.holders[usize::from(r)] == provider);
-                    if mine {
-                        continue;
-                    }
-                    let taken = shard.held_mask | shard.committed_mask;
-                    if let Some(free) = (0..shard.replicas_open).find(|r| taken & (1 << r) == 0) {
-                        slots.push(slot(free));
-                    }
+                Some(shard) => {
+                    let claimable = (0..shard.replicas_open)
+                        .find(|r| shard.check_claimable(*r, &provider).is_ok());
+                    slots.extend(claimable.map(slot));
                 }
-                Some(_) => {}
             }
         }
         Ok(slots)
     }
-}
-
-/// The associated token account of `wallet` for the network's mint.
-pub fn associated_token(wallet: &Pubkey, net: &NetworkKeys) -> Pubkey {
-    spl_associated_token_account_interface::address::get_associated_token_address_with_program_id(
-        wallet,
-        &net.mint,
-        &net.token_program,
-    )
 }
 
 /// Wakes the loop on every change to a gpushare account, over the websocket; reconnects with backoff.

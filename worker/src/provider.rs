@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use crate::backend::{self, Backend};
 use crate::config::Config;
-use crate::daemon::{Daemon, Identity, associated_token, watch_program};
+use crate::daemon::{Daemon, Identity, watch_program};
 use crate::error::WorkerError;
 use crate::fault::Fault;
 use crate::metrics::{self, Metrics};
@@ -41,7 +41,7 @@ impl Session {
         let net = chain.network_keys(&config.require_mint()?).await?;
         let token = config
             .token_account
-            .unwrap_or_else(|| associated_token(&wallet.pubkey(), &net));
+            .unwrap_or_else(|| net.associated_token(&wallet.pubkey()));
         let holder = Holder {
             authority: wallet.pubkey(),
             token,

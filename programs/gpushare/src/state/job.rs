@@ -274,10 +274,15 @@ impl Job {
     /// Whether close may run: every shard is settled, or the job expired, or it was cancelled and
     /// every started shard settled; and no shard or assignment account is left.
     pub fn is_closable(&self, now: i64) -> bool {
-        let work_over = self.shards_settled == self.shards
+        self.work_over(now) && self.shards_live == 0 && self.assignments_live == 0
+    }
+
+    /// Whether nothing more will happen to the job's work: every shard settled, or it expired, or it
+    /// was cancelled and every started shard settled.
+    pub fn work_over(&self, now: i64) -> bool {
+        self.shards_settled == self.shards
             || self.is_expired(now)
-            || (self.cancelled && self.shards_settled == self.shards_started);
-        work_over && self.shards_live == 0 && self.assignments_live == 0
+            || (self.cancelled && self.shards_settled == self.shards_started)
     }
 
     /// Runs `f` with this job's PDA signer seeds.
