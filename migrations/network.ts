@@ -25,6 +25,7 @@ export interface NetworkParamsConfig {
   maxShards: number;
   maxReplicas: number;
   maxExtraReplicas: number;
+  updateDelay: number;
 }
 
 /** A migration config file. */
@@ -53,6 +54,7 @@ const asParams = (p: NetworkParamsConfig) => ({
   maxShards: p.maxShards,
   maxReplicas: p.maxReplicas,
   maxExtraReplicas: p.maxExtraReplicas,
+  updateDelay: new BN(p.updateDelay),
 });
 
 const sameParams = (onChain: any, wanted: NetworkParamsConfig) =>
@@ -122,19 +124,34 @@ export async function migrate(
   const [network] = PublicKey.findProgramAddressSync([Buffer.from("network"), mint.toBuffer()], program.programId);
   const state: any = await (program.account as any).network.fetchNullable(network, "confirmed");
   if (!state) {
+    const [feeVault] = PublicKey.findProgramAddressSync([Buffer.from("fees"), network.toBuffer()], program.programId);
     await program.methods
       .initializeNetwork(asParams(config.params))
-      .accounts({ authority: payer.publicKey, mint, treasury, tokenProgram: mintOwner } as any)
+      .accounts({ authority: payer.publicKey, mint, treasury, feeVault, tokenProgram: mintOwner } as any)
       .rpc();
     actions.push(`initialized network ${network}`);
     changed = true;
   } else if (!sameParams(state.params, config.params)) {
-    await program.methods
-      .updateNetwork(asParams(config.params))
-      .accounts({ authority: payer.publicKey, network } as any)
-      .rpc();
-    actions.push(`updated the parameters of network ${network}`);
-    changed = true;
+    // Changes wait out the network's update delay: queue them, and apply them on a later run once due.
+    if (!state.pending || !sameParams(state.pending, config.params)) {
+      await program.methods
+        .updateNetwork(asParams(config.params))
+        .accounts({ authority: payer.publicKey, network } as any)
+        .rpc();
+      changed = true;
+    }
+    const after: any = await (program.account as any).network.fetch(network, "confirmed");
+    if (after.pending && new Date().getTime() / 1000 >= after.pendingEffectiveAt.toNumber()) {
+      await program.methods.applyNetworkUpdate().accounts({ network } as any).rpc();
+      changed = true;
+    }
+    const applied: any = await (program.account as any).network.fetch(network, "confirmed");
+    if (sameParams(applied.params, config.params)) {
+      actions.push(`updated the parameters of network ${network}`);
+    } else {
+      const when = new Date(applied.pendingEffectiveAt.toNumber() * 1000).toISOString();
+      actions.push(`queued new parameters for network ${network}, in force from ${when}: run again then`);
+    }
   } else {
     actions.push(`network ${network} exists with these parameters`);
   }

@@ -18,12 +18,13 @@ const params = {
   maxShards: 64,
   maxReplicas: 5,
   maxExtraReplicas: 2,
+  updateDelay: 0,
 };
 
 describe("migrations/deploy", function () {
   this.timeout(120_000);
 
-  it("initializes the network once, then reports nothing to do, then applies a parameter change", async () => {
+  it("initializes the network once, then reports nothing to do, applies a parameter change, and queues one behind a delay", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpushare-migration-"));
     const config: MigrationConfig = { mintKeypair: path.join(dir, "mint.json"), params };
 
@@ -43,5 +44,14 @@ describe("migrations/deploy", function () {
     const third = await migrate(provider, program.idl, { ...config, params: { ...params, feeBps: 100 } });
     assert.ok(third.changed);
     assert.strictEqual((await program.account.network.fetch(first.network)).params.feeBps, 100);
+
+    // With an update delay in force, a change is queued for providers to see, not applied.
+    const delayed = { ...params, feeBps: 100, updateDelay: 3_600 };
+    await migrate(provider, program.idl, { ...config, params: delayed });
+    const fourth = await migrate(provider, program.idl, { ...config, params: { ...delayed, feeBps: 50 } });
+    assert.ok(fourth.actions.some((a) => a.startsWith("queued new parameters")));
+    const queued = await program.account.network.fetch(first.network);
+    assert.strictEqual(queued.params.feeBps, 100);
+    assert.strictEqual(queued.pending?.feeBps, 50);
   });
 });

@@ -1,6 +1,7 @@
 // An outside verifier's view of gpushare results, written from the protocol's definitions (not from
 // the worker's code): the sha256_chain kernel's leaves and the RFC 6962 Merkle Tree Hash with audit
 // paths, and the spot-check sample indices.
+import { PublicKey } from "@solana/web3.js";
 import { createHash } from "crypto";
 
 const sha256 = (...parts: Buffer[]) => {
@@ -9,14 +10,21 @@ const sha256 = (...parts: Buffer[]) => {
   return hash.digest();
 };
 
-/** The leaves of shard `shard` of a seeded sha256_chain job: every `leafEvery`-th state. */
-export function sha256ChainLeaves(seed: Buffer, shard: number, steps: number, leafEvery: number): Buffer[] {
+/** The seed a job's kernel runs on: the client's seed bound to the job's address. */
+export const jobSeed = (seed: Buffer, job: PublicKey) => sha256(Buffer.from("gpushare:job"), seed, job.toBuffer());
+
+/**
+ * The leaves of shard `shard` of a seeded sha256_chain job (`kernelSeed` from `jobSeed`): every
+ * `leafEvery`-th state, each step hashing the state and the shard's 16-byte key.
+ */
+export function sha256ChainLeaves(kernelSeed: Buffer, shard: number, steps: number, leafEvery: number): Buffer[] {
   const index = Buffer.alloc(4);
   index.writeUInt32LE(shard);
-  let state = sha256(Buffer.from("gpushare:sha256_chain"), seed, index);
+  let state = sha256(Buffer.from("gpushare:sha256_chain"), kernelSeed, index);
+  const key = sha256(Buffer.from("gpushare:sha256_chain:key"), kernelSeed, index).subarray(0, 16);
   const leaves: Buffer[] = [];
   for (let leaf = 0; leaf < steps / leafEvery; leaf++) {
-    for (let t = 0; t < leafEvery; t++) state = sha256(state);
+    for (let t = 0; t < leafEvery; t++) state = sha256(state, key);
     leaves.push(state);
   }
   return leaves;

@@ -2,7 +2,7 @@
 // the provider proves its samples, is paid, and the job closes.
 import * as assert from "assert";
 import { randomBytes } from "crypto";
-import { MerkleTree, sampleIndex, sha256ChainLeaves } from "./reference";
+import { MerkleTree, jobSeed, sampleIndex, sha256ChainLeaves } from "./reference";
 import {
   Network,
   WALLET_TOKENS,
@@ -29,7 +29,7 @@ describe("spot-checked job", function () {
     const job = await net.jobWith(client, kernel, seed, 2, 1, { spotCheck: { samples } }, PRICE);
     const proven = listen("replicaProven");
     try {
-      const leaves = sha256ChainLeaves(seed, 1, steps, leafEvery);
+      const leaves = sha256ChainLeaves(jobSeed(seed, job.address), 1, steps, leafEvery);
       const tree = new MerkleTree(leaves);
       await net.claim(provider, job, 1, 0);
       await net.commit(provider, job, 1, 0, tree.root);

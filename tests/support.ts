@@ -54,6 +54,7 @@ export const PARAMS = {
   maxShards: 64,
   maxReplicas: 5,
   maxExtraReplicas: 2,
+  updateDelay: new BN(0),
 };
 export const WALLET_TOKENS = 1_000_000_000n;
 export const COMMIT_DOMAIN = Buffer.from("gpushare:commit:v1");
@@ -63,6 +64,7 @@ const u16 = (n: number) => new BN(n).toArrayLike(Buffer, "le", 2);
 const pda = (seeds: Buffer[]) => PublicKey.findProgramAddressSync(seeds, program.programId)[0];
 
 export const networkAddress = (mint: PublicKey) => pda([seed("network"), mint.toBuffer()]);
+export const feeVaultAddress = (network: PublicKey) => pda([seed("fees"), network.toBuffer()]);
 export const providerAddress = (network: PublicKey, authority: PublicKey) =>
   pda([seed("provider"), network.toBuffer(), authority.toBuffer()]);
 export const stakeVaultAddress = (providerAccount: PublicKey) => pda([seed("stake"), providerAccount.toBuffer()]);
@@ -112,7 +114,13 @@ export class Network {
     const network = new Network(mint, treasury, tokenProgram);
     await program.methods
       .initializeNetwork(PARAMS)
-      .accounts({ authority: payer.publicKey, mint, treasury, tokenProgram } as any)
+      .accounts({
+        authority: payer.publicKey,
+        mint,
+        treasury,
+        feeVault: feeVaultAddress(networkAddress(mint)),
+        tokenProgram,
+      } as any)
       .rpc();
     return network;
   }
@@ -275,8 +283,9 @@ export class Network {
       .rpc();
   }
 
-  closeJob(client: Wallet, job: Job) {
-    return program.methods
+  /** Closes the job (fees and slashes to the fee vault), then collects the fee vault to the treasury. */
+  async closeJob(client: Wallet, job: Job) {
+    await program.methods
       .closeJob()
       .accounts({
         network: this.address,
@@ -285,6 +294,16 @@ export class Network {
         escrowVault: job.vault,
         client: client.key.publicKey,
         clientToken: client.token,
+        feeVault: feeVaultAddress(this.address),
+        tokenProgram: this.tokenProgram,
+      } as any)
+      .rpc();
+    return program.methods
+      .collectFees()
+      .accounts({
+        network: this.address,
+        mint: this.mint,
+        feeVault: feeVaultAddress(this.address),
         treasury: this.treasury,
         tokenProgram: this.tokenProgram,
       } as any)

@@ -115,7 +115,7 @@ impl Scenario {
         };
         let monte_carlo = Kernel::MonteCarlo {
             blocks: 16,
-            samples_per_block: 1 << 12,
+            samples_per_block: 1 << 10,
         };
         Self {
             providers: vec![ProviderSpec::honest(), ProviderSpec::honest(), faulty],
@@ -634,8 +634,13 @@ async fn drive(
     }
     let treasury = client.chain.token_balance(&created.treasury).await?;
     let client_balance = client.chain.token_balance(&client.me.token).await?;
-    let mut accounted =
-        treasury + client_balance + client.chain.token_balance(&created.payer_token).await?;
+    let mut accounted = treasury
+        + client_balance
+        + client.chain.token_balance(&created.payer_token).await?
+        + client
+            .chain
+            .token_balance(&pda::fee_vault(&created.network))
+            .await?;
     for p in &providers {
         accounted += p.balance + p.stake_vault;
     }

@@ -163,7 +163,8 @@ impl ClientSession {
     }
 
     /// Closes a finished job: settles slots left behind, closes its shard accounts (rent to whoever
-    /// paid it), then the job — the rest of the escrow returns, fees and slashes go to the treasury.
+    /// paid it), then the job — the rest of the escrow returns — and collects the fees and slashes it left in
+    /// the fee vault to the treasury.
     pub async fn close(&self, job: &Pubkey) -> Result<(), AppError> {
         self.settle_leftovers(job).await?;
         let progress = self.progress(job).await?;
@@ -176,6 +177,7 @@ impl ClientSession {
         self.chain
             .submit(ix::close_job(&self.net, job, &self.me))
             .await?;
+        self.chain.submit(ix::collect_fees(&self.net)).await?;
         Ok(())
     }
 
@@ -215,7 +217,7 @@ impl ClientSession {
             .map_err(|e| AppError::InvalidArgument(format!("http client: {e}")))?;
         let (mut verified, mut unverified) = (0, 0);
         for shard in &progress.shards {
-            if verify::accepted_roots(shard).is_empty() {
+            if shard.accepted_roots().is_empty() {
                 unverified += 1;
                 continue;
             }

@@ -1,7 +1,7 @@
 //! Checks a shard's output bytes before a client uses them: the Merkle root must be the one the chain
 //! accepted, and the contents must be right on their own — Freivalds for gemm_i8, reference leaves at
 //! random positions for seeded kernels.
-use gpushare::state::{Job, JobInput, Shard, ShardOutcome, ShardPhase};
+use gpushare::state::{Job, JobInput, Shard};
 use gpushare_core::kernels::{Kernel, seeded_leaf};
 use gpushare_core::merkle::MerkleTree;
 use gpushare_worker::engine::{Input, gemm_operands};
@@ -32,19 +32,6 @@ pub enum Rejection {
     Kernel(String),
 }
 
-/// The roots the chain accepted for `shard`.
-pub fn accepted_roots(shard: &Shard) -> Vec<[u8; 32]> {
-    match shard.phase {
-        ShardPhase::Settled {
-            outcome: ShardOutcome::Quorum { root },
-        } => vec![root],
-        ShardPhase::Settled {
-            outcome: ShardOutcome::SpotChecked,
-        } if shard.passed_mask != 0 => shard.roots[..usize::from(shard.distinct_roots)].to_vec(),
-        _ => Vec::new(),
-    }
-}
-
 /// Verifies `bytes` as the output of `shard` of `job`; `data` is the input of a data job.
 pub fn verify_shard(
     job: &Job,
@@ -52,7 +39,7 @@ pub fn verify_shard(
     bytes: &[u8],
     data: Option<&[u8]>,
 ) -> Result<(), Rejection> {
-    let accepted = accepted_roots(shard);
+    let accepted = shard.accepted_roots();
     if accepted.is_empty() {
         return Err(Rejection::NotVerified);
     }
@@ -71,10 +58,10 @@ pub fn verify_shard(
     if !accepted.contains(&root) {
         return Err(Rejection::RootMismatch(hex::encode(root)));
     }
-    let input = match (&job.input, data) {
-        (JobInput::Seed(seed), _) => Input::Seed(*seed),
-        (JobInput::Data { .. }, Some(data)) => Input::Data(data.to_vec()),
-        (JobInput::Data { .. }, None) => return Err(Rejection::MissingData),
+    let input = match (job.kernel_seed(&shard.job), &job.input, data) {
+        (Some(seed), _, _) => Input::Seed(seed),
+        (None, JobInput::Data { .. }, Some(data)) => Input::Data(data.to_vec()),
+        (None, _, _) => return Err(Rejection::MissingData),
     };
     match (kernel, &input) {
         (Kernel::GemmI8 { m, n, k }, _) => {

@@ -65,6 +65,7 @@ pub fn initialize_network(
             mint: net.mint,
             treasury: net.treasury,
             network: net.network,
+            fee_vault: pda::fee_vault(&net.network),
             token_program: net.token_program,
             system_program: system_program::ID,
         },
@@ -79,6 +80,38 @@ pub fn update_network(authority: &Pubkey, network: &Pubkey, params: NetworkParam
             network: *network,
         },
         instruction::UpdateNetwork { params },
+    )
+}
+
+pub fn apply_network_update(network: &Pubkey) -> Instruction {
+    build(
+        accounts::ApplyNetworkUpdate { network: *network },
+        instruction::ApplyNetworkUpdate {},
+    )
+}
+
+pub fn set_treasury(authority: &Pubkey, network: &Pubkey, treasury: &Pubkey) -> Instruction {
+    build(
+        accounts::SetTreasury {
+            authority: *authority,
+            network: *network,
+            treasury: *treasury,
+        },
+        instruction::SetTreasury {},
+    )
+}
+
+/// Moves the fee vault's balance to `net.treasury`.
+pub fn collect_fees(net: &NetworkKeys) -> Instruction {
+    build(
+        accounts::CollectFees {
+            network: net.network,
+            mint: net.mint,
+            fee_vault: pda::fee_vault(&net.network),
+            treasury: net.treasury,
+            token_program: net.token_program,
+        },
+        instruction::CollectFees {},
     )
 }
 
@@ -280,6 +313,37 @@ pub fn reveal(authority: &Pubkey, slot: &Slot, root: [u8; 32], salt: [u8; 32]) -
     )
 }
 
+pub fn fix_challenge(slot: &Slot) -> Instruction {
+    build(
+        accounts::FixChallenge {
+            job: slot.job,
+            assignment: slot.assignment(),
+            slot_hashes: gpushare::constants::SLOT_HASHES_SYSVAR,
+        },
+        instruction::FixChallenge {},
+    )
+}
+
+/// Enters `authority`'s provider into the draw for shard `shard_index`'s extra replica.
+pub fn enter_draw(
+    authority: &Pubkey,
+    network: &Pubkey,
+    job: &Pubkey,
+    shard_index: u16,
+) -> Instruction {
+    build(
+        accounts::EnterDraw {
+            authority: *authority,
+            network: *network,
+            provider: pda::provider(network, authority),
+            job: *job,
+            shard: pda::shard(job, shard_index),
+            slot_hashes: gpushare::constants::SLOT_HASHES_SYSVAR,
+        },
+        instruction::EnterDraw {},
+    )
+}
+
 pub fn prove(authority: &Pubkey, slot: &Slot, proofs: Vec<SampleProof>) -> Instruction {
     build(
         accounts::Prove {
@@ -337,6 +401,20 @@ pub fn expire_claim(net: &NetworkKeys, slot: &Slot, holder: &Holder) -> Instruct
     )
 }
 
+/// The holder (signing as the rent receiver) gives its uncommitted claim back.
+pub fn give_back_claim(net: &NetworkKeys, slot: &Slot, holder: &Holder) -> Instruction {
+    let mut instruction = build(
+        assignment_outcome(net, slot, holder),
+        instruction::GiveBackClaim {},
+    );
+    for meta in &mut instruction.accounts {
+        if meta.pubkey == holder.authority {
+            meta.is_signer = true;
+        }
+    }
+    instruction
+}
+
 /// The instruction that carries out `verdict` on a slot: `expire_claim` for a miss, `settle_assignment`
 /// for pay, fraud or release; `None` while the verdict is pending.
 pub fn outcome(
@@ -374,7 +452,7 @@ pub fn close_job(net: &NetworkKeys, job: &Pubkey, client: &Holder) -> Instructio
             escrow_vault: pda::escrow_vault(job),
             client: client.authority,
             client_token: client.token,
-            treasury: net.treasury,
+            fee_vault: pda::fee_vault(&net.network),
             token_program: net.token_program,
         },
         instruction::CloseJob {},

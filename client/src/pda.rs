@@ -11,6 +11,11 @@ pub fn network(mint: &Pubkey) -> Pubkey {
     derive(&[seeds::NETWORK, mint.as_ref()])
 }
 
+/// The fee vault of `network`: where closed jobs leave fees and slashes for the treasury.
+pub fn fee_vault(network: &Pubkey) -> Pubkey {
+    derive(&[seeds::FEE_VAULT, network.as_ref()])
+}
+
 /// The provider account of `authority` in `network`.
 pub fn provider(network: &Pubkey, authority: &Pubkey) -> Pubkey {
     derive(&[seeds::PROVIDER, network.as_ref(), authority.as_ref()])

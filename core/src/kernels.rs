@@ -4,7 +4,7 @@
 //! | kernel | shard | leaf |
 //! |---|---|---|
 //! | `gemm_i8` (C = A·B, i8 × i8 → i32, row-major, little-endian) | rows `[s·m/S, (s+1)·m/S)` of C | 8 consecutive C elements of the shard (32 bytes; the last may be shorter) |
-//! | `sha256_chain` (one chain per shard) | `steps` iterations from the shard's start state | every `leaf_every`-th state (32 bytes) |
+//! | `sha256_chain` (one chain per shard) | `steps` iterations from the shard's start state, each keyed by the shard | every `leaf_every`-th state (32 bytes) |
 //! | `monte_carlo` (π: hits of x² + y² < 2⁶⁴ on Philox4x32-10 points) | blocks `[s·B/S, (s+1)·B/S)` | one block's hit count (u32, 4 bytes) |
 use alloc::vec::Vec;
 use core::ops::Range;
@@ -16,6 +16,12 @@ use crate::sha256;
 pub const GEMM_LEAF_ELEMENTS: u64 = 8;
 /// Largest GEMM dimension; k ≤ 2¹⁶ keeps every i32 dot product exact (|a·b| ≤ 2¹⁴).
 pub const MAX_GEMM_DIM: u32 = 1 << 16;
+/// Most output bytes one shard may have (1 GiB): bounds a provider's memory, its Merkle tree and
+/// the depth of every audit path (at most 2²⁸ leaves).
+pub const MAX_SHARD_OUTPUT_BYTES: u64 = 1 << 30;
+/// Bytes of the per-shard key every sha256_chain step hashes after the state (32 + 16 bytes and
+/// SHA-256's padding fit one 64-byte block, so a keyed step costs what an unkeyed one did).
+pub const SHA256_CHAIN_KEY_BYTES: usize = 16;
 
 /// A kernel and its size parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,12 +46,21 @@ pub enum KernelError {
     SeedOnly,
     #[error("a sha256_chain leaf after the first needs the previous leaf's state")]
     MissingPrevious,
+    #[error("a shard of {bytes} output bytes is over the {MAX_SHARD_OUTPUT_BYTES}-byte limit")]
+    ShardTooLarge { bytes: u64 },
 }
 
 /// Where `index` of `count` parts of `total` items starts and ends: `[index·total/count, (index+1)·total/count)`.
 pub fn part(total: u64, count: u32, index: u32) -> Range<u64> {
     let at = |i: u64| i * total / u64::from(count);
     at(u64::from(index))..at(u64::from(index) + 1)
+}
+
+/// The seed a job's kernel runs on: `sha256("gpushare:job" ‖ seed ‖ job address)`. Two jobs posted
+/// with the same client seed have different inputs and outputs, so no result of one job (nor any
+/// output computed before the job existed) is valid in another.
+pub fn job_seed(seed: &[u8; 32], job: &[u8; 32]) -> [u8; 32] {
+    sha256(&[b"gpushare:job", seed, job])
 }
 
 /// Domain-separated 64-bit stream seed: the first 8 bytes of `sha256(domain ‖ seed)`.
@@ -100,6 +115,21 @@ impl Kernel {
                 (range.end - range.start) * 4
             }
         })
+    }
+
+    /// Output bytes of the largest shard when the output is cut into `shards`.
+    pub fn largest_shard_output_bytes(&self, shards: u32) -> Result<u64, KernelError> {
+        // Shards differ by at most one row or block; shard 0 is never larger than the last.
+        self.shard_output_bytes(shards, shards.saturating_sub(1))
+    }
+
+    /// Refuses a split whose largest shard has more than [`MAX_SHARD_OUTPUT_BYTES`].
+    pub fn check_shard_size(&self, shards: u32) -> Result<(), KernelError> {
+        let bytes = self.largest_shard_output_bytes(shards)?;
+        if bytes > MAX_SHARD_OUTPUT_BYTES {
+            return Err(KernelError::ShardTooLarge { bytes });
+        }
+        Ok(())
     }
 
     /// Leaves in shard `shard` of `shards`.
@@ -256,10 +286,25 @@ pub fn sha256_chain_start(seed: &[u8; 32], shard: u32) -> [u8; 32] {
     sha256(&[b"gpushare:sha256_chain", seed, &shard.to_le_bytes()])
 }
 
-/// `state` hashed `times` times: a leaf from the state of the previous leaf (or the start state).
-pub fn sha256_chain_advance(mut state: [u8; 32], times: u32) -> [u8; 32] {
+/// The key of shard `shard`'s chain, hashed into every step: the first
+/// [`SHA256_CHAIN_KEY_BYTES`] bytes of `sha256("gpushare:sha256_chain:key" ‖ seed ‖ shard)`. With the
+/// job's seed in every step, no run of the chain serves another shard or job.
+pub fn sha256_chain_key(seed: &[u8; 32], shard: u32) -> [u8; SHA256_CHAIN_KEY_BYTES] {
+    let digest = sha256(&[b"gpushare:sha256_chain:key", seed, &shard.to_le_bytes()]);
+    let mut key = [0u8; SHA256_CHAIN_KEY_BYTES];
+    key.copy_from_slice(&digest[..SHA256_CHAIN_KEY_BYTES]);
+    key
+}
+
+/// `state` advanced `times` keyed steps, `state ← sha256(state ‖ key)`: a leaf from the state of the
+/// previous leaf (or the start state).
+pub fn sha256_chain_advance(
+    mut state: [u8; 32],
+    key: &[u8; SHA256_CHAIN_KEY_BYTES],
+    times: u32,
+) -> [u8; 32] {
     for _ in 0..times {
-        state = sha256(&[&state]);
+        state = sha256(&[&state, key]);
     }
     state
 }
@@ -290,8 +335,9 @@ pub fn monte_carlo_block(key: [u32; 2], block: u32, samples: u32) -> u32 {
 }
 
 /// The bytes of leaf `leaf` of shard `shard` of a seeded job, from the reference definitions: what
-/// an on-chain spot-check recomputes. For sha256_chain, `previous` is the state of leaf `leaf − 1`
-/// (leaf 0 starts from the shard's start state).
+/// an on-chain spot-check recomputes. `seed` is the job's kernel seed ([`job_seed`]). For
+/// sha256_chain, `previous` is the state of leaf `leaf − 1` (leaf 0 starts from the shard's start
+/// state).
 pub fn seeded_leaf(
     kernel: Kernel,
     seed: &[u8; 32],
@@ -314,7 +360,8 @@ pub fn seeded_leaf(
                 (_, Some(state)) => state,
                 (_, None) => return Err(KernelError::MissingPrevious),
             };
-            Ok(sha256_chain_advance(from, leaf_every).to_vec())
+            let key = sha256_chain_key(seed, shard);
+            Ok(sha256_chain_advance(from, &key, leaf_every).to_vec())
         }
         Kernel::MonteCarlo {
             blocks,
@@ -409,7 +456,11 @@ mod tests {
         let ops = SeededGemm::new(&SEED, 4, 4);
         let first_a: Vec<i8> = (0..4).map(|p| ops.a(0, p)).collect();
         let leaf = gemm_leaf(&ops, (4, 4, 4), 2, 1, 0).unwrap();
-        let chain = sha256_chain_advance(sha256_chain_start(&SEED, 0), 1000);
+        let chain = sha256_chain_advance(
+            sha256_chain_start(&SEED, 0),
+            &sha256_chain_key(&SEED, 0),
+            1000,
+        );
         let hits = monte_carlo_block(monte_carlo_key(&SEED), 0, 1_000_000);
         assert_eq!((first_a, leaf, chain, hits), golden());
     }
@@ -419,11 +470,51 @@ mod tests {
             34, 1, 0, 0, 129, 17, 0, 0, 134, 60, 0, 0, 9, 250, 255, 255, 218, 240, 255, 255, 3, 64,
             0, 0, 138, 234, 255, 255, 193, 240, 255, 255,
         ];
+        // The keyed chain, as Python's hashlib computes it from the definition.
         let chain = [
-            98, 173, 107, 116, 110, 219, 201, 173, 53, 177, 47, 40, 162, 240, 0, 144, 39, 102, 221,
-            142, 119, 118, 210, 131, 127, 189, 11, 50, 204, 18, 6, 163,
+            45, 236, 103, 101, 29, 15, 53, 130, 38, 201, 229, 226, 217, 225, 5, 89, 199, 255, 112,
+            135, 132, 145, 14, 210, 23, 64, 27, 157, 221, 229, 126, 183,
         ];
         (alloc::vec![6, 17, 32, -84], leaf.to_vec(), chain, 785_082)
+    }
+
+    /// A step of one shard's chain is not a step of another's, and a job's seed is not another's.
+    #[test]
+    fn chains_and_inputs_are_bound_to_their_shard_and_job() {
+        let start = [1u8; 32];
+        let step = |shard| sha256_chain_advance(start, &sha256_chain_key(&SEED, shard), 1);
+        assert_ne!(step(0), step(1));
+        assert_ne!(job_seed(&SEED, &[1; 32]), job_seed(&SEED, &[2; 32]));
+        assert_ne!(job_seed(&SEED, &[1; 32]), SEED);
+    }
+
+    #[test]
+    fn shards_over_a_gibibyte_are_refused() {
+        let chain = |steps| Kernel::Sha256Chain {
+            steps,
+            leaf_every: 1,
+        };
+        assert_eq!(chain(1 << 25).check_shard_size(1), Ok(()));
+        assert_eq!(
+            chain(1 << 30).check_shard_size(1),
+            Err(KernelError::ShardTooLarge { bytes: 1 << 35 })
+        );
+        assert!(
+            chain(1 << 30).check_shard_size(32).is_err(),
+            "every shard runs its own whole chain"
+        );
+        let gemm = Kernel::GemmI8 {
+            m: 1 << 14,
+            n: 1 << 14,
+            k: 64,
+        };
+        assert_eq!(gemm.check_shard_size(1), Ok(()));
+        let doubled = Kernel::GemmI8 {
+            m: 1 << 15,
+            n: 1 << 14,
+            k: 64,
+        };
+        assert!(doubled.check_shard_size(1).is_err());
     }
 
     #[test]

@@ -39,18 +39,33 @@ pub fn sample_index(challenge: &[u8; 32], sample: u8, leaves: u64) -> u64 {
     word % leaves.max(1)
 }
 
-/// Estimated compute units to recompute one leaf on-chain (documented in docs/verification.md):
-/// gemm_i8 — 8 elements × k multiply-adds, each reading one A and one B element from SplitMix64
-/// (about 30 units per multiply-add); sha256_chain — `leaf_every` sol_sha256 calls of 32 bytes (about
-/// 101 units each); monte_carlo — one Philox4x32-10 block per 2 samples (about 400 units).
+/// Compute units charged per gemm_i8 multiply-add: one A and one B element from SplitMix64, the
+/// product and the sum. LLVM's BPF backend lowers the loop to about 61 instructions; this is twice
+/// that, until the costs are metered as eBPF.
+pub const GEMM_UNITS_PER_MULTIPLY_ADD: u64 = 122;
+/// Compute units charged per keyed sha256_chain step: the `sol_sha256` syscall over 32 + 16 bytes
+/// (85 base + 1 per 2 bytes = 109) plus the loop, doubled.
+pub const SHA256_UNITS_PER_STEP: u64 = 260;
+/// Compute units charged per Monte Carlo sample pair: one Philox4x32-10 block (10 rounds of two
+/// 32×32→64 multiplies and four xors) and two 128-bit circle tests, about 500 instructions, doubled.
+pub const MONTE_CARLO_UNITS_PER_PAIR: u64 = 1_000;
+
+/// Compute units charged to recompute one leaf on-chain (docs/verification.md): gemm_i8 — 8 elements
+/// × k multiply-adds; sha256_chain — `leaf_every` keyed steps; monte_carlo — one Philox block per
+/// 2 samples. Conservative per-step costs, so an honest provider's proof always fits.
 pub fn leaf_cost_units(kernel: &Kernel) -> u64 {
     match *kernel {
-        Kernel::GemmI8 { k, .. } => GEMM_LEAF_ELEMENTS * u64::from(k) * 30,
-        Kernel::Sha256Chain { leaf_every, .. } => u64::from(leaf_every) * 101,
+        Kernel::GemmI8 { k, .. } => GEMM_LEAF_ELEMENTS * u64::from(k) * GEMM_UNITS_PER_MULTIPLY_ADD,
+        Kernel::Sha256Chain { leaf_every, .. } => u64::from(leaf_every) * SHA256_UNITS_PER_STEP,
         Kernel::MonteCarlo {
             samples_per_block, ..
-        } => u64::from(samples_per_block).div_ceil(2) * 400,
+        } => u64::from(samples_per_block).div_ceil(2) * MONTE_CARLO_UNITS_PER_PAIR,
     }
+}
+
+/// Whether one leaf of `kernel` can be recomputed within one proof instruction's budget.
+pub fn leaf_fits_budget(kernel: &Kernel) -> bool {
+    leaf_cost_units(kernel) <= LEAF_BUDGET_UNITS
 }
 
 #[cfg(test)]
@@ -66,6 +81,29 @@ mod tests {
         for sample in 0..MAX_SAMPLES {
             assert!(sample_index(&a, sample, 37) < 37);
         }
+    }
+
+    /// The largest leaves that fit: gemm_i8 k = 1,024 (the old 30-unit charge allowed k = 4,166, a
+    /// leaf of about 2.0 M units at the 61 instructions per multiply-add LLVM's BPF backend emits).
+    #[test]
+    fn leaf_charges_keep_proofs_inside_one_transaction() {
+        let gemm = |k| Kernel::GemmI8 { m: 8, n: 8, k };
+        assert!(leaf_fits_budget(&gemm(1_024)) && !leaf_fits_budget(&gemm(1_025)));
+        assert!(!leaf_fits_budget(&gemm(4_166)));
+        assert!(
+            8 * 4_166 * 61 > 1_400_000,
+            "the old bound needed more than a transaction"
+        );
+        let chain = |leaf_every| Kernel::Sha256Chain {
+            steps: leaf_every,
+            leaf_every,
+        };
+        assert!(leaf_fits_budget(&chain(3_846)) && !leaf_fits_budget(&chain(3_847)));
+        let monte_carlo = |samples_per_block| Kernel::MonteCarlo {
+            blocks: 1,
+            samples_per_block,
+        };
+        assert!(leaf_fits_budget(&monte_carlo(2_000)) && !leaf_fits_budget(&monte_carlo(2_003)));
     }
 
     /// Over many challenges, a worker that faked a fraction f of its leaves is caught (some sample

@@ -28,6 +28,7 @@ pub const LOCAL_PARAMS: NetworkParams = NetworkParams {
     max_shards: 256,
     max_replicas: 5,
     max_extra_replicas: 2,
+    update_delay: 0,
 };
 
 /// Addresses of the created network.

@@ -6,6 +6,9 @@ use crate::cpu::CpuBackend;
 use crate::error::WorkerError;
 use crate::gpu::GpuBackend;
 
+/// The key every step of a sha256_chain hashes after the state.
+pub type ChainKey = [u8; gpushare_core::kernels::SHA256_CHAIN_KEY_BYTES];
+
 /// What a backend computes. Every backend must produce the reference bits (`gpushare_core::kernels`).
 pub trait Backend: Send + Sync {
     /// A short name for logs and reports, e.g. `cpu (2 threads)` or `cuda (NVIDIA H100)`.
@@ -21,10 +24,12 @@ pub trait Backend: Send + Sync {
         k: usize,
     ) -> Result<Vec<i32>, WorkerError>;
 
-    /// For each start state, the states after every `leaf_every` SHA-256 steps up to `steps`.
+    /// For each start state, the states after every `leaf_every` keyed SHA-256 steps
+    /// (`state ← sha256(state ‖ key)`) up to `steps`.
     fn sha256_chains(
         &self,
         starts: &[[u8; 32]],
+        key: &ChainKey,
         steps: u32,
         leaf_every: u32,
     ) -> Result<Vec<Vec<[u8; 32]>>, WorkerError>;

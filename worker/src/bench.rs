@@ -3,7 +3,7 @@
 //! Freivalds' time as a fraction of GEMM's. Human-readable, or `--json`.
 use std::time::{Duration, Instant};
 
-use gpushare_core::kernels::{SeededGemm, monte_carlo_key, sha256_chain_start};
+use gpushare_core::kernels::{SeededGemm, monte_carlo_key, sha256_chain_key, sha256_chain_start};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -145,8 +145,9 @@ fn measure(
         let starts: Vec<[u8; 32]> = (0..args.chains as u32)
             .map(|i| sha256_chain_start(&[1; 32], i))
             .collect();
+        let key = sha256_chain_key(&[1; 32], 0);
         let (_, elapsed) =
-            timed(|| backend.sha256_chains(&starts, args.chain_steps, args.chain_steps))?;
+            timed(|| backend.sha256_chains(&starts, &key, args.chain_steps, args.chain_steps))?;
         progress.inc(1);
         let hashes = args.chains as f64 * f64::from(args.chain_steps);
         report.measurements.push(Measurement {

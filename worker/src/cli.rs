@@ -123,9 +123,12 @@ pub struct KernelArgs {
 pub struct ComputeArgs {
     #[command(flatten)]
     pub kernel: KernelArgs,
-    /// 32-byte seed, hex.
+    /// 32-byte seed, hex: the kernel seed itself, or with `--job` the seed the job was posted with.
     #[arg(long, conflicts_with = "input")]
     pub seed: Option<String>,
+    /// The job's address: the kernel runs on the seed bound to it, as the job's providers do.
+    #[arg(long, requires = "seed")]
+    pub job: Option<String>,
     /// Input file (gemm_i8: A then B, i8, row-major).
     #[arg(long)]
     pub input: Option<PathBuf>,
@@ -163,7 +166,18 @@ impl ComputeArgs {
     /// The input these arguments name: a hex seed, a file, or (neither) an error.
     pub fn input(&self) -> Result<Input, WorkerError> {
         match (&self.seed, &self.input) {
-            (Some(seed), _) => Ok(Input::Seed(parse_seed(seed)?)),
+            (Some(seed), _) => {
+                let seed = parse_seed(seed)?;
+                Ok(Input::Seed(match &self.job {
+                    Some(job) => {
+                        let job: anchor_lang::prelude::Pubkey = job
+                            .parse()
+                            .map_err(|e| WorkerError::InvalidArgument(format!("job: {e}")))?;
+                        gpushare_core::kernels::job_seed(&seed, &job.to_bytes())
+                    }
+                    None => seed,
+                }))
+            }
             (None, Some(path)) => Ok(Input::Data(
                 std::fs::read(path).map_err(|e| WorkerError::io(path, e))?,
             )),

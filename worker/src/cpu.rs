@@ -5,7 +5,7 @@ use std::ops::Range;
 use gpushare_core::kernels::{monte_carlo_block, sha256_chain_advance};
 use rayon::prelude::*;
 
-use crate::backend::{Backend, check_chain_shape, check_gemm_shape};
+use crate::backend::{Backend, ChainKey, check_chain_shape, check_gemm_shape};
 use crate::error::WorkerError;
 
 /// Rows of C one task computes.
@@ -180,6 +180,7 @@ impl Backend for CpuBackend {
     fn sha256_chains(
         &self,
         starts: &[[u8; 32]],
+        key: &ChainKey,
         steps: u32,
         leaf_every: u32,
     ) -> Result<Vec<Vec<[u8; 32]>>, WorkerError> {
@@ -190,7 +191,7 @@ impl Backend for CpuBackend {
                 let mut state = *start;
                 (0..steps / leaf_every)
                     .map(|_| {
-                        state = sha256_chain_advance(state, leaf_every);
+                        state = sha256_chain_advance(state, key, leaf_every);
                         state
                     })
                     .collect()

@@ -72,7 +72,8 @@ extern "C" __global__ void gemm_i8_dp4a(const int* __restrict__ A, const int* __
 
 // ---------------------------------------------------------------------------------------------
 // sha256_chains: one thread per chain; a state is 8 big-endian words; each step hashes the 32-byte
-// state (one padded 64-byte block). The state after every leaf_every steps is written out.
+// state followed by the chain's 16-byte key (one padded 64-byte block: 48 bytes, 0x80, length 384
+// bits). The state after every leaf_every steps is written out.
 __constant__ unsigned int K256[64] = {
     0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u, 0xab1c5ed5u,
     0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u, 0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u,
@@ -85,15 +86,17 @@ __constant__ unsigned int K256[64] = {
 
 __device__ __forceinline__ unsigned int rotr(unsigned int x, int n) { return (x >> n) | (x << (32 - n)); }
 
-__device__ void sha256_of_state(unsigned int s[8])
+__device__ void sha256_of_state(unsigned int s[8], const unsigned int key[4])
 {
     unsigned int w[64];
     #pragma unroll
     for (int i = 0; i < 8; ++i) w[i] = s[i];
-    w[8] = 0x80000000u;
     #pragma unroll
-    for (int i = 9; i < 15; ++i) w[i] = 0u;
-    w[15] = 256u;
+    for (int i = 0; i < 4; ++i) w[8 + i] = key[i];
+    w[12] = 0x80000000u;
+    w[13] = 0u;
+    w[14] = 0u;
+    w[15] = 384u;
     #pragma unroll
     for (int i = 16; i < 64; ++i) {
         const unsigned int s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
@@ -114,14 +117,16 @@ __device__ void sha256_of_state(unsigned int s[8])
 }
 
 extern "C" __global__ void sha256_chains(const unsigned int* __restrict__ starts, unsigned int* __restrict__ out,
+                                         unsigned int k0, unsigned int k1, unsigned int k2, unsigned int k3,
                                          int chains, unsigned int leaves, unsigned int leaf_every)
 {
     const int chain = blockIdx.x * blockDim.x + threadIdx.x;
     if (chain >= chains) return;
+    const unsigned int key[4] = {k0, k1, k2, k3};
     unsigned int s[8];
     for (int i = 0; i < 8; ++i) s[i] = starts[chain * 8 + i];
     for (unsigned int leaf = 0; leaf < leaves; ++leaf) {
-        for (unsigned int t = 0; t < leaf_every; ++t) sha256_of_state(s);
+        for (unsigned int t = 0; t < leaf_every; ++t) sha256_of_state(s, key);
         for (int i = 0; i < 8; ++i) out[((size_t)chain * leaves + leaf) * 8 + i] = s[i];
     }
 }

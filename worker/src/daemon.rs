@@ -18,7 +18,8 @@ use gpushare::state::{
 use gpushare_client::chain::{Chain, ChainError, ComputeUnits};
 use gpushare_client::ix::{self, Holder, NetworkKeys, Slot};
 use gpushare_client::{filters, pda};
-use gpushare_core::spot_check::CHALLENGE_SLOTS;
+use gpushare_core::kernels::job_seed;
+use gpushare_core::spot_check::{CHALLENGE_SLOTS, leaf_fits_budget};
 use rand::seq::SliceRandom;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
@@ -36,8 +37,10 @@ use crate::{inputs, prover};
 
 /// Claims tried per round before waiting for the next one.
 const CLAIM_ATTEMPTS_PER_ROUND: usize = 4;
-/// Jobs this close to expiry are not worth starting.
-const EXPIRY_MARGIN_SECONDS: i64 = 5;
+/// A job's claim timeout must leave this many times the estimated compute time, plus
+/// [`CLAIM_TIMEOUT_SLACK_SECONDS`] for the transactions around it.
+const CLAIM_TIMEOUT_MARGIN: f64 = 2.0;
+const CLAIM_TIMEOUT_SLACK_SECONDS: f64 = 10.0;
 
 /// The provider's identity on the network.
 pub struct Identity {
@@ -281,7 +284,7 @@ impl Daemon {
 
     async fn start_compute(&self, slot: &Slot, job: &Job) -> Result<Computation, WorkerError> {
         let input = match &job.input {
-            JobInput::Seed(seed) => Input::Seed(*seed),
+            JobInput::Seed(seed) => Input::Seed(job_seed(seed, &slot.job.to_bytes())),
             JobInput::Data { uri, sha256 } => Input::Data(
                 inputs::fetch(&self.store, uri, sha256, self.config.max_input_bytes).await?,
             ),
@@ -336,13 +339,23 @@ impl Daemon {
         shard: &Shard,
         spot_check: bool,
     ) -> Result<(), WorkerError> {
-        if shard.check_reveal_open(round.now).is_err() {
-            return self.crank_expired(round, slot, shard).await;
+        // A spot-check challenge comes from the slot hashes after the commitment's slot: fix it as
+        // soon as they exist, before they leave the SlotHashes sysvar, whatever the other replicas do.
+        if spot_check && assignment.challenge.is_none() {
+            if round.slot <= assignment.commit_slot + CHALLENGE_SLOTS as u64 {
+                return Ok(());
+            }
+            match self.chain.submit(ix::fix_challenge(slot)).await {
+                Ok(_) => {
+                    tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "challenge fixed")
+                }
+                Err(e)
+                    if e.is_refusal("ChallengeNotReady") || e.is_refusal("AlreadyChallenged") => {}
+                Err(e) => return Err(e.into()),
+            }
         }
-        // A spot-check challenge comes from the slot hashes after the commitment's slot.
-        let challenge_pending = round.slot <= assignment.commit_slot + CHALLENGE_SLOTS as u64;
-        if spot_check && challenge_pending {
-            return Ok(());
+        if shard.check_can_reveal(slot.replica, round.now).is_err() {
+            return self.crank_expired(round, slot, shard).await;
         }
         let record = self.store.slot(key)?.ok_or(WorkerError::SaltLost(*key))?;
         let started = Instant::now();
@@ -378,12 +391,12 @@ impl Daemon {
         assignment: &Assignment,
         shard: &Shard,
     ) -> Result<(), WorkerError> {
-        if shard.phase == ShardPhase::Committing {
-            return self.crank_expired(round, slot, shard).await;
-        }
         let spot_check = job.mode.is_spot_check();
         if shard.check_ready_to_settle(round.now, spot_check).is_ok() {
             return self.settle_shard(slot).await;
+        }
+        if shard.phase == ShardPhase::Committing {
+            return self.crank_expired(round, slot, shard).await;
         }
         let (VerificationMode::SpotCheck { samples }, Some(challenge)) =
             (job.mode, assignment.challenge)
@@ -406,7 +419,7 @@ impl Daemon {
             assignment.proven,
         )?;
         let started = Instant::now();
-        for batch in prover::batches(proofs) {
+        for batch in prover::batches(&job.kernel.to_core(), proofs) {
             self.chain
                 .send(
                     &[ix::prove(&self.me.wallet.pubkey(), slot, batch)],
@@ -547,14 +560,21 @@ impl Daemon {
             return;
         }
         let mut candidates = Vec::new();
+        let mut draws = Vec::new();
         for (key, job) in &round.jobs {
-            if !self.wants(key, job, round.now) {
+            if !self.wants(key, job, round) {
                 continue;
             }
-            match self.open_slots(key, job).await {
-                Ok(slots) => candidates.extend(slots),
+            match self.open_slots(key, job, round).await {
+                Ok(openings) => {
+                    candidates.extend(openings.claims);
+                    draws.extend(openings.draws);
+                }
                 Err(error) => tracing::debug!(%error, job = %key, "could not list a job's shards"),
             }
+        }
+        for slot in draws {
+            self.enter_draw(&slot).await;
         }
         candidates.shuffle(&mut rand::rng());
         for slot in candidates.into_iter().take(CLAIM_ATTEMPTS_PER_ROUND) {
@@ -598,8 +618,34 @@ impl Daemon {
         }
     }
 
-    /// Whether this worker takes work from `job`: open, paying enough, and a kernel it can run.
-    fn wants(&self, key: &Pubkey, job: &Job, now: i64) -> bool {
+    /// Enters the draw for an extra replica (the program keeps the best ticket; losing is normal).
+    async fn enter_draw(&self, slot: &Slot) {
+        let entry = ix::enter_draw(
+            &self.me.wallet.pubkey(),
+            &self.me.net.network,
+            &slot.job,
+            slot.shard_index,
+        );
+        match self.chain.submit(entry).await {
+            Ok(_) => {
+                tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "entered the draw for an extra replica")
+            }
+            Err(error) => {
+                tracing::debug!(%error, job = %slot.job, shard = slot.shard_index, "draw entry refused")
+            }
+        }
+    }
+
+    /// Whether this worker takes work from `job`: open, paying enough, a kernel it can run, shards it
+    /// can hold, proofs that fit a transaction, and a claim timeout it can meet.
+    fn wants(&self, key: &Pubkey, job: &Job, round: &Round) -> bool {
+        let kernel = job.kernel.to_core();
+        let provable = !job.mode.is_spot_check() || leaf_fits_budget(&kernel);
+        let holdable = kernel.check_shard_size(u32::from(job.shards)).is_ok();
+        let timeout_met = meets_claim_timeout(job, &round.provider);
+        let finishable = job
+            .check_can_finish(round.now.saturating_add(job.claim_timeout))
+            .is_ok();
         let supported = match (&job.input, job.kernel) {
             (JobInput::Data { uri, .. }, KernelSpec::GemmI8 { .. }) => {
                 ["http://", "https://", "file://"]
@@ -610,15 +656,23 @@ impl Daemon {
             (JobInput::Seed(_), _) => true,
         };
         supported
+            && provable
+            && holdable
+            && timeout_met
+            && finishable
             && !self.unusable_jobs.contains(key)
             && !job.cancelled
             && job.price >= self.config.min_price
             && job.shards_settled < job.shards
-            && now + EXPIRY_MARGIN_SECONDS < job.expires_at
     }
 
-    /// The free slots of `job` this provider may claim.
-    async fn open_slots(&self, key: &Pubkey, job: &Job) -> Result<Vec<Slot>, ChainError> {
+    /// The free slots of `job` this provider may claim, and the draws for extra replicas it may enter.
+    async fn open_slots(
+        &self,
+        key: &Pubkey,
+        job: &Job,
+        round: &Round,
+    ) -> Result<Openings, ChainError> {
         let provider = self.me.provider();
         let shards: HashMap<u16, Shard> = self
             .chain
@@ -627,7 +681,7 @@ impl Daemon {
             .into_iter()
             .map(|(_, shard)| (shard.index, shard))
             .collect();
-        let mut slots = Vec::new();
+        let mut openings = Openings::default();
         for index in 0..job.shards {
             let slot = |replica| Slot {
                 job: *key,
@@ -635,17 +689,49 @@ impl Daemon {
                 replica,
             };
             match shards.get(&index) {
-                None if !job.was_started(index) => slots.push(slot(0)),
+                None if !job.was_started(index) => openings.claims.push(slot(0)),
                 None => {}
                 Some(shard) => {
                     let claimable = (0..shard.replicas_open)
-                        .find(|r| shard.check_claimable(*r, &provider).is_ok());
-                    slots.extend(claimable.map(slot));
+                        .find(|r| shard.check_claimable(*r, &provider, round.now).is_ok());
+                    openings.claims.extend(claimable.map(slot));
+                    let enterable = shard
+                        .check_can_enter_draw(&provider, round.provider.active_since, round.now)
+                        .is_ok_and(|draw| draw.winner != provider);
+                    if enterable {
+                        openings.draws.push(slot(shard.replicas_open - 1));
+                    }
                 }
             }
         }
-        Ok(slots)
+        Ok(openings)
     }
+}
+
+/// Seconds `provider` expects one shard of `job` to take, from the GEMM rate it measured at
+/// registration; `None` where it has no estimate (other kernels, or no measured rate).
+fn estimated_compute_seconds(job: &Job, provider: &Provider) -> Option<f64> {
+    let KernelSpec::GemmI8 { m, n, k } = job.kernel else {
+        return None;
+    };
+    let gops = provider.hardware.throughput_gops;
+    let rows = u64::from(m).div_ceil(u64::from(job.shards.max(1))) as f64;
+    (gops > 0).then(|| 2.0 * rows * f64::from(n) * f64::from(k) / (gops as f64 * 1e9))
+}
+
+/// Whether `job`'s claim timeout leaves `provider` room to compute a shard and commit: a client
+/// setting a deadline nobody can meet would collect the miss slashes of whoever claims.
+fn meets_claim_timeout(job: &Job, provider: &Provider) -> bool {
+    estimated_compute_seconds(job, provider).is_none_or(|seconds| {
+        seconds * CLAIM_TIMEOUT_MARGIN + CLAIM_TIMEOUT_SLACK_SECONDS <= job.claim_timeout as f64
+    })
+}
+
+/// What a job offers this provider: slots to claim, and draws for extra replicas to enter.
+#[derive(Default)]
+struct Openings {
+    claims: Vec<Slot>,
+    draws: Vec<Slot>,
 }
 
 /// Wakes the loop on every change to a gpushare account, over the websocket; reconnects with backoff.
@@ -681,4 +767,39 @@ pub fn watch_program(ws_url: String, wake: Arc<Notify>, stop: Arc<AtomicBool>) -
             backoff = (backoff * 2).min(Duration::from_secs(30));
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::zeroed;
+
+    #[test]
+    fn a_claim_timeout_nobody_could_meet_is_refused() {
+        let mut provider: Provider = zeroed();
+        let mut job: Job = zeroed();
+        (job.kernel, job.shards, job.claim_timeout) = (
+            KernelSpec::GemmI8 {
+                m: 8_192,
+                n: 8_192,
+                k: 8_192,
+            },
+            1,
+            10,
+        );
+        assert!(
+            meets_claim_timeout(&job, &provider),
+            "no measured rate: no estimate"
+        );
+        provider.hardware.throughput_gops = 100; // 2·8192³ operations: about 11 s at 100 GOPS
+        assert!(!meets_claim_timeout(&job, &provider));
+        job.claim_timeout = 40;
+        assert!(meets_claim_timeout(&job, &provider));
+        job.shards = 8;
+        job.claim_timeout = 13;
+        assert!(
+            meets_claim_timeout(&job, &provider),
+            "an eighth of the rows"
+        );
+    }
 }

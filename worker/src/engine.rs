@@ -3,7 +3,7 @@
 //! the Merkle tree the commitment is made to.
 use gpushare_core::kernels::{
     DataGemm, Kernel, KernelError, SeededGemm, gemm_leaf, monte_carlo_key, part, seeded_leaf,
-    sha256_chain_start,
+    sha256_chain_key, sha256_chain_start,
 };
 use gpushare_core::merkle::MerkleTree;
 use rayon::prelude::*;
@@ -125,8 +125,12 @@ pub fn compute_shard(
             i32s_to_le(&c)
         }
         Kernel::Sha256Chain { steps, leaf_every } => {
-            let start = sha256_chain_start(seed_of(input)?, shard);
-            let states = backend.sha256_chains(&[start], steps, leaf_every)?;
+            let seed = seed_of(input)?;
+            let (start, key) = (
+                sha256_chain_start(seed, shard),
+                sha256_chain_key(seed, shard),
+            );
+            let states = backend.sha256_chains(&[start], &key, steps, leaf_every)?;
             states.into_iter().flatten().flatten().collect()
         }
         Kernel::MonteCarlo {

@@ -12,7 +12,7 @@ use cudarc::driver::{
 };
 use cudarc::nvrtc::{CompileOptions, Ptx, compile_ptx_with_opts};
 
-use crate::backend::{Backend, check_chain_shape, check_gemm_shape};
+use crate::backend::{Backend, ChainKey, check_chain_shape, check_gemm_shape};
 use crate::cuda;
 use crate::error::WorkerError;
 
@@ -364,6 +364,7 @@ impl Backend for GpuBackend {
     fn sha256_chains(
         &self,
         starts: &[[u8; 32]],
+        key: &ChainKey,
         steps: u32,
         leaf_every: u32,
     ) -> Result<Vec<Vec<[u8; 32]>>, WorkerError> {
@@ -371,6 +372,9 @@ impl Backend for GpuBackend {
         let leaves = steps / leaf_every;
         let chains = i32::try_from(starts.len()).map_err(|_| GpuError::TooLarge)?;
         let words: Vec<u32> = starts.iter().flat_map(to_words).collect();
+        let key_words: [u32; 4] = std::array::from_fn(|i| {
+            u32::from_be_bytes([key[4 * i], key[4 * i + 1], key[4 * i + 2], key[4 * i + 3]])
+        });
         let out = guarded(|| {
             let s = &self.stream;
             let starts_d = s.clone_htod(&words)?;
@@ -384,6 +388,10 @@ impl Backend for GpuBackend {
             launch
                 .arg(&starts_d)
                 .arg(&mut out_d)
+                .arg(&key_words[0])
+                .arg(&key_words[1])
+                .arg(&key_words[2])
+                .arg(&key_words[3])
                 .arg(&chains)
                 .arg(&leaves)
                 .arg(&leaf_every);

@@ -20,3 +20,5 @@ pub mod prover;
 pub mod provider;
 pub mod selftest;
 pub mod store;
+#[cfg(test)]
+mod testing;

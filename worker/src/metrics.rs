@@ -1,5 +1,6 @@
 //! The worker's Prometheus metrics and its HTTP endpoint: `/metrics`, `/healthz`, and
-//! `/results/{job}/{shard}` (the bytes of a shard this worker computed, for clients to fetch and verify).
+//! `/results/{job}/{shard}` (the bytes of a shard this worker computed, for clients to fetch and
+//! verify — only once the chain shows the shard settled, so no other replica can copy them first).
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -14,6 +15,11 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use anchor_lang::prelude::Pubkey;
+use gpushare::state::Shard;
+use gpushare_client::chain::Chain;
+use gpushare_client::pda;
 
 use crate::error::WorkerError;
 use crate::store::Store;
@@ -127,6 +133,7 @@ impl Metrics {
 struct Endpoint {
     metrics: Arc<Metrics>,
     store: Store,
+    chain: Arc<Chain>,
 }
 
 /// Binds `address` and serves the endpoint until `stop` resolves; returns the bound address and the
@@ -135,6 +142,7 @@ pub async fn serve(
     address: SocketAddr,
     metrics: Arc<Metrics>,
     store: Store,
+    chain: Arc<Chain>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), WorkerError> {
     let listener = tokio::net::TcpListener::bind(address)
@@ -148,7 +156,11 @@ pub async fn serve(
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(|| async { "ok" }))
         .route("/results/{job}/{shard}", get(result_bytes))
-        .with_state(Endpoint { metrics, store });
+        .with_state(Endpoint {
+            metrics,
+            store,
+            chain,
+        });
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app)
             .with_graceful_shutdown(stop)
@@ -175,9 +187,31 @@ async fn result_bytes(
     State(endpoint): State<Endpoint>,
     Path((job, shard)): Path<(String, u16)>,
 ) -> Response {
-    let Ok(job) = job.parse() else {
+    let Ok(job) = job.parse::<Pubkey>() else {
         return (StatusCode::BAD_REQUEST, "job is not a base58 address").into_response();
     };
+    match endpoint
+        .chain
+        .account::<Shard>(&pda::shard(&job, shard))
+        .await
+    {
+        Ok(shard_account) => {
+            if !shard_is_public(shard_account.as_ref()) {
+                return (
+                    StatusCode::FORBIDDEN,
+                    "the shard has no verified result on chain: its outputs stay private",
+                )
+                    .into_response();
+            }
+        }
+        Err(error) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot confirm the shard is settled: {error}"),
+            )
+                .into_response();
+        }
+    }
     match endpoint.store.output(&job, shard) {
         Ok(Some(bytes)) => {
             ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
@@ -187,13 +221,54 @@ async fn result_bytes(
     }
 }
 
+/// Whether a shard's outputs may be served: only while its account shows it settled with a
+/// verified (paid) result, which is also what a client verifies the bytes against. Served earlier,
+/// an output could be copied and committed by another replica as its own work; served for a shard
+/// that expired or found no quorum, it would be work given away unpaid.
+pub fn shard_is_public(shard: Option<&Shard>) -> bool {
+    shard.is_some_and(|shard| !shard.accepted_roots().is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use anchor_lang::prelude::Pubkey;
 
+    use crate::testing::zeroed;
+    use gpushare::state::{ShardOutcome, ShardPhase};
+    use gpushare_client::chain::{FeePolicy, RetryPolicy};
+    use solana_keypair::Keypair;
+
+    /// Another replica that could download an output before committing would not need to compute
+    /// it: outputs are served only for shards settled with a verified result.
+    #[test]
+    fn outputs_stay_private_until_the_shard_has_a_verified_result() {
+        let mut shard: Shard = zeroed();
+        assert!(!shard_is_public(Some(&shard)), "committing");
+        shard.phase = ShardPhase::Revealing { deadline: 9 };
+        assert!(!shard_is_public(Some(&shard)), "revealing");
+        shard.phase = ShardPhase::Settled {
+            outcome: ShardOutcome::NoQuorum,
+        };
+        assert!(!shard_is_public(Some(&shard)), "no quorum: nobody was paid");
+        shard.phase = ShardPhase::Settled {
+            outcome: ShardOutcome::SpotChecked,
+        };
+        assert!(
+            !shard_is_public(Some(&shard)),
+            "spot-checked, nobody passed"
+        );
+        (shard.passed_mask, shard.distinct_roots) = (1, 1);
+        assert!(shard_is_public(Some(&shard)), "spot-checked and passed");
+        shard.phase = ShardPhase::Settled {
+            outcome: ShardOutcome::Quorum { root: [1; 32] },
+        };
+        assert!(shard_is_public(Some(&shard)), "quorum");
+        assert!(!shard_is_public(None), "closed, or never started");
+    }
+
     #[tokio::test]
-    async fn serves_metrics_and_the_outputs_it_holds() {
+    async fn serves_metrics_and_no_output_it_cannot_show_settled() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let job = Pubkey::new_unique();
@@ -201,10 +276,20 @@ mod tests {
         let metrics = Metrics::new("cpu (test)");
         metrics.claims.inc();
         metrics.observe("compute", 0.2);
+        let unreachable = Chain::new(
+            "http://127.0.0.1:9",
+            Arc::new(Keypair::new()),
+            RetryPolicy {
+                attempts: 1,
+                ..RetryPolicy::default()
+            },
+            FeePolicy::default(),
+        );
         let (address, _task) = serve(
             ([127, 0, 0, 1], 0).into(),
             metrics,
             store,
+            Arc::new(unreachable),
             std::future::pending(),
         )
         .await
@@ -230,11 +315,7 @@ mod tests {
             text.contains("gpushare_worker_phase_seconds_count{kind=\"compute\"} 1"),
             "{text}"
         );
-        assert_eq!(
-            get(format!("/results/{job}/3")).await,
-            (200, b"shard three".to_vec())
-        );
-        assert_eq!(get(format!("/results/{job}/4")).await.0, 404);
+        assert_eq!(get(format!("/results/{job}/3")).await.0, 503);
         assert_eq!(get("/results/not-a-key/3".into()).await.0, 400);
         assert_eq!(get("/healthz".into()).await, (200, b"ok".to_vec()));
     }

@@ -1,11 +1,11 @@
 //! Spot-check proofs: for a challenged slot, the sampled leaves of the worker's own output with their
-//! RFC 6962 audit paths (and the previous leaf where the kernel chains leaves), packed into
-//! transaction-sized batches.
+//! RFC 6962 audit paths (and the previous leaf where the kernel chains leaves), packed into batches
+//! that each fit one transaction's size and the compute budget of the leaves it recomputes.
 use anchor_lang::prelude::borsh;
 use gpushare::instructions::{LeafWitness, SampleProof};
 use gpushare_core::kernels::Kernel;
 use gpushare_core::merkle::MerkleTree;
-use gpushare_core::spot_check::sample_index;
+use gpushare_core::spot_check::{LEAF_BUDGET_UNITS, leaf_cost_units, sample_index};
 
 use crate::error::WorkerError;
 
@@ -51,20 +51,26 @@ pub fn proofs(
         .collect()
 }
 
-/// Splits proofs into batches that each fit one transaction (a proof too big to share goes alone).
-pub fn batches(proofs: Vec<SampleProof>) -> Vec<Vec<SampleProof>> {
+/// Splits proofs into batches that each fit one transaction: its bytes, and the compute units of
+/// recomputing its leaves (a proof too big to share goes alone).
+pub fn batches(kernel: &Kernel, proofs: Vec<SampleProof>) -> Vec<Vec<SampleProof>> {
+    let units = leaf_cost_units(kernel);
     let mut batches: Vec<Vec<SampleProof>> = Vec::new();
-    let mut used = 0;
+    let (mut bytes, mut budget) = (0, 0);
     for proof in proofs {
         let size = borsh::to_vec(&proof).map_or(usize::MAX, |bytes| bytes.len());
         match batches.last_mut() {
-            Some(batch) if used + size <= PROOF_BYTES_PER_TRANSACTION => {
+            Some(batch)
+                if bytes + size <= PROOF_BYTES_PER_TRANSACTION
+                    && budget + units <= LEAF_BUDGET_UNITS =>
+            {
                 batch.push(proof);
-                used += size;
+                bytes += size;
+                budget += units;
             }
             _ => {
                 batches.push(vec![proof]);
-                used = size;
+                (bytes, budget) = (size, units);
             }
         }
     }
@@ -105,11 +111,32 @@ mod tests {
             rest.iter().map(|p| p.sample).collect::<Vec<_>>(),
             [0, 2, 4, 6]
         );
-        let packed = batches(all);
+        let packed = batches(&kernel, all);
         assert!(packed.len() > 1 && packed.iter().all(|b| !b.is_empty()));
         for batch in &packed {
             let size: usize = batch.iter().map(|p| borsh::to_vec(p).unwrap().len()).sum();
             assert!(batch.len() == 1 || size <= PROOF_BYTES_PER_TRANSACTION);
         }
+    }
+
+    /// Small proofs of expensive leaves share a transaction only while their recomputation fits
+    /// its compute budget.
+    #[test]
+    fn batches_respect_the_compute_budget() {
+        let kernel = Kernel::GemmI8 { m: 4, n: 2, k: 600 };
+        let proof = |sample| SampleProof {
+            sample,
+            witness: LeafWitness {
+                leaf: vec![0; 32],
+                path: Vec::new(),
+            },
+            previous: None,
+        };
+        let per_leaf = leaf_cost_units(&kernel);
+        let fit = (LEAF_BUDGET_UNITS / per_leaf) as usize;
+        assert!(fit >= 1 && fit < 6, "the test needs expensive leaves");
+        let packed = batches(&kernel, (0..6).map(proof).collect());
+        assert!(packed.iter().all(|batch| batch.len() <= fit));
+        assert_eq!(packed.iter().map(Vec::len).sum::<usize>(), 6);
     }
 }

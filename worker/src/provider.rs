@@ -192,6 +192,7 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
             config.metrics_addr,
             Arc::clone(&metrics),
             store.clone(),
+            Arc::clone(&session.chain),
             async move { stopped.notified().await },
         )
         .await?

@@ -146,7 +146,7 @@ fn bad_shapes_and_inputs_are_refused_by_name() {
         Err(WorkerError::Shape(_))
     ));
     assert!(matches!(
-        cpu.sha256_chains(&[[0; 32]], 10, 3),
+        cpu.sha256_chains(&[[0; 32]], &[0; 16], 10, 3),
         Err(WorkerError::Shape(_))
     ));
 }

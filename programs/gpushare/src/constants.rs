@@ -28,6 +28,10 @@ pub const MAX_MONTE_CARLO_SAMPLES_PER_BLOCK: u32 = 1 << 24;
 pub const GPU_MODEL_LEN: usize = 32;
 /// Longest results endpoint URL a provider may publish, bytes.
 pub const MAX_ENDPOINT_LEN: usize = 128;
+/// Seconds a draw for an extra replica takes entries. Its seed comes from the slot hashes just after
+/// it opened, which SlotHashes keeps for about 512 slots (~200 s): the first entry must come well
+/// within that.
+pub const DRAW_ENTRY_SECONDS: i64 = 120;
 /// Domain separator of work commitments: `sha256(COMMIT_DOMAIN ‖ root ‖ provider ‖ salt)`.
 pub const COMMIT_DOMAIN: &[u8] = b"gpushare:commit:v1";
 /// The SlotHashes sysvar, whose entries seed spot-check challenges.

@@ -146,4 +146,36 @@ pub enum GpuShareError {
         "an endpoint is an http:// or https:// URL of at most 128 printable ASCII bytes, or empty"
     )]
     InvalidEndpoint,
+    #[msg("the claim's commit deadline and reveal window would end after the job expires")]
+    ClaimCannotFinish,
+    #[msg("only the mint's mint authority may create its network")]
+    NotMintAuthority,
+    #[msg("the mint has a freeze authority, which could freeze escrow and stake vaults")]
+    FreezableMint,
+    #[msg("no parameter update is queued")]
+    NoPendingUpdate,
+    #[msg("the queued parameter update is not in force yet")]
+    UpdateNotDue,
+    #[msg("no extra replica of this shard is being drawn")]
+    NoDraw,
+    #[msg("the draw for this extra replica is still taking entries")]
+    DrawOpen,
+    #[msg("the draw for this extra replica is over")]
+    DrawClosed,
+    #[msg("only the draw's winner may claim this extra replica")]
+    NotDrawWinner,
+    #[msg(
+        "providers registered after the draw opened, or holding a replica of this shard, may not enter"
+    )]
+    NotEligibleForDraw,
+    #[msg("this entry's ticket does not beat the best one")]
+    DrawLost,
+    #[msg("a shard's output would exceed the per-shard limit")]
+    ShardOutputTooLarge,
+    #[msg("only the claim's holder may give it back")]
+    NotHolder,
+    #[msg("the assignment's challenge is already fixed")]
+    AlreadyChallenged,
+    #[msg("the shard no longer takes commitments")]
+    CommitClosed,
 }

@@ -139,6 +139,10 @@ pub struct ExtraReplicaOpened {
     pub job: Pubkey,
     pub shard_index: u16,
     pub replica: u8,
+    /// Entries to the slot's draw close at this time.
+    pub draw_closes_at: i64,
+    /// The draw's winner must commit by this time.
+    pub commit_by: i64,
 }
 
 #[event]
@@ -180,6 +184,7 @@ pub struct ShardClosed {
 pub struct JobClosed {
     pub job: Pubkey,
     pub paid_out: u64,
+    /// Fees and held slashes left in the network's fee vault.
     pub to_treasury: u64,
     pub to_client: u64,
 }
@@ -214,4 +219,49 @@ pub struct SpotCheckFailed {
     pub shard_index: u16,
     pub replica: u8,
     pub sample: u8,
+}
+
+#[event]
+pub struct NetworkUpdateQueued {
+    pub network: Pubkey,
+    pub params: NetworkParams,
+    pub effective_at: i64,
+}
+
+#[event]
+pub struct TreasuryChanged {
+    pub network: Pubkey,
+    pub treasury: Pubkey,
+}
+
+#[event]
+pub struct FeesCollected {
+    pub network: Pubkey,
+    pub treasury: Pubkey,
+    pub amount: u64,
+}
+
+#[event]
+pub struct ChallengeFixed {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+    pub challenge: [u8; 32],
+}
+
+#[event]
+pub struct DrawEntered {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub provider: Pubkey,
+    pub ticket: [u8; 32],
+}
+
+#[event]
+pub struct ClaimGivenBack {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+    pub provider: Pubkey,
+    pub slashed: u64,
 }

@@ -11,6 +11,7 @@ pub mod errors;
 pub mod events;
 pub mod instructions;
 pub mod seeds;
+pub mod slot_hashes;
 pub mod state;
 mod token;
 
@@ -31,9 +32,24 @@ pub mod gpushare {
         InitializeNetwork::handler(ctx, params)
     }
 
-    /// The authority retunes the network's parameters.
+    /// The authority queues new parameters; they take effect after the network's update delay.
     pub fn update_network(ctx: Context<UpdateNetwork>, params: NetworkParams) -> Result<()> {
         UpdateNetwork::handler(ctx, params)
+    }
+
+    /// Anyone: puts queued parameters in force once their delay is over.
+    pub fn apply_network_update(ctx: Context<ApplyNetworkUpdate>) -> Result<()> {
+        ApplyNetworkUpdate::handler(ctx)
+    }
+
+    /// The authority names another treasury token account.
+    pub fn set_treasury(ctx: Context<SetTreasury>) -> Result<()> {
+        SetTreasury::handler(ctx)
+    }
+
+    /// Anyone: moves the fee vault's balance to the treasury.
+    pub fn collect_fees(ctx: Context<CollectFees>) -> Result<()> {
+        CollectFees::handler(ctx)
     }
 
     /// A wallet registers as a provider with an initial stake.
@@ -70,7 +86,7 @@ pub mod gpushare {
         ProviderProfile::set_endpoint(ctx, endpoint)
     }
 
-    /// A provider with nothing staked and no claims closes its accounts.
+    /// A provider with nothing staked and no claims closes its stake vault; its record stays.
     pub fn close_provider(ctx: Context<CloseProvider>) -> Result<()> {
         CloseProvider::handler(ctx)
     }
@@ -88,6 +104,21 @@ pub mod gpushare {
     /// A provider claims one (shard, replica) slot.
     pub fn claim(ctx: Context<Claim>, shard_index: u16, replica: u8) -> Result<()> {
         Claim::handler(ctx, shard_index, replica)
+    }
+
+    /// A provider enters the draw for a shard's extra replica.
+    pub fn enter_draw(ctx: Context<EnterDraw>) -> Result<()> {
+        EnterDraw::handler(ctx)
+    }
+
+    /// A provider gives an uncommitted claim back before its deadline, for half a miss slash.
+    pub fn give_back_claim(ctx: Context<AssignmentOutcome>) -> Result<()> {
+        AssignmentOutcome::give_back_claim(ctx)
+    }
+
+    /// Anyone: fixes a spot-checked assignment's challenge once the slots after its commitment exist.
+    pub fn fix_challenge(ctx: Context<FixChallenge>) -> Result<()> {
+        FixChallenge::handler(ctx)
     }
 
     /// A provider commits to its output's Merkle root.
@@ -125,7 +156,7 @@ pub mod gpushare {
         CloseShard::handler(ctx)
     }
 
-    /// Anyone: closes a finished job, paying the treasury and refunding the client.
+    /// Anyone: closes a finished job, fees and slashes to the fee vault, the rest to the client.
     pub fn close_job(ctx: Context<CloseJob>) -> Result<()> {
         CloseJob::handler(ctx)
     }

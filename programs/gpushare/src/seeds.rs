@@ -2,6 +2,8 @@
 
 /// `[NETWORK, mint]` — the network's configuration.
 pub const NETWORK: &[u8] = b"network";
+/// `[FEE_VAULT, network]` — the token account where closed jobs leave fees and slashed stake.
+pub const FEE_VAULT: &[u8] = b"fees";
 /// `[PROVIDER, network, authority]` — a provider's registration, stake and counters.
 pub const PROVIDER: &[u8] = b"provider";
 /// `[STAKE_VAULT, provider]` — the token account holding a provider's stake.

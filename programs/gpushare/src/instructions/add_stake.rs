@@ -24,7 +24,11 @@ impl ProviderStake<'_> {
             &[],
             amount,
         )?;
+        let min_stake = accounts.network.params.min_stake;
         let provider = &mut accounts.provider;
+        if provider.stake < min_stake {
+            provider.active_since = Clock::get()?.unix_timestamp;
+        }
         provider.stake = provider
             .stake
             .checked_add(amount)

@@ -7,7 +7,7 @@ use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 use crate::errors::GpuShareError;
 use crate::events::{ProviderSlashed, ReplicaPaid, ReplicaReleased, emit_event};
 use crate::seeds;
-use crate::state::{Assignment, Job, Network, NetworkParams, Provider, Shard, Verdict};
+use crate::state::{Assignment, Job, Network, Provider, Shard, Verdict};
 use crate::token;
 
 #[derive(Accounts)]
@@ -123,34 +123,17 @@ impl AssignmentOutcome<'_> {
             }
             Verdict::SlashFraud | Verdict::SlashMissed { .. } => {
                 let fraud = verdict == Verdict::SlashFraud;
-                let params: &NetworkParams = &self.network.params;
                 let bps = if fraud {
-                    params.fraud_slash_bps
+                    self.job.fraud_slash_bps
                 } else {
-                    params.miss_slash_bps
+                    self.job.miss_slash_bps
                 };
-                let amount = self.provider.slash(bps);
+                let amount = self.slash(bps)?;
                 if fraud {
                     self.provider.failed += 1;
                 } else {
                     self.provider.missed += 1;
                 }
-                self.provider.with_signer(|signer| {
-                    token::transfer(
-                        &self.token_program,
-                        &self.mint,
-                        &self.stake_vault,
-                        &self.escrow_vault,
-                        self.provider.to_account_info(),
-                        signer,
-                        amount,
-                    )
-                })?;
-                let job = &mut self.job;
-                job.slashes_held = job
-                    .slashes_held
-                    .checked_add(amount)
-                    .ok_or(GpuShareError::MathOverflow)?;
                 emit_event(ProviderSlashed {
                     job: job_key,
                     shard_index,
@@ -168,9 +151,37 @@ impl AssignmentOutcome<'_> {
             }),
             Verdict::Pending => return err!(GpuShareError::AssignmentNotSettleable),
         }
-        self.shard.release(replica);
+        self.end_assignment();
+        Ok(())
+    }
+
+    /// Takes `bps` of the provider's slashable stake into the job's escrow vault (it reaches the
+    /// fee vault at close); returns the amount.
+    pub fn slash(&mut self, bps: u16) -> Result<u64> {
+        let amount = self.provider.slash(bps);
+        self.provider.with_signer(|signer| {
+            token::transfer(
+                &self.token_program,
+                &self.mint,
+                &self.stake_vault,
+                &self.escrow_vault,
+                self.provider.to_account_info(),
+                signer,
+                amount,
+            )
+        })?;
+        let job = &mut self.job;
+        job.slashes_held = job
+            .slashes_held
+            .checked_add(amount)
+            .ok_or(GpuShareError::MathOverflow)?;
+        Ok(amount)
+    }
+
+    /// Frees the assignment's slot and counters; the account itself closes by its `close` constraint.
+    pub fn end_assignment(&mut self) {
+        self.shard.release(self.assignment.replica);
         self.job.assignments_live -= 1;
         self.provider.open_claims -= 1;
-        Ok(())
     }
 }

@@ -49,13 +49,21 @@ pub struct Claim<'info> {
 }
 
 impl Claim<'_> {
+    /// The commit deadline a claim of `replica` made at `now` gets.
+    fn commit_deadline(&self, replica: u8, now: i64) -> i64 {
+        if self.shard.is_new() {
+            now.saturating_add(self.job.claim_timeout)
+        } else {
+            self.shard
+                .commit_deadline(replica, now, self.job.claim_timeout)
+        }
+    }
+
     fn validate(&self, shard_index: u16, replica: u8) -> Result<()> {
         let job = &self.job;
+        let now = Clock::get()?.unix_timestamp;
         require!(shard_index < job.shards, GpuShareError::InvalidShardIndex);
-        require!(
-            !job.is_expired(Clock::get()?.unix_timestamp),
-            GpuShareError::JobExpired
-        );
+        require!(!job.is_expired(now), GpuShareError::JobExpired);
         require!(self.assignment.is_new(), GpuShareError::SlotTaken);
         self.provider.check_can_claim(&self.network.params)?;
         if self.shard.is_new() {
@@ -63,15 +71,17 @@ impl Claim<'_> {
             require!(!job.was_started(shard_index), GpuShareError::ShardClosed);
             require!(replica < job.replicas, GpuShareError::InvalidReplicaIndex);
         } else {
-            self.shard.check_claimable(replica, &self.provider.key())?;
+            self.shard
+                .check_claimable(replica, &self.provider.key(), now)?;
         }
-        Ok(())
+        job.check_can_finish(self.commit_deadline(replica, now))
     }
 
     #[access_control(ctx.accounts.validate(shard_index, replica))]
     pub fn handler(ctx: Context<Self>, shard_index: u16, replica: u8) -> Result<()> {
         let accounts = &mut *ctx.accounts;
         let now = Clock::get()?.unix_timestamp;
+        let commit_deadline = accounts.commit_deadline(replica, now);
         let job_key = accounts.job.key();
         let job = &mut accounts.job;
         let shard = &mut accounts.shard;
@@ -94,6 +104,7 @@ impl Claim<'_> {
                 votes: Default::default(),
                 distinct_roots: 0,
                 bump: ctx.bumps.shard,
+                draw: None,
             });
             job.mark_started(shard_index);
         }
@@ -101,7 +112,6 @@ impl Claim<'_> {
         shard.hold(replica, provider_key);
         job.assignments_live += 1;
         accounts.provider.open_claims += 1;
-        let commit_deadline = now.saturating_add(job.claim_timeout);
         accounts.assignment.set_inner(Assignment {
             job: job_key,
             shard: shard.key(),

@@ -1,5 +1,6 @@
-//! `close_job` (anyone): when no work is left, fees and held slashes go to the treasury, the rest
-//! of the escrow returns to the client, and the vault and job close, rent back to the client.
+//! `close_job` (anyone): when no work is left, fees and held slashes move to the network's
+//! program-owned fee vault, the rest of the escrow returns to the client, and the vault and job
+//! close, rent back to the client. No account outside the program's control can stop a refund.
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 
@@ -40,8 +41,12 @@ pub struct CloseJob<'info> {
         token::token_program = token_program,
     )]
     pub client_token: Box<InterfaceAccount<'info, TokenAccount>>,
-    #[account(mut, address = network.treasury @ GpuShareError::WrongTreasury)]
-    pub treasury: Box<InterfaceAccount<'info, TokenAccount>>,
+    #[account(
+        mut,
+        seeds = [seeds::FEE_VAULT, network.key().as_ref()],
+        bump = network.fee_vault_bump,
+    )]
+    pub fee_vault: Box<InterfaceAccount<'info, TokenAccount>>,
     pub token_program: Interface<'info, TokenInterface>,
 }
 
@@ -73,7 +78,7 @@ impl CloseJob<'_> {
                 &accounts.token_program,
                 &accounts.mint,
                 &accounts.escrow_vault,
-                &accounts.treasury,
+                &accounts.fee_vault,
                 authority(),
                 signer,
                 to_treasury,

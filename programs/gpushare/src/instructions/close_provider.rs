@@ -1,5 +1,6 @@
-//! `close_provider`: a provider with no stake, nothing unbonding and no claims leaves; its vault
-//! and account close, rent back to its wallet.
+//! `close_provider`: a provider with no stake, nothing unbonding and no claims leaves; its stake
+//! vault closes, rent back to its wallet. The provider account stays: it is the provider's track
+//! record, which leaving and registering again must not wipe.
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 
@@ -18,8 +19,6 @@ pub struct CloseProvider<'info> {
     #[account(address = network.mint @ GpuShareError::WrongMint)]
     pub mint: Box<InterfaceAccount<'info, Mint>>,
     #[account(
-        mut,
-        close = authority,
         seeds = [seeds::PROVIDER, network.key().as_ref(), authority.key().as_ref()],
         bump = provider.bump,
         has_one = authority @ GpuShareError::NotProviderAuthority,
@@ -45,11 +44,7 @@ pub struct CloseProvider<'info> {
 
 impl CloseProvider<'_> {
     fn validate(&self) -> Result<()> {
-        let provider = &self.provider;
-        require!(
-            provider.stake == 0 && provider.unbonding == 0 && provider.open_claims == 0,
-            GpuShareError::ProviderNotEmpty
-        );
+        require!(self.provider.is_empty(), GpuShareError::ProviderNotEmpty);
         Ok(())
     }
 

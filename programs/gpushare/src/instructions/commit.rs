@@ -46,6 +46,10 @@ impl Commit<'_> {
             GpuShareError::CommitTooLate
         );
         require!(!self.job.is_expired(now), GpuShareError::JobExpired);
+        require!(
+            self.shard.phase == ShardPhase::Committing,
+            GpuShareError::CommitClosed
+        );
         Ok(())
     }
 
@@ -58,11 +62,7 @@ impl Commit<'_> {
         let shard = &mut accounts.shard;
         assignment.commitment = Some(commitment);
         assignment.commit_slot = clock.slot;
-        shard.record_commit(
-            assignment.replica,
-            now,
-            accounts.network.params.reveal_window,
-        );
+        shard.record_commit(assignment.replica, now, accounts.job.reveal_window);
         let job = accounts.job.key();
         emit_event(WorkCommitted {
             job,

@@ -59,6 +59,13 @@ impl CreateJob<'_> {
             GpuShareError::InvalidShardCount
         );
         require!(
+            args.kernel
+                .to_core()
+                .check_shard_size(u32::from(args.shards))
+                .is_ok(),
+            GpuShareError::ShardOutputTooLarge
+        );
+        require!(
             args.replicas >= 1 && args.replicas <= params.max_replicas,
             GpuShareError::InvalidReplicaCount
         );
@@ -69,8 +76,7 @@ impl CreateJob<'_> {
                 GpuShareError::SpotCheckNeedsSeed
             );
             require!(
-                gpushare_core::spot_check::leaf_cost_units(&args.kernel.to_core())
-                    <= gpushare_core::spot_check::LEAF_BUDGET_UNITS,
+                gpushare_core::spot_check::leaf_fits_budget(&args.kernel.to_core()),
                 GpuShareError::LeafTooExpensive
             );
         }
@@ -106,6 +112,9 @@ impl CreateJob<'_> {
             mode: args.mode,
             price: args.price,
             fee_per_slot: Job::fee_for(args.price, &params),
+            fraud_slash_bps: params.fraud_slash_bps,
+            miss_slash_bps: params.miss_slash_bps,
+            reveal_window: params.reveal_window,
             claim_timeout: args.claim_timeout,
             created_at: Clock::get()?.unix_timestamp,
             expires_at: args.expires_at,

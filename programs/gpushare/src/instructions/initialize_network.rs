@@ -1,4 +1,6 @@
-//! `initialize_network`: creates a network for a mint, with its treasury and parameters.
+//! `initialize_network`: the mint's authority creates the mint's network, with its treasury, its fee
+//! vault and its parameters. Mints that can be frozen, or whose Token-2022 extensions could take,
+//! hold back or freeze escrowed tokens, are refused.
 use anchor_lang::prelude::*;
 use anchor_spl::token_2022::spl_token_2022;
 use anchor_spl::token_2022::spl_token_2022::extension::{
@@ -15,7 +17,11 @@ use crate::state::{Network, NetworkParams};
 pub struct InitializeNetwork<'info> {
     #[account(mut)]
     pub authority: Signer<'info>,
-    #[account(mint::token_program = token_program)]
+    #[account(
+        mint::token_program = token_program,
+        constraint = mint.mint_authority == Some(authority.key()).into() @ GpuShareError::NotMintAuthority,
+        constraint = mint.freeze_authority.is_none() @ GpuShareError::FreezableMint,
+    )]
     pub mint: Box<InterfaceAccount<'info, Mint>>,
     #[account(
         constraint = treasury.mint == mint.key() @ GpuShareError::WrongMint,
@@ -30,6 +36,16 @@ pub struct InitializeNetwork<'info> {
         bump,
     )]
     pub network: Box<Account<'info, Network>>,
+    #[account(
+        init,
+        payer = authority,
+        seeds = [seeds::FEE_VAULT, network.key().as_ref()],
+        bump,
+        token::mint = mint,
+        token::authority = network,
+        token::token_program = token_program,
+    )]
+    pub fee_vault: Box<InterfaceAccount<'info, TokenAccount>>,
     pub token_program: Interface<'info, TokenInterface>,
     pub system_program: Program<'info, System>,
 }
@@ -82,7 +98,10 @@ impl InitializeNetwork<'_> {
             mint: ctx.accounts.mint.key(),
             treasury: ctx.accounts.treasury.key(),
             params,
+            pending: None,
+            pending_effective_at: 0,
             bump: ctx.bumps.network,
+            fee_vault_bump: ctx.bumps.fee_vault,
         });
         emit_event(NetworkInitialized {
             network: network.key(),

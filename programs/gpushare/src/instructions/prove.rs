@@ -99,8 +99,7 @@ impl Prove<'_> {
         };
         let seed = self
             .job
-            .input
-            .seed()
+            .kernel_seed(&self.job.key())
             .ok_or(GpuShareError::SpotCheckNeedsSeed)?;
         let (shards, shard) = (u32::from(self.job.shards), u32::from(self.shard.index));
         let leaves = kernel
@@ -131,7 +130,7 @@ impl Prove<'_> {
             }
             _ => None,
         };
-        let reference = seeded_leaf(kernel, seed, shards, shard, index, previous)
+        let reference = seeded_leaf(kernel, &seed, shards, shard, index, previous)
             .map_err(|_| GpuShareError::InvalidKernelSpec)?;
         Ok(if reference == proof.witness.leaf {
             SampleOutcome::Matches

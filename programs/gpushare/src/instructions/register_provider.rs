@@ -1,4 +1,6 @@
 //! `register_provider`: a wallet joins the network with an initial stake and its hardware profile.
+//! A provider that left (`close_provider`) comes back to the same account: its track record
+//! (completed, failed, missed, slashed, earned, registration time) is never reset.
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 
@@ -17,7 +19,7 @@ pub struct RegisterProvider<'info> {
     #[account(address = network.mint @ GpuShareError::WrongMint)]
     pub mint: Box<InterfaceAccount<'info, Mint>>,
     #[account(
-        init,
+        init_if_needed,
         payer = authority,
         space = 8 + Provider::INIT_SPACE,
         seeds = [seeds::PROVIDER, network.key().as_ref(), authority.key().as_ref()],
@@ -25,7 +27,7 @@ pub struct RegisterProvider<'info> {
     )]
     pub provider: Box<Account<'info, Provider>>,
     #[account(
-        init,
+        init_if_needed,
         payer = authority,
         seeds = [seeds::STAKE_VAULT, provider.key().as_ref()],
         bump,
@@ -48,6 +50,10 @@ pub struct RegisterProvider<'info> {
 impl RegisterProvider<'_> {
     fn validate(&self, stake: u64) -> Result<()> {
         require!(
+            self.provider.is_new() || self.provider.is_empty(),
+            GpuShareError::ProviderNotEmpty
+        );
+        require!(
             stake >= self.network.params.min_stake,
             GpuShareError::StakeBelowMinimum
         );
@@ -66,24 +72,31 @@ impl RegisterProvider<'_> {
             &[],
             stake,
         )?;
-        accounts.provider.set_inner(Provider {
-            authority: accounts.authority.key(),
-            network: accounts.network.key(),
-            stake,
-            unbonding: 0,
-            unbonding_ends_at: 0,
-            open_claims: 0,
-            completed: 0,
-            failed: 0,
-            missed: 0,
-            slashed: 0,
-            earned: 0,
-            hardware,
-            registered_at: Clock::get()?.unix_timestamp,
-            bump: ctx.bumps.provider,
-            vault_bump: ctx.bumps.stake_vault,
-            endpoint: String::new(),
-        });
+        let provider = &mut accounts.provider;
+        if provider.is_new() {
+            provider.set_inner(Provider {
+                authority: accounts.authority.key(),
+                network: accounts.network.key(),
+                stake: 0,
+                unbonding: 0,
+                unbonding_ends_at: 0,
+                open_claims: 0,
+                completed: 0,
+                failed: 0,
+                missed: 0,
+                slashed: 0,
+                earned: 0,
+                hardware,
+                registered_at: Clock::get()?.unix_timestamp,
+                active_since: 0,
+                bump: ctx.bumps.provider,
+                vault_bump: ctx.bumps.stake_vault,
+                endpoint: String::new(),
+            });
+        }
+        provider.stake = stake;
+        provider.hardware = hardware;
+        provider.active_since = Clock::get()?.unix_timestamp;
         emit_event(ProviderRegistered {
             provider: accounts.provider.key(),
             authority: accounts.authority.key(),

@@ -1,12 +1,14 @@
 //! `settle_shard` (anyone): once every replica revealed or the reveal window closed, tally the
-//! votes: quorum wins; no quorum opens one more replica while the cap allows, else the shard's
-//! escrow is refunded and nobody is slashed.
+//! votes: quorum wins; no quorum opens one more replica, given out by a draw, while the cap allows
+//! and the draw, its commit and its reveal fit before the job expires; else the shard's escrow is
+//! refunded and nobody is slashed.
 use anchor_lang::prelude::*;
 
+use crate::constants::DRAW_ENTRY_SECONDS;
 use crate::errors::GpuShareError;
 use crate::events::{ExtraReplicaOpened, ShardSettled, emit_event};
 use crate::seeds;
-use crate::state::{Job, Resolution, Shard, ShardOutcome, VerificationMode};
+use crate::state::{Draw, Job, Resolution, Shard, ShardOutcome, VerificationMode};
 
 #[derive(Accounts)]
 pub struct SettleShard<'info> {
@@ -34,11 +36,20 @@ impl SettleShard<'_> {
 
     #[access_control(ctx.accounts.validate())]
     pub fn handler(ctx: Context<Self>) -> Result<()> {
+        let clock = Clock::get()?;
         let job = &mut ctx.accounts.job;
         let shard = &mut ctx.accounts.shard;
         let job_key = job.key();
+        // Entries close after DRAW_ENTRY_SECONDS; the winner commits within a claim timeout.
+        let draw = Draw::open(
+            clock.unix_timestamp,
+            clock.slot,
+            DRAW_ENTRY_SECONDS,
+            job.claim_timeout,
+        );
+        let next_draw = Some(draw).filter(|draw| job.check_can_finish(draw.commit_by).is_ok());
         let resolution = match job.mode {
-            VerificationMode::Quorum { q } => shard.resolve(q, job.max_extra_replicas),
+            VerificationMode::Quorum { q } => shard.resolve(q, job.max_extra_replicas, next_draw),
             VerificationMode::SpotCheck { .. } => Resolution::Final(shard.resolve_spot_check()),
         };
         match resolution {
@@ -47,6 +58,8 @@ impl SettleShard<'_> {
                     job: job_key,
                     shard_index: shard.index,
                     replica,
+                    draw_closes_at: draw.closes_at,
+                    commit_by: draw.commit_by,
                 });
             }
             Resolution::Final(outcome) => {

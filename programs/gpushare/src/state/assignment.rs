@@ -20,7 +20,8 @@ pub struct Assignment {
     pub commitment: Option<[u8; 32]>,
     /// The slot the commitment landed in; a spot-check challenge comes from a later slot's hash.
     pub commit_slot: u64,
-    /// Spot-check challenge seed, fixed at reveal.
+    /// Spot-check challenge seed, fixed by `fix_challenge` (anyone, once the slots after the
+    /// commitment exist) or at reveal.
     pub challenge: Option<[u8; 32]>,
     /// Spot-check samples proven so far (bit i = sample i).
     pub proven: u64,
@@ -33,5 +34,16 @@ impl Assignment {
     /// Whether `init_if_needed` has just created this account.
     pub fn is_new(&self) -> bool {
         self.job == Pubkey::default()
+    }
+
+    /// Fixes the spot-check challenge of this assignment (address `key`) from the SlotHashes data:
+    /// the hashes of the slots after its commitment's, the same whoever sends it and whenever.
+    pub fn fix_challenge(&mut self, key: &Pubkey, slot_hashes: &[u8]) -> Result<()> {
+        self.challenge = Some(crate::slot_hashes::seed_after(
+            slot_hashes,
+            self.commit_slot,
+            key,
+        )?);
+        Ok(())
     }
 }

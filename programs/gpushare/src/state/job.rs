@@ -200,6 +200,12 @@ pub struct Job {
     pub price: u64,
     /// Protocol fee per paid shard-replica, fixed at creation.
     pub fee_per_slot: u64,
+    /// Share of stake slashed for a fraudulent result, copied from the network at creation.
+    pub fraud_slash_bps: u16,
+    /// Share of stake slashed for a missed commit, reveal or proof, copied at creation.
+    pub miss_slash_bps: u16,
+    /// Seconds a shard's replicas have to reveal (and prove) once all committed, copied at creation.
+    pub reveal_window: i64,
     pub claim_timeout: i64,
     pub created_at: i64,
     pub expires_at: i64,
@@ -233,6 +239,14 @@ impl Job {
     /// Account size of a job with `shards` shards.
     pub fn space(shards: u16) -> usize {
         8 + Job::INIT_SPACE + usize::from(shards).div_ceil(8)
+    }
+
+    /// The seed the kernel runs on, for a seeded job at `address`: the client's seed bound to the
+    /// job's address ([`gpushare_core::kernels::job_seed`]), so no output serves two jobs.
+    pub fn kernel_seed(&self, address: &Pubkey) -> Option<[u8; 32]> {
+        self.input
+            .seed()
+            .map(|seed| gpushare_core::kernels::job_seed(seed, &address.to_bytes()))
     }
 
     /// Whether shard `index` ever started.
@@ -269,6 +283,21 @@ impl Job {
 
     pub fn is_expired(&self, now: i64) -> bool {
         now >= self.expires_at
+    }
+
+    /// Refuses a slot whose commit deadline leaves no full reveal window before the job expires:
+    /// such a claim could never finish, and its holder would be slashed for it.
+    pub fn check_can_finish(&self, commit_deadline: i64) -> Result<()> {
+        require!(
+            commit_deadline.saturating_add(self.reveal_window) <= self.expires_at,
+            GpuShareError::ClaimCannotFinish
+        );
+        Ok(())
+    }
+
+    /// Stake share slashed from a provider that gives its claim back before committing: half a miss.
+    pub fn give_back_slash_bps(&self) -> u16 {
+        self.miss_slash_bps / 2
     }
 
     /// Whether close may run: every shard is settled, or the job expired, or it was cancelled and

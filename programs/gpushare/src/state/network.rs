@@ -29,6 +29,9 @@ pub struct NetworkParams {
     pub max_replicas: u8,
     /// Most extra replicas a shard may open when its replicas reach no quorum.
     pub max_extra_replicas: u8,
+    /// Seconds between `update_network` and the new parameters taking effect (a change to this
+    /// delay itself waits out the old one).
+    pub update_delay: i64,
 }
 
 impl NetworkParams {
@@ -48,7 +51,8 @@ impl NetworkParams {
         require!(
             window.contains(&self.max_claim_timeout)
                 && window.contains(&self.reveal_window)
-                && (0..=MAX_WINDOW_SECONDS).contains(&self.unbonding_period),
+                && (0..=MAX_WINDOW_SECONDS).contains(&self.unbonding_period)
+                && (0..=MAX_WINDOW_SECONDS).contains(&self.update_delay),
             GpuShareError::InvalidWindow
         );
         let slots = usize::from(self.max_replicas) + usize::from(self.max_extra_replicas);
@@ -68,18 +72,33 @@ impl NetworkParams {
     }
 }
 
-/// One gpushare network: PDA `[NETWORK, mint]`.
+/// One gpushare network: PDA `[NETWORK, mint]`, created by the mint's authority.
 #[account]
 #[derive(InitSpace)]
 pub struct Network {
-    /// May update `params`; cannot move escrow or stake, and cannot slash.
+    /// May queue new `params` and choose the treasury; cannot move escrow or stake, and cannot
+    /// slash.
     pub authority: Pubkey,
     /// The token used for stake, escrow, fees and slashes.
     pub mint: Pubkey,
-    /// Token account of `mint` that receives fees and slashed stake.
+    /// Token account of `mint` that fees and slashed stake are collected to from the fee vault.
     pub treasury: Pubkey,
-    /// Current economic parameters.
+    /// Parameters in force: new jobs copy their terms from these.
     pub params: NetworkParams,
+    /// Parameters queued by `update_network`, in force from `pending_effective_at`.
+    pub pending: Option<NetworkParams>,
+    pub pending_effective_at: i64,
     /// PDA bump.
     pub bump: u8,
+    /// Bump of the fee vault PDA, where closed jobs leave fees and slashes for the treasury.
+    pub fee_vault_bump: u8,
+}
+
+impl Network {
+    /// Runs `f` with this network's PDA signer seeds.
+    pub fn with_signer<R>(&self, f: impl FnOnce(&[&[&[u8]]]) -> R) -> R {
+        let bump = [self.bump];
+        let seeds: [&[u8]; 3] = [crate::seeds::NETWORK, self.mint.as_ref(), &bump];
+        f(&[&seeds])
+    }
 }

@@ -47,8 +47,12 @@ pub struct Provider {
     pub earned: u64,
     /// Self-reported hardware.
     pub hardware: HardwareProfile,
-    /// When it registered.
+    /// When it first registered (kept across leaving and registering again).
     pub registered_at: i64,
+    /// Since when it has been staked without a break: set when it registers, again or not, and when
+    /// stake tops it up from below the minimum. Draws admit only providers active before they opened,
+    /// so nobody can pick which identity to stake after seeing a draw's seed.
+    pub active_since: i64,
     /// PDA bump.
     pub bump: u8,
     /// Bump of the stake vault PDA.
@@ -60,6 +64,16 @@ pub struct Provider {
 }
 
 impl Provider {
+    /// Whether `init_if_needed` has just created this account.
+    pub fn is_new(&self) -> bool {
+        self.authority == Pubkey::default()
+    }
+
+    /// Whether the provider holds no stake, nothing unbonding and no claim.
+    pub fn is_empty(&self) -> bool {
+        self.stake == 0 && self.unbonding == 0 && self.open_claims == 0
+    }
+
     /// Stake that must stay active while `open_claims` claims are held.
     pub fn required_stake(&self, params: &NetworkParams) -> u64 {
         if self.open_claims == 0 {

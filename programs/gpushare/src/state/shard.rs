@@ -27,6 +27,48 @@ pub enum ShardPhase {
     Settled { outcome: ShardOutcome },
 }
 
+/// The lottery that gives out an extra replica. The slot opens after the shard's roots were
+/// revealed, so whoever holds it could vote with either side: it is drawn, never first come.
+/// Providers registered before the draw opened enter until `closes_at`; an entry's ticket is
+/// `sha256("gpushare:draw" ‖ seed ‖ provider)`, the seed coming from the hashes of the slots after
+/// `after_slot` (unknown when the draw opened); the lowest ticket may claim the slot and must commit
+/// by `commit_by`.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
+pub struct Draw {
+    /// The slot the draw opened in.
+    pub after_slot: u64,
+    pub opened_at: i64,
+    pub closes_at: i64,
+    pub commit_by: i64,
+    /// Fixed by the first entry, from the slot hashes after `after_slot`.
+    pub seed: Option<[u8; 32]>,
+    pub best_ticket: [u8; 32],
+    /// The provider account holding the best ticket (default key while nobody entered).
+    pub winner: Pubkey,
+}
+
+impl Draw {
+    /// A draw opened at `now` in slot `slot`, entries open for `entry_seconds`, the winner committing
+    /// within `commit_seconds` after that.
+    pub fn open(now: i64, slot: u64, entry_seconds: i64, commit_seconds: i64) -> Self {
+        let closes_at = now.saturating_add(entry_seconds);
+        Self {
+            after_slot: slot,
+            opened_at: now,
+            closes_at,
+            commit_by: closes_at.saturating_add(commit_seconds),
+            seed: None,
+            best_ticket: [u8::MAX; 32],
+            winner: Pubkey::default(),
+        }
+    }
+
+    /// The ticket of `provider` under `seed`.
+    pub fn ticket(seed: &[u8; 32], provider: &Pubkey) -> [u8; 32] {
+        gpushare_core::sha256(&[b"gpushare:draw", seed, provider.as_ref()])
+    }
+}
+
 /// What `settle_shard` decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resolution {
@@ -81,6 +123,8 @@ pub struct Shard {
     pub votes: [u8; MAX_SLOTS_PER_SHARD],
     pub distinct_roots: u8,
     pub bump: u8,
+    /// The lottery for the newest extra replica, once one opened.
+    pub draw: Option<Draw>,
 }
 
 fn bit(replica: u8) -> u16 {
@@ -102,9 +146,69 @@ impl Shard {
         matches!(self.phase, ShardPhase::Settled { .. })
     }
 
-    /// Refuses a claim of `replica` by `provider` unless the slot is open, free and the provider
-    /// holds no other replica of this shard.
-    pub fn check_claimable(&self, replica: u8, provider: &Pubkey) -> Result<()> {
+    /// The roots the settled shard accepted as its verified result: the quorum's root, or every
+    /// revealed root of a spot-checked shard where some replica passed (none otherwise).
+    pub fn accepted_roots(&self) -> Vec<[u8; 32]> {
+        match self.phase {
+            ShardPhase::Settled {
+                outcome: ShardOutcome::Quorum { root },
+            } => vec![root],
+            ShardPhase::Settled {
+                outcome: ShardOutcome::SpotChecked,
+            } if self.passed_mask != 0 => self.roots[..usize::from(self.distinct_roots)].to_vec(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether `replica` is an extra replica, opened on no quorum after roots were revealed.
+    pub fn is_extra(&self, replica: u8) -> bool {
+        replica >= self.replicas_open - self.extras_opened
+    }
+
+    /// The draw that gives out `replica`, if it is the extra replica now being drawn for.
+    pub fn draw_for(&self, replica: u8) -> Option<&Draw> {
+        self.draw
+            .as_ref()
+            .filter(|_| self.extras_opened > 0 && replica == self.replicas_open - 1)
+    }
+
+    /// Whether `provider` ever held a replica of this shard that is still open.
+    pub fn ever_held_by(&self, provider: &Pubkey) -> bool {
+        self.holders[..usize::from(self.replicas_open)].contains(provider)
+    }
+
+    /// Refuses an entry of `provider` (staked since `active_since`) into the draw for the newest
+    /// extra replica unless the draw is open at `now`, the provider was staked when it opened, and it
+    /// holds no replica here.
+    pub fn check_can_enter_draw(
+        &self,
+        provider: &Pubkey,
+        active_since: i64,
+        now: i64,
+    ) -> Result<&Draw> {
+        require!(self.phase == ShardPhase::Committing, GpuShareError::NoDraw);
+        let draw = self
+            .draw_for(self.replicas_open.saturating_sub(1))
+            .ok_or(GpuShareError::NoDraw)?;
+        require!(now < draw.closes_at, GpuShareError::DrawClosed);
+        require!(
+            active_since <= draw.opened_at && !self.ever_held_by(provider),
+            GpuShareError::NotEligibleForDraw
+        );
+        Ok(draw)
+    }
+
+    /// The commit deadline of a claim of `replica` at `now`: `claim_timeout` from now, or the draw's
+    /// deadline for a drawn extra replica.
+    pub fn commit_deadline(&self, replica: u8, now: i64, claim_timeout: i64) -> i64 {
+        self.draw_for(replica)
+            .map_or(now.saturating_add(claim_timeout), |draw| draw.commit_by)
+    }
+
+    /// Refuses a claim of `replica` by `provider` at `now` unless the slot is open, free and the
+    /// provider holds no other replica of this shard; a drawn extra replica only by the draw's
+    /// winner, between the draw's close and its commit deadline.
+    pub fn check_claimable(&self, replica: u8, provider: &Pubkey, now: i64) -> Result<()> {
         require!(
             self.phase == ShardPhase::Committing,
             GpuShareError::ShardNotClaimable
@@ -118,6 +222,12 @@ impl Shard {
         let holds_another = (0..self.replicas_open)
             .any(|r| self.held_mask & bit(r) != 0 && self.holders[usize::from(r)] == *provider);
         require!(!holds_another, GpuShareError::AlreadyHoldsReplica);
+        if self.is_extra(replica) {
+            let draw = self.draw_for(replica).ok_or(GpuShareError::DrawClosed)?;
+            require!(now >= draw.closes_at, GpuShareError::DrawOpen);
+            require!(draw.winner == *provider, GpuShareError::NotDrawWinner);
+            require!(now <= draw.commit_by, GpuShareError::DrawClosed);
+        }
         Ok(())
     }
 
@@ -142,6 +252,16 @@ impl Shard {
                 deadline: now.saturating_add(reveal_window),
             };
         }
+    }
+
+    /// Refuses a reveal of `replica` outside the reveal window, or by a replica that already missed
+    /// an earlier reveal window of this shard.
+    pub fn check_can_reveal(&self, replica: u8, now: i64) -> Result<()> {
+        require!(
+            self.missed_mask & bit(replica) == 0,
+            GpuShareError::RevealTooLate
+        );
+        self.check_reveal_open(now)
     }
 
     /// Refuses a reveal outside the reveal window.
@@ -170,11 +290,21 @@ impl Shard {
     }
 
     /// Whether every open replica is decided (revealed or missed; spot-checked: passed or failed),
-    /// or the window closed.
+    /// or the window closed, or a drawn extra replica was not committed by its deadline.
     pub fn check_ready_to_settle(&self, now: i64, spot_check: bool) -> Result<()> {
         match self.phase {
             ShardPhase::Settled { .. } => err!(GpuShareError::ShardAlreadySettled),
-            ShardPhase::Committing => err!(GpuShareError::SettleTooEarly),
+            ShardPhase::Committing => {
+                // The drawn replica's deadline passed with nothing committed or still held (an
+                // uncommitted claim is expired first).
+                let replica = self.replicas_open.saturating_sub(1);
+                let draw_missed = self
+                    .draw_for(replica)
+                    .is_some_and(|draw| now > draw.commit_by)
+                    && (self.held_mask | self.committed_mask) & bit(replica) == 0;
+                require!(draw_missed, GpuShareError::SettleTooEarly);
+                Ok(())
+            }
             ShardPhase::Revealing { deadline } => {
                 let decided = if spot_check {
                     self.passed_mask | self.failed_mask
@@ -218,8 +348,11 @@ impl Shard {
     }
 
     /// Tallies the votes: a unique top root with at least `quorum` votes wins; otherwise one more
-    /// replica opens while `extra_cap` allows, else the shard ends without quorum.
-    pub fn resolve(&mut self, quorum: u8, extra_cap: u8) -> Resolution {
+    /// replica opens, given out by `next_draw`, while `extra_cap` allows and a draw fits before the
+    /// job expires (`next_draw` is `None` when it does not); else the shard ends without quorum. A
+    /// drawn replica that was never committed is drawn again (same slot), within the same bounds.
+    pub fn resolve(&mut self, quorum: u8, extra_cap: u8, next_draw: Option<Draw>) -> Resolution {
+        let redraw = self.phase == ShardPhase::Committing;
         self.missed_mask |= self.committed_mask & !self.revealed_mask;
         let (mut top, mut winner, mut tied) = (0u8, 0usize, false);
         for (i, &votes) in self.votes[..usize::from(self.distinct_roots)]
@@ -239,12 +372,16 @@ impl Shard {
             self.phase = ShardPhase::Settled { outcome };
             return Resolution::Final(outcome);
         }
-        if self.extras_opened < extra_cap {
-            let replica = self.replicas_open;
-            self.extras_opened += 1;
-            self.replicas_open += 1;
+        if let Some(draw) = next_draw.filter(|_| redraw || self.extras_opened < extra_cap) {
+            if !redraw {
+                self.extras_opened += 1;
+                self.replicas_open += 1;
+            }
+            self.draw = Some(draw);
             self.phase = ShardPhase::Committing;
-            return Resolution::ExtraReplica { replica };
+            return Resolution::ExtraReplica {
+                replica: self.replicas_open - 1,
+            };
         }
         let outcome = ShardOutcome::NoQuorum;
         self.phase = ShardPhase::Settled { outcome };
@@ -265,7 +402,7 @@ impl Shard {
         if !committed {
             return if now > commit_deadline {
                 Verdict::SlashMissed {
-                    reopens: !job_expired,
+                    reopens: !job_expired && !self.is_extra(replica),
                 }
             } else if job_expired {
                 Verdict::Release
@@ -296,6 +433,10 @@ impl Shard {
             ) => {
                 if root == winner {
                     Verdict::Pay
+                } else if self.extras_opened > 0 {
+                    // An extra replica saw the revealed roots: it may decide who is paid, never
+                    // who is convicted.
+                    Verdict::Release
                 } else {
                     Verdict::SlashFraud
                 }
@@ -306,7 +447,8 @@ impl Shard {
                     outcome: ShardOutcome::NoQuorum,
                 },
             ) => Verdict::Release,
-            (Some(_), _) if job_expired => Verdict::Release,
+            // The shard can always settle (its windows end before the job expires): a revealed
+            // replica waits for that, whoever else is late.
             (Some(_), _) => Verdict::Pending,
             (None, phase) => {
                 let window_closed = match phase {

@@ -68,6 +68,14 @@ enum Op {
     Withdraw {
         provider: usize,
     },
+    GiveBack {
+        pick: usize,
+    },
+    EnterDraw {
+        provider: usize,
+        pick: usize,
+    },
+    CollectFees,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -89,6 +97,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..PROVIDERS, 1..1_000_000u64).prop_map(|(provider, amount)| Op::AddStake { provider, amount }),
         1 => (0..PROVIDERS, 1..1_500_000u64).prop_map(|(provider, amount)| Op::Unstake { provider, amount }),
         1 => (0..PROVIDERS).prop_map(|provider| Op::Withdraw { provider }),
+        3 => pick.prop_map(|pick| Op::GiveBack { pick }),
+        6 => (0..PROVIDERS, pick).prop_map(|(provider, pick)| Op::EnterDraw { provider, pick }),
+        1 => Just(Op::CollectFees),
     ]
 }
 
@@ -331,6 +342,25 @@ impl Model {
                 let p = &self.providers[provider];
                 (self.env.withdraw_ix(p), signer(&p.wallet), Effect::Nothing)
             }
+            Op::GiveBack { pick } => {
+                let (job, shard, replica, holder) = Self::choose(&self.assignments(), pick)?;
+                let p = &self.providers[holder];
+                (
+                    self.env.give_back_ix(p, &job, shard, replica),
+                    signer(&p.wallet),
+                    Effect::Nothing,
+                )
+            }
+            Op::EnterDraw { provider, pick } => {
+                let (_, job, shard, _) = Self::choose(&self.live_shards(), pick)?;
+                let p = &self.providers[provider];
+                (
+                    self.env.enter_draw_ix(p, &job, shard),
+                    signer(&p.wallet),
+                    Effect::Nothing,
+                )
+            }
+            Op::CollectFees => (self.env.collect_fees_ix(), None, Effect::Nothing),
             Op::Warp { .. } => return None,
         };
         Some(planned)
@@ -350,7 +380,7 @@ impl Model {
             .chain(self.jobs.iter().map(|(_, j)| j.vault));
         wallets
             .chain(vaults)
-            .chain([env.treasury, env.authority.token])
+            .chain([env.treasury, env.fee_vault, env.authority.token])
             .map(|a| env.balance(&a))
             .sum()
     }

@@ -12,9 +12,9 @@ use gpushare::state::*;
 use gpushare_client::ix::{self as client_ix, Holder, NetworkKeys, Slot};
 /// The program's addresses, under the names the tests use.
 pub use gpushare_client::pda::{
-    assignment as assignment_address, escrow_vault as escrow_vault_address, job as job_address,
-    network as network_address, provider as provider_address, shard as shard_address,
-    stake_vault as stake_vault_address,
+    assignment as assignment_address, escrow_vault as escrow_vault_address,
+    fee_vault as fee_vault_address, job as job_address, network as network_address,
+    provider as provider_address, shard as shard_address, stake_vault as stake_vault_address,
 };
 use litesvm::LiteSVM;
 use solana_keypair::Keypair;
@@ -39,6 +39,7 @@ pub fn default_params() -> NetworkParams {
         max_shards: 64,
         max_replicas: 5,
         max_extra_replicas: 2,
+        update_delay: 0,
     }
 }
 
@@ -112,6 +113,8 @@ pub struct Env {
     pub mint: Pubkey,
     pub treasury: Pubkey,
     pub network: Pubkey,
+    /// Where closed jobs leave fees and slashes until `collect_fees` moves them to the treasury.
+    pub fee_vault: Pubkey,
     next_job_id: u64,
     /// Mixed into every slot hash, so that different worlds see different challenges.
     pub slot_salt: [u8; 32],
@@ -188,6 +191,7 @@ impl Env {
             mint: mint.pubkey(),
             treasury: Pubkey::default(),
             network: network_address(&mint.pubkey()),
+            fee_vault: fee_vault_address(&network_address(&mint.pubkey())),
             next_job_id: 1,
             slot_salt: mint.pubkey().to_bytes(),
             last_logs: Vec::new(),
@@ -296,6 +300,16 @@ impl Env {
 
     /// Creates the mint `mint` (authority: the network authority) under the world's token program.
     pub fn create_mint(&mut self, mint: &Keypair) {
+        self.create_mint_frozen_by(mint, None);
+    }
+
+    /// Creates the mint `mint` whose freeze authority is the network authority.
+    pub fn create_mint_with_freeze_authority(&mut self, mint: &Keypair) {
+        let freezer = self.authority.pubkey();
+        self.create_mint_frozen_by(mint, Some(&freezer));
+    }
+
+    fn create_mint_frozen_by(&mut self, mint: &Keypair, freeze_authority: Option<&Pubkey>) {
         let rent = self
             .svm
             .minimum_balance_for_rent_exemption(spl_token_2022::state::Mint::LEN);
@@ -314,7 +328,7 @@ impl Env {
                     &tp,
                     &mint.pubkey(),
                     &payer,
-                    None,
+                    freeze_authority,
                     DECIMALS,
                 )
                 .expect("mint ix"),
@@ -459,6 +473,21 @@ impl Env {
 
     pub fn update_network_ix(&self, signer: &Pubkey, params: NetworkParams) -> Instruction {
         client_ix::update_network(signer, &self.network, params)
+    }
+
+    pub fn apply_update_ix(&self) -> Instruction {
+        client_ix::apply_network_update(&self.network)
+    }
+
+    pub fn set_treasury_ix(&self, signer: &Pubkey, treasury: &Pubkey) -> Instruction {
+        client_ix::set_treasury(signer, &self.network, treasury)
+    }
+
+    /// `collect_fees` to the network's treasury as the chain has it now.
+    pub fn collect_fees_ix(&self) -> Instruction {
+        let mut keys = self.keys();
+        keys.treasury = self.network_state().treasury;
+        client_ix::collect_fees(&keys)
     }
 
     pub fn register_ix(&self, wallet: &Wallet, stake: u64) -> Instruction {
@@ -606,6 +635,33 @@ impl Env {
         client_ix::prove(&p.wallet.pubkey(), &slot(job, shard_index, replica), proofs)
     }
 
+    pub fn fix_challenge_ix(&self, job: &JobHandle, shard_index: u16, replica: u8) -> Instruction {
+        client_ix::fix_challenge(&slot(job, shard_index, replica))
+    }
+
+    pub fn enter_draw_ix(
+        &self,
+        p: &ProviderHandle,
+        job: &JobHandle,
+        shard_index: u16,
+    ) -> Instruction {
+        client_ix::enter_draw(&p.wallet.pubkey(), &self.network, &job.job, shard_index)
+    }
+
+    pub fn give_back_ix(
+        &self,
+        p: &ProviderHandle,
+        job: &JobHandle,
+        shard_index: u16,
+        replica: u8,
+    ) -> Instruction {
+        client_ix::give_back_claim(
+            &self.keys(),
+            &slot(job, shard_index, replica),
+            &p.wallet.holder(),
+        )
+    }
+
     pub fn settle_shard_ix(&self, job: &JobHandle, shard_index: u16) -> Instruction {
         client_ix::settle_shard(&job.job, shard_index)
     }
@@ -711,9 +767,25 @@ impl Env {
         self.send(&[ix], &[]).expect("close shard");
     }
 
+    /// Closes the job and, in the same transaction, collects the fees and slashes it left in the fee
+    /// vault to the treasury.
     pub fn close_job(&mut self, client: &Wallet, job: &JobHandle) {
-        let ix = self.close_job_ix(client, job);
-        self.send(&[ix], &[]).expect("close job");
+        let ixs = [self.close_job_ix(client, job), self.collect_fees_ix()];
+        self.send(&ixs, &[]).expect("close job");
+    }
+
+    /// Enters `p` into the draw for shard `shard`'s extra replica (once its seed's slots exist) and
+    /// waits until the draw closes, so that `p`, the only entrant, may claim the slot.
+    pub fn win_draw(&mut self, p: &ProviderHandle, job: &JobHandle, shard: u16) {
+        self.warp(2);
+        let enter = self.enter_draw_ix(p, job, shard);
+        self.send(&[enter], &[&p.wallet.key]).expect("enter draw");
+        let draw = self
+            .fetch::<Shard>(&shard_address(&job.job, shard))
+            .draw
+            .expect("a draw is open");
+        let wait = draw.closes_at - self.now();
+        self.warp(wait);
     }
 
     /// Claims, commits and reveals `root` for each (provider, replica) of one shard.

@@ -3,6 +3,7 @@
 // Tests reuse one instruction for a refused and a successful send; a slice of a clone reads best.
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
+mod attacks;
 mod conservation;
 mod harness;
 mod layout;

@@ -4,7 +4,7 @@ use gpushare::errors::GpuShareError;
 use gpushare::events::{ReplicaProven, SpotCheckFailed};
 use gpushare::instructions::{LeafWitness, SampleProof};
 use gpushare::state::*;
-use gpushare_core::kernels::{Kernel, seeded_leaf};
+use gpushare_core::kernels::{Kernel, job_seed, seeded_leaf};
 use gpushare_core::merkle::{MerkleTree, leaf_hash};
 use gpushare_core::spot_check::sample_index;
 
@@ -20,13 +20,15 @@ struct Output {
     tree: MerkleTree,
 }
 
-/// The honest output of `shard`, leaf by leaf from the reference, with leaves `faked` altered.
-fn output(kernel: Kernel, shards: u32, shard: u32, faked: &[u64]) -> Output {
+/// The honest output of `shard` of `job`, leaf by leaf from the reference (on the job's kernel
+/// seed), with leaves `faked` altered.
+fn output(kernel: Kernel, job: &JobHandle, shards: u32, shard: u32, faked: &[u64]) -> Output {
+    let seed = job_seed(&SEED, &job.job.to_bytes());
     let count = kernel.shard_leaves(shards, shard).unwrap();
     let mut leaves: Vec<Vec<u8>> = Vec::new();
     for leaf in 0..count {
         let previous = leaves.last().and_then(|l| l.as_slice().try_into().ok());
-        leaves.push(seeded_leaf(kernel, &SEED, shards, shard, leaf, previous).unwrap());
+        leaves.push(seeded_leaf(kernel, &seed, shards, shard, leaf, previous).unwrap());
     }
     for &leaf in faked {
         leaves[leaf as usize][0] ^= 0x01;
@@ -100,7 +102,7 @@ fn honest_seeded_work_passes_for_each_kernel_across_several_transactions() {
         },
         Kernel::MonteCarlo {
             blocks: 24,
-            samples_per_block: 5_000,
+            samples_per_block: 1_500,
         },
     ];
     for kernel in kernels {
@@ -109,7 +111,7 @@ fn honest_seeded_work_passes_for_each_kernel_across_several_transactions() {
         let p = env.provider(STAKE);
         let samples = 6;
         let job = spot_job(&mut env, &client, KernelSpec::from_core(kernel), 2, samples);
-        let out = output(kernel, 2, 1, &[]);
+        let out = output(kernel, &job, 2, 1, &[]);
         let challenge = commit_and_reveal(&mut env, &p, &job, 1, &out);
         let proofs: Vec<SampleProof> = (0..samples)
             .map(|s| proof(kernel, &out, &challenge, s))
@@ -144,8 +146,8 @@ fn a_faked_leaf_is_caught_whenever_it_is_sampled() {
         let client = env.wallet(WALLET_TOKENS);
         let p = env.provider(STAKE);
         let job = spot_job(&mut env, &client, KernelSpec::from_core(kernel), 1, samples);
-        let honest = output(kernel, 1, 0, &[]);
-        let fake = output(kernel, 1, 0, &[faked]);
+        let honest = output(kernel, &job, 1, 0, &[]);
+        let fake = output(kernel, &job, 1, 0, &[faked]);
         let challenge = commit_and_reveal(&mut env, &p, &job, 0, &fake);
         let leaves = fake.tree.size();
         let sampled = (0..samples).any(|s| sample_index(&challenge, s, leaves) == faked);
@@ -202,7 +204,7 @@ fn a_withheld_proof_is_missed_after_the_window() {
     let client = env.wallet(WALLET_TOKENS);
     let p = env.provider(STAKE);
     let job = spot_job(&mut env, &client, KernelSpec::from_core(kernel), 1, 4);
-    let out = output(kernel, 1, 0, &[]);
+    let out = output(kernel, &job, 1, 0, &[]);
     commit_and_reveal(&mut env, &p, &job, 0, &out);
     let settle = env.settle_shard_ix(&job, 0);
     env.assert_refused(&[settle], &[], code(GpuShareError::SettleTooEarly));
@@ -223,7 +225,7 @@ fn bad_proofs_are_refused_by_name_and_change_nothing() {
     let p = env.provider(STAKE);
     let samples = 4;
     let job = spot_job(&mut env, &client, KernelSpec::from_core(kernel), 1, samples);
-    let out = output(kernel, 1, 0, &[]);
+    let out = output(kernel, &job, 1, 0, &[]);
 
     env.claim(&p, &job, 0, 0);
     env.commit(&p, &job, 0, 0, out.tree.root());
@@ -383,7 +385,7 @@ fn a_reveal_after_its_slot_hashes_left_the_sysvar_is_refused() {
     let client = env.wallet(WALLET_TOKENS);
     let p = env.provider(STAKE);
     let job = spot_job(&mut env, &client, KernelSpec::from_core(kernel), 1, 2);
-    let out = output(kernel, 1, 0, &[]);
+    let out = output(kernel, &job, 1, 0, &[]);
     env.claim(&p, &job, 0, 0);
     env.commit(&p, &job, 0, 0, out.tree.root());
     env.warp(300);

@@ -1,0 +1,762 @@
+//! Attacks on the protocol, each played as an adversary would and shown to fail with the honest
+//! parties paid and nothing lost (docs/program.md, "Rules learned from attacks").
+use gpushare::errors::GpuShareError;
+use gpushare::events::{ExtraReplicaOpened, ReplicaProven, SpotCheckFailed};
+use gpushare::instructions::{LeafWitness, SampleProof};
+use gpushare::state::*;
+use gpushare_core::kernels::{Kernel, job_seed, seeded_leaf};
+use gpushare_core::merkle::{MerkleTree, leaf_hash};
+use gpushare_core::spot_check::sample_index;
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+
+use crate::harness::*;
+
+const PRICE: u64 = 1_000_000;
+const STAKE: u64 = 2_000_000;
+const SEED: [u8; 32] = [5; 32];
+
+fn fee() -> u64 {
+    PRICE * u64::from(default_params().fee_bps) / 10_000
+}
+
+/// `bps` of `STAKE`.
+fn share(bps: u16) -> u64 {
+    STAKE * u64::from(bps) / 10_000
+}
+
+/// A provider's output for one shard, leaf by leaf, and its tree.
+struct Output {
+    leaves: Vec<Vec<u8>>,
+    tree: MerkleTree,
+}
+
+impl Output {
+    fn new(leaves: Vec<Vec<u8>>) -> Self {
+        let tree = MerkleTree::from_leaf_hashes(leaves.iter().map(|l| leaf_hash(l)).collect());
+        Self { leaves, tree }
+    }
+
+    /// The honest output of shard 0 (of one) of `job`, from the reference on the job's kernel seed.
+    fn honest(kernel: Kernel, job: &JobHandle) -> Self {
+        let seed = job_seed(&SEED, &job.job.to_bytes());
+        let mut leaves: Vec<Vec<u8>> = Vec::new();
+        for leaf in 0..kernel.shard_leaves(1, 0).unwrap() {
+            let previous = leaves.last().and_then(|l| l.as_slice().try_into().ok());
+            leaves.push(seeded_leaf(kernel, &seed, 1, 0, leaf, previous).unwrap());
+        }
+        Self::new(leaves)
+    }
+
+    fn root(&self) -> [u8; 32] {
+        self.tree.root()
+    }
+
+    /// The proofs of every sample under `challenge`.
+    fn proofs(&self, kernel: Kernel, challenge: &[u8; 32], samples: u8) -> Vec<SampleProof> {
+        let witness = |leaf: u64| LeafWitness {
+            leaf: self.leaves[leaf as usize].clone(),
+            path: self.tree.audit_path(leaf).unwrap(),
+        };
+        (0..samples)
+            .map(|sample| {
+                let leaf = sample_index(challenge, sample, self.tree.size());
+                let chained = matches!(kernel, Kernel::Sha256Chain { .. });
+                SampleProof {
+                    sample,
+                    witness: witness(leaf),
+                    previous: (chained && leaf > 0).then(|| witness(leaf - 1)),
+                }
+            })
+            .collect()
+    }
+}
+
+/// A one-shard spot-checked job of `replicas` replicas on `kernel`, seeded with `SEED`.
+fn spot_job(
+    env: &mut Env,
+    client: &Wallet,
+    kernel: Kernel,
+    replicas: u8,
+    samples: u8,
+) -> JobHandle {
+    let id = env.next_job_id();
+    let mut args = seeded_job(id, 1, replicas, 2, PRICE, env.now() + 86_400);
+    args.kernel = KernelSpec::from_core(kernel);
+    args.input = JobInput::Seed(SEED);
+    args.mode = VerificationMode::SpotCheck { samples };
+    env.job_with(client, args)
+}
+
+fn assignment(env: &Env, job: &JobHandle, replica: u8) -> Assignment {
+    env.fetch(&assignment_address(&shard_address(&job.job, 0), replica))
+}
+
+fn shard(env: &Env, job: &JobHandle) -> Shard {
+    env.fetch(&shard_address(&job.job, 0))
+}
+
+/// Proves every sample of `replica` from `output`, in one transaction per sample.
+fn prove_all(
+    env: &mut Env,
+    p: &ProviderHandle,
+    job: &JobHandle,
+    replica: u8,
+    kernel: Kernel,
+    output: &Output,
+    samples: u8,
+) {
+    let challenge = assignment(env, job, replica).challenge.expect("challenged");
+    for proof in output.proofs(kernel, &challenge, samples) {
+        let ix = env.prove_ix(p, job, 0, replica, vec![proof]);
+        env.send(&[ix], &[&p.wallet.key]).expect("prove");
+        if !env.events::<SpotCheckFailed>().is_empty() {
+            return;
+        }
+    }
+}
+
+/// Attack 1: a sha256_chain computed once — from any start, or for another job — and reused with
+/// only leaf 0 computed for this shard. Every step is keyed by the job's shard, so a pair of leaves
+/// from the reused chain is not a step of this one: the first sample past leaf 0 convicts.
+#[test]
+fn a_reused_sha256_chain_is_caught_and_slashed_for_fraud() {
+    let kernel = Kernel::Sha256Chain {
+        steps: 512,
+        leaf_every: 32,
+    };
+    let samples = 8;
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let cheat = env.provider(STAKE);
+    let earlier = spot_job(&mut env, &client, kernel, 1, samples);
+    let target = spot_job(&mut env, &client, kernel, 1, samples);
+    // The chain the cheat computed once, for the earlier job; only leaf 0 is computed afresh.
+    let mut leaves = Output::honest(kernel, &earlier).leaves;
+    leaves[0] = Output::honest(kernel, &target).leaves[0].clone();
+    let reused = Output::new(leaves);
+
+    env.claim(&cheat, &target, 0, 0);
+    env.commit(&cheat, &target, 0, 0, reused.root());
+    env.warp(2);
+    env.reveal(&cheat, &target, 0, 0, reused.root());
+    prove_all(&mut env, &cheat, &target, 0, kernel, &reused, samples);
+    assert_eq!(env.events::<SpotCheckFailed>().len(), 1, "caught");
+    env.warp(default_params().reveal_window + 1);
+    env.settle_shard(&target, 0);
+    env.settle_assignment(&cheat, &target, 0, 0);
+    assert_eq!(
+        env.fetch::<Provider>(&cheat.provider).slashed,
+        share(default_params().fraud_slash_bps)
+    );
+    env.close_shard(&target, 0);
+    env.warp(86_400);
+    env.close_job(&client, &target);
+    env.close_job(&client, &earlier);
+    assert_eq!(
+        env.balance(&client.token),
+        WALLET_TOKENS,
+        "the client pays nothing for fake work"
+    );
+}
+
+/// Attack 10 (replay): two jobs with the same kernel, seed and shards. The output of one is not the
+/// output of the other, because every seeded input derives from the seed and the job's address.
+#[test]
+fn an_output_computed_for_one_job_fails_in_another() {
+    let kernel = Kernel::GemmI8 { m: 8, n: 8, k: 32 };
+    let samples = 4;
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let (honest, replayer) = (env.provider(STAKE), env.provider(STAKE));
+    let first = spot_job(&mut env, &client, kernel, 1, samples);
+    let second = spot_job(&mut env, &client, kernel, 1, samples);
+    let output = Output::honest(kernel, &first);
+    assert_ne!(output.root(), Output::honest(kernel, &second).root());
+
+    for (p, job) in [(&honest, &first), (&replayer, &second)] {
+        env.claim(p, job, 0, 0);
+        env.commit(p, job, 0, 0, output.root());
+    }
+    env.warp(2);
+    for (p, job) in [(&honest, &first), (&replayer, &second)] {
+        env.reveal(p, job, 0, 0, output.root());
+        prove_all(&mut env, p, job, 0, kernel, &output, samples);
+    }
+    assert_ne!(shard(&env, &first).passed_mask, 0, "honest work passes");
+    assert_ne!(shard(&env, &second).failed_mask, 0, "the replay is caught");
+    for (p, job) in [(&honest, &first), (&replayer, &second)] {
+        env.settle_shard(job, 0);
+        env.settle_assignment(p, job, 0, 0);
+    }
+    assert_eq!(
+        env.balance(&honest.wallet.token),
+        WALLET_TOKENS - STAKE + PRICE
+    );
+    assert_eq!(
+        env.fetch::<Provider>(&replayer.provider).slashed,
+        share(default_params().fraud_slash_bps)
+    );
+}
+
+/// Attack 2: a second replica (a sybil, or a slow GPU) commits long after the first, so that the
+/// first's challenge slots have left SlotHashes before reveals open. The first replica's challenge
+/// is fixed as soon as its slots exist (by anyone), so it reveals, proves and is paid.
+#[test]
+fn a_late_replica_cannot_get_an_early_committer_slashed() {
+    let kernel = Kernel::MonteCarlo {
+        blocks: 4,
+        samples_per_block: 64,
+    };
+    let samples = 3;
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let (honest, sybil) = (env.provider(STAKE), env.provider(STAKE));
+    let job = spot_job(&mut env, &client, kernel, 2, samples);
+    let output = Output::honest(kernel, &job);
+    env.claim(&honest, &job, 0, 0);
+    env.claim(&sybil, &job, 0, 1);
+    env.commit(&honest, &job, 0, 0, output.root());
+
+    let early = env.fix_challenge_ix(&job, 0, 0);
+    env.assert_refused(&[early], &[], code(GpuShareError::ChallengeNotReady));
+    let uncommitted = env.fix_challenge_ix(&job, 0, 1);
+    env.assert_refused(&[uncommitted], &[], code(GpuShareError::NotCommitted));
+    env.warp(2);
+    let fix = env.fix_challenge_ix(&job, 0, 0);
+    env.send(&[fix.clone()], &[])
+        .expect("anyone fixes the challenge");
+    let challenge = assignment(&env, &job, 0).challenge;
+    env.assert_refused(&[fix], &[], code(GpuShareError::AlreadyChallenged));
+
+    // The sybil commits 550 s (over 1,300 slots) later: the honest commit's slots are long gone.
+    env.warp(550);
+    env.commit(&sybil, &job, 0, 1, [9; 32]);
+    env.reveal(&honest, &job, 0, 0, output.root());
+    assert_eq!(assignment(&env, &job, 0).challenge, challenge, "unchanged");
+    prove_all(&mut env, &honest, &job, 0, kernel, &output, samples);
+    assert_eq!(env.events::<ReplicaProven>().len(), 1);
+    env.warp(default_params().reveal_window + 1);
+    env.settle_shard(&job, 0);
+    env.settle_assignment(&honest, &job, 0, 0);
+    env.expire(&sybil, &job, 0, 1);
+    assert_eq!(
+        env.balance(&honest.wallet.token),
+        WALLET_TOKENS - STAKE + PRICE
+    );
+    assert_eq!(env.fetch::<Provider>(&honest.provider).slashed, 0);
+    assert_eq!(
+        env.fetch::<Provider>(&sybil.provider).slashed,
+        share(default_params().miss_slash_bps)
+    );
+
+    let quorum = env.job(&client, 1, 2, 2, PRICE);
+    env.claim(&honest, &quorum, 0, 0);
+    env.commit(&honest, &quorum, 0, 0, [1; 32]);
+    env.warp(2);
+    let not_spot_checked = env.fix_challenge_ix(&quorum, 0, 0);
+    env.assert_refused(&[not_spot_checked], &[], code(GpuShareError::NotSpotCheck));
+}
+
+/// Attack 3: on a 2-of-2 quorum shard the attacker reveals a wrong root last and, in the same
+/// transaction, settles the shard and claims the tie-breaking replica with a second identity that
+/// has seen both roots. The extra replica is drawn, never first come, and a verdict reached with
+/// an extra replica convicts nobody: the honest provider is never slashed, whoever wins the draw.
+#[test]
+fn a_sybil_cannot_capture_the_tie_break_or_get_the_honest_provider_slashed() {
+    let (mut honest_won, mut sybil_won) = (0, 0);
+    for trial in 0..16u8 {
+        let mut env = Env::new();
+        env.slot_salt = [trial; 32];
+        let client = env.wallet(WALLET_TOKENS);
+        let honest = env.provider(STAKE);
+        let attacker = env.provider(STAKE);
+        let sybil = env.provider(STAKE);
+        let bystander = env.provider(STAKE);
+        let job = env.job(&client, 1, 2, 2, PRICE);
+        let (root, wrong) = (honest_root(&job.job, 0), forged_root(&job.job, 0, 0));
+        env.claim(&honest, &job, 0, 0);
+        env.claim(&attacker, &job, 0, 1);
+        env.commit(&honest, &job, 0, 0, root);
+        env.commit(&attacker, &job, 0, 1, wrong);
+        env.reveal(&honest, &job, 0, 0, root);
+
+        let capture = [
+            env.reveal_ix(&attacker, &job, 0, 1, wrong, attacker.salt),
+            env.settle_shard_ix(&job, 0),
+            env.claim_ix(&sybil, &job, 0, 2),
+        ];
+        env.assert_refused(
+            &capture,
+            &[&attacker.wallet.key, &sybil.wallet.key],
+            code(GpuShareError::DrawOpen),
+        );
+        env.reveal(&attacker, &job, 0, 1, wrong);
+        env.settle_shard(&job, 0);
+        let opened = env.events::<ExtraReplicaOpened>().remove(0);
+        assert_eq!(opened.replica, 2);
+        env.warp(2);
+        let late = env.provider(STAKE);
+        for (p, error) in [
+            (&honest, GpuShareError::NotEligibleForDraw),
+            (&attacker, GpuShareError::NotEligibleForDraw),
+            (&late, GpuShareError::NotEligibleForDraw),
+        ] {
+            let enter = env.enter_draw_ix(p, &job, 0);
+            env.assert_refused(&[enter], &[&p.wallet.key], code(error));
+        }
+        let mut tickets = Vec::new();
+        for p in [&sybil, &bystander] {
+            let enter = env.enter_draw_ix(p, &job, 0);
+            match env.send(&[enter], &[&p.wallet.key]) {
+                Ok(()) => {}
+                Err(refusal) => assert!(refusal.is(code(GpuShareError::DrawLost))),
+            }
+            let seed = shard(&env, &job).draw.unwrap().seed.unwrap();
+            tickets.push((Draw::ticket(&seed, &p.provider), p));
+        }
+        let early = env.claim_ix(&sybil, &job, 0, 2);
+        env.assert_refused(
+            &[early],
+            &[&sybil.wallet.key],
+            code(GpuShareError::DrawOpen),
+        );
+        env.warp(opened.draw_closes_at - env.now());
+        tickets.sort_by_key(|(ticket, _)| *ticket);
+        let (winner, loser) = (tickets[0].1, tickets[1].1);
+        assert_eq!(shard(&env, &job).draw.unwrap().winner, winner.provider);
+        let not_winner = env.claim_ix(loser, &job, 0, 2);
+        env.assert_refused(
+            &[not_winner],
+            &[&loser.wallet.key],
+            code(GpuShareError::NotDrawWinner),
+        );
+        let sybil_wins = winner.provider == sybil.provider;
+        let vote = if sybil_wins { wrong } else { root };
+        env.claim(winner, &job, 0, 2);
+        env.commit(winner, &job, 0, 2, vote);
+        env.reveal(winner, &job, 0, 2, vote);
+        env.settle_shard(&job, 0);
+        for (replica, p) in [&honest, &attacker, winner].into_iter().enumerate() {
+            env.settle_assignment(p, &job, 0, replica as u8);
+        }
+        let honest_state: Provider = env.fetch(&honest.provider);
+        assert_eq!(
+            honest_state.slashed, 0,
+            "the honest provider is never slashed"
+        );
+        assert_eq!(env.fetch::<Provider>(&attacker.provider).slashed, 0);
+        if sybil_wins {
+            sybil_won += 1;
+        } else {
+            honest_won += 1;
+            assert_eq!(honest_state.completed, 1, "the honest provider is paid");
+        }
+        env.close_shard(&job, 0);
+        env.close_job(&client, &job);
+    }
+    assert!(
+        honest_won > 0 && sybil_won > 0,
+        "the draw goes either way: honest {honest_won}, sybil {sybil_won}"
+    );
+}
+
+/// Attacks 5 and 6: with the shortest lifetime a job may have, a late claim could push the reveal
+/// past expiry (the client's sybil stalling) or never commit in time (a provider slashed for a claim
+/// that could not finish). Such claims are refused; and once the job has expired, a revealed
+/// replica waits for its shard to settle instead of being released unpaid.
+#[test]
+fn claims_that_could_not_finish_are_refused_and_revealed_work_is_paid_after_expiry() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let providers: Vec<ProviderHandle> = (0..4).map(|_| env.provider(STAKE)).collect();
+    let params = default_params();
+    let id = env.next_job_id();
+    let lifetime = 600 + params.reveal_window;
+    let args = seeded_job(id, 1, 3, 2, PRICE, env.now() + lifetime);
+    let job = env.job_with(&client, args);
+    env.claim(&providers[0], &job, 0, 0);
+    env.claim(&providers[1], &job, 0, 1);
+    env.warp(1);
+    let stalling = env.claim_ix(&providers[3], &job, 0, 2);
+    env.assert_refused(
+        &[stalling],
+        &[&providers[3].wallet.key],
+        code(GpuShareError::ClaimCannotFinish),
+    );
+
+    // A replica claimed in time commits at its deadline; the honest two reveal; it does not.
+    let id = env.next_job_id();
+    let job2 = env.job_with(
+        &client,
+        seeded_job(id, 1, 3, 2, PRICE, env.now() + lifetime),
+    );
+    let root = honest_root(&job2.job, 0);
+    for (replica, p) in providers[..3].iter().enumerate() {
+        env.claim(p, &job2, 0, replica as u8);
+    }
+    env.commit(&providers[0], &job2, 0, 0, root);
+    env.commit(&providers[1], &job2, 0, 1, root);
+    env.warp(599);
+    env.commit(&providers[2], &job2, 0, 2, [7; 32]);
+    env.reveal(&providers[0], &job2, 0, 0, root);
+    env.reveal(&providers[1], &job2, 0, 1, root);
+    env.warp(params.reveal_window + 2);
+    assert!(env.fetch::<Job>(&job2.job).is_expired(env.now()));
+    let release = env.settle_assignment_ix(&providers[0], &job2, 0, 0);
+    env.assert_refused(
+        &[release],
+        &[],
+        code(GpuShareError::AssignmentNotSettleable),
+    );
+    env.settle_shard(&job2, 0);
+    env.settle_assignment(&providers[0], &job2, 0, 0);
+    env.settle_assignment(&providers[1], &job2, 0, 1);
+    env.expire(&providers[2], &job2, 0, 2);
+    for p in &providers[..2] {
+        assert_eq!(env.fetch::<Provider>(&p.provider).completed, 1);
+    }
+    assert_eq!(
+        env.fetch::<Provider>(&providers[2].provider).slashed,
+        share(params.miss_slash_bps),
+        "the staller is slashed"
+    );
+}
+
+/// Attack 7: the authority sets 100 % slashes and a 10 s reveal window in the same transaction as a
+/// commit, to take honest providers' stake. Jobs keep the terms they were made with, and changes
+/// wait out the network's update delay, which providers can read on chain.
+#[test]
+fn the_authority_cannot_change_the_terms_of_a_running_job_or_change_them_unannounced() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let (honest, second, late) = (
+        env.provider(STAKE),
+        env.provider(STAKE),
+        env.provider(STAKE),
+    );
+    let job = env.job(&client, 1, 3, 2, PRICE);
+    let root = honest_root(&job.job, 0);
+    env.claim(&honest, &job, 0, 0);
+    env.claim(&second, &job, 0, 1);
+    env.claim(&late, &job, 0, 2);
+    env.commit(&honest, &job, 0, 0, root);
+    env.commit(&second, &job, 0, 1, root);
+    let mut harsh = default_params();
+    harsh.fraud_slash_bps = 10_000;
+    harsh.miss_slash_bps = 10_000;
+    harsh.reveal_window = 10;
+    harsh.update_delay = 86_400;
+    let harsh_now = env.update_network_ix(&env.authority.pubkey(), harsh);
+    let commit = env.commit_ix(
+        &late,
+        &job,
+        0,
+        2,
+        gpushare::commitment::work_commitment(&root, &late.wallet.pubkey(), &late.salt),
+    );
+    env.send(&[harsh_now, commit], &[&late.wallet.key])
+        .expect("update (no delay yet) and commit");
+    assert_eq!(env.network_state().params.reveal_window, 10);
+    env.warp(60);
+    env.reveal(&honest, &job, 0, 0, root);
+    env.reveal(&second, &job, 0, 1, root);
+    env.warp(default_params().reveal_window);
+    env.settle_shard(&job, 0);
+    env.settle_assignment(&honest, &job, 0, 0);
+    env.settle_assignment(&second, &job, 0, 1);
+    env.expire(&late, &job, 0, 2);
+    assert_eq!(env.fetch::<Provider>(&honest.provider).completed, 1);
+    assert_eq!(
+        env.fetch::<Provider>(&late.provider).slashed,
+        share(default_params().miss_slash_bps),
+        "the job's own miss share, not 100 %"
+    );
+
+    // From now on every change waits a day, and the delay itself cannot be cut short.
+    let mut instant = harsh;
+    instant.update_delay = 0;
+    instant.fee_bps = 2_000;
+    let queue = env.update_network_ix(&env.authority.pubkey(), instant);
+    env.send(&[queue], &[]).expect("queue");
+    let network = env.network_state();
+    assert_eq!((network.params, network.pending), (harsh, Some(instant)));
+    let apply = env.apply_update_ix();
+    env.assert_refused(&[apply.clone()], &[], code(GpuShareError::UpdateNotDue));
+    env.warp(86_400);
+    env.send(&[apply.clone()], &[])
+        .expect("anyone applies a due update");
+    assert_eq!(env.network_state().params, instant);
+    env.assert_refused(&[apply], &[], code(GpuShareError::NoPendingUpdate));
+}
+
+/// Attack 8: anyone but the mint's authority initializing the mint's network (and choosing its
+/// treasury) is refused; so is a mint whose freeze authority could freeze every vault.
+#[test]
+fn only_the_mint_authority_creates_a_network_and_never_on_a_freezable_mint() {
+    let mut env = Env::new();
+    let squatter = env.wallet(0);
+    let mint = Keypair::new();
+    env.create_mint(&mint);
+    let treasury = env.token_account_of(&mint.pubkey(), &squatter.pubkey(), 0);
+    let keys = gpushare_client::ix::NetworkKeys::new(mint.pubkey(), treasury, env.token_program);
+    let squat =
+        gpushare_client::ix::initialize_network(&squatter.pubkey(), &keys, default_params());
+    env.assert_refused(
+        &[squat],
+        &[&squatter.key],
+        code(GpuShareError::NotMintAuthority),
+    );
+
+    let freezable = Keypair::new();
+    env.create_mint_with_freeze_authority(&freezable);
+    let treasury = env.token_account_of(&freezable.pubkey(), &env.authority.pubkey(), 0);
+    let ix = env.initialize_network_ix_for(&freezable.pubkey(), &treasury, default_params());
+    env.assert_refused(&[ix], &[], code(GpuShareError::FreezableMint));
+}
+
+/// Attack 9: the treasury's owner closes it. Fees and slashes wait in the program-owned fee vault,
+/// so every job still closes and refunds; the authority names a new treasury to collect.
+#[test]
+fn a_closed_treasury_blocks_no_refund() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let providers: Vec<ProviderHandle> = (0..2).map(|_| env.provider(STAKE)).collect();
+    let owner = env.wallet(0);
+    let closable = env.token_account(&owner.pubkey(), 0);
+    let adopt = env.set_treasury_ix(&env.authority.pubkey(), &closable);
+    env.send(&[adopt], &[]).expect("set treasury");
+    let close_treasury = spl_token_close(&env, &closable, &owner.pubkey());
+    env.send(&[close_treasury], &[&owner.key])
+        .expect("the owner closes the treasury");
+
+    let job = env.job(&client, 2, 2, 2, PRICE);
+    let root = honest_root(&job.job, 0);
+    env.run_shard(&job, 0, &[(&providers[0], root), (&providers[1], root)]);
+    env.settle_shard(&job, 0);
+    env.settle_assignment(&providers[0], &job, 0, 0);
+    env.settle_assignment(&providers[1], &job, 0, 1);
+    env.close_shard(&job, 0);
+    env.warp(86_400);
+    let close = env.close_job_ix(&client, &job);
+    env.send(&[close], &[]).expect("close and refund");
+    assert_eq!(
+        env.balance(&client.token),
+        WALLET_TOKENS - 2 * (PRICE + fee()),
+        "the unstarted shard is refunded"
+    );
+    assert_eq!(env.balance(&env.fee_vault), 2 * fee());
+    let collect = env.collect_fees_ix();
+    assert!(env.send(&[collect], &[]).is_err(), "nowhere to collect to");
+
+    let intruder = env.wallet(0);
+    let theirs = env.token_account(&intruder.pubkey(), 0);
+    let steal = env.set_treasury_ix(&intruder.pubkey(), &theirs);
+    env.assert_refused(
+        &[steal],
+        &[&intruder.key],
+        code(GpuShareError::NotNetworkAuthority),
+    );
+    let fresh = env.token_account(&env.authority.pubkey(), 0);
+    let adopt = env.set_treasury_ix(&env.authority.pubkey(), &fresh);
+    env.send(&[adopt], &[]).expect("new treasury");
+    let collect = env.collect_fees_ix();
+    env.send(&[collect], &[]).expect("collect");
+    assert_eq!(env.balance(&fresh), 2 * fee());
+    assert_eq!(env.balance(&env.fee_vault), 0);
+}
+
+/// A `CloseAccount` of an empty SPL token account, signed by its owner.
+fn spl_token_close(
+    env: &Env,
+    account: &anchor_lang::prelude::Pubkey,
+    owner: &anchor_lang::prelude::Pubkey,
+) -> anchor_lang::solana_program::instruction::Instruction {
+    anchor_spl::token_2022::spl_token_2022::instruction::close_account(
+        &env.token_program,
+        account,
+        owner,
+        owner,
+        &[],
+    )
+    .expect("close ix")
+}
+
+/// Attack 10 (missed then late): a replica that missed its reveal must not reveal in a later round
+/// opened by an extra replica and be paid.
+#[test]
+fn a_replica_that_missed_its_reveal_cannot_reveal_in_a_later_round() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let providers: Vec<ProviderHandle> = (0..4).map(|_| env.provider(STAKE)).collect();
+    let job = env.job(&client, 1, 3, 2, PRICE);
+    let (root, other) = (honest_root(&job.job, 0), forged_root(&job.job, 0, 0));
+    for (replica, p) in providers[..3].iter().enumerate() {
+        env.claim(p, &job, 0, replica as u8);
+    }
+    env.commit(&providers[0], &job, 0, 0, root);
+    env.commit(&providers[1], &job, 0, 1, other);
+    env.commit(&providers[2], &job, 0, 2, root);
+    env.reveal(&providers[0], &job, 0, 0, root);
+    env.reveal(&providers[1], &job, 0, 1, other);
+    env.warp(default_params().reveal_window + 1);
+    env.settle_shard(&job, 0);
+    assert_eq!(env.events::<ExtraReplicaOpened>()[0].replica, 3);
+    env.win_draw(&providers[3], &job, 0);
+    env.claim(&providers[3], &job, 0, 3);
+    env.commit(&providers[3], &job, 0, 3, root);
+    let late = env.reveal_ix(&providers[2], &job, 0, 2, root, providers[2].salt);
+    env.assert_refused(
+        &[late],
+        &[&providers[2].wallet.key],
+        code(GpuShareError::RevealTooLate),
+    );
+    env.reveal(&providers[3], &job, 0, 3, root);
+    env.settle_shard(&job, 0);
+    env.expire(&providers[2], &job, 0, 2);
+    assert_eq!(env.fetch::<Provider>(&providers[2].provider).completed, 0);
+    assert_eq!(env.fetch::<Provider>(&providers[2].provider).missed, 1);
+}
+
+/// Attack 10 (no way back): a provider that cannot finish gives the claim back early for half a
+/// miss, and the slot reopens at once; only the holder may, and only before committing and in time.
+#[test]
+fn a_claim_given_back_early_costs_half_a_miss_and_reopens_the_slot() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let (quitter, next) = (env.provider(STAKE), env.provider(STAKE));
+    let job = env.job(&client, 1, 2, 2, PRICE);
+    env.claim(&quitter, &job, 0, 0);
+    let mut unsigned = env.give_back_ix(&quitter, &job, 0, 0);
+    for meta in &mut unsigned.accounts {
+        meta.is_signer = false;
+    }
+    env.assert_refused(&[unsigned], &[], code(GpuShareError::NotHolder));
+    let give_back = env.give_back_ix(&quitter, &job, 0, 0);
+    env.send(&[give_back], &[&quitter.wallet.key])
+        .expect("give back");
+    let half_a_miss = share(default_params().miss_slash_bps / 2);
+    let state: Provider = env.fetch(&quitter.provider);
+    assert_eq!((state.slashed, state.open_claims), (half_a_miss, 0));
+    assert!(half_a_miss < share(default_params().miss_slash_bps));
+    env.claim(&next, &job, 0, 0);
+
+    env.commit(&next, &job, 0, 0, honest_root(&job.job, 0));
+    let committed = env.give_back_ix(&next, &job, 0, 0);
+    env.assert_refused(
+        &[committed],
+        &[&next.wallet.key],
+        code(GpuShareError::AlreadyCommitted),
+    );
+    env.claim(&quitter, &job, 0, 1);
+    env.warp(601);
+    let too_late = env.give_back_ix(&quitter, &job, 0, 1);
+    env.assert_refused(
+        &[too_late],
+        &[&quitter.wallet.key],
+        code(GpuShareError::CommitTooLate),
+    );
+}
+
+/// Attack 10 (clean slate): leaving and registering again keeps the track record.
+#[test]
+fn registering_again_keeps_the_track_record() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let p = env.provider(STAKE);
+    let job = env.job(&client, 1, 2, 2, PRICE);
+    env.claim(&p, &job, 0, 0);
+    env.warp(601);
+    env.expire(&p, &job, 0, 0);
+    let before: Provider = env.fetch(&p.provider);
+    assert_eq!(before.missed, 1);
+    let again = env.register_ix(&p.wallet, STAKE);
+    env.assert_refused(
+        &[again],
+        &[&p.wallet.key],
+        code(GpuShareError::ProviderNotEmpty),
+    );
+    let unstake = env.unstake_ix(&p, before.stake);
+    env.send(&[unstake], &[&p.wallet.key]).expect("unstake");
+    env.warp(default_params().unbonding_period);
+    let withdraw = env.withdraw_ix(&p);
+    env.send(&[withdraw], &[&p.wallet.key]).expect("withdraw");
+    let close = env.close_provider_ix(&p);
+    env.send(&[close], &[&p.wallet.key]).expect("close");
+    assert!(!env.exists(&p.vault), "the stake vault closes");
+    let register = env.register_ix(&p.wallet, STAKE);
+    env.send(&[register], &[&p.wallet.key])
+        .expect("register again");
+    let after: Provider = env.fetch(&p.provider);
+    assert_eq!(
+        (
+            after.missed,
+            after.slashed,
+            after.registered_at,
+            after.stake
+        ),
+        (before.missed, before.slashed, before.registered_at, STAKE)
+    );
+}
+
+/// Attacks 10 and 11: shards too large to hold or prove, and spot-checks whose leaves could not be
+/// recomputed within a transaction's compute budget, are refused at creation.
+#[test]
+fn jobs_whose_shards_or_proofs_do_not_fit_are_refused() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let spot = VerificationMode::SpotCheck { samples: 8 };
+    let cases: Vec<(KernelSpec, VerificationMode, GpuShareError)> = vec![
+        (
+            KernelSpec::Sha256Chain {
+                steps: 1 << 30,
+                leaf_every: 1,
+            },
+            VerificationMode::Quorum { q: 2 },
+            GpuShareError::ShardOutputTooLarge,
+        ),
+        (
+            KernelSpec::GemmI8 {
+                m: 1 << 16,
+                n: 1 << 16,
+                k: 64,
+            },
+            VerificationMode::Quorum { q: 2 },
+            GpuShareError::ShardOutputTooLarge,
+        ),
+        (
+            KernelSpec::GemmI8 {
+                m: 64,
+                n: 64,
+                k: 4_166,
+            },
+            spot,
+            GpuShareError::LeafTooExpensive,
+        ),
+        (
+            KernelSpec::MonteCarlo {
+                blocks: 16,
+                samples_per_block: 1 << 12,
+            },
+            spot,
+            GpuShareError::LeafTooExpensive,
+        ),
+    ];
+    for (kernel, mode, error) in cases {
+        let id = env.next_job_id();
+        let mut args = seeded_job(id, 1, 2, 2, PRICE, env.now() + 86_400);
+        args.kernel = kernel;
+        args.mode = mode;
+        let ix = env.create_job_ix(&client, args);
+        env.assert_refused(&[ix], &[&client.key], code(error));
+    }
+    let id = env.next_job_id();
+    let mut fits = seeded_job(id, 1, 2, 2, PRICE, env.now() + 86_400);
+    fits.kernel = KernelSpec::GemmI8 {
+        m: 64,
+        n: 64,
+        k: 1_024,
+    };
+    fits.mode = spot;
+    env.job_with(&client, fits);
+}
