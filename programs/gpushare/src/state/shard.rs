@@ -236,10 +236,12 @@ impl Shard {
         self.holders[usize::from(replica)] = provider;
     }
 
-    /// The assignment account of `replica` is gone; a slot that never committed reopens.
+    /// The assignment account of `replica` is gone; a slot that never committed reopens. A drawn
+    /// extra replica keeps its holder on record, so a winner that let it lapse cannot enter its
+    /// next draw.
     pub fn release(&mut self, replica: u8) {
         self.held_mask &= !bit(replica);
-        if self.committed_mask & bit(replica) == 0 {
+        if self.committed_mask & bit(replica) == 0 && !self.is_extra(replica) {
             self.holders[usize::from(replica)] = Pubkey::default();
         }
     }

@@ -760,3 +760,94 @@ fn jobs_whose_shards_or_proofs_do_not_fit_are_refused() {
     fits.mode = spot;
     env.job_with(&client, fits);
 }
+
+/// Runs a 2-of-2 quorum shard to a tie (one honest root, one wrong) and opens its extra replica's
+/// draw; returns the job and the honest root.
+fn tie_with_a_draw(env: &mut Env, client: &Wallet, replicas: [&ProviderHandle; 2]) -> JobHandle {
+    let job = env.job(client, 1, 2, 2, PRICE);
+    let (root, wrong) = (honest_root(&job.job, 0), forged_root(&job.job, 0, 0));
+    env.run_shard(&job, 0, &[(replicas[0], root), (replicas[1], wrong)]);
+    env.settle_shard(&job, 0);
+    assert_eq!(env.events::<ExtraReplicaOpened>().len(), 1);
+    job
+}
+
+/// A sybil keeps dormant identities (registered long ago, stake withdrawn) and, once a draw's seed
+/// is public, stakes the one whose ticket wins. Only providers staked when the draw opened may enter.
+#[test]
+fn an_identity_staked_after_a_draw_opened_cannot_enter_it() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let (first, second) = (env.provider(STAKE), env.provider(STAKE));
+    let dormant = env.provider(STAKE);
+    let unstake = env.unstake_ix(&dormant, STAKE);
+    env.send(&[unstake], &[&dormant.wallet.key])
+        .expect("unstake");
+    env.warp(default_params().unbonding_period);
+    let withdraw = env.withdraw_ix(&dormant);
+    env.send(&[withdraw], &[&dormant.wallet.key])
+        .expect("withdraw");
+    let job = tie_with_a_draw(&mut env, &client, [&first, &second]);
+    env.warp(2);
+    let restake = env.add_stake_ix(&dormant, STAKE);
+    env.send(&[restake], &[&dormant.wallet.key])
+        .expect("stake again");
+    let enter = env.enter_draw_ix(&dormant, &job, 0);
+    env.assert_refused(
+        &[enter],
+        &[&dormant.wallet.key],
+        code(GpuShareError::NotEligibleForDraw),
+    );
+}
+
+/// A draw's winner that never claims (or never commits) only delays the shard: after the winner's
+/// deadline the same slot is drawn again — no new slot opens, and nobody takes it first come.
+#[test]
+fn a_draw_whose_winner_never_commits_is_drawn_again() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let providers: Vec<ProviderHandle> = (0..4).map(|_| env.provider(STAKE)).collect();
+    let job = tie_with_a_draw(&mut env, &client, [&providers[0], &providers[1]]);
+    env.win_draw(&providers[2], &job, 0);
+    env.claim(&providers[2], &job, 0, 2);
+    let commit_by = shard(&env, &job).draw.unwrap().commit_by;
+    let early = env.settle_shard_ix(&job, 0);
+    env.assert_refused(&[early], &[], code(GpuShareError::SettleTooEarly));
+    env.warp(commit_by - env.now() + 1);
+    let held = env.settle_shard_ix(&job, 0);
+    env.assert_refused(&[held], &[], code(GpuShareError::SettleTooEarly));
+    env.expire(&providers[2], &job, 0, 2);
+    let first_come = env.claim_ix(&providers[3], &job, 0, 2);
+    env.assert_refused(
+        &[first_come],
+        &[&providers[3].wallet.key],
+        code(GpuShareError::NotDrawWinner),
+    );
+    env.settle_shard(&job, 0);
+    assert_eq!(
+        env.events::<ExtraReplicaOpened>()[0].replica,
+        2,
+        "the same slot"
+    );
+    let redrawn = shard(&env, &job);
+    assert_eq!((redrawn.replicas_open, redrawn.extras_opened), (3, 1));
+    let quitter = env.enter_draw_ix(&providers[2], &job, 0);
+    env.assert_refused(
+        &[quitter],
+        &[&providers[2].wallet.key],
+        code(GpuShareError::NotEligibleForDraw),
+    );
+    env.win_draw(&providers[3], &job, 0);
+    let root = honest_root(&job.job, 0);
+    env.claim(&providers[3], &job, 0, 2);
+    env.commit(&providers[3], &job, 0, 2, root);
+    env.reveal(&providers[3], &job, 0, 2, root);
+    env.settle_shard(&job, 0);
+    for replica in [0u8, 1] {
+        env.settle_assignment(&providers[usize::from(replica)], &job, 0, replica);
+    }
+    env.settle_assignment(&providers[3], &job, 0, 2);
+    assert_eq!(env.fetch::<Provider>(&providers[0].provider).completed, 1);
+    assert_eq!(env.fetch::<Provider>(&providers[3].provider).completed, 1);
+    assert_eq!(env.fetch::<Provider>(&providers[2].provider).missed, 1);
+}
