@@ -90,10 +90,6 @@ mod tests {
         let gemm = |k| Kernel::GemmI8 { m: 8, n: 8, k };
         assert!(leaf_fits_budget(&gemm(1_024)) && !leaf_fits_budget(&gemm(1_025)));
         assert!(!leaf_fits_budget(&gemm(4_166)));
-        assert!(
-            8 * 4_166 * 61 > 1_400_000,
-            "the old bound needed more than a transaction"
-        );
         let chain = |leaf_every| Kernel::Sha256Chain {
             steps: leaf_every,
             leaf_every,

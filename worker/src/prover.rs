@@ -134,7 +134,7 @@ mod tests {
         };
         let per_leaf = leaf_cost_units(&kernel);
         let fit = (LEAF_BUDGET_UNITS / per_leaf) as usize;
-        assert!(fit >= 1 && fit < 6, "the test needs expensive leaves");
+        assert!((1..6).contains(&fit), "the test needs expensive leaves");
         let packed = batches(&kernel, (0..6).map(proof).collect());
         assert!(packed.iter().all(|batch| batch.len() <= fit));
         assert_eq!(packed.iter().map(Vec::len).sum::<usize>(), 6);
