@@ -40,7 +40,7 @@ describe("gpushare job lifecycle", function () {
         for (let r = 0; r < 3; r++) await net.reveal(providers[r], job, shard, r, roots[r]);
         await net.settleShard(job, shard);
         for (let r = 0; r < 3; r++) await net.settleAssignment(providers[r], job, shard, r);
-        await net.closeShard(job, shard);
+        await net.closeShard(client, job, shard);
       }
       await net.closeJob(client, job);
 
@@ -88,7 +88,7 @@ describe("gpushare job lifecycle", function () {
     await net.settleShard(job, 0);
     await net.settleAssignment(providers[1], job, 0, 1);
     await net.settleAssignment(providers[2], job, 0, 0);
-    await net.closeShard(job, 0);
+    await net.closeShard(client, job, 0);
     await net.closeJob(client, job);
     assert.strictEqual(await net.balance(providers[2].token), WALLET_TOKENS - BigInt(STAKE) + BigInt(PRICE));
     assert.strictEqual(await net.balance(net.treasury), 2n * FEE + BigInt(STAKE / 20));
@@ -113,7 +113,7 @@ describe("gpushare job lifecycle", function () {
     await net.settleShard(job, 0);
     await net.settleAssignment(providers[0], job, 0, 0);
     await net.settleAssignment(providers[1], job, 0, 1);
-    await net.closeShard(job, 0);
+    await net.closeShard(client, job, 0);
     await net.closeJob(client, job);
     assert.strictEqual(await net.balance(client.token), WALLET_TOKENS - 2n * (BigInt(PRICE) + FEE));
   });
@@ -149,7 +149,7 @@ describe("gpushare job lifecycle", function () {
     for (let r = 0; r < 2; r++) await net.reveal(providers[r], job, 0, r, root);
     await net.settleShard(job, 0);
     for (let r = 0; r < 2; r++) await net.settleAssignment(providers[r], job, 0, r);
-    await net.closeShard(job, 0);
+    await net.closeShard(client, job, 0);
     await net.closeJob(client, job);
     assert.strictEqual(await net.balance(net.treasury), 2n * FEE);
     assert.strictEqual(await net.balance(client.token), WALLET_TOKENS - 2n * (BigInt(PRICE) + FEE));

@@ -274,12 +274,14 @@ export class Network {
     return program.methods.expireClaim().accounts(this.outcomeAccounts(p, job, shard, replica) as any).rpc();
   }
 
-  async closeShard(job: Job, shard: number) {
+  /** Closes a shard, signed by the job's client (anyone may once the job expired). */
+  async closeShard(client: Wallet, job: Job, shard: number) {
     const shardKey = shardAddress(job.address, shard);
     const state = await program.account.shard.fetch(shardKey);
     return program.methods
       .closeShard()
-      .accounts({ job: job.address, shard: shardKey, rentReceiver: state.payer } as any)
+      .accounts({ job: job.address, shard: shardKey, rentReceiver: state.payer, closer: client.key.publicKey } as any)
+      .signers([client.key])
       .rpc();
   }
 

@@ -169,7 +169,7 @@ impl ClientSession {
         self.settle_leftovers(job).await?;
         let progress = self.progress(job).await?;
         for shard in progress.shards.iter().filter(|s| s.held_mask == 0) {
-            let close = ix::close_shard(job, shard.index, &shard.payer);
+            let close = ix::close_shard(job, shard.index, &shard.payer, &self.me.authority);
             if let Err(error) = self.chain.submit(close).await {
                 tracing::debug!(%error, shard = shard.index, "shard not closed (a provider may have closed it)");
             }

@@ -432,12 +432,19 @@ pub fn outcome(
     }
 }
 
-pub fn close_shard(job: &Pubkey, shard_index: u16, rent_receiver: &Pubkey) -> Instruction {
+/// Closes a shard, signed by `closer` (the job's client, or anyone once the job expired).
+pub fn close_shard(
+    job: &Pubkey,
+    shard_index: u16,
+    rent_receiver: &Pubkey,
+    closer: &Pubkey,
+) -> Instruction {
     build(
         accounts::CloseShard {
             job: *job,
             shard: pda::shard(job, shard_index),
             rent_receiver: *rent_receiver,
+            closer: *closer,
         },
         instruction::CloseShard {},
     )

@@ -543,7 +543,7 @@ impl Daemon {
             }
             match self
                 .chain
-                .submit(ix::close_shard(&shard.job, shard.index, &wallet))
+                .submit(ix::close_shard(&shard.job, shard.index, &wallet, &wallet))
                 .await
             {
                 Ok(_) => {

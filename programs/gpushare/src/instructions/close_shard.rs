@@ -1,5 +1,6 @@
-//! `close_shard` (anyone): a shard that is settled, or whose job expired, and holds no live
-//! assignment closes; rent back to the provider that created it.
+//! `close_shard`: a shard that is settled, or whose job expired, and holds no live assignment
+//! closes; rent back to the provider that created it. Before the job expires only its client may
+//! close it, so nobody can take away the settled root the client's results are checked against.
 use anchor_lang::prelude::*;
 
 use crate::errors::GpuShareError;
@@ -26,14 +27,21 @@ pub struct CloseShard<'info> {
     /// CHECK: receives the shard's rent; must be the wallet that paid it.
     #[account(mut, address = shard.payer @ GpuShareError::WrongRentReceiver)]
     pub rent_receiver: UncheckedAccount<'info>,
+    /// The job's client until the job expires (the settled shard holds the root its results are
+    /// verified against, and results are served only while it does); anyone after.
+    pub closer: Signer<'info>,
 }
 
 impl CloseShard<'_> {
     fn validate(&self) -> Result<()> {
-        let over = self.shard.is_settled() || self.job.is_expired(Clock::get()?.unix_timestamp);
+        let expired = self.job.is_expired(Clock::get()?.unix_timestamp);
         require!(
-            over && self.shard.held_mask == 0,
+            (self.shard.is_settled() || expired) && self.shard.held_mask == 0,
             GpuShareError::ShardStillOpen
+        );
+        require!(
+            expired || self.closer.key() == self.job.client,
+            GpuShareError::NotJobClient
         );
         Ok(())
     }

@@ -140,8 +140,29 @@ fn a_reused_sha256_chain_is_caught_and_slashed_for_fraud() {
     env.commit(&cheat, &target, 0, 0, reused.root());
     env.warp(2);
     env.reveal(&cheat, &target, 0, 0, reused.root());
-    prove_all(&mut env, &cheat, &target, 0, kernel, &reused, samples);
-    assert_eq!(env.events::<SpotCheckFailed>().len(), 1, "caught");
+    // Samples inside the reused chain first: there every pair of leaves is one step of a real
+    // chain, and only the key tells them apart (leaf 1, the seam, would catch an unkeyed reuse too).
+    let challenge = assignment(&env, &target, 0).challenge.expect("challenged");
+    let leaf_of = |sample| sample_index(&challenge, sample, reused.tree.size());
+    let mut proofs = reused.proofs(kernel, &challenge, samples);
+    proofs.sort_by_key(|proof| leaf_of(proof.sample) < 2);
+    assert!(
+        leaf_of(proofs[0].sample) >= 2,
+        "some sample lands inside the chain"
+    );
+    for proof in proofs {
+        let ix = env.prove_ix(&cheat, &target, 0, 0, vec![proof]);
+        env.send(&[ix], &[&cheat.wallet.key]).expect("prove");
+        if !env.events::<SpotCheckFailed>().is_empty() {
+            break;
+        }
+    }
+    let failed = env.events::<SpotCheckFailed>();
+    assert_eq!(failed.len(), 1, "caught");
+    assert!(
+        leaf_of(failed[0].sample) >= 2,
+        "caught inside the reused chain, by the key alone"
+    );
     env.warp(default_params().reveal_window + 1);
     env.settle_shard(&target, 0);
     env.settle_assignment(&cheat, &target, 0, 0);
@@ -149,7 +170,7 @@ fn a_reused_sha256_chain_is_caught_and_slashed_for_fraud() {
         env.fetch::<Provider>(&cheat.provider).slashed,
         share(default_params().fraud_slash_bps)
     );
-    env.close_shard(&target, 0);
+    env.close_shard(&client, &target, 0);
     env.warp(86_400);
     env.close_job(&client, &target);
     env.close_job(&client, &earlier);
@@ -214,9 +235,14 @@ fn a_late_replica_cannot_get_an_early_committer_slashed() {
     let (honest, sybil) = (env.provider(STAKE), env.provider(STAKE));
     let job = spot_job(&mut env, &client, kernel, 2, samples);
     let output = Output::honest(kernel, &job);
-    env.claim(&honest, &job, 0, 0);
-    env.claim(&sybil, &job, 0, 1);
-    env.commit(&honest, &job, 0, 0, output.root());
+    // The same attack on a job where nobody fixes the honest replica's challenge in time.
+    let unfixed = spot_job(&mut env, &client, kernel, 2, samples);
+    let unfixed_output = Output::honest(kernel, &unfixed);
+    for (job, output) in [(&job, &output), (&unfixed, &unfixed_output)] {
+        env.claim(&honest, job, 0, 0);
+        env.claim(&sybil, job, 0, 1);
+        env.commit(&honest, job, 0, 0, output.root());
+    }
 
     let early = env.fix_challenge_ix(&job, 0, 0);
     env.assert_refused(&[early], &[], code(GpuShareError::ChallengeNotReady));
@@ -231,6 +257,13 @@ fn a_late_replica_cannot_get_an_early_committer_slashed() {
 
     // The sybil commits 550 s (over 1,300 slots) later: the honest commit's slots are long gone.
     env.warp(550);
+    env.commit(&sybil, &unfixed, 0, 1, [9; 32]);
+    let too_late = env.reveal_ix(&honest, &unfixed, 0, 0, unfixed_output.root(), honest.salt);
+    env.assert_refused(
+        &[too_late],
+        &[&honest.wallet.key],
+        code(GpuShareError::ChallengeUnavailable),
+    );
     env.commit(&sybil, &job, 0, 1, [9; 32]);
     env.reveal(&honest, &job, 0, 0, output.root());
     assert_eq!(assignment(&env, &job, 0).challenge, challenge, "unchanged");
@@ -352,7 +385,7 @@ fn a_sybil_cannot_capture_the_tie_break_or_get_the_honest_provider_slashed() {
             honest_won += 1;
             assert_eq!(honest_state.completed, 1, "the honest provider is paid");
         }
-        env.close_shard(&job, 0);
+        env.close_shard(&client, &job, 0);
         env.close_job(&client, &job);
     }
     assert!(
@@ -536,7 +569,7 @@ fn a_closed_treasury_blocks_no_refund() {
     env.settle_shard(&job, 0);
     env.settle_assignment(&providers[0], &job, 0, 0);
     env.settle_assignment(&providers[1], &job, 0, 1);
-    env.close_shard(&job, 0);
+    env.close_shard(&client, &job, 0);
     env.warp(86_400);
     let close = env.close_job_ix(&client, &job);
     env.send(&[close], &[]).expect("close and refund");
@@ -850,4 +883,30 @@ fn a_draw_whose_winner_never_commits_is_drawn_again() {
     assert_eq!(env.fetch::<Provider>(&providers[0].provider).completed, 1);
     assert_eq!(env.fetch::<Provider>(&providers[3].provider).completed, 1);
     assert_eq!(env.fetch::<Provider>(&providers[2].provider).missed, 1);
+}
+
+/// Attack 4 (the other way round): results are served, and checked, only while the settled shard
+/// is on chain, so a griefer closing it early would take them from the client. Until the job
+/// expires only its client may close a shard; after that, anyone.
+#[test]
+fn only_the_client_closes_a_settled_shard_before_expiry() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let providers: Vec<ProviderHandle> = (0..2).map(|_| env.provider(STAKE)).collect();
+    let job = env.job(&client, 2, 2, 2, PRICE);
+    for shard in 0..2 {
+        let root = honest_root(&job.job, shard);
+        env.run_shard(&job, shard, &[(&providers[0], root), (&providers[1], root)]);
+        env.settle_shard(&job, shard);
+        env.settle_assignment(&providers[0], &job, shard, 0);
+        env.settle_assignment(&providers[1], &job, shard, 1);
+    }
+    let payer = shard(&env, &job).payer;
+    let griefer = env.close_shard_ix(&job, 0, &payer);
+    env.assert_refused(&[griefer], &[], code(GpuShareError::NotJobClient));
+    env.close_shard(&client, &job, 0);
+    env.warp(86_400);
+    let anyone = env.close_shard_ix(&job, 1, &payer);
+    env.send(&[anyone], &[]).expect("anyone, after expiry");
+    env.close_job(&client, &job);
 }

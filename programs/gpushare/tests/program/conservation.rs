@@ -307,12 +307,13 @@ impl Model {
                 (ix, None, Effect::Nothing)
             }
             Op::CloseShard { pick } => {
-                let (_, job, shard, state) = Self::choose(&self.live_shards(), pick)?;
-                (
-                    self.env.close_shard_ix(&job, shard, &state.payer),
-                    None,
-                    Effect::Nothing,
-                )
+                let (client, job, shard, state) = Self::choose(&self.live_shards(), pick)?;
+                let c = &self.clients[client];
+                let mut ix = self.env.close_shard_ix(&job, shard, &state.payer);
+                if let Some(closer) = ix.accounts.last_mut() {
+                    closer.pubkey = c.pubkey();
+                }
+                (ix, signer(c), Effect::Nothing)
             }
             Op::CloseJob { pick } => {
                 let (client, job) = Self::choose(&self.live_jobs(), pick)?;

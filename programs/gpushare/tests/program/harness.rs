@@ -700,7 +700,12 @@ impl Env {
         shard_index: u16,
         rent_receiver: &Pubkey,
     ) -> Instruction {
-        client_ix::close_shard(&job.job, shard_index, rent_receiver)
+        client_ix::close_shard(
+            &job.job,
+            shard_index,
+            rent_receiver,
+            &self.authority.pubkey(),
+        )
     }
 
     pub fn close_job_ix(&self, client: &Wallet, job: &JobHandle) -> Instruction {
@@ -761,10 +766,14 @@ impl Env {
         self.send(&[ix], &[]).expect("expire claim");
     }
 
-    pub fn close_shard(&mut self, job: &JobHandle, shard: u16) {
+    /// Closes a shard, signed by the job's client.
+    pub fn close_shard(&mut self, client: &Wallet, job: &JobHandle, shard: u16) {
         let payer = self.fetch::<Shard>(&shard_address(&job.job, shard)).payer;
-        let ix = self.close_shard_ix(job, shard, &payer);
-        self.send(&[ix], &[]).expect("close shard");
+        let mut ix = self.close_shard_ix(job, shard, &payer);
+        if let Some(closer) = ix.accounts.last_mut() {
+            closer.pubkey = client.pubkey();
+        }
+        self.send(&[ix], &[&client.key]).expect("close shard");
     }
 
     /// Closes the job and, in the same transaction, collects the fees and slashes it left in the fee

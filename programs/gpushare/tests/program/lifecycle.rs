@@ -41,7 +41,7 @@ fn happy_path(token_program: anchor_lang::prelude::Pubkey) {
             let paid = env.events::<ReplicaPaid>();
             assert_eq!((paid[0].amount, paid[0].fee), (PRICE, fee()));
         }
-        env.close_shard(&job, shard);
+        env.close_shard(&client, &job, shard);
     }
     let reclaim = env.claim_ix(&providers[0], &job, 0, 0);
     env.assert_refused(
@@ -152,7 +152,7 @@ fn a_dishonest_replica_is_slashed_and_the_honest_two_are_paid() {
     for p in &providers[..2] {
         assert_eq!(env.balance(&p.wallet.token), WALLET_TOKENS - STAKE + PRICE);
     }
-    env.close_shard(&job, 0);
+    env.close_shard(&client, &job, 0);
     env.close_job(&client, &job);
     assert_eq!(
         env.balance(&env.treasury),
@@ -201,7 +201,7 @@ fn all_replicas_disagree_extra_replicas_then_refund_without_slashing() {
         let state: Provider = env.fetch(&p.provider);
         assert_eq!((state.slashed, state.failed, state.completed), (0, 0, 0));
     }
-    env.close_shard(&job, 0);
+    env.close_shard(&client, &job, 0);
     env.close_job(&client, &job);
     assert_eq!(
         env.balance(&client.token),
@@ -238,7 +238,7 @@ fn an_extra_replica_breaks_a_tie_for_pay_and_the_loser_is_released() {
     }
     let loser: Provider = env.fetch(&providers[1].provider);
     assert_eq!((loser.slashed, loser.failed, loser.completed), (0, 0, 0));
-    env.close_shard(&job, 0);
+    env.close_shard(&client, &job, 0);
     env.close_job(&client, &job);
     assert_eq!(
         env.balance(&client.token),
@@ -275,7 +275,7 @@ fn a_missed_claim_is_expired_slashed_and_completed_by_another_provider() {
     env.settle_shard(&job, 0);
     env.settle_assignment(&providers[1], &job, 0, 1);
     env.settle_assignment(&providers[2], &job, 0, 0);
-    env.close_shard(&job, 0);
+    env.close_shard(&client, &job, 0);
     env.close_job(&client, &job);
     for p in &providers[1..] {
         assert_eq!(env.balance(&p.wallet.token), WALLET_TOKENS - STAKE + PRICE);
@@ -307,7 +307,7 @@ fn a_missed_reveal_is_slashed_and_the_remaining_quorum_is_paid() {
     env.expire(&providers[2], &job, 0, 2);
     assert!(!env.events::<ClaimExpired>()[0].reopened);
     assert_eq!(env.fetch::<Provider>(&providers[2].provider).missed, 1);
-    env.close_shard(&job, 0);
+    env.close_shard(&client, &job, 0);
     env.close_job(&client, &job);
     let miss = STAKE * u64::from(default_params().miss_slash_bps) / 10_000;
     assert_eq!(env.balance(&env.treasury), 2 * fee() + miss);
@@ -341,7 +341,7 @@ fn cancel_refunds_unstarted_shards_and_started_ones_finish() {
     env.settle_shard(&job, 1);
     env.settle_assignment(&providers[0], &job, 1, 0);
     env.settle_assignment(&providers[1], &job, 1, 1);
-    env.close_shard(&job, 1);
+    env.close_shard(&client, &job, 1);
     env.close_job(&client, &job);
     assert_eq!(
         env.balance(&client.token),
@@ -360,7 +360,7 @@ fn an_expired_job_releases_honest_work_and_closes() {
     env.warp(86_400);
     env.settle_assignment(&providers[0], &job, 0, 0);
     assert_eq!(env.events::<ReplicaReleased>().len(), 1);
-    env.close_shard(&job, 0);
+    env.close_shard(&client, &job, 0);
     env.close_job(&client, &job);
     assert_eq!(env.balance(&client.token), WALLET_TOKENS);
     assert_eq!(env.fetch::<Provider>(&providers[0].provider).slashed, 0);

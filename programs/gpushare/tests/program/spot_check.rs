@@ -128,7 +128,7 @@ fn honest_seeded_work_passes_for_each_kernel_across_several_transactions() {
             WALLET_TOKENS - STAKE + PRICE,
             "{kernel:?}"
         );
-        env.close_shard(&job, 1);
+        env.close_shard(&client, &job, 1);
         env.warp(86_400);
         env.close_job(&client, &job);
     }
