@@ -258,7 +258,7 @@ mod tests {
             !shard_is_public(Some(&shard)),
             "spot-checked, nobody passed"
         );
-        (shard.passed_mask, shard.distinct_roots) = (1, 1);
+        (shard.passed_mask, shard.distinct_roots, shard.replicas_open) = (1, 1, 1);
         assert!(shard_is_public(Some(&shard)), "spot-checked and passed");
         shard.phase = ShardPhase::Settled {
             outcome: ShardOutcome::Quorum { root: [1; 32] },

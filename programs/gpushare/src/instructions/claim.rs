@@ -103,6 +103,7 @@ impl Claim<'_> {
                 roots: Default::default(),
                 votes: Default::default(),
                 distinct_roots: 0,
+                root_of: Default::default(),
                 bump: ctx.bumps.shard,
                 draw: None,
             });

@@ -122,6 +122,8 @@ pub struct Shard {
     pub roots: [[u8; 32]; MAX_SLOTS_PER_SHARD],
     pub votes: [u8; MAX_SLOTS_PER_SHARD],
     pub distinct_roots: u8,
+    /// Which of `roots` each replica revealed (meaningful where `revealed_mask` has the replica).
+    pub root_of: [u8; MAX_SLOTS_PER_SHARD],
     pub bump: u8,
     /// The lottery for the newest extra replica, once one opened.
     pub draw: Option<Draw>,
@@ -146,8 +148,8 @@ impl Shard {
         matches!(self.phase, ShardPhase::Settled { .. })
     }
 
-    /// The roots the settled shard accepted as its verified result: the quorum's root, or every
-    /// revealed root of a spot-checked shard where some replica passed (none otherwise).
+    /// The roots the settled shard accepted as its verified result: the quorum's root, or the roots
+    /// of the spot-checked replicas that passed (none otherwise).
     pub fn accepted_roots(&self) -> Vec<[u8; 32]> {
         match self.phase {
             ShardPhase::Settled {
@@ -155,7 +157,18 @@ impl Shard {
             } => vec![root],
             ShardPhase::Settled {
                 outcome: ShardOutcome::SpotChecked,
-            } if self.passed_mask != 0 => self.roots[..usize::from(self.distinct_roots)].to_vec(),
+            } => {
+                let mut accepted: Vec<[u8; 32]> = Vec::new();
+                let passed = (0..self.replicas_open).filter(|r| self.passed_mask & bit(*r) != 0);
+                for replica in passed {
+                    let index = self.root_of.get(usize::from(replica)).copied();
+                    let root = index.and_then(|i| self.roots.get(usize::from(i)));
+                    if let Some(root) = root.filter(|root| !accepted.contains(root)) {
+                        accepted.push(*root);
+                    }
+                }
+                accepted
+            }
             _ => Vec::new(),
         }
     }
@@ -281,14 +294,20 @@ impl Shard {
     pub fn record_reveal(&mut self, replica: u8, root: [u8; 32]) {
         self.revealed_mask |= bit(replica);
         let known = usize::from(self.distinct_roots);
-        match self.roots[..known].iter().position(|r| *r == root) {
-            Some(i) => self.votes[i] += 1,
+        let index = match self.roots[..known].iter().position(|r| *r == root) {
+            Some(i) => {
+                self.votes[i] += 1;
+                i
+            }
             None => {
                 self.roots[known] = root;
                 self.votes[known] = 1;
                 self.distinct_roots += 1;
+                known
             }
-        }
+        };
+        // At most MAX_SLOTS_PER_SHARD (16) distinct roots: the index fits a u8.
+        self.root_of[usize::from(replica)] = index as u8;
     }
 
     /// Whether every open replica is decided (revealed or missed; spot-checked: passed or failed),

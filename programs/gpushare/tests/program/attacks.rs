@@ -910,3 +910,45 @@ fn only_the_client_closes_a_settled_shard_before_expiry() {
     env.send(&[anyone], &[]).expect("anyone, after expiry");
     env.close_job(&client, &job);
 }
+
+/// A spot-checked shard where one replica passes and another is caught: only the passing root is
+/// accepted, so a client never takes the caught replica's bytes as a verified result.
+#[test]
+fn a_caught_replicas_root_is_never_an_accepted_result() {
+    let kernel = Kernel::Sha256Chain {
+        steps: 256,
+        leaf_every: 16,
+    };
+    let samples = 4;
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let (honest, faker) = (env.provider(STAKE), env.provider(STAKE));
+    let job = spot_job(&mut env, &client, kernel, 2, samples);
+    let output = Output::honest(kernel, &job);
+    let faked = Output::new(
+        output
+            .leaves
+            .iter()
+            .map(|leaf| leaf.iter().map(|b| !b).collect())
+            .collect(),
+    );
+    for (replica, (p, out)) in [(&honest, &output), (&faker, &faked)]
+        .into_iter()
+        .enumerate()
+    {
+        env.claim(p, &job, 0, replica as u8);
+        env.commit(p, &job, 0, replica as u8, out.root());
+    }
+    env.warp(2);
+    for (replica, (p, out)) in [(&honest, &output), (&faker, &faked)]
+        .into_iter()
+        .enumerate()
+    {
+        env.reveal(p, &job, 0, replica as u8, out.root());
+        prove_all(&mut env, p, &job, replica as u8, kernel, out, samples);
+    }
+    env.settle_shard(&job, 0);
+    let settled = shard(&env, &job);
+    assert_eq!((settled.passed_mask, settled.failed_mask), (0b01, 0b10));
+    assert_eq!(settled.accepted_roots(), vec![output.root()]);
+}

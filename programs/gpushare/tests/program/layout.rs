@@ -9,6 +9,6 @@ fn account_sizes_match_the_documentation() {
     assert_eq!(Job::space(1), 440);
     assert_eq!(Job::space(64), 447);
     assert_eq!(Job::space(gpushare::constants::MAX_SHARDS_LIMIT), 951);
-    assert_eq!(8 + Shard::INIT_SPACE, 1_294);
+    assert_eq!(8 + Shard::INIT_SPACE, 1_310);
     assert_eq!(8 + Assignment::INIT_SPACE, 271);
 }
