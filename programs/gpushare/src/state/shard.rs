@@ -396,10 +396,10 @@ impl Shard {
         if let Some(draw) = next_draw.filter(|_| redraw || self.extras_opened < extra_cap) {
             if redraw {
                 // A winner that lapsed, claimed or not, sits out the draws for this slot.
-                if let Some(lapsed) = self.draw.map(|draw| draw.winner) {
-                    if lapsed != Pubkey::default() {
-                        self.holders[usize::from(self.replicas_open - 1)] = lapsed;
-                    }
+                if let Some(lapsed) = self.draw.map(|draw| draw.winner)
+                    && lapsed != Pubkey::default()
+                {
+                    self.holders[usize::from(self.replicas_open - 1)] = lapsed;
                 }
             } else {
                 self.extras_opened += 1;
