@@ -2,15 +2,14 @@
 //! parties paid and nothing lost (docs/program.md, "Rules learned from attacks").
 use gpushare::errors::GpuShareError;
 use gpushare::events::{ExtraReplicaOpened, ReplicaProven, SpotCheckFailed};
-use gpushare::instructions::{LeafWitness, SampleProof};
 use gpushare::state::*;
-use gpushare_core::kernels::{Kernel, job_seed, seeded_leaf};
-use gpushare_core::merkle::{MerkleTree, leaf_hash};
+use gpushare_core::kernels::Kernel;
 use gpushare_core::spot_check::sample_index;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
 
 use crate::harness::*;
+use crate::outputs::Output;
 
 const PRICE: u64 = 1_000_000;
 const STAKE: u64 = 2_000_000;
@@ -23,53 +22,6 @@ fn fee() -> u64 {
 /// `bps` of `STAKE`.
 fn share(bps: u16) -> u64 {
     STAKE * u64::from(bps) / 10_000
-}
-
-/// A provider's output for one shard, leaf by leaf, and its tree.
-struct Output {
-    leaves: Vec<Vec<u8>>,
-    tree: MerkleTree,
-}
-
-impl Output {
-    fn new(leaves: Vec<Vec<u8>>) -> Self {
-        let tree = MerkleTree::from_leaf_hashes(leaves.iter().map(|l| leaf_hash(l)).collect());
-        Self { leaves, tree }
-    }
-
-    /// The honest output of shard 0 (of one) of `job`, from the reference on the job's kernel seed.
-    fn honest(kernel: Kernel, job: &JobHandle) -> Self {
-        let seed = job_seed(&SEED, &job.job.to_bytes());
-        let mut leaves: Vec<Vec<u8>> = Vec::new();
-        for leaf in 0..kernel.shard_leaves(1, 0).unwrap() {
-            let previous = leaves.last().and_then(|l| l.as_slice().try_into().ok());
-            leaves.push(seeded_leaf(kernel, &seed, 1, 0, leaf, previous).unwrap());
-        }
-        Self::new(leaves)
-    }
-
-    fn root(&self) -> [u8; 32] {
-        self.tree.root()
-    }
-
-    /// The proofs of every sample under `challenge`.
-    fn proofs(&self, kernel: Kernel, challenge: &[u8; 32], samples: u8) -> Vec<SampleProof> {
-        let witness = |leaf: u64| LeafWitness {
-            leaf: self.leaves[leaf as usize].clone(),
-            path: self.tree.audit_path(leaf).unwrap(),
-        };
-        (0..samples)
-            .map(|sample| {
-                let leaf = sample_index(challenge, sample, self.tree.size());
-                let chained = matches!(kernel, Kernel::Sha256Chain { .. });
-                SampleProof {
-                    sample,
-                    witness: witness(leaf),
-                    previous: (chained && leaf > 0).then(|| witness(leaf - 1)),
-                }
-            })
-            .collect()
-    }
 }
 
 /// A one-shard spot-checked job of `replicas` replicas on `kernel`, seeded with `SEED`.
@@ -132,8 +84,8 @@ fn a_reused_sha256_chain_is_caught_and_slashed_for_fraud() {
     let earlier = spot_job(&mut env, &client, kernel, 1, samples);
     let target = spot_job(&mut env, &client, kernel, 1, samples);
     // The chain the cheat computed once, for the earlier job; only leaf 0 is computed afresh.
-    let mut leaves = Output::honest(kernel, &earlier).leaves;
-    leaves[0] = Output::honest(kernel, &target).leaves[0].clone();
+    let mut leaves = Output::honest(kernel, &SEED, &earlier, 1, 0).leaves;
+    leaves[0] = Output::honest(kernel, &SEED, &target, 1, 0).leaves[0].clone();
     let reused = Output::new(leaves);
 
     env.claim(&cheat, &target, 0, 0);
@@ -192,8 +144,11 @@ fn an_output_computed_for_one_job_fails_in_another() {
     let (honest, replayer) = (env.provider(STAKE), env.provider(STAKE));
     let first = spot_job(&mut env, &client, kernel, 1, samples);
     let second = spot_job(&mut env, &client, kernel, 1, samples);
-    let output = Output::honest(kernel, &first);
-    assert_ne!(output.root(), Output::honest(kernel, &second).root());
+    let output = Output::honest(kernel, &SEED, &first, 1, 0);
+    assert_ne!(
+        output.root(),
+        Output::honest(kernel, &SEED, &second, 1, 0).root()
+    );
 
     for (p, job) in [(&honest, &first), (&replayer, &second)] {
         env.claim(p, job, 0, 0);
@@ -234,10 +189,10 @@ fn a_late_replica_cannot_get_an_early_committer_slashed() {
     let client = env.wallet(WALLET_TOKENS);
     let (honest, sybil) = (env.provider(STAKE), env.provider(STAKE));
     let job = spot_job(&mut env, &client, kernel, 2, samples);
-    let output = Output::honest(kernel, &job);
+    let output = Output::honest(kernel, &SEED, &job, 1, 0);
     // The same attack on a job where nobody fixes the honest replica's challenge in time.
     let unfixed = spot_job(&mut env, &client, kernel, 2, samples);
-    let unfixed_output = Output::honest(kernel, &unfixed);
+    let unfixed_output = Output::honest(kernel, &SEED, &unfixed, 1, 0);
     for (job, output) in [(&job, &output), (&unfixed, &unfixed_output)] {
         env.claim(&honest, job, 0, 0);
         env.claim(&sybil, job, 0, 1);
@@ -902,11 +857,11 @@ fn only_the_client_closes_a_settled_shard_before_expiry() {
         env.settle_assignment(&providers[1], &job, shard, 1);
     }
     let payer = shard(&env, &job).payer;
-    let griefer = env.close_shard_ix(&job, 0, &payer);
+    let griefer = env.close_shard_ix(&job, 0, &payer, &env.authority.pubkey());
     env.assert_refused(&[griefer], &[], code(GpuShareError::NotJobClient));
     env.close_shard(&client, &job, 0);
     env.warp(86_400);
-    let anyone = env.close_shard_ix(&job, 1, &payer);
+    let anyone = env.close_shard_ix(&job, 1, &payer, &env.authority.pubkey());
     env.send(&[anyone], &[]).expect("anyone, after expiry");
     env.close_job(&client, &job);
 }
@@ -924,7 +879,7 @@ fn a_caught_replicas_root_is_never_an_accepted_result() {
     let client = env.wallet(WALLET_TOKENS);
     let (honest, faker) = (env.provider(STAKE), env.provider(STAKE));
     let job = spot_job(&mut env, &client, kernel, 2, samples);
-    let output = Output::honest(kernel, &job);
+    let output = Output::honest(kernel, &SEED, &job, 1, 0);
     let faked = Output::new(
         output
             .leaves

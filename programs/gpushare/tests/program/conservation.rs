@@ -309,10 +309,9 @@ impl Model {
             Op::CloseShard { pick } => {
                 let (client, job, shard, state) = Self::choose(&self.live_shards(), pick)?;
                 let c = &self.clients[client];
-                let mut ix = self.env.close_shard_ix(&job, shard, &state.payer);
-                if let Some(closer) = ix.accounts.last_mut() {
-                    closer.pubkey = c.pubkey();
-                }
+                let ix = self
+                    .env
+                    .close_shard_ix(&job, shard, &state.payer, &c.pubkey());
                 (ix, signer(c), Effect::Nothing)
             }
             Op::CloseJob { pick } => {

@@ -699,13 +699,9 @@ impl Env {
         job: &JobHandle,
         shard_index: u16,
         rent_receiver: &Pubkey,
+        closer: &Pubkey,
     ) -> Instruction {
-        client_ix::close_shard(
-            &job.job,
-            shard_index,
-            rent_receiver,
-            &self.authority.pubkey(),
-        )
+        client_ix::close_shard(&job.job, shard_index, rent_receiver, closer)
     }
 
     pub fn close_job_ix(&self, client: &Wallet, job: &JobHandle) -> Instruction {
@@ -769,10 +765,7 @@ impl Env {
     /// Closes a shard, signed by the job's client.
     pub fn close_shard(&mut self, client: &Wallet, job: &JobHandle, shard: u16) {
         let payer = self.fetch::<Shard>(&shard_address(&job.job, shard)).payer;
-        let mut ix = self.close_shard_ix(job, shard, &payer);
-        if let Some(closer) = ix.accounts.last_mut() {
-            closer.pubkey = client.pubkey();
-        }
+        let ix = self.close_shard_ix(job, shard, &payer, &client.pubkey());
         self.send(&[ix], &[&client.key]).expect("close shard");
     }
 

@@ -8,6 +8,7 @@ mod conservation;
 mod harness;
 mod layout;
 mod lifecycle;
+mod outputs;
 mod refusals;
 mod spot_check;
 mod staking;

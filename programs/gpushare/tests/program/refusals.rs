@@ -505,14 +505,24 @@ fn settling_and_closing_before_time_are_refused() {
         &[],
         code(GpuShareError::AssignmentNotSettleable),
     );
-    let close_shard = env.close_shard_ix(&job, 0, &providers[0].wallet.pubkey());
+    let close_shard = env.close_shard_ix(
+        &job,
+        0,
+        &providers[0].wallet.pubkey(),
+        &env.authority.pubkey(),
+    );
     env.assert_refused(&[close_shard], &[], code(GpuShareError::ShardStillOpen));
     let close_job = env.close_job_ix(&client, &job);
     env.assert_refused(&[close_job], &[], code(GpuShareError::JobStillOpen));
     env.reveal(&providers[1], &job, 0, 1, root);
     env.settle_shard(&job, 0);
     env.assert_refused(&[settle], &[], code(GpuShareError::ShardAlreadySettled));
-    let close_shard = env.close_shard_ix(&job, 0, &providers[0].wallet.pubkey());
+    let close_shard = env.close_shard_ix(
+        &job,
+        0,
+        &providers[0].wallet.pubkey(),
+        &env.authority.pubkey(),
+    );
     env.assert_refused(&[close_shard], &[], code(GpuShareError::ShardStillOpen));
 }
 

@@ -2,59 +2,25 @@
 //! sampled, and every bad proof is refused by name with state unchanged.
 use gpushare::errors::GpuShareError;
 use gpushare::events::{ReplicaProven, SpotCheckFailed};
-use gpushare::instructions::{LeafWitness, SampleProof};
+use gpushare::instructions::SampleProof;
 use gpushare::state::*;
-use gpushare_core::kernels::{Kernel, job_seed, seeded_leaf};
-use gpushare_core::merkle::{MerkleTree, leaf_hash};
+use gpushare_core::kernels::Kernel;
 use gpushare_core::spot_check::sample_index;
 
 use crate::harness::*;
+use crate::outputs::Output;
 
 const PRICE: u64 = 1_000_000;
 const STAKE: u64 = 2_000_000;
 const SEED: [u8; 32] = [3; 32];
 
-/// A provider's output for one shard: its leaves and their tree.
-struct Output {
-    leaves: Vec<Vec<u8>>,
-    tree: MerkleTree,
-}
-
-/// The honest output of `shard` of `job`, leaf by leaf from the reference (on the job's kernel
-/// seed), with leaves `faked` altered.
+/// The honest output of `shard` of `job`, with leaves `faked` altered.
 fn output(kernel: Kernel, job: &JobHandle, shards: u32, shard: u32, faked: &[u64]) -> Output {
-    let seed = job_seed(&SEED, &job.job.to_bytes());
-    let count = kernel.shard_leaves(shards, shard).unwrap();
-    let mut leaves: Vec<Vec<u8>> = Vec::new();
-    for leaf in 0..count {
-        let previous = leaves.last().and_then(|l| l.as_slice().try_into().ok());
-        leaves.push(seeded_leaf(kernel, &seed, shards, shard, leaf, previous).unwrap());
-    }
+    let mut leaves = Output::honest(kernel, &SEED, job, shards, shard).leaves;
     for &leaf in faked {
         leaves[leaf as usize][0] ^= 0x01;
     }
-    let tree = MerkleTree::from_leaf_hashes(leaves.iter().map(|l| leaf_hash(l)).collect());
-    Output { leaves, tree }
-}
-
-fn witness(output: &Output, leaf: u64) -> LeafWitness {
-    LeafWitness {
-        leaf: output.leaves[leaf as usize].clone(),
-        path: output.tree.audit_path(leaf).unwrap(),
-    }
-}
-
-/// The proof of `sample` from `output`, for the leaf the challenge picked.
-fn proof(kernel: Kernel, output: &Output, challenge: &[u8; 32], sample: u8) -> SampleProof {
-    let leaf = sample_index(challenge, sample, output.tree.size());
-    let previous = matches!(kernel, Kernel::Sha256Chain { .. })
-        .then(|| leaf.checked_sub(1))
-        .flatten();
-    SampleProof {
-        sample,
-        witness: witness(output, leaf),
-        previous: previous.map(|p| witness(output, p)),
-    }
+    Output::new(leaves)
 }
 
 fn spot_job(
@@ -114,7 +80,7 @@ fn honest_seeded_work_passes_for_each_kernel_across_several_transactions() {
         let out = output(kernel, &job, 2, 1, &[]);
         let challenge = commit_and_reveal(&mut env, &p, &job, 1, &out);
         let proofs: Vec<SampleProof> = (0..samples)
-            .map(|s| proof(kernel, &out, &challenge, s))
+            .map(|s| out.proof(kernel, &challenge, s))
             .collect();
         for half in proofs.chunks(3) {
             let ix = env.prove_ix(&p, &job, 1, 0, half.to_vec());
@@ -156,7 +122,7 @@ fn a_faked_leaf_is_caught_whenever_it_is_sampled() {
                 .find(|s| sample_index(&challenge, *s, leaves) == faked)
                 .unwrap_or_default();
             // The true leaf does not hash into the faked tree...
-            let mut honest_claim = proof(kernel, &fake, &challenge, hit);
+            let mut honest_claim = fake.proof(kernel, &challenge, hit);
             honest_claim.witness.leaf = honest.leaves[faked as usize].clone();
             let ix = env.prove_ix(&p, &job, 0, 0, vec![honest_claim]);
             env.assert_refused(
@@ -165,7 +131,7 @@ fn a_faked_leaf_is_caught_whenever_it_is_sampled() {
                 code(GpuShareError::InvalidMerkleProof),
             );
             // ...and the faked leaf that does is fraud.
-            let ix = env.prove_ix(&p, &job, 0, 0, vec![proof(kernel, &fake, &challenge, hit)]);
+            let ix = env.prove_ix(&p, &job, 0, 0, vec![fake.proof(kernel, &challenge, hit)]);
             env.send(&[ix], &[&p.wallet.key])
                 .expect("a proof of the faked leaf lands as evidence");
             assert_eq!(env.events::<SpotCheckFailed>().len(), 1);
@@ -180,7 +146,7 @@ fn a_faked_leaf_is_caught_whenever_it_is_sampled() {
             caught += 1;
         } else {
             let proofs = (0..samples)
-                .map(|s| proof(kernel, &fake, &challenge, s))
+                .map(|s| fake.proof(kernel, &challenge, s))
                 .collect();
             let ix = env.prove_ix(&p, &job, 0, 0, proofs);
             env.send(&[ix], &[&p.wallet.key])
@@ -229,7 +195,7 @@ fn bad_proofs_are_refused_by_name_and_change_nothing() {
 
     env.claim(&p, &job, 0, 0);
     env.commit(&p, &job, 0, 0, out.tree.root());
-    let early = env.prove_ix(&p, &job, 0, 0, vec![proof(kernel, &out, &[0; 32], 0)]);
+    let early = env.prove_ix(&p, &job, 0, 0, vec![out.proof(kernel, &[0; 32], 0)]);
     env.assert_refused(
         &[early],
         &[&p.wallet.key],
@@ -249,12 +215,12 @@ fn bad_proofs_are_refused_by_name_and_change_nothing() {
 
     let outside = SampleProof {
         sample: samples,
-        ..proof(kernel, &out, &challenge, 0)
+        ..out.proof(kernel, &challenge, 0)
     };
     let ix = env.prove_ix(&p, &job, 0, 0, vec![outside]);
     env.assert_refused(&[ix], &[&p.wallet.key], code(GpuShareError::InvalidSample));
 
-    let mut bad_path = proof(kernel, &out, &challenge, 0);
+    let mut bad_path = out.proof(kernel, &challenge, 0);
     bad_path.witness.path[0][0] ^= 1;
     let ix = env.prove_ix(&p, &job, 0, 0, vec![bad_path]);
     env.assert_refused(
@@ -264,9 +230,9 @@ fn bad_proofs_are_refused_by_name_and_change_nothing() {
     );
 
     let index = sample_index(&challenge, 0, out.tree.size());
-    let mut wrong_index = proof(kernel, &out, &challenge, 0);
+    let mut wrong_index = out.proof(kernel, &challenge, 0);
     let other = (index + 1) % out.tree.size();
-    wrong_index.witness = witness(&out, other);
+    wrong_index.witness = out.witness(other);
     let ix = env.prove_ix(&p, &job, 0, 0, vec![wrong_index]);
     env.assert_refused(
         &[ix],
@@ -277,7 +243,7 @@ fn bad_proofs_are_refused_by_name_and_change_nothing() {
     if index > 0 {
         let no_previous = SampleProof {
             previous: None,
-            ..proof(kernel, &out, &challenge, 0)
+            ..out.proof(kernel, &challenge, 0)
         };
         let ix = env.prove_ix(&p, &job, 0, 0, vec![no_previous]);
         env.assert_refused(
@@ -288,12 +254,12 @@ fn bad_proofs_are_refused_by_name_and_change_nothing() {
     }
 
     let twice = vec![
-        proof(kernel, &out, &challenge, 1),
-        proof(kernel, &out, &challenge, 1),
+        out.proof(kernel, &challenge, 1),
+        out.proof(kernel, &challenge, 1),
     ];
     let ix = env.prove_ix(&p, &job, 0, 0, twice);
     env.assert_refused(&[ix], &[&p.wallet.key], code(GpuShareError::DuplicateProof));
-    let once = env.prove_ix(&p, &job, 0, 0, vec![proof(kernel, &out, &challenge, 1)]);
+    let once = env.prove_ix(&p, &job, 0, 0, vec![out.proof(kernel, &challenge, 1)]);
     env.send(&[once.clone()], &[&p.wallet.key])
         .expect("first proof of sample 1");
     env.assert_refused(
@@ -308,7 +274,7 @@ fn bad_proofs_are_refused_by_name_and_change_nothing() {
         &quorum_job,
         0,
         0,
-        vec![proof(kernel, &out, &challenge, 0)],
+        vec![out.proof(kernel, &challenge, 0)],
     );
     assert!(
         env.send(&[ix], &[&p.wallet.key]).is_err(),
@@ -316,7 +282,7 @@ fn bad_proofs_are_refused_by_name_and_change_nothing() {
     );
 
     env.warp(default_params().reveal_window + 1);
-    let late = env.prove_ix(&p, &job, 0, 0, vec![proof(kernel, &out, &challenge, 2)]);
+    let late = env.prove_ix(&p, &job, 0, 0, vec![out.proof(kernel, &challenge, 2)]);
     env.assert_refused(&[late], &[&p.wallet.key], code(GpuShareError::ProofTooLate));
 }
 
