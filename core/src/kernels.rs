@@ -187,10 +187,21 @@ impl SeededGemm {
         splitmix64_at(stream_seed, index / 8).to_le_bytes()[(index % 8) as usize] as i8
     }
 
-    /// Fills `out` with elements `first..first + out.len()` of the stream (eight per generator call).
+    /// Fills `out` with elements `first..first + out.len()` of the stream, using all eight bytes of
+    /// each generator output.
     pub fn fill(stream_seed: u64, first: u64, out: &mut [i8]) {
-        for (offset, slot) in out.iter_mut().enumerate() {
-            *slot = Self::element(stream_seed, first + offset as u64);
+        let mut index = first;
+        let mut rest = out;
+        while !rest.is_empty() {
+            let bytes = splitmix64_at(stream_seed, index / 8).to_le_bytes();
+            let offset = (index % 8) as usize;
+            let take = (8 - offset).min(rest.len());
+            let (now, later) = core::mem::take(&mut rest).split_at_mut(take);
+            for (slot, byte) in now.iter_mut().zip(&bytes[offset..]) {
+                *slot = *byte as i8;
+            }
+            index += take as u64;
+            rest = later;
         }
     }
 }
@@ -380,6 +391,17 @@ pub fn seeded_leaf(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn fill_is_element_by_element(seed in any::<u64>(), first in 0u64..1 << 40, len in 0usize..70) {
+            let mut filled = alloc::vec![0i8; len];
+            SeededGemm::fill(seed, first, &mut filled);
+            let expected: Vec<i8> = (0..len as u64).map(|i| SeededGemm::element(seed, first + i)).collect();
+            prop_assert_eq!(filled, expected);
+        }
+    }
 
     const SEED: [u8; 32] = [7; 32];
 

@@ -23,6 +23,32 @@ pub fn empty_root() -> Hash {
     sha256(&[])
 }
 
+/// A parent node: `node_hash(left, right)`, or `left` carried up unchanged when it has no sibling.
+pub fn parent(left: &Hash, right: Option<&Hash>) -> Hash {
+    match right {
+        Some(right) => node_hash(left, right),
+        None => *left,
+    }
+}
+
+/// The level above `below` (one node per pair, a last unpaired node carried up), one node at a time.
+pub fn level_above(below: &[Hash]) -> Vec<Hash> {
+    below
+        .chunks(2)
+        .map(|pair| parent(&pair[0], pair.get(1)))
+        .collect()
+}
+
+/// The Merkle Tree Hash of already-hashed leaves, each level computed by `level_above` and dropped
+/// once the next exists (for a root without keeping the tree).
+pub fn root_with(leaves: Vec<Hash>, level_above: impl Fn(&[Hash]) -> Vec<Hash>) -> Hash {
+    let mut level = leaves;
+    while level.len() > 1 {
+        level = level_above(&level);
+    }
+    level.first().copied().unwrap_or_else(empty_root)
+}
+
 /// A Merkle tree kept level by level: level 0 holds the leaf hashes; a node without a sibling is
 /// carried up unchanged, which is exactly RFC 6962's split at the largest power of two.
 #[derive(Clone, Debug)]
@@ -40,17 +66,18 @@ pub enum MerkleError {
 impl MerkleTree {
     /// Builds the tree over already-hashed leaves.
     pub fn from_leaf_hashes(leaves: Vec<Hash>) -> Self {
+        Self::from_leaf_hashes_with(leaves, level_above)
+    }
+
+    /// Builds the tree over already-hashed leaves, each level computed by `level_above` (which must
+    /// agree with [`level_above`]; a caller may compute it in parallel).
+    pub fn from_leaf_hashes_with(
+        leaves: Vec<Hash>,
+        level_above: impl Fn(&[Hash]) -> Vec<Hash>,
+    ) -> Self {
         let mut levels = alloc::vec![leaves];
-        while levels.last().is_some_and(|level| level.len() > 1) {
-            let below = &levels[levels.len() - 1];
-            let above = below
-                .chunks(2)
-                .map(|pair| match pair {
-                    [left, right] => node_hash(left, right),
-                    [carried] => *carried,
-                    _ => unreachable!("chunks(2) yields one or two items"),
-                })
-                .collect();
+        while let Some(below) = levels.last().filter(|level| level.len() > 1) {
+            let above = level_above(below);
             levels.push(above);
         }
         Self { levels }
@@ -213,6 +240,15 @@ mod tests {
             prop_assert!(!verify_audit_path(((m + 1) % n) as u64, n as u64, &leaf, &path, &root));
             prop_assert!(!verify_audit_path(n as u64, n as u64, &leaf, &path, &root));
             prop_assert!(!verify_audit_path(m as u64, n as u64, &leaf, &path[..path.len() - 1], &root));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_root_alone_is_the_trees_root(n in 0usize..70) {
+            let hashes: Vec<Hash> = data(n).iter().map(|d| leaf_hash(d)).collect();
+            let tree = MerkleTree::from_leaf_hashes(hashes.clone());
+            prop_assert_eq!(root_with(hashes, level_above), tree.root());
         }
     }
 

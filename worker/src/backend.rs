@@ -3,6 +3,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::cpu::CpuBackend;
+use crate::engine::{self, GemmShard, Phases, ShardOutput};
 use crate::error::WorkerError;
 use crate::gpu::GpuBackend;
 
@@ -41,6 +42,16 @@ pub trait Backend: Send + Sync {
         blocks: Range<u32>,
         samples: u32,
     ) -> Result<Vec<u32>, WorkerError>;
+
+    /// A whole gemm_i8 shard: operands, GEMM, Freivalds' check, output bytes and Merkle root, each
+    /// phase's time added to `phases`. By default the host pipeline around [`Backend::gemm_i8`].
+    fn gemm_shard(
+        &self,
+        shard: &GemmShard,
+        phases: &mut Phases,
+    ) -> Result<ShardOutput, WorkerError> {
+        engine::host_gemm_shard(self, shard, phases)
+    }
 }
 
 /// Which backend to use.

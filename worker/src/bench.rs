@@ -1,14 +1,19 @@
 //! `bench`: throughput of each kernel on each backend — TOPS for GEMM (and against the naive triple
 //! loop on the CPU, and cuBLAS int8 on a GPU), SHA-256 hashes/s, Monte Carlo samples/s — and
-//! Freivalds' time as a fraction of GEMM's. Human-readable, or `--json`.
+//! Freivalds' time as a fraction of GEMM's. `bench --pipeline`: whole shards end to end on each
+//! backend with the time of each phase, next to the bare kernel. Human-readable, or `--json`.
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gpushare_core::kernels::{SeededGemm, monte_carlo_key, sha256_chain_key, sha256_chain_start};
+use gpushare_core::kernels::{
+    Kernel, SeededGemm, monte_carlo_key, sha256_chain_key, sha256_chain_start,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::backend::{self, Backend};
 use crate::cpu::gemm_i8_naive;
+use crate::engine::{self, Input, Phases};
 use crate::error::WorkerError;
 use crate::freivalds;
 use crate::gpu::GpuBackend;
@@ -31,6 +36,13 @@ pub struct BenchArgs {
     pub mc_blocks: u32,
     #[arg(long, default_value_t = 1 << 18)]
     pub mc_samples: u32,
+    /// Time whole shards end to end (one shard of each kernel at the sizes above), phase by phase,
+    /// next to the bare kernel, instead of the kernels alone.
+    #[arg(long)]
+    pub pipeline: bool,
+    /// Timed runs of each shard or bare GEMM after one warm-up (the fastest shard is reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeats: u32,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -56,8 +68,42 @@ pub struct Report {
     pub cpu_speedup_over_naive: Option<f64>,
     /// Freivalds (one round, CPU) time over each backend's GEMM time.
     pub freivalds_fraction: Vec<(String, f64)>,
-    /// Our GPU kernel's time over cuBLAS int8's, when cuBLAS is usable.
-    pub gpu_kernel_over_cublas: Option<f64>,
+    /// The bare device GEMMs, when a GPU is usable.
+    pub device_gemm: Option<DeviceGemm>,
+}
+
+/// The bare GEMM on the device, operands already there, timed with CUDA events.
+#[derive(Debug, Serialize)]
+pub struct DeviceGemm {
+    pub device: String,
+    pub shape: String,
+    pub dp4a_seconds: f64,
+    pub dp4a_tops: f64,
+    /// cuBLAS int8 in the "TN" layout, when usable here (its C checked equal to the kernel's).
+    pub cublas_seconds: Option<f64>,
+    pub cublas_tops: Option<f64>,
+    /// Our kernel's time over cuBLAS's.
+    pub dp4a_over_cublas: Option<f64>,
+}
+
+/// One shard end to end on one backend.
+#[derive(Debug, Serialize)]
+pub struct ShardTiming {
+    pub backend: String,
+    pub kernel: &'static str,
+    pub shape: String,
+    /// The fastest of the timed runs, phase by phase (`phases.total` is its wall clock).
+    pub phases: Phases,
+    /// The bare kernel on the same backend (on a GPU: device time, operands already there).
+    pub bare_kernel_seconds: f64,
+    /// Everything that is not the kernel, over the kernel: (total − kernel phase) / kernel phase.
+    pub overhead_over_kernel: f64,
+}
+
+/// Everything `bench --pipeline` measured.
+#[derive(Debug, Default, Serialize)]
+pub struct PipelineReport {
+    pub shards: Vec<ShardTiming>,
 }
 
 fn timed<T>(f: impl FnOnce() -> Result<T, WorkerError>) -> Result<(T, Duration), WorkerError> {
@@ -75,28 +121,48 @@ fn operands(size: usize) -> (Vec<i8>, Vec<i8>) {
     (a, b)
 }
 
-/// Runs the benchmark and prints the report.
-pub fn run(args: &BenchArgs) -> Result<(), WorkerError> {
-    let backends = backend::available();
-    let steps = backends.len() * 3 + usize::from(args.naive) + 1;
+fn progress_bar(steps: usize) -> ProgressBar {
     let progress = ProgressBar::new(steps as u64);
     progress.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    progress
+}
+
+fn print_json(value: &impl Serialize) -> Result<(), WorkerError> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Runs the benchmark and prints the report.
+pub fn run(args: &BenchArgs) -> Result<(), WorkerError> {
+    let backends = backend::available();
+    if args.pipeline {
+        let progress = progress_bar(backends.len() * 3);
+        let report = measure_pipeline(args, &backends, &progress)?;
+        progress.finish_and_clear();
+        return if args.json {
+            print_json(&report)
+        } else {
+            print_pipeline(&report);
+            Ok(())
+        };
+    }
+    let progress = progress_bar(backends.len() * 3 + usize::from(args.naive) + 1);
     let report = measure(args, &backends, &progress)?;
     progress.finish_and_clear();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        print_json(&report)
     } else {
         print_report(&report);
+        Ok(())
     }
-    Ok(())
 }
 
 fn measure(
     args: &BenchArgs,
-    backends: &[std::sync::Arc<dyn Backend>],
+    backends: &[Arc<dyn Backend>],
     progress: &ProgressBar,
 ) -> Result<Report, WorkerError> {
     let size = args.gemm_size;
@@ -188,36 +254,144 @@ fn measure(
         });
         report.cpu_speedup_over_naive = cpu_gemm_seconds.map(|fast| seconds / fast);
     }
-    progress.set_message("cuBLAS int8 comparison");
-    report.gpu_kernel_over_cublas = compare_with_cublas(&a, &b, size)?;
+    progress.set_message("device GEMM: dp4a kernel and cuBLAS int8");
+    report.device_gemm = device_gemm(size, args.repeats)?;
     progress.inc(1);
     Ok(report)
 }
 
-/// Our GPU kernel's time over cuBLAS's on the same operands (both checked equal), if both run here.
-fn compare_with_cublas(a: &[i8], b: &[i8], size: usize) -> Result<Option<f64>, WorkerError> {
+/// The bare dp4a and cuBLAS GEMMs on the first GPU (results checked equal), if one is usable.
+fn device_gemm(size: usize, repeats: u32) -> Result<Option<DeviceGemm>, WorkerError> {
     let Ok(gpu) = GpuBackend::new(0) else {
         return Ok(None);
     };
-    // Warm both paths once, then time them.
-    let _ = gpu.gemm_kernel(a, b, size, size, size)?;
-    let Some(first) = gpu.gemm_with_cublas(a, b, size, size, size) else {
+    let ops = 2.0 * (size as f64).powi(3);
+    let Some((dp4a_seconds, ours)) = gpu.time_device_gemm(size, false, repeats)? else {
         return Ok(None);
     };
-    first?;
-    let (ours, ours_time) = timed(|| Ok(gpu.gemm_kernel(a, b, size, size, size)?))?;
-    // The cuBLAS call itself runs inside the timer (it used to run before it, timing nothing).
-    let (theirs, theirs_time) = timed(|| Ok(gpu.gemm_with_cublas(a, b, size, size, size)))?;
-    let Some(theirs) = theirs else {
-        return Ok(None);
-    };
-    let theirs = theirs?;
-    if ours != theirs {
+    let cublas = gpu.time_device_gemm(size, true, repeats)?;
+    if let Some((_, theirs)) = &cublas
+        && *theirs != ours
+    {
         return Err(WorkerError::SelfCheck(
             "cuBLAS and our GEMM kernel disagree".into(),
         ));
     }
-    Ok(Some(ours_time.as_secs_f64() / theirs_time.as_secs_f64()))
+    let cublas_seconds = cublas.map(|(seconds, _)| seconds);
+    Ok(Some(DeviceGemm {
+        device: gpu.name(),
+        shape: format!("{size}x{size}x{size}"),
+        dp4a_seconds,
+        dp4a_tops: ops / dp4a_seconds / 1e12,
+        cublas_seconds,
+        cublas_tops: cublas_seconds.map(|seconds| ops / seconds / 1e12),
+        dp4a_over_cublas: cublas_seconds.map(|seconds| dp4a_seconds / seconds),
+    }))
+}
+
+/// The fastest of `repeats` timed runs of one shard, after a warm-up run.
+fn fastest_shard(
+    backend: &dyn Backend,
+    kernel: Kernel,
+    input: &Input,
+    repeats: u32,
+) -> Result<Phases, WorkerError> {
+    engine::compute_shard_timed(backend, kernel, input, 1, 0)?;
+    let mut best: Option<Phases> = None;
+    for _ in 0..repeats.max(1) {
+        let (_, phases) = engine::compute_shard_timed(backend, kernel, input, 1, 0)?;
+        if best.is_none_or(|best| phases.total < best.total) {
+            best = Some(phases);
+        }
+    }
+    best.ok_or_else(|| WorkerError::InvalidArgument("no timed run".into()))
+}
+
+fn measure_pipeline(
+    args: &BenchArgs,
+    backends: &[Arc<dyn Backend>],
+    progress: &ProgressBar,
+) -> Result<PipelineReport, WorkerError> {
+    let size = args.gemm_size;
+    let dim = u32::try_from(size)
+        .map_err(|_| WorkerError::InvalidArgument("--gemm-size too large".into()))?;
+    let seed = Input::Seed([0xbe; 32]);
+    let leaf_every = (args.chain_steps / 64).max(1);
+    let cases = [
+        (
+            "gemm_i8",
+            Kernel::GemmI8 {
+                m: dim,
+                n: dim,
+                k: dim,
+            },
+            format!("{size}x{size}x{size}"),
+        ),
+        (
+            "sha256_chain",
+            Kernel::Sha256Chain {
+                steps: args.chain_steps - args.chain_steps % leaf_every,
+                leaf_every,
+            },
+            format!("1 chain x {} steps", args.chain_steps),
+        ),
+        (
+            "monte_carlo",
+            Kernel::MonteCarlo {
+                blocks: args.mc_blocks,
+                samples_per_block: args.mc_samples,
+            },
+            format!("{} blocks x {} samples", args.mc_blocks, args.mc_samples),
+        ),
+    ];
+    let mut report = PipelineReport::default();
+    for backend in backends {
+        for (name, kernel, shape) in &cases {
+            progress.set_message(format!("{name} shard on {}", backend.name()));
+            let phases = fastest_shard(backend.as_ref(), *kernel, &seed, args.repeats)?;
+            let bare_kernel_seconds = match kernel {
+                Kernel::GemmI8 { .. } => bare_gemm_seconds(backend.as_ref(), size, args.repeats)?,
+                _ => phases.kernel,
+            };
+            progress.inc(1);
+            report.shards.push(ShardTiming {
+                backend: backend.name(),
+                kernel: name,
+                shape: shape.clone(),
+                phases,
+                bare_kernel_seconds,
+                overhead_over_kernel: (phases.total - phases.kernel) / phases.kernel,
+            });
+        }
+    }
+    Ok(report)
+}
+
+/// The bare GEMM on `backend`: on a GPU the device time with operands already there (cuBLAS when it
+/// applies), on the CPU the fastest of `repeats` runs on host operands.
+fn bare_gemm_seconds(
+    backend: &dyn Backend,
+    size: usize,
+    repeats: u32,
+) -> Result<f64, WorkerError> {
+    if !backend.name().starts_with("cpu")
+        && let Ok(gpu) = GpuBackend::new(0)
+    {
+        let timed = match gpu.time_device_gemm(size, true, repeats)? {
+            Some(timed) => Some(timed),
+            None => gpu.time_device_gemm(size, false, repeats)?,
+        };
+        if let Some((seconds, _)) = timed {
+            return Ok(seconds);
+        }
+    }
+    let (a, b) = operands(size);
+    let mut best = f64::INFINITY;
+    for _ in 0..repeats.max(1) {
+        let (_, elapsed) = timed(|| backend.gemm_i8(&a, &b, size, size, size))?;
+        best = best.min(elapsed.as_secs_f64());
+    }
+    Ok(best)
 }
 
 fn print_report(report: &Report) {
@@ -240,8 +414,62 @@ fn print_report(report: &Report) {
             fraction * 100.0
         );
     }
-    match report.gpu_kernel_over_cublas {
-        Some(ratio) => println!("gpu kernel time / cuBLAS int8 time: {ratio:.2}"),
-        None => println!("cuBLAS comparison: no usable GPU here"),
+    match &report.device_gemm {
+        Some(gemm) => {
+            println!(
+                "device gemm_i8 {} on {}: dp4a kernel {:.3} ms ({:.1} TOPS)",
+                gemm.shape,
+                gemm.device,
+                gemm.dp4a_seconds * 1e3,
+                gemm.dp4a_tops
+            );
+            match (gemm.cublas_seconds, gemm.cublas_tops, gemm.dp4a_over_cublas) {
+                (Some(seconds), Some(tops), Some(ratio)) => println!(
+                    "  cuBLAS int8 {:.3} ms ({tops:.1} TOPS); dp4a / cuBLAS time {ratio:.2}",
+                    seconds * 1e3
+                ),
+                _ => println!("  cuBLAS int8 not usable here"),
+            }
+        }
+        None => println!("device GEMM: no usable GPU here"),
     }
+}
+
+fn print_pipeline(report: &PipelineReport) {
+    println!(
+        "{:<30} {:<13} {:<24} {:>9} {:>9} | {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
+        "backend",
+        "kernel",
+        "shape",
+        "total ms",
+        "bare ms",
+        "generate",
+        "copy in",
+        "kernel",
+        "verify",
+        "hash",
+        "copy out",
+        "overhead"
+    );
+    for shard in &report.shards {
+        let p = &shard.phases;
+        println!(
+            "{:<30} {:<13} {:<24} {:>9.3} {:>9.3} | {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.1}%",
+            shard.backend,
+            shard.kernel,
+            shard.shape,
+            p.total * 1e3,
+            shard.bare_kernel_seconds * 1e3,
+            p.generate * 1e3,
+            p.copy_in * 1e3,
+            p.kernel * 1e3,
+            p.verify * 1e3,
+            p.hash * 1e3,
+            p.copy_out * 1e3,
+            shard.overhead_over_kernel * 100.0
+        );
+    }
+    println!(
+        "phases in ms; on a GPU they are device times from CUDA events and overlap (copy out runs beside hashing)"
+    );
 }

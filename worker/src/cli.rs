@@ -274,10 +274,10 @@ fn compute(args: &ComputeArgs, choice: BackendChoice) -> Result<(), WorkerError>
     println!("output      {} bytes", output.bytes.len());
     println!(
         "leaves      {} of {} bytes (RFC 6962 Merkle Tree Hash, SHA-256)",
-        output.tree.size(),
+        kernel.shard_leaves(args.shards, args.shard)?,
         kernel.leaf_bytes()
     );
-    println!("root        {}", hex::encode(output.tree.root()));
+    println!("root        {}", hex::encode(output.root));
     println!("time        {:.3} s", elapsed.as_secs_f64());
     Ok(())
 }

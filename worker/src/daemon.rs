@@ -270,7 +270,7 @@ impl Daemon {
                     job: slot.job.to_string(),
                     shard_index: slot.shard_index,
                     replica: slot.replica,
-                    root: hex::encode(output.tree.root()),
+                    root: hex::encode(output.root),
                     salt: hex::encode(salt),
                 };
                 self.store

@@ -1,16 +1,20 @@
 //! Computes one shard of a job on a backend: generates or reads the inputs, runs the kernel, lays
-//! the output out as the core crate defines it, self-checks GEMM results with Freivalds, and builds
-//! the Merkle tree the commitment is made to.
+//! the output out as the core crate defines it, self-checks GEMM results with Freivalds, and hashes
+//! the Merkle root the commitment is made to; timing each phase for the pipeline benchmark.
+use std::ops::Range;
+use std::time::Instant;
+
 use gpushare_core::kernels::{
     DataGemm, Kernel, KernelError, SeededGemm, gemm_leaf, monte_carlo_key, part, seeded_leaf,
     sha256_chain_key, sha256_chain_start,
 };
-use gpushare_core::merkle::MerkleTree;
+use gpushare_core::merkle::Hash;
 use rayon::prelude::*;
+use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::error::WorkerError;
-use crate::freivalds;
+use crate::{freivalds, hashing};
 
 /// A job's input.
 #[derive(Clone, Debug)]
@@ -21,17 +25,77 @@ pub enum Input {
     Data(Vec<u8>),
 }
 
-/// One computed shard: its output bytes and their Merkle tree.
+/// One computed shard: its output bytes and the root of their Merkle tree.
 #[derive(Clone, Debug)]
 pub struct ShardOutput {
     pub bytes: Vec<u8>,
-    pub tree: MerkleTree,
+    pub root: Hash,
 }
 
 impl ShardOutput {
-    fn new(kernel: &Kernel, bytes: Vec<u8>) -> Self {
-        let tree = MerkleTree::from_data(&bytes, kernel.leaf_bytes());
-        Self { bytes, tree }
+    /// The output with its root hashed on the CPU.
+    pub fn hashed(kernel: &Kernel, bytes: Vec<u8>) -> Self {
+        let root = hashing::root(&bytes, kernel.leaf_bytes());
+        Self { bytes, root }
+    }
+}
+
+/// Seconds spent in each phase of one shard, each timed after its work finished (on a GPU, with
+/// CUDA events). Phases overlap on a GPU, so they may add up to more than `total`, the wall clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Phases {
+    /// Seeded operands generated (or data operands packed).
+    pub generate: f64,
+    /// Inputs copied to the device.
+    pub copy_in: f64,
+    /// The kernel itself (the GEMM, the chains, the Monte Carlo blocks).
+    pub kernel: f64,
+    /// Freivalds' check of a GEMM.
+    pub verify: f64,
+    /// The Merkle tree's leaves and levels.
+    pub hash: f64,
+    /// The output laid out as bytes in host memory (from the device, or from i32 values on the CPU).
+    pub copy_out: f64,
+    /// The whole shard, start to output bytes and root on the host.
+    pub total: f64,
+}
+
+impl Phases {
+    /// Runs `work`, adding its wall-clock seconds to `phase`.
+    pub fn timed<T>(
+        phase: &mut f64,
+        work: impl FnOnce() -> Result<T, WorkerError>,
+    ) -> Result<T, WorkerError> {
+        let started = Instant::now();
+        let value = work();
+        *phase += started.elapsed().as_secs_f64();
+        value
+    }
+}
+
+/// A gemm_i8 shard to compute: its input, the GEMM's shape, and which shard of how many.
+#[derive(Clone, Copy, Debug)]
+pub struct GemmShard<'a> {
+    pub input: &'a Input,
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub shards: u32,
+    pub shard: u32,
+}
+
+impl GemmShard<'_> {
+    pub fn kernel(&self) -> Kernel {
+        Kernel::GemmI8 {
+            m: self.m,
+            n: self.n,
+            k: self.k,
+        }
+    }
+
+    /// The rows of C (and A) this shard computes.
+    pub fn rows(&self) -> Range<u64> {
+        part(u64::from(self.m), self.shards, self.shard)
     }
 }
 
@@ -91,8 +155,50 @@ fn seed_of(input: &Input) -> Result<&[u8; 32], WorkerError> {
     }
 }
 
+/// Values laid out little-endian, in parallel.
 fn i32s_to_le(values: &[i32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    let mut bytes = vec![0u8; values.len() * 4];
+    bytes
+        .par_chunks_mut(4 << 14)
+        .zip(values.par_chunks(1 << 14))
+        .for_each(|(out, chunk)| {
+            for (slot, value) in out.chunks_exact_mut(4).zip(chunk) {
+                slot.copy_from_slice(&value.to_le_bytes());
+            }
+        });
+    bytes
+}
+
+/// A gemm_i8 shard on the host: operands generated or sliced on the CPU, the backend's GEMM,
+/// Freivalds' check and the Merkle root on the CPU. Every backend's fallback, and the CPU's pipeline.
+pub fn host_gemm_shard(
+    backend: &(impl Backend + ?Sized),
+    shard: &GemmShard,
+    phases: &mut Phases,
+) -> Result<ShardOutput, WorkerError> {
+    let (m, n, k) = (shard.m, shard.n, shard.k);
+    let ops = Phases::timed(&mut phases.generate, || {
+        gemm_operands(shard.input, (m, n, k), shard.shards, shard.shard)
+    })?;
+    let c = Phases::timed(&mut phases.kernel, || {
+        backend.gemm_i8(&ops.a_rows, &ops.b, ops.rows, n as usize, k as usize)
+    })?;
+    Phases::timed(&mut phases.verify, || {
+        let shape = (ops.rows, n as usize, k as usize);
+        if freivalds::check(&ops.a_rows, &ops.b, &c, shape, 1, &mut rand::rng()) {
+            Ok(())
+        } else {
+            Err(WorkerError::SelfCheck(format!(
+                "{} produced a wrong gemm_i8 result",
+                backend.name()
+            )))
+        }
+    })?;
+    let bytes = Phases::timed(&mut phases.copy_out, || Ok(i32s_to_le(&c)))?;
+    let root = Phases::timed(&mut phases.hash, || {
+        Ok(hashing::root(&bytes, shard.kernel().leaf_bytes()))
+    })?;
+    Ok(ShardOutput { bytes, root })
 }
 
 /// Computes shard `shard` of `shards` on `backend`. GEMM results are checked with one Freivalds
@@ -104,25 +210,31 @@ pub fn compute_shard(
     shards: u32,
     shard: u32,
 ) -> Result<ShardOutput, WorkerError> {
+    Ok(compute_shard_timed(backend, kernel, input, shards, shard)?.0)
+}
+
+/// [`compute_shard`], with the time of each phase.
+pub fn compute_shard_timed(
+    backend: &dyn Backend,
+    kernel: Kernel,
+    input: &Input,
+    shards: u32,
+    shard: u32,
+) -> Result<(ShardOutput, Phases), WorkerError> {
+    let started = Instant::now();
     kernel.shard_output_bytes(shards, shard)?;
-    let bytes = match kernel {
+    let mut phases = Phases::default();
+    let output = match kernel {
         Kernel::GemmI8 { m, n, k } => {
-            let ops = gemm_operands(input, (m, n, k), shards, shard)?;
-            let c = backend.gemm_i8(&ops.a_rows, &ops.b, ops.rows, n as usize, k as usize)?;
-            if !freivalds::check(
-                &ops.a_rows,
-                &ops.b,
-                &c,
-                (ops.rows, n as usize, k as usize),
-                1,
-                &mut rand::rng(),
-            ) {
-                return Err(WorkerError::SelfCheck(format!(
-                    "{} produced a wrong gemm_i8 result",
-                    backend.name()
-                )));
-            }
-            i32s_to_le(&c)
+            let gemm = GemmShard {
+                input,
+                m,
+                n,
+                k,
+                shards,
+                shard,
+            };
+            backend.gemm_shard(&gemm, &mut phases)?
         }
         Kernel::Sha256Chain { steps, leaf_every } => {
             let seed = seed_of(input)?;
@@ -130,8 +242,13 @@ pub fn compute_shard(
                 sha256_chain_start(seed, shard),
                 sha256_chain_key(seed, shard),
             );
-            let states = backend.sha256_chains(&[start], &key, steps, leaf_every)?;
-            states.into_iter().flatten().flatten().collect()
+            let states = Phases::timed(&mut phases.kernel, || {
+                backend.sha256_chains(&[start], &key, steps, leaf_every)
+            })?;
+            let bytes = Phases::timed(&mut phases.copy_out, || {
+                Ok(states.into_iter().flatten().flatten().collect())
+            })?;
+            hash_timed(&kernel, bytes, &mut phases)?
         }
         Kernel::MonteCarlo {
             blocks,
@@ -139,15 +256,29 @@ pub fn compute_shard(
         } => {
             let range = part(u64::from(blocks), shards, shard);
             let key = monte_carlo_key(seed_of(input)?);
-            let hits = backend.monte_carlo(
-                key,
-                range.start as u32..range.end as u32,
-                samples_per_block,
-            )?;
-            hits.iter().flat_map(|h| h.to_le_bytes()).collect()
+            let hits = Phases::timed(&mut phases.kernel, || {
+                backend.monte_carlo(
+                    key,
+                    range.start as u32..range.end as u32,
+                    samples_per_block,
+                )
+            })?;
+            let bytes = Phases::timed(&mut phases.copy_out, || {
+                Ok(hits.iter().flat_map(|h| h.to_le_bytes()).collect())
+            })?;
+            hash_timed(&kernel, bytes, &mut phases)?
         }
     };
-    Ok(ShardOutput::new(&kernel, bytes))
+    phases.total = started.elapsed().as_secs_f64();
+    Ok((output, phases))
+}
+
+fn hash_timed(
+    kernel: &Kernel,
+    bytes: Vec<u8>,
+    phases: &mut Phases,
+) -> Result<ShardOutput, WorkerError> {
+    Phases::timed(&mut phases.hash, || Ok(ShardOutput::hashed(kernel, bytes)))
 }
 
 /// The shard's output straight from the reference definitions, leaf by leaf — seeded leaves with
@@ -188,5 +319,5 @@ pub fn reference_shard(
             leaves?.concat()
         }
     };
-    Ok(ShardOutput::new(&kernel, bytes))
+    Ok(ShardOutput::hashed(&kernel, bytes))
 }

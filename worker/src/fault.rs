@@ -2,8 +2,6 @@
 //! started with `--inject-fault wrong-output` commits to a corrupted output, so that the network's
 //! verification catches and slashes it. Without the feature the worker cannot be told to cheat.
 use gpushare_core::kernels::Kernel;
-#[cfg(feature = "fault-injection")]
-use gpushare_core::merkle::MerkleTree;
 
 use crate::engine::ShardOutput;
 
@@ -30,7 +28,7 @@ impl Fault {
                 for start in (0..output.bytes.len()).step_by(leaf.max(1)) {
                     output.bytes[start] ^= 1;
                 }
-                output.tree = MerkleTree::from_data(&output.bytes, leaf);
+                *output = ShardOutput::hashed(kernel, std::mem::take(&mut output.bytes));
             }
         }
     }

@@ -18,8 +18,13 @@ fn reduce(x: u128) -> u64 {
     r
 }
 
+/// A value with |value| < P as a field element (no division: one conditional add).
 fn to_field(value: i64) -> u64 {
-    value.rem_euclid(P as i64) as u64
+    if value < 0 {
+        (value + P as i64) as u64
+    } else {
+        value as u64
+    }
 }
 
 /// Σ row[t]·vector[t] mod P.
@@ -32,6 +37,42 @@ fn dot_mod(row: impl Iterator<Item = i64>, vector: &[u64]) -> u64 {
         }
     }
     reduce(acc)
+}
+
+/// Freivalds' vectors for the random vector `r` (n entries below P): B·r, A·(B·r) and C·r, mod P
+/// (A m×k, B k×n, C m×n, all row-major; shape `(m, n, k)`). C = A·B implies A·(B·r) = C·r.
+pub struct Products {
+    pub br: Vec<u64>,
+    pub abr: Vec<u64>,
+    pub cr: Vec<u64>,
+}
+
+/// The products for `r`; the GPU's kernels must reproduce them exactly.
+pub fn products(
+    a: &[i8],
+    b: &[i8],
+    c: &[i32],
+    (m, n, k): (usize, usize, usize),
+    r: &[u64],
+) -> Products {
+    let br: Vec<u64> = (0..k)
+        .into_par_iter()
+        .map(|p| dot_mod(b[p * n..(p + 1) * n].iter().map(|v| i64::from(*v)), r))
+        .collect();
+    let abr = (0..m)
+        .into_par_iter()
+        .map(|i| dot_mod(a[i * k..(i + 1) * k].iter().map(|v| i64::from(*v)), &br))
+        .collect();
+    let cr = (0..m)
+        .into_par_iter()
+        .map(|i| dot_mod(c[i * n..(i + 1) * n].iter().map(|v| i64::from(*v)), r))
+        .collect();
+    Products { br, abr, cr }
+}
+
+/// A random vector of `n` field elements.
+pub fn random_vector(n: usize, rng: &mut impl Rng) -> Vec<u64> {
+    (0..n).map(|_| rng.random_range(0..P)).collect()
 }
 
 /// Whether C = A·B (A m×k, B k×n, C m×n, all row-major; shape `(m, n, k)`) passes `rounds` rounds with random vectors.
@@ -47,16 +88,8 @@ pub fn check(
         return false;
     }
     (0..rounds).all(|_| {
-        let r: Vec<u64> = (0..n).map(|_| rng.random_range(0..P)).collect();
-        let br: Vec<u64> = (0..k)
-            .into_par_iter()
-            .map(|p| dot_mod(b[p * n..(p + 1) * n].iter().map(|v| i64::from(*v)), &r))
-            .collect();
-        (0..m).into_par_iter().all(|i| {
-            let abr = dot_mod(a[i * k..(i + 1) * k].iter().map(|v| i64::from(*v)), &br);
-            let cr = dot_mod(c[i * n..(i + 1) * n].iter().map(|v| i64::from(*v)), &r);
-            abr == cr
-        })
+        let products = products(a, b, c, (m, n, k), &random_vector(n, rng));
+        products.abr == products.cr
     })
 }
 

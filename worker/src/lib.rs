@@ -14,6 +14,10 @@ pub mod error;
 pub mod fault;
 pub mod freivalds;
 pub mod gpu;
+mod gpu_pipeline;
+pub mod hashing;
+#[cfg(test)]
+mod host_kernels;
 pub mod inputs;
 pub mod metrics;
 pub mod prover;

@@ -4,10 +4,10 @@
 use anchor_lang::prelude::borsh;
 use gpushare::instructions::{LeafWitness, SampleProof};
 use gpushare_core::kernels::Kernel;
-use gpushare_core::merkle::MerkleTree;
 use gpushare_core::spot_check::{LEAF_BUDGET_UNITS, leaf_cost_units, sample_index};
 
 use crate::error::WorkerError;
+use crate::hashing;
 
 /// Bytes of proof data one transaction can carry after its signature, keys and other instructions.
 pub const PROOF_BYTES_PER_TRANSACTION: usize = 820;
@@ -21,7 +21,7 @@ pub fn proofs(
     proven: u64,
 ) -> Result<Vec<SampleProof>, WorkerError> {
     let leaf_bytes = kernel.leaf_bytes();
-    let tree = MerkleTree::from_data(output, leaf_bytes);
+    let tree = hashing::tree(output, leaf_bytes);
     let leaves = tree.size();
     let witness = |index: u64| -> Result<LeafWitness, WorkerError> {
         let start = index as usize * leaf_bytes;
@@ -90,7 +90,7 @@ mod tests {
             leaf_every: 4,
         };
         let output = reference_shard(kernel, &Input::Seed([5; 32]), 2, 1).unwrap();
-        let root = output.tree.root();
+        let root = output.root;
         let challenge = [42u8; 32];
         let all = proofs(&kernel, &output.bytes, &challenge, 8, 0).unwrap();
         assert_eq!(all.len(), 8);
