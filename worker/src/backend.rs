@@ -2,8 +2,11 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use gpushare_core::kernels::{Kernel, SeededGemm};
+
 use crate::cpu::CpuBackend;
-use crate::engine::{self, GemmShard, Phases, ShardOutput};
+use crate::devices::{Devices, GpuPool};
+use crate::engine::{self, GemmShard, Input, Phases, ShardOutput, ShardRun};
 use crate::error::WorkerError;
 use crate::gpu::GpuBackend;
 
@@ -52,27 +55,89 @@ pub trait Backend: Send + Sync {
     ) -> Result<ShardOutput, WorkerError> {
         engine::host_gemm_shard(self, shard, phases)
     }
+
+    /// Shard `shard` of `shards` end to end (see [`engine::compute_shard`]), with its phases and
+    /// the device that computed it.
+    fn shard(
+        &self,
+        kernel: Kernel,
+        input: &Input,
+        shards: u32,
+        shard: u32,
+    ) -> Result<ShardRun, WorkerError> {
+        engine::run_shard(self, kernel, input, shards, shard)
+    }
+
+    /// The bare GEMM of seeded size³ operands: the fastest of `repeats` runs after a warm-up (on a
+    /// GPU, device time with the operands already there).
+    fn bare_gemm_seconds(&self, size: usize, repeats: u32) -> Result<f64, WorkerError> {
+        let (a, b) = benchmark_operands(size);
+        self.gemm_i8(&a, &b, size, size, size)?;
+        let mut best = f64::INFINITY;
+        for _ in 0..repeats.max(1) {
+            let started = std::time::Instant::now();
+            self.gemm_i8(&a, &b, size, size, size)?;
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        Ok(best)
+    }
+
+    /// The devices this backend computes on, one name each.
+    fn device_names(&self) -> Vec<String> {
+        vec![self.name()]
+    }
+
+    /// Memory of those devices, MiB (0 when it is the host's).
+    fn memory_mib(&self) -> u64 {
+        0
+    }
+}
+
+/// The seeded size×size operands A and B every GEMM benchmark uses (the GPU generates the same ones
+/// on the device).
+pub fn benchmark_operands(size: usize) -> (Vec<i8>, Vec<i8>) {
+    let seeded = SeededGemm::new(&BENCHMARK_SEED, size as u32, size as u32);
+    let mut a = vec![0i8; size * size];
+    let mut b = vec![0i8; size * size];
+    SeededGemm::fill(seeded.seed_a, 0, &mut a);
+    SeededGemm::fill(seeded.seed_b, 0, &mut b);
+    (a, b)
+}
+
+/// The seed of the benchmark's operands.
+pub const BENCHMARK_SEED: [u8; 32] = [0xbe; 32];
+
+/// Where the worker computes: the backend, and which GPUs with how much of their memory.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackendOptions {
+    pub choice: BackendChoice,
+    pub devices: Devices,
+    /// Device memory one shard may use, bytes [default: what is free].
+    pub device_memory_limit: Option<u64>,
 }
 
 /// Which backend to use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
-    /// The GPU when one is usable, else the CPU.
+    /// The GPUs when one is usable, else the CPU.
+    #[default]
     Auto,
     Cpu,
     Gpu,
 }
 
-/// The backend for `choice`; `Auto` logs why it fell back to the CPU.
-pub fn select(choice: BackendChoice) -> Result<Arc<dyn Backend>, WorkerError> {
-    match choice {
+/// The backend `options` ask for: the chosen GPUs as one pool, or the CPU; `Auto` logs why it fell
+/// back to the CPU.
+pub fn select(options: &BackendOptions) -> Result<Arc<dyn Backend>, WorkerError> {
+    let pool = || GpuPool::open(&options.devices, options.device_memory_limit);
+    match options.choice {
         BackendChoice::Cpu => Ok(Arc::new(CpuBackend::new())),
-        BackendChoice::Gpu => Ok(Arc::new(GpuBackend::new(0)?)),
-        BackendChoice::Auto => match GpuBackend::new(0) {
-            Ok(gpu) => {
-                tracing::info!(backend = %gpu.name(), "using the GPU backend");
-                Ok(Arc::new(gpu))
+        BackendChoice::Gpu => Ok(Arc::new(pool()?)),
+        BackendChoice::Auto => match pool() {
+            Ok(gpus) => {
+                tracing::info!(backend = %gpus.name(), "using the GPU backend");
+                Ok(Arc::new(gpus))
             }
             Err(why) => {
                 let cpu = CpuBackend::new();
@@ -83,13 +148,25 @@ pub fn select(choice: BackendChoice) -> Result<Arc<dyn Backend>, WorkerError> {
     }
 }
 
-/// Every backend usable here: the CPU always, the GPU when it starts.
+/// Every GPU that opens here, each on its own.
+pub fn available_gpus() -> Vec<Arc<GpuBackend>> {
+    match GpuPool::open(&Devices::All, None) {
+        Ok(pool) => pool.into_devices().into_iter().map(Arc::new).collect(),
+        Err(why) => {
+            tracing::info!(reason = %why, "GPU backend unavailable");
+            Vec::new()
+        }
+    }
+}
+
+/// Every backend usable here: the CPU always, then every GPU on its own.
 pub fn available() -> Vec<Arc<dyn Backend>> {
     let mut backends: Vec<Arc<dyn Backend>> = vec![Arc::new(CpuBackend::new())];
-    match GpuBackend::new(0) {
-        Ok(gpu) => backends.push(Arc::new(gpu)),
-        Err(why) => tracing::info!(reason = %why, "GPU backend unavailable"),
-    }
+    backends.extend(
+        available_gpus()
+            .into_iter()
+            .map(|gpu| gpu as Arc<dyn Backend>),
+    );
     backends
 }
 

@@ -5,15 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gpushare_core::kernels::{
-    Kernel, SeededGemm, monte_carlo_key, sha256_chain_key, sha256_chain_start,
-};
+use gpushare_core::kernels::{Kernel, monte_carlo_key, sha256_chain_key, sha256_chain_start};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::backend::{self, Backend};
-use crate::cpu::gemm_i8_naive;
-use crate::engine::{self, Input, Phases};
+use crate::cpu::{CpuBackend, gemm_i8_naive};
+use crate::engine::{Input, Phases};
 use crate::error::WorkerError;
 use crate::freivalds;
 use crate::gpu::GpuBackend;
@@ -68,8 +66,8 @@ pub struct Report {
     pub cpu_speedup_over_naive: Option<f64>,
     /// Freivalds (one round, CPU) time over each backend's GEMM time.
     pub freivalds_fraction: Vec<(String, f64)>,
-    /// The bare device GEMMs, when a GPU is usable.
-    pub device_gemm: Option<DeviceGemm>,
+    /// The bare device GEMMs, one per usable GPU.
+    pub device_gemm: Vec<DeviceGemm>,
 }
 
 /// The bare GEMM on the device, operands already there, timed with CUDA events.
@@ -112,15 +110,6 @@ fn timed<T>(f: impl FnOnce() -> Result<T, WorkerError>) -> Result<(T, Duration),
     Ok((value, started.elapsed()))
 }
 
-fn operands(size: usize) -> (Vec<i8>, Vec<i8>) {
-    let seeded = SeededGemm::new(&[0xbe; 32], size as u32, size as u32);
-    let mut a = vec![0i8; size * size];
-    let mut b = vec![0i8; size * size];
-    SeededGemm::fill(seeded.seed_a, 0, &mut a);
-    SeededGemm::fill(seeded.seed_b, 0, &mut b);
-    (a, b)
-}
-
 fn progress_bar(steps: usize) -> ProgressBar {
     let progress = ProgressBar::new(steps as u64);
     progress.set_style(
@@ -137,7 +126,9 @@ fn print_json(value: &impl Serialize) -> Result<(), WorkerError> {
 
 /// Runs the benchmark and prints the report.
 pub fn run(args: &BenchArgs) -> Result<(), WorkerError> {
-    let backends = backend::available();
+    let gpus = backend::available_gpus();
+    let mut backends: Vec<Arc<dyn Backend>> = vec![Arc::new(CpuBackend::new())];
+    backends.extend(gpus.iter().map(|gpu| Arc::clone(gpu) as Arc<dyn Backend>));
     if args.pipeline {
         let progress = progress_bar(backends.len() * 3);
         let report = measure_pipeline(args, &backends, &progress)?;
@@ -149,8 +140,8 @@ pub fn run(args: &BenchArgs) -> Result<(), WorkerError> {
             Ok(())
         };
     }
-    let progress = progress_bar(backends.len() * 3 + usize::from(args.naive) + 1);
-    let report = measure(args, &backends, &progress)?;
+    let progress = progress_bar(backends.len() * 3 + usize::from(args.naive) + gpus.len());
+    let report = measure(args, &backends, &gpus, &progress)?;
     progress.finish_and_clear();
     if args.json {
         print_json(&report)
@@ -163,10 +154,11 @@ pub fn run(args: &BenchArgs) -> Result<(), WorkerError> {
 fn measure(
     args: &BenchArgs,
     backends: &[Arc<dyn Backend>],
+    gpus: &[Arc<GpuBackend>],
     progress: &ProgressBar,
 ) -> Result<Report, WorkerError> {
     let size = args.gemm_size;
-    let (a, b) = operands(size);
+    let (a, b) = backend::benchmark_operands(size);
     let ops = 2.0 * (size as f64).powi(3);
     let shape = format!("{size}x{size}x{size}");
     let mut report = Report::default();
@@ -254,17 +246,22 @@ fn measure(
         });
         report.cpu_speedup_over_naive = cpu_gemm_seconds.map(|fast| seconds / fast);
     }
-    progress.set_message("device GEMM: dp4a kernel and cuBLAS int8");
-    report.device_gemm = device_gemm(size, args.repeats)?;
-    progress.inc(1);
+    for gpu in gpus {
+        progress.set_message(format!("{}: dp4a kernel and cuBLAS int8", gpu.name()));
+        report
+            .device_gemm
+            .extend(device_gemm(gpu, size, args.repeats)?);
+        progress.inc(1);
+    }
     Ok(report)
 }
 
-/// The bare dp4a and cuBLAS GEMMs on the first GPU (results checked equal), if one is usable.
-fn device_gemm(size: usize, repeats: u32) -> Result<Option<DeviceGemm>, WorkerError> {
-    let Ok(gpu) = GpuBackend::new(0) else {
-        return Ok(None);
-    };
+/// The bare dp4a and cuBLAS GEMMs on `gpu` (results checked equal).
+fn device_gemm(
+    gpu: &GpuBackend,
+    size: usize,
+    repeats: u32,
+) -> Result<Option<DeviceGemm>, WorkerError> {
     let ops = 2.0 * (size as f64).powi(3);
     let Some((dp4a_seconds, ours)) = gpu.time_device_gemm(size, false, repeats)? else {
         return Ok(None);
@@ -296,10 +293,10 @@ fn fastest_shard(
     input: &Input,
     repeats: u32,
 ) -> Result<Phases, WorkerError> {
-    engine::compute_shard_timed(backend, kernel, input, 1, 0)?;
+    backend.shard(kernel, input, 1, 0)?;
     let mut best: Option<Phases> = None;
     for _ in 0..repeats.max(1) {
-        let (_, phases) = engine::compute_shard_timed(backend, kernel, input, 1, 0)?;
+        let phases = backend.shard(kernel, input, 1, 0)?.phases;
         if best.is_none_or(|best| phases.total < best.total) {
             best = Some(phases);
         }
@@ -350,7 +347,7 @@ fn measure_pipeline(
             progress.set_message(format!("{name} shard on {}", backend.name()));
             let phases = fastest_shard(backend.as_ref(), *kernel, &seed, args.repeats)?;
             let bare_kernel_seconds = match kernel {
-                Kernel::GemmI8 { .. } => bare_gemm_seconds(backend.as_ref(), size, args.repeats)?,
+                Kernel::GemmI8 { .. } => backend.bare_gemm_seconds(size, args.repeats)?,
                 _ => phases.kernel,
             };
             progress.inc(1);
@@ -365,33 +362,6 @@ fn measure_pipeline(
         }
     }
     Ok(report)
-}
-
-/// The bare GEMM on `backend`: on a GPU the device time with operands already there (cuBLAS when it
-/// applies), on the CPU the fastest of `repeats` runs on host operands.
-fn bare_gemm_seconds(
-    backend: &dyn Backend,
-    size: usize,
-    repeats: u32,
-) -> Result<f64, WorkerError> {
-    if !backend.name().starts_with("cpu")
-        && let Ok(gpu) = GpuBackend::new(0)
-    {
-        let timed = match gpu.time_device_gemm(size, true, repeats)? {
-            Some(timed) => Some(timed),
-            None => gpu.time_device_gemm(size, false, repeats)?,
-        };
-        if let Some((seconds, _)) = timed {
-            return Ok(seconds);
-        }
-    }
-    let (a, b) = operands(size);
-    let mut best = f64::INFINITY;
-    for _ in 0..repeats.max(1) {
-        let (_, elapsed) = timed(|| backend.gemm_i8(&a, &b, size, size, size))?;
-        best = best.min(elapsed.as_secs_f64());
-    }
-    Ok(best)
 }
 
 fn print_report(report: &Report) {
@@ -414,24 +384,24 @@ fn print_report(report: &Report) {
             fraction * 100.0
         );
     }
-    match &report.device_gemm {
-        Some(gemm) => {
-            println!(
-                "device gemm_i8 {} on {}: dp4a kernel {:.3} ms ({:.1} TOPS)",
-                gemm.shape,
-                gemm.device,
-                gemm.dp4a_seconds * 1e3,
-                gemm.dp4a_tops
-            );
-            match (gemm.cublas_seconds, gemm.cublas_tops, gemm.dp4a_over_cublas) {
-                (Some(seconds), Some(tops), Some(ratio)) => println!(
-                    "  cuBLAS int8 {:.3} ms ({tops:.1} TOPS); dp4a / cuBLAS time {ratio:.2}",
-                    seconds * 1e3
-                ),
-                _ => println!("  cuBLAS int8 not usable here"),
-            }
+    if report.device_gemm.is_empty() {
+        println!("device GEMM: no usable GPU here");
+    }
+    for gemm in &report.device_gemm {
+        println!(
+            "device gemm_i8 {} on {}: dp4a kernel {:.3} ms ({:.1} TOPS)",
+            gemm.shape,
+            gemm.device,
+            gemm.dp4a_seconds * 1e3,
+            gemm.dp4a_tops
+        );
+        match (gemm.cublas_seconds, gemm.cublas_tops, gemm.dp4a_over_cublas) {
+            (Some(seconds), Some(tops), Some(ratio)) => println!(
+                "  cuBLAS int8 {:.3} ms ({tops:.1} TOPS); dp4a / cuBLAS time {ratio:.2}",
+                seconds * 1e3
+            ),
+            _ => println!("  cuBLAS int8 not usable here"),
         }
-        None => println!("device GEMM: no usable GPU here"),
     }
 }
 

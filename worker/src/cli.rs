@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gpushare_core::kernels::Kernel;
 
-use crate::backend::{self, BackendChoice};
+use crate::backend::{self, BackendOptions};
 use crate::config::{Config, ConfigArgs};
-use crate::engine::{self, Input};
+use crate::engine::Input;
 use crate::error::WorkerError;
 use crate::fault::Fault;
 use crate::provider::{self, Session};
@@ -203,7 +203,7 @@ pub fn run(cli: Cli) -> Result<(), WorkerError> {
     match cli.command {
         Command::Register { stake } => {
             let config = config()?;
-            let backend = backend::select(config.backend)?;
+            let backend = backend::select(&config.backend)?;
             on_chain(&config, |session| async move {
                 session.register(stake, backend.as_ref()).await
             })
@@ -221,7 +221,7 @@ pub fn run(cli: Cli) -> Result<(), WorkerError> {
             runtime.shutdown_timeout(std::time::Duration::from_secs(5));
             result
         }
-        Command::Compute(args) => compute(&args, config()?.backend),
+        Command::Compute(args) => compute(&args, &config()?.backend),
         Command::Selftest => selftest::run(),
         Command::Bench(args) => bench::run(&args),
         Command::Ptx { arch, out } => {
@@ -258,19 +258,19 @@ where
     runtime()?.block_on(async { command(Session::open(config).await?).await })
 }
 
-fn compute(args: &ComputeArgs, choice: BackendChoice) -> Result<(), WorkerError> {
+fn compute(args: &ComputeArgs, options: &BackendOptions) -> Result<(), WorkerError> {
     let kernel = args.kernel.kernel();
     let input = args.input()?;
-    let backend = backend::select(choice)?;
-    let started = std::time::Instant::now();
-    let output = engine::compute_shard(backend.as_ref(), kernel, &input, args.shards, args.shard)?;
-    let elapsed = started.elapsed();
+    let backend = backend::select(options)?;
+    let run = backend.shard(kernel, &input, args.shards, args.shard)?;
+    let (output, phases) = (run.output, run.phases);
     if let Some(path) = &args.out {
         std::fs::write(path, &output.bytes).map_err(|e| WorkerError::io(path, e))?;
     }
     println!("kernel      {kernel:?}");
     println!("shard       {} of {}", args.shard, args.shards);
     println!("backend     {}", backend.name());
+    println!("device      {}", run.device);
     println!("output      {} bytes", output.bytes.len());
     println!(
         "leaves      {} of {} bytes (RFC 6962 Merkle Tree Hash, SHA-256)",
@@ -278,6 +278,10 @@ fn compute(args: &ComputeArgs, choice: BackendChoice) -> Result<(), WorkerError>
         kernel.leaf_bytes()
     );
     println!("root        {}", hex::encode(output.root));
-    println!("time        {:.3} s", elapsed.as_secs_f64());
+    println!("time        {:.3} s", phases.total);
+    println!(
+        "phases      generate {:.3} s, copy in {:.3} s, kernel {:.3} s, verify {:.3} s, hash {:.3} s, copy out {:.3} s",
+        phases.generate, phases.copy_in, phases.kernel, phases.verify, phases.hash, phases.copy_out
+    );
     Ok(())
 }

@@ -10,7 +10,8 @@ use clap::Args;
 use serde::Deserialize;
 use solana_keypair::Keypair;
 
-use crate::backend::BackendChoice;
+use crate::backend::{BackendChoice, BackendOptions};
+use crate::devices::Devices;
 use crate::error::WorkerError;
 
 /// Settings given on the command line or in the environment; unset ones come from the TOML file, which
@@ -40,6 +41,12 @@ pub struct ConfigArgs {
     /// Compute backend [default: auto].
     #[arg(long, value_enum, env = "GPUSHARE_BACKEND", global = true)]
     pub backend: Option<BackendChoice>,
+    /// GPUs to compute on: `all` or ordinals such as `0,2` [default: all].
+    #[arg(long, env = "GPUSHARE_DEVICES", global = true)]
+    pub devices: Option<Devices>,
+    /// Device memory one shard may use on each GPU, MiB [default: what is free].
+    #[arg(long, env = "GPUSHARE_DEVICE_MEMORY_MIB", global = true)]
+    pub device_memory_mib: Option<u64>,
     /// Lowest price per shard-replica (base units) worth claiming [default: 1].
     #[arg(long, env = "GPUSHARE_MIN_PRICE", global = true)]
     pub min_price: Option<u64>,
@@ -75,7 +82,7 @@ pub struct Config {
     pub keypair: PathBuf,
     pub mint: Option<Pubkey>,
     pub token_account: Option<Pubkey>,
-    pub backend: BackendChoice,
+    pub backend: BackendOptions,
     pub min_price: u64,
     pub concurrent_jobs: usize,
     pub data_dir: PathBuf,
@@ -158,7 +165,14 @@ impl Config {
             token_account: token_account
                 .map(|t| parse_key("token_account", &t))
                 .transpose()?,
-            backend: args.backend.or(file.backend).unwrap_or(BackendChoice::Auto),
+            backend: BackendOptions {
+                choice: args.backend.or(file.backend).unwrap_or_default(),
+                devices: args.devices.clone().or(file.devices).unwrap_or_default(),
+                device_memory_limit: args
+                    .device_memory_mib
+                    .or(file.device_memory_mib)
+                    .map(|mib| mib << 20),
+            },
             min_price: args.min_price.or(file.min_price).unwrap_or(1),
             concurrent_jobs,
             data_dir: args
@@ -230,7 +244,7 @@ mod tests {
         assert_eq!(config.ws_url, "ws://10.0.0.1:7001/");
         assert_eq!(config.min_price, 900);
         assert_eq!(config.concurrent_jobs, 4);
-        assert_eq!(config.backend, BackendChoice::Auto);
+        assert_eq!(config.backend, BackendOptions::default());
     }
 
     #[test]
@@ -257,6 +271,31 @@ mod tests {
         })
         .unwrap_err();
         assert!(error.to_string().contains("mint"), "{error}");
+        let (_dir, path) = file("devices = \"0,gpu1\"\n");
+        let error = Config::resolve(&ConfigArgs {
+            config: Some(path),
+            ..ConfigArgs::default()
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("\"gpu1\""), "{error}");
+    }
+
+    #[test]
+    fn devices_and_their_memory_come_from_the_file() {
+        let (_dir, path) = file("devices = \"1,3\"\ndevice_memory_mib = 2048\nbackend = \"gpu\"\n");
+        let config = Config::resolve(&ConfigArgs {
+            config: Some(path),
+            ..ConfigArgs::default()
+        })
+        .unwrap();
+        assert_eq!(
+            config.backend,
+            BackendOptions {
+                choice: BackendChoice::Gpu,
+                devices: Devices::List(vec![1, 3]),
+                device_memory_limit: Some(2048 << 20),
+            }
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 
 use crate::backend::Backend;
 use crate::config::Config;
-use crate::engine::{self, Input, ShardOutput};
+use crate::engine::{Input, ShardRun};
 use crate::error::WorkerError;
 use crate::fault::Fault;
 use crate::metrics::Metrics;
@@ -73,7 +73,7 @@ struct Round {
 }
 
 /// A shard computing in the background: its output and the seconds it took.
-type Computation = JoinHandle<Result<(ShardOutput, f64), WorkerError>>;
+type Computation = JoinHandle<Result<ShardRun, WorkerError>>;
 
 /// The worker daemon.
 pub struct Daemon {
@@ -259,10 +259,12 @@ impl Daemon {
                 Ok(())
             }
             Some(handle) => {
-                let (output, seconds) = handle
+                let run = handle
                     .await
                     .map_err(|e| WorkerError::SelfCheck(format!("compute task: {e}")))??;
+                let (output, seconds) = (run.output, run.phases.total);
                 self.metrics.observe("compute", seconds);
+                self.metrics.computed_on(&run.device, seconds);
                 let mut salt = [0u8; 32];
                 rand::fill(&mut salt);
                 let record = SlotRecord {
@@ -276,7 +278,7 @@ impl Daemon {
                 self.store
                     .save_output(&slot.job, slot.shard_index, &output.bytes)?;
                 self.store.save_slot(key, &record)?;
-                tracing::info!(job = %slot.job, shard = slot.shard_index, root = %record.root, seconds, "computed");
+                tracing::info!(job = %slot.job, shard = slot.shard_index, root = %record.root, device = %run.device, seconds, "computed");
                 self.commit(slot, &record).await
             }
         }
@@ -298,11 +300,9 @@ impl Daemon {
         );
         tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, ?kernel, "computing");
         Ok(tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            let mut output =
-                engine::compute_shard(backend.as_ref(), kernel, &input, shards, shard)?;
-            fault.apply(&kernel, &mut output);
-            Ok((output, started.elapsed().as_secs_f64()))
+            let mut run = backend.shard(kernel, &input, shards, shard)?;
+            fault.apply(&kernel, &mut run.output);
+            Ok(run)
         }))
     }
 

@@ -201,8 +201,16 @@ pub fn host_gemm_shard(
     Ok(ShardOutput { bytes, root })
 }
 
-/// Computes shard `shard` of `shards` on `backend`. GEMM results are checked with one Freivalds
-/// round before they are returned: a faulty device must not get its owner slashed.
+/// A computed shard, with the device that computed it and the time of each phase.
+#[derive(Clone, Debug)]
+pub struct ShardRun {
+    pub output: ShardOutput,
+    pub phases: Phases,
+    pub device: String,
+}
+
+/// Computes shard `shard` of `shards` on `backend` (on one of its devices). GEMM results are checked
+/// with one Freivalds round before they are returned: a faulty device must not get its owner slashed.
 pub fn compute_shard(
     backend: &dyn Backend,
     kernel: Kernel,
@@ -210,17 +218,18 @@ pub fn compute_shard(
     shards: u32,
     shard: u32,
 ) -> Result<ShardOutput, WorkerError> {
-    Ok(compute_shard_timed(backend, kernel, input, shards, shard)?.0)
+    Ok(backend.shard(kernel, input, shards, shard)?.output)
 }
 
-/// [`compute_shard`], with the time of each phase.
-pub fn compute_shard_timed(
-    backend: &dyn Backend,
+/// A shard on one device: the kernel through `backend`'s operations, timed phase by phase
+/// ([`Backend::shard`]'s definition; a pool of devices picks the device first).
+pub fn run_shard(
+    backend: &(impl Backend + ?Sized),
     kernel: Kernel,
     input: &Input,
     shards: u32,
     shard: u32,
-) -> Result<(ShardOutput, Phases), WorkerError> {
+) -> Result<ShardRun, WorkerError> {
     let started = Instant::now();
     kernel.shard_output_bytes(shards, shard)?;
     let mut phases = Phases::default();
@@ -257,11 +266,7 @@ pub fn compute_shard_timed(
             let range = part(u64::from(blocks), shards, shard);
             let key = monte_carlo_key(seed_of(input)?);
             let hits = Phases::timed(&mut phases.kernel, || {
-                backend.monte_carlo(
-                    key,
-                    range.start as u32..range.end as u32,
-                    samples_per_block,
-                )
+                backend.monte_carlo(key, range.start as u32..range.end as u32, samples_per_block)
             })?;
             let bytes = Phases::timed(&mut phases.copy_out, || {
                 Ok(hits.iter().flat_map(|h| h.to_le_bytes()).collect())
@@ -270,7 +275,11 @@ pub fn compute_shard_timed(
         }
     };
     phases.total = started.elapsed().as_secs_f64();
-    Ok((output, phases))
+    Ok(ShardRun {
+        output,
+        phases,
+        device: backend.name(),
+    })
 }
 
 fn hash_timed(

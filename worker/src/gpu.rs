@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use cudarc::cublas::{CudaBlas, sys as cublas_sys};
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, CudaView, CudaViewMut,
-    DevicePtr, DevicePtrMut, LaunchConfig, PinnedHostSlice, PushKernelArg,
+    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, CudaView, CudaViewMut, DevicePtr,
+    DevicePtrMut, LaunchConfig, PinnedHostSlice, PushKernelArg,
 };
 use cudarc::nvrtc::{CompileOptions, Ptx, compile_ptx_with_opts};
 
@@ -41,6 +41,8 @@ pub enum GpuError {
     TooLarge,
     #[error("not enough free device memory for one panel of the shard")]
     NoRoom,
+    #[error("no usable GPU among the devices asked for")]
+    NoDevice,
     #[error("the device's GEMM failed Freivalds' check")]
     WrongProduct,
 }
@@ -163,7 +165,8 @@ impl Kernels {
 
 /// A launch of `threads` threads in blocks of `block`.
 pub(crate) fn grid(threads: u64, block: u32) -> Result<LaunchConfig, GpuError> {
-    let blocks = u32::try_from(threads.div_ceil(u64::from(block))).map_err(|_| GpuError::TooLarge)?;
+    let blocks =
+        u32::try_from(threads.div_ceil(u64::from(block))).map_err(|_| GpuError::TooLarge)?;
     Ok(LaunchConfig {
         grid_dim: (blocks.max(1), 1, 1),
         block_dim: (block, 1, 1),
@@ -212,6 +215,8 @@ pub struct GpuBackend {
     pub(crate) staging: Mutex<Option<PinnedHostSlice<u8>>>,
     /// Where work too small for the device runs.
     cpu: CpuBackend,
+    /// Device memory one shard may use, bytes (`None`: what is free).
+    pub(crate) memory_limit: Option<u64>,
 }
 
 // SAFETY: cudarc's handles are used through the streams, which serialize work; the CUDA context is
@@ -241,10 +246,19 @@ impl GpuBackend {
                 blas: None,
                 staging: Mutex::new(None),
                 cpu: CpuBackend::new(),
+                memory_limit: None,
             })
         })?;
         backend.blas = backend.probe_cublas();
         Ok(backend)
+    }
+
+    /// The same backend allowed at most `limit` bytes of device memory per shard.
+    pub fn with_memory_limit(self, limit: Option<u64>) -> Self {
+        Self {
+            memory_limit: limit,
+            ..self
+        }
     }
 
     /// The number of CUDA devices visible here (0 without a driver).
@@ -422,13 +436,7 @@ impl GpuBackend {
                     shared_mem_bytes: 0,
                 };
                 let mut launch = s.launch_builder(&self.kernels.gemm_dp4a);
-                launch
-                    .arg(a)
-                    .arg(bt)
-                    .arg(c)
-                    .arg(&rows)
-                    .arg(&n)
-                    .arg(&words);
+                launch.arg(a).arg(bt).arg(c).arg(&rows).arg(&n).arg(&words);
                 // SAFETY: the arguments match the kernel's signature and the views' sizes.
                 unsafe { launch.launch(config) }?;
             }
@@ -514,7 +522,11 @@ impl GpuBackend {
             (true, Some(blas)) => Some(blas),
             (true, None) => return Ok(None),
         };
-        let seeds = gpushare_core::kernels::SeededGemm::new(&[0xbe; 32], size as u32, size as u32);
+        let seeds = gpushare_core::kernels::SeededGemm::new(
+            &crate::backend::BENCHMARK_SEED,
+            size as u32,
+            size as u32,
+        );
         guarded(|| {
             self.context.bind_to_thread()?;
             let s = &self.stream;
@@ -524,8 +536,24 @@ impl GpuBackend {
                 s.alloc_zeros::<u8>(operand_bytes)?,
             );
             let (k, ld) = (layout.k, layout.ld);
-            self.seeded_operand(seeds.seed_a, 0, (k, 1), layout.rows, k, ld, &mut a.as_view_mut())?;
-            self.seeded_operand(seeds.seed_b, 0, (1, k), layout.rows, k, ld, &mut bt.as_view_mut())?;
+            self.seeded_operand(
+                seeds.seed_a,
+                0,
+                (k, 1),
+                layout.rows,
+                k,
+                ld,
+                &mut a.as_view_mut(),
+            )?;
+            self.seeded_operand(
+                seeds.seed_b,
+                0,
+                (1, k),
+                layout.rows,
+                k,
+                ld,
+                &mut bt.as_view_mut(),
+            )?;
             let mut c = s.alloc_zeros::<u8>(size * size * 4)?;
             let mut run = || {
                 self.gemm_on_device(
@@ -683,6 +711,20 @@ impl Backend for GpuBackend {
             ""
         };
         format!("cuda {} ({}{blas})", self.ordinal, self.device)
+    }
+
+    fn memory_mib(&self) -> u64 {
+        guarded(|| Ok(self.context.total_mem()?)).map_or(0, |bytes| bytes as u64 >> 20)
+    }
+
+    fn bare_gemm_seconds(&self, size: usize, repeats: u32) -> Result<f64, WorkerError> {
+        let timed = match self.time_device_gemm(size, true, repeats)? {
+            Some(timed) => Some(timed),
+            None => self.time_device_gemm(size, false, repeats)?,
+        };
+        timed
+            .map(|(seconds, _)| seconds)
+            .ok_or_else(|| GpuError::TooLarge.into())
     }
 
     fn gemm_i8(

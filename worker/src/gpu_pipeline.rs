@@ -98,8 +98,8 @@ struct Plan {
 
 impl Plan {
     /// The largest panel (a multiple of 8 rows, so that panels start on a leaf boundary) that fits
-    /// `free` bytes of device memory beside what the whole shard needs at once.
-    fn new(shard: &GemmShard, free: u64) -> Result<Self, GpuError> {
+    /// `budget` bytes of device memory beside what the whole shard needs at once.
+    fn new(shard: &GemmShard, budget: u64) -> Result<Self, GpuError> {
         let rows = shard.rows();
         let layout = OperandLayout::new(
             rows.end - rows.start,
@@ -118,10 +118,7 @@ impl Plan {
             + n * 8
             + layout.rows * 16;
         let per_row = ld + 2 * n * 4 + if data { k } else { 0 };
-        let fit = free
-            .saturating_sub(DEVICE_HEADROOM_BYTES)
-            .saturating_sub(shard_wide)
-            / per_row;
+        let fit = budget.saturating_sub(shard_wide) / per_row;
         let panel_rows = if fit >= layout.rows {
             layout.rows
         } else {
@@ -175,14 +172,15 @@ impl GpuBackend {
             Input::Data(bytes) => Some(DataGemm::new(bytes, shard.m, shard.n, shard.k)?),
             Input::Seed(_) => None,
         };
-        let mut staging = self
-            .staging
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut staging = self.staging.lock().unwrap_or_else(PoisonError::into_inner);
         let (bytes, root) = guarded(|| {
             self.context.bind_to_thread()?;
             let (free, _) = self.context.mem_get_info()?;
-            let plan = Plan::new(shard, free as u64)?;
+            let budget = (free as u64).saturating_sub(DEVICE_HEADROOM_BYTES);
+            let plan = Plan::new(
+                shard,
+                self.memory_limit.map_or(budget, |limit| limit.min(budget)),
+            )?;
             let pinned = staging_buffer(&self.context, &mut staging, plan.output_bytes as usize)?;
             let host = pinned.as_mut_slice()?;
             let mut timeline = Timeline::new(&self.context);
@@ -296,11 +294,7 @@ impl GpuBackend {
                 // SAFETY: `destination` is pinned host memory of c_len bytes that nothing reads
                 // before the copy stream is synchronized; the panel stays alive until then.
                 unsafe {
-                    cudarc::driver::result::memcpy_dtoh_async(
-                        destination,
-                        source,
-                        copy.cu_stream(),
-                    )
+                    cudarc::driver::result::memcpy_dtoh_async(destination, source, copy.cu_stream())
                 }?;
                 Ok(())
             })?;
@@ -325,9 +319,7 @@ impl GpuBackend {
                 )
             })?;
         }
-        let root = timeline.around(Phase::Hash, s, || {
-            self.merkle_root(&mut level, plan.leaves)
-        })?;
+        let root = timeline.around(Phase::Hash, s, || self.merkle_root(&mut level, plan.leaves))?;
         let (y, z) = (s.clone_dtoh(&y)?, s.clone_dtoh(&z)?);
         if y != z {
             return Err(GpuError::WrongProduct);

@@ -66,7 +66,13 @@ fn device_root(data: &[u8], leaf_bytes: u32) -> [u8; 32] {
     let mut level = vec![0u32; leaves as usize * 8];
     // SAFETY: `level` holds 8 words per leaf; the C code reads only `data.len()` bytes.
     unsafe {
-        gs_host_leaf_hashes(data.as_ptr(), data.len() as u64, leaf_bytes, leaves, level.as_mut_ptr())
+        gs_host_leaf_hashes(
+            data.as_ptr(),
+            data.len() as u64,
+            leaf_bytes,
+            leaves,
+            level.as_mut_ptr(),
+        )
     };
     let mut count = leaves;
     while count > 1 {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod cpu;
 pub mod cuda;
 pub mod daemon;
+pub mod devices;
 pub mod engine;
 pub mod error;
 pub mod fault;

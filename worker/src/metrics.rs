@@ -3,6 +3,7 @@
 //! verify — only once the chain shows the shard settled, so no other replica can copy them first).
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -48,10 +49,13 @@ pub struct Metrics {
     pub in_flight: Gauge,
     pub backend: Family<Kind, Gauge>,
     pub phase_seconds: Family<Kind, Histogram>,
+    pub device_shards: Family<Kind, Counter>,
+    pub device_busy_seconds: Family<Kind, Counter<f64, AtomicU64>>,
 }
 
 impl Metrics {
-    pub fn new(backend: &str) -> Arc<Self> {
+    /// The worker's metrics, with one `backend` series per device it computes on.
+    pub fn new(devices: &[String]) -> Arc<Self> {
         let mut registry = Registry::with_prefix("gpushare_worker");
         let metrics = Self {
             claims: Counter::default(),
@@ -62,6 +66,8 @@ impl Metrics {
             earnings: Counter::default(),
             in_flight: Gauge::default(),
             backend: Family::default(),
+            device_shards: Family::default(),
+            device_busy_seconds: Family::default(),
             phase_seconds: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.05, 2.0, 14))
             }),
@@ -100,7 +106,19 @@ impl Metrics {
             "Time spent per phase of a slot",
             metrics.phase_seconds.clone(),
         );
-        metrics.backend.get_or_create(&Kind::of(backend)).set(1);
+        registry.register(
+            "device_shards",
+            "Shards computed, by device",
+            metrics.device_shards.clone(),
+        );
+        registry.register(
+            "device_busy_seconds",
+            "Seconds spent computing shards, by device",
+            metrics.device_busy_seconds.clone(),
+        );
+        for device in devices {
+            metrics.backend.get_or_create(&Kind::of(device)).set(1);
+        }
         Arc::new(Self {
             registry,
             ..metrics
@@ -117,6 +135,15 @@ impl Metrics {
         self.phase_seconds
             .get_or_create(&Kind::of(phase))
             .observe(seconds);
+    }
+
+    /// Counts one shard computed on `device` in `seconds`.
+    pub fn computed_on(&self, device: &str, seconds: f64) {
+        let device = Kind::of(device);
+        self.device_shards.get_or_create(&device).inc();
+        self.device_busy_seconds
+            .get_or_create(&device)
+            .inc_by(seconds);
     }
 
     /// The metrics in the Prometheus text format.
@@ -273,7 +300,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let job = Pubkey::new_unique();
         store.save_output(&job, 3, b"shard three").unwrap();
-        let metrics = Metrics::new("cpu (test)");
+        let metrics = Metrics::new(&["cpu (test)".to_string()]);
         metrics.claims.inc();
         metrics.observe("compute", 0.2);
         let unreachable = Chain::new(

@@ -146,21 +146,35 @@ impl Session {
     }
 }
 
-/// Describes the machine: the backend's name and its measured int8 GEMM throughput.
+/// Describes the machine: its devices, their memory, and the int8 GEMM throughput of all of them at
+/// once (one GEMM per device, side by side).
 pub fn hardware_profile(backend: &dyn Backend) -> Result<HardwareProfile, WorkerError> {
     const SIZE: usize = 256;
     let a = vec![1i8; SIZE * SIZE];
-    let started = Instant::now();
+    let devices = backend.device_names();
     backend.gemm_i8(&a, &a, SIZE, SIZE, SIZE)?;
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = devices
+            .iter()
+            .map(|_| scope.spawn(|| backend.gemm_i8(&a, &a, SIZE, SIZE, SIZE)))
+            .collect();
+        runs.into_iter().try_for_each(|run| {
+            run.join()
+                .map_err(|_| WorkerError::SelfCheck("hardware probe thread panicked".into()))?
+                .map(drop)
+        })
+    })?;
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
     let mut gpu_model = [0u8; GPU_MODEL_LEN];
     let name = backend.name();
     let length = name.len().min(GPU_MODEL_LEN);
     gpu_model[..length].copy_from_slice(&name.as_bytes()[..length]);
+    let operations = 2.0 * (SIZE * SIZE * SIZE) as f64 * devices.len() as f64;
     Ok(HardwareProfile {
         gpu_model,
-        memory_mib: 0,
-        throughput_gops: (2.0 * (SIZE * SIZE * SIZE) as f64 / seconds / 1e9) as u64,
+        memory_mib: u32::try_from(backend.memory_mib()).unwrap_or(u32::MAX),
+        throughput_gops: (operations / seconds / 1e9) as u64,
     })
 }
 
@@ -181,9 +195,9 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
     {
         session.publish_endpoint(url).await?;
     }
-    let backend = backend::select(config.backend)?;
+    let backend = backend::select(&config.backend)?;
     let store = Store::open(&config.data_dir)?;
-    let metrics = Metrics::new(&backend.name());
+    let metrics = Metrics::new(&backend.device_names());
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = Arc::new(Notify::new());
     let (_, endpoint) = {

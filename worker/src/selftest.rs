@@ -2,9 +2,13 @@
 //! small shapes with ragged edges; one PASS or FAIL line each.
 use gpushare_core::kernels::Kernel;
 
+use std::sync::Arc;
+
 use crate::backend::{self, Backend};
+use crate::cpu::CpuBackend;
 use crate::engine::{self, Input};
 use crate::error::WorkerError;
+use crate::gpu::GpuBackend;
 
 /// The cases: (label, kernel, input, shards, shard).
 pub fn cases() -> Vec<(&'static str, Kernel, Input, u32, u32)> {
@@ -82,10 +86,31 @@ pub fn check(
     Ok(computed.bytes == reference.bytes && computed.root == reference.root)
 }
 
+/// Device memory budget of the panelled GPU runs: the larger cases then run in several row panels.
+const PANELLED_BUDGET_BYTES: u64 = 176 << 10;
+
+/// Every backend to check, labelled: the CPU, each GPU, and each GPU again with a memory budget
+/// that splits shards into panels.
+fn labelled_backends() -> Vec<(String, Arc<dyn Backend>)> {
+    let mut backends: Vec<(String, Arc<dyn Backend>)> =
+        vec![(CpuBackend::new().name(), Arc::new(CpuBackend::new()))];
+    for gpu in backend::available_gpus() {
+        backends.push((gpu.name(), Arc::clone(&gpu) as Arc<dyn Backend>));
+        match GpuBackend::new(gpu.ordinal()) {
+            Ok(limited) => backends.push((
+                format!("{}, panelled", gpu.name()),
+                Arc::new(limited.with_memory_limit(Some(PANELLED_BUDGET_BYTES))),
+            )),
+            Err(error) => tracing::warn!(%error, "panelled selftest skipped"),
+        }
+    }
+    backends
+}
+
 /// Runs every case on every backend; fails if any case fails.
 pub fn run() -> Result<(), WorkerError> {
     let mut failures = 0;
-    for backend in backend::available() {
+    for (name, backend) in labelled_backends() {
         for (label, kernel, input, shards, shard) in cases() {
             let verdict = match check(backend.as_ref(), kernel, &input, shards, shard) {
                 Ok(true) => "PASS".to_string(),
@@ -95,7 +120,7 @@ pub fn run() -> Result<(), WorkerError> {
             if verdict != "PASS" {
                 failures += 1;
             }
-            println!("{verdict:<4} {:<28} {label}", backend.name());
+            println!("{verdict:<4} {name:<28} {label}");
         }
     }
     if failures > 0 {
