@@ -197,6 +197,17 @@ impl OperandLayout {
             ld: k.next_multiple_of(4),
         }
     }
+
+    /// (rows, n, k, ld) as the i32s cuBLAS and the GEMM kernel take.
+    fn dims_i32(&self) -> Result<(i32, i32, i32, i32), GpuError> {
+        let to_i32 = |v: u64| i32::try_from(v).map_err(|_| GpuError::TooLarge);
+        Ok((
+            to_i32(self.rows)?,
+            to_i32(self.n)?,
+            to_i32(self.k)?,
+            to_i32(self.ld)?,
+        ))
+    }
 }
 
 /// The CUDA backend on one device.
@@ -375,7 +386,8 @@ impl GpuBackend {
     }
 
     /// C (rows × n i32, row-major, as bytes) = A·B from operands laid out as `layout`: cuBLAS's int8
-    /// GEMM in its fast "TN" form (both operands K-contiguous) when given, else the dp4a kernel.
+    /// GEMM in its fast "TN" form (both operands K-contiguous) when given, else (and when cuBLAS
+    /// refuses the shape) the dp4a kernel.
     pub(crate) fn gemm_on_device(
         &self,
         blas: Option<&CudaBlas>,
@@ -384,63 +396,85 @@ impl GpuBackend {
         c: &mut CudaViewMut<u8>,
         layout: &OperandLayout,
     ) -> Result<(), GpuError> {
-        let s = &self.stream;
-        let to_i32 = |v: u64| i32::try_from(v).map_err(|_| GpuError::TooLarge);
-        let (rows, n, k, ld) = (
-            to_i32(layout.rows)?,
-            to_i32(layout.n)?,
-            to_i32(layout.k)?,
-            to_i32(layout.ld)?,
-        );
-        match blas {
-            Some(blas) => {
-                let (alpha, beta) = (1i32, 0i32);
-                let (a_p, _a) = a.device_ptr(s);
-                let (bt_p, _b) = bt.device_ptr(s);
-                let (c_p, _c) = c.device_ptr_mut(s);
-                // SAFETY: Cᵀ (n×rows, column-major) = (Bᵀ)ᵀ·A with both operands K-contiguous
-                // ("TN"); pointers and leading dimensions match the views above.
-                unsafe {
-                    cudarc::cublas::result::gemm_ex(
-                        *blas.handle(),
-                        cublas_sys::cublasOperation_t::CUBLAS_OP_T,
-                        cublas_sys::cublasOperation_t::CUBLAS_OP_N,
-                        n,
-                        rows,
-                        k,
-                        (&alpha) as *const i32 as *const _,
-                        bt_p as *const _,
-                        cublas_sys::cudaDataType::CUDA_R_8I,
-                        ld,
-                        a_p as *const _,
-                        cublas_sys::cudaDataType::CUDA_R_8I,
-                        ld,
-                        (&beta) as *const i32 as *const _,
-                        c_p as *mut _,
-                        cublas_sys::cudaDataType::CUDA_R_32I,
-                        n,
-                        cublas_sys::cublasComputeType_t::CUBLAS_COMPUTE_32I,
-                        cublas_sys::cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
-                    )?;
-                }
-            }
-            None => {
-                let words = ld / 4;
-                let config = LaunchConfig {
-                    grid_dim: (
-                        (n as u32).div_ceil(cuda::GEMM_TILE),
-                        (rows as u32).div_ceil(cuda::GEMM_TILE),
-                        1,
-                    ),
-                    block_dim: (cuda::GEMM_THREADS, 1, 1),
-                    shared_mem_bytes: 0,
-                };
-                let mut launch = s.launch_builder(&self.kernels.gemm_dp4a);
-                launch.arg(a).arg(bt).arg(c).arg(&rows).arg(&n).arg(&words);
-                // SAFETY: the arguments match the kernel's signature and the views' sizes.
-                unsafe { launch.launch(config) }?;
+        if let Some(blas) = blas {
+            match self.cublas_gemm(blas, a, bt, c, layout) {
+                Ok(()) => return Ok(()),
+                Err(error) => tracing::warn!(
+                    %error,
+                    rows = layout.rows,
+                    n = layout.n,
+                    k = layout.k,
+                    "cuBLAS refused this GEMM; using the dp4a kernel"
+                ),
             }
         }
+        self.dp4a_gemm(a, bt, c, layout)
+    }
+
+    fn cublas_gemm(
+        &self,
+        blas: &CudaBlas,
+        a: &CudaView<u8>,
+        bt: &CudaView<u8>,
+        c: &mut CudaViewMut<u8>,
+        layout: &OperandLayout,
+    ) -> Result<(), GpuError> {
+        let s = &self.stream;
+        let (rows, n, k, ld) = layout.dims_i32()?;
+        let (alpha, beta) = (1i32, 0i32);
+        let (a_p, _a) = a.device_ptr(s);
+        let (bt_p, _b) = bt.device_ptr(s);
+        let (c_p, _c) = c.device_ptr_mut(s);
+        // SAFETY: Cᵀ (n×rows, column-major) = (Bᵀ)ᵀ·A with both operands K-contiguous ("TN");
+        // pointers and leading dimensions match the views above.
+        unsafe {
+            cudarc::cublas::result::gemm_ex(
+                *blas.handle(),
+                cublas_sys::cublasOperation_t::CUBLAS_OP_T,
+                cublas_sys::cublasOperation_t::CUBLAS_OP_N,
+                n,
+                rows,
+                k,
+                (&alpha) as *const i32 as *const _,
+                bt_p as *const _,
+                cublas_sys::cudaDataType::CUDA_R_8I,
+                ld,
+                a_p as *const _,
+                cublas_sys::cudaDataType::CUDA_R_8I,
+                ld,
+                (&beta) as *const i32 as *const _,
+                c_p as *mut _,
+                cublas_sys::cudaDataType::CUDA_R_32I,
+                n,
+                cublas_sys::cublasComputeType_t::CUBLAS_COMPUTE_32I,
+                cublas_sys::cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn dp4a_gemm(
+        &self,
+        a: &CudaView<u8>,
+        bt: &CudaView<u8>,
+        c: &mut CudaViewMut<u8>,
+        layout: &OperandLayout,
+    ) -> Result<(), GpuError> {
+        let (rows, n, _, ld) = layout.dims_i32()?;
+        let words = ld / 4;
+        let config = LaunchConfig {
+            grid_dim: (
+                (n as u32).div_ceil(cuda::GEMM_TILE),
+                (rows as u32).div_ceil(cuda::GEMM_TILE),
+                1,
+            ),
+            block_dim: (cuda::GEMM_THREADS, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let mut launch = self.stream.launch_builder(&self.kernels.gemm_dp4a);
+        launch.arg(a).arg(bt).arg(c).arg(&rows).arg(&n).arg(&words);
+        // SAFETY: the arguments match the kernel's signature and the views' sizes.
+        unsafe { launch.launch(config) }?;
         Ok(())
     }
 
@@ -548,7 +582,7 @@ impl GpuBackend {
             self.seeded_operand(
                 seeds.seed_b,
                 0,
-                (1, k),
+                (1, layout.n),
                 layout.rows,
                 k,
                 ld,

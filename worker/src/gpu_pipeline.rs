@@ -184,8 +184,10 @@ impl GpuBackend {
             let pinned = staging_buffer(&self.context, &mut staging, plan.output_bytes as usize)?;
             let host = pinned.as_mut_slice()?;
             let mut timeline = Timeline::new(&self.context);
-            let root = self.run_panels(shard, data.as_ref(), &plan, host, &mut timeline)?;
+            let root = self.run_panels(shard, data.as_ref(), &plan, host, &mut timeline);
+            // On every exit, nothing may still be copying into the pinned buffer.
             self.copy_stream.synchronize()?;
+            let root = root?;
             timeline.add_to(phases)?;
             let mut bytes = vec![0u8; plan.output_bytes as usize];
             Phases::timed(&mut phases.copy_out, || {
@@ -254,6 +256,7 @@ impl GpuBackend {
             .collect::<Result<_, _>>()?;
         let leaf_bytes = shard.kernel().leaf_bytes() as u64;
 
+        let mut copied: Vec<Option<CudaEvent>> = (0..buffers).map(|_| None).collect();
         for (index, panel) in plan.panels().enumerate() {
             let panel_layout = plan.panel_layout(&panel);
             let pr = panel_layout.rows;
@@ -273,6 +276,9 @@ impl GpuBackend {
                 }
                 _ => return Err(GpuError::TooLarge),
             }
+            if let Some(copied) = &copied[index % buffers] {
+                s.wait(copied)?;
+            }
             let c = &mut c_panels[index % buffers];
             let c_len = (pr * n * 4) as usize;
             timeline.around(Phase::Kernel, s, || {
@@ -285,19 +291,6 @@ impl GpuBackend {
                 )
             })?;
             let out_start = (panel.start * n * 4) as usize;
-            let destination = &mut host[out_start..out_start + c_len];
-            timeline.around(Phase::CopyOut, copy, || {
-                let view = c.slice(..c_len);
-                // cudarc makes the copy stream wait for the GEMM's write of this panel, and a later
-                // GEMM into the same buffer wait for this read.
-                let (source, _read) = view.device_ptr(copy);
-                // SAFETY: `destination` is pinned host memory of c_len bytes that nothing reads
-                // before the copy stream is synchronized; the panel stays alive until then.
-                unsafe {
-                    cudarc::driver::result::memcpy_dtoh_async(destination, source, copy.cu_stream())
-                }?;
-                Ok(())
-            })?;
             timeline.around(Phase::Verify, s, || {
                 self.freivalds_rows(
                     &a_view.as_view(),
@@ -318,6 +311,20 @@ impl GpuBackend {
                     &mut level.slice_mut(first_leaf * 8..),
                 )
             })?;
+            // The copy is the panel's last reader, so the buffer's read event (which its release
+            // waits for) is the copy stream's; the next GEMM into it also waits for `copied`.
+            let destination = &mut host[out_start..out_start + c_len];
+            timeline.around(Phase::CopyOut, copy, || {
+                let view = c.slice(..c_len);
+                let (source, _read) = view.device_ptr(copy);
+                // SAFETY: `destination` is pinned host memory of c_len bytes that nothing reads
+                // before the copy stream is synchronized, which every exit of the caller does.
+                unsafe {
+                    cudarc::driver::result::memcpy_dtoh_async(destination, source, copy.cu_stream())
+                }?;
+                Ok(())
+            })?;
+            copied[index % buffers] = Some(copy.record_event(None)?);
         }
         let root = timeline.around(Phase::Hash, s, || self.merkle_root(&mut level, plan.leaves))?;
         let (y, z) = (s.clone_dtoh(&y)?, s.clone_dtoh(&z)?);
