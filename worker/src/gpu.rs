@@ -19,7 +19,7 @@ use cudarc::nvrtc::{CompileOptions, Ptx, compile_ptx_with_opts};
 use crate::backend::{Backend, ChainKey, check_chain_shape, check_gemm_shape};
 use crate::cpu::CpuBackend;
 use crate::cuda;
-use crate::engine::{self, GemmShard, Phases, ShardOutput};
+use crate::engine::{self, GemmShard, Input, Phases, ShardOutput};
 use crate::error::WorkerError;
 
 /// Why the GPU backend is unavailable or failed.
@@ -43,6 +43,8 @@ pub enum GpuError {
     NoRoom,
     #[error("no usable GPU among the devices asked for")]
     NoDevice,
+    #[error("the device's shard pipeline does not reproduce the reference on the start-up probe")]
+    PipelineMismatch,
     #[error("the device's GEMM failed Freivalds' check")]
     WrongProduct,
 }
@@ -128,6 +130,9 @@ fn arch_for(major: i32, minor: i32) -> &'static str {
 const GPU_CHAINS_PER_CPU_THREAD: usize = 32;
 /// Monte Carlo samples below which the CPU backend runs them (a launch and copy cost tens of µs).
 const GPU_MIN_MONTE_CARLO_SAMPLES: u64 = 1 << 22;
+
+/// Device memory budget of the start-up probe's panelled case (a 100-row shard in several panels).
+const PROBE_PANEL_BUDGET_BYTES: u64 = 96 << 10;
 
 /// The module's kernels.
 struct Kernels {
@@ -261,7 +266,51 @@ impl GpuBackend {
             })
         })?;
         backend.blas = backend.probe_cublas();
+        backend.probe_pipeline()?;
         Ok(backend)
+    }
+
+    /// Refuses the device unless its shard pipeline reproduces the reference bits and root on small
+    /// ragged shards — through cuBLAS and the dp4a kernel, in one panel and in several — so that a
+    /// faulty device or driver never commits a wrong root for its owner (who would be slashed).
+    fn probe_pipeline(&mut self) -> Result<(), GpuError> {
+        let seed = Input::Seed([0x9e; 32]);
+        let cases = [
+            ((67, 48, 132), None),
+            ((67, 45, 129), None),
+            ((301, 48, 132), Some(PROBE_PANEL_BUDGET_BYTES)),
+        ];
+        let limit = self.memory_limit;
+        for ((m, n, k), budget) in cases {
+            self.memory_limit = budget;
+            let shard = GemmShard {
+                input: &seed,
+                m,
+                n,
+                k,
+                shards: 3,
+                shard: 1,
+            };
+            let computed = self.device_gemm_shard(&shard, &mut Phases::default());
+            let reference = engine::reference_shard(shard.kernel(), &seed, 3, 1);
+            match (computed, reference) {
+                (Ok(output), Ok(reference))
+                    if output.root == reference.root && output.bytes == reference.bytes => {}
+                (computed, _) => {
+                    tracing::warn!(
+                        device = self.ordinal,
+                        m,
+                        n,
+                        k,
+                        error = ?computed.err(),
+                        "the device's shard pipeline differs from the reference; device not used"
+                    );
+                    return Err(GpuError::PipelineMismatch);
+                }
+            }
+        }
+        self.memory_limit = limit;
+        Ok(())
     }
 
     /// The same backend allowed at most `limit` bytes of device memory per shard.
