@@ -151,24 +151,29 @@ __device__ __forceinline__ gs_u64 warp_sum_p(gs_u64 acc)
     return acc;
 }
 
-// freivalds_rows_i8: y[i] = Σ_p A[i][p]·x[p] mod P, one warp per row of A (`ld` bytes per row).
+// Freivalds' row sums, one warp per row: out[i] = Σ_p M[i][p]·v[p] mod P over `cols` entries of rows
+// `ld` elements apart, `dot` being the element type's gs_dot.
+template <class T, gs_u64 (*dot)(const T*, gs_u32, const gs_u64*, gs_u32, gs_u32)>
+__device__ __forceinline__ void freivalds_rows(const T* m, gs_u64 ld, gs_u64 rows, gs_u32 cols, const gs_u64* v,
+                                               gs_u64* out)
+{
+    const gs_u64 row = thread_index() / 32;
+    const gs_u32 lane = threadIdx.x % 32;
+    if (row >= rows) return;
+    const gs_u64 acc = warp_sum_p(dot(m + row * ld, cols, v, lane, 32));
+    if (lane == 0) out[row] = acc;
+}
+
+// freivalds_rows_i8: y = A·x, A's rows `ld` bytes apart.
 extern "C" __global__ void freivalds_rows_i8(const signed char* __restrict__ a, gs_u64 ld, gs_u64 rows, gs_u32 cols,
                                              const gs_u64* __restrict__ x, gs_u64* __restrict__ y)
 {
-    const gs_u64 row = thread_index() / 32;
-    const gs_u32 lane = threadIdx.x % 32;
-    if (row >= rows) return;
-    const gs_u64 acc = warp_sum_p(gs_dot_i8(a + row * ld, cols, x, lane, 32));
-    if (lane == 0) y[row] = acc;
+    freivalds_rows<signed char, gs_dot_i8>(a, ld, rows, cols, x, y);
 }
 
-// freivalds_rows_i32: z[i] = Σ_j C[i][j]·r[j] mod P, one warp per row of C.
+// freivalds_rows_i32: z = C·r, C row-major.
 extern "C" __global__ void freivalds_rows_i32(const int* __restrict__ c, gs_u64 rows, gs_u32 cols,
                                               const gs_u64* __restrict__ r, gs_u64* __restrict__ z)
 {
-    const gs_u64 row = thread_index() / 32;
-    const gs_u32 lane = threadIdx.x % 32;
-    if (row >= rows) return;
-    const gs_u64 acc = warp_sum_p(gs_dot_i32(c + row * cols, cols, r, lane, 32));
-    if (lane == 0) z[row] = acc;
+    freivalds_rows<int, gs_dot_i32>(c, cols, rows, cols, r, z);
 }

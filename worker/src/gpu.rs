@@ -203,6 +203,16 @@ impl OperandLayout {
         }
     }
 
+    /// (row, column) strides of A's elements in A (row-major m×k): element (i, p) is i·k + p.
+    pub fn a_strides(&self) -> (u64, u64) {
+        (self.k, 1)
+    }
+
+    /// (row, column) strides of Bᵀ's elements in B (row-major k×n): element (j, p) is p·n + j.
+    pub fn bt_strides(&self) -> (u64, u64) {
+        (1, self.n)
+    }
+
     /// (rows, n, k, ld) as the i32s cuBLAS and the GEMM kernel take.
     fn dims_i32(&self) -> Result<(i32, i32, i32, i32), GpuError> {
         let to_i32 = |v: u64| i32::try_from(v).map_err(|_| GpuError::TooLarge);
@@ -213,6 +223,14 @@ impl OperandLayout {
             to_i32(self.ld)?,
         ))
     }
+}
+
+/// Where an operand's values come from.
+pub(crate) enum OperandSource<'a> {
+    /// A seeded stream (`SeededGemm`'s), from row `first_row` on.
+    Seeded { seed: u64, first_row: u64 },
+    /// Operand bytes already on the device.
+    Device(&'a CudaView<'a, i8>),
 }
 
 /// The CUDA backend on one device.
@@ -379,13 +397,12 @@ impl GpuBackend {
             .filter(|_| layout.k.is_multiple_of(4) && layout.n.is_multiple_of(4))
     }
 
-    /// Writes `layout.rows` rows of a seeded operand into `out` (element (r, p) is stream index
-    /// (first_row + r)·row_stride + p·col_stride; `rows` rows of `cols` values, `ld` bytes each).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn seeded_operand(
+    /// Writes `rows` rows of an operand into `out`, K-contiguous: `cols` values per row, zero-padded
+    /// to `ld` bytes; element (r, p) is element r·row_stride + p·col_stride of the source (a seeded
+    /// stream from row `first_row` on, or bytes already on the device).
+    pub(crate) fn operand(
         &self,
-        seed: u64,
-        first_row: u64,
+        source: &OperandSource,
         (row_stride, col_stride): (u64, u64),
         rows: u64,
         cols: u64,
@@ -393,45 +410,58 @@ impl GpuBackend {
         out: &mut CudaViewMut<u8>,
     ) -> Result<(), GpuError> {
         let (cols, ld_words) = (arg_u32(cols)?, arg_u32(ld / 4)?);
-        let mut launch = self.stream.launch_builder(&self.kernels.seeded_operand);
+        let mut launch = match source {
+            OperandSource::Seeded { seed, first_row } => {
+                let mut launch = self.stream.launch_builder(&self.kernels.seeded_operand);
+                launch.arg(seed).arg(first_row);
+                launch
+            }
+            OperandSource::Device(bytes) => {
+                let mut launch = self.stream.launch_builder(&self.kernels.strided_operand);
+                launch.arg(*bytes);
+                launch
+            }
+        };
         launch
-            .arg(&seed)
-            .arg(&first_row)
             .arg(&row_stride)
             .arg(&col_stride)
             .arg(&rows)
             .arg(&cols)
             .arg(&ld_words)
             .arg(out);
-        // SAFETY: the arguments match the kernel's signature; `out` holds rows × ld bytes.
+        // SAFETY: the arguments match the kernel's signature; `out` holds rows × ld bytes and a
+        // device source covers every element read.
         unsafe { launch.launch(grid(rows * u64::from(ld_words), cuda::WIDE_THREADS)?) }?;
         Ok(())
     }
 
-    /// Packs operand bytes already on the device into `out`, element (r, p) read at
-    /// src[r·row_stride + p·col_stride].
-    pub(crate) fn strided_operand(
+    /// A's rows and Bᵀ laid out as `layout`, from their sources.
+    pub(crate) fn operands(
         &self,
-        src: &CudaView<i8>,
-        (row_stride, col_stride): (u64, u64),
-        rows: u64,
-        cols: u64,
-        ld: u64,
-        out: &mut CudaViewMut<u8>,
-    ) -> Result<(), GpuError> {
-        let (cols, ld_words) = (arg_u32(cols)?, arg_u32(ld / 4)?);
-        let mut launch = self.stream.launch_builder(&self.kernels.strided_operand);
-        launch
-            .arg(src)
-            .arg(&row_stride)
-            .arg(&col_stride)
-            .arg(&rows)
-            .arg(&cols)
-            .arg(&ld_words)
-            .arg(out);
-        // SAFETY: the arguments match the kernel's signature; `src` covers every element read.
-        unsafe { launch.launch(grid(rows * u64::from(ld_words), cuda::WIDE_THREADS)?) }?;
-        Ok(())
+        layout: &OperandLayout,
+        a: &OperandSource,
+        b: &OperandSource,
+    ) -> Result<(CudaSlice<u8>, CudaSlice<u8>), GpuError> {
+        let s = &self.stream;
+        let mut a_dev = s.alloc_zeros::<u8>((layout.rows * layout.ld) as usize)?;
+        let mut bt = s.alloc_zeros::<u8>((layout.n * layout.ld) as usize)?;
+        self.operand(
+            a,
+            layout.a_strides(),
+            layout.rows,
+            layout.k,
+            layout.ld,
+            &mut a_dev.as_view_mut(),
+        )?;
+        self.operand(
+            b,
+            layout.bt_strides(),
+            layout.n,
+            layout.k,
+            layout.ld,
+            &mut bt.as_view_mut(),
+        )?;
+        Ok((a_dev, bt))
     }
 
     /// C (rows × n i32, row-major, as bytes) = A·B from operands laid out as `layout`: cuBLAS's int8
@@ -542,25 +572,10 @@ impl GpuBackend {
             self.context.bind_to_thread()?;
             let s = &self.stream;
             let (a_raw, b_raw) = (s.clone_htod(a)?, s.clone_htod(b)?);
-            let (mut a_dev, mut bt) = (
-                s.alloc_zeros::<u8>(m * layout.ld as usize)?,
-                s.alloc_zeros::<u8>(n * layout.ld as usize)?,
-            );
-            self.strided_operand(
-                &a_raw.as_view(),
-                (layout.k, 1),
-                layout.rows,
-                layout.k,
-                layout.ld,
-                &mut a_dev.as_view_mut(),
-            )?;
-            self.strided_operand(
-                &b_raw.as_view(),
-                (1, layout.n),
-                layout.n,
-                layout.k,
-                layout.ld,
-                &mut bt.as_view_mut(),
+            let (a_dev, bt) = self.operands(
+                &layout,
+                &OperandSource::Device(&a_raw.as_view()),
+                &OperandSource::Device(&b_raw.as_view()),
             )?;
             let mut c = s.alloc_zeros::<u8>(m * n * 4)?;
             self.gemm_on_device(
@@ -613,29 +628,16 @@ impl GpuBackend {
         guarded(|| {
             self.context.bind_to_thread()?;
             let s = &self.stream;
-            let operand_bytes = (layout.rows * layout.ld) as usize;
-            let (mut a, mut bt) = (
-                s.alloc_zeros::<u8>(operand_bytes)?,
-                s.alloc_zeros::<u8>(operand_bytes)?,
-            );
-            let (k, ld) = (layout.k, layout.ld);
-            self.seeded_operand(
-                seeds.seed_a,
-                0,
-                (k, 1),
-                layout.rows,
-                k,
-                ld,
-                &mut a.as_view_mut(),
-            )?;
-            self.seeded_operand(
-                seeds.seed_b,
-                0,
-                (1, layout.n),
-                layout.rows,
-                k,
-                ld,
-                &mut bt.as_view_mut(),
+            let (a, bt) = self.operands(
+                &layout,
+                &OperandSource::Seeded {
+                    seed: seeds.seed_a,
+                    first_row: 0,
+                },
+                &OperandSource::Seeded {
+                    seed: seeds.seed_b,
+                    first_row: 0,
+                },
             )?;
             let mut c = s.alloc_zeros::<u8>(size * size * 4)?;
             let mut run = || {

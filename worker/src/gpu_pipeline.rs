@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use crate::engine::{GemmShard, Input, Phases, ShardOutput};
 use crate::error::WorkerError;
 use crate::freivalds;
-use crate::gpu::{GpuBackend, GpuError, OperandLayout, guarded};
+use crate::gpu::{GpuBackend, GpuError, OperandLayout, OperandSource, guarded};
 
 /// Device memory left free for cuBLAS's workspace and the driver.
 const DEVICE_HEADROOM_BYTES: u64 = 512 << 20;
@@ -225,12 +225,29 @@ impl GpuBackend {
         let mut bt = s.alloc_zeros::<u8>((n * ld) as usize)?;
         match (&seeds, data) {
             (Some(seeds), _) => timeline.around(Phase::Generate, s, || {
-                self.seeded_operand(seeds.seed_b, 0, (1, n), n, k, ld, &mut bt.as_view_mut())
+                self.operand(
+                    &OperandSource::Seeded {
+                        seed: seeds.seed_b,
+                        first_row: 0,
+                    },
+                    layout.bt_strides(),
+                    n,
+                    k,
+                    ld,
+                    &mut bt.as_view_mut(),
+                )
             })?,
             (None, Some(data)) => {
                 let b_raw = timeline.around(Phase::CopyIn, s, || Ok(s.clone_htod(data.b)?))?;
                 timeline.around(Phase::Generate, s, || {
-                    self.strided_operand(&b_raw.as_view(), (1, n), n, k, ld, &mut bt.as_view_mut())
+                    self.operand(
+                        &OperandSource::Device(&b_raw.as_view()),
+                        layout.bt_strides(),
+                        n,
+                        k,
+                        ld,
+                        &mut bt.as_view_mut(),
+                    )
                 })?;
             }
             (None, None) => return Err(GpuError::TooLarge),
@@ -264,14 +281,31 @@ impl GpuBackend {
             let first_row = rows.start + panel.start;
             match (&seeds, data, a_raw.as_mut()) {
                 (Some(seeds), _, _) => timeline.around(Phase::Generate, s, || {
-                    self.seeded_operand(seeds.seed_a, first_row, (k, 1), pr, k, ld, &mut a_view)
+                    self.operand(
+                        &OperandSource::Seeded {
+                            seed: seeds.seed_a,
+                            first_row,
+                        },
+                        layout.a_strides(),
+                        pr,
+                        k,
+                        ld,
+                        &mut a_view,
+                    )
                 })?,
                 (None, Some(data), Some(a_raw)) => {
                     let source = &data.a[(first_row * k) as usize..((first_row + pr) * k) as usize];
                     let mut raw = a_raw.slice_mut(..source.len());
                     timeline.around(Phase::CopyIn, s, || Ok(s.memcpy_htod(source, &mut raw)?))?;
                     timeline.around(Phase::Generate, s, || {
-                        self.strided_operand(&raw.as_view(), (k, 1), pr, k, ld, &mut a_view)
+                        self.operand(
+                            &OperandSource::Device(&raw.as_view()),
+                            layout.a_strides(),
+                            pr,
+                            k,
+                            ld,
+                            &mut a_view,
+                        )
                     })?;
                 }
                 _ => return Err(GpuError::TooLarge),
