@@ -26,6 +26,9 @@ export interface NetworkParamsConfig {
   maxReplicas: number;
   maxExtraReplicas: number;
   updateDelay: number;
+  maxCommissionBps: number;
+  commissionDelay: number;
+  minDelegation: number;
 }
 
 /** A migration config file. */
@@ -55,6 +58,9 @@ const asParams = (p: NetworkParamsConfig) => ({
   maxReplicas: p.maxReplicas,
   maxExtraReplicas: p.maxExtraReplicas,
   updateDelay: new BN(p.updateDelay),
+  maxCommissionBps: p.maxCommissionBps,
+  commissionDelay: new BN(p.commissionDelay),
+  minDelegation: new BN(p.minDelegation),
 });
 
 const sameParams = (onChain: any, wanted: NetworkParamsConfig) =>

@@ -7,12 +7,14 @@ import {
   Provider,
   WALLET_TOKENS,
   assignmentAddress,
+  delegationAddress,
   eventually,
   expectRefusal,
   forgedRoot,
   honestRoot,
   listen,
   program,
+  rewardVaultAddress,
   shardAddress,
   waitForChainTime,
 } from "./support";
@@ -153,5 +155,55 @@ describe("gpushare job lifecycle", function () {
     await net.closeJob(client, job);
     assert.strictEqual(await net.balance(net.treasury), 2n * FEE);
     assert.strictEqual(await net.balance(client.token), WALLET_TOKENS - 2n * (BigInt(PRICE) + FEE));
+  });
+
+  it("delegates, earns, is slashed with the provider, claims, undelegates and withdraws, to the token unit", async () => {
+    const net = await Network.create();
+    const client = await net.wallet();
+    const p = await net.provider(STAKE);
+    const delegator = await net.wallet();
+    const DELEGATED = 6_000_000;
+    await net.setCommission(p, 1_000);
+    await net.delegate(delegator, p, DELEGATED);
+    await expectRefusal(net.delegate(delegator, p, 99_999), "DelegationBelowMinimum");
+    await expectRefusal(net.claimRewards(delegator, p), "NothingToClaim");
+
+    // Paid 1,000,000: 10 % commission; of the rest, 2/8 for the provider's own stake, 6/8 for the delegator.
+    const helper = await net.provider(STAKE);
+    const job = await net.job(client, 1, 2, 2, PRICE);
+    const root = honestRoot(job, 0);
+    for (const [r, who] of [p, helper].entries()) await net.claim(who, job, 0, r);
+    for (const [r, who] of [p, helper].entries()) await net.commit(who, job, 0, r, root);
+    for (const [r, who] of [p, helper].entries()) await net.reveal(who, job, 0, r, root);
+    await net.settleShard(job, 0);
+    await net.settleAssignment(p, job, 0, 0);
+    assert.strictEqual(await net.balance(p.token), WALLET_TOKENS - BigInt(STAKE) + 325_000n);
+    assert.strictEqual(await net.balance(rewardVaultAddress(p.account)), 675_000n);
+
+    // A missed claim slashes 5 % of all the stake behind the provider, the delegation's included.
+    const missed = await net.job(client, 1, 2, 2, PRICE, 10);
+    await net.claim(p, missed, 0, 0);
+    const assignment = await program.account.assignment.fetch(assignmentAddress(shardAddress(missed.address, 0), 0));
+    await waitForChainTime(assignment.commitDeadline.toNumber());
+    await net.expireClaim(p, missed, 0, 0);
+    const provider = await program.account.provider.fetch(p.account);
+    assert.strictEqual(provider.stake.toNumber(), 7_600_000);
+
+    await net.claimRewards(delegator, p);
+    assert.strictEqual(await net.balance(delegator.token), WALLET_TOKENS - BigInt(DELEGATED) + 675_000n);
+
+    const delegation = await program.account.delegation.fetch(delegationAddress(p.account, delegator.key.publicKey));
+    const worth = delegation.shares.mul(provider.stake.addn(1)).div(provider.pool.shares.addn(1));
+    assert.strictEqual(worth.toNumber(), 5_700_000);
+    await net.undelegate(delegator, p, worth);
+    await expectRefusal(net.withdrawDelegation(delegator, p), "UnbondingNotOver");
+    const unbonding = await program.account.delegation.fetch(delegationAddress(p.account, delegator.key.publicKey));
+    await waitForChainTime(unbonding.unbondingEndsAt.toNumber());
+    await net.withdrawDelegation(delegator, p);
+    assert.strictEqual(
+      await net.balance(delegator.token),
+      WALLET_TOKENS - BigInt(DELEGATED) + 675_000n + 5_700_000n,
+    );
+    assert.strictEqual(await program.account.delegation.fetchNullable(delegationAddress(p.account, delegator.key.publicKey)), null);
   });
 });

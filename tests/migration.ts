@@ -19,6 +19,9 @@ const params = {
   maxReplicas: 5,
   maxExtraReplicas: 2,
   updateDelay: 0,
+  maxCommissionBps: 5_000,
+  commissionDelay: 0,
+  minDelegation: 100_000,
 };
 
 describe("migrations/deploy", function () {

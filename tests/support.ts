@@ -55,6 +55,9 @@ export const PARAMS = {
   maxReplicas: 5,
   maxExtraReplicas: 2,
   updateDelay: new BN(0),
+  maxCommissionBps: 5_000,
+  commissionDelay: new BN(0),
+  minDelegation: new BN(100_000),
 };
 export const WALLET_TOKENS = 1_000_000_000n;
 export const COMMIT_DOMAIN = Buffer.from("gpushare:commit:v1");
@@ -68,6 +71,9 @@ export const feeVaultAddress = (network: PublicKey) => pda([seed("fees"), networ
 export const providerAddress = (network: PublicKey, authority: PublicKey) =>
   pda([seed("provider"), network.toBuffer(), authority.toBuffer()]);
 export const stakeVaultAddress = (providerAccount: PublicKey) => pda([seed("stake"), providerAccount.toBuffer()]);
+export const rewardVaultAddress = (providerAccount: PublicKey) => pda([seed("rewards"), providerAccount.toBuffer()]);
+export const delegationAddress = (providerAccount: PublicKey, delegator: PublicKey) =>
+  pda([seed("delegation"), providerAccount.toBuffer(), delegator.toBuffer()]);
 export const jobAddress = (network: PublicKey, client: PublicKey, jobId: BN) =>
   pda([seed("job"), network.toBuffer(), client.toBuffer(), jobId.toArrayLike(Buffer, "le", 8)]);
 export const escrowVaultAddress = (job: PublicKey) => pda([seed("escrow"), job.toBuffer()]);
@@ -260,10 +266,72 @@ export class Network {
       provider: p.account,
       stakeVault: p.vault,
       escrowVault: job.vault,
+      rewardVault: rewardVaultAddress(p.account),
       providerToken: p.token,
       rentReceiver: p.key.publicKey,
       tokenProgram: this.tokenProgram,
     };
+  }
+
+  /** `delegator` delegates `amount` to `p`. */
+  delegate(delegator: Wallet, p: Provider, amount: number) {
+    return program.methods
+      .delegate(new BN(amount))
+      .accounts({
+        delegator: delegator.key.publicKey,
+        network: this.address,
+        mint: this.mint,
+        provider: p.account,
+        delegatorToken: delegator.token,
+        tokenProgram: this.tokenProgram,
+      } as any)
+      .signers([delegator.key])
+      .rpc();
+  }
+
+  undelegate(delegator: Wallet, p: Provider, amount: number | BN) {
+    return program.methods
+      .undelegate(new BN(amount.toString()))
+      .accounts({ delegator: delegator.key.publicKey, network: this.address, provider: p.account } as any)
+      .signers([delegator.key])
+      .rpc();
+  }
+
+  private delegationPayout(delegator: Wallet, p: Provider) {
+    return {
+      delegator: delegator.key.publicKey,
+      network: this.address,
+      mint: this.mint,
+      provider: p.account,
+      delegation: delegationAddress(p.account, delegator.key.publicKey),
+      rewardVault: rewardVaultAddress(p.account),
+      delegatorToken: delegator.token,
+      tokenProgram: this.tokenProgram,
+    };
+  }
+
+  withdrawDelegation(delegator: Wallet, p: Provider) {
+    return program.methods
+      .withdrawDelegation()
+      .accounts({ ...this.delegationPayout(delegator, p), stakeVault: p.vault } as any)
+      .signers([delegator.key])
+      .rpc();
+  }
+
+  claimRewards(delegator: Wallet, p: Provider) {
+    return program.methods
+      .claimRewards()
+      .accounts(this.delegationPayout(delegator, p) as any)
+      .signers([delegator.key])
+      .rpc();
+  }
+
+  setCommission(p: Provider, commissionBps: number) {
+    return program.methods
+      .setCommission(commissionBps)
+      .accounts({ authority: p.key.publicKey, network: this.address, provider: p.account } as any)
+      .signers([p.key])
+      .rpc();
   }
 
   settleAssignment(p: Provider, job: Job, shard: number, replica: number) {

@@ -129,6 +129,7 @@ pub fn register_provider(
             mint: net.mint,
             provider,
             stake_vault: pda::stake_vault(&provider),
+            reward_vault: pda::reward_vault(&provider),
             authority_token: wallet.token,
             token_program: net.token_program,
             system_program: system_program::ID,
@@ -207,10 +208,107 @@ pub fn close_provider(wallet: &Holder, net: &NetworkKeys) -> Instruction {
             mint: net.mint,
             provider,
             stake_vault: pda::stake_vault(&provider),
+            reward_vault: pda::reward_vault(&provider),
             authority_token: wallet.token,
             token_program: net.token_program,
         },
         instruction::CloseProvider {},
+    )
+}
+
+/// `delegator` (with its token account) delegates `amount` to the provider of `provider_authority`.
+pub fn delegate(
+    delegator: &Holder,
+    net: &NetworkKeys,
+    provider_authority: &Pubkey,
+    amount: u64,
+) -> Instruction {
+    let provider = pda::provider(&net.network, provider_authority);
+    build(
+        accounts::Delegate {
+            delegator: delegator.authority,
+            network: net.network,
+            mint: net.mint,
+            provider,
+            delegation: pda::delegation(&provider, &delegator.authority),
+            stake_vault: pda::stake_vault(&provider),
+            delegator_token: delegator.token,
+            token_program: net.token_program,
+            system_program: system_program::ID,
+        },
+        instruction::Delegate { amount },
+    )
+}
+
+pub fn undelegate(
+    delegator: &Pubkey,
+    network: &Pubkey,
+    provider_authority: &Pubkey,
+    amount: u64,
+) -> Instruction {
+    let provider = pda::provider(network, provider_authority);
+    build(
+        accounts::Undelegate {
+            delegator: *delegator,
+            network: *network,
+            provider,
+            delegation: pda::delegation(&provider, delegator),
+        },
+        instruction::Undelegate { amount },
+    )
+}
+
+pub fn withdraw_delegation(
+    delegator: &Holder,
+    net: &NetworkKeys,
+    provider_authority: &Pubkey,
+) -> Instruction {
+    let provider = pda::provider(&net.network, provider_authority);
+    build(
+        accounts::WithdrawDelegation {
+            delegator: delegator.authority,
+            network: net.network,
+            mint: net.mint,
+            provider,
+            delegation: pda::delegation(&provider, &delegator.authority),
+            stake_vault: pda::stake_vault(&provider),
+            reward_vault: pda::reward_vault(&provider),
+            delegator_token: delegator.token,
+            token_program: net.token_program,
+        },
+        instruction::WithdrawDelegation {},
+    )
+}
+
+pub fn claim_rewards(
+    delegator: &Holder,
+    net: &NetworkKeys,
+    provider_authority: &Pubkey,
+) -> Instruction {
+    let provider = pda::provider(&net.network, provider_authority);
+    build(
+        accounts::ClaimRewards {
+            delegator: delegator.authority,
+            network: net.network,
+            mint: net.mint,
+            provider,
+            delegation: pda::delegation(&provider, &delegator.authority),
+            reward_vault: pda::reward_vault(&provider),
+            delegator_token: delegator.token,
+            token_program: net.token_program,
+        },
+        instruction::ClaimRewards {},
+    )
+}
+
+pub fn set_commission(authority: &Pubkey, network: &Pubkey, commission_bps: u16) -> Instruction {
+    build(
+        accounts::SetCommission {
+            authority: *authority,
+            network: *network,
+            provider: pda::provider(network, authority),
+        },
+        instruction::SetCommission { commission_bps },
     )
 }
 
@@ -381,6 +479,7 @@ fn assignment_outcome(
         provider,
         stake_vault: pda::stake_vault(&provider),
         escrow_vault: pda::escrow_vault(&slot.job),
+        reward_vault: pda::reward_vault(&provider),
         provider_token: holder.token,
         rent_receiver: holder.authority,
         token_program: net.token_program,

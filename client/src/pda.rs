@@ -26,6 +26,16 @@ pub fn stake_vault(provider: &Pubkey) -> Pubkey {
     derive(&[seeds::STAKE_VAULT, provider.as_ref()])
 }
 
+/// The reward vault of `provider`, where its delegators' rewards wait to be claimed.
+pub fn reward_vault(provider: &Pubkey) -> Pubkey {
+    derive(&[seeds::REWARD_VAULT, provider.as_ref()])
+}
+
+/// The delegation of `delegator` to `provider`.
+pub fn delegation(provider: &Pubkey, delegator: &Pubkey) -> Pubkey {
+    derive(&[seeds::DELEGATION, provider.as_ref(), delegator.as_ref()])
+}
+
 /// Job `job_id` of `client` in `network`.
 pub fn job(network: &Pubkey, client: &Pubkey, job_id: u64) -> Pubkey {
     derive(&[

@@ -29,6 +29,9 @@ pub const LOCAL_PARAMS: NetworkParams = NetworkParams {
     max_replicas: 5,
     max_extra_replicas: 2,
     update_delay: 0,
+    max_commission_bps: 5_000,
+    commission_delay: 10,
+    min_delegation: 100_000,
 };
 
 /// Addresses of the created network.

@@ -37,3 +37,5 @@ pub const COMMIT_DOMAIN: &[u8] = b"gpushare:commit:v1";
 /// The SlotHashes sysvar, whose entries seed spot-check challenges.
 pub const SLOT_HASHES_SYSVAR: anchor_lang::prelude::Pubkey =
     anchor_lang::pubkey!("SysvarS1otHashes111111111111111111111111111");
+/// Scale of a stake pool's reward accumulator: rewards per share are kept in units of 10⁻¹⁸ token.
+pub const REWARD_SCALE: u128 = 1_000_000_000_000_000_000;

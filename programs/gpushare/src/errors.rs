@@ -178,4 +178,16 @@ pub enum GpuShareError {
     AlreadyChallenged,
     #[msg("the shard no longer takes commitments")]
     CommitClosed,
+    #[msg("a delegation, or what is left of it, must be at least the network's minimum")]
+    DelegationBelowMinimum,
+    #[msg("the commission is above the network's maximum")]
+    CommissionTooHigh,
+    #[msg("only the delegation's wallet may do this")]
+    NotDelegator,
+    #[msg("a provider stakes on itself with add_stake, not by delegating")]
+    SelfDelegation,
+    #[msg("no rewards to claim")]
+    NothingToClaim,
+    #[msg("the provider still has delegations")]
+    ProviderHasDelegations,
 }

@@ -153,6 +153,8 @@ pub struct ReplicaPaid {
     pub provider: Pubkey,
     pub amount: u64,
     pub fee: u64,
+    /// Of `amount`, what went to the provider's delegators' reward vault.
+    pub to_delegators: u64,
 }
 
 #[event]
@@ -264,4 +266,46 @@ pub struct ClaimGivenBack {
     pub replica: u8,
     pub provider: Pubkey,
     pub slashed: u64,
+}
+
+#[event]
+pub struct Delegated {
+    pub provider: Pubkey,
+    pub delegator: Pubkey,
+    pub amount: u64,
+    pub shares: u128,
+    /// All active stake behind the provider after it.
+    pub stake: u64,
+}
+
+#[event]
+pub struct Undelegated {
+    pub provider: Pubkey,
+    pub delegator: Pubkey,
+    pub amount: u64,
+    pub unbonding_ends_at: i64,
+}
+
+#[event]
+pub struct DelegationWithdrawn {
+    pub provider: Pubkey,
+    pub delegator: Pubkey,
+    pub amount: u64,
+    /// Whether the delegation account closed (nothing left in it).
+    pub closed: bool,
+}
+
+#[event]
+pub struct RewardsClaimed {
+    pub provider: Pubkey,
+    pub delegator: Pubkey,
+    pub amount: u64,
+}
+
+#[event]
+pub struct CommissionChanged {
+    pub provider: Pubkey,
+    pub commission_bps: u16,
+    /// When it takes effect (now for a cut, after the network's commission delay for a raise).
+    pub effective_at: i64,
 }

@@ -76,6 +76,31 @@ pub mod gpushare {
         ProviderStake::withdraw_stake(ctx)
     }
 
+    /// A wallet delegates stake to a provider.
+    pub fn delegate(ctx: Context<Delegate>, amount: u64) -> Result<()> {
+        Delegate::handler(ctx, amount)
+    }
+
+    /// A delegator starts unbonding part or all of its delegation.
+    pub fn undelegate(ctx: Context<Undelegate>, amount: u64) -> Result<()> {
+        Undelegate::handler(ctx, amount)
+    }
+
+    /// A delegator withdraws unbonded stake (and, leaving entirely, its rewards) after the period.
+    pub fn withdraw_delegation(ctx: Context<WithdrawDelegation>) -> Result<()> {
+        WithdrawDelegation::handler(ctx)
+    }
+
+    /// A delegator claims the rewards its shares earned.
+    pub fn claim_rewards(ctx: Context<ClaimRewards>) -> Result<()> {
+        ClaimRewards::handler(ctx)
+    }
+
+    /// A provider sets its commission (a raise waits out the network's commission delay).
+    pub fn set_commission(ctx: Context<SetCommission>, commission_bps: u16) -> Result<()> {
+        SetCommission::handler(ctx, commission_bps)
+    }
+
     /// A provider updates its hardware profile.
     pub fn update_hardware(ctx: Context<ProviderProfile>, hardware: HardwareProfile) -> Result<()> {
         ProviderProfile::update_hardware(ctx, hardware)

@@ -16,3 +16,7 @@ pub const ESCROW_VAULT: &[u8] = b"escrow";
 pub const SHARD: &[u8] = b"shard";
 /// `[ASSIGNMENT, shard, replica]` — one (shard, replica) slot held by one provider.
 pub const ASSIGNMENT: &[u8] = b"assignment";
+/// `[DELEGATION, provider, delegator]` — one wallet's stake delegated to a provider.
+pub const DELEGATION: &[u8] = b"delegation";
+/// `[REWARD_VAULT, provider]` — the token account holding the rewards a provider's delegators earned.
+pub const REWARD_VAULT: &[u8] = b"rewards";

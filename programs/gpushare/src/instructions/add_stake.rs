@@ -1,4 +1,4 @@
-//! `add_stake`: a provider adds tokens to its active stake.
+//! `add_stake`: a provider adds tokens to its own active stake.
 use anchor_lang::prelude::*;
 
 use crate::errors::GpuShareError;
@@ -26,13 +26,10 @@ impl ProviderStake<'_> {
         )?;
         let min_stake = accounts.network.params.min_stake;
         let provider = &mut accounts.provider;
-        if provider.stake < min_stake {
+        if provider.own_stake()? < min_stake {
             provider.active_since = Clock::get()?.unix_timestamp;
         }
-        provider.stake = provider
-            .stake
-            .checked_add(amount)
-            .ok_or(GpuShareError::MathOverflow)?;
+        provider.join(amount, false)?;
         emit_event(StakeAdded {
             provider: provider.key(),
             amount,

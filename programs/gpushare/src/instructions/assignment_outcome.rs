@@ -1,6 +1,8 @@
 //! Accounts shared by the instructions that end an assignment (`settle_assignment`,
-//! `expire_claim`), and the one routine that applies a verdict: pay from escrow, slash stake into
-//! the escrow vault (it reaches the treasury at close), or release; then close the assignment.
+//! `expire_claim`, `give_back_claim`), and the one routine that applies a verdict: pay from escrow
+//! (the provider's commission and own share to it, the delegators' part to its reward vault), slash
+//! stake into the escrow vault (it reaches the treasury at close), or release; then close the
+//! assignment.
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 
@@ -53,7 +55,14 @@ pub struct AssignmentOutcome<'info> {
         bump = job.vault_bump,
     )]
     pub escrow_vault: Box<InterfaceAccount<'info, TokenAccount>>,
-    /// Receives the provider's pay.
+    /// Receives the delegators' part of the pay.
+    #[account(
+        mut,
+        seeds = [seeds::REWARD_VAULT, provider.key().as_ref()],
+        bump = provider.reward_vault_bump,
+    )]
+    pub reward_vault: Box<InterfaceAccount<'info, TokenAccount>>,
+    /// Receives the provider's part of the pay: its commission and its own stake's share.
     #[account(
         mut,
         constraint = provider_token.mint == mint.key() @ GpuShareError::WrongMint,
@@ -89,17 +98,26 @@ impl AssignmentOutcome<'_> {
         match verdict {
             Verdict::Pay => {
                 let (price, fee) = (self.job.price, self.job.fee_per_slot);
-                self.job.with_signer(|signer| {
-                    token::transfer(
-                        &self.token_program,
-                        &self.mint,
-                        &self.escrow_vault,
-                        &self.provider_token,
-                        self.job.to_account_info(),
-                        signer,
-                        price,
-                    )
-                })?;
+                let now = Clock::get()?.unix_timestamp;
+                let (to_provider, to_delegators) = self.provider.split_pay(price, now)?;
+                for (to, amount) in [
+                    (&self.provider_token, to_provider),
+                    (&self.reward_vault, to_delegators),
+                ] {
+                    if amount > 0 {
+                        self.job.with_signer(|signer| {
+                            token::transfer(
+                                &self.token_program,
+                                &self.mint,
+                                &self.escrow_vault,
+                                to,
+                                self.job.to_account_info(),
+                                signer,
+                                amount,
+                            )
+                        })?;
+                    }
+                }
                 let job = &mut self.job;
                 job.paid_out = job
                     .paid_out
@@ -119,6 +137,7 @@ impl AssignmentOutcome<'_> {
                     provider: provider_key,
                     amount: price,
                     fee,
+                    to_delegators,
                 });
             }
             Verdict::SlashFraud | Verdict::SlashMissed { .. } => {

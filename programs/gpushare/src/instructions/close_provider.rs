@@ -1,5 +1,6 @@
-//! `close_provider`: a provider with no stake, nothing unbonding and no claims leaves; its stake
-//! vault closes, rent back to its wallet. The provider account stays: it is the provider's track
+//! `close_provider`: a provider with no stake, nothing unbonding, no claims and no delegations
+//! leaves; its stake and reward vaults close, what is left in them (rounding dust no share owns,
+//! tokens sent from outside) and their rent back to its wallet. The provider account stays: it is the provider's track
 //! record, which leaving and registering again must not wipe.
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
@@ -19,6 +20,7 @@ pub struct CloseProvider<'info> {
     #[account(address = network.mint @ GpuShareError::WrongMint)]
     pub mint: Box<InterfaceAccount<'info, Mint>>,
     #[account(
+        mut,
         seeds = [seeds::PROVIDER, network.key().as_ref(), authority.key().as_ref()],
         bump = provider.bump,
         has_one = authority @ GpuShareError::NotProviderAuthority,
@@ -31,7 +33,13 @@ pub struct CloseProvider<'info> {
         bump = provider.vault_bump,
     )]
     pub stake_vault: Box<InterfaceAccount<'info, TokenAccount>>,
-    /// Receives any tokens sent to the vault from outside the program.
+    #[account(
+        mut,
+        seeds = [seeds::REWARD_VAULT, provider.key().as_ref()],
+        bump = provider.reward_vault_bump,
+    )]
+    pub reward_vault: Box<InterfaceAccount<'info, TokenAccount>>,
+    /// Receives what is left in the vaults.
     #[account(
         mut,
         constraint = authority_token.mint == mint.key() @ GpuShareError::WrongMint,
@@ -44,6 +52,10 @@ pub struct CloseProvider<'info> {
 
 impl CloseProvider<'_> {
     fn validate(&self) -> Result<()> {
+        require!(
+            self.provider.pool.delegations == 0,
+            GpuShareError::ProviderHasDelegations
+        );
         require!(self.provider.is_empty(), GpuShareError::ProviderNotEmpty);
         Ok(())
     }
@@ -51,25 +63,28 @@ impl CloseProvider<'_> {
     #[access_control(ctx.accounts.validate())]
     pub fn handler(ctx: Context<Self>) -> Result<()> {
         let accounts = &mut *ctx.accounts;
-        let stray = accounts.stake_vault.amount;
-        accounts.provider.with_signer(|signer| {
-            token::transfer(
-                &accounts.token_program,
-                &accounts.mint,
-                &accounts.stake_vault,
-                &accounts.authority_token,
-                accounts.provider.to_account_info(),
-                signer,
-                stray,
-            )?;
-            token::close_vault(
-                &accounts.token_program,
-                &accounts.stake_vault,
-                accounts.authority.to_account_info(),
-                accounts.provider.to_account_info(),
-                signer,
-            )
-        })?;
+        for vault in [&accounts.stake_vault, &accounts.reward_vault] {
+            accounts.provider.with_signer(|signer| {
+                token::transfer(
+                    &accounts.token_program,
+                    &accounts.mint,
+                    vault,
+                    &accounts.authority_token,
+                    accounts.provider.to_account_info(),
+                    signer,
+                    vault.amount,
+                )?;
+                token::close_vault(
+                    &accounts.token_program,
+                    vault,
+                    accounts.authority.to_account_info(),
+                    accounts.provider.to_account_info(),
+                    signer,
+                )
+            })?;
+        }
+        accounts.provider.stake = 0;
+        accounts.provider.unbonding = 0;
         emit_event(ProviderClosed {
             provider: accounts.provider.key(),
         });

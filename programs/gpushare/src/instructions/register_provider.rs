@@ -7,7 +7,7 @@ use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 use crate::errors::GpuShareError;
 use crate::events::{ProviderRegistered, emit_event};
 use crate::seeds;
-use crate::state::{HardwareProfile, Network, Provider};
+use crate::state::{HardwareProfile, Network, Provider, StakePool};
 use crate::token;
 
 #[derive(Accounts)]
@@ -36,6 +36,16 @@ pub struct RegisterProvider<'info> {
         token::token_program = token_program,
     )]
     pub stake_vault: Box<InterfaceAccount<'info, TokenAccount>>,
+    #[account(
+        init_if_needed,
+        payer = authority,
+        seeds = [seeds::REWARD_VAULT, provider.key().as_ref()],
+        bump,
+        token::mint = mint,
+        token::authority = provider,
+        token::token_program = token_program,
+    )]
+    pub reward_vault: Box<InterfaceAccount<'info, TokenAccount>>,
     #[account(
         mut,
         constraint = authority_token.mint == mint.key() @ GpuShareError::WrongMint,
@@ -92,9 +102,12 @@ impl RegisterProvider<'_> {
                 bump: ctx.bumps.provider,
                 vault_bump: ctx.bumps.stake_vault,
                 endpoint: String::new(),
+                pool: StakePool::default(),
+                reward_vault_bump: ctx.bumps.reward_vault,
             });
         }
-        provider.stake = stake;
+        provider.reward_vault_bump = ctx.bumps.reward_vault;
+        provider.join(stake, false)?;
         provider.hardware = hardware;
         provider.active_since = Clock::get()?.unix_timestamp;
         emit_event(ProviderRegistered {

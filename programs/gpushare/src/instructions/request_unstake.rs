@@ -1,4 +1,5 @@
-//! `request_unstake`: moves active stake into unbonding; refused while open claims need it.
+//! `request_unstake`: moves part of a provider's own active stake into unbonding; refused while open
+//! claims need it.
 use anchor_lang::prelude::*;
 
 use crate::errors::GpuShareError;
@@ -25,7 +26,10 @@ impl RequestUnstake<'_> {
     fn validate(&self, amount: u64) -> Result<()> {
         require!(amount > 0, GpuShareError::ZeroAmount);
         let provider = &self.provider;
-        require!(amount <= provider.stake, GpuShareError::InsufficientStake);
+        require!(
+            amount <= provider.own_stake()?,
+            GpuShareError::InsufficientStake
+        );
         require!(
             provider.stake - amount >= provider.required_stake(&self.network.params),
             GpuShareError::StakeLockedByClaims
@@ -38,16 +42,13 @@ impl RequestUnstake<'_> {
         let now = Clock::get()?.unix_timestamp;
         let period = ctx.accounts.network.params.unbonding_period;
         let provider = &mut ctx.accounts.provider;
-        provider.stake -= amount;
-        provider.unbonding = provider
-            .unbonding
-            .checked_add(amount)
-            .ok_or(GpuShareError::MathOverflow)?;
+        let own = provider.pool.own_shares();
+        provider.unbond(amount, own, false)?;
         provider.unbonding_ends_at = now.saturating_add(period);
         emit_event(UnstakeRequested {
             provider: provider.key(),
             amount,
-            unbonding: provider.unbonding,
+            unbonding: provider.own_unbonding()?,
             unbonding_ends_at: provider.unbonding_ends_at,
         });
         Ok(())

@@ -1,4 +1,5 @@
-//! `withdraw_stake`: after the unbonding period, unbonded stake returns to the provider's wallet.
+//! `withdraw_stake`: after the unbonding period, the provider's own unbonding stake (what slashes
+//! left of it) returns to its wallet.
 use anchor_lang::prelude::*;
 
 use crate::errors::GpuShareError;
@@ -8,7 +9,10 @@ use crate::token;
 
 impl ProviderStake<'_> {
     fn validate_withdraw(&self) -> Result<()> {
-        require!(self.provider.unbonding > 0, GpuShareError::NothingUnbonding);
+        require!(
+            self.provider.pool.own_unbonding_shares > 0,
+            GpuShareError::NothingUnbonding
+        );
         let now = Clock::get()?.unix_timestamp;
         require!(
             now >= self.provider.unbonding_ends_at,
@@ -20,7 +24,8 @@ impl ProviderStake<'_> {
     #[access_control(ctx.accounts.validate_withdraw())]
     pub fn withdraw_stake(ctx: Context<Self>) -> Result<()> {
         let accounts = &mut *ctx.accounts;
-        let amount = accounts.provider.unbonding;
+        let own = accounts.provider.pool.own_unbonding_shares;
+        let amount = accounts.provider.withdraw_unbonding(own, false)?;
         accounts.provider.with_signer(|signer| {
             token::transfer(
                 &accounts.token_program,
@@ -32,7 +37,6 @@ impl ProviderStake<'_> {
                 amount,
             )
         })?;
-        accounts.provider.unbonding = 0;
         accounts.provider.unbonding_ends_at = 0;
         emit_event(StakeWithdrawn {
             provider: accounts.provider.key(),

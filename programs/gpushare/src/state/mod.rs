@@ -1,12 +1,16 @@
 //! Accounts the program owns, one module each, with the methods that keep them consistent.
 pub mod assignment;
+pub mod delegation;
 pub mod job;
 pub mod network;
+pub mod pool;
 pub mod provider;
 pub mod shard;
 
 pub use assignment::*;
+pub use delegation::*;
 pub use job::*;
 pub use network::*;
+pub use pool::*;
 pub use provider::*;
 pub use shard::*;

@@ -32,6 +32,12 @@ pub struct NetworkParams {
     /// Seconds between `update_network` and the new parameters taking effect (a change to this
     /// delay itself waits out the old one).
     pub update_delay: i64,
+    /// Highest commission a provider may keep of each paid replica, in basis points.
+    pub max_commission_bps: u16,
+    /// Seconds before a raised commission takes effect (delegators can leave meanwhile).
+    pub commission_delay: i64,
+    /// Smallest amount one may delegate, and the smallest delegation left after undelegating part.
+    pub min_delegation: u64,
 }
 
 impl NetworkParams {
@@ -44,15 +50,20 @@ impl NetworkParams {
             GpuShareError::InvalidSlashShare
         );
         require!(
-            self.min_stake > 0 && self.stake_per_claim > 0,
+            self.min_stake > 0 && self.stake_per_claim > 0 && self.min_delegation > 0,
             GpuShareError::InvalidStakeParams
+        );
+        require!(
+            u64::from(self.max_commission_bps) <= BPS_DENOMINATOR,
+            GpuShareError::CommissionTooHigh
         );
         let window = MIN_WINDOW_SECONDS..=MAX_WINDOW_SECONDS;
         require!(
             window.contains(&self.max_claim_timeout)
                 && window.contains(&self.reveal_window)
                 && (0..=MAX_WINDOW_SECONDS).contains(&self.unbonding_period)
-                && (0..=MAX_WINDOW_SECONDS).contains(&self.update_delay),
+                && (0..=MAX_WINDOW_SECONDS).contains(&self.update_delay)
+                && (0..=MAX_WINDOW_SECONDS).contains(&self.commission_delay),
             GpuShareError::InvalidWindow
         );
         let slots = usize::from(self.max_replicas) + usize::from(self.max_extra_replicas);

@@ -1,10 +1,11 @@
-//! A provider's registration: stake, unbonding, open claims, hardware profile and track record.
+//! A provider's registration: the stake behind it (its own and delegated, as a share pool), open
+//! claims, hardware profile and track record.
 use anchor_lang::prelude::*;
 
 use crate::constants::{GPU_MODEL_LEN, MAX_ENDPOINT_LEN};
 use crate::errors::GpuShareError;
 use crate::seeds;
-use crate::state::NetworkParams;
+use crate::state::{NetworkParams, StakePool, shares_for, shares_to_burn, tokens_for};
 
 /// What a provider says its machine is; informational, for clients and dashboards.
 #[derive(
@@ -27,11 +28,11 @@ pub struct Provider {
     pub authority: Pubkey,
     /// The network it is registered in.
     pub network: Pubkey,
-    /// Active stake, in the network's mint.
+    /// Active stake behind the provider, its own and delegated, in the network's mint.
     pub stake: u64,
-    /// Stake waiting out the unbonding period; still slashable.
+    /// Stake waiting out its unbonding period, its own and delegated; still slashable.
     pub unbonding: u64,
-    /// When `unbonding` may be withdrawn.
+    /// When the provider's own unbonding stake may be withdrawn.
     pub unbonding_ends_at: i64,
     /// Assignments this provider holds right now.
     pub open_claims: u32,
@@ -61,6 +62,10 @@ pub struct Provider {
     /// empty when it publishes none.
     #[max_len(MAX_ENDPOINT_LEN)]
     pub endpoint: String,
+    /// Shares of `stake` and `unbonding`, delegators' rewards and the commission.
+    pub pool: StakePool,
+    /// Bump of the reward vault PDA.
+    pub reward_vault_bump: u8,
 }
 
 impl Provider {
@@ -69,9 +74,26 @@ impl Provider {
         self.authority == Pubkey::default()
     }
 
-    /// Whether the provider holds no stake, nothing unbonding and no claim.
+    /// Whether nothing is staked on the provider, nothing unbonding, no claim and no delegation.
     pub fn is_empty(&self) -> bool {
-        self.stake == 0 && self.unbonding == 0 && self.open_claims == 0
+        self.pool.shares == 0
+            && self.pool.unbonding_shares == 0
+            && self.open_claims == 0
+            && self.pool.delegations == 0
+    }
+
+    /// What the provider's own active shares are worth.
+    pub fn own_stake(&self) -> Result<u64> {
+        tokens_for(self.pool.own_shares(), self.stake, self.pool.shares)
+    }
+
+    /// What the provider's own unbonding shares are worth.
+    pub fn own_unbonding(&self) -> Result<u64> {
+        tokens_for(
+            self.pool.own_unbonding_shares,
+            self.unbonding,
+            self.pool.unbonding_shares,
+        )
     }
 
     /// Stake that must stay active while `open_claims` claims are held.
@@ -83,11 +105,15 @@ impl Provider {
         per_claims.max(params.min_stake)
     }
 
-    /// Refuses a new claim unless the provider is staked, not unbonding and under its claim cap.
+    /// Refuses a new claim unless the provider's own stake is at least the minimum, its own stake is
+    /// not unbonding, and it is under its claim cap (all active stake behind it / stake per claim).
     pub fn check_can_claim(&self, params: &NetworkParams) -> Result<()> {
-        require!(self.unbonding == 0, GpuShareError::ProviderUnbonding);
         require!(
-            self.stake >= params.min_stake,
+            self.pool.own_unbonding_shares == 0,
+            GpuShareError::ProviderUnbonding
+        );
+        require!(
+            self.own_stake()? >= params.min_stake,
             GpuShareError::StakeBelowMinimum
         );
         let cap = self.stake / params.stake_per_claim;
@@ -98,15 +124,99 @@ impl Provider {
         Ok(())
     }
 
-    /// Takes `bps` of all slashable stake (active first, then unbonding); returns the amount.
+    /// Adds `amount` tokens to the active stake; returns the shares minted, which the caller
+    /// credits to the provider's own stake or (`delegated`) to a delegation.
+    pub fn join(&mut self, amount: u64, delegated: bool) -> Result<u128> {
+        let minted = shares_for(amount, self.stake, self.pool.shares)?;
+        self.stake = self
+            .stake
+            .checked_add(amount)
+            .ok_or(GpuShareError::MathOverflow)?;
+        self.pool.shares = self
+            .pool
+            .shares
+            .checked_add(minted)
+            .ok_or(GpuShareError::MathOverflow)?;
+        if delegated {
+            self.pool.delegated_shares += minted;
+        }
+        Ok(minted)
+    }
+
+    /// Moves `amount` tokens of a holder's `held` active shares into unbonding; returns the active
+    /// shares burned (all of them when `amount` is all they are worth) and the unbonding shares
+    /// minted, which the caller credits to the holder.
+    pub fn unbond(&mut self, amount: u64, held: u128, delegated: bool) -> Result<(u128, u128)> {
+        let worth = tokens_for(held, self.stake, self.pool.shares)?;
+        require!(amount <= worth, GpuShareError::InsufficientStake);
+        let burned = if amount == worth {
+            held
+        } else {
+            shares_to_burn(amount, self.stake, self.pool.shares)?.min(held)
+        };
+        self.stake -= amount;
+        self.pool.shares -= burned;
+        if delegated {
+            self.pool.delegated_shares -= burned;
+        }
+        let minted = shares_for(amount, self.unbonding, self.pool.unbonding_shares)?;
+        self.unbonding = self
+            .unbonding
+            .checked_add(amount)
+            .ok_or(GpuShareError::MathOverflow)?;
+        self.pool.unbonding_shares = self
+            .pool
+            .unbonding_shares
+            .checked_add(minted)
+            .ok_or(GpuShareError::MathOverflow)?;
+        if !delegated {
+            self.pool.own_unbonding_shares += minted;
+        }
+        Ok((burned, minted))
+    }
+
+    /// Pays out `part` unbonding shares (the provider's own unless `delegated`); returns the tokens
+    /// they are worth, which the caller transfers.
+    pub fn withdraw_unbonding(&mut self, part: u128, delegated: bool) -> Result<u64> {
+        let tokens = tokens_for(part, self.unbonding, self.pool.unbonding_shares)?;
+        self.unbonding -= tokens;
+        self.pool.unbonding_shares -= part;
+        if !delegated {
+            self.pool.own_unbonding_shares -= part;
+        }
+        Ok(tokens)
+    }
+
+    /// Takes `bps` of the active stake and of the unbonding stake, so every share of either, the
+    /// provider's and its delegators', loses the same fraction; returns the amount.
     pub fn slash(&mut self, bps: u16) -> u64 {
-        let total = self.stake.saturating_add(self.unbonding);
-        let amount = NetworkParams::share(total, bps);
-        let from_active = amount.min(self.stake);
+        let from_active = NetworkParams::share(self.stake, bps);
+        let from_unbonding = NetworkParams::share(self.unbonding, bps);
         self.stake -= from_active;
-        self.unbonding -= amount - from_active;
+        self.unbonding -= from_unbonding;
+        let amount = from_active + from_unbonding;
         self.slashed = self.slashed.saturating_add(amount);
         amount
+    }
+
+    /// Splits a paid replica's `price` at `now`: the commission, and the part of the rest the
+    /// provider's own shares earn, go to the provider; the delegated shares' part goes into the
+    /// reward accumulator. Returns (to the provider, to the reward vault).
+    pub fn split_pay(&mut self, price: u64, now: i64) -> Result<(u64, u64)> {
+        self.pool.apply_due_commission(now);
+        if self.pool.delegated_shares == 0 {
+            return Ok((price, 0));
+        }
+        let commission = NetworkParams::share(price, self.pool.commission_bps);
+        let rest = price - commission;
+        // own_shares ≤ shares, so the quotient is at most `rest` and fits.
+        let own = (u128::from(rest)
+            .checked_mul(self.pool.own_shares())
+            .ok_or(GpuShareError::MathOverflow)?
+            / self.pool.shares) as u64;
+        let delegated = rest - own;
+        self.pool.add_rewards(delegated)?;
+        Ok((commission + own, delegated))
     }
 
     /// Runs `f` with this provider's PDA signer seeds.

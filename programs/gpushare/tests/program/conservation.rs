@@ -1,6 +1,9 @@
-//! Token conservation as a property: random sequences of instructions (valid or not) never change
-//! the sum of all token balances, every live escrow equals its deposit minus refunds and payouts
-//! plus held slashes, and always covers what is still owed.
+//! Token conservation as a property: random sequences of instructions (valid or not), delegations,
+//! reward claims and slashes included, never change the sum of all token balances; every live
+//! escrow equals its deposit minus refunds and payouts plus held slashes, and always covers what is
+//! still owed; every stake vault holds exactly the stake behind its provider; every reward vault
+//! holds at least what its delegators can claim, and no delegation is worth more than its share.
+//! `PROPTEST_CASES` sets the number of sequences (default 2,000).
 use std::collections::{BTreeMap, BTreeSet};
 
 use anchor_lang::prelude::Pubkey;
@@ -12,7 +15,8 @@ use crate::harness::*;
 
 const CLIENTS: usize = 2;
 const PROVIDERS: usize = 4;
-const CASES: u32 = 1_000;
+const DELEGATORS: usize = 3;
+const CASES: u32 = 2_000;
 const MAX_LIVE_JOBS: usize = 3;
 
 /// One step of a random sequence. `pick` selects among what exists when the step runs (live jobs,
@@ -76,6 +80,28 @@ enum Op {
         pick: usize,
     },
     CollectFees,
+    Delegate {
+        delegator: usize,
+        provider: usize,
+        amount: u64,
+    },
+    Undelegate {
+        delegator: usize,
+        provider: usize,
+        amount: u64,
+    },
+    WithdrawDelegation {
+        delegator: usize,
+        provider: usize,
+    },
+    ClaimRewards {
+        delegator: usize,
+        provider: usize,
+    },
+    SetCommission {
+        provider: usize,
+        bps: u16,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -100,6 +126,15 @@ fn op() -> impl Strategy<Value = Op> {
         3 => pick.prop_map(|pick| Op::GiveBack { pick }),
         6 => (0..PROVIDERS, pick).prop_map(|(provider, pick)| Op::EnterDraw { provider, pick }),
         1 => Just(Op::CollectFees),
+        4 => (0..DELEGATORS, 0..PROVIDERS, 1..3_000_000u64)
+            .prop_map(|(delegator, provider, amount)| Op::Delegate { delegator, provider, amount }),
+        2 => (0..DELEGATORS, 0..PROVIDERS, 1..3_000_000u64)
+            .prop_map(|(delegator, provider, amount)| Op::Undelegate { delegator, provider, amount }),
+        2 => (0..DELEGATORS, 0..PROVIDERS)
+            .prop_map(|(delegator, provider)| Op::WithdrawDelegation { delegator, provider }),
+        3 => (0..DELEGATORS, 0..PROVIDERS)
+            .prop_map(|(delegator, provider)| Op::ClaimRewards { delegator, provider }),
+        1 => (0..PROVIDERS, 0..=6_000u16).prop_map(|(provider, bps)| Op::SetCommission { provider, bps }),
     ]
 }
 
@@ -115,6 +150,7 @@ struct Model {
     env: Env,
     clients: Vec<Wallet>,
     providers: Vec<ProviderHandle>,
+    delegators: Vec<Wallet>,
     jobs: Vec<(usize, JobHandle)>,
     started: BTreeSet<(Pubkey, u16)>,
     committed_roots: BTreeMap<(Pubkey, u16, u8), [u8; 32]>,
@@ -127,11 +163,13 @@ impl Model {
         let clients: Vec<Wallet> = (0..CLIENTS).map(|_| env.wallet(WALLET_TOKENS)).collect();
         let providers: Vec<ProviderHandle> =
             (0..PROVIDERS).map(|_| env.provider(1_500_000)).collect();
-        let minted = WALLET_TOKENS * (CLIENTS + PROVIDERS) as u64;
+        let delegators: Vec<Wallet> = (0..DELEGATORS).map(|_| env.wallet(WALLET_TOKENS)).collect();
+        let minted = WALLET_TOKENS * (CLIENTS + PROVIDERS + DELEGATORS) as u64;
         Model {
             env,
             clients,
             providers,
+            delegators,
             jobs: Vec::new(),
             started: BTreeSet::new(),
             committed_roots: BTreeMap::new(),
@@ -361,6 +399,50 @@ impl Model {
                 )
             }
             Op::CollectFees => (self.env.collect_fees_ix(), None, Effect::Nothing),
+            Op::Delegate {
+                delegator,
+                provider,
+                amount,
+            } => {
+                let d = &self.delegators[delegator];
+                let ix = self.env.delegate_ix(d, &self.providers[provider], amount);
+                (ix, signer(d), Effect::Nothing)
+            }
+            Op::Undelegate {
+                delegator,
+                provider,
+                amount,
+            } => {
+                let d = &self.delegators[delegator];
+                let ix = self.env.undelegate_ix(d, &self.providers[provider], amount);
+                (ix, signer(d), Effect::Nothing)
+            }
+            Op::WithdrawDelegation {
+                delegator,
+                provider,
+            } => {
+                let d = &self.delegators[delegator];
+                let ix = self
+                    .env
+                    .withdraw_delegation_ix(d, &self.providers[provider]);
+                (ix, signer(d), Effect::Nothing)
+            }
+            Op::ClaimRewards {
+                delegator,
+                provider,
+            } => {
+                let d = &self.delegators[delegator];
+                let ix = self.env.claim_rewards_ix(d, &self.providers[provider]);
+                (ix, signer(d), Effect::Nothing)
+            }
+            Op::SetCommission { provider, bps } => {
+                let p = &self.providers[provider];
+                (
+                    self.env.set_commission_ix(p, bps),
+                    signer(&p.wallet),
+                    Effect::Nothing,
+                )
+            }
             Op::Warp { .. } => return None,
         };
         Some(planned)
@@ -371,18 +453,58 @@ impl Model {
         let wallets = self
             .clients
             .iter()
-            .map(|c| c.token)
+            .chain(&self.delegators)
+            .map(|w| w.token)
             .chain(self.providers.iter().map(|p| p.wallet.token));
         let vaults = self
             .providers
             .iter()
-            .map(|p| p.vault)
+            .flat_map(|p| [p.vault, reward_vault_address(&p.provider)])
             .chain(self.jobs.iter().map(|(_, j)| j.vault));
         wallets
             .chain(vaults)
             .chain([env.treasury, env.fee_vault, env.authority.token])
             .map(|a| env.balance(&a))
             .sum()
+    }
+
+    /// Checks each provider's pool: the stake vault holds exactly the active and unbonding stake;
+    /// the reward vault at least what every delegation could claim now; the delegations' and the
+    /// provider's shares add up, and are worth no more than the stake.
+    fn check_pools(&self) -> Result<(), TestCaseError> {
+        let env = &self.env;
+        for p in &self.providers {
+            let provider: Provider = env.fetch(&p.provider);
+            prop_assert_eq!(
+                env.balance(&p.vault),
+                provider.stake + provider.unbonding,
+                "stake vault"
+            );
+            let pool = provider.pool;
+            let (mut claimable, mut shares, mut unbonding_shares, mut worth) =
+                (0u64, 0u128, 0u128, 0u64);
+            for d in &self.delegators {
+                let Some(mut delegation) = env.delegation(d, p) else {
+                    continue;
+                };
+                delegation.accrue(&pool).expect("accrue");
+                claimable += delegation.rewards;
+                shares += delegation.shares;
+                unbonding_shares += delegation.unbonding_shares;
+                worth += tokens_for(delegation.shares, provider.stake, pool.shares).expect("worth");
+            }
+            prop_assert!(
+                env.balance(&reward_vault_address(&p.provider)) >= claimable,
+                "reward vault below what is claimable"
+            );
+            prop_assert_eq!(shares, pool.delegated_shares, "delegated shares");
+            prop_assert_eq!(
+                unbonding_shares + pool.own_unbonding_shares,
+                pool.unbonding_shares
+            );
+            prop_assert!(worth + provider.own_stake().expect("own") <= provider.stake);
+        }
+        Ok(())
     }
 
     /// Checks each live job's escrow: exact bookkeeping, and enough for everything still owed.
@@ -439,7 +561,11 @@ impl Model {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: CASES, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(CASES),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn random_instruction_sequences_conserve_tokens_and_keep_escrow_covered(ops in prop::collection::vec(op(), 20..100)) {
@@ -449,6 +575,7 @@ proptest! {
             model.apply(op);
             prop_assert_eq!(model.total_tokens(), model.minted, "tokens created or destroyed by {:?}", op);
             model.check_escrows()?;
+            model.check_pools()?;
         }
     }
 }

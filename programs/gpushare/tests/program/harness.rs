@@ -12,9 +12,10 @@ use gpushare::state::*;
 use gpushare_client::ix::{self as client_ix, Holder, NetworkKeys, Slot};
 /// The program's addresses, under the names the tests use.
 pub use gpushare_client::pda::{
-    assignment as assignment_address, escrow_vault as escrow_vault_address,
-    fee_vault as fee_vault_address, job as job_address, network as network_address,
-    provider as provider_address, shard as shard_address, stake_vault as stake_vault_address,
+    assignment as assignment_address, delegation as delegation_address,
+    escrow_vault as escrow_vault_address, fee_vault as fee_vault_address, job as job_address,
+    network as network_address, provider as provider_address, reward_vault as reward_vault_address,
+    shard as shard_address, stake_vault as stake_vault_address,
 };
 use litesvm::LiteSVM;
 use solana_keypair::Keypair;
@@ -40,6 +41,9 @@ pub fn default_params() -> NetworkParams {
         max_replicas: 5,
         max_extra_replicas: 2,
         update_delay: 0,
+        max_commission_bps: 5_000,
+        commission_delay: 86_400,
+        min_delegation: 100_000,
     }
 }
 
@@ -538,6 +542,54 @@ impl Env {
 
     pub fn close_provider_ix(&self, p: &ProviderHandle) -> Instruction {
         client_ix::close_provider(&p.wallet.holder(), &self.keys())
+    }
+
+    pub fn delegate_ix(&self, delegator: &Wallet, p: &ProviderHandle, amount: u64) -> Instruction {
+        client_ix::delegate(
+            &delegator.holder(),
+            &self.keys(),
+            &p.wallet.pubkey(),
+            amount,
+        )
+    }
+
+    pub fn undelegate_ix(
+        &self,
+        delegator: &Wallet,
+        p: &ProviderHandle,
+        amount: u64,
+    ) -> Instruction {
+        client_ix::undelegate(
+            &delegator.pubkey(),
+            &self.network,
+            &p.wallet.pubkey(),
+            amount,
+        )
+    }
+
+    pub fn withdraw_delegation_ix(&self, delegator: &Wallet, p: &ProviderHandle) -> Instruction {
+        client_ix::withdraw_delegation(&delegator.holder(), &self.keys(), &p.wallet.pubkey())
+    }
+
+    pub fn claim_rewards_ix(&self, delegator: &Wallet, p: &ProviderHandle) -> Instruction {
+        client_ix::claim_rewards(&delegator.holder(), &self.keys(), &p.wallet.pubkey())
+    }
+
+    pub fn set_commission_ix(&self, p: &ProviderHandle, commission_bps: u16) -> Instruction {
+        client_ix::set_commission(&p.wallet.pubkey(), &self.network, commission_bps)
+    }
+
+    /// A new wallet delegating `amount` to `p`.
+    pub fn delegator(&mut self, p: &ProviderHandle, amount: u64) -> Wallet {
+        let wallet = self.wallet(WALLET_TOKENS);
+        let delegate = self.delegate_ix(&wallet, p, amount);
+        self.send(&[delegate], &[&wallet.key]).expect("delegate");
+        wallet
+    }
+
+    /// The delegation of `delegator` to `p`, if it is open.
+    pub fn delegation(&self, delegator: &Wallet, p: &ProviderHandle) -> Option<Delegation> {
+        self.try_fetch(&delegation_address(&p.provider, &delegator.pubkey()))
     }
 
     pub fn next_job_id(&mut self) -> u64 {

@@ -367,12 +367,18 @@ fn an_expired_job_releases_honest_work_and_closes() {
 }
 
 #[test]
-fn the_job_path_never_writes_a_network_wide_account() {
+fn the_job_and_delegation_paths_never_write_a_network_wide_account() {
     let mut env = Env::new();
     let client = env.wallet(WALLET_TOKENS);
     let p = env.provider(STAKE);
+    let d = env.wallet(WALLET_TOKENS);
     let job = env.job(&client, 1, 2, 2, PRICE);
     let on_job_path = [
+        env.delegate_ix(&d, &p, STAKE),
+        env.undelegate_ix(&d, &p, STAKE),
+        env.withdraw_delegation_ix(&d, &p),
+        env.claim_rewards_ix(&d, &p),
+        env.set_commission_ix(&p, 100),
         env.claim_ix(&p, &job, 0, 0),
         env.commit_ix(&p, &job, 0, 0, [1; 32]),
         env.fix_challenge_ix(&job, 0, 0),

@@ -5,6 +5,7 @@
 
 mod attacks;
 mod conservation;
+mod delegation;
 mod harness;
 mod layout;
 mod lifecycle;

@@ -260,10 +260,10 @@ fn foreign_mint_and_foreign_vaults_are_refused() {
     settle.accounts[6].pubkey = providers[1].vault;
     env.assert_refused(&[settle], &[], code(AnchorError::ConstraintSeeds));
     let mut settle = env.settle_assignment_ix(p, &job, 0, 0);
-    settle.accounts[8].pubkey = providers[1].wallet.token;
+    settle.accounts[9].pubkey = providers[1].wallet.token;
     env.assert_refused(&[settle], &[], code(GpuShareError::WrongTokenOwner));
     let mut settle = env.settle_assignment_ix(p, &job, 0, 0);
-    settle.accounts[9].pubkey = providers[1].wallet.pubkey();
+    settle.accounts[10].pubkey = providers[1].wallet.pubkey();
     env.assert_refused(&[settle], &[], code(GpuShareError::WrongRentReceiver));
     let mut close = env.close_job_ix(&client, &other_job);
     close.accounts[6].pubkey = providers[2].wallet.token;

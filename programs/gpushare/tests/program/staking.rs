@@ -127,12 +127,13 @@ fn a_provider_closes_only_when_empty_and_gets_its_rent_back() {
     let withdraw = env.withdraw_ix(&p);
     env.send(&[withdraw], &[&p.wallet.key]).expect("withdraw");
     let lamports_before = env.lamports(&p.wallet.pubkey());
-    let rent = env.lamports(&p.vault);
+    let rewards = reward_vault_address(&p.provider);
+    let rent = env.lamports(&p.vault) + env.lamports(&rewards);
     env.send(&[close], &[&p.wallet.key])
         .expect("close provider");
     assert!(
-        env.exists(&p.provider) && !env.exists(&p.vault),
-        "the vault closes; the account stays as the provider's record"
+        env.exists(&p.provider) && !env.exists(&p.vault) && !env.exists(&rewards),
+        "the vaults close; the account stays as the provider's record"
     );
     assert_eq!(env.lamports(&p.wallet.pubkey()), lamports_before + rent);
     assert_eq!(env.balance(&p.wallet.token), WALLET_TOKENS);

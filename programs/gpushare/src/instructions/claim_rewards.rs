@@ -1,0 +1,69 @@
+//! `claim_rewards`: a delegator takes the rewards its shares earned. It reads the provider's pool
+//! and writes only the delegation, the pool's reward vault and the delegator's token account, so
+//! claims never wait on one another or on a network-wide account.
+use anchor_lang::prelude::*;
+use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
+
+use crate::errors::GpuShareError;
+use crate::events::{RewardsClaimed, emit_event};
+use crate::seeds;
+use crate::state::{Delegation, Network, Provider};
+use crate::token;
+
+#[derive(Accounts)]
+pub struct ClaimRewards<'info> {
+    pub delegator: Signer<'info>,
+    #[account(seeds = [seeds::NETWORK, network.mint.as_ref()], bump = network.bump)]
+    pub network: Box<Account<'info, Network>>,
+    #[account(address = network.mint @ GpuShareError::WrongMint)]
+    pub mint: Box<InterfaceAccount<'info, Mint>>,
+    #[account(has_one = network @ GpuShareError::WrongNetwork)]
+    pub provider: Box<Account<'info, Provider>>,
+    #[account(
+        mut,
+        has_one = delegator @ GpuShareError::NotDelegator,
+        has_one = provider @ GpuShareError::WrongProvider,
+    )]
+    pub delegation: Box<Account<'info, Delegation>>,
+    #[account(
+        mut,
+        seeds = [seeds::REWARD_VAULT, provider.key().as_ref()],
+        bump = provider.reward_vault_bump,
+    )]
+    pub reward_vault: Box<InterfaceAccount<'info, TokenAccount>>,
+    #[account(
+        mut,
+        constraint = delegator_token.mint == mint.key() @ GpuShareError::WrongMint,
+        constraint = delegator_token.owner == delegator.key() @ GpuShareError::WrongTokenOwner,
+        token::token_program = token_program,
+    )]
+    pub delegator_token: Box<InterfaceAccount<'info, TokenAccount>>,
+    pub token_program: Interface<'info, TokenInterface>,
+}
+
+impl ClaimRewards<'_> {
+    pub fn handler(ctx: Context<Self>) -> Result<()> {
+        let accounts = &mut *ctx.accounts;
+        accounts.delegation.accrue(&accounts.provider.pool)?;
+        let amount = accounts.delegation.rewards;
+        require!(amount > 0, GpuShareError::NothingToClaim);
+        accounts.provider.with_signer(|signer| {
+            token::transfer(
+                &accounts.token_program,
+                &accounts.mint,
+                &accounts.reward_vault,
+                &accounts.delegator_token,
+                accounts.provider.to_account_info(),
+                signer,
+                amount,
+            )
+        })?;
+        accounts.delegation.rewards = 0;
+        emit_event(RewardsClaimed {
+            provider: accounts.provider.key(),
+            delegator: accounts.delegator.key(),
+            amount,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,118 @@
+//! `withdraw_delegation`: after its unbonding period, a delegation's unbonding stake (what is left of
+//! it after slashes) returns to the delegator. When nothing stays active, its unclaimed rewards are
+//! paid too and the delegation closes, rent back to the delegator.
+use anchor_lang::prelude::*;
+use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
+
+use crate::errors::GpuShareError;
+use crate::events::{DelegationWithdrawn, RewardsClaimed, emit_event};
+use crate::seeds;
+use crate::state::{Delegation, Network, Provider};
+use crate::token;
+
+#[derive(Accounts)]
+pub struct WithdrawDelegation<'info> {
+    #[account(mut)]
+    pub delegator: Signer<'info>,
+    #[account(seeds = [seeds::NETWORK, network.mint.as_ref()], bump = network.bump)]
+    pub network: Box<Account<'info, Network>>,
+    #[account(address = network.mint @ GpuShareError::WrongMint)]
+    pub mint: Box<InterfaceAccount<'info, Mint>>,
+    #[account(mut, has_one = network @ GpuShareError::WrongNetwork)]
+    pub provider: Box<Account<'info, Provider>>,
+    #[account(
+        mut,
+        has_one = delegator @ GpuShareError::NotDelegator,
+        has_one = provider @ GpuShareError::WrongProvider,
+    )]
+    pub delegation: Box<Account<'info, Delegation>>,
+    #[account(
+        mut,
+        seeds = [seeds::STAKE_VAULT, provider.key().as_ref()],
+        bump = provider.vault_bump,
+    )]
+    pub stake_vault: Box<InterfaceAccount<'info, TokenAccount>>,
+    #[account(
+        mut,
+        seeds = [seeds::REWARD_VAULT, provider.key().as_ref()],
+        bump = provider.reward_vault_bump,
+    )]
+    pub reward_vault: Box<InterfaceAccount<'info, TokenAccount>>,
+    #[account(
+        mut,
+        constraint = delegator_token.mint == mint.key() @ GpuShareError::WrongMint,
+        constraint = delegator_token.owner == delegator.key() @ GpuShareError::WrongTokenOwner,
+        token::token_program = token_program,
+    )]
+    pub delegator_token: Box<InterfaceAccount<'info, TokenAccount>>,
+    pub token_program: Interface<'info, TokenInterface>,
+}
+
+impl WithdrawDelegation<'_> {
+    fn validate(&self) -> Result<()> {
+        require!(
+            self.delegation.unbonding_shares > 0,
+            GpuShareError::NothingUnbonding
+        );
+        let now = Clock::get()?.unix_timestamp;
+        require!(
+            now >= self.delegation.unbonding_ends_at,
+            GpuShareError::UnbondingNotOver
+        );
+        Ok(())
+    }
+
+    #[access_control(ctx.accounts.validate())]
+    pub fn handler(ctx: Context<Self>) -> Result<()> {
+        let accounts = &mut *ctx.accounts;
+        let part = accounts.delegation.unbonding_shares;
+        let amount = accounts.provider.withdraw_unbonding(part, true)?;
+        accounts.delegation.unbonding_shares = 0;
+        accounts.delegation.unbonding_ends_at = 0;
+        accounts.provider.with_signer(|signer| {
+            token::transfer(
+                &accounts.token_program,
+                &accounts.mint,
+                &accounts.stake_vault,
+                &accounts.delegator_token,
+                accounts.provider.to_account_info(),
+                signer,
+                amount,
+            )
+        })?;
+        let closing = accounts.delegation.shares == 0;
+        if closing {
+            let rewards = accounts.delegation.rewards;
+            if rewards > 0 {
+                accounts.provider.with_signer(|signer| {
+                    token::transfer(
+                        &accounts.token_program,
+                        &accounts.mint,
+                        &accounts.reward_vault,
+                        &accounts.delegator_token,
+                        accounts.provider.to_account_info(),
+                        signer,
+                        rewards,
+                    )
+                })?;
+                accounts.delegation.rewards = 0;
+                emit_event(RewardsClaimed {
+                    provider: accounts.provider.key(),
+                    delegator: accounts.delegator.key(),
+                    amount: rewards,
+                });
+            }
+            accounts.provider.pool.delegations -= 1;
+            accounts
+                .delegation
+                .close(accounts.delegator.to_account_info())?;
+        }
+        emit_event(DelegationWithdrawn {
+            provider: accounts.provider.key(),
+            delegator: accounts.delegator.key(),
+            amount,
+            closed: closing,
+        });
+        Ok(())
+    }
+}

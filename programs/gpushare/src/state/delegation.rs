@@ -1,0 +1,71 @@
+//! One wallet's stake delegated to a provider: its shares of the provider's pool, the rewards they
+//! earned, and what it is unbonding.
+use anchor_lang::prelude::*;
+
+use crate::constants::REWARD_SCALE;
+use crate::errors::GpuShareError;
+use crate::state::StakePool;
+
+/// A delegation: PDA `[DELEGATION, provider, delegator]`.
+#[account]
+#[derive(InitSpace)]
+pub struct Delegation {
+    /// The wallet that delegated; signs for it and receives its withdrawals and rewards.
+    pub delegator: Pubkey,
+    /// The provider it backs.
+    pub provider: Pubkey,
+    /// Active shares of the provider's pool.
+    pub shares: u128,
+    /// `shares × reward_per_share` when rewards were last accrued.
+    pub reward_debt: u128,
+    /// Accrued rewards below one token (× `REWARD_SCALE`), carried to the next accrual.
+    pub reward_carry: u128,
+    /// Rewards accrued and not yet claimed, tokens.
+    pub rewards: u64,
+    /// Shares of the pool's unbonding stake.
+    pub unbonding_shares: u128,
+    /// When the unbonding shares may be withdrawn.
+    pub unbonding_ends_at: i64,
+    /// PDA bump.
+    pub bump: u8,
+}
+
+impl Delegation {
+    /// Whether `init_if_needed` has just created this account.
+    pub fn is_new(&self) -> bool {
+        self.delegator == Pubkey::default()
+    }
+
+    /// Brings `rewards` up to the pool's accumulator; call before `shares` changes, then
+    /// [`Delegation::reset_debt`].
+    pub fn accrue(&mut self, pool: &StakePool) -> Result<()> {
+        let earned = self
+            .shares
+            .checked_mul(pool.reward_per_share)
+            .and_then(|now| now.checked_sub(self.reward_debt))
+            .and_then(|earned| earned.checked_add(self.reward_carry))
+            .ok_or(GpuShareError::MathOverflow)?;
+        let whole =
+            u64::try_from(earned / REWARD_SCALE).map_err(|_| GpuShareError::MathOverflow)?;
+        self.rewards = self
+            .rewards
+            .checked_add(whole)
+            .ok_or(GpuShareError::MathOverflow)?;
+        self.reward_carry = earned % REWARD_SCALE;
+        self.reset_debt(pool)
+    }
+
+    /// Marks the rewards of the current shares as accrued.
+    pub fn reset_debt(&mut self, pool: &StakePool) -> Result<()> {
+        self.reward_debt = self
+            .shares
+            .checked_mul(pool.reward_per_share)
+            .ok_or(GpuShareError::MathOverflow)?;
+        Ok(())
+    }
+
+    /// Whether nothing is left in it: no shares, nothing unbonding, no rewards.
+    pub fn is_empty(&self) -> bool {
+        self.shares == 0 && self.unbonding_shares == 0 && self.rewards == 0
+    }
+}

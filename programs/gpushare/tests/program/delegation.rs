@@ -1,0 +1,296 @@
+//! Delegated stake and staker rewards: delegate → earn → slash → claim → undelegate → withdraw with
+//! every token accounted for; commission changes; each refusal named, with nothing moved; and the
+//! attacks: a delegator who wants another's rewards, a provider who wants its delegators' pay.
+use gpushare::errors::GpuShareError;
+use gpushare::events::{ReplicaPaid, RewardsClaimed};
+use gpushare::state::*;
+
+use crate::harness::*;
+
+const STAKE: u64 = 2_000_000;
+const DELEGATED: u64 = 6_000_000;
+const PRICE: u64 = 1_000_000;
+const COMMISSION_BPS: u16 = 1_000;
+
+/// A provider with `COMMISSION_BPS` in force and one delegator of `DELEGATED`.
+fn provider_with_delegator(env: &mut Env) -> (ProviderHandle, Wallet) {
+    let p = env.provider(STAKE);
+    let raise = env.set_commission_ix(&p, COMMISSION_BPS);
+    env.send(&[raise], &[&p.wallet.key]).expect("commission");
+    env.warp(default_params().commission_delay);
+    let d = env.delegator(&p, DELEGATED);
+    (p, d)
+}
+
+/// One honest shard replicated on `p` and `helper`, settled; `p`'s payment.
+fn earn(
+    env: &mut Env,
+    client: &Wallet,
+    p: &ProviderHandle,
+    helper: &ProviderHandle,
+) -> ReplicaPaid {
+    let job = env.job(client, 1, 2, 2, PRICE);
+    let root = honest_root(&job.job, 0);
+    env.run_shard(&job, 0, &[(p, root), (helper, root)]);
+    env.settle_shard(&job, 0);
+    env.settle_assignment(p, &job, 0, 0);
+    let paid = env.events::<ReplicaPaid>().remove(0);
+    env.settle_assignment(helper, &job, 0, 1);
+    paid
+}
+
+/// A two-replica job that `p` claims and never commits to: expired, slashed for the miss.
+fn miss(env: &mut Env, client: &Wallet, p: &ProviderHandle) {
+    let job = env.job(client, 1, 2, 2, PRICE);
+    env.claim(p, &job, 0, 0);
+    env.warp(3_601);
+    env.expire(p, &job, 0, 0);
+}
+
+#[test]
+fn delegate_earn_slash_claim_undelegate_withdraw() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let (p, d) = provider_with_delegator(&mut env);
+    let helper = env.provider(STAKE);
+    let state: Provider = env.fetch(&p.provider);
+    assert_eq!(state.stake, STAKE + DELEGATED);
+    assert_eq!(state.pool.delegated_shares, u128::from(DELEGATED));
+    assert_eq!(env.balance(&p.vault), STAKE + DELEGATED);
+
+    // Paid: 10 % commission, then the rest by stake: 2/8 to the provider's own stake, 6/8 to the
+    // delegator through the reward vault.
+    let provider_before = env.balance(&p.wallet.token);
+    let paid = earn(&mut env, &client, &p, &helper);
+    let (commission, rest) = (100_000, 900_000);
+    assert_eq!(paid.to_delegators, rest * 6 / 8);
+    assert_eq!(
+        env.balance(&p.wallet.token) - provider_before,
+        commission + rest * 2 / 8
+    );
+    let rewards = reward_vault_address(&p.provider);
+    assert_eq!(env.balance(&rewards), 675_000);
+
+    // A missed claim slashes 5 % of everything behind the provider, the delegation included; the
+    // rewards already earned are untouched.
+    miss(&mut env, &client, &p);
+    let state: Provider = env.fetch(&p.provider);
+    assert_eq!(state.stake, 7_600_000);
+    let delegation = env.delegation(&d, &p).unwrap();
+    assert_eq!(
+        tokens_for(delegation.shares, state.stake, state.pool.shares).unwrap(),
+        5_700_000
+    );
+
+    let claim = env.claim_rewards_ix(&d, &p);
+    env.send(&[claim.clone()], &[&d.key]).expect("claim");
+    assert_eq!(env.balance(&d.token), WALLET_TOKENS - DELEGATED + 675_000);
+    assert_eq!(env.balance(&rewards), 0);
+    env.assert_refused(&[claim], &[&d.key], code(GpuShareError::NothingToClaim));
+
+    // Earn again after the slash: the split follows the stake that is left, the same 2 : 6.
+    let paid = earn(&mut env, &client, &p, &helper);
+    assert_eq!(paid.to_delegators, 675_000);
+
+    // Leave: everything into unbonding, a slash while it unbonds, then the withdrawal pays what is
+    // left and the unclaimed rewards, and closes the delegation.
+    let worth = tokens_for(delegation.shares, state.stake, state.pool.shares).unwrap();
+    let undelegate = env.undelegate_ix(&d, &p, worth);
+    env.send(&[undelegate], &[&d.key]).expect("undelegate");
+    let state: Provider = env.fetch(&p.provider);
+    assert_eq!((state.stake, state.unbonding), (7_600_000 - worth, worth));
+    assert_eq!(state.pool.delegated_shares, 0);
+    miss(&mut env, &client, &p);
+    let unbonding = env.fetch::<Provider>(&p.provider).unbonding;
+    assert_eq!(unbonding, worth - worth / 20);
+    let withdraw = env.withdraw_delegation_ix(&d, &p);
+    env.assert_refused(
+        &[withdraw.clone()],
+        &[&d.key],
+        code(GpuShareError::UnbondingNotOver),
+    );
+    env.warp(default_params().unbonding_period);
+    let before = env.balance(&d.token);
+    env.send(&[withdraw], &[&d.key]).expect("withdraw");
+    assert_eq!(env.balance(&d.token) - before, unbonding + 675_000);
+    assert!(
+        env.delegation(&d, &p).is_none(),
+        "the empty delegation closed"
+    );
+    let state: Provider = env.fetch(&p.provider);
+    assert_eq!((state.unbonding, state.pool.delegations), (0, 0));
+    assert_eq!(env.events::<RewardsClaimed>()[0].amount, 675_000);
+}
+
+#[test]
+fn delegated_stake_raises_the_claim_cap() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let p = env.provider(STAKE);
+    let job = env.job(&client, 16, 2, 2, 1_000);
+    let cap = STAKE / default_params().stake_per_claim;
+    for shard in 0..cap as u16 {
+        env.claim(&p, &job, shard, 0);
+    }
+    let over = env.claim_ix(&p, &job, cap as u16, 0);
+    env.assert_refused(
+        &[over.clone()],
+        &[&p.wallet.key],
+        code(GpuShareError::ClaimCapReached),
+    );
+    env.delegator(&p, DELEGATED);
+    env.send(&[over], &[&p.wallet.key])
+        .expect("claim backed by delegated stake");
+}
+
+#[test]
+fn a_raise_waits_out_the_delay_and_a_cut_is_immediate() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let (p, _d) = provider_with_delegator(&mut env);
+    let helper = env.provider(STAKE);
+    let raise = env.set_commission_ix(&p, 4_000);
+    env.send(&[raise], &[&p.wallet.key]).expect("raise");
+    // Not yet in force: the next payment still uses 10 %.
+    assert_eq!(earn(&mut env, &client, &p, &helper).to_delegators, 675_000);
+    env.warp(default_params().commission_delay);
+    // 40 %: 600,000 left, 6/8 of it to the delegator.
+    assert_eq!(earn(&mut env, &client, &p, &helper).to_delegators, 450_000);
+    let cut = env.set_commission_ix(&p, 0);
+    env.send(&[cut], &[&p.wallet.key]).expect("cut");
+    assert_eq!(earn(&mut env, &client, &p, &helper).to_delegators, 750_000);
+    let too_high = env.set_commission_ix(&p, default_params().max_commission_bps + 1);
+    env.assert_refused(
+        &[too_high],
+        &[&p.wallet.key],
+        code(GpuShareError::CommissionTooHigh),
+    );
+    assert_eq!(env.fetch::<Provider>(&p.provider).pool.commission_bps, 0);
+}
+
+#[test]
+fn refusals_are_named_and_move_nothing() {
+    let mut env = Env::new();
+    let (p, d) = provider_with_delegator(&mut env);
+    let other = env.provider(STAKE);
+    let stranger = env.wallet(WALLET_TOKENS);
+    let min = default_params().min_delegation;
+    let vault_before = env.balance(&p.vault);
+    let cases = [
+        (
+            env.delegate_ix(&stranger, &p, min - 1),
+            &stranger,
+            GpuShareError::DelegationBelowMinimum,
+        ),
+        (
+            env.delegate_ix(&p.wallet, &p, min),
+            &p.wallet,
+            GpuShareError::SelfDelegation,
+        ),
+        (
+            env.undelegate_ix(&d, &p, DELEGATED - min + 1),
+            &d,
+            GpuShareError::DelegationBelowMinimum,
+        ),
+        (
+            env.undelegate_ix(&d, &p, DELEGATED + 1),
+            &d,
+            GpuShareError::InsufficientStake,
+        ),
+        (
+            env.withdraw_delegation_ix(&d, &p),
+            &d,
+            GpuShareError::NothingUnbonding,
+        ),
+        (
+            env.claim_rewards_ix(&d, &p),
+            &d,
+            GpuShareError::NothingToClaim,
+        ),
+    ];
+    for (ix, signer, error) in cases {
+        env.assert_refused(&[ix], &[&signer.key], code(error));
+    }
+    // Another wallet's delegation: signing for it, or pointing it at another provider.
+    let mut theirs = env.undelegate_ix(&stranger, &p, min);
+    theirs.accounts[3].pubkey = delegation_address(&p.provider, &d.pubkey());
+    env.assert_refused(
+        &[theirs],
+        &[&stranger.key],
+        code(GpuShareError::NotDelegator),
+    );
+    let mut elsewhere = env.claim_rewards_ix(&d, &other);
+    elsewhere.accounts[4].pubkey = delegation_address(&p.provider, &d.pubkey());
+    env.assert_refused(&[elsewhere], &[&d.key], code(GpuShareError::WrongProvider));
+    // Tokens of another mint.
+    let mut wrong_mint = env.delegate_ix(&stranger, &p, min);
+    wrong_mint.accounts[6].pubkey = env.foreign_token_account(&stranger.pubkey(), min);
+    env.assert_refused(
+        &[wrong_mint],
+        &[&stranger.key],
+        code(GpuShareError::WrongMint),
+    );
+    assert_eq!(env.balance(&p.vault), vault_before);
+    assert_eq!(env.balance(&stranger.token), WALLET_TOKENS);
+    assert_eq!(
+        env.delegation(&d, &p).unwrap().shares,
+        u128::from(DELEGATED)
+    );
+    // A provider with delegations cannot leave.
+    let close = env.close_provider_ix(&p);
+    env.assert_refused(
+        &[close],
+        &[&p.wallet.key],
+        code(GpuShareError::ProviderHasDelegations),
+    );
+}
+
+/// Two delegators who join at different times each earn only from their own shares since they
+/// joined, and neither can take more than its share: a claim cannot outrun the vault.
+#[test]
+fn a_late_delegator_earns_only_from_when_it_joined() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let (p, early) = provider_with_delegator(&mut env);
+    let helper = env.provider(STAKE);
+    earn(&mut env, &client, &p, &helper);
+    let late = env.delegator(&p, DELEGATED);
+    let paid = earn(&mut env, &client, &p, &helper);
+    // The second payment: 900,000 after commission; the provider's own 2/14 of it rounded down, the
+    // rest to the two delegators, half each (the odd unit stays in the vault).
+    assert_eq!(paid.to_delegators, 900_000 - 900_000 * 2 / 14);
+    for (who, expected) in [(&early, 675_000 + 385_714), (&late, 385_714)] {
+        let claim = env.claim_rewards_ix(who, &p);
+        env.send(&[claim], &[&who.key]).expect("claim");
+        assert_eq!(
+            env.balance(&who.token),
+            WALLET_TOKENS - DELEGATED + expected
+        );
+    }
+    assert!(
+        env.balance(&reward_vault_address(&p.provider)) <= 1,
+        "at most rounding dust left"
+    );
+}
+
+/// A claim writes only the delegation, the reward vault and the delegator's token account: claims
+/// of different delegators never wait on each other, a settlement or a network-wide account.
+#[test]
+fn a_claim_writes_only_the_delegation_the_reward_vault_and_the_delegators_tokens() {
+    let mut env = Env::new();
+    let p = env.provider(STAKE);
+    let d = env.wallet(WALLET_TOKENS);
+    let claim = env.claim_rewards_ix(&d, &p);
+    let writable: std::collections::BTreeSet<_> = claim
+        .accounts
+        .iter()
+        .filter(|meta| meta.is_writable)
+        .map(|meta| meta.pubkey)
+        .collect();
+    let expected = [
+        delegation_address(&p.provider, &d.pubkey()),
+        reward_vault_address(&p.provider),
+        d.token,
+    ];
+    assert_eq!(writable, expected.into_iter().collect());
+}
