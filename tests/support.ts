@@ -292,7 +292,12 @@ export class Network {
   undelegate(delegator: Wallet, p: Provider, amount: number | BN) {
     return program.methods
       .undelegate(new BN(amount.toString()))
-      .accounts({ delegator: delegator.key.publicKey, network: this.address, provider: p.account } as any)
+      .accounts({
+        delegator: delegator.key.publicKey,
+        network: this.address,
+        provider: p.account,
+        delegation: delegationAddress(p.account, delegator.key.publicKey),
+      } as any)
       .signers([delegator.key])
       .rpc();
   }

@@ -77,10 +77,19 @@ pub enum Chaos {
     FlakyRpc,
 }
 
+/// A token holder backing one of the scenario's providers.
+#[derive(Clone, Copy, Debug)]
+pub struct DelegationSpec {
+    /// Index into `Scenario::providers`.
+    pub provider: usize,
+    pub amount: u64,
+}
+
 /// A network, its providers, its jobs, and what goes wrong.
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub providers: Vec<ProviderSpec>,
+    pub delegations: Vec<DelegationSpec>,
     pub jobs: Vec<JobSpec>,
     pub chaos: Chaos,
     /// How long the jobs may take to settle.
@@ -89,7 +98,8 @@ pub struct Scenario {
 
 impl Scenario {
     /// The README's demo: three providers (the third in fault-injection mode, taking only the
-    /// better-paid quorum work), and a mix of quorum and spot-check jobs over every kernel.
+    /// better-paid quorum work), a delegator behind the first and another behind the faulty one,
+    /// and a mix of quorum and spot-check jobs over every kernel.
     pub fn demo() -> Self {
         let mut faulty = ProviderSpec::honest();
         faulty.faulty = true;
@@ -119,6 +129,16 @@ impl Scenario {
         };
         Self {
             providers: vec![ProviderSpec::honest(), ProviderSpec::honest(), faulty],
+            delegations: vec![
+                DelegationSpec {
+                    provider: 0,
+                    amount: 100 * TOKEN,
+                },
+                DelegationSpec {
+                    provider: 2,
+                    amount: 100 * TOKEN,
+                },
+            ],
             jobs: vec![
                 job(gemm, InputSpec::Seed([1; 32]), 3, quorum, 5_000),
                 job(gemm, InputSpec::RandomData, 3, quorum, 5_000),
@@ -143,6 +163,19 @@ pub struct ProviderReport {
     pub log: PathBuf,
 }
 
+/// One delegator's outcome.
+#[derive(Clone)]
+pub struct DelegatorReport {
+    pub provider: usize,
+    pub delegated: u64,
+    /// What its delegation is worth at the end (less than delegated after a slash).
+    pub worth: u64,
+    /// Rewards it claimed at the end.
+    pub rewards: u64,
+    /// Tokens in its wallet at the end.
+    pub balance: u64,
+}
+
 /// What a scenario ended with.
 #[derive(Clone)]
 pub struct Report {
@@ -153,6 +186,7 @@ pub struct Report {
     pub shards: u64,
     pub shards_verified: u64,
     pub providers: Vec<ProviderReport>,
+    pub delegators: Vec<DelegatorReport>,
     pub treasury: u64,
     pub client_spent: u64,
     /// Every token account of the run summed: must equal the minted supply.
@@ -192,6 +226,22 @@ impl Report {
                 tokens(p.stake_vault),
             ));
         }
+        for (i, d) in self.delegators.iter().enumerate() {
+            let behind = &self.providers[d.provider];
+            let fault = if behind.faulty {
+                " (FAULT INJECTION)"
+            } else {
+                ""
+            };
+            text.push_str(&format!(
+                "delegator-{} behind provider-{}{fault}: delegated {}, worth {} now, rewards {} claimed\n",
+                i + 1,
+                d.provider + 1,
+                tokens(d.delegated),
+                tokens(d.worth),
+                tokens(d.rewards),
+            ));
+        }
         text.push_str(&format!(
             "\nclient spent {} (providers' pay + protocol fees; unused escrow refunded)\n",
             tokens(self.client_spent)
@@ -206,7 +256,7 @@ impl Report {
             "BROKEN"
         };
         text.push_str(&format!(
-            "token conservation {verdict}: every wallet, vault and the treasury sum to {} of {} minted\n",
+            "token conservation {verdict}: every wallet (delegators' too), vault and the treasury sum to {} of {} minted\n",
             tokens(self.accounted),
             tokens(self.supply)
         ));
@@ -539,6 +589,12 @@ pub fn run(scenario: &Scenario) -> Result<Report, AppError> {
             child: None,
         });
     }
+    let mut delegators = Vec::new();
+    for spec in &scenario.delegations {
+        let wallet = Arc::new(Keypair::new());
+        fund(&wallet.pubkey(), spec.amount)?;
+        delegators.push((wallet, *spec));
+    }
     let ctx = Context {
         dir: dir.clone(),
         binary,
@@ -547,7 +603,14 @@ pub fn run(scenario: &Scenario) -> Result<Report, AppError> {
         ws_url: localnet.ws_url.clone(),
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| AppError::io("tokio runtime", e))?;
-    let result = runtime.block_on(drive(scenario, &ctx, created, client_wallet, &mut workers));
+    let result = runtime.block_on(drive(
+        scenario,
+        &ctx,
+        created,
+        client_wallet,
+        &delegators,
+        &mut workers,
+    ));
     runtime.block_on(async {
         for worker in &mut workers {
             let _ = worker.stop().await;
@@ -561,11 +624,21 @@ async fn drive(
     ctx: &Context,
     created: &CreatedNetwork,
     client_wallet: Arc<Keypair>,
+    delegators: &[(Arc<Keypair>, DelegationSpec)],
     workers: &mut [Worker],
 ) -> Result<Report, AppError> {
     let client = ClientSession::open(&ctx.rpc_url, client_wallet, &created.mint, None).await?;
     for worker in workers.iter() {
         worker.register(ctx).await?;
+    }
+    let mut holders = Vec::new();
+    for (wallet, spec) in delegators {
+        let holder =
+            ClientSession::open(&ctx.rpc_url, Arc::clone(wallet), &created.mint, None).await?;
+        holder
+            .delegate(&workers[spec.provider].wallet, spec.amount)
+            .await?;
+        holders.push((holder, *spec));
     }
     let worker_rpc = match scenario.chaos {
         Chaos::FlakyRpc => crate::chaos::flaky_proxy(&ctx.rpc_url).await?,
@@ -632,6 +705,21 @@ async fn drive(
             log: worker.log.clone(),
         });
     }
+    let mut delegator_reports = Vec::new();
+    for (holder, spec) in &holders {
+        let provider = &workers[spec.provider].wallet;
+        let view = holder.delegation(provider).await?;
+        if view.claimable > 0 {
+            holder.claim_rewards(provider).await?;
+        }
+        delegator_reports.push(DelegatorReport {
+            provider: spec.provider,
+            delegated: spec.amount,
+            worth: view.active,
+            rewards: view.claimable,
+            balance: holder.chain.token_balance(&holder.me.token).await?,
+        });
+    }
     let treasury = client.chain.token_balance(&created.treasury).await?;
     let client_balance = client.chain.token_balance(&client.me.token).await?;
     let mut accounted = treasury
@@ -641,9 +729,11 @@ async fn drive(
             .chain
             .token_balance(&pda::fee_vault(&created.network))
             .await?;
-    for p in &providers {
-        accounted += p.balance + p.stake_vault;
+    for (p, worker) in providers.iter().zip(workers.iter()) {
+        let reward_vault = pda::reward_vault(&pda::provider(&created.network, &worker.wallet));
+        accounted += p.balance + p.stake_vault + client.chain.token_balance(&reward_vault).await?;
     }
+    accounted += delegator_reports.iter().map(|d| d.balance).sum::<u64>();
     for job in &jobs {
         accounted += client.chain.token_balance(&pda::escrow_vault(job)).await?;
     }
@@ -654,6 +744,7 @@ async fn drive(
         shards,
         shards_verified: verified,
         providers,
+        delegators: delegator_reports,
         treasury,
         client_spent: start_balance - client_balance,
         accounted,

@@ -1,8 +1,9 @@
 //! gpushare's client side: posting and following jobs ([`jobs`]), fetching and verifying their results
-//! ([`verify`]), the local demo that runs a whole network on one machine ([`demo`]), and the
+//! ([`verify`]), delegating stake and claiming rewards ([`stake`]), the local demo that runs a whole network on one machine ([`demo`]), and the
 //! misbehaving RPC proxy its chaos runs use ([`chaos`]).
 pub mod chaos;
 pub mod demo;
 pub mod error;
 pub mod jobs;
+pub mod stake;
 pub mod verify;

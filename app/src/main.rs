@@ -1,5 +1,6 @@
 //! `gpushare`: the client CLI — post seeded and data jobs, watch them, fetch and verify results, cancel
-//! and close — and `demo`, a whole network on an embedded local validator.
+//! and close; delegate stake and claim rewards (`stake`) — and `demo`, a whole network on an embedded
+//! local validator.
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -87,9 +88,62 @@ enum Command {
         connection: Connection,
         job: Pubkey,
     },
+    /// Delegate tokens to providers, leave, claim rewards, show delegations.
+    #[command(subcommand)]
+    Stake(StakeCommand),
     /// Run a whole network locally: validator, three providers (one in labelled fault-injection mode),
     /// quorum and spot-check jobs, verified results and a token-conservation check.
     Demo,
+}
+
+/// A token holder's commands; a provider is named by its wallet.
+#[derive(Subcommand, Debug)]
+enum StakeCommand {
+    /// Delegate `--amount` (base units) to a provider: it backs the provider's claims, shares its
+    /// pay after commission, and is slashed with it.
+    Delegate {
+        #[command(flatten)]
+        connection: Connection,
+        #[arg(long)]
+        provider: Pubkey,
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Start unbonding `--amount` of a delegation, or all of it: it stops earning at once and can be
+    /// withdrawn after the network's unbonding period.
+    Undelegate {
+        #[command(flatten)]
+        connection: Connection,
+        #[arg(long)]
+        provider: Pubkey,
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        amount: Option<u64>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Withdraw unbonded stake (and, leaving entirely, the unclaimed rewards).
+    Withdraw {
+        #[command(flatten)]
+        connection: Connection,
+        #[arg(long)]
+        provider: Pubkey,
+    },
+    /// Claim the rewards a delegation earned.
+    Claim {
+        #[command(flatten)]
+        connection: Connection,
+        #[arg(long)]
+        provider: Pubkey,
+    },
+    /// Every delegation of this wallet: worth, claimable rewards, unbonding, and earnings over the
+    /// provider's last settled replicas.
+    Show {
+        #[command(flatten)]
+        connection: Connection,
+        /// Settled replicas the earnings rate is computed over.
+        #[arg(long, default_value_t = 20)]
+        last: usize,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -250,8 +304,84 @@ async fn run(command: Command) -> Result<(), AppError> {
         }
         Command::Cancel { connection, job } => session(&connection).await?.cancel(&job).await,
         Command::Close { connection, job } => session(&connection).await?.close(&job).await,
+        Command::Stake(command) => stake(command).await,
         Command::Demo => unreachable!("the demo runs outside the async runtime"),
     }
+}
+
+async fn stake(command: StakeCommand) -> Result<(), AppError> {
+    match command {
+        StakeCommand::Delegate {
+            connection,
+            provider,
+            amount,
+        } => {
+            session(&connection)
+                .await?
+                .delegate(&provider, amount)
+                .await?;
+            println!("delegated   {amount} to {provider}");
+        }
+        StakeCommand::Undelegate {
+            connection,
+            provider,
+            amount,
+            all: _,
+        } => {
+            let amount = session(&connection)
+                .await?
+                .undelegate(&provider, amount)
+                .await?;
+            println!("unbonding   {amount} from {provider}");
+        }
+        StakeCommand::Withdraw {
+            connection,
+            provider,
+        } => {
+            session(&connection)
+                .await?
+                .withdraw_delegation(&provider)
+                .await?;
+            println!("withdrawn   from {provider}");
+        }
+        StakeCommand::Claim {
+            connection,
+            provider,
+        } => {
+            let client = session(&connection).await?;
+            let claimable = client.delegation(&provider).await?.claimable;
+            client.claim_rewards(&provider).await?;
+            println!("claimed     {claimable} from {provider}");
+        }
+        StakeCommand::Show { connection, last } => {
+            let delegations = session(&connection).await?.delegations(last).await?;
+            if delegations.is_empty() {
+                println!("no delegations");
+            }
+            for d in delegations {
+                println!(
+                    "provider    {} (account {})",
+                    d.provider_authority, d.provider
+                );
+                println!("  active    {}", d.active);
+                println!("  claimable {}", d.claimable);
+                println!(
+                    "  unbonding {} (withdrawable from unix time {})",
+                    d.unbonding, d.unbonding_ends_at
+                );
+                println!("  commission {} bps", d.commission_bps);
+                let rate = d
+                    .recent
+                    .per_day()
+                    .map_or_else(String::new, |per_day| format!(", {per_day:.0} a day"));
+                println!(
+                    "  earned    {} over the provider's last {} settled replicas{rate}",
+                    d.recent.tokens, d.recent.replicas
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn main() {

@@ -112,7 +112,10 @@ fn provider_commands_manage_stake_and_refuse_bad_requests_by_name() {
 
     ok(&f.worker(&["register", "--stake", "5000000"]));
     let status = ok(&f.worker(&["status"]));
-    assert_eq!(status_line(&status, "stake"), "stake       5000000");
+    assert_eq!(
+        status_line(&status, "stake"),
+        "stake       5000000 (5000000 own, 0 delegated)"
+    );
     assert!(status.contains(&f.wallet.to_string()));
     ok(&f.worker(&["stake", "--amount", "1000000"]));
     assert_eq!(f.balance(), 4 * TOKEN);
@@ -124,10 +127,25 @@ fn provider_commands_manage_stake_and_refuse_bad_requests_by_name() {
     refused(&f.worker(&["withdraw"]), "NothingUnbonding");
     ok(&f.worker(&["unstake", "--amount", "2000000"]));
     let status = ok(&f.worker(&["status"]));
-    assert_eq!(status_line(&status, "stake"), "stake       4000000");
-    assert!(status_line(&status, "unbonding").starts_with("unbonding   2000000"));
+    assert_eq!(
+        status_line(&status, "stake"),
+        "stake       4000000 (4000000 own, 0 delegated)"
+    );
+    assert!(status_line(&status, "unbonding").starts_with("unbonding   2000000 own"));
     refused(&f.worker(&["withdraw"]), "UnbondingNotOver");
     assert_eq!(f.balance(), 4 * TOKEN, "refusals moved nothing");
+
+    refused(
+        &f.worker(&["commission", "set", "--bps", "5001"]),
+        "CommissionTooHigh",
+    );
+    ok(&f.worker(&["commission", "set", "--bps", "500"]));
+    let status = ok(&f.worker(&["status"]));
+    assert!(
+        status_line(&status, "commission").starts_with("commission  0 bps (500 bps from unix time"),
+        "a raise waits out the network's commission delay: {status}"
+    );
+    assert_eq!(status_line(&status, "delegations"), "delegations 0");
 
     // The local network's unbonding period is 10 seconds of chain time.
     std::thread::sleep(std::time::Duration::from_secs(12));

@@ -4,7 +4,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use gpushare::state::VerificationMode;
-use gpushare_app::demo::{self, Chaos, InputSpec, JobSpec, ProviderSpec, Report, Scenario, TOKEN};
+use gpushare_app::demo::{
+    self, Chaos, DelegationSpec, InputSpec, JobSpec, ProviderSpec, Report, Scenario, TOKEN,
+};
 use gpushare_core::kernels::Kernel;
 
 /// One validator at a time: the machine has two cores.
@@ -128,6 +130,7 @@ fn several_workers_settle_many_jobs_with_exact_balances() {
         ..quorum_job(0, 4_000)
     });
     let scenario = Scenario {
+        delegations: Vec::new(),
         providers: vec![ProviderSpec::honest(); 3],
         jobs,
         chaos: Chaos::None,
@@ -141,6 +144,7 @@ fn several_workers_settle_many_jobs_with_exact_balances() {
 #[test]
 fn a_worker_killed_after_committing_finishes_its_job_when_restarted() {
     let scenario = Scenario {
+        delegations: Vec::new(),
         providers: vec![ProviderSpec::honest()],
         jobs: vec![spot_check_job(30, 2_500)],
         chaos: Chaos::KillAfterCommit { provider: 0 },
@@ -167,6 +171,7 @@ fn workers_behind_a_flaky_rpc_lose_no_job() {
     let mut jobs: Vec<JobSpec> = (0..2).map(|i| quorum_job(40 + i, 3_000)).collect();
     jobs.extend((0..2).map(|i| spot_check_job(50 + i, 2_000)));
     let scenario = Scenario {
+        delegations: Vec::new(),
         providers: vec![ProviderSpec::honest(); 2],
         jobs,
         chaos: Chaos::FlakyRpc,
@@ -197,7 +202,13 @@ fn a_dishonest_worker_is_slashed_while_honest_ones_are_paid() {
         replicas: 3,
         ..quorum_job(60, QUORUM_PRICE)
     };
+    // A holder backs an honest provider with as much as its own stake, another backs the cheat.
+    let backing = |provider| DelegationSpec {
+        provider,
+        amount: 50 * TOKEN,
+    };
     let scenario = Scenario {
+        delegations: vec![backing(0), backing(2)],
         providers: vec![honest.clone(), honest, dishonest],
         jobs: vec![quorum, spot_check_job(61, SPOT_PRICE)],
         chaos: Chaos::None,
@@ -210,9 +221,21 @@ fn a_dishonest_worker_is_slashed_while_honest_ones_are_paid() {
         cheat.failed, 3,
         "two quorum shards and one spot-check shard, each a fraud"
     );
-    // 50 % of the remaining stake per fraud: 50 → 25 → 12.5 → 6.25 tokens.
-    assert_eq!(cheat.slashed, 50 * TOKEN - 50 * TOKEN / 8);
-    assert_eq!(report.providers[2].stake_vault, 50 * TOKEN / 8);
+    // 50 % of all the stake behind it per fraud, the delegation's too: 100 → 50 → 25 → 12.5 tokens.
+    assert_eq!(cheat.slashed, 100 * TOKEN - 100 * TOKEN / 8);
+    assert_eq!(report.providers[2].stake_vault, 100 * TOKEN / 8);
+    let (backer, cheat_backer) = (&report.delegators[0], &report.delegators[1]);
+    assert!(
+        cheat_backer.worth.abs_diff(50 * TOKEN / 8) <= 1,
+        "lost with the cheat"
+    );
+    assert_eq!(cheat_backer.rewards, 0);
+    // Commission 0: the honest provider's pay is split by stake, half to its backer.
+    assert_eq!(backer.worth, 50 * TOKEN);
+    assert!(
+        backer.rewards.abs_diff(QUORUM_PRICE) <= 2,
+        "half of two payments"
+    );
     for honest in &report.providers[..2] {
         assert_eq!(
             (honest.account.completed, honest.account.earned),

@@ -21,7 +21,9 @@ use solana_rpc_client::api::config::{
     UiAccountEncoding,
 };
 use solana_rpc_client::api::filter::{Memcmp, RpcFilterType};
+use solana_rpc_client::api::request::RpcRequest;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_rpc_client::rpc_client::GetConfirmedSignaturesForAddress2Config;
 use solana_signature::Signature;
 use solana_signer::Signer;
 use solana_transaction::Transaction;
@@ -30,6 +32,16 @@ use solana_transaction_error::TransactionError;
 use crate::errors;
 use crate::ix::NetworkKeys;
 use crate::pda;
+
+/// An Anchor event from the base64 of a `Program data:` log line, if it is an `E`.
+fn decode_event<E: anchor_lang::Event + anchor_lang::AnchorDeserialize>(data: &str) -> Option<E> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .ok()?;
+    let body = bytes.strip_prefix(E::DISCRIMINATOR)?;
+    E::try_from_slice(body).ok()
+}
 
 /// Why a chain operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -267,6 +279,47 @@ impl Chain {
                     .map(|token| token.base.amount)
             })
             .unwrap_or(0))
+    }
+
+    /// The events of type `E` logged by the last `limit` confirmed transactions that touched
+    /// `address`, newest first, each with its block time (unix seconds, when the node knows it).
+    pub async fn recent_events<E: anchor_lang::Event + anchor_lang::AnchorDeserialize>(
+        &self,
+        address: &Pubkey,
+        limit: usize,
+    ) -> Result<Vec<(Option<i64>, E)>, ChainError> {
+        let config = || GetConfirmedSignaturesForAddress2Config {
+            limit: Some(limit),
+            commitment: Some(CommitmentConfig::confirmed()),
+            ..GetConfirmedSignaturesForAddress2Config::default()
+        };
+        let signatures = self
+            .with_retry("getSignaturesForAddress", || {
+                self.rpc
+                    .get_signatures_for_address_with_config(address, config())
+            })
+            .await?;
+        let mut events = Vec::new();
+        for status in signatures.iter().filter(|status| status.err.is_none()) {
+            let request = serde_json::json!([
+                status.signature,
+                {"encoding": "json", "commitment": "confirmed", "maxSupportedTransactionVersion": 0}
+            ]);
+            let transaction: serde_json::Value = self
+                .with_retry("getTransaction", || {
+                    self.rpc.send(RpcRequest::GetTransaction, request.clone())
+                })
+                .await?;
+            let logs = transaction["meta"]["logMessages"].as_array().cloned();
+            events.extend(
+                logs.unwrap_or_default()
+                    .iter()
+                    .filter_map(|line| line.as_str()?.strip_prefix("Program data: "))
+                    .filter_map(decode_event::<E>)
+                    .map(|event| (status.block_time, event)),
+            );
+        }
+        Ok(events)
     }
 
     /// The cluster's clock: current slot and unix time.

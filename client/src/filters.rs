@@ -11,12 +11,16 @@ pub const SHARD_PAYER: usize = 8 + 32 + 2;
 pub const ASSIGNMENT_JOB: usize = 8;
 /// `Assignment::provider`.
 pub const ASSIGNMENT_PROVIDER: usize = 8 + 32 + 32 + 2 + 1;
+/// `Delegation::delegator`.
+pub const DELEGATION_DELEGATOR: usize = 8;
+/// `Delegation::provider`.
+pub const DELEGATION_PROVIDER: usize = 8 + 32;
 
 #[cfg(test)]
 mod tests {
     use anchor_lang::prelude::Pubkey;
     use anchor_lang::{AccountSerialize, Space};
-    use gpushare::state::{Assignment, Job, Shard};
+    use gpushare::state::{Assignment, Delegation, Job, Shard};
 
     fn serialized<T: AccountSerialize>(account: &T, space: usize) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(space);
@@ -43,6 +47,12 @@ mod tests {
         let bytes = serialized(&shard, Shard::INIT_SPACE);
         assert_eq!(at(&bytes, super::SHARD_JOB), key);
         assert_eq!(at(&bytes, super::SHARD_PAYER), shard.payer);
+        let mut delegation: Delegation = zeroed();
+        delegation.delegator = key;
+        delegation.provider = Pubkey::new_unique();
+        let bytes = serialized(&delegation, Delegation::INIT_SPACE);
+        assert_eq!(at(&bytes, super::DELEGATION_DELEGATOR), key);
+        assert_eq!(at(&bytes, super::DELEGATION_PROVIDER), delegation.provider);
         let mut job: Job = zeroed();
         job.network = key;
         assert_eq!(

@@ -51,6 +51,10 @@ pub enum Command {
     },
     /// Withdraw unbonded stake.
     Withdraw,
+    /// The commission kept of each paid replica before the rest goes to everyone staked behind the
+    /// provider.
+    #[command(subcommand)]
+    Commission(CommissionCommand),
     /// Show stake, unbonding, counters and earnings.
     Status,
     /// Run the worker daemon until SIGINT/SIGTERM.
@@ -73,6 +77,16 @@ pub enum Command {
         /// Where to write the PTX.
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+/// Commission commands.
+#[derive(Subcommand, Debug)]
+pub enum CommissionCommand {
+    /// Set it, in basis points: a cut applies at once, a raise after the network's commission delay.
+    Set {
+        #[arg(long)]
+        bps: u16,
     },
 }
 
@@ -213,6 +227,9 @@ pub fn run(cli: Cli) -> Result<(), WorkerError> {
             on_chain(&config()?, |s| async move { s.unstake(amount).await })
         }
         Command::Withdraw => on_chain(&config()?, |s| async move { s.withdraw().await }),
+        Command::Commission(CommissionCommand::Set { bps }) => {
+            on_chain(&config()?, |s| async move { s.set_commission(bps).await })
+        }
         Command::Status => on_chain(&config()?, |s| async move { s.status().await }),
         Command::Run { inject_fault } => {
             let runtime = runtime()?;

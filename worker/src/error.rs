@@ -37,6 +37,14 @@ pub enum WorkerError {
     SaltLost(anchor_lang::prelude::Pubkey),
     #[error("not registered: {0}")]
     NotRegistered(String),
+    #[error("account values out of range: {0}")]
+    AccountMath(String),
+}
+
+impl From<anchor_lang::error::Error> for WorkerError {
+    fn from(error: anchor_lang::error::Error) -> Self {
+        WorkerError::AccountMath(error.to_string())
+    }
 }
 
 impl WorkerError {
@@ -47,7 +55,7 @@ impl WorkerError {
             WorkerError::Gpu(_) => "gpu",
             WorkerError::Io { .. } | WorkerError::Store(_) | WorkerError::Json(_) => "store",
             WorkerError::SelfCheck(_) | WorkerError::SelftestFailed(_) => "self_check",
-            WorkerError::Chain(_) => "chain",
+            WorkerError::Chain(_) | WorkerError::AccountMath(_) => "chain",
             WorkerError::Input(_) => "input",
             WorkerError::SaltLost(_) => "salt_lost",
             WorkerError::InvalidArgument(_)

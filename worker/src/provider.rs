@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use gpushare::constants::GPU_MODEL_LEN;
-use gpushare::state::{HardwareProfile, Provider};
+use gpushare::state::{Delegation, HardwareProfile, Provider, tokens_for};
 use gpushare_client::chain::{Chain, FeePolicy, RetryPolicy};
+use gpushare_client::filters;
 use gpushare_client::ix::{self, Holder};
 use solana_signer::Signer;
 use tokio::sync::Notify;
@@ -93,6 +94,16 @@ impl Session {
         .await
     }
 
+    /// Sets the commission kept of each paid replica; a raise takes effect after the network's delay.
+    pub async fn set_commission(&self, commission_bps: u16) -> Result<(), WorkerError> {
+        self.send(ix::set_commission(
+            &self.me.wallet.pubkey(),
+            &self.me.net.network,
+            commission_bps,
+        ))
+        .await
+    }
+
     pub async fn withdraw(&self) -> Result<(), WorkerError> {
         self.send(ix::withdraw_stake(&self.me.holder, &self.me.net))
             .await
@@ -129,11 +140,46 @@ impl Session {
             model.trim_end_matches('\0'),
             provider.hardware.throughput_gops
         );
-        println!("stake       {}", provider.stake);
+        let own = provider.own_stake()?;
         println!(
-            "unbonding   {} (withdrawable from unix time {})",
-            provider.unbonding, provider.unbonding_ends_at
+            "stake       {} ({own} own, {} delegated)",
+            provider.stake,
+            provider.stake - own
         );
+        println!(
+            "unbonding   {} own (withdrawable from unix time {}), {} in all",
+            provider.own_unbonding()?,
+            provider.unbonding_ends_at,
+            provider.unbonding
+        );
+        let pool = &provider.pool;
+        match pool.pending_commission_bps {
+            Some(raised) => println!(
+                "commission  {} bps ({raised} bps from unix time {})",
+                pool.commission_bps, pool.commission_effective_at
+            ),
+            None => println!("commission  {} bps", pool.commission_bps),
+        }
+        println!("delegations {}", pool.delegations);
+        let delegations = self
+            .chain
+            .program_accounts::<Delegation>(&[(
+                filters::DELEGATION_PROVIDER,
+                self.me.provider().as_ref(),
+            )])
+            .await?;
+        for (_, delegation) in delegations {
+            println!(
+                "  {}  {} active, {} unbonding",
+                delegation.delegator,
+                tokens_for(delegation.shares, provider.stake, pool.shares)?,
+                tokens_for(
+                    delegation.unbonding_shares,
+                    provider.unbonding,
+                    pool.unbonding_shares
+                )?
+            );
+        }
         println!("endpoint    {}", provider.endpoint);
         println!("open claims {}", provider.open_claims);
         println!("completed   {}", provider.completed);
