@@ -24,12 +24,14 @@ pub struct RequestUnstake<'info> {
 
 impl RequestUnstake<'_> {
     fn validate(&self, amount: u64) -> Result<()> {
-        require!(amount > 0, GpuShareError::ZeroAmount);
         let provider = &self.provider;
+        let own = provider.own_stake()?;
+        // Own shares that slashes left worth nothing leave with an amount of 0 (see `undelegate`).
         require!(
-            amount <= provider.own_stake()?,
-            GpuShareError::InsufficientStake
+            amount > 0 || (own == 0 && provider.pool.own_shares() > 0),
+            GpuShareError::ZeroAmount
         );
+        require!(amount <= own, GpuShareError::InsufficientStake);
         require!(
             provider.stake - amount >= provider.required_stake(&self.network.params),
             GpuShareError::StakeLockedByClaims

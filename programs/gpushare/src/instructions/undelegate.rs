@@ -25,9 +25,14 @@ pub struct Undelegate<'info> {
 
 impl Undelegate<'_> {
     fn validate(&self, amount: u64) -> Result<()> {
-        require!(amount > 0, GpuShareError::ZeroAmount);
         let provider = &self.provider;
         let worth = tokens_for(self.delegation.shares, provider.stake, provider.pool.shares)?;
+        // Shares that slashes left worth nothing leave with an amount of 0, so that they never pin the
+        // delegation (or the provider) open.
+        require!(
+            amount > 0 || (worth == 0 && self.delegation.shares > 0),
+            GpuShareError::ZeroAmount
+        );
         require!(amount <= worth, GpuShareError::InsufficientStake);
         let left = worth - amount;
         require!(

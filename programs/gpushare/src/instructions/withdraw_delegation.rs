@@ -50,13 +50,15 @@ pub struct WithdrawDelegation<'info> {
 
 impl WithdrawDelegation<'_> {
     fn validate(&self) -> Result<()> {
+        let delegation = &self.delegation;
+        // A delegation with nothing active and nothing unbonding can still leave (with its rewards).
         require!(
-            self.delegation.unbonding_shares > 0,
+            delegation.unbonding_shares > 0 || delegation.shares == 0,
             GpuShareError::NothingUnbonding
         );
         let now = Clock::get()?.unix_timestamp;
         require!(
-            now >= self.delegation.unbonding_ends_at,
+            delegation.unbonding_shares == 0 || now >= delegation.unbonding_ends_at,
             GpuShareError::UnbondingNotOver
         );
         Ok(())
@@ -69,17 +71,19 @@ impl WithdrawDelegation<'_> {
         let amount = accounts.provider.withdraw_unbonding(part, true)?;
         accounts.delegation.unbonding_shares = 0;
         accounts.delegation.unbonding_ends_at = 0;
-        accounts.provider.with_signer(|signer| {
-            token::transfer(
-                &accounts.token_program,
-                &accounts.mint,
-                &accounts.stake_vault,
-                &accounts.delegator_token,
-                accounts.provider.to_account_info(),
-                signer,
-                amount,
-            )
-        })?;
+        if amount > 0 {
+            accounts.provider.with_signer(|signer| {
+                token::transfer(
+                    &accounts.token_program,
+                    &accounts.mint,
+                    &accounts.stake_vault,
+                    &accounts.delegator_token,
+                    accounts.provider.to_account_info(),
+                    signer,
+                    amount,
+                )
+            })?;
+        }
         let closing = accounts.delegation.shares == 0;
         if closing {
             let rewards = accounts.delegation.rewards;

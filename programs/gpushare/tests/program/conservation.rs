@@ -128,7 +128,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::CollectFees),
         4 => (0..DELEGATORS, 0..PROVIDERS, 1..3_000_000u64)
             .prop_map(|(delegator, provider, amount)| Op::Delegate { delegator, provider, amount }),
-        2 => (0..DELEGATORS, 0..PROVIDERS, 1..3_000_000u64)
+        2 => (0..DELEGATORS, 0..PROVIDERS, prop_oneof![9 => 1..3_000_000u64, 1 => Just(0u64)])
             .prop_map(|(delegator, provider, amount)| Op::Undelegate { delegator, provider, amount }),
         2 => (0..DELEGATORS, 0..PROVIDERS)
             .prop_map(|(delegator, provider)| Op::WithdrawDelegation { delegator, provider }),

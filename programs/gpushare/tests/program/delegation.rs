@@ -294,3 +294,51 @@ fn a_claim_writes_only_the_delegation_the_reward_vault_and_the_delegators_tokens
     ];
     assert_eq!(writable, expected.into_iter().collect());
 }
+
+/// After a slash of everything, shares are worth nothing: they still leave (with an amount of 0), so
+/// no delegation and no provider is pinned open forever.
+#[test]
+fn worthless_shares_never_pin_a_delegation_or_a_provider_open() {
+    let mut env = Env::new();
+    let mut total = default_params();
+    total.fraud_slash_bps = 10_000;
+    let update = env.update_network_ix(&env.authority.pubkey(), total);
+    env.send(&[update], &[&env.authority.key.insecure_clone()])
+        .expect("total fraud slash");
+    let client = env.wallet(WALLET_TOKENS);
+    let (p, d) = provider_with_delegator(&mut env);
+    let honest = [env.provider(STAKE), env.provider(STAKE)];
+    let job = env.job(&client, 1, 3, 2, PRICE);
+    let root = honest_root(&job.job, 0);
+    env.run_shard(
+        &job,
+        0,
+        &[
+            (&p, forged_root(&job.job, 0, 0)),
+            (&honest[0], root),
+            (&honest[1], root),
+        ],
+    );
+    env.settle_shard(&job, 0);
+    env.settle_assignment(&p, &job, 0, 0);
+    let state: Provider = env.fetch(&p.provider);
+    assert_eq!((state.stake, state.slashed), (0, STAKE + DELEGATED));
+
+    let nothing = env.undelegate_ix(&d, &p, 0);
+    env.send(&[nothing], &[&d.key])
+        .expect("worthless shares leave");
+    let leave = env.withdraw_delegation_ix(&d, &p);
+    env.send(&[leave], &[&d.key])
+        .expect("the empty delegation closes");
+    assert!(env.delegation(&d, &p).is_none());
+    let unstake = env.unstake_ix(&p, 0);
+    env.send(&[unstake], &[&p.wallet.key])
+        .expect("worthless own shares leave");
+    let close = env.close_provider_ix(&p);
+    env.send(&[close], &[&p.wallet.key])
+        .expect("the provider can leave");
+    // With shares worth something, an amount of 0 is still refused.
+    let q = &honest[0];
+    let zero = env.unstake_ix(q, 0);
+    env.assert_refused(&[zero], &[&q.wallet.key], code(GpuShareError::ZeroAmount));
+}
