@@ -76,7 +76,7 @@ impl Delegate<'_> {
                 delegator: accounts.delegator.key(),
                 provider: provider.key(),
                 shares: 0,
-                reward_debt: 0,
+                reward_per_share_paid: provider.pool.reward_per_share,
                 reward_carry: 0,
                 rewards: 0,
                 unbonding_shares: 0,
@@ -91,7 +91,6 @@ impl Delegate<'_> {
             .shares
             .checked_add(minted)
             .ok_or(GpuShareError::MathOverflow)?;
-        delegation.reset_debt(&provider.pool)?;
         emit_event(Delegated {
             provider: provider.key(),
             delegator: delegation.delegator,

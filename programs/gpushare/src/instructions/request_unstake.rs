@@ -32,8 +32,15 @@ impl RequestUnstake<'_> {
             GpuShareError::ZeroAmount
         );
         require!(amount <= own, GpuShareError::InsufficientStake);
+        let params = &self.network.params;
         require!(
-            provider.stake - amount >= provider.required_stake(&self.network.params),
+            provider.stake - amount >= provider.required_stake(params),
+            GpuShareError::StakeLockedByClaims
+        );
+        // With claims open the provider keeps its own minimum at risk: it cannot leave its
+        // delegators to carry the slashes alone.
+        require!(
+            provider.open_claims == 0 || own - amount >= params.min_stake,
             GpuShareError::StakeLockedByClaims
         );
         Ok(())

@@ -1,6 +1,6 @@
 //! `undelegate`: a delegator moves part or all of its delegation into unbonding. It stops earning
 //! and stops backing new claims at once, and stays slashable until it is withdrawn after the
-//! network's unbonding period.
+//! network's unbonding period. Refused while the provider's open claims need the stake.
 use anchor_lang::prelude::*;
 
 use crate::errors::GpuShareError;
@@ -34,6 +34,12 @@ impl Undelegate<'_> {
             GpuShareError::ZeroAmount
         );
         require!(amount <= worth, GpuShareError::InsufficientStake);
+        // Stake that backs open claims stays until they are settled: nobody, the provider through
+        // another wallet included, can pull it out before a slash on them lands.
+        require!(
+            provider.stake - amount >= provider.required_stake(&self.network.params),
+            GpuShareError::StakeLockedByClaims
+        );
         let left = worth - amount;
         require!(
             left == 0 || left >= self.network.params.min_delegation,
@@ -55,7 +61,6 @@ impl Undelegate<'_> {
             .checked_add(minted)
             .ok_or(GpuShareError::MathOverflow)?;
         delegation.unbonding_ends_at = now.saturating_add(period);
-        delegation.reset_debt(&provider.pool)?;
         emit_event(Undelegated {
             provider: provider.key(),
             delegator: delegation.delegator,

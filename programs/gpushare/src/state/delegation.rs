@@ -16,8 +16,8 @@ pub struct Delegation {
     pub provider: Pubkey,
     /// Active shares of the provider's pool.
     pub shares: u128,
-    /// `shares × reward_per_share` when rewards were last accrued.
-    pub reward_debt: u128,
+    /// The pool's `reward_per_share` when rewards were last accrued.
+    pub reward_per_share_paid: u128,
     /// Accrued rewards below one token (× `REWARD_SCALE`), carried to the next accrual.
     pub reward_carry: u128,
     /// Rewards accrued and not yet claimed, tokens.
@@ -36,13 +36,14 @@ impl Delegation {
         self.delegator == Pubkey::default()
     }
 
-    /// Brings `rewards` up to the pool's accumulator; call before `shares` changes, then
-    /// [`Delegation::reset_debt`].
+    /// Brings `rewards` up to the pool's accumulator; call before `shares` changes. The product is
+    /// `shares × (rise of the accumulator)`, which is at most the rewards distributed × 10¹⁸, however
+    /// many shares a pool has minted.
     pub fn accrue(&mut self, pool: &StakePool) -> Result<()> {
-        let earned = self
-            .shares
-            .checked_mul(pool.reward_per_share)
-            .and_then(|now| now.checked_sub(self.reward_debt))
+        let earned = pool
+            .reward_per_share
+            .checked_sub(self.reward_per_share_paid)
+            .and_then(|rise| rise.checked_mul(self.shares))
             .and_then(|earned| earned.checked_add(self.reward_carry))
             .ok_or(GpuShareError::MathOverflow)?;
         let whole =
@@ -52,15 +53,7 @@ impl Delegation {
             .checked_add(whole)
             .ok_or(GpuShareError::MathOverflow)?;
         self.reward_carry = earned % REWARD_SCALE;
-        self.reset_debt(pool)
-    }
-
-    /// Marks the rewards of the current shares as accrued.
-    pub fn reset_debt(&mut self, pool: &StakePool) -> Result<()> {
-        self.reward_debt = self
-            .shares
-            .checked_mul(pool.reward_per_share)
-            .ok_or(GpuShareError::MathOverflow)?;
+        self.reward_per_share_paid = pool.reward_per_share;
         Ok(())
     }
 

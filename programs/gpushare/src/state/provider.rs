@@ -68,6 +68,15 @@ pub struct Provider {
     pub reward_vault_bump: u8,
 }
 
+/// `⌊amount · part / whole⌋` for `part ≤ whole` (`whole > 0`): both shifted right until the product
+/// fits 128 bits (pools that minted more than 2⁶⁴ shares lose only bits far below one share).
+fn share_of(amount: u64, part: u128, whole: u128) -> u64 {
+    let shift = 64u32.saturating_sub(whole.leading_zeros());
+    let (part, whole) = (part >> shift, (whole >> shift).max(1));
+    // part ≤ whole after the same shift, so the quotient is at most `amount`.
+    (u128::from(amount) * part / whole) as u64
+}
+
 impl Provider {
     /// Whether `init_if_needed` has just created this account.
     pub fn is_new(&self) -> bool {
@@ -209,11 +218,7 @@ impl Provider {
         }
         let commission = NetworkParams::share(price, self.pool.commission_bps);
         let rest = price - commission;
-        // own_shares ≤ shares, so the quotient is at most `rest` and fits.
-        let own = (u128::from(rest)
-            .checked_mul(self.pool.own_shares())
-            .ok_or(GpuShareError::MathOverflow)?
-            / self.pool.shares) as u64;
+        let own = share_of(rest, self.pool.own_shares(), self.pool.shares);
         let delegated = rest - own;
         self.pool.add_rewards(delegated)?;
         Ok((commission + own, delegated))
@@ -229,5 +234,19 @@ impl Provider {
             &bump,
         ];
         f(&[&seeds])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share_of;
+
+    #[test]
+    fn shares_of_huge_pools_split_without_overflow() {
+        assert_eq!(share_of(900_000, 2, 8), 225_000);
+        let whole = 1u128 << 110;
+        assert_eq!(share_of(u64::MAX, whole / 4, whole), u64::MAX / 4);
+        assert_eq!(share_of(1_000, whole, whole), 1_000);
+        assert_eq!(share_of(1_000, 0, whole), 0);
     }
 }

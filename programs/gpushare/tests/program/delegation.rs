@@ -342,3 +342,33 @@ fn worthless_shares_never_pin_a_delegation_or_a_provider_open() {
     let zero = env.unstake_ix(q, 0);
     env.assert_refused(&[zero], &[&q.wallet.key], code(GpuShareError::ZeroAmount));
 }
+
+/// Stake that backs open claims cannot leave before they settle: neither a delegator (the provider's
+/// own second wallet, say) nor the provider's own minimum while it holds claims.
+#[test]
+fn stake_backing_open_claims_cannot_leave() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let p = env.provider(default_params().min_stake);
+    let second_wallet = env.delegator(&p, 9_000_000);
+    let job = env.job(&client, 36, 2, 2, 1_000);
+    for shard in 0..36 {
+        env.claim(&p, &job, shard, 0);
+    }
+    // 36 claims need 9,000,000 of the 10,000,000 behind the provider.
+    let too_much = env.undelegate_ix(&second_wallet, &p, 1_000_001);
+    env.assert_refused(
+        &[too_much],
+        &[&second_wallet.key],
+        code(GpuShareError::StakeLockedByClaims),
+    );
+    let own = env.unstake_ix(&p, 1);
+    env.assert_refused(
+        &[own],
+        &[&p.wallet.key],
+        code(GpuShareError::StakeLockedByClaims),
+    );
+    let spare = env.undelegate_ix(&second_wallet, &p, 1_000_000);
+    env.send(&[spare], &[&second_wallet.key])
+        .expect("what the claims do not need may leave");
+}
