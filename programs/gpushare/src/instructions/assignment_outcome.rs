@@ -104,19 +104,17 @@ impl AssignmentOutcome<'_> {
                     (&self.provider_token, to_provider),
                     (&self.reward_vault, to_delegators),
                 ] {
-                    if amount > 0 {
-                        self.job.with_signer(|signer| {
-                            token::transfer(
-                                &self.token_program,
-                                &self.mint,
-                                &self.escrow_vault,
-                                to,
-                                self.job.to_account_info(),
-                                signer,
-                                amount,
-                            )
-                        })?;
-                    }
+                    self.job.with_signer(|signer| {
+                        token::transfer(
+                            &self.token_program,
+                            &self.mint,
+                            &self.escrow_vault,
+                            to,
+                            self.job.to_account_info(),
+                            signer,
+                            amount,
+                        )
+                    })?;
                 }
                 let job = &mut self.job;
                 job.paid_out = job

@@ -45,25 +45,49 @@ impl ClaimRewards<'_> {
     pub fn handler(ctx: Context<Self>) -> Result<()> {
         let accounts = &mut *ctx.accounts;
         accounts.delegation.accrue(&accounts.provider.pool)?;
-        let amount = accounts.delegation.rewards;
-        require!(amount > 0, GpuShareError::NothingToClaim);
-        accounts.provider.with_signer(|signer| {
-            token::transfer(
-                &accounts.token_program,
-                &accounts.mint,
-                &accounts.reward_vault,
-                &accounts.delegator_token,
-                accounts.provider.to_account_info(),
-                signer,
-                amount,
-            )
-        })?;
-        accounts.delegation.rewards = 0;
+        require!(
+            accounts.delegation.rewards > 0,
+            GpuShareError::NothingToClaim
+        );
+        pay_rewards(
+            &accounts.token_program,
+            &accounts.mint,
+            &accounts.reward_vault,
+            &accounts.delegator_token,
+            &accounts.provider,
+            &mut accounts.delegation,
+        )
+    }
+}
+
+/// Pays a delegation's accrued rewards from its provider's reward vault into `to`, and logs it.
+pub(crate) fn pay_rewards<'info>(
+    token_program: &Interface<'info, TokenInterface>,
+    mint: &InterfaceAccount<'info, Mint>,
+    reward_vault: &InterfaceAccount<'info, TokenAccount>,
+    to: &InterfaceAccount<'info, TokenAccount>,
+    provider: &Account<'info, Provider>,
+    delegation: &mut Delegation,
+) -> Result<()> {
+    let amount = delegation.rewards;
+    provider.with_signer(|signer| {
+        token::transfer(
+            token_program,
+            mint,
+            reward_vault,
+            to,
+            provider.to_account_info(),
+            signer,
+            amount,
+        )
+    })?;
+    delegation.rewards = 0;
+    if amount > 0 {
         emit_event(RewardsClaimed {
-            provider: accounts.provider.key(),
-            delegator: accounts.delegator.key(),
+            provider: provider.key(),
+            delegator: delegation.delegator,
             amount,
         });
-        Ok(())
     }
+    Ok(())
 }

@@ -5,7 +5,8 @@ use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 
 use crate::errors::GpuShareError;
-use crate::events::{DelegationWithdrawn, RewardsClaimed, emit_event};
+use crate::events::{DelegationWithdrawn, emit_event};
+use crate::instructions::pay_rewards;
 use crate::seeds;
 use crate::state::{Delegation, Network, Provider};
 use crate::token;
@@ -71,41 +72,27 @@ impl WithdrawDelegation<'_> {
         let amount = accounts.provider.withdraw_unbonding(part, true)?;
         accounts.delegation.unbonding_shares = 0;
         accounts.delegation.unbonding_ends_at = 0;
-        if amount > 0 {
-            accounts.provider.with_signer(|signer| {
-                token::transfer(
-                    &accounts.token_program,
-                    &accounts.mint,
-                    &accounts.stake_vault,
-                    &accounts.delegator_token,
-                    accounts.provider.to_account_info(),
-                    signer,
-                    amount,
-                )
-            })?;
-        }
+        accounts.provider.with_signer(|signer| {
+            token::transfer(
+                &accounts.token_program,
+                &accounts.mint,
+                &accounts.stake_vault,
+                &accounts.delegator_token,
+                accounts.provider.to_account_info(),
+                signer,
+                amount,
+            )
+        })?;
         let closing = accounts.delegation.shares == 0;
         if closing {
-            let rewards = accounts.delegation.rewards;
-            if rewards > 0 {
-                accounts.provider.with_signer(|signer| {
-                    token::transfer(
-                        &accounts.token_program,
-                        &accounts.mint,
-                        &accounts.reward_vault,
-                        &accounts.delegator_token,
-                        accounts.provider.to_account_info(),
-                        signer,
-                        rewards,
-                    )
-                })?;
-                accounts.delegation.rewards = 0;
-                emit_event(RewardsClaimed {
-                    provider: accounts.provider.key(),
-                    delegator: accounts.delegator.key(),
-                    amount: rewards,
-                });
-            }
+            pay_rewards(
+                &accounts.token_program,
+                &accounts.mint,
+                &accounts.reward_vault,
+                &accounts.delegator_token,
+                &accounts.provider,
+                &mut accounts.delegation,
+            )?;
             accounts.provider.pool.delegations -= 1;
             accounts
                 .delegation
