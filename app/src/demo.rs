@@ -160,6 +160,8 @@ pub struct ProviderReport {
     /// Tokens in the provider's wallet at the end (stake is in its vault).
     pub balance: u64,
     pub stake_vault: u64,
+    /// Rewards its delegators have not claimed (after the delegators' final claims).
+    pub reward_vault: u64,
     pub log: PathBuf,
 }
 
@@ -691,20 +693,6 @@ async fn drive(
     for job in &jobs {
         client.close(job).await?;
     }
-    let mut providers = Vec::new();
-    for worker in workers.iter() {
-        let key = pda::provider(&created.network, &worker.wallet);
-        providers.push(ProviderReport {
-            faulty: worker.spec.faulty,
-            account: client.chain.existing(&key).await?,
-            balance: client
-                .chain
-                .token_balance(&client.net.associated_token(&worker.wallet))
-                .await?,
-            stake_vault: client.chain.token_balance(&pda::stake_vault(&key)).await?,
-            log: worker.log.clone(),
-        });
-    }
     let mut delegator_reports = Vec::new();
     for (holder, spec) in &holders {
         let provider = &workers[spec.provider].wallet;
@@ -720,6 +708,21 @@ async fn drive(
             balance: holder.chain.token_balance(&holder.me.token).await?,
         });
     }
+    let mut providers = Vec::new();
+    for worker in workers.iter() {
+        let key = pda::provider(&created.network, &worker.wallet);
+        providers.push(ProviderReport {
+            faulty: worker.spec.faulty,
+            account: client.chain.existing(&key).await?,
+            balance: client
+                .chain
+                .token_balance(&client.net.associated_token(&worker.wallet))
+                .await?,
+            stake_vault: client.chain.token_balance(&pda::stake_vault(&key)).await?,
+            reward_vault: client.chain.token_balance(&pda::reward_vault(&key)).await?,
+            log: worker.log.clone(),
+        });
+    }
     let treasury = client.chain.token_balance(&created.treasury).await?;
     let client_balance = client.chain.token_balance(&client.me.token).await?;
     let mut accounted = treasury
@@ -729,9 +732,8 @@ async fn drive(
             .chain
             .token_balance(&pda::fee_vault(&created.network))
             .await?;
-    for (p, worker) in providers.iter().zip(workers.iter()) {
-        let reward_vault = pda::reward_vault(&pda::provider(&created.network, &worker.wallet));
-        accounted += p.balance + p.stake_vault + client.chain.token_balance(&reward_vault).await?;
+    for p in &providers {
+        accounted += p.balance + p.stake_vault + p.reward_vault;
     }
     accounted += delegator_reports.iter().map(|d| d.balance).sum::<u64>();
     for job in &jobs {

@@ -94,7 +94,8 @@ impl ClientSession {
         let account = gpushare_client::pda::provider(&self.net.network, provider);
         let key = gpushare_client::pda::delegation(&account, &self.me.authority);
         let delegation: Delegation = self.chain.existing(&key).await?;
-        self.view(delegation, 0).await
+        let now = self.chain.clock().await?.unix_timestamp;
+        self.view(delegation, 0, now).await
     }
 
     /// Every delegation of this wallet, with its earnings over the last `replicas` settled
@@ -107,9 +108,10 @@ impl ClientSession {
                 self.me.authority.as_ref(),
             )])
             .await?;
+        let now = self.chain.clock().await?.unix_timestamp;
         let mut views = Vec::new();
         for (_, delegation) in mine {
-            views.push(self.view(delegation, replicas).await?);
+            views.push(self.view(delegation, replicas, now).await?);
         }
         Ok(views)
     }
@@ -118,6 +120,7 @@ impl ClientSession {
         &self,
         mut delegation: Delegation,
         replicas: usize,
+        now: i64,
     ) -> Result<DelegationView, AppError> {
         let provider: Provider = self.chain.existing(&delegation.provider).await?;
         let pool = provider.pool;
@@ -133,9 +136,8 @@ impl ClientSession {
         let recent = if replicas == 0 || pool.delegated_shares == 0 {
             Earnings::default()
         } else {
-            self.earnings(&delegation, &provider, replicas).await?
+            self.earnings(&delegation, &provider, replicas, now).await?
         };
-        let now = self.chain.clock().await?.unix_timestamp;
         Ok(DelegationView {
             provider: delegation.provider,
             provider_authority: provider.authority,
@@ -155,6 +157,7 @@ impl ClientSession {
         delegation: &Delegation,
         provider: &Provider,
         replicas: usize,
+        now: i64,
     ) -> Result<Earnings, AppError> {
         // Every settlement writes the provider account; other transactions touch it too.
         let paid: Vec<(Option<i64>, ReplicaPaid)> = self
@@ -167,7 +170,6 @@ impl ClientSession {
             .collect();
         let to_delegators: u128 = paid.iter().map(|(_, e)| u128::from(e.to_delegators)).sum();
         let tokens = to_delegators * delegation.shares / provider.pool.delegated_shares.max(1);
-        let now = self.chain.clock().await?.unix_timestamp;
         let oldest = paid.iter().filter_map(|(time, _)| *time).min();
         Ok(Earnings {
             replicas: paid.len(),

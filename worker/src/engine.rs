@@ -62,10 +62,7 @@ pub struct Phases {
 
 impl Phases {
     /// Runs `work`, adding its wall-clock seconds to `phase`.
-    pub fn timed<T>(
-        phase: &mut f64,
-        work: impl FnOnce() -> Result<T, WorkerError>,
-    ) -> Result<T, WorkerError> {
+    pub fn timed<T>(phase: &mut f64, work: impl FnOnce() -> T) -> T {
         let started = Instant::now();
         let value = work();
         *phase += started.elapsed().as_secs_f64();
@@ -194,10 +191,10 @@ pub fn host_gemm_shard(
             )))
         }
     })?;
-    let bytes = Phases::timed(&mut phases.copy_out, || Ok(i32s_to_le(&c)))?;
+    let bytes = Phases::timed(&mut phases.copy_out, || i32s_to_le(&c));
     let root = Phases::timed(&mut phases.hash, || {
-        Ok(hashing::root(&bytes, shard.kernel().leaf_bytes()))
-    })?;
+        hashing::root(&bytes, shard.kernel().leaf_bytes())
+    });
     Ok(ShardOutput { bytes, root })
 }
 
@@ -255,9 +252,9 @@ pub fn run_shard(
                 backend.sha256_chains(&[start], &key, steps, leaf_every)
             })?;
             let bytes = Phases::timed(&mut phases.copy_out, || {
-                Ok(states.into_iter().flatten().flatten().collect())
-            })?;
-            hash_timed(&kernel, bytes, &mut phases)?
+                states.into_iter().flatten().flatten().collect()
+            });
+            hash_timed(&kernel, bytes, &mut phases)
         }
         Kernel::MonteCarlo {
             blocks,
@@ -269,9 +266,9 @@ pub fn run_shard(
                 backend.monte_carlo(key, range.start as u32..range.end as u32, samples_per_block)
             })?;
             let bytes = Phases::timed(&mut phases.copy_out, || {
-                Ok(hits.iter().flat_map(|h| h.to_le_bytes()).collect())
-            })?;
-            hash_timed(&kernel, bytes, &mut phases)?
+                hits.iter().flat_map(|h| h.to_le_bytes()).collect()
+            });
+            hash_timed(&kernel, bytes, &mut phases)
         }
     };
     phases.total = started.elapsed().as_secs_f64();
@@ -282,12 +279,8 @@ pub fn run_shard(
     })
 }
 
-fn hash_timed(
-    kernel: &Kernel,
-    bytes: Vec<u8>,
-    phases: &mut Phases,
-) -> Result<ShardOutput, WorkerError> {
-    Phases::timed(&mut phases.hash, || Ok(ShardOutput::hashed(kernel, bytes)))
+fn hash_timed(kernel: &Kernel, bytes: Vec<u8>, phases: &mut Phases) -> ShardOutput {
+    Phases::timed(&mut phases.hash, || ShardOutput::hashed(kernel, bytes))
 }
 
 /// The shard's output straight from the reference definitions, leaf by leaf — seeded leaves with

@@ -195,9 +195,7 @@ impl GpuBackend {
                     .par_chunks_mut(1 << 20)
                     .zip(host.par_chunks(1 << 20))
                     .for_each(|(out, from)| out.copy_from_slice(&from[..out.len()]));
-                Ok(())
-            })
-            .map_err(|error| GpuError::Load(error.to_string()))?;
+            });
             Ok((bytes, root))
         })?;
         Ok(ShardOutput { bytes, root })
