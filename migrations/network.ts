@@ -29,6 +29,7 @@ export interface NetworkParamsConfig {
   maxCommissionBps: number;
   commissionDelay: number;
   minDelegation: number;
+  rewardVesting: number;
 }
 
 /** A migration config file. */
@@ -61,6 +62,7 @@ const asParams = (p: NetworkParamsConfig) => ({
   maxCommissionBps: p.maxCommissionBps,
   commissionDelay: new BN(p.commissionDelay),
   minDelegation: new BN(p.minDelegation),
+  rewardVesting: new BN(p.rewardVesting),
 });
 
 const sameParams = (onChain: any, wanted: NetworkParamsConfig) =>

@@ -22,6 +22,7 @@ const params = {
   maxCommissionBps: 5_000,
   commissionDelay: 0,
   minDelegation: 100_000,
+  rewardVesting: 0,
 };
 
 describe("migrations/deploy", function () {

@@ -58,6 +58,7 @@ export const PARAMS = {
   maxCommissionBps: 5_000,
   commissionDelay: new BN(0),
   minDelegation: new BN(100_000),
+  rewardVesting: new BN(0),
 };
 export const WALLET_TOKENS = 1_000_000_000n;
 export const COMMIT_DOMAIN = Buffer.from("gpushare:commit:v1");

@@ -21,6 +21,7 @@ use tokio::process::{Child, Command};
 
 use crate::error::AppError;
 use crate::jobs::ClientSession;
+use crate::stake::DelegationView;
 
 /// Base units per whole token on the local mint.
 pub const TOKEN: u64 = 10u64.pow(network::DECIMALS as u32);
@@ -696,7 +697,7 @@ async fn drive(
     let mut delegator_reports = Vec::new();
     for (holder, spec) in &holders {
         let provider = &workers[spec.provider].wallet;
-        let view = holder.delegation(provider).await?;
+        let view = released_delegation(holder, provider).await?;
         if view.claimable > 0 {
             holder.claim_rewards(provider).await?;
         }
@@ -766,6 +767,22 @@ async fn wait_for_settlements(client: &ClientSession, jobs: &[Pubkey]) -> Result
         }
     }
     Ok(())
+}
+
+/// The holder's delegation once the payouts to its provider's delegators are fully released
+/// (`reward_vesting` after the last one), or as it is after a minute.
+async fn released_delegation(
+    holder: &ClientSession,
+    provider: &Pubkey,
+) -> Result<DelegationView, AppError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let view = holder.delegation(provider).await?;
+        if view.vesting == 0 || tokio::time::Instant::now() >= deadline {
+            return Ok(view);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// The job's input, and for data jobs the bytes the client keeps to verify results.

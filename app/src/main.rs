@@ -365,6 +365,12 @@ async fn stake(command: StakeCommand) -> Result<(), AppError> {
                 );
                 println!("  active    {}", d.active);
                 println!("  claimable {}", d.claimable);
+                if d.vesting > 0 {
+                    println!(
+                        "  vesting   {} (released to it by unix time {} if it stays)",
+                        d.vesting, d.vesting_ends_at
+                    );
+                }
                 println!(
                     "  unbonding {} (withdrawable from unix time {})",
                     d.unbonding, d.unbonding_ends_at

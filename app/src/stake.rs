@@ -20,6 +20,10 @@ pub struct DelegationView {
     pub active: u64,
     /// Rewards it can claim now.
     pub claimable: u64,
+    /// Its share of the payouts still being released to the delegated shares (if it stays until
+    /// they are), and when the last of them is released.
+    pub vesting: u64,
+    pub vesting_ends_at: i64,
     /// What its unbonding shares are worth now, and when they can be withdrawn.
     pub unbonding: u64,
     pub unbonding_ends_at: i64,
@@ -132,7 +136,9 @@ impl ClientSession {
             provider.unbonding,
             pool.unbonding_shares,
         )?;
-        delegation.accrue(&pool).map_err(WorkerError::from)?;
+        delegation.accrue(&pool, now).map_err(WorkerError::from)?;
+        let vesting = u128::from(pool.vesting_at(now)) * delegation.shares
+            / pool.delegated_shares.max(1);
         let recent = if replicas == 0 || pool.delegated_shares == 0 {
             Earnings::default()
         } else {
@@ -143,6 +149,8 @@ impl ClientSession {
             provider_authority: provider.authority,
             active,
             claimable: delegation.rewards,
+            vesting: u64::try_from(vesting).unwrap_or(u64::MAX),
+            vesting_ends_at: pool.vesting_until,
             unbonding,
             unbonding_ends_at: delegation.unbonding_ends_at,
             commission_bps: pool.commission_at(now),

@@ -32,6 +32,7 @@ pub const LOCAL_PARAMS: NetworkParams = NetworkParams {
     max_commission_bps: 5_000,
     commission_delay: 10,
     min_delegation: 100_000,
+    reward_vesting: 5,
 };
 
 /// Addresses of the created network.

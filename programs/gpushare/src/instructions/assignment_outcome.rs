@@ -99,7 +99,9 @@ impl AssignmentOutcome<'_> {
             Verdict::Pay => {
                 let (price, fee) = (self.job.price, self.job.fee_per_slot);
                 let now = Clock::get()?.unix_timestamp;
-                let (to_provider, to_delegators) = self.provider.split_pay(price, now)?;
+                let (to_provider, to_delegators) = self
+                    .provider
+                    .split_pay(price, now, self.network.params.reward_vesting)?;
                 for (to, amount) in [
                     (&self.provider_token, to_provider),
                     (&self.reward_vault, to_delegators),

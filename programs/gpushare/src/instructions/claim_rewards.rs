@@ -44,7 +44,8 @@ pub struct ClaimRewards<'info> {
 impl ClaimRewards<'_> {
     pub fn handler(ctx: Context<Self>) -> Result<()> {
         let accounts = &mut *ctx.accounts;
-        accounts.delegation.accrue(&accounts.provider.pool)?;
+        let now = Clock::get()?.unix_timestamp;
+        accounts.delegation.accrue(&accounts.provider.pool, now)?;
         require!(
             accounts.delegation.rewards > 0,
             GpuShareError::NothingToClaim

@@ -85,8 +85,8 @@ impl CloseProvider<'_> {
         }
         accounts.provider.stake = 0;
         accounts.provider.unbonding = 0;
-        // The undivided remainder belonged to the swept reward vault; a new pool starts without it.
-        accounts.provider.pool.reward_remainder = 0;
+        // What no share received belonged to the swept reward vault; a new pool starts without it.
+        accounts.provider.pool.forget_undistributed();
         emit_event(ProviderClosed {
             provider: accounts.provider.key(),
         });

@@ -70,6 +70,7 @@ impl Delegate<'_> {
             &[],
             amount,
         )?;
+        let now = Clock::get()?.unix_timestamp;
         let (provider, delegation) = (&mut accounts.provider, &mut accounts.delegation);
         if delegation.is_new() {
             delegation.set_inner(Delegation {
@@ -85,7 +86,8 @@ impl Delegate<'_> {
             });
             provider.pool.delegations += 1;
         }
-        delegation.accrue(&provider.pool)?;
+        provider.pool.release_vested(now)?;
+        delegation.accrue(&provider.pool, now)?;
         let minted = provider.join(amount, true)?;
         delegation.shares = delegation
             .shares

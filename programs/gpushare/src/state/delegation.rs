@@ -36,10 +36,12 @@ impl Delegation {
         self.delegator == Pubkey::default()
     }
 
-    /// Brings `rewards` up to the pool's accumulator; call before `shares` changes. The product is
+    /// Brings `rewards` up to the pool's accumulator as released at `now`; call before `shares`
+    /// changes (after `StakePool::release_vested`, when the pool is written). The product is
     /// `shares × (rise of the accumulator)`, which is at most the rewards distributed × 10¹⁸, however
     /// many shares a pool has minted.
-    pub fn accrue(&mut self, pool: &StakePool) -> Result<()> {
+    pub fn accrue(&mut self, pool: &StakePool, now: i64) -> Result<()> {
+        let pool = pool.released_at(now)?;
         let earned = pool
             .reward_per_share
             .checked_sub(self.reward_per_share_paid)

@@ -38,6 +38,9 @@ pub struct NetworkParams {
     pub commission_delay: i64,
     /// Smallest amount one may delegate, and the smallest delegation left after undelegating part.
     pub min_delegation: u64,
+    /// Seconds over which a payout's delegator part is released to the delegated shares, so a
+    /// delegation that joins just before a payout earns only in proportion to the time it stays.
+    pub reward_vesting: i64,
 }
 
 impl NetworkParams {
@@ -63,7 +66,8 @@ impl NetworkParams {
                 && window.contains(&self.reveal_window)
                 && (0..=MAX_WINDOW_SECONDS).contains(&self.unbonding_period)
                 && (0..=MAX_WINDOW_SECONDS).contains(&self.update_delay)
-                && (0..=MAX_WINDOW_SECONDS).contains(&self.commission_delay),
+                && (0..=MAX_WINDOW_SECONDS).contains(&self.commission_delay)
+                && (0..=MAX_WINDOW_SECONDS).contains(&self.reward_vesting),
             GpuShareError::InvalidWindow
         );
         let slots = usize::from(self.max_replicas) + usize::from(self.max_extra_replicas);

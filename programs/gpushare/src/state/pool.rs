@@ -1,8 +1,10 @@
 //! The stake behind one provider — its own and its delegators' — kept as shares of two classes,
 //! active and unbonding, and the rewards its delegated shares have earned. A slash lowers a class's
 //! tokens and every share of it loses the same fraction (O(1)); rewards are a per-share accumulator,
-//! so a claim reads the pool and writes only the delegation. Embedded in `Provider`, whose `stake`
-//! and `unbonding` are the two classes' tokens.
+//! so a claim reads the pool and writes only the delegation. A payout's delegator part is released
+//! into the accumulator linearly over the network's vesting period, so a delegation earns in
+//! proportion to the time it backed the provider, not to its presence at the moment of a payout.
+//! Embedded in `Provider`, whose `stake` and `unbonding` are the two classes' tokens.
 use anchor_lang::prelude::*;
 
 use crate::constants::REWARD_SCALE;
@@ -34,6 +36,14 @@ pub struct StakePool {
     pub commission_effective_at: i64,
     /// Delegation accounts open on this provider.
     pub delegations: u32,
+    /// Tokens being released to the delegated shares from `vesting_from` to `vesting_until`.
+    pub vesting_total: u64,
+    /// Of `vesting_total`, what is already in the accumulator.
+    pub vesting_released: u64,
+    /// When the current release began (the last payout).
+    pub vesting_from: i64,
+    /// When the last of `vesting_total` is released.
+    pub vesting_until: i64,
 }
 
 /// Shares minted for `amount` tokens joining a class of `tokens` tokens and `shares` shares,
@@ -86,18 +96,77 @@ impl StakePool {
     }
 
     /// Adds `rewards` tokens for the delegated shares to the accumulator, carrying what does not
-    /// divide. The caller has checked `delegated_shares > 0`.
-    pub fn add_rewards(&mut self, rewards: u64) -> Result<()> {
+    /// divide; with no delegated shares all of it is carried to the next shares there are.
+    fn add_rewards(&mut self, rewards: u64) -> Result<()> {
         let numerator = u128::from(rewards)
             .checked_mul(REWARD_SCALE)
             .and_then(|scaled| scaled.checked_add(self.reward_remainder))
             .ok_or(GpuShareError::MathOverflow)?;
+        if self.delegated_shares == 0 {
+            self.reward_remainder = numerator;
+            return Ok(());
+        }
         self.reward_per_share = self
             .reward_per_share
             .checked_add(numerator / self.delegated_shares)
             .ok_or(GpuShareError::MathOverflow)?;
         self.reward_remainder = numerator % self.delegated_shares;
         Ok(())
+    }
+
+    /// Of `vesting_total`, what is due at `now` (rounded down; all of it once the period is over).
+    /// It depends on `now` alone, so releasing at several moments or once gives the same result.
+    fn vesting_due(&self, now: i64) -> u64 {
+        if now >= self.vesting_until {
+            return self.vesting_total;
+        }
+        let elapsed = now.saturating_sub(self.vesting_from).max(0).unsigned_abs();
+        let period = self.vesting_until.saturating_sub(self.vesting_from).unsigned_abs();
+        // elapsed < period here, so the quotient is below `vesting_total`.
+        (u128::from(self.vesting_total) * u128::from(elapsed) / u128::from(period.max(1))) as u64
+    }
+
+    /// Tokens paid to the delegated shares but not yet released to them at `now`.
+    pub fn vesting_at(&self, now: i64) -> u64 {
+        self.vesting_total - self.vesting_due(now)
+    }
+
+    /// Moves what is due at `now` into the accumulator. Call before `delegated_shares` changes.
+    pub fn release_vested(&mut self, now: i64) -> Result<()> {
+        let due = self.vesting_due(now);
+        if due > self.vesting_released {
+            self.add_rewards(due - self.vesting_released)?;
+            self.vesting_released = due;
+        }
+        Ok(())
+    }
+
+    /// The pool as `release_vested(now)` would leave it, for readers that write nothing.
+    pub fn released_at(&self, now: i64) -> Result<StakePool> {
+        let mut pool = *self;
+        pool.release_vested(now)?;
+        Ok(pool)
+    }
+
+    /// Starts releasing `rewards` (with what the last payout has not yet released) over `period`
+    /// seconds from `now`; a period of 0 releases everything at once.
+    pub fn vest(&mut self, rewards: u64, now: i64, period: i64) -> Result<()> {
+        self.release_vested(now)?;
+        let total = (self.vesting_total - self.vesting_released)
+            .checked_add(rewards)
+            .ok_or(GpuShareError::MathOverflow)?;
+        self.vesting_total = total;
+        self.vesting_released = 0;
+        self.vesting_from = now;
+        self.vesting_until = now.saturating_add(period.max(0));
+        self.release_vested(now)
+    }
+
+    /// Forgets the rewards no share is left to receive (the reward vault holding them is closing).
+    pub fn forget_undistributed(&mut self) {
+        self.reward_remainder = 0;
+        self.vesting_total = 0;
+        self.vesting_released = 0;
     }
 }
 
@@ -138,6 +207,25 @@ mod tests {
             prop_assert!(mine + rest <= after.0);
             let worth = tokens_for(part, after.0, after.1).unwrap();
             prop_assert!(shares_to_burn(worth, after.0, after.1).unwrap() <= part);
+        }
+
+        /// Releasing a payout at any number of moments moves exactly what releasing it once at
+        /// the last of them does, and never more than was paid.
+        #[test]
+        fn releases_depend_on_the_time_alone(rewards in 0u64..1 << 50, shares in 1u128..1 << 70, period in 0i64..1 << 20, moments in prop::collection::vec(0i64..1 << 21, 0..8)) {
+            let mut stepwise = StakePool { delegated_shares: shares, ..StakePool::default() };
+            stepwise.vest(rewards, 0, period).unwrap();
+            let mut moments = moments;
+            moments.sort_unstable();
+            let last = moments.last().copied().unwrap_or(0);
+            let once = stepwise.released_at(last).unwrap();
+            for moment in moments {
+                stepwise.release_vested(moment).unwrap();
+            }
+            prop_assert_eq!(stepwise, once);
+            let released = u128::from(once.vesting_released) * REWARD_SCALE;
+            prop_assert_eq!(once.reward_per_share * shares + once.reward_remainder, released);
+            prop_assert_eq!(once.vesting_at(last) + once.vesting_released, rewards);
         }
     }
 }

@@ -209,9 +209,9 @@ impl Provider {
     }
 
     /// Splits a paid replica's `price` at `now`: the commission, and the part of the rest the
-    /// provider's own shares earn, go to the provider; the delegated shares' part goes into the
-    /// reward accumulator. Returns (to the provider, to the reward vault).
-    pub fn split_pay(&mut self, price: u64, now: i64) -> Result<(u64, u64)> {
+    /// provider's own shares earn, go to the provider; the delegated shares' part is released to
+    /// them over `vesting` seconds. Returns (to the provider, to the reward vault).
+    pub fn split_pay(&mut self, price: u64, now: i64, vesting: i64) -> Result<(u64, u64)> {
         self.pool.apply_due_commission(now);
         if self.pool.delegated_shares == 0 {
             return Ok((price, 0));
@@ -220,7 +220,7 @@ impl Provider {
         let rest = price - commission;
         let own = share_of(rest, self.pool.own_shares(), self.pool.shares);
         let delegated = rest - own;
-        self.pool.add_rewards(delegated)?;
+        self.pool.vest(delegated, now, vesting)?;
         Ok((commission + own, delegated))
     }
 

@@ -372,3 +372,80 @@ fn stake_backing_open_claims_cannot_leave() {
     env.send(&[spare], &[&second_wallet.key])
         .expect("what the claims do not need may leave");
 }
+
+const VESTING: i64 = 3_600;
+
+/// A world whose payouts reach delegators over `VESTING` seconds; a provider with a delegator who
+/// has backed it all along, a second provider, and one shard of work settled up to `p`'s payment.
+fn vesting_world() -> (Env, ProviderHandle, Wallet, ProviderHandle, JobHandle) {
+    let mut env = Env::new();
+    let params = NetworkParams {
+        reward_vesting: VESTING,
+        ..default_params()
+    };
+    let update = env.update_network_ix(&env.authority.pubkey(), params);
+    env.send(&[update], &[]).expect("vesting period");
+    let client = env.wallet(WALLET_TOKENS);
+    let (p, steady) = provider_with_delegator(&mut env);
+    let helper = env.provider(STAKE);
+    let job = env.job(&client, 1, 2, 2, PRICE);
+    let root = honest_root(&job.job, 0);
+    env.run_shard(&job, 0, &[(&p, root), (&helper, root)]);
+    env.settle_shard(&job, 0);
+    (env, p, steady, helper, job)
+}
+
+/// The attack: delegate just before a payout that other stake earned, leave right after it. The
+/// payout is released over the vesting period, so the sniper leaves with nothing and the delegator
+/// who backed the work receives all of it.
+#[test]
+fn a_delegation_made_just_before_a_payout_and_left_right_after_earns_nothing() {
+    let (mut env, p, steady, _, job) = vesting_world();
+    let sniper = env.delegator(&p, DELEGATED);
+    env.settle_assignment(&p, &job, 0, 0);
+    let paid = env.events::<ReplicaPaid>().remove(0);
+    // The rest after commission splits 2 : 12 by stake; the delegators' part vests.
+    assert_eq!(paid.to_delegators, 900_000 - 900_000 * 2 / 14);
+    let all_in = env.fetch::<Provider>(&p.provider).stake;
+    let leave = env.undelegate_ix(&sniper, &p, DELEGATED);
+    env.send(&[leave], &[&sniper.key]).expect("undelegate");
+    assert_eq!(env.delegation(&sniper, &p).unwrap().rewards, 0);
+    assert_eq!(env.fetch::<Provider>(&p.provider).stake, all_in - DELEGATED);
+
+    env.warp(VESTING);
+    let snipe = env.claim_rewards_ix(&sniper, &p);
+    env.assert_refused(&[snipe], &[&sniper.key], code(GpuShareError::NothingToClaim));
+    let claim = env.claim_rewards_ix(&steady, &p);
+    env.send(&[claim], &[&steady.key]).expect("claim");
+    let claimed = env.events::<RewardsClaimed>()[0].amount;
+    assert!(paid.to_delegators - claimed <= 1, "{claimed} of {}", paid.to_delegators);
+    assert!(env.balance(&reward_vault_address(&p.provider)) <= 1);
+}
+
+/// A delegation that stays half the vesting period earns its share of half the payout; the one
+/// that stays throughout earns the rest. Claims in between change nothing.
+#[test]
+fn rewards_follow_the_time_each_delegation_backed_the_provider() {
+    let (mut env, p, steady, _, job) = vesting_world();
+    let brief = env.delegator(&p, DELEGATED);
+    env.settle_assignment(&p, &job, 0, 0);
+    let released = env.events::<ReplicaPaid>().remove(0).to_delegators;
+    let before = [env.balance(&brief.token), env.balance(&steady.token)];
+    env.warp(VESTING / 4);
+    let early = env.claim_rewards_ix(&steady, &p);
+    env.send(&[early], &[&steady.key]).expect("claim a quarter in");
+    env.warp(VESTING / 4);
+    let leave = env.undelegate_ix(&brief, &p, DELEGATED);
+    env.send(&[leave], &[&brief.key]).expect("undelegate halfway");
+    env.warp(VESTING);
+    for who in [&brief, &steady] {
+        let claim = env.claim_rewards_ix(who, &p);
+        env.send(&[claim], &[&who.key]).expect("claim");
+    }
+    let brief_got = env.balance(&brief.token) - before[0];
+    let steady_got = env.balance(&steady.token) - before[1];
+    // Half the payout was released while both were there (half each), half to `steady` alone.
+    assert!(brief_got.abs_diff(released / 4) <= 1, "{brief_got} of {released}");
+    assert!(steady_got.abs_diff(released * 3 / 4) <= 2, "{steady_got} of {released}");
+    assert!(brief_got + steady_got <= released);
+}

@@ -44,6 +44,7 @@ pub fn default_params() -> NetworkParams {
         max_commission_bps: 5_000,
         commission_delay: 86_400,
         min_delegation: 100_000,
+        reward_vesting: 0,
     }
 }
 
