@@ -21,7 +21,6 @@ use tokio::process::{Child, Command};
 
 use crate::error::AppError;
 use crate::jobs::ClientSession;
-use crate::stake::DelegationView;
 
 /// Base units per whole token on the local mint.
 pub const TOKEN: u64 = 10u64.pow(network::DECIMALS as u32);
@@ -490,19 +489,24 @@ impl Worker {
     }
 
     async fn register(&self, ctx: &Context) -> Result<(), AppError> {
-        let mut command = self.command(ctx, &ctx.rpc_url);
-        let status = command
-            .arg("register")
-            .arg("--stake")
-            .arg(self.spec.stake.to_string())
+        let stake = self.spec.stake.to_string();
+        self.run_once(ctx, &["register", "--stake", &stake]).await
+    }
+
+    /// Runs one `gpushare-worker` subcommand for this provider to completion.
+    async fn run_once(&self, ctx: &Context, args: &[&str]) -> Result<(), AppError> {
+        let what = format!("gpushare-worker {}", args.join(" "));
+        let status = self
+            .command(ctx, &ctx.rpc_url)
+            .args(args)
             .stdout(self.log_file()?)
             .stderr(self.log_file()?)
             .status()
             .await
-            .map_err(|e| AppError::io("gpushare-worker register", e))?;
+            .map_err(|e| AppError::io(what.clone(), e))?;
         if !status.success() {
             return Err(AppError::InvalidArgument(format!(
-                "registering a provider failed; see {}",
+                "{what} failed; see {}",
                 self.log.display()
             )));
         }
@@ -694,10 +698,14 @@ async fn drive(
     for job in &jobs {
         client.close(job).await?;
     }
+    for worker in workers.iter() {
+        wait_for_release(&client, &pda::provider(&created.network, &worker.wallet)).await?;
+        worker.run_once(ctx, &["claim-rewards"]).await?;
+    }
     let mut delegator_reports = Vec::new();
     for (holder, spec) in &holders {
         let provider = &workers[spec.provider].wallet;
-        let view = released_delegation(holder, provider).await?;
+        let view = holder.delegation(provider).await?;
         if view.claimable > 0 {
             holder.claim_rewards(provider).await?;
         }
@@ -769,20 +777,18 @@ async fn wait_for_settlements(client: &ClientSession, jobs: &[Pubkey]) -> Result
     Ok(())
 }
 
-/// The holder's delegation once the payouts to its provider's delegators are fully released
-/// (`reward_vesting` after the last one), or as it is after a minute.
-async fn released_delegation(
-    holder: &ClientSession,
-    provider: &Pubkey,
-) -> Result<DelegationView, AppError> {
+/// Waits (a minute at most) until every payout to `provider`'s stakers is released to them.
+async fn wait_for_release(client: &ClientSession, provider: &Pubkey) -> Result<(), AppError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let view = holder.delegation(provider).await?;
-        if view.vesting == 0 || tokio::time::Instant::now() >= deadline {
-            return Ok(view);
+    while tokio::time::Instant::now() < deadline {
+        let account: Provider = client.chain.existing(provider).await?;
+        let now = client.chain.clock().await?.unix_timestamp;
+        if account.pool.vesting_at(now) == 0 {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    Ok(())
 }
 
 /// The job's input, and for data jobs the bytes the client keeps to verify results.

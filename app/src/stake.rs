@@ -137,8 +137,7 @@ impl ClientSession {
             pool.unbonding_shares,
         )?;
         delegation.accrue(&pool, now).map_err(WorkerError::from)?;
-        let vesting = u128::from(pool.vesting_at(now)) * delegation.shares
-            / pool.delegated_shares.max(1);
+        let vesting = u128::from(pool.vesting_at(now)) * delegation.shares / pool.shares.max(1);
         let recent = if replicas == 0 || pool.delegated_shares == 0 {
             Earnings::default()
         } else {
@@ -148,7 +147,7 @@ impl ClientSession {
             provider: delegation.provider,
             provider_authority: provider.authority,
             active,
-            claimable: delegation.rewards,
+            claimable: delegation.accrual.owed,
             vesting: u64::try_from(vesting).unwrap_or(u64::MAX),
             vesting_ends_at: pool.vesting_until,
             unbonding,
@@ -158,8 +157,8 @@ impl ClientSession {
         })
     }
 
-    /// The delegators' part of the provider's last `replicas` payments, at this delegation's current
-    /// share of the delegated stake (an estimate where that share changed meanwhile).
+    /// This delegation's part of what the provider's last `replicas` payments gave its stakers, at
+    /// its current share of the active stake (an estimate where that share changed meanwhile).
     async fn earnings(
         &self,
         delegation: &Delegation,
@@ -176,8 +175,8 @@ impl ClientSession {
             .filter(|(_, event)| event.provider == delegation.provider)
             .take(replicas)
             .collect();
-        let to_delegators: u128 = paid.iter().map(|(_, e)| u128::from(e.to_delegators)).sum();
-        let tokens = to_delegators * delegation.shares / provider.pool.delegated_shares.max(1);
+        let to_stakers: u128 = paid.iter().map(|(_, e)| u128::from(e.to_stakers)).sum();
+        let tokens = to_stakers * delegation.shares / provider.pool.shares.max(1);
         let oldest = paid.iter().filter_map(|(time, _)| *time).min();
         Ok(Earnings {
             replicas: paid.len(),

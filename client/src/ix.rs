@@ -301,6 +301,22 @@ pub fn claim_rewards(
     )
 }
 
+pub fn claim_provider_rewards(provider_authority: &Holder, net: &NetworkKeys) -> Instruction {
+    let provider = pda::provider(&net.network, &provider_authority.authority);
+    build(
+        accounts::ClaimProviderRewards {
+            authority: provider_authority.authority,
+            network: net.network,
+            mint: net.mint,
+            provider,
+            reward_vault: pda::reward_vault(&provider),
+            authority_token: provider_authority.token,
+            token_program: net.token_program,
+        },
+        instruction::ClaimProviderRewards {},
+    )
+}
+
 pub fn set_commission(authority: &Pubkey, network: &Pubkey, commission_bps: u16) -> Instruction {
     build(
         accounts::SetCommission {

@@ -55,6 +55,8 @@ pub enum Command {
     /// provider.
     #[command(subcommand)]
     Commission(CommissionCommand),
+    /// Claim what the provider's own stake has earned and settlements have not yet paid it.
+    ClaimRewards,
     /// Show stake, unbonding, counters and earnings.
     Status,
     /// Run the worker daemon until SIGINT/SIGTERM.
@@ -230,6 +232,7 @@ pub fn run(cli: Cli) -> Result<(), WorkerError> {
         Command::Commission(CommissionCommand::Set { bps }) => {
             on_chain(&config()?, |s| async move { s.set_commission(bps).await })
         }
+        Command::ClaimRewards => on_chain(&config()?, |s| async move { s.claim_rewards().await }),
         Command::Status => on_chain(&config()?, |s| async move { s.status().await }),
         Command::Run { inject_fault } => {
             let runtime = runtime()?;

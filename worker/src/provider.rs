@@ -104,6 +104,22 @@ impl Session {
         .await
     }
 
+    /// Claims what the provider's own stake has earned and settlements have not yet paid it (the end
+    /// of each payout's release).
+    pub async fn claim_rewards(&self) -> Result<(), WorkerError> {
+        let provider: Provider = self.chain.existing(&self.me.provider()).await?;
+        let now = self.chain.clock().await?.unix_timestamp;
+        let owed = own_rewards_at(&provider, now)?;
+        if owed == 0 {
+            println!("nothing to claim");
+            return Ok(());
+        }
+        self.send(ix::claim_provider_rewards(&self.me.holder, &self.me.net))
+            .await?;
+        println!("claimed     {owed}");
+        Ok(())
+    }
+
     pub async fn withdraw(&self) -> Result<(), WorkerError> {
         self.send(ix::withdraw_stake(&self.me.holder, &self.me.net))
             .await
@@ -161,6 +177,13 @@ impl Session {
             None => println!("commission  {} bps", pool.commission_bps),
         }
         println!("delegations {}", pool.delegations);
+        let now = self.chain.clock().await?.unix_timestamp;
+        println!(
+            "rewards     {} own claimable; {} vesting to all stakers until unix time {}",
+            own_rewards_at(&provider, now)?,
+            pool.vesting_at(now),
+            pool.vesting_until
+        );
         let delegations = self
             .chain
             .program_accounts::<Delegation>(&[(
@@ -190,6 +213,13 @@ impl Session {
         println!("balance     {balance} in {}", self.me.holder.token);
         Ok(())
     }
+}
+
+/// What the provider's own stake has earned by `now` and has not been paid.
+fn own_rewards_at(provider: &Provider, now: i64) -> Result<u64, WorkerError> {
+    let mut pool = provider.pool.released_at(now)?;
+    pool.accrue_own()?;
+    Ok(pool.own.owed)
 }
 
 /// Describes the machine: its devices, their memory, and the int8 GEMM throughput of all of them at

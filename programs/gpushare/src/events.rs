@@ -153,8 +153,9 @@ pub struct ReplicaPaid {
     pub provider: Pubkey,
     pub amount: u64,
     pub fee: u64,
-    /// Of `amount`, what went to the provider's delegators' reward vault.
-    pub to_delegators: u64,
+    /// Of `amount`, what went to the reward vault, released over the vesting period to everyone
+    /// staked behind the provider (the rest is the commission).
+    pub to_stakers: u64,
 }
 
 #[event]
@@ -298,7 +299,8 @@ pub struct DelegationWithdrawn {
 #[event]
 pub struct RewardsClaimed {
     pub provider: Pubkey,
-    pub delegator: Pubkey,
+    /// The delegator, or the provider's wallet for what its own stake earned.
+    pub holder: Pubkey,
     pub amount: u64,
 }
 

@@ -96,6 +96,11 @@ pub mod gpushare {
         ClaimRewards::handler(ctx)
     }
 
+    /// A provider claims what its own stake earned and settlements have not yet paid it.
+    pub fn claim_provider_rewards(ctx: Context<ClaimProviderRewards>) -> Result<()> {
+        ClaimProviderRewards::handler(ctx)
+    }
+
     /// A provider sets its commission (a raise waits out the network's commission delay).
     pub fn set_commission(ctx: Context<SetCommission>, commission_bps: u16) -> Result<()> {
         SetCommission::handler(ctx, commission_bps)

@@ -25,11 +25,12 @@ impl ProviderStake<'_> {
             amount,
         )?;
         let min_stake = accounts.network.params.min_stake;
+        let now = Clock::get()?.unix_timestamp;
         let provider = &mut accounts.provider;
         if provider.own_stake()? < min_stake {
-            provider.active_since = Clock::get()?.unix_timestamp;
+            provider.active_since = now;
         }
-        provider.join(amount, false)?;
+        provider.join(amount, false, now)?;
         emit_event(StakeAdded {
             provider: provider.key(),
             amount,

@@ -1,6 +1,7 @@
 //! Accounts shared by the instructions that end an assignment (`settle_assignment`,
 //! `expire_claim`, `give_back_claim`), and the one routine that applies a verdict: pay from escrow
-//! (the provider's commission and own share to it, the delegators' part to its reward vault), slash
+//! (the commission to the provider, the rest to its reward vault, and what the provider's own stake
+//! has earned so far from the vault to it), slash
 //! stake into the escrow vault (it reaches the treasury at close), or release; then close the
 //! assignment.
 use anchor_lang::prelude::*;
@@ -8,6 +9,7 @@ use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 
 use crate::errors::GpuShareError;
 use crate::events::{ProviderSlashed, ReplicaPaid, ReplicaReleased, emit_event};
+use crate::instructions::pay_from_reward_vault;
 use crate::seeds;
 use crate::state::{Assignment, Job, Network, Provider, Shard, Verdict};
 use crate::token;
@@ -99,12 +101,12 @@ impl AssignmentOutcome<'_> {
             Verdict::Pay => {
                 let (price, fee) = (self.job.price, self.job.fee_per_slot);
                 let now = Clock::get()?.unix_timestamp;
-                let (to_provider, to_delegators) = self
+                let (commission, to_stakers) = self
                     .provider
                     .split_pay(price, now, self.network.params.reward_vesting)?;
                 for (to, amount) in [
-                    (&self.provider_token, to_provider),
-                    (&self.reward_vault, to_delegators),
+                    (&self.provider_token, commission),
+                    (&self.reward_vault, to_stakers),
                 ] {
                     self.job.with_signer(|signer| {
                         token::transfer(
@@ -118,6 +120,15 @@ impl AssignmentOutcome<'_> {
                         )
                     })?;
                 }
+                let own = self.provider.take_own_rewards(now)?;
+                pay_from_reward_vault(
+                    &self.token_program,
+                    &self.mint,
+                    &self.reward_vault,
+                    &self.provider_token,
+                    &self.provider,
+                    own,
+                )?;
                 let job = &mut self.job;
                 job.paid_out = job
                     .paid_out
@@ -137,7 +148,7 @@ impl AssignmentOutcome<'_> {
                     provider: provider_key,
                     amount: price,
                     fee,
-                    to_delegators,
+                    to_stakers,
                 });
             }
             Verdict::SlashFraud | Verdict::SlashMissed { .. } => {

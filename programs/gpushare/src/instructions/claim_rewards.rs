@@ -47,7 +47,7 @@ impl ClaimRewards<'_> {
         let now = Clock::get()?.unix_timestamp;
         accounts.delegation.accrue(&accounts.provider.pool, now)?;
         require!(
-            accounts.delegation.rewards > 0,
+            accounts.delegation.accrual.owed > 0,
             GpuShareError::NothingToClaim
         );
         pay_rewards(
@@ -70,7 +70,27 @@ pub(crate) fn pay_rewards<'info>(
     provider: &Account<'info, Provider>,
     delegation: &mut Delegation,
 ) -> Result<()> {
-    let amount = delegation.rewards;
+    let amount = delegation.accrual.take();
+    pay_from_reward_vault(token_program, mint, reward_vault, to, provider, amount)?;
+    if amount > 0 {
+        emit_event(RewardsClaimed {
+            provider: provider.key(),
+            holder: delegation.delegator,
+            amount,
+        });
+    }
+    Ok(())
+}
+
+/// Transfers `amount` from the provider's reward vault into `to`.
+pub(crate) fn pay_from_reward_vault<'info>(
+    token_program: &Interface<'info, TokenInterface>,
+    mint: &InterfaceAccount<'info, Mint>,
+    reward_vault: &InterfaceAccount<'info, TokenAccount>,
+    to: &InterfaceAccount<'info, TokenAccount>,
+    provider: &Account<'info, Provider>,
+    amount: u64,
+) -> Result<()> {
     provider.with_signer(|signer| {
         token::transfer(
             token_program,
@@ -81,14 +101,5 @@ pub(crate) fn pay_rewards<'info>(
             signer,
             amount,
         )
-    })?;
-    delegation.rewards = 0;
-    if amount > 0 {
-        emit_event(RewardsClaimed {
-            provider: provider.key(),
-            delegator: delegation.delegator,
-            amount,
-        });
-    }
-    Ok(())
+    })
 }

@@ -7,7 +7,7 @@ use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 use crate::errors::GpuShareError;
 use crate::events::{Delegated, emit_event};
 use crate::seeds;
-use crate::state::{Delegation, Network, Provider};
+use crate::state::{Accrual, Delegation, Network, Provider};
 use crate::token;
 
 #[derive(Accounts)]
@@ -77,18 +77,15 @@ impl Delegate<'_> {
                 delegator: accounts.delegator.key(),
                 provider: provider.key(),
                 shares: 0,
-                reward_per_share_paid: provider.pool.reward_per_share,
-                reward_carry: 0,
-                rewards: 0,
+                accrual: Accrual::default(),
                 unbonding_shares: 0,
                 unbonding_ends_at: 0,
                 bump: ctx.bumps.delegation,
             });
             provider.pool.delegations += 1;
         }
-        provider.pool.release_vested(now)?;
         delegation.accrue(&provider.pool, now)?;
-        let minted = provider.join(amount, true)?;
+        let minted = provider.join(amount, true, now)?;
         delegation.shares = delegation
             .shares
             .checked_add(minted)

@@ -107,9 +107,10 @@ impl RegisterProvider<'_> {
             });
         }
         provider.reward_vault_bump = ctx.bumps.reward_vault;
-        provider.join(stake, false)?;
+        let now = Clock::get()?.unix_timestamp;
+        provider.join(stake, false, now)?;
         provider.hardware = hardware;
-        provider.active_since = Clock::get()?.unix_timestamp;
+        provider.active_since = now;
         emit_event(ProviderRegistered {
             provider: accounts.provider.key(),
             authority: accounts.authority.key(),

@@ -52,7 +52,7 @@ impl RequestUnstake<'_> {
         let period = ctx.accounts.network.params.unbonding_period;
         let provider = &mut ctx.accounts.provider;
         let own = provider.pool.own_shares();
-        provider.unbond(amount, own, false)?;
+        provider.unbond(amount, own, false, now)?;
         provider.unbonding_ends_at = now.saturating_add(period);
         emit_event(UnstakeRequested {
             provider: provider.key(),

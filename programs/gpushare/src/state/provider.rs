@@ -68,15 +68,6 @@ pub struct Provider {
     pub reward_vault_bump: u8,
 }
 
-/// `⌊amount · part / whole⌋` for `part ≤ whole` (`whole > 0`): both shifted right until the product
-/// fits 128 bits (pools that minted more than 2⁶⁴ shares lose only bits far below one share).
-fn share_of(amount: u64, part: u128, whole: u128) -> u64 {
-    let shift = 64u32.saturating_sub(whole.leading_zeros());
-    let (part, whole) = (part >> shift, (whole >> shift).max(1));
-    // part ≤ whole after the same shift, so the quotient is at most `amount`.
-    (u128::from(amount) * part / whole) as u64
-}
-
 impl Provider {
     /// Whether `init_if_needed` has just created this account.
     pub fn is_new(&self) -> bool {
@@ -133,9 +124,11 @@ impl Provider {
         Ok(())
     }
 
-    /// Adds `amount` tokens to the active stake; returns the shares minted, which the caller
-    /// credits to the provider's own stake or (`delegated`) to a delegation.
-    pub fn join(&mut self, amount: u64, delegated: bool) -> Result<u128> {
+    /// Adds `amount` tokens to the active stake at `now` (after releasing what is due to the shares
+    /// there were); returns the shares minted, which the caller credits to the provider's own stake
+    /// or (`delegated`) to a delegation it has accrued.
+    pub fn join(&mut self, amount: u64, delegated: bool, now: i64) -> Result<u128> {
+        self.release_and_accrue_own(now, delegated)?;
         let minted = shares_for(amount, self.stake, self.pool.shares)?;
         self.stake = self
             .stake
@@ -154,8 +147,15 @@ impl Provider {
 
     /// Moves `amount` tokens of a holder's `held` active shares into unbonding; returns the active
     /// shares burned (all of them when `amount` is all they are worth) and the unbonding shares
-    /// minted, which the caller credits to the holder.
-    pub fn unbond(&mut self, amount: u64, held: u128, delegated: bool) -> Result<(u128, u128)> {
+    /// minted, which the caller credits to the holder (a delegation it has accrued).
+    pub fn unbond(
+        &mut self,
+        amount: u64,
+        held: u128,
+        delegated: bool,
+        now: i64,
+    ) -> Result<(u128, u128)> {
+        self.release_and_accrue_own(now, delegated)?;
         let worth = tokens_for(held, self.stake, self.pool.shares)?;
         require!(amount <= worth, GpuShareError::InsufficientStake);
         let burned = if amount == worth {
@@ -208,20 +208,35 @@ impl Provider {
         amount
     }
 
-    /// Splits a paid replica's `price` at `now`: the commission, and the part of the rest the
-    /// provider's own shares earn, go to the provider; the delegated shares' part is released to
-    /// them over `vesting` seconds. Returns (to the provider, to the reward vault).
+    /// Releases what is due at `now` before the active shares change, and accrues the provider's
+    /// own earnings first when its own shares are the ones changing.
+    fn release_and_accrue_own(&mut self, now: i64, delegated: bool) -> Result<()> {
+        self.pool.release_vested(now)?;
+        if !delegated {
+            self.pool.accrue_own()?;
+        }
+        Ok(())
+    }
+
+    /// Splits a paid replica's `price` at `now`: the commission to the provider; the rest to
+    /// everyone staked behind it, released to the active shares over `vesting` seconds. Returns
+    /// (commission, to the reward vault); with no active shares all of it is the provider's.
     pub fn split_pay(&mut self, price: u64, now: i64, vesting: i64) -> Result<(u64, u64)> {
         self.pool.apply_due_commission(now);
-        if self.pool.delegated_shares == 0 {
+        if self.pool.shares == 0 {
             return Ok((price, 0));
         }
         let commission = NetworkParams::share(price, self.pool.commission_bps);
         let rest = price - commission;
-        let own = share_of(rest, self.pool.own_shares(), self.pool.shares);
-        let delegated = rest - own;
-        self.pool.vest(delegated, now, vesting)?;
-        Ok((commission + own, delegated))
+        self.pool.vest(rest, now, vesting)?;
+        Ok((commission, rest))
+    }
+
+    /// What the provider's own shares have earned up to `now` and it has not been paid, taken for
+    /// paying it out of the reward vault.
+    pub fn take_own_rewards(&mut self, now: i64) -> Result<u64> {
+        self.release_and_accrue_own(now, false)?;
+        Ok(self.pool.own.take())
     }
 
     /// Runs `f` with this provider's PDA signer seeds.
@@ -234,19 +249,5 @@ impl Provider {
             &bump,
         ];
         f(&[&seeds])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::share_of;
-
-    #[test]
-    fn shares_of_huge_pools_split_without_overflow() {
-        assert_eq!(share_of(900_000, 2, 8), 225_000);
-        let whole = 1u128 << 110;
-        assert_eq!(share_of(u64::MAX, whole / 4, whole), u64::MAX / 4);
-        assert_eq!(share_of(1_000, whole, whole), 1_000);
-        assert_eq!(share_of(1_000, 0, whole), 0);
     }
 }

@@ -102,6 +102,9 @@ enum Op {
         provider: usize,
         bps: u16,
     },
+    ClaimProviderRewards {
+        provider: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -135,6 +138,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..DELEGATORS, 0..PROVIDERS)
             .prop_map(|(delegator, provider)| Op::ClaimRewards { delegator, provider }),
         1 => (0..PROVIDERS, 0..=6_000u16).prop_map(|(provider, bps)| Op::SetCommission { provider, bps }),
+        1 => (0..PROVIDERS).prop_map(|provider| Op::ClaimProviderRewards { provider }),
     ]
 }
 
@@ -450,6 +454,14 @@ impl Model {
                     Effect::Nothing,
                 )
             }
+            Op::ClaimProviderRewards { provider } => {
+                let p = &self.providers[provider];
+                (
+                    self.env.claim_provider_rewards_ix(p),
+                    signer(&p.wallet),
+                    Effect::Nothing,
+                )
+            }
             Op::Warp { .. } => return None,
         };
         Some(planned)
@@ -488,14 +500,18 @@ impl Model {
                 "stake vault"
             );
             let pool = provider.pool;
+            let released = pool.released_at(env.now()).expect("release");
+            let mut own = released.own;
+            own.accrue(released.own_shares(), released.reward_per_share)
+                .expect("accrue own");
             let (mut claimable, mut shares, mut unbonding_shares, mut worth) =
-                (0u64, 0u128, 0u128, 0u64);
+                (own.owed, 0u128, 0u128, 0u64);
             for d in &self.delegators {
                 let Some(mut delegation) = env.delegation(d, p) else {
                     continue;
                 };
                 delegation.accrue(&pool, env.now()).expect("accrue");
-                claimable += delegation.rewards;
+                claimable += delegation.accrual.owed;
                 shares += delegation.shares;
                 unbonding_shares += delegation.unbonding_shares;
                 worth += tokens_for(delegation.shares, provider.stake, pool.shares).expect("worth");
@@ -503,7 +519,7 @@ impl Model {
             prop_assert!(
                 env.balance(&reward_vault_address(&p.provider))
                     >= claimable + pool.vesting_at(env.now()),
-                "reward vault below what is claimable and still vesting"
+                "reward vault below what is claimable (the provider's own included) and still vesting"
             );
             prop_assert_eq!(shares, pool.delegated_shares, "delegated shares");
             prop_assert_eq!(

@@ -39,6 +39,20 @@ fn earn(
     paid
 }
 
+/// What one more settled payment to `p` leaves in its reward vault for the delegators (with the
+/// default immediate release, the provider's own part is paid out by the settlement itself).
+fn delegators_part(
+    env: &mut Env,
+    client: &Wallet,
+    p: &ProviderHandle,
+    helper: &ProviderHandle,
+) -> u64 {
+    let vault = reward_vault_address(&p.provider);
+    let before = env.balance(&vault);
+    earn(env, client, p, helper);
+    env.balance(&vault) - before
+}
+
 /// A two-replica job that `p` claims and never commits to: expired, slashed for the miss.
 fn miss(env: &mut Env, client: &Wallet, p: &ProviderHandle) {
     let job = env.job(client, 1, 2, 2, PRICE);
@@ -58,12 +72,12 @@ fn delegate_earn_slash_claim_undelegate_withdraw() {
     assert_eq!(state.pool.delegated_shares, u128::from(DELEGATED));
     assert_eq!(env.balance(&p.vault), STAKE + DELEGATED);
 
-    // Paid: 10 % commission, then the rest by stake: 2/8 to the provider's own stake, 6/8 to the
-    // delegator through the reward vault.
+    // Paid: 10 % commission, then the rest by stake (released at once here): 2/8 to the provider's
+    // own stake, paid out with the settlement, 6/8 to the delegator through the reward vault.
     let provider_before = env.balance(&p.wallet.token);
     let paid = earn(&mut env, &client, &p, &helper);
     let (commission, rest) = (100_000, 900_000);
-    assert_eq!(paid.to_delegators, rest * 6 / 8);
+    assert_eq!(paid.to_stakers, rest);
     assert_eq!(
         env.balance(&p.wallet.token) - provider_before,
         commission + rest * 2 / 8
@@ -89,8 +103,7 @@ fn delegate_earn_slash_claim_undelegate_withdraw() {
     env.assert_refused(&[claim], &[&d.key], code(GpuShareError::NothingToClaim));
 
     // Earn again after the slash: the split follows the stake that is left, the same 2 : 6.
-    let paid = earn(&mut env, &client, &p, &helper);
-    assert_eq!(paid.to_delegators, 675_000);
+    assert_eq!(delegators_part(&mut env, &client, &p, &helper), 675_000);
 
     // Leave: everything into unbonding, a slash while it unbonds, then the withdrawal pays what is
     // left and the unclaimed rewards, and closes the delegation.
@@ -152,13 +165,13 @@ fn a_raise_waits_out_the_delay_and_a_cut_is_immediate() {
     let raise = env.set_commission_ix(&p, 4_000);
     env.send(&[raise], &[&p.wallet.key]).expect("raise");
     // Not yet in force: the next payment still uses 10 %.
-    assert_eq!(earn(&mut env, &client, &p, &helper).to_delegators, 675_000);
+    assert_eq!(delegators_part(&mut env, &client, &p, &helper), 675_000);
     env.warp(default_params().commission_delay);
     // 40 %: 600,000 left, 6/8 of it to the delegator.
-    assert_eq!(earn(&mut env, &client, &p, &helper).to_delegators, 450_000);
+    assert_eq!(delegators_part(&mut env, &client, &p, &helper), 450_000);
     let cut = env.set_commission_ix(&p, 0);
     env.send(&[cut], &[&p.wallet.key]).expect("cut");
-    assert_eq!(earn(&mut env, &client, &p, &helper).to_delegators, 750_000);
+    assert_eq!(delegators_part(&mut env, &client, &p, &helper), 750_000);
     let too_high = env.set_commission_ix(&p, default_params().max_commission_bps + 1);
     env.assert_refused(
         &[too_high],
@@ -256,9 +269,9 @@ fn a_late_delegator_earns_only_from_when_it_joined() {
     earn(&mut env, &client, &p, &helper);
     let late = env.delegator(&p, DELEGATED);
     let paid = earn(&mut env, &client, &p, &helper);
-    // The second payment: 900,000 after commission; the provider's own 2/14 of it rounded down, the
-    // rest to the two delegators, half each (the odd unit stays in the vault).
-    assert_eq!(paid.to_delegators, 900_000 - 900_000 * 2 / 14);
+    // The second payment: 900,000 after commission, by stake: the provider's own 2/14, each
+    // delegator 6/14, every part rounded down (the odd unit stays in the vault).
+    assert_eq!(paid.to_stakers, 900_000);
     for (who, expected) in [(&early, 675_000 + 385_714), (&late, 385_714)] {
         let claim = env.claim_rewards_ix(who, &p);
         env.send(&[claim], &[&who.key]).expect("claim");
@@ -396,56 +409,65 @@ fn vesting_world() -> (Env, ProviderHandle, Wallet, ProviderHandle, JobHandle) {
 }
 
 /// The attack: delegate just before a payout that other stake earned, leave right after it. The
-/// payout is released over the vesting period, so the sniper leaves with nothing and the delegator
-/// who backed the work receives all of it.
+/// payout is released over the vesting period to the stake that stays, so the sniper leaves with
+/// nothing, and neither the delegator who backed the work nor the provider loses a unit to it.
 #[test]
 fn a_delegation_made_just_before_a_payout_and_left_right_after_earns_nothing() {
     let (mut env, p, steady, _, job) = vesting_world();
     let sniper = env.delegator(&p, DELEGATED);
     env.settle_assignment(&p, &job, 0, 0);
     let paid = env.events::<ReplicaPaid>().remove(0);
-    // The rest after commission splits 2 : 12 by stake; the delegators' part vests.
-    assert_eq!(paid.to_delegators, 900_000 - 900_000 * 2 / 14);
+    assert_eq!(paid.to_stakers, 900_000);
     let all_in = env.fetch::<Provider>(&p.provider).stake;
     let leave = env.undelegate_ix(&sniper, &p, DELEGATED);
     env.send(&[leave], &[&sniper.key]).expect("undelegate");
-    assert_eq!(env.delegation(&sniper, &p).unwrap().rewards, 0);
+    assert_eq!(env.delegation(&sniper, &p).unwrap().accrual.owed, 0);
     assert_eq!(env.fetch::<Provider>(&p.provider).stake, all_in - DELEGATED);
 
     env.warp(VESTING);
     let snipe = env.claim_rewards_ix(&sniper, &p);
     env.assert_refused(&[snipe], &[&sniper.key], code(GpuShareError::NothingToClaim));
-    let claim = env.claim_rewards_ix(&steady, &p);
-    env.send(&[claim], &[&steady.key]).expect("claim");
-    let claimed = env.events::<RewardsClaimed>()[0].amount;
-    assert!(paid.to_delegators - claimed <= 1, "{claimed} of {}", paid.to_delegators);
+    let (steady_got, provider_got) = claim_all(&mut env, &p, &steady);
+    // Released over 2 own : 6 delegated shares, as if the sniper had never come.
+    assert!(steady_got.abs_diff(675_000) <= 1, "{steady_got}");
+    assert!(provider_got.abs_diff(225_000) <= 1, "{provider_got}");
     assert!(env.balance(&reward_vault_address(&p.provider)) <= 1);
 }
 
-/// A delegation that stays half the vesting period earns its share of half the payout; the one
+/// What `steady` and `p`'s own stake claim now.
+fn claim_all(env: &mut Env, p: &ProviderHandle, steady: &Wallet) -> (u64, u64) {
+    let before = [env.balance(&steady.token), env.balance(&p.wallet.token)];
+    let claim = env.claim_rewards_ix(steady, p);
+    env.send(&[claim], &[&steady.key]).expect("claim");
+    let own = env.claim_provider_rewards_ix(p);
+    env.send(&[own], &[&p.wallet.key]).expect("provider claim");
+    (
+        env.balance(&steady.token) - before[0],
+        env.balance(&p.wallet.token) - before[1],
+    )
+}
+
+/// A delegation that stays half the vesting period earns its share of half the payout; the stake
 /// that stays throughout earns the rest. Claims in between change nothing.
 #[test]
 fn rewards_follow_the_time_each_delegation_backed_the_provider() {
     let (mut env, p, steady, _, job) = vesting_world();
     let brief = env.delegator(&p, DELEGATED);
     env.settle_assignment(&p, &job, 0, 0);
-    let released = env.events::<ReplicaPaid>().remove(0).to_delegators;
-    let before = [env.balance(&brief.token), env.balance(&steady.token)];
+    let before = env.balance(&brief.token);
     env.warp(VESTING / 4);
-    let early = env.claim_rewards_ix(&steady, &p);
-    env.send(&[early], &[&steady.key]).expect("claim a quarter in");
+    let (early_steady, early_own) = claim_all(&mut env, &p, &steady);
     env.warp(VESTING / 4);
     let leave = env.undelegate_ix(&brief, &p, DELEGATED);
     env.send(&[leave], &[&brief.key]).expect("undelegate halfway");
     env.warp(VESTING);
-    for who in [&brief, &steady] {
-        let claim = env.claim_rewards_ix(who, &p);
-        env.send(&[claim], &[&who.key]).expect("claim");
-    }
-    let brief_got = env.balance(&brief.token) - before[0];
-    let steady_got = env.balance(&steady.token) - before[1];
-    // Half the payout was released while both were there (half each), half to `steady` alone.
-    assert!(brief_got.abs_diff(released / 4) <= 1, "{brief_got} of {released}");
-    assert!(steady_got.abs_diff(released * 3 / 4) <= 2, "{steady_got} of {released}");
-    assert!(brief_got + steady_got <= released);
+    let claim = env.claim_rewards_ix(&brief, &p);
+    env.send(&[claim], &[&brief.key]).expect("claim");
+    let brief_got = env.balance(&brief.token) - before;
+    let (late_steady, late_own) = claim_all(&mut env, &p, &steady);
+    // 450,000 released over 2 : 6 : 6 shares while all three were there, 450,000 over 2 : 6 after.
+    assert!(brief_got.abs_diff(192_857) <= 1, "{brief_got}");
+    assert!((early_steady + late_steady).abs_diff(192_857 + 337_500) <= 2);
+    assert!((early_own + late_own).abs_diff(64_285 + 112_500) <= 2);
+    assert!(env.balance(&reward_vault_address(&p.provider)) <= 3);
 }

@@ -576,6 +576,10 @@ impl Env {
         client_ix::claim_rewards(&delegator.holder(), &self.keys(), &p.wallet.pubkey())
     }
 
+    pub fn claim_provider_rewards_ix(&self, p: &ProviderHandle) -> Instruction {
+        client_ix::claim_provider_rewards(&p.wallet.holder(), &self.keys())
+    }
+
     pub fn set_commission_ix(&self, p: &ProviderHandle, commission_bps: u16) -> Instruction {
         client_ix::set_commission(&p.wallet.pubkey(), &self.network, commission_bps)
     }
