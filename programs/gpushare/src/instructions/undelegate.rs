@@ -53,8 +53,8 @@ impl Undelegate<'_> {
         let now = Clock::get()?.unix_timestamp;
         let period = ctx.accounts.network.params.unbonding_period;
         let (provider, delegation) = (&mut ctx.accounts.provider, &mut ctx.accounts.delegation);
-        delegation.accrue(&provider.pool, now)?;
         let (burned, minted) = provider.unbond(amount, delegation.shares, true, now)?;
+        delegation.accrue(&provider.pool, now)?;
         delegation.shares -= burned;
         delegation.unbonding_shares = delegation
             .unbonding_shares

@@ -87,8 +87,6 @@ pub struct StakePool {
     pub vesting_from: i64,
     /// When the last of `vesting_total` is released.
     pub vesting_until: i64,
-    /// When a release was last written; the release waits out time with no active shares.
-    pub vesting_checked_at: i64,
 }
 
 /// Shares minted for `amount` tokens joining a class of `tokens` tokens and `shares` shares,
@@ -173,25 +171,23 @@ impl StakePool {
         self.vesting_total - self.vesting_due(now)
     }
 
-    /// Moves what is due at `now` into the accumulator; with no active shares to receive it, the
-    /// release instead waits (its window moves later by the time that passed). `Provider::join`
-    /// and `Provider::unbond` call it before the shares change.
+    /// Moves what is due at `now` into the accumulator. `Provider::join` and `Provider::unbond`
+    /// call it before the shares change. With no active shares nothing is vesting (the last
+    /// shares to leave take the rest with them: `release_all`).
     pub fn release_vested(&mut self, now: i64) -> Result<()> {
-        if self.shares == 0 {
-            let waited = now.saturating_sub(self.vesting_checked_at).max(0);
-            if self.vesting_released < self.vesting_total {
-                self.vesting_from = self.vesting_from.saturating_add(waited);
-                self.vesting_until = self.vesting_until.saturating_add(waited);
-            }
-        } else {
-            let due = self.vesting_due(now);
-            if due > self.vesting_released {
-                self.add_rewards(due - self.vesting_released)?;
-                self.vesting_released = due;
-            }
+        let due = self.vesting_due(now);
+        if due > self.vesting_released && self.shares > 0 {
+            self.add_rewards(due - self.vesting_released)?;
+            self.vesting_released = due;
         }
-        self.vesting_checked_at = now;
         Ok(())
+    }
+
+    /// Releases at once everything still vesting, to the shares there are now: for the last active
+    /// shares leaving, so that nothing is left for whoever joins an empty pool next.
+    pub fn release_all(&mut self, now: i64) -> Result<()> {
+        self.vesting_until = self.vesting_until.min(now);
+        self.release_vested(now)
     }
 
     /// The pool as `release_vested(now)` would leave it, for readers that write nothing.
@@ -203,8 +199,9 @@ impl StakePool {
 
     /// Starts releasing `rewards` with what earlier payouts have not yet released, until a time
     /// weighted by the two amounts (new rewards over `period` seconds from `now`, the rest by its
-    /// own end), so frequent payouts never stretch an earlier one's release. A period of 0 releases
-    /// everything at once.
+    /// own end), so frequent payouts never stretch an earlier one's release (a payout merged into
+    /// the tail of a much larger one is released faster than `period`). A period of 0 releases
+    /// everything at once. The caller has checked there are active shares.
     pub fn vest(&mut self, rewards: u64, now: i64, period: i64) -> Result<()> {
         self.release_vested(now)?;
         let left = self.vesting_total - self.vesting_released;
@@ -305,11 +302,18 @@ mod tests {
                         delegation.accrue(delegated, pool.reward_per_share).unwrap();
                         let held = if own { pool.own_shares() } else { delegated };
                         let change = if kind == 1 { u128::from(amount) } else { held.min(u128::from(amount)) };
+                        if kind == 2 && change == pool.shares {
+                            pool.release_all(now).unwrap();
+                            pool.accrue_own().unwrap();
+                            delegation.accrue(delegated, pool.reward_per_share).unwrap();
+                        }
                         if kind == 1 { pool.shares += change } else { pool.shares -= change }
                         if !own {
                             delegated = if kind == 1 { delegated + change } else { delegated - change };
                             pool.delegated_shares = delegated;
                         }
+                        // An empty pool has nothing left vesting for whoever joins it next.
+                        prop_assert!(pool.shares > 0 || pool.vesting_released == pool.vesting_total);
                     }
                     _ => {
                         // A claim reads the pool as released now without writing it.
@@ -320,9 +324,6 @@ mod tests {
                 }
             }
             now += period + 1;
-            if pool.shares == 0 {
-                pool.shares = 1;
-            }
             pool.release_vested(now).unwrap();
             pool.accrue_own().unwrap();
             delegation.accrue(delegated, pool.reward_per_share).unwrap();

@@ -147,7 +147,8 @@ impl Provider {
 
     /// Moves `amount` tokens of a holder's `held` active shares into unbonding; returns the active
     /// shares burned (all of them when `amount` is all they are worth) and the unbonding shares
-    /// minted, which the caller credits to the holder (a delegation it has accrued).
+    /// minted, which the caller credits to the holder (a delegation it accrues after this call,
+    /// before its shares change). The last active shares leaving take everything still vesting.
     pub fn unbond(
         &mut self,
         amount: u64,
@@ -155,7 +156,6 @@ impl Provider {
         delegated: bool,
         now: i64,
     ) -> Result<(u128, u128)> {
-        self.release_and_accrue_own(now, delegated)?;
         let worth = tokens_for(held, self.stake, self.pool.shares)?;
         require!(amount <= worth, GpuShareError::InsufficientStake);
         let burned = if amount == worth {
@@ -163,6 +163,10 @@ impl Provider {
         } else {
             shares_to_burn(amount, self.stake, self.pool.shares)?.min(held)
         };
+        if burned == self.pool.shares {
+            self.pool.release_all(now)?;
+        }
+        self.release_and_accrue_own(now, delegated)?;
         self.stake -= amount;
         self.pool.shares -= burned;
         if delegated {

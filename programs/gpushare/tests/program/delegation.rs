@@ -471,3 +471,43 @@ fn rewards_follow_the_time_each_delegation_backed_the_provider() {
     assert!((early_own + late_own).abs_diff(64_285 + 112_500) <= 2);
     assert!(env.balance(&reward_vault_address(&p.provider)) <= 3);
 }
+
+/// The provider's version of the attack: stake a lot just before its own payout, unstake right
+/// after. Its own shares take no more than they backed: the delegator still receives its 6/8.
+#[test]
+fn a_provider_staking_just_before_its_payout_takes_nothing_from_its_delegators() {
+    let (mut env, p, steady, _, job) = vesting_world();
+    let extra = 10 * DELEGATED;
+    let stake = env.add_stake_ix(&p, extra);
+    env.send(&[stake], &[&p.wallet.key]).expect("add stake");
+    env.settle_assignment(&p, &job, 0, 0);
+    let unstake = env.unstake_ix(&p, extra);
+    env.send(&[unstake], &[&p.wallet.key]).expect("unstake");
+    env.warp(VESTING);
+    let (steady_got, provider_got) = claim_all(&mut env, &p, &steady);
+    assert!(steady_got.abs_diff(675_000) <= 1, "{steady_got}");
+    assert!(provider_got.abs_diff(225_000) <= 2, "{provider_got}");
+}
+
+/// When the last active stake leaves mid-release it takes the rest of the release with it, so a
+/// wallet that delegates to the emptied provider finds nothing waiting for it.
+#[test]
+fn the_last_stake_to_leave_takes_the_rest_of_the_release() {
+    let (mut env, p, steady, _, job) = vesting_world();
+    env.settle_assignment(&p, &job, 0, 0);
+    env.warp(VESTING / 2);
+    let leave = env.undelegate_ix(&steady, &p, DELEGATED);
+    env.send(&[leave], &[&steady.key]).expect("undelegate");
+    let unstake = env.unstake_ix(&p, STAKE);
+    env.send(&[unstake], &[&p.wallet.key]).expect("unstake all");
+    let state: Provider = env.fetch(&p.provider);
+    assert_eq!((state.pool.shares, state.pool.vesting_at(env.now())), (0, 0));
+    let newcomer = env.delegator(&p, DELEGATED);
+    env.warp(VESTING);
+    let snipe = env.claim_rewards_ix(&newcomer, &p);
+    env.assert_refused(&[snipe], &[&newcomer.key], code(GpuShareError::NothingToClaim));
+    let (steady_got, provider_got) = claim_all(&mut env, &p, &steady);
+    // Half released over 2 : 6 shares; the other half to the provider's own stake, the last to go.
+    assert!(steady_got.abs_diff(337_500) <= 1, "{steady_got}");
+    assert!(provider_got.abs_diff(112_500 + 450_000) <= 2, "{provider_got}");
+}

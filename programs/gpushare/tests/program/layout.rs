@@ -5,7 +5,7 @@ use gpushare::state::*;
 #[test]
 fn account_sizes_match_the_documentation() {
     assert_eq!(8 + Network::INIT_SPACE, 283);
-    assert_eq!(8 + Provider::INIT_SPACE, 528);
+    assert_eq!(8 + Provider::INIT_SPACE, 520);
     assert_eq!(8 + Delegation::INIT_SPACE, 153);
     assert_eq!(Job::space(1), 440);
     assert_eq!(Job::space(64), 447);
