@@ -30,6 +30,9 @@ export interface NetworkParamsConfig {
   commissionDelay: number;
   minDelegation: number;
   rewardVesting: number;
+  benchmarkMillis: number;
+  benchmarkFee: number;
+  proofValiditySlots: number;
 }
 
 /** A migration config file. */
@@ -63,6 +66,9 @@ const asParams = (p: NetworkParamsConfig) => ({
   commissionDelay: new BN(p.commissionDelay),
   minDelegation: new BN(p.minDelegation),
   rewardVesting: new BN(p.rewardVesting),
+  benchmarkMillis: p.benchmarkMillis,
+  benchmarkFee: new BN(p.benchmarkFee),
+  proofValiditySlots: new BN(p.proofValiditySlots),
 });
 
 const sameParams = (onChain: any, wanted: NetworkParamsConfig) =>

@@ -59,6 +59,9 @@ export const PARAMS = {
   commissionDelay: new BN(0),
   minDelegation: new BN(100_000),
   rewardVesting: new BN(0),
+  benchmarkMillis: 5,
+  benchmarkFee: new BN(10_000_000),
+  proofValiditySlots: new BN(216_000),
 };
 export const WALLET_TOKENS = 1_000_000_000n;
 export const COMMIT_DOMAIN = Buffer.from("gpushare:commit:v1");
@@ -150,7 +153,7 @@ export class Network {
     const wallet = await this.wallet();
     const account = providerAddress(this.address, wallet.key.publicKey);
     await program.methods
-      .registerProvider(new BN(stake), { gpuModel: Array(32).fill(0), memoryMib: 0, throughputGops: new BN(0) })
+      .registerProvider(new BN(stake), { gpuModel: Array(32).fill(0), memoryMib: 0, throughputGops: new BN(0), devices: 0 })
       .accounts({
         authority: wallet.key.publicKey,
         network: this.address,
@@ -193,6 +196,7 @@ export class Network {
         price: new BN(price),
         claimTimeout: new BN(claimTimeout),
         expiresAt: new BN(now + 86_400),
+        hardware: { minProvenMops: new BN(0), maxProofAgeSlots: new BN(0) },
       } as any)
       .accounts({
         client: client.key.publicKey,

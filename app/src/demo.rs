@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
-use gpushare::state::{CreateJobArgs, JobInput, KernelSpec, Provider, VerificationMode};
+use gpushare::state::{
+    CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, Provider, VerificationMode,
+};
 use gpushare_client::chain::Chain;
 use gpushare_client::pda;
 use gpushare_core::kernels::Kernel;
@@ -670,6 +672,7 @@ async fn drive(
             price: spec.price,
             claim_timeout: 60,
             expires_at: now + scenario.timeout.as_secs() as i64 + 120,
+            hardware: HardwareRequirement::default(),
         };
         jobs.push(client.post(args).await?);
         inputs.push(data);

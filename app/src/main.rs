@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
 use clap::{Args, Parser, Subcommand};
-use gpushare::state::{CreateJobArgs, JobInput, KernelSpec, VerificationMode};
+use gpushare::state::{CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, VerificationMode};
 use gpushare_app::demo::{self, Scenario};
 use gpushare_app::error::AppError;
 use gpushare_app::jobs::{ClientSession, Progress};
@@ -180,6 +180,13 @@ struct PostArgs {
     /// Seconds from now until the job expires.
     #[arg(long, default_value_t = 86_400)]
     expires_in: i64,
+    /// Only providers with at least this throughput proven on chain (mega-operations per second)
+    /// may claim; 0: any.
+    #[arg(long, default_value_t = 0)]
+    min_proven_mops: u64,
+    /// Most slots since that proof; 0: the network's proof validity.
+    #[arg(long, default_value_t = 0)]
+    max_proof_age_slots: u64,
     /// Job id, unique per client [default: the current unix time in milliseconds].
     #[arg(long)]
     job_id: Option<u64>,
@@ -261,6 +268,10 @@ async fn post(args: PostArgs) -> Result<(), AppError> {
             price: args.price,
             claim_timeout: args.claim_timeout,
             expires_at: now + args.expires_in,
+            hardware: HardwareRequirement {
+                min_proven_mops: args.min_proven_mops,
+                max_proof_age_slots: args.max_proof_age_slots,
+            },
         })
         .await?;
     println!("{job}");

@@ -2,7 +2,7 @@
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::{InstructionData, ToAccountMetas, system_program};
-use gpushare::instructions::SampleProof;
+use gpushare::instructions::{BenchmarkProof, SampleProof};
 use gpushare::state::{CreateJobArgs, HardwareProfile, NetworkParams, Verdict};
 use gpushare::{accounts, instruction};
 
@@ -578,5 +578,84 @@ pub fn close_job(net: &NetworkKeys, job: &Pubkey, client: &Holder) -> Instructio
             token_program: net.token_program,
         },
         instruction::CloseJob {},
+    )
+}
+
+/// `requester` opens a throughput challenge on `provider` (the provider's account).
+pub fn request_benchmark(requester: &Pubkey, network: &Pubkey, provider: &Pubkey) -> Instruction {
+    build(
+        accounts::RequestBenchmark {
+            requester: *requester,
+            network: *network,
+            provider: *provider,
+            benchmark: pda::benchmark(provider),
+            system_program: system_program::ID,
+        },
+        instruction::RequestBenchmark {},
+    )
+}
+
+/// Draws the seed, then the challenge, of `provider`'s open benchmark.
+pub fn draw_benchmark(provider: &Pubkey) -> Instruction {
+    build(
+        accounts::DrawBenchmark {
+            benchmark: pda::benchmark(provider),
+            slot_hashes: gpushare::constants::SLOT_HASHES_SYSVAR,
+        },
+        instruction::DrawBenchmark {},
+    )
+}
+
+/// `authority`'s provider commits to its benchmark output's root.
+pub fn commit_benchmark(authority: &Pubkey, network: &Pubkey, root: [u8; 32]) -> Instruction {
+    let provider = pda::provider(network, authority);
+    build(
+        accounts::CommitBenchmark {
+            authority: *authority,
+            provider,
+            benchmark: pda::benchmark(&provider),
+        },
+        instruction::CommitBenchmark { root },
+    )
+}
+
+/// `authority`'s provider proves steps of its benchmark's challenged samples.
+pub fn prove_benchmark(
+    authority: &Pubkey,
+    network: &Pubkey,
+    proofs: Vec<BenchmarkProof>,
+) -> Instruction {
+    let provider = pda::provider(network, authority);
+    build(
+        accounts::ProveBenchmark {
+            authority: *authority,
+            provider,
+            benchmark: pda::benchmark(&provider),
+        },
+        instruction::ProveBenchmark { proofs },
+    )
+}
+
+/// Records the verdict of the benchmark on the provider of `provider_authority`, which `requester`
+/// asked for.
+pub fn settle_benchmark(
+    net: &NetworkKeys,
+    provider_authority: &Pubkey,
+    requester: &Pubkey,
+) -> Instruction {
+    let provider = pda::provider(&net.network, provider_authority);
+    build(
+        accounts::SettleBenchmark {
+            benchmark: pda::benchmark(&provider),
+            requester: *requester,
+            network: net.network,
+            mint: net.mint,
+            provider,
+            provider_authority: *provider_authority,
+            stake_vault: pda::stake_vault(&provider),
+            fee_vault: pda::fee_vault(&net.network),
+            token_program: net.token_program,
+        },
+        instruction::SettleBenchmark {},
     )
 }

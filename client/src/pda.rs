@@ -31,6 +31,11 @@ pub fn reward_vault(provider: &Pubkey) -> Pubkey {
     derive(&[seeds::REWARD_VAULT, provider.as_ref()])
 }
 
+/// The open throughput challenge on `provider`.
+pub fn benchmark(provider: &Pubkey) -> Pubkey {
+    derive(&[seeds::BENCHMARK, provider.as_ref()])
+}
+
 /// The delegation of `delegator` to `provider`.
 pub fn delegation(provider: &Pubkey, delegator: &Pubkey) -> Pubkey {
     derive(&[seeds::DELEGATION, provider.as_ref(), delegator.as_ref()])

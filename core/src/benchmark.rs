@@ -1,6 +1,6 @@
 //! Hardware benchmarks: the seeded gemm_i8 work a throughput challenge asks of a provider, how it is
 //! sized from the throughput the provider claims, how its output is committed, and the throughput a
-//! passed challenge proves.
+//! passed challenge proves (in mega-operations per second).
 //!
 //! The work is `units` independent gemm_i8 products of `unit_rows` × 1024 × 1024, unit `u` seeded
 //! by [`unit_seed`]. Every unit has a power-of-two number of leaves, so the RFC 6962 tree over all
@@ -28,6 +28,8 @@ pub const SLOT_MILLIS: u64 = 400;
 pub const DEADLINE_FACTOR: u64 = 4;
 /// Slots added to every deadline for transactions to land (one minute).
 pub const GRACE_SLOTS: u64 = 150;
+/// Slots after the commitment deadline for proving the samples (two minutes).
+pub const PROOF_SLOTS: u64 = 300;
 
 /// The size of one benchmark.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,23 +44,25 @@ fn unit_ops(rows: u32) -> u64 {
 }
 
 impl BenchmarkSize {
-    /// The benchmark that `gops` giga-operations per second finish in about `seconds`, split into
-    /// a multiple of `devices` units so that every device gets the same work (within the caps).
-    pub fn for_throughput(gops: u64, seconds: u32, devices: u8) -> Self {
+    /// The benchmark that `gops` giga-operations per second finish in about `millis` milliseconds,
+    /// split into a multiple of `devices` units so that every device gets the same work (within
+    /// the caps).
+    pub fn for_throughput(gops: u64, millis: u32, devices: u8) -> Self {
         let devices = u32::from(devices.max(1));
-        let target = u128::from(gops) * 1_000_000_000 * u128::from(seconds);
-        let full_units = target.div_ceil(u128::from(unit_ops(MAX_UNIT_ROWS)));
-        if full_units >= u128::from(devices) {
+        let target = u128::from(gops) * 1_000_000 * u128::from(millis);
+        let per_device = target.div_ceil(u128::from(devices));
+        if per_device >= u128::from(unit_ops(MAX_UNIT_ROWS)) {
             let most = MAX_UNITS - MAX_UNITS % devices;
-            let units = u32::try_from(full_units.next_multiple_of(u128::from(devices)))
-                .map_or(most, |units| units.min(most));
+            let units = target
+                .div_ceil(u128::from(unit_ops(MAX_UNIT_ROWS)))
+                .next_multiple_of(u128::from(devices));
             return Self {
-                units,
+                units: u32::try_from(units).map_or(most, |units| units.min(most)),
                 unit_rows: MAX_UNIT_ROWS,
             };
         }
-        let per_unit = target.div_ceil(u128::from(devices) * u128::from(unit_ops(1)));
-        let rows = u32::try_from(per_unit).unwrap_or(MAX_UNIT_ROWS);
+        // Below one full unit per device: the power of two of rows that covers the target.
+        let rows = per_device.div_ceil(u128::from(unit_ops(1))) as u32;
         Self {
             units: devices,
             unit_rows: rows.next_power_of_two().clamp(MIN_UNIT_ROWS, MAX_UNIT_ROWS),
@@ -120,10 +124,11 @@ pub fn unit_seed(seed: &[u8; 32], unit: u32) -> [u8; 32] {
     sha256(&[b"gpushare:benchmark-unit", seed, &unit.to_le_bytes()])
 }
 
-/// Giga-operations per second of `ops` done in `slots` slots of [`SLOT_MILLIS`] (at least one slot).
-pub fn proven_gops(ops: u64, slots: u64) -> u64 {
-    let nanos = u128::from(slots.max(1)) * u128::from(SLOT_MILLIS) * 1_000_000;
-    (u128::from(ops) / nanos) as u64
+/// Mega-operations per second of `ops` done in `slots` slots of [`SLOT_MILLIS`] (at least one
+/// slot). Mega, not giga: a small benchmark done in a few slots still measures above zero.
+pub fn proven_mops(ops: u64, slots: u64) -> u64 {
+    let micros = u128::from(slots.max(1)) * u128::from(SLOT_MILLIS) * 1_000;
+    (u128::from(ops) / micros) as u64
 }
 
 #[cfg(test)]
@@ -132,13 +137,13 @@ mod tests {
 
     #[test]
     fn sizes_follow_the_claim_and_stay_within_the_caps() {
-        // 1 GOPS for 2 s: 2 G operations, one full unit (2.1 G).
-        let small = BenchmarkSize::for_throughput(1, 2, 1);
-        assert_eq!(small, BenchmarkSize { units: 1, unit_rows: 1024 });
-        let tiny = BenchmarkSize::for_throughput(1, 0, 1);
-        assert_eq!(tiny.unit_rows, MIN_UNIT_ROWS);
+        // 1 GOPS for 1 s: 10⁹ operations, 477 rows of 2²¹ each, rounded up to 512.
+        let small = BenchmarkSize::for_throughput(1, 1_000, 1);
+        assert_eq!(small, BenchmarkSize { units: 1, unit_rows: 512 });
+        let tiny = BenchmarkSize::for_throughput(1, 1, 2);
+        assert_eq!(tiny, BenchmarkSize { units: 2, unit_rows: MIN_UNIT_ROWS });
         // 10 TOPS for 30 s over 4 devices: 139,699 full units, rounded up to 139,700.
-        let big = BenchmarkSize::for_throughput(10_000, 30, 4);
+        let big = BenchmarkSize::for_throughput(10_000, 30_000, 4);
         assert_eq!(big, BenchmarkSize { units: 139_700, unit_rows: MAX_UNIT_ROWS });
         assert!(big.ops() >= 10_000 * 1_000_000_000 * 30);
         let capped = BenchmarkSize::for_throughput(u64::MAX, u32::MAX, 3);
@@ -160,10 +165,10 @@ mod tests {
 
     #[test]
     fn throughput_is_operations_over_nominal_slot_time() {
-        // 4e11 operations in 10 slots (4 s): 100 GOPS.
-        assert_eq!(proven_gops(400_000_000_000, 10), 100);
-        assert_eq!(proven_gops(400_000_000, 0), 1);
-        let size = BenchmarkSize::for_throughput(100, 20, 1);
+        // 4e11 operations in 10 slots (4 s): 100 GOPS = 100,000 MOPS.
+        assert_eq!(proven_mops(400_000_000_000, 10), 100_000);
+        assert_eq!(proven_mops(400_000_000, 0), 1_000);
+        let size = BenchmarkSize::for_throughput(100, 20_000, 1);
         // About 20 s at the claim, 4 × that = 80 s = 200 slots, plus the grace.
         assert!((GRACE_SLOTS + 200..GRACE_SLOTS + 215).contains(&size.commit_slots(100)));
     }

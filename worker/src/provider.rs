@@ -251,6 +251,7 @@ pub fn hardware_profile(backend: &dyn Backend) -> Result<HardwareProfile, Worker
         gpu_model,
         memory_mib: u32::try_from(backend.memory_mib()).unwrap_or(u32::MAX),
         throughput_gops: (operations / seconds / 1e9) as u64,
+        devices: u8::try_from(devices.len()).unwrap_or(u8::MAX),
     })
 }
 

@@ -14,6 +14,8 @@ pub const MAX_SLOTS_PER_SHARD: usize = 16;
 pub const MIN_WINDOW_SECONDS: i64 = 10;
 /// Longest claim timeout, reveal window and unbonding period, in seconds (30 days).
 pub const MAX_WINDOW_SECONDS: i64 = 30 * 24 * 3600;
+/// Longest a throughput challenge may be sized to take, in milliseconds (ten minutes).
+pub const MAX_BENCHMARK_MILLIS: u32 = 600_000;
 /// Longest a job may stay open, in seconds (90 days).
 pub const MAX_JOB_LIFETIME_SECONDS: i64 = 90 * 24 * 3600;
 /// Longest data-input URI, in bytes.

@@ -190,4 +190,24 @@ pub enum GpuShareError {
     NothingToClaim,
     #[msg("the provider still has delegations")]
     ProviderHasDelegations,
+    #[msg("the provider already has a throughput challenge open")]
+    BenchmarkOpen,
+    #[msg("the provider claims no throughput to challenge")]
+    NoThroughputClaimed,
+    #[msg("the challenge has nothing to draw now (drawn already, or not committed yet)")]
+    NothingToDraw,
+    #[msg("the challenge's seed is not drawn yet")]
+    BenchmarkNotStarted,
+    #[msg("the challenge's commitment is already made")]
+    BenchmarkCommitted,
+    #[msg("the challenge's deadline has passed")]
+    BenchmarkDeadlinePassed,
+    #[msg("the sample's unit root must be proven before its leaf")]
+    UnitNotProven,
+    #[msg("the challenge has no verdict yet")]
+    BenchmarkNotOver,
+    #[msg("the provider's proven throughput is below the job's minimum")]
+    HardwareNotProven,
+    #[msg("the provider's throughput proof is older than the job or network allows")]
+    HardwareProofStale,
 }

@@ -311,3 +311,43 @@ pub struct CommissionChanged {
     /// When it takes effect (now for a cut, after the network's commission delay for a raise).
     pub effective_at: i64,
 }
+
+#[event]
+pub struct BenchmarkRequested {
+    pub provider: Pubkey,
+    pub requester: Pubkey,
+    pub units: u32,
+    pub unit_rows: u32,
+    pub commit_deadline: u64,
+}
+
+#[event]
+pub struct BenchmarkDrawn {
+    pub provider: Pubkey,
+    /// False for the seed (the work can start), true for the challenge (the proofs can start).
+    pub challenge: bool,
+    pub value: [u8; 32],
+}
+
+#[event]
+pub struct BenchmarkCommitted {
+    pub provider: Pubkey,
+    pub root: [u8; 32],
+    pub slot: u64,
+}
+
+#[event]
+pub struct BenchmarkSampleFailed {
+    pub provider: Pubkey,
+    pub sample: u8,
+}
+
+#[event]
+pub struct BenchmarkSettled {
+    pub provider: Pubkey,
+    pub passed: bool,
+    /// The proven throughput, mega-operations per second (0 on failure).
+    pub mops: u64,
+    /// Stake slashed on failure.
+    pub slashed: u64,
+}

@@ -176,6 +176,31 @@ pub mod gpushare {
         AssignmentOutcome::settle_assignment(ctx)
     }
 
+    /// The provider, or anyone for the network's fee: opens a throughput challenge on a provider.
+    pub fn request_benchmark(ctx: Context<RequestBenchmark>) -> Result<()> {
+        RequestBenchmark::handler(ctx)
+    }
+
+    /// Anyone: draws a throughput challenge's seed, then (once committed) its challenge.
+    pub fn draw_benchmark(ctx: Context<DrawBenchmark>) -> Result<()> {
+        DrawBenchmark::handler(ctx)
+    }
+
+    /// The provider commits to its benchmark output's Merkle root before the deadline.
+    pub fn commit_benchmark(ctx: Context<CommitBenchmark>, root: [u8; 32]) -> Result<()> {
+        CommitBenchmark::handler(ctx, root)
+    }
+
+    /// The provider proves its benchmark's challenged samples.
+    pub fn prove_benchmark(ctx: Context<ProveBenchmark>, proofs: Vec<BenchmarkProof>) -> Result<()> {
+        ProveBenchmark::handler(ctx, proofs)
+    }
+
+    /// Anyone: records a throughput challenge's verdict (proven throughput, or a slash) and closes it.
+    pub fn settle_benchmark(ctx: Context<SettleBenchmark>) -> Result<()> {
+        SettleBenchmark::handler(ctx)
+    }
+
     /// Anyone: slashes and closes an assignment that missed its commit or reveal.
     pub fn expire_claim(ctx: Context<AssignmentOutcome>) -> Result<()> {
         AssignmentOutcome::expire_claim(ctx)

@@ -9,8 +9,9 @@ use crate::errors::GpuShareError;
 /// (entries newest first: a u64 count, then (slot u64, hash [u8; 32]) pairs), oldest first. None of
 /// them existed in slot `after`, and they span more than one leader's four-slot turn, so no single
 /// leader can grind them all. Refused while fewer later slots are recorded, and once the entries no
-/// longer reach back to `after` (an early one may have been dropped).
-pub fn slot_hashes_after(data: &[u8], after: u64) -> Result<[[u8; 32]; CHALLENGE_SLOTS]> {
+/// longer reach back to `after` (an early one may have been dropped). Also returns the newest of
+/// those slots: the first in which all of them were known.
+pub fn slot_hashes_after(data: &[u8], after: u64) -> Result<([[u8; 32]; CHALLENGE_SLOTS], u64)> {
     const ENTRY: usize = 40;
     let count =
         data.get(..8)
@@ -28,20 +29,21 @@ pub fn slot_hashes_after(data: &[u8], after: u64) -> Result<[[u8; 32]; CHALLENGE
         .count();
     require!(later >= CHALLENGE_SLOTS, GpuShareError::ChallengeNotReady);
     require!(later < entries.len(), GpuShareError::ChallengeUnavailable);
+    let used = &entries[later - CHALLENGE_SLOTS..later];
     let mut hashes = [[0u8; 32]; CHALLENGE_SLOTS];
-    for (hash, entry) in hashes
-        .iter_mut()
-        .zip(entries[later - CHALLENGE_SLOTS..later].iter().rev())
-    {
+    for (hash, entry) in hashes.iter_mut().zip(used.iter().rev()) {
         hash.copy_from_slice(&entry[8..]);
     }
-    Ok(hashes)
+    Ok((hashes, slot(used[0])))
 }
 
 /// `challenge_seed` of the slot hashes after `after`, mixed with the account `key` it is for.
 pub fn seed_after(data: &[u8], after: u64, key: &Pubkey) -> Result<[u8; 32]> {
-    Ok(challenge_seed(
-        &slot_hashes_after(data, after)?,
-        &key.to_bytes(),
-    ))
+    Ok(seed_and_slot_after(data, after, key)?.0)
+}
+
+/// `seed_after`, and the slot from which the seed could be known.
+pub fn seed_and_slot_after(data: &[u8], after: u64, key: &Pubkey) -> Result<([u8; 32], u64)> {
+    let (hashes, newest) = slot_hashes_after(data, after)?;
+    Ok((challenge_seed(&hashes, &key.to_bytes()), newest))
 }

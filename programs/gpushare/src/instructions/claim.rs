@@ -66,6 +66,11 @@ impl Claim<'_> {
         require!(!job.is_expired(now), GpuShareError::JobExpired);
         require!(self.assignment.is_new(), GpuShareError::SlotTaken);
         self.provider.check_can_claim(&self.network.params)?;
+        self.provider.check_hardware(
+            &job.hardware,
+            self.network.params.proof_validity_slots,
+            Clock::get()?.slot,
+        )?;
         if self.shard.is_new() {
             require!(!job.cancelled, GpuShareError::JobCancelled);
             require!(!job.was_started(shard_index), GpuShareError::ShardClosed);

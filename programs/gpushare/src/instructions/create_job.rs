@@ -118,6 +118,7 @@ impl CreateJob<'_> {
             claim_timeout: args.claim_timeout,
             created_at: Clock::get()?.unix_timestamp,
             expires_at: args.expires_at,
+            hardware: args.hardware,
             cancelled: false,
             shards_started: 0,
             started: vec![0; usize::from(args.shards).div_ceil(8)],

@@ -7,7 +7,7 @@ use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 use crate::errors::GpuShareError;
 use crate::events::{ProviderRegistered, emit_event};
 use crate::seeds;
-use crate::state::{HardwareProfile, Network, Provider, StakePool};
+use crate::state::{HardwareProfile, Network, ProvenHardware, Provider, StakePool};
 use crate::token;
 
 #[derive(Accounts)]
@@ -104,6 +104,7 @@ impl RegisterProvider<'_> {
                 endpoint: String::new(),
                 pool: StakePool::default(),
                 reward_vault_bump: ctx.bumps.reward_vault,
+                proven: ProvenHardware::default(),
             });
         }
         provider.reward_vault_bump = ctx.bumps.reward_vault;

@@ -181,6 +181,17 @@ pub struct CreateJobArgs {
     pub claim_timeout: i64,
     /// Unix time after which nothing new starts and the job can be closed.
     pub expires_at: i64,
+    /// The proven throughput a provider needs to claim its shards.
+    pub hardware: HardwareRequirement,
+}
+
+/// A job's demand on its providers' proven hardware.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace)]
+pub struct HardwareRequirement {
+    /// Least proven throughput, mega-operations per second; 0 asks for no proof.
+    pub min_proven_mops: u64,
+    /// Most slots since the proof; 0 means the network's `proof_validity_slots`.
+    pub max_proof_age_slots: u64,
 }
 
 /// A job: PDA `[JOB, network, client, job_id]`.
@@ -209,6 +220,7 @@ pub struct Job {
     pub claim_timeout: i64,
     pub created_at: i64,
     pub expires_at: i64,
+    pub hardware: HardwareRequirement,
     pub cancelled: bool,
     /// Shard accounts ever created (a shard starts at its first claim).
     pub shards_started: u16,

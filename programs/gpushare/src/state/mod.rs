@@ -1,5 +1,6 @@
 //! Accounts the program owns, one module each, with the methods that keep them consistent.
 pub mod assignment;
+pub mod benchmark;
 pub mod delegation;
 pub mod job;
 pub mod network;
@@ -8,6 +9,7 @@ pub mod provider;
 pub mod shard;
 
 pub use assignment::*;
+pub use benchmark::*;
 pub use delegation::*;
 pub use job::*;
 pub use network::*;

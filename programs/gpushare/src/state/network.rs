@@ -41,6 +41,13 @@ pub struct NetworkParams {
     /// Seconds over which a payout's delegator part is released to the delegated shares, so a
     /// delegation that joins just before a payout earns only in proportion to the time it stays.
     pub reward_vesting: i64,
+    /// Milliseconds a throughput challenge should take a machine as fast as its provider claims.
+    pub benchmark_millis: u32,
+    /// Lamports anyone but the provider pays to challenge it: the provider's if it passes, refunded
+    /// if it fails.
+    pub benchmark_fee: u64,
+    /// Slots a passed challenge counts for.
+    pub proof_validity_slots: u64,
 }
 
 impl NetworkParams {
@@ -67,7 +74,9 @@ impl NetworkParams {
                 && (0..=MAX_WINDOW_SECONDS).contains(&self.unbonding_period)
                 && (0..=MAX_WINDOW_SECONDS).contains(&self.update_delay)
                 && (0..=MAX_WINDOW_SECONDS).contains(&self.commission_delay)
-                && (0..=MAX_WINDOW_SECONDS).contains(&self.reward_vesting),
+                && (0..=MAX_WINDOW_SECONDS).contains(&self.reward_vesting)
+                && (1..=MAX_BENCHMARK_MILLIS).contains(&self.benchmark_millis)
+                && self.proof_validity_slots > 0,
             GpuShareError::InvalidWindow
         );
         let slots = usize::from(self.max_replicas) + usize::from(self.max_extra_replicas);

@@ -5,7 +5,9 @@ use anchor_lang::prelude::*;
 use crate::constants::{GPU_MODEL_LEN, MAX_ENDPOINT_LEN};
 use crate::errors::GpuShareError;
 use crate::seeds;
-use crate::state::{NetworkParams, StakePool, shares_for, shares_to_burn, tokens_for};
+use crate::state::{
+    HardwareRequirement, NetworkParams, StakePool, shares_for, shares_to_burn, tokens_for,
+};
 
 /// What a provider says its machine is; informational, for clients and dashboards.
 #[derive(
@@ -18,6 +20,19 @@ pub struct HardwareProfile {
     pub memory_mib: u32,
     /// Claimed int8 throughput in giga-operations per second.
     pub throughput_gops: u64,
+    /// GPUs (or, for a CPU machine, 1) the throughput is spread over.
+    pub devices: u8,
+}
+
+/// The throughput a passed challenge proved.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace)]
+pub struct ProvenHardware {
+    /// Mega-operations per second of verified gemm_i8 work, 0 when nothing is proven.
+    pub mops: u64,
+    /// Slot of the commitment that proved it.
+    pub slot: u64,
+    /// Devices the challenge was spread over.
+    pub devices: u8,
 }
 
 /// A registered provider: PDA `[PROVIDER, network, authority]`.
@@ -66,6 +81,8 @@ pub struct Provider {
     pub pool: StakePool,
     /// Bump of the reward vault PDA.
     pub reward_vault_bump: u8,
+    /// What its last throughput challenge proved.
+    pub proven: ProvenHardware,
 }
 
 impl Provider {
@@ -120,6 +137,27 @@ impl Provider {
         require!(
             u64::from(self.open_claims) < cap,
             GpuShareError::ClaimCapReached
+        );
+        Ok(())
+    }
+
+    /// Refuses a provider whose proven throughput is below `required`'s minimum, or was proven more
+    /// than its maximum age (or the network's `validity`) before `slot`.
+    pub fn check_hardware(&self, required: &HardwareRequirement, validity: u64, slot: u64) -> Result<()> {
+        if required.min_proven_mops == 0 {
+            return Ok(());
+        }
+        require!(
+            self.proven.mops >= required.min_proven_mops,
+            GpuShareError::HardwareNotProven
+        );
+        let max_age = match required.max_proof_age_slots {
+            0 => validity,
+            age => age.min(validity),
+        };
+        require!(
+            slot.saturating_sub(self.proven.slot) <= max_age,
+            GpuShareError::HardwareProofStale
         );
         Ok(())
     }

@@ -12,7 +12,8 @@ use gpushare::state::*;
 use gpushare_client::ix::{self as client_ix, Holder, NetworkKeys, Slot};
 /// The program's addresses, under the names the tests use.
 pub use gpushare_client::pda::{
-    assignment as assignment_address, delegation as delegation_address,
+    assignment as assignment_address, benchmark as benchmark_address,
+    delegation as delegation_address,
     escrow_vault as escrow_vault_address, fee_vault as fee_vault_address, job as job_address,
     network as network_address, provider as provider_address, reward_vault as reward_vault_address,
     shard as shard_address, stake_vault as stake_vault_address,
@@ -45,6 +46,9 @@ pub fn default_params() -> NetworkParams {
         commission_delay: 86_400,
         min_delegation: 100_000,
         reward_vesting: 0,
+        benchmark_millis: 5,
+        benchmark_fee: 10_000_000,
+        proof_validity_slots: 216_000,
     }
 }
 
@@ -165,6 +169,7 @@ pub fn seeded_job(
         price,
         claim_timeout: 600,
         expires_at,
+        hardware: HardwareRequirement::default(),
     }
 }
 
@@ -212,6 +217,10 @@ impl Env {
 
     pub fn now(&self) -> i64 {
         self.svm.get_sysvar::<Clock>().unix_timestamp
+    }
+
+    pub fn slot(&self) -> u64 {
+        self.svm.get_sysvar::<Clock>().slot
     }
 
     /// Moves the clock (and slot) forward by `seconds`, recording the hashes of the new slots in the
@@ -574,6 +583,26 @@ impl Env {
 
     pub fn claim_rewards_ix(&self, delegator: &Wallet, p: &ProviderHandle) -> Instruction {
         client_ix::claim_rewards(&delegator.holder(), &self.keys(), &p.wallet.pubkey())
+    }
+
+    pub fn request_benchmark_ix(&self, requester: &Wallet, p: &ProviderHandle) -> Instruction {
+        client_ix::request_benchmark(&requester.pubkey(), &self.network, &p.provider)
+    }
+
+    pub fn commit_benchmark_ix(&self, p: &ProviderHandle, root: [u8; 32]) -> Instruction {
+        client_ix::commit_benchmark(&p.wallet.pubkey(), &self.network, root)
+    }
+
+    pub fn prove_benchmark_ix(
+        &self,
+        p: &ProviderHandle,
+        proofs: Vec<gpushare::instructions::BenchmarkProof>,
+    ) -> Instruction {
+        client_ix::prove_benchmark(&p.wallet.pubkey(), &self.network, proofs)
+    }
+
+    pub fn settle_benchmark_ix(&self, p: &ProviderHandle, requester: &Pubkey) -> Instruction {
+        client_ix::settle_benchmark(&self.keys(), &p.wallet.pubkey(), requester)
     }
 
     pub fn claim_provider_rewards_ix(&self, p: &ProviderHandle) -> Instruction {

@@ -4,6 +4,7 @@
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
 mod attacks;
+mod benchmark;
 mod conservation;
 mod delegation;
 mod harness;

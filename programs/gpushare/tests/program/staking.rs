@@ -116,6 +116,7 @@ fn a_provider_closes_only_when_empty_and_gets_its_rent_back() {
         gpu_model: *b"NVIDIA H100 80GB HBM3\0\0\0\0\0\0\0\0\0\0\0",
         memory_mib: 81_559,
         throughput_gops: 1_979_000,
+        devices: 1,
     };
     let update = env.update_hardware_ix(&p, hardware);
     env.send(&[update], &[&p.wallet.key])
