@@ -471,6 +471,8 @@ impl Worker {
             .arg(self.spec.concurrent_jobs.to_string())
             .arg("--poll-seconds")
             .arg("0.5")
+            .arg("--prove-hardware")
+            .arg("false")
             .arg("--backend")
             .arg("cpu")
             .env("GPUSHARE_CONFIG", ctx.dir.join("worker.toml"))

@@ -6,10 +6,13 @@ use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
 use clap::{Args, Parser, Subcommand};
-use gpushare::state::{CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, VerificationMode};
+use gpushare::state::{
+    CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, Network, Provider, VerificationMode,
+};
 use gpushare_app::demo::{self, Scenario};
 use gpushare_app::error::AppError;
 use gpushare_app::jobs::{ClientSession, Progress};
+use gpushare_client::filters;
 use gpushare_worker::cli::{KernelArgs, parse_seed};
 use gpushare_worker::config::read_keypair;
 use sha2::{Digest, Sha256};
@@ -91,6 +94,11 @@ enum Command {
     /// Delegate tokens to providers, leave, claim rewards, show delegations.
     #[command(subcommand)]
     Stake(StakeCommand),
+    /// The network's providers: stake, commission, claimed and proven throughput.
+    Providers {
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Run a whole network locally: validator, three providers (one in labelled fault-injection mode),
     /// quorum and spot-check jobs, verified results and a token-conservation check.
     Demo,
@@ -316,8 +324,48 @@ async fn run(command: Command) -> Result<(), AppError> {
         Command::Cancel { connection, job } => session(&connection).await?.cancel(&job).await,
         Command::Close { connection, job } => session(&connection).await?.close(&job).await,
         Command::Stake(command) => stake(command).await,
+        Command::Providers { connection } => providers(&session(&connection).await?).await,
         Command::Demo => unreachable!("the demo runs outside the async runtime"),
     }
+}
+
+/// Lists the network's providers, the proven fastest first.
+async fn providers(client: &ClientSession) -> Result<(), AppError> {
+    let mut providers = client
+        .chain
+        .program_accounts::<Provider>(&[(filters::PROVIDER_NETWORK, client.net.network.as_ref())])
+        .await?;
+    let clock = client.chain.clock().await?;
+    let network: Network = client.chain.existing(&client.net.network).await?;
+    providers.sort_by_key(|(_, p)| std::cmp::Reverse(p.proven.mops));
+    println!(
+        "{:<44} {:>14} {:>6} {:>12} {:>12} {:>10}",
+        "provider (wallet)", "stake", "bps", "claimed GOPS", "proven GOPS", "age slots"
+    );
+    for (_, p) in providers {
+        let proven = match p.proven.mops {
+            0 => "-".to_owned(),
+            mops => format!("{:.3}", mops as f64 / 1_000.0),
+        };
+        let age = clock.slot.saturating_sub(p.proven.slot);
+        let age = if p.proven.mops == 0 {
+            "-".to_owned()
+        } else if age > network.params.proof_validity_slots {
+            format!("{age} stale")
+        } else {
+            age.to_string()
+        };
+        println!(
+            "{:<44} {:>14} {:>6} {:>12} {:>12} {:>10}",
+            p.authority.to_string(),
+            p.stake,
+            p.pool.commission_at(clock.unix_timestamp),
+            p.hardware.throughput_gops,
+            proven,
+            age
+        );
+    }
+    Ok(())
 }
 
 async fn stake(command: StakeCommand) -> Result<(), AppError> {

@@ -117,6 +117,24 @@ fn provider_commands_manage_stake_and_refuse_bad_requests_by_name() {
         "stake       5000000 (5000000 own, 0 delegated)"
     );
     assert!(status.contains(&f.wallet.to_string()));
+    assert_eq!(
+        status_line(&status, "proven"),
+        "proven      nothing yet (gpushare-worker prove-hardware)"
+    );
+    // The throughput `register` measured, proven on chain end to end on the CPU backend.
+    let proven = ok(&f.worker(&["prove-hardware"]));
+    assert!(proven.contains("proven "), "{proven}");
+    let status = ok(&f.worker(&["status"]));
+    assert!(
+        status_line(&status, "proven").contains("GOPS on 1 device(s) at slot"),
+        "{status}"
+    );
+    let listing = ok(&f.run(Path::new(env!("CARGO_BIN_EXE_gpushare")), &["providers"]));
+    let row = status_line(&listing, &f.wallet.to_string());
+    assert!(
+        !row.contains(" - "),
+        "the proven figure is listed: {listing}"
+    );
     ok(&f.worker(&["stake", "--amount", "1000000"]));
     assert_eq!(f.balance(), 4 * TOKEN);
 

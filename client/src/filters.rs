@@ -15,12 +15,14 @@ pub const ASSIGNMENT_PROVIDER: usize = 8 + 32 + 32 + 2 + 1;
 pub const DELEGATION_DELEGATOR: usize = 8;
 /// `Delegation::provider`.
 pub const DELEGATION_PROVIDER: usize = 8 + 32;
+/// `Provider::network`.
+pub const PROVIDER_NETWORK: usize = 8 + 32;
 
 #[cfg(test)]
 mod tests {
     use anchor_lang::prelude::Pubkey;
     use anchor_lang::{AccountSerialize, Space};
-    use gpushare::state::{Assignment, Delegation, Job, Shard};
+    use gpushare::state::{Assignment, Delegation, Job, Provider, Shard};
 
     fn serialized<T: AccountSerialize>(account: &T, space: usize) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(space);
@@ -53,6 +55,10 @@ mod tests {
         let bytes = serialized(&delegation, Delegation::INIT_SPACE);
         assert_eq!(at(&bytes, super::DELEGATION_DELEGATOR), key);
         assert_eq!(at(&bytes, super::DELEGATION_PROVIDER), delegation.provider);
+        let mut provider: Provider = zeroed();
+        provider.network = key;
+        let bytes = serialized(&provider, Provider::INIT_SPACE);
+        assert_eq!(at(&bytes, super::PROVIDER_NETWORK), key);
         let mut job: Job = zeroed();
         job.network = key;
         assert_eq!(

@@ -139,12 +139,30 @@ mod tests {
     fn sizes_follow_the_claim_and_stay_within_the_caps() {
         // 1 GOPS for 1 s: 10⁹ operations, 477 rows of 2²¹ each, rounded up to 512.
         let small = BenchmarkSize::for_throughput(1, 1_000, 1);
-        assert_eq!(small, BenchmarkSize { units: 1, unit_rows: 512 });
+        assert_eq!(
+            small,
+            BenchmarkSize {
+                units: 1,
+                unit_rows: 512
+            }
+        );
         let tiny = BenchmarkSize::for_throughput(1, 1, 2);
-        assert_eq!(tiny, BenchmarkSize { units: 2, unit_rows: MIN_UNIT_ROWS });
+        assert_eq!(
+            tiny,
+            BenchmarkSize {
+                units: 2,
+                unit_rows: MIN_UNIT_ROWS
+            }
+        );
         // 10 TOPS for 30 s over 4 devices: 139,699 full units, rounded up to 139,700.
         let big = BenchmarkSize::for_throughput(10_000, 30_000, 4);
-        assert_eq!(big, BenchmarkSize { units: 139_700, unit_rows: MAX_UNIT_ROWS });
+        assert_eq!(
+            big,
+            BenchmarkSize {
+                units: 139_700,
+                unit_rows: MAX_UNIT_ROWS
+            }
+        );
         assert!(big.ops() >= 10_000 * 1_000_000_000 * 30);
         let capped = BenchmarkSize::for_throughput(u64::MAX, u32::MAX, 3);
         assert_eq!(capped.units, MAX_UNITS - MAX_UNITS % 3);
@@ -157,7 +175,10 @@ mod tests {
 
     #[test]
     fn leaves_locate_in_their_unit() {
-        let size = BenchmarkSize { units: 3, unit_rows: 8 };
+        let size = BenchmarkSize {
+            units: 3,
+            unit_rows: 8,
+        };
         assert_eq!(size.unit_leaves(), 1024);
         assert_eq!(size.locate(0), (0, 0));
         assert_eq!(size.locate(1024 * 2 + 5), (2, 5));

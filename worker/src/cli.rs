@@ -57,6 +57,9 @@ pub enum Command {
     Commission(CommissionCommand),
     /// Claim what the provider's own stake has earned and settlements have not yet paid it.
     ClaimRewards,
+    /// Prove this machine's throughput on chain: open a challenge (or answer the open one),
+    /// compute it on every device, commit, prove the samples, and record the verdict.
+    ProveHardware,
     /// Show stake, unbonding, counters and earnings.
     Status,
     /// Run the worker daemon until SIGINT/SIGTERM.
@@ -233,6 +236,13 @@ pub fn run(cli: Cli) -> Result<(), WorkerError> {
             on_chain(&config()?, |s| async move { s.set_commission(bps).await })
         }
         Command::ClaimRewards => on_chain(&config()?, |s| async move { s.claim_rewards().await }),
+        Command::ProveHardware => {
+            let config = config()?;
+            let backend = backend::select(&config.backend)?;
+            on_chain(&config, |session| async move {
+                session.prove_hardware(backend).await
+            })
+        }
         Command::Status => on_chain(&config()?, |s| async move { s.status().await }),
         Command::Run { inject_fault } => {
             let runtime = runtime()?;

@@ -72,6 +72,10 @@ pub struct ConfigArgs {
     /// Seconds between chain scans when no websocket notification arrives [default: 2].
     #[arg(long, env = "GPUSHARE_POLL_SECONDS", global = true)]
     pub poll_seconds: Option<f64>,
+    /// Whether `run` proves this machine's throughput on chain by itself, and again before the
+    /// proof goes stale (challenges others open are answered either way) [default: true].
+    #[arg(long, env = "GPUSHARE_PROVE_HARDWARE", global = true)]
+    pub prove_hardware: Option<bool>,
 }
 
 /// The resolved configuration.
@@ -91,6 +95,7 @@ pub struct Config {
     pub priority_fee: u64,
     pub max_input_bytes: u64,
     pub poll_interval: Duration,
+    pub prove_hardware: bool,
 }
 
 fn home() -> PathBuf {
@@ -191,6 +196,7 @@ impl Config {
                 .or(file.max_input_bytes)
                 .unwrap_or(1 << 30),
             poll_interval: Duration::from_secs_f64(poll_seconds),
+            prove_hardware: args.prove_hardware.or(file.prove_hardware).unwrap_or(true),
         })
     }
 

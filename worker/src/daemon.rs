@@ -12,8 +12,8 @@ use anchor_lang::prelude::Pubkey;
 use futures::StreamExt;
 use gpushare::commitment::work_commitment;
 use gpushare::state::{
-    Assignment, Job, JobInput, KernelSpec, Network, Provider, Shard, ShardPhase, Verdict,
-    VerificationMode,
+    Assignment, Benchmark, Job, JobInput, KernelSpec, Network, Provider, Shard, ShardPhase,
+    Verdict, VerificationMode,
 };
 use gpushare_client::chain::{Chain, ChainError, ComputeUnits};
 use gpushare_client::ix::{self, Holder, NetworkKeys, Slot};
@@ -27,6 +27,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::backend::Backend;
+use crate::benchmark::{Challenger, Outcome};
 use crate::config::Config;
 use crate::engine::{Input, ShardRun};
 use crate::error::WorkerError;
@@ -43,6 +44,7 @@ const CLAIM_TIMEOUT_MARGIN: f64 = 2.0;
 const CLAIM_TIMEOUT_SLACK_SECONDS: f64 = 10.0;
 
 /// The provider's identity on the network.
+#[derive(Clone)]
 pub struct Identity {
     pub wallet: Arc<Keypair>,
     pub holder: Holder,
@@ -87,6 +89,10 @@ pub struct Daemon {
     computing: HashMap<Pubkey, Computation>,
     last_seen: Option<Provider>,
     unusable_jobs: HashSet<Pubkey>,
+    /// The throughput challenge being answered in the background.
+    challenge: Option<JoinHandle<Result<Outcome, WorkerError>>>,
+    /// Slot of the last challenge this worker opened itself (a failed one is not retried at once).
+    opened_challenge_at: Option<u64>,
 }
 
 impl Daemon {
@@ -110,6 +116,8 @@ impl Daemon {
             computing: HashMap::new(),
             last_seen: None,
             unusable_jobs: HashSet::new(),
+            challenge: None,
+            opened_challenge_at: None,
         }
     }
 
@@ -174,6 +182,62 @@ impl Daemon {
         if !stop.load(Ordering::SeqCst) && held.len() < self.config.concurrent_jobs {
             self.claim_next(&round).await;
         }
+        if !stop.load(Ordering::SeqCst) {
+            self.tend_challenge(&round).await?;
+        }
+        Ok(())
+    }
+
+    /// Answers a throughput challenge on this provider, whoever opened it; and (with
+    /// `prove_hardware`) opens one when nothing is proven or the proof is in the last tenth of its
+    /// validity. One at a time, in the background; a failed one of its own waits a tenth of the
+    /// validity before the next.
+    async fn tend_challenge(&mut self, round: &Round) -> Result<(), WorkerError> {
+        if let Some(task) = self.challenge.take_if(|task| task.is_finished()) {
+            match task.await {
+                Ok(Ok(outcome)) => tracing::info!(
+                    mops = outcome.mops,
+                    compute_seconds = outcome.compute_seconds,
+                    "throughput challenge settled"
+                ),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "throughput challenge step failed");
+                    self.metrics.fail(error.kind());
+                }
+                Err(error) => tracing::warn!(%error, "throughput challenge task failed"),
+            }
+        }
+        if self.challenge.is_some() {
+            return Ok(());
+        }
+        let provider = &round.provider;
+        let validity = round.params.proof_validity_slots;
+        let retry = validity / 10;
+        let open = self
+            .chain
+            .account::<Benchmark>(&pda::benchmark(&self.me.provider()))
+            .await?
+            .is_some();
+        let due = self.config.prove_hardware
+            && provider.hardware.throughput_gops > 0
+            && provider.own_stake()? >= round.params.min_stake
+            && (provider.proven.mops == 0
+                || round.slot >= provider.proven.slot.saturating_add(validity - retry))
+            && self
+                .opened_challenge_at
+                .is_none_or(|at| round.slot >= at.saturating_add(retry));
+        if !open && !due {
+            return Ok(());
+        }
+        if !open {
+            self.opened_challenge_at = Some(round.slot);
+        }
+        let challenger = Challenger {
+            chain: Arc::clone(&self.chain),
+            me: self.me.clone(),
+            backend: Arc::clone(&self.backend),
+        };
+        self.challenge = Some(tokio::spawn(async move { challenger.prove().await }));
         Ok(())
     }
 
@@ -646,6 +710,10 @@ impl Daemon {
         let finishable = job
             .check_can_finish(round.now.saturating_add(job.claim_timeout))
             .is_ok();
+        let proven_enough = round
+            .provider
+            .check_hardware(&job.hardware, round.params.proof_validity_slots, round.slot)
+            .is_ok();
         let supported = match (&job.input, job.kernel) {
             (JobInput::Data { uri, .. }, KernelSpec::GemmI8 { .. }) => {
                 ["http://", "https://", "file://"]
@@ -657,6 +725,7 @@ impl Daemon {
         };
         supported
             && provable
+            && proven_enough
             && holdable
             && timeout_met
             && finishable

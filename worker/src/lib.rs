@@ -4,6 +4,7 @@
 //! work on the network, with the provider's chain commands around it.
 pub mod backend;
 pub mod bench;
+pub mod benchmark;
 pub mod cli;
 pub mod config;
 pub mod cpu;

@@ -4,6 +4,7 @@
 use anchor_lang::prelude::borsh;
 use gpushare::instructions::{LeafWitness, SampleProof};
 use gpushare_core::kernels::Kernel;
+use gpushare_core::merkle::MerkleTree;
 use gpushare_core::spot_check::{LEAF_BUDGET_UNITS, leaf_cost_units, sample_index};
 
 use crate::error::WorkerError;
@@ -23,17 +24,7 @@ pub fn proofs(
     let leaf_bytes = kernel.leaf_bytes();
     let tree = hashing::tree(output, leaf_bytes);
     let leaves = tree.size();
-    let witness = |index: u64| -> Result<LeafWitness, WorkerError> {
-        let start = index as usize * leaf_bytes;
-        let leaf = output
-            .get(start..(start + leaf_bytes).min(output.len()))
-            .ok_or_else(|| WorkerError::SelfCheck(format!("leaf {index} is outside the output")))?
-            .to_vec();
-        let path = tree
-            .audit_path(index)
-            .map_err(|e| WorkerError::SelfCheck(format!("audit path of leaf {index}: {e:?}")))?;
-        Ok(LeafWitness { leaf, path })
-    };
+    let witness = |index: u64| witness(output, &tree, leaf_bytes, index);
     let chained = matches!(kernel, Kernel::Sha256Chain { .. });
     (0..samples)
         .filter(|sample| proven & (1u64 << sample) == 0)
@@ -49,6 +40,29 @@ pub fn proofs(
             })
         })
         .collect()
+}
+
+/// Leaf `index` of `output` (cut into `leaf_bytes`-byte leaves, whose tree is `tree`) with its
+/// audit path.
+pub fn witness(
+    output: &[u8],
+    tree: &MerkleTree,
+    leaf_bytes: usize,
+    index: u64,
+) -> Result<LeafWitness, WorkerError> {
+    let start = index as usize * leaf_bytes;
+    let leaf = output
+        .get(start..(start + leaf_bytes).min(output.len()))
+        .ok_or_else(|| WorkerError::SelfCheck(format!("leaf {index} is outside the output")))?
+        .to_vec();
+    let path = audit_path(tree, index)?;
+    Ok(LeafWitness { leaf, path })
+}
+
+/// The audit path of leaf `index` of `tree`.
+pub fn audit_path(tree: &MerkleTree, index: u64) -> Result<Vec<[u8; 32]>, WorkerError> {
+    tree.audit_path(index)
+        .map_err(|e| WorkerError::SelfCheck(format!("audit path of leaf {index}: {e:?}")))
 }
 
 /// Splits proofs into batches that each fit one transaction: its bytes, and the compute units of

@@ -13,6 +13,7 @@ use solana_signer::Signer;
 use tokio::sync::Notify;
 
 use crate::backend::{self, Backend};
+use crate::benchmark::Challenger;
 use crate::config::Config;
 use crate::daemon::{Daemon, Identity, watch_program};
 use crate::error::WorkerError;
@@ -104,6 +105,27 @@ impl Session {
         .await
     }
 
+    /// Proves this machine's throughput on chain (answering a challenge already open on it).
+    pub async fn prove_hardware(&self, backend: Arc<dyn Backend>) -> Result<(), WorkerError> {
+        let challenger = Challenger {
+            chain: Arc::clone(&self.chain),
+            me: self.me.clone(),
+            backend,
+        };
+        let outcome = challenger.prove().await?;
+        if outcome.mops == 0 {
+            return Err(WorkerError::SelfCheck(
+                "the throughput challenge failed; the provider was slashed".into(),
+            ));
+        }
+        println!(
+            "proven      {:.3} GOPS (computed in {:.2} s here)",
+            outcome.mops as f64 / 1_000.0,
+            outcome.compute_seconds
+        );
+        Ok(())
+    }
+
     /// Claims what the provider's own stake has earned and settlements have not yet paid it (the end
     /// of each payout's release).
     pub async fn claim_rewards(&self) -> Result<(), WorkerError> {
@@ -156,6 +178,15 @@ impl Session {
             model.trim_end_matches('\0'),
             provider.hardware.throughput_gops
         );
+        match provider.proven.mops {
+            0 => println!("proven      nothing yet (gpushare-worker prove-hardware)"),
+            mops => println!(
+                "proven      {:.3} GOPS on {} device(s) at slot {}",
+                mops as f64 / 1_000.0,
+                provider.proven.devices,
+                provider.proven.slot
+            ),
+        }
         let own = provider.own_stake()?;
         println!(
             "stake       {} ({own} own, {} delegated)",
@@ -250,7 +281,8 @@ pub fn hardware_profile(backend: &dyn Backend) -> Result<HardwareProfile, Worker
     Ok(HardwareProfile {
         gpu_model,
         memory_mib: u32::try_from(backend.memory_mib()).unwrap_or(u32::MAX),
-        throughput_gops: (operations / seconds / 1e9) as u64,
+        // At least 1: a claim of 0 could not be sized into a throughput challenge.
+        throughput_gops: ((operations / seconds / 1e9) as u64).max(1),
         devices: u8::try_from(devices.len()).unwrap_or(u8::MAX),
     })
 }

@@ -192,7 +192,10 @@ pub mod gpushare {
     }
 
     /// The provider proves its benchmark's challenged samples.
-    pub fn prove_benchmark(ctx: Context<ProveBenchmark>, proofs: Vec<BenchmarkProof>) -> Result<()> {
+    pub fn prove_benchmark(
+        ctx: Context<ProveBenchmark>,
+        proofs: Vec<BenchmarkProof>,
+    ) -> Result<()> {
         ProveBenchmark::handler(ctx, proofs)
     }
 

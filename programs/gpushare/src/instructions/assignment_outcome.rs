@@ -101,9 +101,9 @@ impl AssignmentOutcome<'_> {
             Verdict::Pay => {
                 let (price, fee) = (self.job.price, self.job.fee_per_slot);
                 let now = Clock::get()?.unix_timestamp;
-                let (commission, to_stakers) = self
-                    .provider
-                    .split_pay(price, now, self.network.params.reward_vesting)?;
+                let (commission, to_stakers) =
+                    self.provider
+                        .split_pay(price, now, self.network.params.reward_vesting)?;
                 for (to, amount) in [
                     (&self.provider_token, commission),
                     (&self.reward_vault, to_stakers),

@@ -88,7 +88,13 @@ impl ProveBenchmark<'_> {
                     GpuShareError::DuplicateProof
                 );
                 require!(
-                    verify_audit_path(u64::from(unit), u64::from(size.units), unit_root, path, &root),
+                    verify_audit_path(
+                        u64::from(unit),
+                        u64::from(size.units),
+                        unit_root,
+                        path,
+                        &root
+                    ),
                     GpuShareError::InvalidMerkleProof
                 );
                 benchmark.unit_roots[slot] = *unit_root;
@@ -96,7 +102,10 @@ impl ProveBenchmark<'_> {
                 Ok(true)
             }
             BenchmarkProof::Leaf { witness, .. } => {
-                require!(benchmark.units_proven & bit != 0, GpuShareError::UnitNotProven);
+                require!(
+                    benchmark.units_proven & bit != 0,
+                    GpuShareError::UnitNotProven
+                );
                 require!(benchmark.proven & bit == 0, GpuShareError::DuplicateProof);
                 require!(
                     verify_audit_path(
@@ -108,9 +117,15 @@ impl ProveBenchmark<'_> {
                     ),
                     GpuShareError::InvalidMerkleProof
                 );
-                let reference =
-                    seeded_leaf(size.unit_kernel(), &unit_seed(&seed, unit), 1, 0, leaf, None)
-                        .map_err(|_| GpuShareError::InvalidKernelSpec)?;
+                let reference = seeded_leaf(
+                    size.unit_kernel(),
+                    &unit_seed(&seed, unit),
+                    1,
+                    0,
+                    leaf,
+                    None,
+                )
+                .map_err(|_| GpuShareError::InvalidKernelSpec)?;
                 if reference != witness.leaf {
                     return Ok(false);
                 }

@@ -108,5 +108,4 @@ impl Benchmark {
         (self.failed || missed_commit || slot > self.proof_deadline())
             .then_some(BenchmarkVerdict::Failed)
     }
-
 }

@@ -186,7 +186,9 @@ pub struct CreateJobArgs {
 }
 
 /// A job's demand on its providers' proven hardware.
-#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace)]
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace,
+)]
 pub struct HardwareRequirement {
     /// Least proven throughput, mega-operations per second; 0 asks for no proof.
     pub min_proven_mops: u64,

@@ -161,7 +161,10 @@ impl StakePool {
             return self.vesting_total;
         }
         let elapsed = now.saturating_sub(self.vesting_from).max(0).unsigned_abs();
-        let period = self.vesting_until.saturating_sub(self.vesting_from).unsigned_abs();
+        let period = self
+            .vesting_until
+            .saturating_sub(self.vesting_from)
+            .unsigned_abs();
         // elapsed < period here, so the quotient is below `vesting_total`.
         (u128::from(self.vesting_total) * u128::from(elapsed) / u128::from(period.max(1))) as u64
     }

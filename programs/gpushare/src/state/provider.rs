@@ -25,7 +25,9 @@ pub struct HardwareProfile {
 }
 
 /// The throughput a passed challenge proved.
-#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace)]
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace,
+)]
 pub struct ProvenHardware {
     /// Mega-operations per second of verified gemm_i8 work, 0 when nothing is proven.
     pub mops: u64,
@@ -143,7 +145,12 @@ impl Provider {
 
     /// Refuses a provider whose proven throughput is below `required`'s minimum, or was proven more
     /// than its maximum age (or the network's `validity`) before `slot`.
-    pub fn check_hardware(&self, required: &HardwareRequirement, validity: u64, slot: u64) -> Result<()> {
+    pub fn check_hardware(
+        &self,
+        required: &HardwareRequirement,
+        validity: u64,
+        slot: u64,
+    ) -> Result<()> {
         if required.min_proven_mops == 0 {
             return Ok(());
         }

@@ -48,11 +48,13 @@ impl Output {
                         seeded_leaf(size.unit_kernel(), &seed, 1, 0, leaf, None).expect("leaf")
                     })
                     .collect();
-                let tree = MerkleTree::from_leaf_hashes(leaves.iter().map(|l| leaf_hash(l)).collect());
+                let tree =
+                    MerkleTree::from_leaf_hashes(leaves.iter().map(|l| leaf_hash(l)).collect());
                 (leaves, tree)
             })
             .collect();
-        let commitment = MerkleTree::from_leaf_hashes(units.iter().map(|(_, t)| t.root()).collect());
+        let commitment =
+            MerkleTree::from_leaf_hashes(units.iter().map(|(_, t)| t.root()).collect());
         Output {
             size,
             units,
@@ -73,7 +75,10 @@ impl Output {
             BenchmarkProof::Unit {
                 sample,
                 root: tree.root(),
-                path: self.commitment.audit_path(u64::from(unit)).expect("unit path"),
+                path: self
+                    .commitment
+                    .audit_path(u64::from(unit))
+                    .expect("unit path"),
             },
             BenchmarkProof::Leaf {
                 sample,
@@ -132,11 +137,16 @@ fn an_honest_provider_proves_its_throughput_and_a_challenger_pays_for_it() {
     let p = claiming_provider(&mut env, 3);
     let challenger = env.wallet(0);
     let fee = default_params().benchmark_fee;
-    let (challenger_before, provider_before) =
-        (env.lamports(&challenger.pubkey()), env.lamports(&p.wallet.pubkey()));
+    let (challenger_before, provider_before) = (
+        env.lamports(&challenger.pubkey()),
+        env.lamports(&p.wallet.pubkey()),
+    );
 
     let benchmark = request_and_draw(&mut env, &challenger, &p);
-    assert_eq!((benchmark.units, benchmark.unit_rows, benchmark.devices), (3, 8, 3));
+    assert_eq!(
+        (benchmark.units, benchmark.unit_rows, benchmark.devices),
+        (3, 8, 3)
+    );
     assert_eq!(benchmark.fee, fee);
     let output = Output::compute(&benchmark.seed.expect("seed"), benchmark.size());
     commit_and_prove(&mut env, &p, &output);
@@ -150,7 +160,10 @@ fn an_honest_provider_proves_its_throughput_and_a_challenger_pays_for_it() {
     );
     assert!(expected > 0);
     let settled = env.events::<BenchmarkSettled>().remove(0);
-    assert_eq!((settled.passed, settled.mops, settled.slashed), (true, expected, 0));
+    assert_eq!(
+        (settled.passed, settled.mops, settled.slashed),
+        (true, expected, 0)
+    );
     let provider: Provider = env.fetch(&p.provider);
     assert_eq!(
         provider.proven,
@@ -225,8 +238,15 @@ fn a_late_commitment_is_refused_and_the_provider_slashed_and_its_proof_cleared()
     assert_eq!((settled.passed, settled.slashed), (false, slashed));
     assert_eq!(env.balance(&p.vault), STAKE - slashed);
     assert_eq!(env.balance(&env.fee_vault) - fees_before, slashed);
-    assert_eq!(env.fetch::<Provider>(&p.provider).proven, ProvenHardware::default());
-    assert_eq!(env.lamports(&challenger.pubkey()), before, "fee and rent refunded");
+    assert_eq!(
+        env.fetch::<Provider>(&p.provider).proven,
+        ProvenHardware::default()
+    );
+    assert_eq!(
+        env.lamports(&challenger.pubkey()),
+        before,
+        "fee and rent refunded"
+    );
 }
 
 /// A root from an earlier challenge proves its own tree, but its leaves are not this seed's: the
@@ -243,15 +263,21 @@ fn a_replayed_root_fails_and_a_forged_path_is_refused() {
 
     request_and_draw(&mut env, &p.wallet, &p);
     let commit = env.commit_benchmark_ix(&p, old.root());
-    env.send(&[commit], &[&p.wallet.key]).expect("commit the old root");
+    env.send(&[commit], &[&p.wallet.key])
+        .expect("commit the old root");
     env.warp(2);
     env.send(&[draw_ix(&p)], &[]).expect("draw the challenge");
     let challenge = benchmark_of(&env, &p).challenge.expect("challenge");
     let mut proofs = old.proofs(&challenge, 0);
     let leaf_step = proofs.pop().expect("leaf step");
     let prove_unit = env.prove_benchmark_ix(&p, proofs);
-    env.send(&[prove_unit], &[&p.wallet.key]).expect("the unit root is in the old tree");
-    let BenchmarkProof::Leaf { sample, mut witness } = leaf_step.clone() else {
+    env.send(&[prove_unit], &[&p.wallet.key])
+        .expect("the unit root is in the old tree");
+    let BenchmarkProof::Leaf {
+        sample,
+        mut witness,
+    } = leaf_step.clone()
+    else {
         unreachable!("the second step proves the leaf")
     };
     witness.leaf[0] ^= 1;
@@ -262,12 +288,16 @@ fn a_replayed_root_fails_and_a_forged_path_is_refused() {
         code(GpuShareError::InvalidMerkleProof),
     );
     let replayed = env.prove_benchmark_ix(&p, vec![leaf_step]);
-    env.send(&[replayed], &[&p.wallet.key]).expect("a valid path to a wrong leaf");
+    env.send(&[replayed], &[&p.wallet.key])
+        .expect("a valid path to a wrong leaf");
     assert!(benchmark_of(&env, &p).failed);
     let settle = env.settle_benchmark_ix(&p, &p.wallet.pubkey());
     env.send(&[settle], &[]).expect("settle the replay");
     assert!(!env.events::<BenchmarkSettled>()[0].passed);
-    assert_eq!(env.fetch::<Provider>(&p.provider).proven, ProvenHardware::default());
+    assert_eq!(
+        env.fetch::<Provider>(&p.provider).proven,
+        ProvenHardware::default()
+    );
 }
 
 #[test]
@@ -283,8 +313,13 @@ fn refusals_are_named_and_change_nothing() {
         code(GpuShareError::NoThroughputClaimed),
     );
     let request = env.request_benchmark_ix(&p.wallet, &p);
-    env.send(&[request.clone()], &[&p.wallet.key]).expect("request");
-    env.assert_refused(&[request], &[&p.wallet.key], code(GpuShareError::BenchmarkOpen));
+    env.send(&[request.clone()], &[&p.wallet.key])
+        .expect("request");
+    env.assert_refused(
+        &[request],
+        &[&p.wallet.key],
+        code(GpuShareError::BenchmarkOpen),
+    );
     env.assert_refused(&[draw_ix(&p)], &[], code(GpuShareError::ChallengeNotReady));
     let unseeded = env.commit_benchmark_ix(&p, [1; 32]);
     env.assert_refused(
@@ -304,8 +339,13 @@ fn refusals_are_named_and_change_nothing() {
         code(GpuShareError::NotProviderAuthority),
     );
     let commit = env.commit_benchmark_ix(&p, [1; 32]);
-    env.send(&[commit.clone()], &[&p.wallet.key]).expect("commit");
-    env.assert_refused(&[commit], &[&p.wallet.key], code(GpuShareError::BenchmarkCommitted));
+    env.send(&[commit.clone()], &[&p.wallet.key])
+        .expect("commit");
+    env.assert_refused(
+        &[commit],
+        &[&p.wallet.key],
+        code(GpuShareError::BenchmarkCommitted),
+    );
     let leaf_first = env.prove_benchmark_ix(
         &p,
         vec![BenchmarkProof::Leaf {
@@ -316,10 +356,18 @@ fn refusals_are_named_and_change_nothing() {
             },
         }],
     );
-    env.assert_refused(&[leaf_first.clone()], &[&p.wallet.key], code(GpuShareError::NotChallenged));
+    env.assert_refused(
+        &[leaf_first.clone()],
+        &[&p.wallet.key],
+        code(GpuShareError::NotChallenged),
+    );
     env.warp(2);
     env.send(&[draw_ix(&p)], &[]).expect("draw the challenge");
-    env.assert_refused(&[leaf_first], &[&p.wallet.key], code(GpuShareError::UnitNotProven));
+    env.assert_refused(
+        &[leaf_first],
+        &[&p.wallet.key],
+        code(GpuShareError::UnitNotProven),
+    );
     let out_of_range = env.prove_benchmark_ix(
         &p,
         vec![BenchmarkProof::Unit {
@@ -328,9 +376,16 @@ fn refusals_are_named_and_change_nothing() {
             path: Vec::new(),
         }],
     );
-    env.assert_refused(&[out_of_range], &[&p.wallet.key], code(GpuShareError::InvalidSample));
+    env.assert_refused(
+        &[out_of_range],
+        &[&p.wallet.key],
+        code(GpuShareError::InvalidSample),
+    );
     let state = benchmark_of(&env, &p);
-    assert_eq!((state.units_proven, state.proven, state.failed), (0, 0, false));
+    assert_eq!(
+        (state.units_proven, state.proven, state.failed),
+        (0, 0, false)
+    );
     assert_eq!(state.root, Some([1; 32]));
     let unknown: Pubkey = benchmark_address(&other.provider);
     assert!(!env.exists(&unknown));

@@ -426,7 +426,11 @@ fn a_delegation_made_just_before_a_payout_and_left_right_after_earns_nothing() {
 
     env.warp(VESTING);
     let snipe = env.claim_rewards_ix(&sniper, &p);
-    env.assert_refused(&[snipe], &[&sniper.key], code(GpuShareError::NothingToClaim));
+    env.assert_refused(
+        &[snipe],
+        &[&sniper.key],
+        code(GpuShareError::NothingToClaim),
+    );
     let (steady_got, provider_got) = claim_all(&mut env, &p, &steady);
     // Released over 2 own : 6 delegated shares, as if the sniper had never come.
     assert!(steady_got.abs_diff(675_000) <= 1, "{steady_got}");
@@ -459,7 +463,8 @@ fn rewards_follow_the_time_each_delegation_backed_the_provider() {
     let (early_steady, early_own) = claim_all(&mut env, &p, &steady);
     env.warp(VESTING / 4);
     let leave = env.undelegate_ix(&brief, &p, DELEGATED);
-    env.send(&[leave], &[&brief.key]).expect("undelegate halfway");
+    env.send(&[leave], &[&brief.key])
+        .expect("undelegate halfway");
     env.warp(VESTING);
     let claim = env.claim_rewards_ix(&brief, &p);
     env.send(&[claim], &[&brief.key]).expect("claim");
@@ -501,13 +506,23 @@ fn the_last_stake_to_leave_takes_the_rest_of_the_release() {
     let unstake = env.unstake_ix(&p, STAKE);
     env.send(&[unstake], &[&p.wallet.key]).expect("unstake all");
     let state: Provider = env.fetch(&p.provider);
-    assert_eq!((state.pool.shares, state.pool.vesting_at(env.now())), (0, 0));
+    assert_eq!(
+        (state.pool.shares, state.pool.vesting_at(env.now())),
+        (0, 0)
+    );
     let newcomer = env.delegator(&p, DELEGATED);
     env.warp(VESTING);
     let snipe = env.claim_rewards_ix(&newcomer, &p);
-    env.assert_refused(&[snipe], &[&newcomer.key], code(GpuShareError::NothingToClaim));
+    env.assert_refused(
+        &[snipe],
+        &[&newcomer.key],
+        code(GpuShareError::NothingToClaim),
+    );
     let (steady_got, provider_got) = claim_all(&mut env, &p, &steady);
     // Half released over 2 : 6 shares; the other half to the provider's own stake, the last to go.
     assert!(steady_got.abs_diff(337_500) <= 1, "{steady_got}");
-    assert!(provider_got.abs_diff(112_500 + 450_000) <= 2, "{provider_got}");
+    assert!(
+        provider_got.abs_diff(112_500 + 450_000) <= 2,
+        "{provider_got}"
+    );
 }

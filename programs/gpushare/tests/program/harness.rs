@@ -13,10 +13,10 @@ use gpushare_client::ix::{self as client_ix, Holder, NetworkKeys, Slot};
 /// The program's addresses, under the names the tests use.
 pub use gpushare_client::pda::{
     assignment as assignment_address, benchmark as benchmark_address,
-    delegation as delegation_address,
-    escrow_vault as escrow_vault_address, fee_vault as fee_vault_address, job as job_address,
-    network as network_address, provider as provider_address, reward_vault as reward_vault_address,
-    shard as shard_address, stake_vault as stake_vault_address,
+    delegation as delegation_address, escrow_vault as escrow_vault_address,
+    fee_vault as fee_vault_address, job as job_address, network as network_address,
+    provider as provider_address, reward_vault as reward_vault_address, shard as shard_address,
+    stake_vault as stake_vault_address,
 };
 use litesvm::LiteSVM;
 use solana_keypair::Keypair;
