@@ -1,6 +1,6 @@
 // An outside verifier's view of gpushare results, written from the protocol's definitions (not from
-// the worker's code): the sha256_chain kernel's leaves and the RFC 6962 Merkle Tree Hash with audit
-// paths, and the spot-check sample indices.
+// the worker's code): the sha256_chain and seeded gemm_i8 kernels' leaves, a throughput challenge's
+// unit seeds, the RFC 6962 Merkle Tree Hash with audit paths, and the spot-check sample indices.
 import { PublicKey } from "@solana/web3.js";
 import { createHash } from "crypto";
 
@@ -30,12 +30,59 @@ export function sha256ChainLeaves(kernelSeed: Buffer, shard: number, steps: numb
   return leaves;
 }
 
+const MASK64 = (1n << 64n) - 1n;
+
+/** Output `index` of the SplitMix64 stream seeded with `seed`. */
+function splitmix64At(seed: bigint, index: bigint): bigint {
+  let z = (seed + (index + 1n) * 0x9e3779b97f4a7c15n) & MASK64;
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK64;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK64;
+  return z ^ (z >> 31n);
+}
+
+/** `count` i8 elements of a seeded gemm_i8 operand stream: byte `i % 8` of SplitMix64 output `i / 8`. */
+function operand(kernelSeed: Buffer, name: "A" | "B", count: number): Int8Array {
+  const stream = sha256(Buffer.from(`gpushare:gemm_i8:${name}`), kernelSeed).readBigUInt64LE(0);
+  const bytes = Buffer.alloc(Math.ceil(count / 8) * 8);
+  for (let word = 0; word < bytes.length / 8; word++) {
+    bytes.writeBigUInt64LE(splitmix64At(stream, BigInt(word)), word * 8);
+  }
+  return new Int8Array(bytes.buffer, bytes.byteOffset, count);
+}
+
+/** The leaves of a one-shard seeded gemm_i8 (C = A·B, m×n of i32 LE, 8 elements a leaf). */
+export function gemmLeaves(kernelSeed: Buffer, m: number, n: number, k: number): Buffer[] {
+  const a = operand(kernelSeed, "A", m * k);
+  const b = operand(kernelSeed, "B", k * n);
+  const c = Buffer.alloc(m * n * 4);
+  const row = new Int32Array(n);
+  for (let i = 0; i < m; i++) {
+    row.fill(0);
+    for (let p = 0; p < k; p++) {
+      const x = a[i * k + p];
+      for (let j = 0; j < n; j++) row[j] += x * b[p * n + j];
+    }
+    for (let j = 0; j < n; j++) c.writeInt32LE(row[j], (i * n + j) * 4);
+  }
+  const leaves: Buffer[] = [];
+  for (let at = 0; at < c.length; at += 32) leaves.push(c.subarray(at, at + 32));
+  return leaves;
+}
+
+/** The seed of unit `unit` of a throughput challenge seeded by `seed`. */
+export function unitSeed(seed: Buffer, unit: number): Buffer {
+  const index = Buffer.alloc(4);
+  index.writeUInt32LE(unit);
+  return sha256(Buffer.from("gpushare:benchmark-unit"), seed, index);
+}
+
 /** RFC 6962 Merkle tree, kept by levels (an unpaired node is carried up). */
 export class MerkleTree {
   private readonly levels: Buffer[][];
 
-  constructor(leaves: Buffer[]) {
-    this.levels = [leaves.map((leaf) => sha256(Buffer.from([0]), leaf))];
+  /** The tree over `leaves`, or (`hashed`) over nodes that are already the leaves' hashes. */
+  constructor(leaves: Buffer[], hashed = false) {
+    this.levels = [hashed ? leaves : leaves.map((leaf) => sha256(Buffer.from([0]), leaf))];
     while (this.levels[this.levels.length - 1].length > 1) {
       const below = this.levels[this.levels.length - 1];
       const above: Buffer[] = [];

@@ -76,6 +76,7 @@ export const providerAddress = (network: PublicKey, authority: PublicKey) =>
   pda([seed("provider"), network.toBuffer(), authority.toBuffer()]);
 export const stakeVaultAddress = (providerAccount: PublicKey) => pda([seed("stake"), providerAccount.toBuffer()]);
 export const rewardVaultAddress = (providerAccount: PublicKey) => pda([seed("rewards"), providerAccount.toBuffer()]);
+export const benchmarkAddress = (providerAccount: PublicKey) => pda([seed("benchmark"), providerAccount.toBuffer()]);
 export const delegationAddress = (providerAccount: PublicKey, delegator: PublicKey) =>
   pda([seed("delegation"), providerAccount.toBuffer(), delegator.toBuffer()]);
 export const jobAddress = (network: PublicKey, client: PublicKey, jobId: BN) =>
@@ -182,6 +183,7 @@ export class Network {
     mode: object,
     price: number,
     claimTimeout = 600,
+    minProvenMops = 0,
   ): Promise<Job> {
     const id = new BN(randomBytes(6).readUIntLE(0, 6));
     const now = await chainTime();
@@ -196,7 +198,7 @@ export class Network {
         price: new BN(price),
         claimTimeout: new BN(claimTimeout),
         expiresAt: new BN(now + 86_400),
-        hardware: { minProvenMops: new BN(0), maxProofAgeSlots: new BN(0) },
+        hardware: { minProvenMops: new BN(minProvenMops), maxProofAgeSlots: new BN(0) },
       } as any)
       .accounts({
         client: client.key.publicKey,
