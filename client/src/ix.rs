@@ -610,7 +610,7 @@ pub fn draw_benchmark(provider: &Pubkey) -> Instruction {
 pub fn commit_benchmark(authority: &Pubkey, network: &Pubkey, root: [u8; 32]) -> Instruction {
     let provider = pda::provider(network, authority);
     build(
-        accounts::CommitBenchmark {
+        accounts::ProviderBenchmark {
             authority: *authority,
             provider,
             benchmark: pda::benchmark(&provider),
@@ -627,7 +627,7 @@ pub fn prove_benchmark(
 ) -> Instruction {
     let provider = pda::provider(network, authority);
     build(
-        accounts::ProveBenchmark {
+        accounts::ProviderBenchmark {
             authority: *authority,
             provider,
             benchmark: pda::benchmark(&provider),

@@ -187,16 +187,16 @@ pub mod gpushare {
     }
 
     /// The provider commits to its benchmark output's Merkle root before the deadline.
-    pub fn commit_benchmark(ctx: Context<CommitBenchmark>, root: [u8; 32]) -> Result<()> {
-        CommitBenchmark::handler(ctx, root)
+    pub fn commit_benchmark(ctx: Context<ProviderBenchmark>, root: [u8; 32]) -> Result<()> {
+        ProviderBenchmark::commit_benchmark(ctx, root)
     }
 
     /// The provider proves its benchmark's challenged samples.
     pub fn prove_benchmark(
-        ctx: Context<ProveBenchmark>,
+        ctx: Context<ProviderBenchmark>,
         proofs: Vec<BenchmarkProof>,
     ) -> Result<()> {
-        ProveBenchmark::handler(ctx, proofs)
+        ProviderBenchmark::prove_benchmark(ctx, proofs)
     }
 
     /// Anyone: records a throughput challenge's verdict (proven throughput, or a slash) and closes it.

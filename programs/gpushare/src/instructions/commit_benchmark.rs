@@ -4,24 +4,10 @@ use anchor_lang::prelude::*;
 
 use crate::errors::GpuShareError;
 use crate::events::{BenchmarkCommitted, emit_event};
-use crate::seeds;
-use crate::state::{Benchmark, Provider};
+use crate::instructions::ProviderBenchmark;
 
-#[derive(Accounts)]
-pub struct CommitBenchmark<'info> {
-    pub authority: Signer<'info>,
-    #[account(has_one = authority @ GpuShareError::NotProviderAuthority)]
-    pub provider: Box<Account<'info, Provider>>,
-    #[account(
-        mut,
-        seeds = [seeds::BENCHMARK, provider.key().as_ref()],
-        bump = benchmark.bump,
-    )]
-    pub benchmark: Box<Account<'info, Benchmark>>,
-}
-
-impl CommitBenchmark<'_> {
-    fn validate(&self) -> Result<()> {
+impl ProviderBenchmark<'_> {
+    fn validate_commit(&self) -> Result<()> {
         let benchmark = &self.benchmark;
         require!(benchmark.seed.is_some(), GpuShareError::BenchmarkNotStarted);
         require!(benchmark.root.is_none(), GpuShareError::BenchmarkCommitted);
@@ -32,8 +18,8 @@ impl CommitBenchmark<'_> {
         Ok(())
     }
 
-    #[access_control(ctx.accounts.validate())]
-    pub fn handler(ctx: Context<Self>, root: [u8; 32]) -> Result<()> {
+    #[access_control(ctx.accounts.validate_commit())]
+    pub fn commit_benchmark(ctx: Context<Self>, root: [u8; 32]) -> Result<()> {
         let slot = Clock::get()?.slot;
         let benchmark = &mut ctx.accounts.benchmark;
         benchmark.root = Some(root);

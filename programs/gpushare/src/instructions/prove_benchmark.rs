@@ -11,9 +11,7 @@ use gpushare_core::spot_check::sample_index;
 
 use crate::errors::GpuShareError;
 use crate::events::{BenchmarkSampleFailed, emit_event};
-use crate::instructions::LeafWitness;
-use crate::seeds;
-use crate::state::{Benchmark, Provider};
+use crate::instructions::{LeafWitness, ProviderBenchmark};
 
 /// One step of one sample's proof.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
@@ -36,21 +34,8 @@ impl BenchmarkProof {
     }
 }
 
-#[derive(Accounts)]
-pub struct ProveBenchmark<'info> {
-    pub authority: Signer<'info>,
-    #[account(has_one = authority @ GpuShareError::NotProviderAuthority)]
-    pub provider: Box<Account<'info, Provider>>,
-    #[account(
-        mut,
-        seeds = [seeds::BENCHMARK, provider.key().as_ref()],
-        bump = benchmark.bump,
-    )]
-    pub benchmark: Box<Account<'info, Benchmark>>,
-}
-
-impl ProveBenchmark<'_> {
-    fn validate(&self, proofs: &[BenchmarkProof]) -> Result<()> {
+impl ProviderBenchmark<'_> {
+    fn validate_proofs(&self, proofs: &[BenchmarkProof]) -> Result<()> {
         let benchmark = &self.benchmark;
         require!(benchmark.challenge.is_some(), GpuShareError::NotChallenged);
         require!(!benchmark.failed, GpuShareError::DuplicateProof);
@@ -135,8 +120,8 @@ impl ProveBenchmark<'_> {
         }
     }
 
-    #[access_control(ctx.accounts.validate(&proofs))]
-    pub fn handler(ctx: Context<Self>, proofs: Vec<BenchmarkProof>) -> Result<()> {
+    #[access_control(ctx.accounts.validate_proofs(&proofs))]
+    pub fn prove_benchmark(ctx: Context<Self>, proofs: Vec<BenchmarkProof>) -> Result<()> {
         for proof in &proofs {
             if !ctx.accounts.check(proof)? {
                 ctx.accounts.benchmark.failed = true;
