@@ -22,6 +22,7 @@ use solana_signer::Signer;
 use tokio::process::{Child, Command};
 
 use crate::error::AppError;
+use crate::load::LoadFigures;
 use crate::jobs::ClientSession;
 
 /// Base units per whole token on the local mint.
@@ -96,9 +97,53 @@ pub struct Scenario {
     pub chaos: Chaos,
     /// How long the jobs may take to settle.
     pub timeout: Duration,
+    /// Post one job per interval instead of all at once (a steady load).
+    pub post_interval: Option<Duration>,
 }
 
 impl Scenario {
+    /// A steady load for `gpushare bench-network`: `workers` honest providers, and for `seconds`
+    /// one small job every `1 / rate` seconds, quorum gemm_i8 and spot-checked sha256_chain in
+    /// turn, so that the chain, not the kernels, is what is measured.
+    pub fn steady_load(workers: usize, rate: f64, seconds: u64) -> Self {
+        let count = (rate * seconds as f64).ceil() as usize;
+        // One seed serves every job: the program binds each job's inputs to its address.
+        let seed = InputSpec::Seed([7; 32]);
+        let job = |i: usize| {
+            let seed = seed.clone();
+            if i % 2 == 0 {
+                JobSpec {
+                    kernel: Kernel::GemmI8 { m: 64, n: 64, k: 64 },
+                    input: seed,
+                    shards: 1,
+                    replicas: 2,
+                    mode: VerificationMode::Quorum { q: 2 },
+                    price: 2_000,
+                }
+            } else {
+                JobSpec {
+                    kernel: Kernel::Sha256Chain {
+                        steps: 1 << 10,
+                        leaf_every: 1 << 6,
+                    },
+                    input: seed,
+                    shards: 1,
+                    replicas: 1,
+                    mode: VerificationMode::SpotCheck { samples: 4 },
+                    price: 2_000,
+                }
+            }
+        };
+        Self {
+            providers: vec![ProviderSpec::honest(); workers],
+            delegations: Vec::new(),
+            jobs: (0..count).map(job).collect(),
+            chaos: Chaos::None,
+            timeout: Duration::from_secs(seconds + 240),
+            post_interval: Some(Duration::from_secs_f64(1.0 / rate.max(0.01))),
+        }
+    }
+
     /// The README's demo: three providers (the third in fault-injection mode, taking only the
     /// better-paid quorum work), a delegator behind the first and another behind the faulty one,
     /// and a mix of quorum and spot-check jobs over every kernel.
@@ -150,6 +195,7 @@ impl Scenario {
             ],
             chaos: Chaos::None,
             timeout: Duration::from_secs(300),
+            post_interval: None,
         }
     }
 }
@@ -196,6 +242,8 @@ pub struct Report {
     /// Every token account of the run summed: must equal the minted supply.
     pub accounted: u64,
     pub supply: u64,
+    /// Throughput, latency and costs, from the validator's history.
+    pub load: LoadFigures,
 }
 
 impl Report {
@@ -264,6 +312,7 @@ impl Report {
             tokens(self.accounted),
             tokens(self.supply)
         ));
+        text.push_str(&self.load.render());
         for (i, p) in self.providers.iter().enumerate() {
             text.push_str(&format!("provider-{} log: {}\n", i + 1, p.log.display()));
         }
@@ -544,6 +593,11 @@ impl Worker {
         Ok(())
     }
 
+    /// The running process's peak resident memory, KiB.
+    fn peak_kib(&self) -> Option<u64> {
+        crate::load::peak_kib(self.child.as_ref()?.id()?)
+    }
+
     /// SIGTERM and wait for the graceful exit.
     async fn stop(&mut self) -> Result<(), AppError> {
         if let Some(mut child) = self.child.take() {
@@ -639,6 +693,7 @@ async fn drive(
     workers: &mut [Worker],
 ) -> Result<Report, AppError> {
     let client = ClientSession::open(&ctx.rpc_url, client_wallet, &created.mint, None).await?;
+    let first_slot = client.chain.clock().await?.slot;
     for worker in workers.iter() {
         worker.register(ctx).await?;
     }
@@ -678,7 +733,16 @@ async fn drive(
         };
         jobs.push(client.post(args).await?);
         inputs.push(data);
+        if let Some(interval) = scenario.post_interval {
+            tokio::time::sleep(interval).await;
+        }
     }
+    let rent_per_job = match jobs.first() {
+        Some(job) => {
+            client.chain.lamports(job).await? + client.chain.lamports(&pda::escrow_vault(job)).await?
+        }
+        None => 0,
+    };
     if let Chaos::KillAfterCommit { provider } = scenario.chaos {
         kill_after_commit(
             &client.chain,
@@ -697,6 +761,7 @@ async fn drive(
         verified += client.results(job, &[], data.as_deref(), None).await?.0 as u64;
     }
     wait_for_settlements(&client, &jobs).await?;
+    let worker_peak_kib = workers.iter().filter_map(Worker::peak_kib).collect();
     for worker in workers.iter_mut() {
         worker.stop().await?;
     }
@@ -765,6 +830,7 @@ async fn drive(
         client_spent: start_balance - client_balance,
         accounted,
         supply: PAYER_SUPPLY,
+        load: LoadFigures::measure(&client.chain, first_slot, rent_per_job, worker_peak_kib).await?,
     })
 }
 

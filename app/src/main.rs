@@ -102,6 +102,21 @@ enum Command {
     /// Run a whole network locally: validator, three providers (one in labelled fault-injection mode),
     /// quorum and spot-check jobs, verified results and a token-conservation check.
     Demo,
+    /// Load the whole network on a local validator: `--workers` providers, one small job every
+    /// `1 / --rate` seconds for `--seconds`; report throughput, post→paid latency, transactions,
+    /// fees, rent and the workers' peak memory.
+    BenchNetwork {
+        #[arg(long, default_value_t = 4)]
+        workers: usize,
+        /// Jobs posted per second.
+        #[arg(long, default_value_t = 1.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// A token holder's commands; a provider is named by its wallet.
@@ -325,7 +340,9 @@ async fn run(command: Command) -> Result<(), AppError> {
         Command::Close { connection, job } => session(&connection).await?.close(&job).await,
         Command::Stake(command) => stake(command).await,
         Command::Providers { connection } => providers(&session(&connection).await?).await,
-        Command::Demo => unreachable!("the demo runs outside the async runtime"),
+        Command::Demo | Command::BenchNetwork { .. } => {
+            unreachable!("local networks run outside the async runtime")
+        }
     }
 }
 
@@ -460,6 +477,12 @@ fn main() {
         .init();
     let result = match cli.command {
         Command::Demo => demo_main(),
+        Command::BenchNetwork {
+            workers,
+            rate,
+            seconds,
+            json,
+        } => bench_network(&Scenario::steady_load(workers, rate, seconds), json),
         command => tokio::runtime::Runtime::new()
             .map_err(|e| AppError::io("tokio runtime", e))
             .and_then(|runtime| runtime.block_on(run(command))),
@@ -476,6 +499,22 @@ fn demo_main() -> Result<(), AppError> {
     );
     let report = demo::run(&Scenario::demo())?;
     print!("{}", report.render());
+    check_conservation(&report)
+}
+
+fn bench_network(scenario: &Scenario, json: bool) -> Result<(), AppError> {
+    let report = demo::run(scenario)?;
+    if json {
+        let figures = serde_json::to_string_pretty(&report.load)
+            .map_err(|e| AppError::InvalidArgument(format!("figures as JSON: {e}")))?;
+        println!("{figures}");
+    } else {
+        print!("{}", report.render());
+    }
+    check_conservation(&report)
+}
+
+fn check_conservation(report: &demo::Report) -> Result<(), AppError> {
     if report.accounted != report.supply {
         return Err(AppError::Conservation {
             found: report.accounted,

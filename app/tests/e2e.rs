@@ -135,6 +135,7 @@ fn several_workers_settle_many_jobs_with_exact_balances() {
         jobs,
         chaos: Chaos::None,
         timeout: Duration::from_secs(240),
+        post_interval: None,
     };
     let report = run(scenario.clone());
     assert_all_paid(&scenario, &report);
@@ -149,6 +150,7 @@ fn a_worker_killed_after_committing_finishes_its_job_when_restarted() {
         jobs: vec![spot_check_job(30, 2_500)],
         chaos: Chaos::KillAfterCommit { provider: 0 },
         timeout: Duration::from_secs(180),
+        post_interval: None,
     };
     let report = run(scenario.clone());
     assert_all_paid(&scenario, &report);
@@ -176,6 +178,7 @@ fn workers_behind_a_flaky_rpc_lose_no_job() {
         jobs,
         chaos: Chaos::FlakyRpc,
         timeout: Duration::from_secs(300),
+        post_interval: None,
     };
     let report = run(scenario.clone());
     let faults = gpushare_app::chaos::faults_injected();
@@ -213,6 +216,7 @@ fn a_dishonest_worker_is_slashed_while_honest_ones_are_paid() {
         jobs: vec![quorum, spot_check_job(61, SPOT_PRICE)],
         chaos: Chaos::None,
         timeout: Duration::from_secs(240),
+        post_interval: None,
     };
     let report = run(scenario.clone());
     let cheat = &report.providers[2].account;
@@ -253,5 +257,29 @@ fn a_dishonest_worker_is_slashed_while_honest_ones_are_paid() {
         4 * (QUORUM_PRICE + fee(QUORUM_PRICE)),
         "the failed shard is refunded"
     );
+    let _ = std::fs::remove_dir_all(&report.dir);
+}
+
+/// A steady load (a job a second for 15 s on three workers): every job paid, tokens conserved, and the
+/// run read back from the chain's history. Nothing about speed is asserted: the figures of a longer
+/// `gpushare bench-network` run are in docs/performance.md.
+#[test]
+fn a_steady_load_is_paid_in_full_and_measured_from_the_chain() {
+    let scenario = Scenario::steady_load(3, 1.0, 15);
+    let report = run(scenario.clone());
+    assert_all_paid(&scenario, &report);
+    let load = &report.load;
+    let replicas: usize = scenario
+        .jobs
+        .iter()
+        .map(|j| usize::from(j.shards) * usize::from(j.replicas))
+        .sum();
+    assert_eq!(
+        (load.jobs_posted, load.replicas_paid),
+        (scenario.jobs.len(), replicas)
+    );
+    assert_eq!(load.worker_peak_kib.len(), 3);
+    assert!(load.transactions > replicas && load.fees_lamports > 0);
+    assert!(load.latency_slots.p50 > 0.0 && load.rent_per_job > 0);
     let _ = std::fs::remove_dir_all(&report.dir);
 }

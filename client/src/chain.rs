@@ -22,6 +22,7 @@ use solana_rpc_client::api::config::{
 };
 use solana_rpc_client::api::filter::{Memcmp, RpcFilterType};
 use solana_rpc_client::api::request::RpcRequest;
+use solana_rpc_client::api::response::RpcConfirmedTransactionStatusWithSignature;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_rpc_client::rpc_client::GetConfirmedSignaturesForAddress2Config;
 use solana_signature::Signature;
@@ -41,6 +42,29 @@ fn decode_event<E: anchor_lang::Event + anchor_lang::AnchorDeserialize>(data: &s
         .ok()?;
     let body = bytes.strip_prefix(E::DISCRIMINATOR)?;
     E::try_from_slice(body).ok()
+}
+
+/// One confirmed transaction, as the node's history has it.
+#[derive(Clone, Debug)]
+pub struct TransactionRecord {
+    pub slot: u64,
+    /// Unix seconds, when the node knows it.
+    pub block_time: Option<i64>,
+    pub succeeded: bool,
+    /// Lamports paid.
+    pub fee: u64,
+    pub logs: Vec<String>,
+}
+
+impl TransactionRecord {
+    /// The events of type `E` it logged.
+    pub fn events<E: anchor_lang::Event + anchor_lang::AnchorDeserialize>(&self) -> Vec<E> {
+        self.logs
+            .iter()
+            .filter_map(|line| line.strip_prefix("Program data: "))
+            .filter_map(decode_event::<E>)
+            .collect()
+    }
 }
 
 /// Why a chain operation failed.
@@ -288,38 +312,91 @@ impl Chain {
         address: &Pubkey,
         limit: usize,
     ) -> Result<Vec<(Option<i64>, E)>, ChainError> {
-        let config = || GetConfirmedSignaturesForAddress2Config {
-            limit: Some(limit),
-            commitment: Some(CommitmentConfig::confirmed()),
-            ..GetConfirmedSignaturesForAddress2Config::default()
-        };
-        let signatures = self
-            .with_retry("getSignaturesForAddress", || {
-                self.rpc
-                    .get_signatures_for_address_with_config(address, config())
+        Ok(self
+            .transactions(address, limit)
+            .await?
+            .into_iter()
+            .filter(|transaction| transaction.succeeded)
+            .flat_map(|transaction| {
+                let time = transaction.block_time;
+                transaction
+                    .events::<E>()
+                    .into_iter()
+                    .map(move |event| (time, event))
             })
-            .await?;
-        let mut events = Vec::new();
-        for status in signatures.iter().filter(|status| status.err.is_none()) {
-            let request = serde_json::json!([
-                status.signature,
-                {"encoding": "json", "commitment": "confirmed", "maxSupportedTransactionVersion": 0}
-            ]);
-            let transaction: serde_json::Value = self
-                .with_retry("getTransaction", || {
-                    self.rpc.send(RpcRequest::GetTransaction, request.clone())
+            .collect())
+    }
+
+    /// The last `limit` confirmed transactions that touched `address`, newest first, failed ones
+    /// included (they paid fees too).
+    pub async fn transactions(
+        &self,
+        address: &Pubkey,
+        limit: usize,
+    ) -> Result<Vec<TransactionRecord>, ChainError> {
+        const PAGE: usize = 1_000;
+        let mut records = Vec::new();
+        let mut before = None;
+        while records.len() < limit {
+            let config = || GetConfirmedSignaturesForAddress2Config {
+                limit: Some(PAGE.min(limit - records.len())),
+                before,
+                commitment: Some(CommitmentConfig::confirmed()),
+                ..GetConfirmedSignaturesForAddress2Config::default()
+            };
+            let page = self
+                .with_retry("getSignaturesForAddress", || {
+                    self.rpc
+                        .get_signatures_for_address_with_config(address, config())
                 })
                 .await?;
-            let logs = transaction["meta"]["logMessages"].as_array().cloned();
-            events.extend(
-                logs.unwrap_or_default()
-                    .iter()
-                    .filter_map(|line| line.as_str()?.strip_prefix("Program data: "))
-                    .filter_map(decode_event::<E>)
-                    .map(|event| (status.block_time, event)),
-            );
+            for status in &page {
+                records.push(self.transaction(status).await?);
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE => {
+                    before = last.signature.parse().ok();
+                }
+                _ => break,
+            }
         }
-        Ok(events)
+        Ok(records)
+    }
+
+    async fn transaction(
+        &self,
+        status: &RpcConfirmedTransactionStatusWithSignature,
+    ) -> Result<TransactionRecord, ChainError> {
+        let request = serde_json::json!([
+            status.signature,
+            {"encoding": "json", "commitment": "confirmed", "maxSupportedTransactionVersion": 0}
+        ]);
+        let transaction: serde_json::Value = self
+            .with_retry("getTransaction", || {
+                self.rpc.send(RpcRequest::GetTransaction, request.clone())
+            })
+            .await?;
+        let meta = &transaction["meta"];
+        Ok(TransactionRecord {
+            slot: status.slot,
+            block_time: status.block_time,
+            succeeded: status.err.is_none(),
+            fee: meta["fee"].as_u64().unwrap_or(0),
+            logs: meta["logMessages"]
+                .as_array()
+                .map(|lines| {
+                    lines
+                        .iter()
+                        .filter_map(|line| line.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The lamports `key` holds (0 when it does not exist).
+    pub async fn lamports(&self, key: &Pubkey) -> Result<u64, ChainError> {
+        Ok(self.raw_account(key).await?.map_or(0, |account| account.lamports))
     }
 
     /// The cluster's clock: current slot and unix time.

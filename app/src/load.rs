@@ -1,0 +1,185 @@
+//! What a run cost and how fast it went, read back from the validator's transaction history: verified
+//! replicas per second, post→paid latency, transactions and fees per verified replica, the rent a job
+//! locks, and the workers' peak memory. `gpushare bench-network` reports it; the demo prints a line.
+use std::collections::HashMap;
+
+use anchor_lang::prelude::Pubkey;
+use gpushare::events::{JobCreated, ReplicaPaid};
+use gpushare_client::chain::{Chain, TransactionRecord};
+
+use crate::error::AppError;
+
+/// Most program transactions one measurement reads back.
+const HISTORY_LIMIT: usize = 200_000;
+
+/// p50, p95 and p99 of a sample (nearest rank; 0 for an empty sample).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+}
+
+impl Percentiles {
+    fn of(mut values: Vec<f64>) -> Self {
+        values.sort_by(f64::total_cmp);
+        let rank = |q: f64| {
+            values
+                .get(((q * values.len() as f64).ceil() as usize).saturating_sub(1))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        Self {
+            p50: rank(0.50),
+            p95: rank(0.95),
+            p99: rank(0.99),
+        }
+    }
+}
+
+/// A run's figures.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct LoadFigures {
+    pub jobs_posted: usize,
+    pub replicas_paid: usize,
+    /// Verified replicas per second from the first post to the last payment.
+    pub replicas_per_second: f64,
+    /// Slots (and block-time seconds, 1-second resolution) from a job's creation to each payment.
+    pub latency_slots: Percentiles,
+    pub latency_seconds: Percentiles,
+    /// Every transaction that named the program in the run (failed ones included).
+    pub transactions: usize,
+    pub failed_transactions: usize,
+    pub fees_lamports: u64,
+    pub transactions_per_replica: f64,
+    pub fees_per_replica: f64,
+    /// Lamports a posted job locks in rent (job account and escrow vault), returned at close.
+    pub rent_per_job: u64,
+    /// Each worker's peak resident memory, KiB.
+    pub worker_peak_kib: Vec<u64>,
+}
+
+impl LoadFigures {
+    /// Reads the program's transactions of this run (every one since `since_slot`) back from the
+    /// validator.
+    pub async fn measure(
+        chain: &Chain,
+        since_slot: u64,
+        rent_per_job: u64,
+        worker_peak_kib: Vec<u64>,
+    ) -> Result<Self, AppError> {
+        let history: Vec<TransactionRecord> = chain
+            .transactions(&gpushare::ID, HISTORY_LIMIT)
+            .await?
+            .into_iter()
+            .filter(|record| record.slot >= since_slot)
+            .collect();
+        let mut created: HashMap<Pubkey, (u64, Option<i64>)> = HashMap::new();
+        let mut paid = Vec::new();
+        for record in history.iter().filter(|record| record.succeeded) {
+            for event in record.events::<JobCreated>() {
+                created.insert(event.job, (record.slot, record.block_time));
+            }
+            for event in record.events::<ReplicaPaid>() {
+                paid.push((event.job, record.slot, record.block_time));
+            }
+        }
+        let latencies: Vec<(f64, Option<f64>)> = paid
+            .iter()
+            .filter_map(|(job, slot, time)| {
+                let (posted_slot, posted_time) = created.get(job)?;
+                let seconds = time.zip(*posted_time).map(|(t, p)| (t - p) as f64);
+                Some((slot.saturating_sub(*posted_slot) as f64, seconds))
+            })
+            .collect();
+        let first_post = created.values().filter_map(|(_, time)| *time).min();
+        let last_paid = paid.iter().filter_map(|(_, _, time)| *time).max();
+        let span = first_post
+            .zip(last_paid)
+            .map_or(0.0, |(first, last)| (last - first).max(1) as f64);
+        let per_replica = |total: f64| total / paid.len().max(1) as f64;
+        let fees_lamports = history.iter().map(|record| record.fee).sum::<u64>();
+        Ok(Self {
+            jobs_posted: created.len(),
+            replicas_paid: paid.len(),
+            replicas_per_second: if span > 0.0 {
+                paid.len() as f64 / span
+            } else {
+                0.0
+            },
+            latency_slots: Percentiles::of(latencies.iter().map(|(slots, _)| *slots).collect()),
+            latency_seconds: Percentiles::of(
+                latencies.iter().filter_map(|(_, seconds)| *seconds).collect(),
+            ),
+            transactions: history.len(),
+            failed_transactions: history.iter().filter(|r| !r.succeeded).count(),
+            fees_lamports,
+            transactions_per_replica: per_replica(history.len() as f64),
+            fees_per_replica: per_replica(fees_lamports as f64),
+            rent_per_job,
+            worker_peak_kib,
+        })
+    }
+
+    /// The figures as lines of text.
+    pub fn render(&self) -> String {
+        format!(
+            "chain: {} jobs, {} verified replicas, {:.2} per second from the first post to the last payment\n\
+             post→paid: p50 {} / p95 {} / p99 {} slots ({} / {} / {} s)\n\
+             {} transactions ({} failed), {:.2} per verified replica; fees {} lamports, {:.0} per verified replica\n\
+             rent a job locks until it closes: {} lamports; worker peak memory: {} KiB\n",
+            self.jobs_posted,
+            self.replicas_paid,
+            self.replicas_per_second,
+            self.latency_slots.p50,
+            self.latency_slots.p95,
+            self.latency_slots.p99,
+            self.latency_seconds.p50,
+            self.latency_seconds.p95,
+            self.latency_seconds.p99,
+            self.transactions,
+            self.failed_transactions,
+            self.transactions_per_replica,
+            self.fees_lamports,
+            self.fees_per_replica,
+            self.rent_per_job,
+            self.worker_peak_kib
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
+}
+
+/// A process's peak resident memory (`VmHWM`), KiB, while it runs (Linux).
+pub fn peak_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        let p = Percentiles::of(values);
+        assert_eq!((p.p50, p.p95, p.p99), (50.0, 95.0, 99.0));
+        assert_eq!(Percentiles::of(Vec::new()), Percentiles::default());
+        assert_eq!(Percentiles::of(vec![7.0]).p99, 7.0);
+    }
+
+    #[test]
+    fn this_process_has_a_peak() {
+        assert!(peak_kib(std::process::id()).is_some_and(|kib| kib > 0));
+    }
+}
