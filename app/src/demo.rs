@@ -22,8 +22,8 @@ use solana_signer::Signer;
 use tokio::process::{Child, Command};
 
 use crate::error::AppError;
-use crate::load::LoadFigures;
 use crate::jobs::ClientSession;
+use crate::load::LoadFigures;
 
 /// Base units per whole token on the local mint.
 pub const TOKEN: u64 = 10u64.pow(network::DECIMALS as u32);
@@ -113,7 +113,11 @@ impl Scenario {
             let seed = seed.clone();
             if i % 2 == 0 {
                 JobSpec {
-                    kernel: Kernel::GemmI8 { m: 64, n: 64, k: 64 },
+                    kernel: Kernel::GemmI8 {
+                        m: 64,
+                        n: 64,
+                        k: 64,
+                    },
                     input: seed,
                     shards: 1,
                     replicas: 2,
@@ -593,6 +597,18 @@ impl Worker {
         Ok(())
     }
 
+    /// The RPC requests the running worker has sent, by method (from its metrics endpoint).
+    async fn rpc_requests(&self) -> Result<Vec<(String, u64)>, AppError> {
+        let text = reqwest::get(format!("http://{}/metrics", self.endpoint))
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| AppError::InvalidArgument(format!("worker metrics: {e}")))?
+            .text()
+            .await
+            .map_err(|e| AppError::InvalidArgument(format!("worker metrics: {e}")))?;
+        Ok(crate::load::rpc_requests(&text))
+    }
+
     /// The running process's peak resident memory, KiB.
     fn peak_kib(&self) -> Option<u64> {
         crate::load::peak_kib(self.child.as_ref()?.id()?)
@@ -739,7 +755,8 @@ async fn drive(
     }
     let rent_per_job = match jobs.first() {
         Some(job) => {
-            client.chain.lamports(job).await? + client.chain.lamports(&pda::escrow_vault(job)).await?
+            client.chain.lamports(job).await?
+                + client.chain.lamports(&pda::escrow_vault(job)).await?
         }
         None => 0,
     };
@@ -762,6 +779,10 @@ async fn drive(
     }
     wait_for_settlements(&client, &jobs).await?;
     let worker_peak_kib = workers.iter().filter_map(Worker::peak_kib).collect();
+    let mut worker_rpc = Vec::new();
+    for worker in workers.iter() {
+        worker_rpc.extend(worker.rpc_requests().await?);
+    }
     for worker in workers.iter_mut() {
         worker.stop().await?;
     }
@@ -830,7 +851,14 @@ async fn drive(
         client_spent: start_balance - client_balance,
         accounted,
         supply: PAYER_SUPPLY,
-        load: LoadFigures::measure(&client.chain, first_slot, rent_per_job, worker_peak_kib).await?,
+        load: LoadFigures::measure(
+            &client.chain,
+            first_slot,
+            rent_per_job,
+            worker_peak_kib,
+            &worker_rpc,
+        )
+        .await?,
     })
 }
 

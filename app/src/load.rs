@@ -1,7 +1,7 @@
 //! What a run cost and how fast it went, read back from the validator's transaction history: verified
 //! replicas per second, post→paid latency, transactions and fees per verified replica, the rent a job
 //! locks, and the workers' peak memory. `gpushare bench-network` reports it; the demo prints a line.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anchor_lang::prelude::Pubkey;
 use gpushare::events::{JobCreated, ReplicaPaid};
@@ -57,6 +57,8 @@ pub struct LoadFigures {
     pub rent_per_job: u64,
     /// Each worker's peak resident memory, KiB.
     pub worker_peak_kib: Vec<u64>,
+    /// The workers' RPC requests per verified replica, by method.
+    pub worker_rpc_per_replica: BTreeMap<String, f64>,
 }
 
 impl LoadFigures {
@@ -67,6 +69,7 @@ impl LoadFigures {
         since_slot: u64,
         rent_per_job: u64,
         worker_peak_kib: Vec<u64>,
+        worker_rpc: &[(String, u64)],
     ) -> Result<Self, AppError> {
         let history: Vec<TransactionRecord> = chain
             .transactions(&gpushare::ID, HISTORY_LIMIT)
@@ -109,7 +112,10 @@ impl LoadFigures {
             },
             latency_slots: Percentiles::of(latencies.iter().map(|(slots, _)| *slots).collect()),
             latency_seconds: Percentiles::of(
-                latencies.iter().filter_map(|(_, seconds)| *seconds).collect(),
+                latencies
+                    .iter()
+                    .filter_map(|(_, seconds)| *seconds)
+                    .collect(),
             ),
             transactions: history.len(),
             failed_transactions: history.iter().filter(|r| !r.succeeded).count(),
@@ -118,6 +124,13 @@ impl LoadFigures {
             fees_per_replica: per_replica(fees_lamports as f64),
             rent_per_job,
             worker_peak_kib,
+            worker_rpc_per_replica: worker_rpc.iter().fold(
+                BTreeMap::new(),
+                |mut by, (method, n)| {
+                    *by.entry(method.clone()).or_default() += per_replica(*n as f64);
+                    by
+                },
+            ),
         })
     }
 
@@ -127,7 +140,8 @@ impl LoadFigures {
             "chain: {} jobs, {} verified replicas, {:.2} per second from the first post to the last payment\n\
              post→paid: p50 {} / p95 {} / p99 {} slots ({} / {} / {} s)\n\
              {} transactions ({} failed), {:.2} per verified replica; fees {} lamports, {:.0} per verified replica\n\
-             rent a job locks until it closes: {} lamports; worker peak memory: {} KiB\n",
+             rent a job locks until it closes: {} lamports; worker peak memory: {} KiB\n\
+             workers' RPC requests per verified replica: {}\n",
             self.jobs_posted,
             self.replicas_paid,
             self.replicas_per_second,
@@ -148,8 +162,25 @@ impl LoadFigures {
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
+            self.worker_rpc_per_replica
+                .iter()
+                .map(|(method, n)| format!("{method} {n:.2}"))
+                .collect::<Vec<_>>()
+                .join(", "),
         )
     }
+}
+
+/// The `rpc_requests` counters of a worker's Prometheus exposition, by method.
+pub fn rpc_requests(exposition: &str) -> Vec<(String, u64)> {
+    exposition
+        .lines()
+        .filter_map(|line| line.strip_prefix("gpushare_worker_rpc_requests_total{method=\""))
+        .filter_map(|rest| {
+            let (method, value) = rest.split_once("\"} ")?;
+            Some((method.to_owned(), value.trim().parse().ok()?))
+        })
+        .collect()
 }
 
 /// A process's peak resident memory (`VmHWM`), KiB, while it runs (Linux).
@@ -176,6 +207,21 @@ mod tests {
         assert_eq!((p.p50, p.p95, p.p99), (50.0, 95.0, 99.0));
         assert_eq!(Percentiles::of(Vec::new()), Percentiles::default());
         assert_eq!(Percentiles::of(vec![7.0]).p99, 7.0);
+    }
+
+    #[test]
+    fn rpc_counters_are_read_from_the_exposition() {
+        let text = "# TYPE gpushare_worker_rpc_requests counter\n\
+                    gpushare_worker_rpc_requests_total{method=\"getProgramAccounts\"} 12\n\
+                    gpushare_worker_rpc_requests_total{method=\"sendTransaction\"} 3\n\
+                    gpushare_worker_claims_total 1\n";
+        assert_eq!(
+            rpc_requests(text),
+            vec![
+                ("getProgramAccounts".to_owned(), 12),
+                ("sendTransaction".to_owned(), 3)
+            ]
+        );
     }
 
     #[test]

@@ -281,5 +281,13 @@ fn a_steady_load_is_paid_in_full_and_measured_from_the_chain() {
     assert_eq!(load.worker_peak_kib.len(), 3);
     assert!(load.transactions > replicas && load.fees_lamports > 0);
     assert!(load.latency_slots.p50 > 0.0 && load.rent_per_job > 0);
+    for method in ["getProgramAccounts", "sendTransaction", "getAccountInfo"] {
+        assert!(
+            load.worker_rpc_per_replica
+                .get(method)
+                .is_some_and(|n| *n > 0.0),
+            "the workers' {method} requests are counted"
+        );
+    }
     let _ = std::fs::remove_dir_all(&report.dir);
 }

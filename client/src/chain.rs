@@ -158,9 +158,32 @@ impl ComputeUnits {
 const STATUS_POLL: Duration = Duration::from_millis(400);
 const REBROADCAST_EVERY: u32 = 5;
 
+/// RPC requests sent so far, by method (every attempt counts).
+#[derive(Debug, Default)]
+pub struct RpcCounts {
+    by_method: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+impl RpcCounts {
+    fn count(&self, method: &'static str) {
+        if let Ok(mut by_method) = self.by_method.lock() {
+            *by_method.entry(method).or_default() += 1;
+        }
+    }
+
+    /// Every method used so far with its count.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        self.by_method
+            .lock()
+            .map(|by_method| by_method.iter().map(|(m, n)| (*m, *n)).collect())
+            .unwrap_or_default()
+    }
+}
+
 /// A connection to one RPC node with the wallet that pays and signs.
 pub struct Chain {
     rpc: RpcClient,
+    requests: Arc<RpcCounts>,
     payer: Arc<Keypair>,
     retry: RetryPolicy,
     fees: FeePolicy,
@@ -176,14 +199,24 @@ impl Chain {
         );
         Self {
             rpc,
+            requests: Arc::default(),
             payer,
             retry,
             fees,
         }
     }
 
+    /// The RPC requests this connection has sent, by method.
+    pub fn requests(&self) -> Arc<RpcCounts> {
+        Arc::clone(&self.requests)
+    }
+
     /// Runs `call` until it succeeds, backing off between transport failures.
-    pub async fn with_retry<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, ChainError>
+    pub async fn with_retry<T, F, Fut>(
+        &self,
+        what: &'static str,
+        mut call: F,
+    ) -> Result<T, ChainError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ClientError>>,
@@ -191,6 +224,7 @@ impl Chain {
         let mut backoff = self.retry.backoff;
         let mut last = String::new();
         for attempt in 1..=self.retry.attempts {
+            self.requests.count(what);
             match call().await {
                 Ok(value) => return Ok(value),
                 Err(error) => {
@@ -396,7 +430,10 @@ impl Chain {
 
     /// The lamports `key` holds (0 when it does not exist).
     pub async fn lamports(&self, key: &Pubkey) -> Result<u64, ChainError> {
-        Ok(self.raw_account(key).await?.map_or(0, |account| account.lamports))
+        Ok(self
+            .raw_account(key)
+            .await?
+            .map_or(0, |account| account.lamports))
     }
 
     /// The cluster's clock: current slot and unix time.
@@ -477,6 +514,7 @@ impl Chain {
         let mut polls = 0u32;
         loop {
             if polls.is_multiple_of(REBROADCAST_EVERY) {
+                self.requests.count("sendTransaction");
                 match self.rpc.send_transaction_with_config(tx, config).await {
                     Ok(_) => {}
                     Err(error) => match error.get_transaction_error() {
@@ -493,6 +531,7 @@ impl Chain {
             }
             polls += 1;
             tokio::time::sleep(STATUS_POLL).await;
+            self.requests.count("getSignatureStatuses");
             match self.rpc.get_signature_statuses(&[signature]).await {
                 Ok(response) => {
                     if let Some(Some(status)) = response.value.first()

@@ -10,7 +10,9 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -19,7 +21,7 @@ use prometheus_client::registry::Registry;
 
 use anchor_lang::prelude::Pubkey;
 use gpushare::state::Shard;
-use gpushare_client::chain::Chain;
+use gpushare_client::chain::{Chain, RpcCounts};
 use gpushare_client::pda;
 
 use crate::error::WorkerError;
@@ -53,9 +55,39 @@ pub struct Metrics {
     pub device_busy_seconds: Family<Kind, Counter<f64, AtomicU64>>,
 }
 
+/// The chain connection's RPC requests by method, read at each scrape.
+#[derive(Debug)]
+struct RpcRequests(Arc<RpcCounts>);
+
+/// A label naming an RPC method.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Method {
+    method: String,
+}
+
+impl Collector for RpcRequests {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let counter = ConstCounter::new(0u64);
+        let mut family = encoder.encode_descriptor(
+            "rpc_requests",
+            "RPC requests sent, by method",
+            None,
+            counter.metric_type(),
+        )?;
+        for (method, count) in self.0.snapshot() {
+            let labels = Method {
+                method: method.to_owned(),
+            };
+            ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
 impl Metrics {
-    /// The worker's metrics, with one `backend` series per device it computes on.
-    pub fn new(devices: &[String]) -> Arc<Self> {
+    /// The worker's metrics, with one `backend` series per device it computes on and the RPC
+    /// requests counted in `requests`.
+    pub fn new(devices: &[String], requests: Arc<RpcCounts>) -> Arc<Self> {
         let mut registry = Registry::with_prefix("gpushare_worker");
         let metrics = Self {
             claims: Counter::default(),
@@ -116,6 +148,7 @@ impl Metrics {
             "Seconds spent computing shards, by device",
             metrics.device_busy_seconds.clone(),
         );
+        registry.register_collector(Box::new(RpcRequests(requests)));
         for device in devices {
             metrics.backend.get_or_create(&Kind::of(device)).set(1);
         }
@@ -300,7 +333,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let job = Pubkey::new_unique();
         store.save_output(&job, 3, b"shard three").unwrap();
-        let metrics = Metrics::new(&["cpu (test)".to_string()]);
+        let metrics = Metrics::new(&["cpu (test)".to_string()], Arc::default());
         metrics.claims.inc();
         metrics.observe("compute", 0.2);
         let unreachable = Chain::new(

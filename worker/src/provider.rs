@@ -306,7 +306,7 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
     }
     let backend = backend::select(&config.backend)?;
     let store = Store::open(&config.data_dir)?;
-    let metrics = Metrics::new(&backend.device_names());
+    let metrics = Metrics::new(&backend.device_names(), session.chain.requests());
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = Arc::new(Notify::new());
     let (_, endpoint) = {
