@@ -111,7 +111,7 @@ impl Scenario {
         let seed = InputSpec::Seed([7; 32]);
         let job = |i: usize| {
             let seed = seed.clone();
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 JobSpec {
                     kernel: Kernel::GemmI8 {
                         m: 64,

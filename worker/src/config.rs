@@ -50,7 +50,8 @@ pub struct ConfigArgs {
     /// Lowest price per shard-replica (base units) worth claiming [default: 1].
     #[arg(long, env = "GPUSHARE_MIN_PRICE", global = true)]
     pub min_price: Option<u64>,
-    /// Slots held at once [default: 2].
+    /// Slots held at once [default: 2]; with 1, shards needing several replicas are only joined,
+    /// never started (starting one keeps a slot free for joining others').
     #[arg(long, env = "GPUSHARE_CONCURRENT_JOBS", global = true)]
     pub concurrent_jobs: Option<usize>,
     /// Where in-flight work and outputs are kept [default: ~/.local/share/gpushare].

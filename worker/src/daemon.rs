@@ -180,7 +180,7 @@ impl Daemon {
         }
         self.close_paid_shards(&round).await;
         if !stop.load(Ordering::SeqCst) && held.len() < self.config.concurrent_jobs {
-            self.claim_next(&round).await;
+            self.claim_next(&round, held.len()).await;
         }
         if !stop.load(Ordering::SeqCst) {
             self.tend_challenge(&round).await?;
@@ -618,12 +618,18 @@ impl Daemon {
         }
     }
 
-    /// Claims one open slot this worker can run at an acceptable price, if any.
-    async fn claim_next(&mut self, round: &Round) {
+    /// Claims one open slot this worker can run at an acceptable price, if any, with `held` slots
+    /// held already. Slots of shards other providers started come first, so started work finishes
+    /// before new work starts; and a shard that needs several replicas is started only while a slot
+    /// would stay free after it. Otherwise every worker could fill up with first replicas that all
+    /// wait for second replicas nobody has room to claim.
+    async fn claim_next(&mut self, round: &Round, held: usize) {
         if round.provider.check_can_claim(&round.params).is_err() {
             return;
         }
-        let mut candidates = Vec::new();
+        let may_start_shared = held + 1 < self.config.concurrent_jobs;
+        let mut joins = Vec::new();
+        let mut starts = Vec::new();
         let mut draws = Vec::new();
         for (key, job) in &round.jobs {
             if !self.wants(key, job, round) {
@@ -631,7 +637,10 @@ impl Daemon {
             }
             match self.open_slots(key, job, round).await {
                 Ok(openings) => {
-                    candidates.extend(openings.claims);
+                    joins.extend(openings.joins);
+                    if job.replicas == 1 || may_start_shared {
+                        starts.extend(openings.starts);
+                    }
                     draws.extend(openings.draws);
                 }
                 Err(error) => tracing::debug!(%error, job = %key, "could not list a job's shards"),
@@ -640,8 +649,10 @@ impl Daemon {
         for slot in draws {
             self.enter_draw(&slot).await;
         }
-        candidates.shuffle(&mut rand::rng());
-        for slot in candidates.into_iter().take(CLAIM_ATTEMPTS_PER_ROUND) {
+        joins.shuffle(&mut rand::rng());
+        starts.shuffle(&mut rand::rng());
+        let candidates = joins.into_iter().chain(starts);
+        for slot in candidates.take(CLAIM_ATTEMPTS_PER_ROUND) {
             if !self.input_ready(&slot.job, &round.jobs[&slot.job]).await {
                 continue;
             }
@@ -758,12 +769,12 @@ impl Daemon {
                 replica,
             };
             match shards.get(&index) {
-                None if !job.was_started(index) => openings.claims.push(slot(0)),
+                None if !job.was_started(index) => openings.starts.push(slot(0)),
                 None => {}
                 Some(shard) => {
                     let claimable = (0..shard.replicas_open)
                         .find(|r| shard.check_claimable(*r, &provider, round.now).is_ok());
-                    openings.claims.extend(claimable.map(slot));
+                    openings.joins.extend(claimable.map(slot));
                     let enterable = shard
                         .check_can_enter_draw(&provider, round.provider.active_since, round.now)
                         .is_ok_and(|draw| draw.winner != provider);
@@ -799,7 +810,10 @@ fn meets_claim_timeout(job: &Job, provider: &Provider) -> bool {
 /// What a job offers this provider: slots to claim, and draws for extra replicas to enter.
 #[derive(Default)]
 struct Openings {
-    claims: Vec<Slot>,
+    /// A claimable replica of each shard already started.
+    joins: Vec<Slot>,
+    /// The first replica of each shard not started yet.
+    starts: Vec<Slot>,
     draws: Vec<Slot>,
 }
 
