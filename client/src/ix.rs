@@ -606,15 +606,20 @@ pub fn draw_benchmark(provider: &Pubkey) -> Instruction {
     )
 }
 
+/// The accounts of `authority`'s provider's steps on its own benchmark.
+fn provider_benchmark(authority: &Pubkey, network: &Pubkey) -> accounts::ProviderBenchmark {
+    let provider = pda::provider(network, authority);
+    accounts::ProviderBenchmark {
+        authority: *authority,
+        provider,
+        benchmark: pda::benchmark(&provider),
+    }
+}
+
 /// `authority`'s provider commits to its benchmark output's root.
 pub fn commit_benchmark(authority: &Pubkey, network: &Pubkey, root: [u8; 32]) -> Instruction {
-    let provider = pda::provider(network, authority);
     build(
-        accounts::ProviderBenchmark {
-            authority: *authority,
-            provider,
-            benchmark: pda::benchmark(&provider),
-        },
+        provider_benchmark(authority, network),
         instruction::CommitBenchmark { root },
     )
 }
@@ -625,13 +630,8 @@ pub fn prove_benchmark(
     network: &Pubkey,
     proofs: Vec<BenchmarkProof>,
 ) -> Instruction {
-    let provider = pda::provider(network, authority);
     build(
-        accounts::ProviderBenchmark {
-            authority: *authority,
-            provider,
-            benchmark: pda::benchmark(&provider),
-        },
+        provider_benchmark(authority, network),
         instruction::ProveBenchmark { proofs },
     )
 }

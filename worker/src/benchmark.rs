@@ -1,6 +1,8 @@
 //! Throughput challenges from the provider's side: the benchmark's units computed on every device at
 //! once, the commitment over their roots, the two-step proofs of the challenged samples, and the
 //! chain steps that take an open challenge from its seed to its verdict.
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -92,13 +94,21 @@ impl Work {
         proven: u32,
     ) -> Result<Vec<Vec<BenchmarkProof>>, WorkerError> {
         let leaf_bytes = self.size.unit_kernel().leaf_bytes();
+        // Samples often share a unit in a small benchmark: each is computed once.
+        let mut units: HashMap<u32, (ShardOutput, MerkleTree)> = HashMap::new();
         let mut transactions = Vec::new();
         for sample in (0..SAMPLES).filter(|s| proven & (1 << s) == 0) {
             let (unit, leaf) =
                 self.size
                     .locate(sample_index(challenge, sample, self.size.leaves()));
-            let output = self.unit(backend, unit)?;
-            let tree = hashing::tree(&output.bytes, leaf_bytes);
+            let (output, tree) = match units.entry(unit) {
+                Entry::Occupied(computed) => computed.into_mut(),
+                Entry::Vacant(slot) => {
+                    let output = self.unit(backend, unit)?;
+                    let tree = hashing::tree(&output.bytes, leaf_bytes);
+                    slot.insert((output, tree))
+                }
+            };
             let mut steps = Vec::new();
             if units_proven & (1 << sample) == 0 {
                 steps.push(BenchmarkProof::Unit {
@@ -109,7 +119,7 @@ impl Work {
             }
             let leaf_step = BenchmarkProof::Leaf {
                 sample,
-                witness: prover::witness(&output.bytes, &tree, leaf_bytes, leaf)?,
+                witness: prover::witness(&output.bytes, tree, leaf_bytes, leaf)?,
             };
             // When both steps do not fit one transaction the leaf waits for the next pass, after
             // its unit root has landed: every transaction of a pass stands alone.

@@ -131,7 +131,7 @@ impl Session {
     pub async fn claim_rewards(&self) -> Result<(), WorkerError> {
         let provider: Provider = self.chain.existing(&self.me.provider()).await?;
         let now = self.chain.clock().await?.unix_timestamp;
-        let owed = own_rewards_at(&provider, now)?;
+        let owed = provider.pool.own_owed_at(now)?;
         if owed == 0 {
             println!("nothing to claim");
             return Ok(());
@@ -211,7 +211,7 @@ impl Session {
         let now = self.chain.clock().await?.unix_timestamp;
         println!(
             "rewards     {} own claimable; {} vesting to all stakers until unix time {}",
-            own_rewards_at(&provider, now)?,
+            provider.pool.own_owed_at(now)?,
             pool.vesting_at(now),
             pool.vesting_until
         );
@@ -244,13 +244,6 @@ impl Session {
         println!("balance     {balance} in {}", self.me.holder.token);
         Ok(())
     }
-}
-
-/// What the provider's own stake has earned by `now` and has not been paid.
-fn own_rewards_at(provider: &Provider, now: i64) -> Result<u64, WorkerError> {
-    let mut pool = provider.pool.released_at(now)?;
-    pool.accrue_own()?;
-    Ok(pool.own.owed)
 }
 
 /// Describes the machine: its devices, their memory, and the int8 GEMM throughput of all of them at

@@ -174,10 +174,9 @@ impl StakePool {
         self.vesting_total - self.vesting_due(now)
     }
 
-    /// Moves what is due at `now` into the accumulator. `Provider::join` and `Provider::unbond`
-    /// call it before the shares change. With no active shares nothing is vesting (the last
-    /// shares to leave take the rest with them: `release_all`).
-    pub fn release_vested(&mut self, now: i64) -> Result<()> {
+    /// Moves what is due at `now` into the accumulator. With no active shares nothing is vesting
+    /// (the last shares to leave take the rest with them: `catch_up`).
+    fn release_vested(&mut self, now: i64) -> Result<()> {
         let due = self.vesting_due(now);
         if due > self.vesting_released && self.shares > 0 {
             self.add_rewards(due - self.vesting_released)?;
@@ -186,11 +185,28 @@ impl StakePool {
         Ok(())
     }
 
-    /// Releases at once everything still vesting, to the shares there are now: for the last active
-    /// shares leaving, so that nothing is left for whoever joins an empty pool next.
-    pub fn release_all(&mut self, now: i64) -> Result<()> {
-        self.vesting_until = self.vesting_until.min(now);
-        self.release_vested(now)
+    /// Brings the rewards up to `now` before `leaving` active shares leave (0 for a join): what is
+    /// due is released — everything still vesting when they are the last, so nothing is left for
+    /// whoever joins an empty pool next — and, when the provider's own shares are the ones changing
+    /// (`own`), its own earnings accrue. `Provider::join` and `Provider::unbond` call it before the
+    /// shares change.
+    pub fn catch_up(&mut self, now: i64, own: bool, leaving: u128) -> Result<()> {
+        if leaving == self.shares {
+            self.vesting_until = self.vesting_until.min(now);
+        }
+        self.release_vested(now)?;
+        if own {
+            self.accrue_own()?;
+        }
+        Ok(())
+    }
+
+    /// What the provider's own shares have earned by `now` and have not been paid, for readers
+    /// that write nothing.
+    pub fn own_owed_at(&self, now: i64) -> Result<u64> {
+        let mut pool = *self;
+        pool.catch_up(now, true, 0)?;
+        Ok(pool.own.owed)
     }
 
     /// The pool as `release_vested(now)` would leave it, for readers that write nothing.
@@ -229,7 +245,7 @@ impl StakePool {
     }
 
     /// Brings the provider's own earnings up to the accumulator (released up to the last write).
-    pub fn accrue_own(&mut self) -> Result<()> {
+    fn accrue_own(&mut self) -> Result<()> {
         let own = self.own_shares();
         self.own.accrue(own, self.reward_per_share)
     }
@@ -299,15 +315,11 @@ mod tests {
                         paid += amount;
                     }
                     1 | 2 => {
-                        // A holder joins (1) or leaves (2) with `amount` shares, released first.
-                        pool.release_vested(now).unwrap();
-                        pool.accrue_own().unwrap();
-                        delegation.accrue(delegated, pool.reward_per_share).unwrap();
+                        // A holder joins (1) or leaves (2) with `amount` shares, caught up first.
                         let held = if own { pool.own_shares() } else { delegated };
                         let change = if kind == 1 { u128::from(amount) } else { held.min(u128::from(amount)) };
-                        if kind == 2 && change == pool.shares {
-                            pool.release_all(now).unwrap();
-                            pool.accrue_own().unwrap();
+                        pool.catch_up(now, own, if kind == 2 { change } else { 0 }).unwrap();
+                        if !own {
                             delegation.accrue(delegated, pool.reward_per_share).unwrap();
                         }
                         if kind == 1 { pool.shares += change } else { pool.shares -= change }
@@ -327,8 +339,7 @@ mod tests {
                 }
             }
             now += period + 1;
-            pool.release_vested(now).unwrap();
-            pool.accrue_own().unwrap();
+            pool.catch_up(now, true, 0).unwrap();
             delegation.accrue(delegated, pool.reward_per_share).unwrap();
             let received = claimed + delegation.owed + pool.own.owed;
             prop_assert!(received <= paid, "{received} of {paid}");

@@ -173,7 +173,7 @@ impl Provider {
     /// there were); returns the shares minted, which the caller credits to the provider's own stake
     /// or (`delegated`) to a delegation it has accrued.
     pub fn join(&mut self, amount: u64, delegated: bool, now: i64) -> Result<u128> {
-        self.release_and_accrue_own(now, delegated)?;
+        self.pool.catch_up(now, !delegated, 0)?;
         let minted = shares_for(amount, self.stake, self.pool.shares)?;
         self.stake = self
             .stake
@@ -208,10 +208,7 @@ impl Provider {
         } else {
             shares_to_burn(amount, self.stake, self.pool.shares)?.min(held)
         };
-        if burned == self.pool.shares {
-            self.pool.release_all(now)?;
-        }
-        self.release_and_accrue_own(now, delegated)?;
+        self.pool.catch_up(now, !delegated, burned)?;
         self.stake -= amount;
         self.pool.shares -= burned;
         if delegated {
@@ -257,16 +254,6 @@ impl Provider {
         amount
     }
 
-    /// Releases what is due at `now` before the active shares change, and accrues the provider's
-    /// own earnings first when its own shares are the ones changing.
-    fn release_and_accrue_own(&mut self, now: i64, delegated: bool) -> Result<()> {
-        self.pool.release_vested(now)?;
-        if !delegated {
-            self.pool.accrue_own()?;
-        }
-        Ok(())
-    }
-
     /// Splits a paid replica's `price` at `now`: the commission to the provider; the rest to
     /// everyone staked behind it, released to the active shares over `vesting` seconds. Returns
     /// (commission, to the reward vault); with no active shares all of it is the provider's.
@@ -284,7 +271,7 @@ impl Provider {
     /// What the provider's own shares have earned up to `now` and it has not been paid, taken for
     /// paying it out of the reward vault.
     pub fn take_own_rewards(&mut self, now: i64) -> Result<u64> {
-        self.release_and_accrue_own(now, false)?;
+        self.pool.catch_up(now, true, 0)?;
         Ok(self.pool.own.take())
     }
 

@@ -500,12 +500,9 @@ impl Model {
                 "stake vault"
             );
             let pool = provider.pool;
-            let released = pool.released_at(env.now()).expect("release");
-            let mut own = released.own;
-            own.accrue(released.own_shares(), released.reward_per_share)
-                .expect("accrue own");
+            let own = pool.own_owed_at(env.now()).expect("own rewards");
             let (mut claimable, mut shares, mut unbonding_shares, mut worth) =
-                (own.owed, 0u128, 0u128, 0u64);
+                (own, 0u128, 0u128, 0u64);
             for d in &self.delegators {
                 let Some(mut delegation) = env.delegation(d, p) else {
                     continue;
