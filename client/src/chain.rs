@@ -5,7 +5,7 @@
 //! confirmed, refused, or its blockhash has expired; only then is it re-signed with a new blockhash.
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
@@ -14,15 +14,18 @@ use anchor_spl::token_2022::spl_token_2022::extension::StateWithExtensions;
 use anchor_spl::token_2022::spl_token_2022::state::Account as TokenAccount;
 use solana_account::Account;
 use solana_compute_budget_interface::ComputeBudgetInstruction;
+use solana_hash::Hash;
 use solana_keypair::Keypair;
 use solana_rpc_client::api::client_error::Error as ClientError;
+pub use solana_rpc_client::api::config::CommitmentConfig;
 use solana_rpc_client::api::config::{
-    CommitmentConfig, RpcAccountInfoConfig, RpcProgramAccountsConfig, RpcSendTransactionConfig,
-    UiAccountEncoding,
+    RpcAccountInfoConfig, RpcProgramAccountsConfig, RpcSendTransactionConfig, UiAccountEncoding,
 };
 use solana_rpc_client::api::filter::{Memcmp, RpcFilterType};
 use solana_rpc_client::api::request::RpcRequest;
-use solana_rpc_client::api::response::RpcConfirmedTransactionStatusWithSignature;
+use solana_rpc_client::api::response::{
+    OptionalContext, RpcConfirmedTransactionStatusWithSignature, RpcKeyedAccount,
+};
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_rpc_client::rpc_client::GetConfirmedSignaturesForAddress2Config;
 use solana_signature::Signature;
@@ -44,6 +47,49 @@ fn decode_event<E: anchor_lang::Event + anchor_lang::AnchorDeserialize>(data: &s
     E::try_from_slice(body).ok()
 }
 
+/// The raw bytes of a set of gpushare accounts, as the node had them at `slot`.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub slot: u64,
+    pub accounts: Vec<(Pubkey, Vec<u8>)>,
+}
+
+/// The filters that select gpushare accounts of type `T` whose bytes at each `(offset, bytes)`
+/// match (for `getProgramAccounts` and program subscriptions alike).
+pub fn account_filters<T: Discriminator>(matching: &[(usize, &[u8])]) -> Vec<RpcFilterType> {
+    let mut filters = vec![RpcFilterType::Memcmp(Memcmp::new_raw_bytes(
+        0,
+        T::DISCRIMINATOR.to_vec(),
+    ))];
+    filters.extend(matching.iter().map(|(offset, bytes)| {
+        RpcFilterType::Memcmp(Memcmp::new_raw_bytes(*offset, bytes.to_vec()))
+    }));
+    filters
+}
+
+/// Base64 account data at `commitment`: confirmed for every read, processed for the worker's
+/// subscriptions (the newest state, to act on at once).
+pub fn account_config(commitment: CommitmentConfig) -> RpcAccountInfoConfig {
+    RpcAccountInfoConfig {
+        encoding: Some(UiAccountEncoding::Base64),
+        commitment: Some(commitment),
+        ..RpcAccountInfoConfig::default()
+    }
+}
+
+/// How every listing and program subscription asks for accounts matching `filters`, at
+/// `commitment`.
+pub fn program_accounts_config(
+    filters: Vec<RpcFilterType>,
+    commitment: CommitmentConfig,
+) -> RpcProgramAccountsConfig {
+    RpcProgramAccountsConfig {
+        filters: Some(filters),
+        account_config: account_config(commitment),
+        ..RpcProgramAccountsConfig::default()
+    }
+}
+
 /// One confirmed transaction, as the node's history has it.
 #[derive(Clone, Debug)]
 pub struct TransactionRecord {
@@ -54,6 +100,8 @@ pub struct TransactionRecord {
     /// Lamports paid.
     pub fee: u64,
     pub logs: Vec<String>,
+    /// The data of each top-level gpushare instruction, in order.
+    pub instructions: Vec<Vec<u8>>,
 }
 
 impl TransactionRecord {
@@ -85,7 +133,13 @@ pub enum ChainError {
     /// An account's data is not the expected type.
     #[error("account {0} is not a valid {1}")]
     Decode(Pubkey, &'static str),
+    /// The transaction is larger than a node accepts.
+    #[error("transaction of {0} bytes is larger than the {PACKET_BYTES}-byte limit")]
+    TooLarge(u64),
 }
+
+/// Largest serialized transaction a node accepts (the network's packet size).
+pub const PACKET_BYTES: u64 = 1232;
 
 impl ChainError {
     /// Whether the program refused with the error named `name` (as in the IDL).
@@ -154,9 +208,12 @@ impl ComputeUnits {
     }
 }
 
-/// How often a pending transaction's status is read, and how often it is re-sent unchanged.
-const STATUS_POLL: Duration = Duration::from_millis(400);
-const REBROADCAST_EVERY: u32 = 5;
+/// How often a pending transaction's status is read, and how often (in status reads) it is re-sent
+/// unchanged and its blockhash's expiry checked.
+const STATUS_POLL: Duration = Duration::from_millis(250);
+const REBROADCAST_EVERY: u32 = 8;
+/// How long a fetched blockhash serves new transactions (it stays valid for about a minute).
+const BLOCKHASH_REUSE: Duration = Duration::from_secs(2);
 
 /// RPC requests sent so far, by method (every attempt counts).
 #[derive(Debug, Default)]
@@ -187,6 +244,8 @@ pub struct Chain {
     payer: Arc<Keypair>,
     retry: RetryPolicy,
     fees: FeePolicy,
+    /// The latest blockhash fetched, when, and the last block height it is valid at.
+    blockhash: std::sync::Mutex<Option<(Instant, Hash, u64)>>,
 }
 
 impl Chain {
@@ -203,7 +262,30 @@ impl Chain {
             payer,
             retry,
             fees,
+            blockhash: std::sync::Mutex::default(),
         }
+    }
+
+    /// A recent blockhash and the last block height it is valid at: the one fetched less than
+    /// [`BLOCKHASH_REUSE`] ago unless `fresh`, so concurrent senders share one request.
+    async fn blockhash(&self, fresh: bool) -> Result<(Hash, u64), ChainError> {
+        let cached = self.blockhash.lock().ok().and_then(|cached| *cached);
+        if let Some((at, hash, height)) = cached
+            && !fresh
+            && at.elapsed() < BLOCKHASH_REUSE
+        {
+            return Ok((hash, height));
+        }
+        let (hash, height) = self
+            .with_retry("getLatestBlockhash", || {
+                self.rpc
+                    .get_latest_blockhash_with_commitment(CommitmentConfig::confirmed())
+            })
+            .await?;
+        if let Ok(mut cached) = self.blockhash.lock() {
+            *cached = Some((Instant::now(), hash, height));
+        }
+        Ok((hash, height))
     }
 
     /// The RPC requests this connection has sent, by method.
@@ -246,13 +328,7 @@ impl Chain {
 
     /// The raw account at `key`, at confirmed commitment; `None` when it does not exist.
     async fn raw_account(&self, key: &Pubkey) -> Result<Option<Account>, ChainError> {
-        let response = self
-            .with_retry("getAccountInfo", || {
-                self.rpc
-                    .get_account_with_commitment(key, CommitmentConfig::confirmed())
-            })
-            .await?;
-        Ok(response.value)
+        Ok(self.account_at(key).await?.1)
     }
 
     /// Reads and decodes the account at `key`; `None` when it does not exist.
@@ -276,38 +352,55 @@ impl Chain {
         &self,
         matching: &[(usize, &[u8])],
     ) -> Result<Vec<(Pubkey, T)>, ChainError> {
-        let mut filters = vec![RpcFilterType::Memcmp(Memcmp::new_raw_bytes(
-            0,
-            T::DISCRIMINATOR.to_vec(),
-        ))];
-        filters.extend(matching.iter().map(|(offset, bytes)| {
-            RpcFilterType::Memcmp(Memcmp::new_raw_bytes(*offset, bytes.to_vec()))
-        }));
+        self.program_snapshot(account_filters::<T>(matching))
+            .await?
+            .accounts
+            .into_iter()
+            .map(|(key, data)| Ok((key, decode(&key, &data)?)))
+            .collect()
+    }
+
+    /// The raw bytes of every gpushare account matching `filters`, with the slot they were read at.
+    pub async fn program_snapshot(
+        &self,
+        filters: Vec<RpcFilterType>,
+    ) -> Result<Snapshot, ChainError> {
         let config = RpcProgramAccountsConfig {
-            filters: Some(filters),
-            account_config: RpcAccountInfoConfig {
-                encoding: Some(UiAccountEncoding::Base64),
-                commitment: Some(CommitmentConfig::confirmed()),
-                ..RpcAccountInfoConfig::default()
-            },
-            ..RpcProgramAccountsConfig::default()
+            with_context: Some(true),
+            ..program_accounts_config(filters, CommitmentConfig::confirmed())
         };
-        let keyed = self
+        let params = serde_json::json!([gpushare::ID.to_string(), config]);
+        let response = self
             .with_retry("getProgramAccounts", || {
-                self.rpc
-                    .get_program_ui_accounts_with_config(&gpushare::ID, config.clone())
+                self.rpc.send::<OptionalContext<Vec<RpcKeyedAccount>>>(
+                    RpcRequest::GetProgramAccounts,
+                    params.clone(),
+                )
             })
             .await?;
-        keyed
+        let (slot, keyed) = match response {
+            OptionalContext::Context(response) => (response.context.slot, response.value),
+            OptionalContext::NoContext(keyed) => (0, keyed),
+        };
+        let accounts = keyed
             .into_iter()
-            .map(|(key, ui)| {
-                let data = ui
-                    .data
-                    .decode()
-                    .ok_or(ChainError::Decode(key, std::any::type_name::<T>()))?;
-                Ok((key, decode(&key, &data)?))
+            .filter_map(|keyed| {
+                let key = keyed.pubkey.parse().ok()?;
+                Some((key, keyed.account.data.decode()?))
             })
-            .collect()
+            .collect();
+        Ok(Snapshot { slot, accounts })
+    }
+
+    /// The account at `key` (`None` when it does not exist), with the slot it was read at.
+    pub async fn account_at(&self, key: &Pubkey) -> Result<(u64, Option<Account>), ChainError> {
+        let response = self
+            .with_retry("getAccountInfo", || {
+                self.rpc
+                    .get_account_with_commitment(key, CommitmentConfig::confirmed())
+            })
+            .await?;
+        Ok((response.context.slot, response.value))
     }
 
     /// The keys of the network of `mint`: its treasury from the network account, its token
@@ -411,7 +504,28 @@ impl Chain {
             })
             .await?;
         let meta = &transaction["meta"];
+        let message = &transaction["transaction"]["message"];
+        let program = gpushare::ID.to_string();
+        let is_program = |index: &serde_json::Value| {
+            index
+                .as_u64()
+                .and_then(|i| message["accountKeys"].get(usize::try_from(i).ok()?))
+                .and_then(serde_json::Value::as_str)
+                == Some(program.as_str())
+        };
+        let instructions = message["instructions"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter(|instruction| is_program(&instruction["programIdIndex"]))
+                    .filter_map(|instruction| {
+                        bs58::decode(instruction["data"].as_str()?).into_vec().ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(TransactionRecord {
+            instructions,
             slot: status.slot,
             block_time: status.block_time,
             succeeded: status.err.is_none(),
@@ -443,7 +557,7 @@ impl Chain {
             .raw_account(&key)
             .await?
             .ok_or(ChainError::Missing(key))?;
-        bincode::deserialize(&account.data).map_err(|_| ChainError::Decode(key, "Clock"))
+        decode_clock(&account.data).ok_or(ChainError::Decode(key, "Clock"))
     }
 
     /// Sends one ordinary instruction signed by the payer (see [`Chain::send`]).
@@ -459,25 +573,16 @@ impl Chain {
         signers: &[&Keypair],
         units: ComputeUnits,
     ) -> Result<Signature, ChainError> {
-        let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(
-            units.limit(),
-        )];
-        if self.fees.priority_micro_lamports > 0 {
-            all.push(ComputeBudgetInstruction::set_compute_unit_price(
-                self.fees.priority_micro_lamports,
-            ));
+        let all = self.with_budget(instructions, units);
+        let bytes = self.transaction_bytes(&all);
+        if bytes > PACKET_BYTES {
+            return Err(ChainError::TooLarge(bytes));
         }
-        all.extend_from_slice(instructions);
         let mut keys: Vec<&Keypair> = vec![&self.payer];
         keys.extend_from_slice(signers);
         let mut last = String::from("blockhash expired before confirmation");
         for round in 1..=self.retry.attempts {
-            let (blockhash, last_valid_height) = self
-                .with_retry("getLatestBlockhash", || {
-                    self.rpc
-                        .get_latest_blockhash_with_commitment(CommitmentConfig::confirmed())
-                })
-                .await?;
+            let (blockhash, last_valid_height) = self.blockhash(round > 1).await?;
             let tx = Transaction::new_signed_with_payer(
                 &all,
                 Some(&self.payer.pubkey()),
@@ -499,6 +604,31 @@ impl Chain {
         })
     }
 
+    /// `instructions` after the compute budget (and priority fee) instructions `send` puts first.
+    fn with_budget(&self, instructions: &[Instruction], units: ComputeUnits) -> Vec<Instruction> {
+        let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(
+            units.limit(),
+        )];
+        if self.fees.priority_micro_lamports > 0 {
+            all.push(ComputeBudgetInstruction::set_compute_unit_price(
+                self.fees.priority_micro_lamports,
+            ));
+        }
+        all.extend_from_slice(instructions);
+        all
+    }
+
+    /// The serialized size of a signed transaction carrying exactly `all`.
+    fn transaction_bytes(&self, all: &[Instruction]) -> u64 {
+        let unsigned = Transaction::new_with_payer(all, Some(&self.payer.pubkey()));
+        bincode::serialized_size(&unsigned).unwrap_or(u64::MAX)
+    }
+
+    /// Whether `instructions` fit one transaction as [`Chain::send`] would build it.
+    pub fn fits(&self, instructions: &[Instruction], units: ComputeUnits) -> bool {
+        self.transaction_bytes(&self.with_budget(instructions, units)) <= PACKET_BYTES
+    }
+
     /// Broadcasts `tx` and waits until it is confirmed, refused, or cannot land any more.
     async fn confirm(
         &self,
@@ -506,8 +636,10 @@ impl Chain {
         last_valid_height: u64,
     ) -> Result<Signature, SendFailure> {
         let signature = tx.signatures[0];
+        // Simulated against the newest (processed) state: a transaction that a competitor's, still
+        // unconfirmed, already makes fail is refused here, without landing and paying a fee.
         let config = RpcSendTransactionConfig {
-            preflight_commitment: Some(CommitmentConfig::confirmed().commitment),
+            preflight_commitment: Some(CommitmentConfig::processed().commitment),
             ..RpcSendTransactionConfig::default()
         };
         let mut last = String::new();
@@ -547,6 +679,10 @@ impl Chain {
                 }
                 Err(error) => last = error.to_string(),
             }
+            if !polls.is_multiple_of(REBROADCAST_EVERY) {
+                continue;
+            }
+            self.requests.count("getBlockHeight");
             if let Ok(height) = self
                 .rpc
                 .get_block_height_with_commitment(CommitmentConfig::confirmed())
@@ -568,6 +704,11 @@ enum SendFailure {
     Final(ChainError),
     /// Can no longer land: safe to re-sign with a new blockhash.
     Expired(String),
+}
+
+/// Decodes the Clock sysvar's data.
+pub fn decode_clock(data: &[u8]) -> Option<solana_clock::Clock> {
+    bincode::deserialize(data).ok()
 }
 
 /// Decodes an Anchor account (discriminator checked).

@@ -4,11 +4,10 @@
 //! refunded and nobody is slashed.
 use anchor_lang::prelude::*;
 
-use crate::constants::DRAW_ENTRY_SECONDS;
 use crate::errors::GpuShareError;
 use crate::events::{ExtraReplicaOpened, ShardSettled, emit_event};
 use crate::seeds;
-use crate::state::{Draw, Job, Resolution, Shard, ShardOutcome, VerificationMode};
+use crate::state::{Job, Resolution, Shard, ShardOutcome};
 
 #[derive(Accounts)]
 pub struct SettleShard<'info> {
@@ -40,18 +39,7 @@ impl SettleShard<'_> {
         let job = &mut ctx.accounts.job;
         let shard = &mut ctx.accounts.shard;
         let job_key = job.key();
-        // Entries close after DRAW_ENTRY_SECONDS; the winner commits within a claim timeout.
-        let draw = Draw::open(
-            clock.unix_timestamp,
-            clock.slot,
-            DRAW_ENTRY_SECONDS,
-            job.claim_timeout,
-        );
-        let next_draw = Some(draw).filter(|draw| job.check_can_finish(draw.commit_by).is_ok());
-        let resolution = match job.mode {
-            VerificationMode::Quorum { q } => shard.resolve(q, job.max_extra_replicas, next_draw),
-            VerificationMode::SpotCheck { .. } => Resolution::Final(shard.resolve_spot_check()),
-        };
+        let (resolution, draw) = job.resolve_shard(shard, clock.unix_timestamp, clock.slot);
         match resolution {
             Resolution::ExtraReplica { replica } => {
                 emit_event(ExtraReplicaOpened {

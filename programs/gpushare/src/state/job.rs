@@ -4,7 +4,7 @@ use anchor_lang::prelude::*;
 use crate::constants::*;
 use crate::errors::GpuShareError;
 use crate::seeds;
-use crate::state::NetworkParams;
+use crate::state::{Draw, NetworkParams, Resolution, Shard};
 
 /// The kernel and its size parameters; the worker's reference implementation defines the output.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
@@ -307,6 +307,20 @@ impl Job {
             GpuShareError::ClaimCannotFinish
         );
         Ok(())
+    }
+
+    /// Tallies `shard` at `now` (clock slot `slot`): quorum wins; no quorum opens one more replica,
+    /// given out by a draw (entries close after [`DRAW_ENTRY_SECONDS`], the winner commits within a
+    /// claim timeout), while the cap allows and the draw, its commit and its reveal fit before the
+    /// job expires. Returns the draw the resolution would open with it.
+    pub fn resolve_shard(&self, shard: &mut Shard, now: i64, slot: u64) -> (Resolution, Draw) {
+        let draw = Draw::open(now, slot, DRAW_ENTRY_SECONDS, self.claim_timeout);
+        let next_draw = Some(draw).filter(|draw| self.check_can_finish(draw.commit_by).is_ok());
+        let resolution = match self.mode {
+            VerificationMode::Quorum { q } => shard.resolve(q, self.max_extra_replicas, next_draw),
+            VerificationMode::SpotCheck { .. } => Resolution::Final(shard.resolve_spot_check()),
+        };
+        (resolution, draw)
     }
 
     /// Stake share slashed from a provider that gives its claim back before committing: half a miss.

@@ -124,9 +124,9 @@ impl Provider {
         per_claims.max(params.min_stake)
     }
 
-    /// Refuses a new claim unless the provider's own stake is at least the minimum, its own stake is
-    /// not unbonding, and it is under its claim cap (all active stake behind it / stake per claim).
-    pub fn check_can_claim(&self, params: &NetworkParams) -> Result<()> {
+    /// Refuses a provider that is leaving (its own stake unbonding) or whose own stake is below
+    /// the network's minimum: such a provider takes no new work.
+    pub fn check_active(&self, params: &NetworkParams) -> Result<()> {
         require!(
             self.pool.own_unbonding_shares == 0,
             GpuShareError::ProviderUnbonding
@@ -135,6 +135,13 @@ impl Provider {
             self.own_stake()? >= params.min_stake,
             GpuShareError::StakeBelowMinimum
         );
+        Ok(())
+    }
+
+    /// Refuses a new claim unless the provider's own stake is at least the minimum, its own stake is
+    /// not unbonding, and it is under its claim cap (all active stake behind it / stake per claim).
+    pub fn check_can_claim(&self, params: &NetworkParams) -> Result<()> {
+        self.check_active(params)?;
         let cap = self.stake / params.stake_per_claim;
         require!(
             u64::from(self.open_claims) < cap,
