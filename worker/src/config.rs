@@ -70,9 +70,14 @@ pub struct ConfigArgs {
     /// Largest data input downloaded, bytes [default: 1 GiB].
     #[arg(long, env = "GPUSHARE_MAX_INPUT_BYTES", global = true)]
     pub max_input_bytes: Option<u64>,
-    /// Seconds between chain scans when no websocket notification arrives [default: 2].
+    /// Seconds between rounds when nothing arrives over the websocket; without a websocket, each
+    /// round re-reads every account the worker tracks [default: 2].
     #[arg(long, env = "GPUSHARE_POLL_SECONDS", global = true)]
     pub poll_seconds: Option<f64>,
+    /// Seconds between full re-reads of the tracked accounts while the websocket keeps them
+    /// current (the safety net for missed and unannounced changes) [default: 60].
+    #[arg(long, env = "GPUSHARE_RESYNC_SECONDS", global = true)]
+    pub resync_seconds: Option<f64>,
     /// Whether `run` proves this machine's throughput on chain by itself, and again before the
     /// proof goes stale (challenges others open are answered either way) [default: true].
     #[arg(long, env = "GPUSHARE_PROVE_HARDWARE", global = true)]
@@ -96,11 +101,29 @@ pub struct Config {
     pub priority_fee: u64,
     pub max_input_bytes: u64,
     pub poll_interval: Duration,
+    pub resync_interval: Duration,
     pub prove_hardware: bool,
 }
 
 fn home() -> PathBuf {
     std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
+}
+
+/// `seconds`, if within `range`.
+fn seconds_within(
+    what: &str,
+    seconds: f64,
+    range: std::ops::RangeInclusive<f64>,
+) -> Result<f64, WorkerError> {
+    if range.contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(WorkerError::Config(format!(
+            "{what} {seconds} is outside {}..={}",
+            range.start(),
+            range.end()
+        )))
+    }
 }
 
 fn parse_key(what: &str, text: &str) -> Result<Pubkey, WorkerError> {
@@ -147,12 +170,16 @@ impl Config {
             .unwrap_or_else(|| websocket_url_for(&rpc_url));
         let mint = args.mint.clone().or(file.mint);
         let token_account = args.token_account.clone().or(file.token_account);
-        let poll_seconds = args.poll_seconds.or(file.poll_seconds).unwrap_or(2.0);
-        if !(0.05..=3600.0).contains(&poll_seconds) {
-            return Err(WorkerError::Config(format!(
-                "poll_seconds {poll_seconds} is outside 0.05..=3600"
-            )));
-        }
+        let poll_seconds = seconds_within(
+            "poll_seconds",
+            args.poll_seconds.or(file.poll_seconds).unwrap_or(2.0),
+            0.05..=3600.0,
+        )?;
+        let resync_seconds = seconds_within(
+            "resync_seconds",
+            args.resync_seconds.or(file.resync_seconds).unwrap_or(60.0),
+            1.0..=86_400.0,
+        )?;
         let concurrent_jobs = args.concurrent_jobs.or(file.concurrent_jobs).unwrap_or(2);
         if concurrent_jobs == 0 {
             return Err(WorkerError::Config(
@@ -197,6 +224,7 @@ impl Config {
                 .or(file.max_input_bytes)
                 .unwrap_or(1 << 30),
             poll_interval: Duration::from_secs_f64(poll_seconds),
+            resync_interval: Duration::from_secs_f64(resync_seconds),
             prove_hardware: args.prove_hardware.or(file.prove_hardware).unwrap_or(true),
         })
     }

@@ -1,26 +1,32 @@
 //! The `run` loop: finds open slots, claims what this machine can run at an acceptable price, computes,
-//! commits, reveals, proves, settles and closes — driven each round by the chain's state of every slot
-//! this provider holds, so that a restart (even after `kill -9`) picks up exactly where the chain is.
+//! commits, reveals, proves, settles and closes — driven by the chain's state of every slot this
+//! provider holds, so that a restart (even after `kill -9`) picks up exactly where the chain is.
 //! Everything a later step needs (the salt and root) is written to the data directory before the step
 //! that depends on it is sent; commitments are only ever sent for the one saved salt of a slot.
+//!
+//! A round works from the [`Index`](crate::index) (no listing of the chain per round) and starts each
+//! held slot's next step as a task of its own, so one slow transaction or computation delays nothing
+//! else; a slot's next step starts once the chain changed what that step read, or after
+//! [`RETRY_SLOTS`] without change (deadlines pass with time alone).
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anchor_lang::prelude::Pubkey;
-use futures::StreamExt;
+use anchor_lang::solana_program::instruction::Instruction;
 use gpushare::commitment::work_commitment;
 use gpushare::state::{
-    Assignment, Benchmark, Job, JobInput, KernelSpec, Network, Provider, Shard, ShardPhase,
-    Verdict, VerificationMode,
+    Assignment, Job, JobInput, KernelSpec, Provider, Resolution, Shard, ShardPhase, Verdict,
+    VerificationMode,
 };
 use gpushare_client::chain::{Chain, ChainError, ComputeUnits};
 use gpushare_client::ix::{self, Holder, NetworkKeys, Slot};
-use gpushare_client::{filters, pda};
+use gpushare_client::pda;
 use gpushare_core::kernels::job_seed;
 use gpushare_core::spot_check::{CHALLENGE_SLOTS, leaf_fits_budget};
 use rand::seq::SliceRandom;
+use sha2::{Digest, Sha256};
 use solana_keypair::Keypair;
 use solana_signer::Signer;
 use tokio::sync::Notify;
@@ -32,16 +38,25 @@ use crate::config::Config;
 use crate::engine::{Input, ShardRun};
 use crate::error::WorkerError;
 use crate::fault::Fault;
+use crate::index::{Held, SharedIndex, View};
 use crate::metrics::Metrics;
 use crate::store::{SlotRecord, Store};
 use crate::{inputs, prover};
 
-/// Claims tried per round before waiting for the next one.
-const CLAIM_ATTEMPTS_PER_ROUND: usize = 4;
 /// A job's claim timeout must leave this many times the estimated compute time, plus
 /// [`CLAIM_TIMEOUT_SLACK_SECONDS`] for the transactions around it.
 const CLAIM_TIMEOUT_MARGIN: f64 = 2.0;
 const CLAIM_TIMEOUT_SLACK_SECONDS: f64 = 10.0;
+/// How long a provider waits for each provider ahead of it in a slot's claim order (see
+/// [`Daemon::turn`]): about the time a claim takes to land and be seen.
+const CLAIM_TURN: Duration = Duration::from_millis(800);
+/// Slots after which a held slot's step runs again though nothing it read has changed.
+const RETRY_SLOTS: u64 = 2;
+/// Pause after a chain notification before the round, so that a burst of them makes one round.
+const ROUND_DEBOUNCE: Duration = Duration::from_millis(50);
+/// How long a stopping daemon lets running steps finish before abandoning them (each resumes from
+/// the chain and the data directory on restart).
+const STOP_GRACE: Duration = Duration::from_secs(20);
 
 /// The provider's identity on the network.
 #[derive(Clone)]
@@ -65,63 +80,85 @@ impl Identity {
     }
 }
 
-/// What the loop reads once per round.
+/// What one round works from: the clock and the index's view.
 struct Round {
     now: i64,
     slot: u64,
-    params: gpushare::state::NetworkParams,
-    provider: Provider,
-    jobs: HashMap<Pubkey, Job>,
+    view: View,
 }
 
-/// A shard computing in the background: its output and the seconds it took.
-type Computation = JoinHandle<Result<ShardRun, WorkerError>>;
+impl Round {
+    fn shard(&self, slot: &Slot) -> Option<&Shard> {
+        self.view.shards.get(&slot.shard())
+    }
+}
+
+/// What every step needs, shared by the daemon and the tasks it starts: the chain, this
+/// provider's identity, the compute backend, the data directory, settings, metrics, the injected
+/// fault (tests only) and the chain index.
+pub struct Worker {
+    pub chain: Arc<Chain>,
+    pub me: Identity,
+    pub backend: Arc<dyn Backend>,
+    pub store: Store,
+    pub config: Config,
+    pub metrics: Arc<Metrics>,
+    pub fault: Fault,
+    pub index: SharedIndex,
+}
+
+/// One held slot as its next step sees it.
+#[derive(Clone, Copy)]
+struct SlotStep<'a> {
+    round: &'a Round,
+    key: Pubkey,
+    slot: Slot,
+    job: &'a Job,
+    assignment: &'a Assignment,
+    shard: &'a Shard,
+}
+
+/// The step running (or last run) for one held slot, and the index slots of what it read.
+struct Step {
+    task: JoinHandle<()>,
+    seen: (u64, u64),
+    started_at: u64,
+}
 
 /// The worker daemon.
 pub struct Daemon {
-    chain: Arc<Chain>,
-    me: Identity,
-    backend: Arc<dyn Backend>,
-    store: Store,
-    config: Config,
-    metrics: Arc<Metrics>,
-    fault: Fault,
-    computing: HashMap<Pubkey, Computation>,
+    worker: Arc<Worker>,
+    steps: HashMap<Pubkey, Step>,
+    /// Claims and draw entries in flight, by the job and shard index they are for; each ends with
+    /// the job it found unusable, if any.
+    claims: HashMap<(Pubkey, u16), JoinHandle<Option<Pubkey>>>,
+    closing: Option<JoinHandle<()>>,
     last_seen: Option<Provider>,
     unusable_jobs: HashSet<Pubkey>,
     /// The throughput challenge being answered in the background.
     challenge: Option<JoinHandle<Result<Outcome, WorkerError>>>,
     /// Slot of the last challenge this worker opened itself (a failed one is not retried at once).
     opened_challenge_at: Option<u64>,
+    resynced_at: Option<Instant>,
 }
 
 impl Daemon {
-    pub fn new(
-        chain: Arc<Chain>,
-        me: Identity,
-        backend: Arc<dyn Backend>,
-        store: Store,
-        config: Config,
-        metrics: Arc<Metrics>,
-        fault: Fault,
-    ) -> Self {
+    pub fn new(worker: Worker) -> Self {
         Self {
-            chain,
-            me,
-            backend,
-            store,
-            config,
-            metrics,
-            fault,
-            computing: HashMap::new(),
+            worker: Arc::new(worker),
+            steps: HashMap::new(),
+            claims: HashMap::new(),
+            closing: None,
             last_seen: None,
             unusable_jobs: HashSet::new(),
             challenge: None,
             opened_challenge_at: None,
+            resynced_at: None,
         }
     }
 
-    /// Runs rounds until `stop` is set; a round starts on a chain notification or every poll interval.
+    /// Runs rounds until `stop` is set; a round starts on a chain notification (every slot while the
+    /// websocket is up) or every poll interval.
     pub async fn run(
         mut self,
         stop: Arc<AtomicBool>,
@@ -130,69 +167,113 @@ impl Daemon {
         while !stop.load(Ordering::SeqCst) {
             if let Err(error) = self.round(&stop).await {
                 tracing::warn!(%error, "round failed; retrying next round");
-                self.metrics.fail("round");
+                self.worker.metrics.fail("round");
             }
             tokio::select! {
-                _ = wake.notified() => tokio::time::sleep(Duration::from_millis(100)).await,
-                _ = tokio::time::sleep(self.config.poll_interval) => {}
+                _ = wake.notified() => tokio::time::sleep(ROUND_DEBOUNCE).await,
+                _ = tokio::time::sleep(self.worker.config.poll_interval) => {}
             }
         }
-        let held = self.held().await.map(|h| h.len()).unwrap_or_default();
+        self.wind_down().await;
+        Ok(())
+    }
+
+    /// Abandons claims in flight, lets running steps finish (up to [`STOP_GRACE`]), then abandons
+    /// the rest: every slot resumes from the chain and the data directory on restart.
+    async fn wind_down(self) {
+        self.claims.values().for_each(JoinHandle::abort);
+        let (aborts, tasks): (Vec<_>, Vec<_>) = self
+            .steps
+            .into_values()
+            .map(|step| (step.task.abort_handle(), step.task))
+            .unzip();
+        if tokio::time::timeout(STOP_GRACE, futures::future::join_all(tasks))
+            .await
+            .is_err()
+        {
+            tracing::warn!("steps still running at shutdown were abandoned");
+            aborts.iter().for_each(tokio::task::AbortHandle::abort);
+        }
+        let held = self
+            .worker
+            .index
+            .lock()
+            .view()
+            .map_or(0, |view| view.held.len());
         tracing::info!(
             held,
             "stopped; held slots resume from the data directory on restart"
         );
-        Ok(())
-    }
-
-    async fn held(&self) -> Result<Vec<(Pubkey, Assignment)>, ChainError> {
-        let provider = self.me.provider();
-        self.chain
-            .program_accounts::<Assignment>(&[(filters::ASSIGNMENT_PROVIDER, provider.as_ref())])
-            .await
     }
 
     async fn round(&mut self, stop: &AtomicBool) -> Result<(), WorkerError> {
-        let clock = self.chain.clock().await?;
-        let network: Network = self.chain.existing(&self.me.net.network).await?;
-        let provider: Provider = self.chain.existing(&self.me.provider()).await?;
-        self.account_for(&provider);
-        let jobs = self
-            .chain
-            .program_accounts::<Job>(&[(filters::JOB_NETWORK, self.me.net.network.as_ref())])
-            .await?
-            .into_iter()
-            .collect();
-        let round = Round {
+        let worker = Arc::clone(&self.worker);
+        let owed = worker.index.take_resync_owed();
+        let due = self
+            .resynced_at
+            .is_none_or(|at| at.elapsed() >= worker.config.resync_interval);
+        if owed || due || !worker.index.is_live() {
+            worker.index.resync(&worker.chain).await?;
+            self.resynced_at = Some(Instant::now());
+        }
+        let clock = worker.index.clock(&worker.chain).await?;
+        let view = {
+            let index = worker.index.lock();
+            worker.metrics.indexed_accounts.set(index.tracked() as i64);
+            index.view()
+        }
+        .ok_or(ChainError::Missing(worker.me.provider()))?;
+        let round = Arc::new(Round {
             now: clock.unix_timestamp,
             slot: clock.slot,
-            params: network.params,
-            provider,
-            jobs,
-        };
-        let held = self.held().await?;
-        self.metrics.in_flight.set(held.len() as i64);
-        for (key, assignment) in &held {
-            if let Err(error) = self.advance(&round, key, assignment).await {
-                tracing::warn!(assignment = %key, job = %assignment.job, shard = assignment.shard_index, %error, "slot step failed");
-                self.metrics.fail(error.kind());
-            }
-        }
-        self.close_paid_shards(&round).await;
-        if !stop.load(Ordering::SeqCst) && held.len() < self.config.concurrent_jobs {
-            self.claim_next(&round, held.len()).await;
-        }
+            view,
+        });
+        self.account_for(&round.view.provider);
+        worker.metrics.in_flight.set(round.view.held.len() as i64);
+        self.start_steps(&round);
+        self.collect_claims().await;
+        self.close_paid_shards(&round);
         if !stop.load(Ordering::SeqCst) {
-            self.tend_challenge(&round).await?;
+            self.claim_open_slots(&round);
+            self.tend_challenge(&round).await;
         }
         Ok(())
+    }
+
+    /// Starts the next step of every held slot that has none running and whose inputs changed
+    /// since its last step, or that waited [`RETRY_SLOTS`].
+    fn start_steps(&mut self, round: &Arc<Round>) {
+        let held: HashSet<Pubkey> = round.view.held.iter().map(|held| held.key).collect();
+        self.steps
+            .retain(|key, step| held.contains(key) || !step.task.is_finished());
+        for slot in &round.view.held {
+            let due = self.steps.get(&slot.key).is_none_or(|step| {
+                step.task.is_finished()
+                    && (step.seen != slot.seen
+                        || round.slot >= step.started_at.saturating_add(RETRY_SLOTS))
+            });
+            if !due {
+                continue;
+            }
+            let (worker, round_now, held) =
+                (Arc::clone(&self.worker), Arc::clone(round), slot.clone());
+            let task = tokio::spawn(async move { worker.step(&round_now, &held).await });
+            self.steps.insert(
+                slot.key,
+                Step {
+                    task,
+                    seen: slot.seen,
+                    started_at: round.slot,
+                },
+            );
+        }
     }
 
     /// Answers a throughput challenge on this provider, whoever opened it; and (with
     /// `prove_hardware`) opens one when nothing is proven or the proof is in the last tenth of its
     /// validity. One at a time, in the background; a failed one of its own waits a tenth of the
     /// validity before the next.
-    async fn tend_challenge(&mut self, round: &Round) -> Result<(), WorkerError> {
+    async fn tend_challenge(&mut self, round: &Round) {
         if let Some(task) = self.challenge.take_if(|task| task.is_finished()) {
             match task.await {
                 Ok(Ok(outcome)) => tracing::info!(
@@ -202,58 +283,57 @@ impl Daemon {
                 ),
                 Ok(Err(error)) => {
                     tracing::warn!(%error, "throughput challenge step failed");
-                    self.metrics.fail(error.kind());
+                    self.worker.metrics.fail(error.kind());
                 }
                 Err(error) => tracing::warn!(%error, "throughput challenge task failed"),
             }
         }
         if self.challenge.is_some() {
-            return Ok(());
+            return;
         }
-        let provider = &round.provider;
-        let validity = round.params.proof_validity_slots;
+        let provider = &round.view.provider;
+        let params = &round.view.network.params;
+        let validity = params.proof_validity_slots;
         let retry = validity / 10;
-        let open = self
-            .chain
-            .account::<Benchmark>(&pda::benchmark(&self.me.provider()))
-            .await?
-            .is_some();
-        let due = self.config.prove_hardware
+        let open = round.view.challenge_open;
+        let due = self.worker.config.prove_hardware
             && provider.hardware.throughput_gops > 0
-            && provider.own_stake()? >= round.params.min_stake
+            && provider
+                .own_stake()
+                .is_ok_and(|stake| stake >= params.min_stake)
             && (provider.proven.mops == 0
                 || round.slot >= provider.proven.slot.saturating_add(validity - retry))
             && self
                 .opened_challenge_at
                 .is_none_or(|at| round.slot >= at.saturating_add(retry));
         if !open && !due {
-            return Ok(());
+            return;
         }
         if !open {
             self.opened_challenge_at = Some(round.slot);
         }
         let challenger = Challenger {
-            chain: Arc::clone(&self.chain),
-            me: self.me.clone(),
-            backend: Arc::clone(&self.backend),
+            chain: Arc::clone(&self.worker.chain),
+            me: self.worker.me.clone(),
+            backend: Arc::clone(&self.worker.backend),
         };
         self.challenge = Some(tokio::spawn(async move { challenger.prove().await }));
-        Ok(())
     }
 
     /// Counts earnings, completions and slashes from the provider account's counters.
     fn account_for(&mut self, now: &Provider) {
+        let metrics = &self.worker.metrics;
         if let Some(before) = &self.last_seen {
-            self.metrics
+            metrics
                 .earnings
                 .inc_by(now.earned.saturating_sub(before.earned));
-            self.metrics
+            metrics
                 .completions
                 .inc_by(now.completed.saturating_sub(before.completed));
             let slashed = now.slashed.saturating_sub(before.slashed);
             if slashed > 0 {
-                self.metrics.slashes.inc();
-                self.metrics.slashed_tokens.inc_by(slashed);
+                metrics.slashes.inc();
+                metrics.slashed_tokens.inc_by(slashed);
                 tracing::warn!(
                     slashed,
                     total = now.slashed,
@@ -266,45 +346,308 @@ impl Daemon {
         self.last_seen = Some(now.clone());
     }
 
+    /// Closes, in the background, shards whose rent this wallet paid once their job expired and no
+    /// slot is held. Before that the settled shard holds the accepted root its client verifies
+    /// results against; the client closes it (rent still to this wallet) when it closes the job.
+    fn close_paid_shards(&mut self, round: &Arc<Round>) {
+        if self
+            .closing
+            .as_ref()
+            .is_some_and(|task| !task.is_finished())
+        {
+            return;
+        }
+        let wallet = self.worker.me.wallet.pubkey();
+        let closable: Vec<(Pubkey, Shard)> = round
+            .view
+            .shards
+            .iter()
+            .filter(|(_, shard)| {
+                shard.payer == wallet
+                    && shard.held_mask == 0
+                    && round
+                        .view
+                        .jobs
+                        .get(&shard.job)
+                        .is_none_or(|job| job.is_expired(round.now))
+            })
+            .map(|(key, shard)| (*key, shard.clone()))
+            .collect();
+        if closable.is_empty() {
+            return;
+        }
+        let (worker, slot) = (Arc::clone(&self.worker), round.slot);
+        self.closing = Some(tokio::spawn(async move {
+            for (key, shard) in closable {
+                let close = ix::close_shard(&shard.job, shard.index, &wallet, &wallet);
+                match worker.chain.submit(close).await {
+                    Ok(_) => {
+                        worker.index.lock().forget(key, slot);
+                        tracing::info!(job = %shard.job, shard = shard.index, "closed shard; rent returned")
+                    }
+                    Err(error) => tracing::debug!(%error, "could not close a shard"),
+                }
+            }
+        }));
+    }
+
+    /// Records how finished claims ended.
+    async fn collect_claims(&mut self) {
+        let finished: Vec<(Pubkey, u16)> = self
+            .claims
+            .iter()
+            .filter(|(_, task)| task.is_finished())
+            .map(|(key, _)| *key)
+            .collect();
+        for key in finished {
+            let Some(task) = self.claims.remove(&key) else {
+                continue;
+            };
+            match task.await {
+                Ok(unusable) => self.unusable_jobs.extend(unusable),
+                Err(error) => tracing::warn!(%error, "claim task failed"),
+            }
+        }
+    }
+
+    /// Claims open slots this worker can run at an acceptable price, up to its free slots, each
+    /// attempt a task of its own. Slots of shards other providers started come first, so started
+    /// work finishes before new work starts; and a shard that needs several replicas is started only
+    /// while a slot would stay free after it. Otherwise every worker could fill up with first
+    /// replicas that all wait for second replicas nobody has room to claim.
+    fn claim_open_slots(&mut self, round: &Arc<Round>) {
+        if round
+            .view
+            .provider
+            .check_can_claim(&round.view.network.params)
+            .is_err()
+        {
+            return;
+        }
+        let limit = self.worker.config.concurrent_jobs;
+        let mut busy = round.view.held.len() + self.claims.len();
+        if busy >= limit {
+            return;
+        }
+        let openings = self.openings(round);
+        for slot in openings.draws {
+            let shard = (slot.job, slot.shard_index);
+            if self.claims.contains_key(&shard) {
+                continue;
+            }
+            let worker = Arc::clone(&self.worker);
+            let task = tokio::spawn(async move { worker.enter_draw(&slot).await });
+            self.claims.insert(shard, task);
+        }
+        let turn = |slot: &Slot| self.turn(slot, round);
+        let mut joins: Vec<(usize, Slot, bool)> = openings
+            .joins
+            .into_iter()
+            .map(|slot| (turn(&slot), slot, false))
+            .collect();
+        let mut starts: Vec<(usize, Slot, bool)> = openings
+            .starts
+            .into_iter()
+            .map(|(slot, shared)| (turn(&slot), slot, shared))
+            .collect();
+        for candidates in [&mut joins, &mut starts] {
+            candidates.shuffle(&mut rand::rng());
+            candidates.sort_by_key(|(turn, _, _)| *turn);
+        }
+        for (turn, slot, shared_start) in joins.into_iter().chain(starts) {
+            let shard = (slot.job, slot.shard_index);
+            if busy >= limit || (shared_start && busy + 1 >= limit) {
+                continue;
+            }
+            if self.claims.contains_key(&shard) {
+                continue;
+            }
+            let Some(job) = round.view.jobs.get(&slot.job).cloned() else {
+                continue;
+            };
+            let (worker, now) = (Arc::clone(&self.worker), round.now);
+            let wait = CLAIM_TURN * u32::try_from(turn).unwrap_or(u32::MAX);
+            let task = tokio::spawn(async move { worker.claim(&slot, &job, now, wait).await });
+            self.claims.insert(shard, task);
+            busy += 1;
+        }
+    }
+
+    /// This provider's turn to claim `slot`: how many of the network's active providers, among
+    /// those holding no replica of its shard, come before it in an order drawn from the slot (each
+    /// provider is first for its share of slots). A provider waits [`CLAIM_TURN`] for each, so
+    /// that providers that saw the same new work do not all claim it at once: the failed claims
+    /// would land and pay fees.
+    fn turn(&self, slot: &Slot, round: &Round) -> usize {
+        let me = self.worker.me.provider();
+        let shard = round.shard(slot);
+        let draw = |provider: &Pubkey| {
+            let mut hasher = Sha256::new();
+            hasher.update(slot.job);
+            hasher.update(slot.shard_index.to_le_bytes());
+            hasher.update([slot.replica]);
+            hasher.update(provider);
+            hasher.finalize()
+        };
+        let mine = draw(&me);
+        round
+            .view
+            .peers
+            .iter()
+            .filter(|peer| **peer != me && shard.is_none_or(|shard| !shard.ever_held_by(peer)))
+            .filter(|peer| draw(peer) < mine)
+            .count()
+    }
+
+    /// Whether this worker takes work from `job`: open, paying enough, a kernel it can run, shards it
+    /// can hold, proofs that fit a transaction, and a claim timeout it can meet.
+    fn wants(&self, key: &Pubkey, job: &Job, round: &Round) -> bool {
+        let kernel = job.kernel.to_core();
+        let provider = &round.view.provider;
+        let provable = !job.mode.is_spot_check() || leaf_fits_budget(&kernel);
+        let holdable = kernel.check_shard_size(u32::from(job.shards)).is_ok();
+        let timeout_met = meets_claim_timeout(job, provider);
+        let finishable = job
+            .check_can_finish(round.now.saturating_add(job.claim_timeout))
+            .is_ok();
+        let proven_enough = provider
+            .check_hardware(
+                &job.hardware,
+                round.view.network.params.proof_validity_slots,
+                round.slot,
+            )
+            .is_ok();
+        let supported = match (&job.input, job.kernel) {
+            (JobInput::Data { uri, .. }, KernelSpec::GemmI8 { .. }) => {
+                ["http://", "https://", "file://"]
+                    .iter()
+                    .any(|scheme| uri.starts_with(scheme))
+            }
+            (JobInput::Data { .. }, _) => false,
+            (JobInput::Seed(_), _) => true,
+        };
+        supported
+            && provable
+            && proven_enough
+            && holdable
+            && timeout_met
+            && finishable
+            && !self.unusable_jobs.contains(key)
+            && !job.cancelled
+            && job.price >= self.worker.config.min_price
+            && job.shards_settled < job.shards
+    }
+
+    /// The free slots of the jobs this worker wants, and the draws for extra replicas it may enter.
+    fn openings(&self, round: &Round) -> Openings {
+        let provider = self.worker.me.provider();
+        let mut shards_of: HashMap<Pubkey, HashMap<u16, &Shard>> = HashMap::new();
+        for shard in round.view.shards.values() {
+            shards_of
+                .entry(shard.job)
+                .or_default()
+                .insert(shard.index, shard);
+        }
+        let mut openings = Openings::default();
+        for (key, job) in &round.view.jobs {
+            if !self.wants(key, job, round) {
+                continue;
+            }
+            let started = shards_of.get(key);
+            for index in 0..job.shards {
+                let slot = |replica| Slot {
+                    job: *key,
+                    shard_index: index,
+                    replica,
+                };
+                match started.and_then(|shards| shards.get(&index)) {
+                    None if !job.was_started(index) => {
+                        openings.starts.push((slot(0), job.replicas > 1))
+                    }
+                    None => {}
+                    Some(shard) => {
+                        let claimable = (0..shard.replicas_open)
+                            .find(|r| shard.check_claimable(*r, &provider, round.now).is_ok());
+                        openings.joins.extend(claimable.map(slot));
+                        let enterable = shard
+                            .check_can_enter_draw(
+                                &provider,
+                                round.view.provider.active_since,
+                                round.now,
+                            )
+                            .is_ok_and(|draw| draw.winner != provider);
+                        if enterable {
+                            openings.draws.push(slot(shard.replicas_open - 1));
+                        }
+                    }
+                }
+            }
+        }
+        openings
+    }
+}
+
+impl Worker {
+    /// Runs one held slot's next step, reporting a failure (the step runs again later).
+    async fn step(&self, round: &Round, held: &Held) {
+        let assignment = &held.assignment;
+        if let Err(error) = self.advance(round, &held.key, assignment).await {
+            tracing::warn!(assignment = %held.key, job = %assignment.job, shard = assignment.shard_index, %error, "slot step failed");
+            self.metrics.fail(error.kind());
+            let slot = Identity::slot_of(assignment);
+            for key in [held.key, slot.shard()] {
+                if let Err(error) = self.index.refresh(&self.chain, &key).await {
+                    tracing::debug!(%error, "could not re-read a slot's accounts");
+                }
+            }
+        }
+    }
+
     /// Takes the next step of one held slot, as its on-chain state says.
     async fn advance(
-        &mut self,
+        &self,
         round: &Round,
         key: &Pubkey,
         assignment: &Assignment,
     ) -> Result<(), WorkerError> {
-        let Some(job) = round.jobs.get(&assignment.job) else {
+        let Some(job) = round.view.jobs.get(&assignment.job) else {
             return Ok(());
         };
         let slot = Identity::slot_of(assignment);
-        let shard: Shard = self.chain.existing(&slot.shard()).await?;
-        let expired = job.is_expired(round.now);
+        let shard = match round.shard(&slot) {
+            Some(shard) => shard.clone(),
+            None => self.chain.existing(&slot.shard()).await?,
+        };
+        let at = SlotStep {
+            round,
+            key: *key,
+            slot,
+            job,
+            assignment,
+            shard: &shard,
+        };
         let verdict = shard.verdict(
             assignment.replica,
             assignment.commit_deadline,
             assignment.root,
             round.now,
-            expired,
+            job.is_expired(round.now),
         );
         if verdict != Verdict::Pending {
-            return self.settle(key, &slot, verdict).await;
+            return self
+                .settle(&at, Vec::new(), ComputeUnits::Standard, verdict)
+                .await;
         }
         match (assignment.commitment, assignment.root) {
             (None, _) => self.compute_and_commit(key, &slot, job).await,
-            (Some(_), None) => {
-                let spot_check = job.mode.is_spot_check();
-                self.reveal(round, key, &slot, assignment, &shard, spot_check)
-                    .await
-            }
-            (Some(_), Some(_)) => {
-                self.prove_or_settle(round, key, &slot, job, assignment, &shard)
-                    .await
-            }
+            (Some(_), None) => self.reveal(&at).await,
+            (Some(_), Some(_)) => self.prove_or_settle(&at).await,
         }
     }
 
+    /// Computes the slot's shard (unless its record is saved already), saves the record, commits.
     async fn compute_and_commit(
-        &mut self,
+        &self,
         key: &Pubkey,
         slot: &Slot,
         job: &Job,
@@ -312,43 +655,36 @@ impl Daemon {
         if let Some(record) = self.store.slot(key)? {
             return self.commit(slot, &record).await;
         }
-        match self.computing.remove(key) {
-            None => {
-                let handle = self.start_compute(slot, job).await?;
-                self.computing.insert(*key, handle);
-                Ok(())
-            }
-            Some(handle) if !handle.is_finished() => {
-                self.computing.insert(*key, handle);
-                Ok(())
-            }
-            Some(handle) => {
-                let run = handle
-                    .await
-                    .map_err(|e| WorkerError::SelfCheck(format!("compute task: {e}")))??;
-                let (output, seconds) = (run.output, run.phases.total);
-                self.metrics.observe("compute", seconds);
-                self.metrics.computed_on(&run.device, seconds);
-                let mut salt = [0u8; 32];
-                rand::fill(&mut salt);
-                let record = SlotRecord {
-                    assignment: key.to_string(),
-                    job: slot.job.to_string(),
-                    shard_index: slot.shard_index,
-                    replica: slot.replica,
-                    root: hex::encode(output.root),
-                    salt: hex::encode(salt),
-                };
-                self.store
-                    .save_output(&slot.job, slot.shard_index, &output.bytes)?;
-                self.store.save_slot(key, &record)?;
-                tracing::info!(job = %slot.job, shard = slot.shard_index, root = %record.root, device = %run.device, seconds, "computed");
-                self.commit(slot, &record).await
-            }
-        }
+        let run = self
+            .start_compute(slot, job)
+            .await?
+            .await
+            .map_err(|e| WorkerError::SelfCheck(format!("compute task: {e}")))??;
+        let (output, seconds) = (run.output, run.phases.total);
+        self.metrics.observe("compute", seconds);
+        self.metrics.computed_on(&run.device, seconds);
+        let mut salt = [0u8; 32];
+        rand::fill(&mut salt);
+        let record = SlotRecord {
+            assignment: key.to_string(),
+            job: slot.job.to_string(),
+            shard_index: slot.shard_index,
+            replica: slot.replica,
+            root: hex::encode(output.root),
+            salt: hex::encode(salt),
+        };
+        self.store
+            .save_output(&slot.job, slot.shard_index, &output.bytes)?;
+        self.store.save_slot(key, &record)?;
+        tracing::info!(job = %slot.job, shard = slot.shard_index, root = %record.root, device = %run.device, seconds, "computed");
+        self.commit(slot, &record).await
     }
 
-    async fn start_compute(&self, slot: &Slot, job: &Job) -> Result<Computation, WorkerError> {
+    async fn start_compute(
+        &self,
+        slot: &Slot,
+        job: &Job,
+    ) -> Result<JoinHandle<Result<ShardRun, WorkerError>>, WorkerError> {
         let input = match &job.input {
             JobInput::Seed(seed) => Input::Seed(job_seed(seed, &slot.job.to_bytes())),
             JobInput::Data { uri, sha256 } => Input::Data(
@@ -394,43 +730,54 @@ impl Daemon {
         Ok(())
     }
 
-    async fn reveal(
-        &self,
-        round: &Round,
-        key: &Pubkey,
-        slot: &Slot,
-        assignment: &Assignment,
-        shard: &Shard,
-        spot_check: bool,
-    ) -> Result<(), WorkerError> {
-        // A spot-check challenge comes from the slot hashes after the commitment's slot: fix it as
-        // soon as they exist, before they leave the SlotHashes sysvar, whatever the other replicas do.
-        if spot_check && assignment.challenge.is_none() {
-            if round.slot <= assignment.commit_slot + CHALLENGE_SLOTS as u64 {
+    /// Reveals the slot's root once the shard allows it — and settles the shard and the slot in the
+    /// same transaction where this reveal decides the shard. A spot-check challenge comes from the
+    /// slot hashes after the commitment's slot: it is fixed as soon as they exist, before they leave
+    /// the SlotHashes sysvar, whatever the other replicas do, in the reveal's transaction when the
+    /// reveal can go with it.
+    async fn reveal(&self, at: &SlotStep<'_>) -> Result<(), WorkerError> {
+        let (slot, assignment) = (&at.slot, at.assignment);
+        let mut steps = Vec::new();
+        if at.job.mode.is_spot_check() && assignment.challenge.is_none() {
+            if at.round.slot <= assignment.commit_slot + CHALLENGE_SLOTS as u64 {
                 return Ok(());
             }
-            match self.chain.submit(ix::fix_challenge(slot)).await {
-                Ok(_) => {
-                    tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "challenge fixed")
-                }
-                Err(e)
-                    if e.is_refusal("ChallengeNotReady") || e.is_refusal("AlreadyChallenged") => {}
-                Err(e) => return Err(e.into()),
-            }
+            steps.push(ix::fix_challenge(slot));
         }
-        if shard.check_can_reveal(slot.replica, round.now).is_err() {
-            return self.crank_expired(round, slot, shard).await;
-        }
-        let record = self.store.slot(key)?.ok_or(WorkerError::SaltLost(*key))?;
-        let started = Instant::now();
-        let sent = self
-            .chain
-            .submit(ix::reveal(
+        let mut after = at.shard.clone();
+        let mut revealed = assignment.clone();
+        if at
+            .shard
+            .check_can_reveal(slot.replica, at.round.now)
+            .is_ok()
+        {
+            let record = self
+                .store
+                .slot(&at.key)?
+                .ok_or(WorkerError::SaltLost(at.key))?;
+            let root = record.root()?;
+            steps.push(ix::reveal(
                 &self.me.wallet.pubkey(),
                 slot,
-                record.root()?,
+                root,
                 record.salt()?,
-            ))
+            ));
+            after.record_reveal(slot.replica, root);
+            revealed.root = Some(root);
+        } else {
+            self.crank_expired(at).await?;
+            if steps.is_empty() {
+                return Ok(());
+            }
+        }
+        let started = Instant::now();
+        let revealed_at = SlotStep {
+            assignment: &revealed,
+            shard: &after,
+            ..*at
+        };
+        let sent = self
+            .send_then_settle(&revealed_at, steps, ComputeUnits::Standard)
             .await;
         match sent {
             Ok(_) => {
@@ -439,28 +786,27 @@ impl Daemon {
                 tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "revealed");
                 Ok(())
             }
-            Err(e) if e.is_refusal("ChallengeNotReady") || e.is_refusal("AlreadyRevealed") => {
+            Err(e)
+                if ["ChallengeNotReady", "AlreadyChallenged", "AlreadyRevealed"]
+                    .iter()
+                    .any(|name| e.is_refusal(name)) =>
+            {
                 Ok(())
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 
-    async fn prove_or_settle(
-        &self,
-        round: &Round,
-        key: &Pubkey,
-        slot: &Slot,
-        job: &Job,
-        assignment: &Assignment,
-        shard: &Shard,
-    ) -> Result<(), WorkerError> {
-        let spot_check = job.mode.is_spot_check();
-        if shard.check_ready_to_settle(round.now, spot_check).is_ok() {
-            return self.settle_shard(slot).await;
+    async fn prove_or_settle(&self, at: &SlotStep<'_>) -> Result<(), WorkerError> {
+        let (slot, job, assignment, shard) = (&at.slot, at.job, at.assignment, at.shard);
+        if shard
+            .check_ready_to_settle(at.round.now, job.mode.is_spot_check())
+            .is_ok()
+        {
+            return self.settle_shard(at).await;
         }
         if shard.phase == ShardPhase::Committing {
-            return self.crank_expired(round, slot, shard).await;
+            return self.crank_expired(at).await;
         }
         let (VerificationMode::SpotCheck { samples }, Some(challenge)) =
             (job.mode, assignment.challenge)
@@ -468,13 +814,13 @@ impl Daemon {
             return Ok(());
         };
         let decided = (shard.passed_mask | shard.failed_mask) & (1 << slot.replica) != 0;
-        if decided || shard.check_proof_open(round.now).is_err() {
+        if decided || shard.check_proof_open(at.round.now).is_err() {
             return Ok(());
         }
         let output = self
             .store
             .output(&slot.job, slot.shard_index)?
-            .ok_or(WorkerError::SaltLost(*key))?;
+            .ok_or(WorkerError::SaltLost(at.key))?;
         let proofs = prover::proofs(
             &job.kernel.to_core(),
             &output,
@@ -483,13 +829,24 @@ impl Daemon {
             assignment.proven,
         )?;
         let started = Instant::now();
-        for batch in prover::batches(&job.kernel.to_core(), proofs) {
-            self.chain
-                .send(
-                    &[ix::prove(&self.me.wallet.pubkey(), slot, batch)],
-                    &[],
-                    ComputeUnits::Proof,
-                )
+        // Every batch but the last at once; the last, which completes the proof, then goes with
+        // the settlement where that decides the shard.
+        let mut batches = prover::batches(&job.kernel.to_core(), proofs);
+        let last = batches.pop();
+        let earlier = batches.into_iter().map(|batch| {
+            let prove = ix::prove(&self.me.wallet.pubkey(), slot, batch);
+            async move { self.chain.send(&[prove], &[], ComputeUnits::Proof).await }
+        });
+        futures::future::try_join_all(earlier).await?;
+        if let Some(batch) = last {
+            let mut after = shard.clone();
+            after.record_passed(slot.replica);
+            let proven_at = SlotStep {
+                shard: &after,
+                ..*at
+            };
+            let prove = ix::prove(&self.me.wallet.pubkey(), slot, batch);
+            self.send_then_settle(&proven_at, vec![prove], ComputeUnits::Proof)
                 .await?;
         }
         self.metrics
@@ -498,29 +855,83 @@ impl Daemon {
         Ok(())
     }
 
-    async fn settle_shard(&self, slot: &Slot) -> Result<(), WorkerError> {
-        match self
-            .chain
-            .submit(ix::settle_shard(&slot.job, slot.shard_index))
+    /// Settles the shard, and this slot with it in the same transaction where settling the shard
+    /// decides the slot.
+    async fn settle_shard(&self, at: &SlotStep<'_>) -> Result<(), WorkerError> {
+        let slot = &at.slot;
+        let alone = match self
+            .send_then_settle(at, Vec::new(), ComputeUnits::Standard)
             .await
         {
+            Ok(true) => return Ok(()),
+            Ok(false) => self
+                .chain
+                .submit(ix::settle_shard(&slot.job, slot.shard_index))
+                .await
+                .map_err(WorkerError::from),
+            Err(error) => Err(error),
+        };
+        match alone {
             Ok(_) => {
                 tracing::info!(job = %slot.job, shard = slot.shard_index, "settled shard");
                 Ok(())
             }
             Err(e) if e.is_refusal("ShardAlreadySettled") => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 
-    /// Settles this provider's slot (paid, slashed or released) and forgets it.
-    async fn settle(&self, key: &Pubkey, slot: &Slot, verdict: Verdict) -> Result<(), WorkerError> {
+    /// Sends `steps` — with the settlement of the shard and of this slot appended where the shard,
+    /// as `steps` leave it (`at.shard`, with the slot as `at.assignment`), is then ready to settle
+    /// with a final verdict on the slot, so that one transaction does all; without it where that
+    /// combined transaction is refused or too large. Returns whether the slot was settled.
+    async fn send_then_settle(
+        &self,
+        at: &SlotStep<'_>,
+        steps: Vec<Instruction>,
+        units: ComputeUnits,
+    ) -> Result<bool, WorkerError> {
+        let ready = at
+            .shard
+            .check_ready_to_settle(at.round.now, at.job.mode.is_spot_check())
+            .is_ok();
+        if let Some(verdict) = ready.then(|| verdict_once_settled(at)).flatten() {
+            let mut all = steps.clone();
+            all.push(ix::settle_shard(&at.slot.job, at.slot.shard_index));
+            match self.settle(at, all, units, verdict).await {
+                Ok(()) => return Ok(true),
+                Err(WorkerError::Chain(
+                    error @ (ChainError::Refused { .. } | ChainError::TooLarge(_)),
+                )) => {
+                    tracing::debug!(%error, "the steps with the settlement do not go together; sending the steps alone")
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        if !steps.is_empty() {
+            self.chain.send(&steps, &[], units).await?;
+        }
+        Ok(false)
+    }
+
+    /// Settles this provider's slot (paid, slashed or released) after `before`, in one
+    /// transaction, and forgets it.
+    async fn settle(
+        &self,
+        at: &SlotStep<'_>,
+        mut before: Vec<Instruction>,
+        units: ComputeUnits,
+        verdict: Verdict,
+    ) -> Result<(), WorkerError> {
+        let slot = &at.slot;
         let started = Instant::now();
-        let Some(instruction) = ix::outcome(&self.me.net, slot, &self.me.holder, verdict) else {
+        let Some(outcome) = ix::outcome(&self.me.net, slot, &self.me.holder, verdict) else {
             return Ok(());
         };
-        self.chain.submit(instruction).await?;
-        self.store.remove_slot(key)?;
+        before.push(outcome);
+        self.chain.send(&before, &[], units).await?;
+        self.store.remove_slot(&at.key)?;
+        self.index.lock().forget(at.key, at.round.slot);
         self.metrics
             .observe("settle", started.elapsed().as_secs_f64());
         match verdict {
@@ -539,13 +950,10 @@ impl Daemon {
         Ok(())
     }
 
-    /// Expires other providers' claims on `shard` that missed their commit deadline, so the shard can move.
-    async fn crank_expired(
-        &self,
-        round: &Round,
-        slot: &Slot,
-        shard: &Shard,
-    ) -> Result<(), WorkerError> {
+    /// Expires other providers' claims on the shard that missed their commit deadline, so the
+    /// shard can move.
+    async fn crank_expired(&self, at: &SlotStep<'_>) -> Result<(), WorkerError> {
+        let (slot, shard) = (&at.slot, at.shard);
         if shard.phase != ShardPhase::Committing {
             return Ok(());
         }
@@ -563,7 +971,7 @@ impl Daemon {
             else {
                 continue;
             };
-            if round.now <= assignment.commit_deadline {
+            if at.round.now <= assignment.commit_deadline {
                 continue;
             }
             let holder = Holder {
@@ -584,117 +992,53 @@ impl Daemon {
         Ok(())
     }
 
-    /// Closes shards whose rent this wallet paid once their job expired and no slot is held. Before
-    /// that the settled shard holds the accepted root its client verifies results against; the client
-    /// closes it (rent still to this wallet) when it closes the job.
-    async fn close_paid_shards(&self, round: &Round) {
-        let wallet = self.me.wallet.pubkey();
-        let shards = match self
-            .chain
-            .program_accounts::<Shard>(&[(filters::SHARD_PAYER, wallet.as_ref())])
-            .await
+    /// Claims `slot` of `job` (its input downloaded and checked first, so a bad input is never a
+    /// missed claim), and reads the new assignment into the index so it counts as held at once.
+    /// Waits `wait` (its turn) first, and gives up if another provider took the slot meanwhile.
+    /// Returns the job when its input is unusable (it is not tried again).
+    async fn claim(&self, slot: &Slot, job: &Job, now: i64, wait: Duration) -> Option<Pubkey> {
+        if let JobInput::Data { uri, sha256 } = &job.input
+            && let Err(error) =
+                inputs::fetch(&self.store, uri, sha256, self.config.max_input_bytes).await
         {
-            Ok(shards) => shards,
-            Err(error) => return tracing::debug!(%error, "could not list paid shards"),
-        };
-        for (_, shard) in shards {
-            let expired = round
-                .jobs
-                .get(&shard.job)
-                .is_none_or(|job| job.is_expired(round.now));
-            if shard.held_mask != 0 || !expired {
-                continue;
-            }
-            match self
-                .chain
-                .submit(ix::close_shard(&shard.job, shard.index, &wallet, &wallet))
-                .await
-            {
-                Ok(_) => {
-                    tracing::info!(job = %shard.job, shard = shard.index, "closed shard; rent returned")
-                }
-                Err(error) => tracing::debug!(%error, "could not close a shard"),
-            }
+            tracing::warn!(job = %slot.job, %error, "unusable input; skipping the job");
+            self.metrics.fail("input");
+            return Some(slot.job);
         }
-    }
-
-    /// Claims one open slot this worker can run at an acceptable price, if any, with `held` slots
-    /// held already. Slots of shards other providers started come first, so started work finishes
-    /// before new work starts; and a shard that needs several replicas is started only while a slot
-    /// would stay free after it. Otherwise every worker could fill up with first replicas that all
-    /// wait for second replicas nobody has room to claim.
-    async fn claim_next(&mut self, round: &Round, held: usize) {
-        if round.provider.check_can_claim(&round.params).is_err() {
-            return;
+        tokio::time::sleep(wait).await;
+        let taken = self.index.lock().shard(&slot.shard()).is_some_and(|shard| {
+            shard
+                .check_claimable(slot.replica, &self.me.provider(), now)
+                .is_err()
+        });
+        if taken {
+            return None;
         }
-        let may_start_shared = held + 1 < self.config.concurrent_jobs;
-        let mut joins = Vec::new();
-        let mut starts = Vec::new();
-        let mut draws = Vec::new();
-        for (key, job) in &round.jobs {
-            if !self.wants(key, job, round) {
-                continue;
-            }
-            match self.open_slots(key, job, round).await {
-                Ok(openings) => {
-                    joins.extend(openings.joins);
-                    if job.replicas == 1 || may_start_shared {
-                        starts.extend(openings.starts);
+        let claim = ix::claim(&self.me.wallet.pubkey(), &self.me.net.network, slot);
+        match self.chain.submit(claim).await {
+            Ok(_) => {
+                self.metrics.claims.inc();
+                tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "claimed");
+                for key in [slot.assignment(), slot.shard()] {
+                    if let Err(error) = self.index.refresh(&self.chain, &key).await {
+                        tracing::debug!(%error, "could not read a new claim back");
                     }
-                    draws.extend(openings.draws);
-                }
-                Err(error) => tracing::debug!(%error, job = %key, "could not list a job's shards"),
-            }
-        }
-        for slot in draws {
-            self.enter_draw(&slot).await;
-        }
-        joins.shuffle(&mut rand::rng());
-        starts.shuffle(&mut rand::rng());
-        let candidates = joins.into_iter().chain(starts);
-        for slot in candidates.take(CLAIM_ATTEMPTS_PER_ROUND) {
-            if !self.input_ready(&slot.job, &round.jobs[&slot.job]).await {
-                continue;
-            }
-            let claim = ix::claim(&self.me.wallet.pubkey(), &self.me.net.network, &slot);
-            match self.chain.submit(claim).await {
-                Ok(_) => {
-                    self.metrics.claims.inc();
-                    tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "claimed");
-                    return;
-                }
-                Err(error @ ChainError::Refused { .. }) => {
-                    tracing::debug!(%error, job = %slot.job, shard = slot.shard_index, "claim refused; trying another slot");
-                    self.metrics.fail("claim_refused");
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "claim failed");
-                    self.metrics.fail("claim");
-                    return;
                 }
             }
-        }
-    }
-
-    /// Downloads and checks a data job's input before claiming, so a bad input is never a missed
-    /// claim; a job whose input fails is not tried again.
-    async fn input_ready(&mut self, key: &Pubkey, job: &Job) -> bool {
-        let JobInput::Data { uri, sha256 } = &job.input else {
-            return true;
-        };
-        match inputs::fetch(&self.store, uri, sha256, self.config.max_input_bytes).await {
-            Ok(_) => true,
+            Err(error @ ChainError::Refused { .. }) => {
+                tracing::debug!(%error, job = %slot.job, shard = slot.shard_index, "claim refused");
+                self.metrics.fail("claim_refused");
+            }
             Err(error) => {
-                tracing::warn!(job = %key, %error, "unusable input; skipping the job");
-                self.metrics.fail("input");
-                self.unusable_jobs.insert(*key);
-                false
+                tracing::warn!(%error, "claim failed");
+                self.metrics.fail("claim");
             }
         }
+        None
     }
 
     /// Enters the draw for an extra replica (the program keeps the best ticket; losing is normal).
-    async fn enter_draw(&self, slot: &Slot) {
+    async fn enter_draw(&self, slot: &Slot) -> Option<Pubkey> {
         let entry = ix::enter_draw(
             &self.me.wallet.pubkey(),
             &self.me.net.network,
@@ -703,89 +1047,38 @@ impl Daemon {
         );
         match self.chain.submit(entry).await {
             Ok(_) => {
-                tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "entered the draw for an extra replica")
+                tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "entered the draw for an extra replica");
+                if let Err(error) = self.index.refresh(&self.chain, &slot.shard()).await {
+                    tracing::debug!(%error, "could not read a draw entry back");
+                }
             }
             Err(error) => {
                 tracing::debug!(%error, job = %slot.job, shard = slot.shard_index, "draw entry refused")
             }
         }
+        None
     }
+}
 
-    /// Whether this worker takes work from `job`: open, paying enough, a kernel it can run, shards it
-    /// can hold, proofs that fit a transaction, and a claim timeout it can meet.
-    fn wants(&self, key: &Pubkey, job: &Job, round: &Round) -> bool {
-        let kernel = job.kernel.to_core();
-        let provable = !job.mode.is_spot_check() || leaf_fits_budget(&kernel);
-        let holdable = kernel.check_shard_size(u32::from(job.shards)).is_ok();
-        let timeout_met = meets_claim_timeout(job, &round.provider);
-        let finishable = job
-            .check_can_finish(round.now.saturating_add(job.claim_timeout))
-            .is_ok();
-        let proven_enough = round
-            .provider
-            .check_hardware(&job.hardware, round.params.proof_validity_slots, round.slot)
-            .is_ok();
-        let supported = match (&job.input, job.kernel) {
-            (JobInput::Data { uri, .. }, KernelSpec::GemmI8 { .. }) => {
-                ["http://", "https://", "file://"]
-                    .iter()
-                    .any(|scheme| uri.starts_with(scheme))
-            }
-            (JobInput::Data { .. }, _) => false,
-            (JobInput::Seed(_), _) => true,
-        };
-        supported
-            && provable
-            && proven_enough
-            && holdable
-            && timeout_met
-            && finishable
-            && !self.unusable_jobs.contains(key)
-            && !job.cancelled
-            && job.price >= self.config.min_price
-            && job.shards_settled < job.shards
-    }
-
-    /// The free slots of `job` this provider may claim, and the draws for extra replicas it may enter.
-    async fn open_slots(
-        &self,
-        key: &Pubkey,
-        job: &Job,
-        round: &Round,
-    ) -> Result<Openings, ChainError> {
-        let provider = self.me.provider();
-        let shards: HashMap<u16, Shard> = self
-            .chain
-            .program_accounts::<Shard>(&[(filters::SHARD_JOB, key.as_ref())])
-            .await?
-            .into_iter()
-            .map(|(_, shard)| (shard.index, shard))
-            .collect();
-        let mut openings = Openings::default();
-        for index in 0..job.shards {
-            let slot = |replica| Slot {
-                job: *key,
-                shard_index: index,
-                replica,
-            };
-            match shards.get(&index) {
-                None if !job.was_started(index) => openings.starts.push(slot(0)),
-                None => {}
-                Some(shard) => {
-                    let claimable = (0..shard.replicas_open)
-                        .find(|r| shard.check_claimable(*r, &provider, round.now).is_ok());
-                    openings.joins.extend(claimable.map(slot));
-                    let enterable = shard
-                        .check_can_enter_draw(&provider, round.provider.active_since, round.now)
-                        .is_ok_and(|draw| draw.winner != provider);
-                    if enterable {
-                        openings.draws.push(slot(shard.replicas_open - 1));
-                    }
-                }
-            }
-        }
-        Ok(openings)
-    }
+/// The verdict on this provider's slot once its shard is settled now, where settling it is final
+/// (so that one transaction can settle both); `None` where the slot stays pending or the tally
+/// opens another replica.
+fn verdict_once_settled(at: &SlotStep<'_>) -> Option<Verdict> {
+    let mut settled = at.shard.clone();
+    let (resolution, _) = at
+        .job
+        .resolve_shard(&mut settled, at.round.now, at.round.slot);
+    let Resolution::Final(_) = resolution else {
+        return None;
+    };
+    let verdict = settled.verdict(
+        at.assignment.replica,
+        at.assignment.commit_deadline,
+        at.assignment.root,
+        at.round.now,
+        at.job.is_expired(at.round.now),
+    );
+    (verdict != Verdict::Pending).then_some(verdict)
 }
 
 /// Seconds `provider` expects one shard of `job` to take, from the GEMM rate it measured at
@@ -807,49 +1100,14 @@ fn meets_claim_timeout(job: &Job, provider: &Provider) -> bool {
     })
 }
 
-/// What a job offers this provider: slots to claim, and draws for extra replicas to enter.
+/// What the jobs offer this provider: slots to claim, and draws for extra replicas to enter.
 #[derive(Default)]
 struct Openings {
     /// A claimable replica of each shard already started.
     joins: Vec<Slot>,
-    /// The first replica of each shard not started yet.
-    starts: Vec<Slot>,
+    /// The first replica of each shard not started yet, and whether the shard needs several.
+    starts: Vec<(Slot, bool)>,
     draws: Vec<Slot>,
-}
-
-/// Wakes the loop on every change to a gpushare account, over the websocket; reconnects with backoff.
-/// The loop polls regardless, so a dead websocket only slows it down.
-pub fn watch_program(ws_url: String, wake: Arc<Notify>, stop: Arc<AtomicBool>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(500);
-        while !stop.load(Ordering::SeqCst) {
-            match solana_pubsub_client::nonblocking::pubsub_client::PubsubClient::new(
-                ws_url.as_str(),
-            )
-            .await
-            {
-                Ok(client) => match client.program_subscribe(&gpushare::ID, None).await {
-                    Ok((mut updates, unsubscribe)) => {
-                        tracing::info!(url = %ws_url, "watching gpushare accounts over the websocket");
-                        backoff = Duration::from_millis(500);
-                        while let Some(_update) = updates.next().await {
-                            wake.notify_one();
-                            if stop.load(Ordering::SeqCst) {
-                                break;
-                            }
-                        }
-                        unsubscribe().await;
-                    }
-                    Err(error) => tracing::warn!(%error, "program subscription failed"),
-                },
-                Err(error) => {
-                    tracing::warn!(%error, url = %ws_url, "websocket unavailable; polling")
-                }
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(30));
-        }
-    })
 }
 
 #[cfg(test)]

@@ -64,6 +64,11 @@ impl WorkerError {
         }
     }
 
+    /// Whether the program refused with the error named `name` (as in the IDL).
+    pub fn is_refusal(&self, name: &str) -> bool {
+        matches!(self, WorkerError::Chain(error) if error.is_refusal(name))
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
         WorkerError::Io {

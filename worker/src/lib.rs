@@ -20,6 +20,7 @@ mod gpu_pipeline;
 pub mod hashing;
 #[cfg(test)]
 mod host_kernels;
+pub mod index;
 pub mod inputs;
 pub mod metrics;
 pub mod prover;

@@ -49,6 +49,7 @@ pub struct Metrics {
     pub slashed_tokens: Counter,
     pub earnings: Counter,
     pub in_flight: Gauge,
+    pub indexed_accounts: Gauge,
     pub backend: Family<Kind, Gauge>,
     pub phase_seconds: Family<Kind, Histogram>,
     pub device_shards: Family<Kind, Counter>,
@@ -97,6 +98,7 @@ impl Metrics {
             slashed_tokens: Counter::default(),
             earnings: Counter::default(),
             in_flight: Gauge::default(),
+            indexed_accounts: Gauge::default(),
             backend: Family::default(),
             device_shards: Family::default(),
             device_busy_seconds: Family::default(),
@@ -128,6 +130,11 @@ impl Metrics {
             metrics.earnings.clone(),
         );
         registry.register("in_flight", "Slots held now", metrics.in_flight.clone());
+        registry.register(
+            "indexed_accounts",
+            "Accounts the worker's chain index tracks",
+            metrics.indexed_accounts.clone(),
+        );
         registry.register(
             "backend",
             "The compute backend in use (value 1)",

@@ -15,9 +15,10 @@ use tokio::sync::Notify;
 use crate::backend::{self, Backend};
 use crate::benchmark::Challenger;
 use crate::config::Config;
-use crate::daemon::{Daemon, Identity, watch_program};
+use crate::daemon::{Daemon, Identity, Worker};
 use crate::error::WorkerError;
 use crate::fault::Fault;
+use crate::index::{Index, SharedIndex};
 use crate::metrics::{self, Metrics};
 use crate::store::Store;
 
@@ -314,7 +315,8 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
         .await?
     };
     let wake = Arc::new(Notify::new());
-    let watcher = watch_program(config.ws_url.clone(), Arc::clone(&wake), Arc::clone(&stop));
+    let index = SharedIndex::new(Index::new(session.me.net.network, session.me.provider()));
+    let watcher = index.watch(config.ws_url.clone(), Arc::clone(&wake), Arc::clone(&stop));
     let signals = {
         let (stop, wake) = (Arc::clone(&stop), Arc::clone(&wake));
         tokio::spawn(async move {
@@ -325,15 +327,16 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
         })
     };
     tracing::info!(provider = %session.me.provider(), backend = %backend.name(), data_dir = %config.data_dir.display(), "worker running");
-    let daemon = Daemon::new(
-        session.chain,
-        session.me,
+    let daemon = Daemon::new(Worker {
+        chain: session.chain,
+        me: session.me,
         backend,
         store,
         config,
         metrics,
         fault,
-    );
+        index,
+    });
     let result = daemon.run(Arc::clone(&stop), wake).await;
     stopped.notify_one();
     watcher.abort();
