@@ -102,10 +102,11 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// A steady load for `gpushare bench-network`: `workers` honest providers, and for `seconds`
-    /// one small job every `1 / rate` seconds, quorum gemm_i8 and spot-checked sha256_chain in
-    /// turn, so that the chain, not the kernels, is what is measured.
-    pub fn steady_load(workers: usize, rate: f64, seconds: u64) -> Self {
+    /// A steady load for `gpushare bench-network`: `workers` honest providers holding up to
+    /// `slots_per_worker` slots each, and for `seconds` one small job every `1 / rate` seconds,
+    /// quorum gemm_i8 and spot-checked sha256_chain in turn, so that the chain, not the kernels,
+    /// is what is measured.
+    pub fn steady_load(workers: usize, slots_per_worker: usize, rate: f64, seconds: u64) -> Self {
         let count = (rate * seconds as f64).ceil() as usize;
         // One seed serves every job: the program binds each job's inputs to its address.
         let seed = InputSpec::Seed([7; 32]);
@@ -138,8 +139,12 @@ impl Scenario {
                 }
             }
         };
+        let provider = ProviderSpec {
+            concurrent_jobs: slots_per_worker,
+            ..ProviderSpec::honest()
+        };
         Self {
-            providers: vec![ProviderSpec::honest(); workers],
+            providers: vec![provider; workers],
             delegations: Vec::new(),
             jobs: (0..count).map(job).collect(),
             chaos: Chaos::None,
@@ -731,7 +736,7 @@ async fn drive(
     }
     let start_balance = client.chain.token_balance(&client.me.token).await?;
     let now = client.chain.clock().await?.unix_timestamp;
-    let mut jobs = Vec::new();
+    let mut posts = Vec::new();
     let mut inputs = Vec::new();
     for (id, spec) in scenario.jobs.iter().enumerate() {
         let (input, data) = job_input(spec, &ctx.dir, id)?;
@@ -747,12 +752,18 @@ async fn drive(
             expires_at: now + scenario.timeout.as_secs() as i64 + 120,
             hardware: HardwareRequirement::default(),
         };
-        jobs.push(client.post(args).await?);
+        // Each job is posted at its own time, whatever the posts before it still wait for.
+        let post_at = scenario
+            .post_interval
+            .map_or(Duration::ZERO, |interval| interval.mul_f64(id as f64));
+        let client = &client;
+        posts.push(async move {
+            tokio::time::sleep(post_at).await;
+            client.post(args).await
+        });
         inputs.push(data);
-        if let Some(interval) = scenario.post_interval {
-            tokio::time::sleep(interval).await;
-        }
     }
+    let jobs = futures::future::try_join_all(posts).await?;
     let rent_per_job = match jobs.first() {
         Some(job) => {
             client.chain.lamports(job).await?

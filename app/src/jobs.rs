@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
+use anchor_lang::solana_program::instruction::Instruction;
 use gpushare::state::{Assignment, CreateJobArgs, Job, Provider, Shard};
-use gpushare_client::chain::{Chain, FeePolicy, RetryPolicy};
+use gpushare_client::chain::{Chain, ComputeUnits, FeePolicy, RetryPolicy};
 use gpushare_client::ix::{self, Holder, NetworkKeys, Slot};
 use gpushare_client::{filters, pda};
 use solana_keypair::Keypair;
@@ -14,6 +15,10 @@ use solana_signer::Signer;
 
 use crate::error::AppError;
 use crate::verify::{self, Rejection};
+
+/// Shard closes sent in one transaction when a client closes a job (the last ones go with the job's
+/// own close).
+const SHARD_CLOSES_PER_TRANSACTION: usize = 8;
 
 /// A job and its started shards, as the chain has them now.
 pub struct Progress {
@@ -168,17 +173,53 @@ impl ClientSession {
     pub async fn close(&self, job: &Pubkey) -> Result<(), AppError> {
         self.settle_leftovers(job).await?;
         let progress = self.progress(job).await?;
-        for shard in progress.shards.iter().filter(|s| s.held_mask == 0) {
-            let close = ix::close_shard(job, shard.index, &shard.payer, &self.me.authority);
-            if let Err(error) = self.chain.submit(close).await {
-                tracing::debug!(%error, shard = shard.index, "shard not closed (a provider may have closed it)");
+        let shard_closes: Vec<Instruction> = progress
+            .shards
+            .iter()
+            .filter(|s| s.held_mask == 0)
+            .map(|shard| ix::close_shard(job, shard.index, &shard.payer, &self.me.authority))
+            .collect();
+        let close_job = [
+            ix::close_job(&self.net, job, &self.me),
+            ix::collect_fees(&self.net),
+        ];
+        let mut chunks: Vec<&[Instruction]> =
+            shard_closes.chunks(SHARD_CLOSES_PER_TRANSACTION).collect();
+        let last = chunks.pop().unwrap_or_default();
+        let together: Vec<Instruction> = last.iter().chain(&close_job).cloned().collect();
+        for chunk in chunks {
+            self.send_or_close_one_by_one(chunk).await;
+        }
+        if let Err(error) = self
+            .chain
+            .send(&together, &[], ComputeUnits::Standard)
+            .await
+        {
+            tracing::debug!(%error, "closing the last shards with the job was refused; one by one");
+            self.send_or_close_one_by_one(last).await;
+            self.chain
+                .send(&close_job, &[], ComputeUnits::Standard)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Closes shards in one transaction, or one by one where that is refused (a provider may have
+    /// closed one after its job expired).
+    async fn send_or_close_one_by_one(&self, closes: &[Instruction]) {
+        if self
+            .chain
+            .send(closes, &[], ComputeUnits::Standard)
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        for close in closes {
+            if let Err(error) = self.chain.submit(close.clone()).await {
+                tracing::debug!(%error, "shard not closed (a provider may have closed it)");
             }
         }
-        self.chain
-            .submit(ix::close_job(&self.net, job, &self.me))
-            .await?;
-        self.chain.submit(ix::collect_fees(&self.net)).await?;
-        Ok(())
     }
 
     /// The results endpoints the providers of `shard`'s replicas published on chain.

@@ -59,6 +59,48 @@ pub struct LoadFigures {
     pub worker_peak_kib: Vec<u64>,
     /// The workers' RPC requests per verified replica, by method.
     pub worker_rpc_per_replica: BTreeMap<String, f64>,
+    /// Transactions by what they carried: the program's instructions in order, joined by `+`, and
+    /// ` (failed)` for failed ones.
+    pub transactions_by_instructions: BTreeMap<String, usize>,
+}
+
+/// The program's instruction names by discriminator, from its IDL.
+fn instruction_names() -> HashMap<Vec<u8>, String> {
+    let idl: serde_json::Value =
+        serde_json::from_str(include_str!("../../idl/gpushare.json")).unwrap_or_default();
+    idl["instructions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|instruction| {
+            let discriminator = instruction["discriminator"]
+                .as_array()?
+                .iter()
+                .map(|byte| byte.as_u64().and_then(|byte| u8::try_from(byte).ok()))
+                .collect::<Option<Vec<u8>>>()?;
+            Some((discriminator, instruction["name"].as_str()?.to_owned()))
+        })
+        .collect()
+}
+
+/// A transaction's gpushare instructions, in order, joined by `+`, with ` (failed)` when it failed.
+fn instructions_of(record: &TransactionRecord, names: &HashMap<Vec<u8>, String>) -> String {
+    let carried: Vec<&str> = record
+        .instructions
+        .iter()
+        .map(|data| {
+            names
+                .iter()
+                .find(|(discriminator, _)| data.starts_with(discriminator))
+                .map_or("unknown", |(_, name)| name.as_str())
+        })
+        .collect();
+    let carried = carried.join("+");
+    if record.succeeded {
+        carried
+    } else {
+        format!("{carried} (failed)")
+    }
 }
 
 impl LoadFigures {
@@ -131,6 +173,13 @@ impl LoadFigures {
                     by
                 },
             ),
+            transactions_by_instructions: {
+                let names = instruction_names();
+                history.iter().fold(BTreeMap::new(), |mut by, record| {
+                    *by.entry(instructions_of(record, &names)).or_default() += 1;
+                    by
+                })
+            },
         })
     }
 
@@ -141,7 +190,8 @@ impl LoadFigures {
              post→paid: p50 {} / p95 {} / p99 {} slots ({} / {} / {} s)\n\
              {} transactions ({} failed), {:.2} per verified replica; fees {} lamports, {:.0} per verified replica\n\
              rent a job locks until it closes: {} lamports; worker peak memory: {} KiB\n\
-             workers' RPC requests per verified replica: {}\n",
+             workers' RPC requests per verified replica: {}\n\
+             transactions by instructions: {}\n",
             self.jobs_posted,
             self.replicas_paid,
             self.replicas_per_second,
@@ -165,6 +215,11 @@ impl LoadFigures {
             self.worker_rpc_per_replica
                 .iter()
                 .map(|(method, n)| format!("{method} {n:.2}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.transactions_by_instructions
+                .iter()
+                .map(|(carried, n)| format!("{carried} {n}"))
                 .collect::<Vec<_>>()
                 .join(", "),
         )
@@ -221,6 +276,27 @@ mod tests {
                 ("getProgramAccounts".to_owned(), 12),
                 ("sendTransaction".to_owned(), 3)
             ]
+        );
+    }
+
+    #[test]
+    fn instructions_are_named_from_the_idl() {
+        use anchor_lang::Discriminator;
+        let names = instruction_names();
+        let record = TransactionRecord {
+            slot: 1,
+            block_time: None,
+            succeeded: false,
+            fee: 5_000,
+            logs: Vec::new(),
+            instructions: vec![
+                gpushare::instruction::Reveal::DISCRIMINATOR.to_vec(),
+                gpushare::instruction::SettleShard::DISCRIMINATOR.to_vec(),
+            ],
+        };
+        assert_eq!(
+            instructions_of(&record, &names),
+            "reveal+settle_shard (failed)"
         );
     }
 

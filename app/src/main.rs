@@ -108,6 +108,9 @@ enum Command {
     BenchNetwork {
         #[arg(long, default_value_t = 4)]
         workers: usize,
+        /// Slots each worker holds at once (`concurrent_jobs`).
+        #[arg(long, default_value_t = 32)]
+        slots_per_worker: usize,
         /// Jobs posted per second.
         #[arg(long, default_value_t = 1.0)]
         rate: f64,
@@ -479,10 +482,14 @@ fn main() {
         Command::Demo => demo_main(),
         Command::BenchNetwork {
             workers,
+            slots_per_worker,
             rate,
             seconds,
             json,
-        } => bench_network(&Scenario::steady_load(workers, rate, seconds), json),
+        } => bench_network(
+            &Scenario::steady_load(workers, slots_per_worker, rate, seconds),
+            json,
+        ),
         command => tokio::runtime::Runtime::new()
             .map_err(|e| AppError::io("tokio runtime", e))
             .and_then(|runtime| runtime.block_on(run(command))),

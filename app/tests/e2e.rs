@@ -265,7 +265,7 @@ fn a_dishonest_worker_is_slashed_while_honest_ones_are_paid() {
 /// `gpushare bench-network` run are in docs/performance.md.
 #[test]
 fn a_steady_load_is_paid_in_full_and_measured_from_the_chain() {
-    let scenario = Scenario::steady_load(3, 1.0, 15);
+    let scenario = Scenario::steady_load(3, 8, 1.0, 15);
     let report = run(scenario.clone());
     assert_all_paid(&scenario, &report);
     let load = &report.load;
