@@ -47,9 +47,13 @@ use crate::{inputs, prover};
 /// [`CLAIM_TIMEOUT_SLACK_SECONDS`] for the transactions around it.
 const CLAIM_TIMEOUT_MARGIN: f64 = 2.0;
 const CLAIM_TIMEOUT_SLACK_SECONDS: f64 = 10.0;
+/// How long a claim waits for its shard's computation, to send the commitment with it.
+const COMMIT_WITH_CLAIM_WAIT: Duration = Duration::from_millis(200);
 /// How long a provider waits for each provider ahead of it in a slot's claim order (see
 /// [`Daemon::turn`]): about the time a claim takes to land and be seen.
 const CLAIM_TURN: Duration = Duration::from_millis(800);
+/// Slots a replica other than the first decided one waits before settling a ready shard itself.
+const SETTLE_TURN_SLOTS: u64 = 3;
 /// Slots after which a held slot's step runs again though nothing it read has changed.
 const RETRY_SLOTS: u64 = 2;
 /// Pause after a chain notification before the round, so that a burst of them makes one round.
@@ -105,7 +109,12 @@ pub struct Worker {
     pub metrics: Arc<Metrics>,
     pub fault: Fault,
     pub index: SharedIndex,
+    /// Computations started at a claim and still running when it was sent, by assignment.
+    pub computing: std::sync::Mutex<HashMap<Pubkey, Computation>>,
 }
+
+/// A shard computing in the background.
+pub type Computation = JoinHandle<Result<ShardRun, WorkerError>>;
 
 /// One held slot as its next step sees it.
 #[derive(Clone, Copy)]
@@ -116,6 +125,8 @@ struct SlotStep<'a> {
     job: &'a Job,
     assignment: &'a Assignment,
     shard: &'a Shard,
+    /// The index slot of the shard's last change.
+    shard_changed_at: u64,
 }
 
 /// The step running (or last run) for one held slot, and the index slots of what it read.
@@ -246,6 +257,9 @@ impl Daemon {
         let held: HashSet<Pubkey> = round.view.held.iter().map(|held| held.key).collect();
         self.steps
             .retain(|key, step| held.contains(key) || !step.task.is_finished());
+        if let Ok(mut computing) = self.worker.computing.lock() {
+            computing.retain(|key, computation| held.contains(key) || !computation.is_finished());
+        }
         for slot in &round.view.held {
             let due = self.steps.get(&slot.key).is_none_or(|step| {
                 step.task.is_finished()
@@ -591,7 +605,7 @@ impl Worker {
     /// Runs one held slot's next step, reporting a failure (the step runs again later).
     async fn step(&self, round: &Round, held: &Held) {
         let assignment = &held.assignment;
-        if let Err(error) = self.advance(round, &held.key, assignment).await {
+        if let Err(error) = self.advance(round, held).await {
             tracing::warn!(assignment = %held.key, job = %assignment.job, shard = assignment.shard_index, %error, "slot step failed");
             self.metrics.fail(error.kind());
             let slot = Identity::slot_of(assignment);
@@ -604,12 +618,8 @@ impl Worker {
     }
 
     /// Takes the next step of one held slot, as its on-chain state says.
-    async fn advance(
-        &self,
-        round: &Round,
-        key: &Pubkey,
-        assignment: &Assignment,
-    ) -> Result<(), WorkerError> {
+    async fn advance(&self, round: &Round, held: &Held) -> Result<(), WorkerError> {
+        let (key, assignment) = (&held.key, &held.assignment);
         let Some(job) = round.view.jobs.get(&assignment.job) else {
             return Ok(());
         };
@@ -625,6 +635,7 @@ impl Worker {
             job,
             assignment,
             shard: &shard,
+            shard_changed_at: held.seen.1,
         };
         let verdict = shard.verdict(
             assignment.replica,
@@ -645,7 +656,8 @@ impl Worker {
         }
     }
 
-    /// Computes the slot's shard (unless its record is saved already), saves the record, commits.
+    /// Computes the slot's shard (unless its record is saved already, or a computation started at
+    /// its claim is running), saves the record, commits.
     async fn compute_and_commit(
         &self,
         key: &Pubkey,
@@ -655,11 +667,28 @@ impl Worker {
         if let Some(record) = self.store.slot(key)? {
             return self.commit(slot, &record).await;
         }
-        let run = self
-            .start_compute(slot, job)
-            .await?
-            .await
-            .map_err(|e| WorkerError::SelfCheck(format!("compute task: {e}")))??;
+        let started_at_claim = self
+            .computing
+            .lock()
+            .ok()
+            .and_then(|mut computing| computing.remove(key));
+        let computation = match started_at_claim {
+            Some(computation) => computation,
+            None => self.start_compute(slot, job).await?,
+        };
+        let record = self.keep(key, slot, computation.await)?;
+        self.commit(slot, &record).await
+    }
+
+    /// Saves a finished computation of `slot`: its output, and the slot's record with a fresh salt
+    /// (durably, before any commitment to it is sent).
+    fn keep(
+        &self,
+        key: &Pubkey,
+        slot: &Slot,
+        finished: Result<Result<ShardRun, WorkerError>, tokio::task::JoinError>,
+    ) -> Result<SlotRecord, WorkerError> {
+        let run = finished.map_err(|e| WorkerError::SelfCheck(format!("compute task: {e}")))??;
         let (output, seconds) = (run.output, run.phases.total);
         self.metrics.observe("compute", seconds);
         self.metrics.computed_on(&run.device, seconds);
@@ -677,14 +706,26 @@ impl Worker {
             .save_output(&slot.job, slot.shard_index, &output.bytes)?;
         self.store.save_slot(key, &record)?;
         tracing::info!(job = %slot.job, shard = slot.shard_index, root = %record.root, device = %run.device, seconds, "computed");
-        self.commit(slot, &record).await
+        Ok(record)
     }
 
-    async fn start_compute(
+    /// The commit instruction for `record`'s root and salt.
+    fn commit_instruction(
         &self,
         slot: &Slot,
-        job: &Job,
-    ) -> Result<JoinHandle<Result<ShardRun, WorkerError>>, WorkerError> {
+        record: &SlotRecord,
+    ) -> Result<Instruction, WorkerError> {
+        let commitment =
+            work_commitment(&record.root()?, &self.me.wallet.pubkey(), &record.salt()?);
+        Ok(ix::commit(
+            &self.me.wallet.pubkey(),
+            &self.me.net.network,
+            slot,
+            commitment,
+        ))
+    }
+
+    async fn start_compute(&self, slot: &Slot, job: &Job) -> Result<Computation, WorkerError> {
         let input = match &job.input {
             JobInput::Seed(seed) => Input::Seed(job_seed(seed, &slot.job.to_bytes())),
             JobInput::Data { uri, sha256 } => Input::Data(
@@ -707,19 +748,12 @@ impl Worker {
     }
 
     async fn commit(&self, slot: &Slot, record: &SlotRecord) -> Result<(), WorkerError> {
-        let commitment =
-            work_commitment(&record.root()?, &self.me.wallet.pubkey(), &record.salt()?);
         let started = Instant::now();
-        let sent = self
+        match self
             .chain
-            .submit(ix::commit(
-                &self.me.wallet.pubkey(),
-                &self.me.net.network,
-                slot,
-                commitment,
-            ))
-            .await;
-        match sent {
+            .submit(self.commit_instruction(slot, record)?)
+            .await
+        {
             Ok(_) => {}
             Err(e) if e.is_refusal("AlreadyCommitted") => {}
             Err(e) => return Err(e.into()),
@@ -803,6 +837,9 @@ impl Worker {
             .check_ready_to_settle(at.round.now, job.mode.is_spot_check())
             .is_ok()
         {
+            if !settles_now(at) {
+                return Ok(());
+            }
             return self.settle_shard(at).await;
         }
         if shard.phase == ShardPhase::Committing {
@@ -1014,27 +1051,61 @@ impl Worker {
         if taken {
             return None;
         }
-        let claim = ix::claim(&self.me.wallet.pubkey(), &self.me.net.network, slot);
-        match self.chain.submit(claim).await {
-            Ok(_) => {
-                self.metrics.claims.inc();
-                tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "claimed");
-                for key in [slot.assignment(), slot.shard()] {
-                    if let Err(error) = self.index.refresh(&self.chain, &key).await {
-                        tracing::debug!(%error, "could not read a new claim back");
-                    }
+        if let Err(error) = self.claim_computed(slot, job).await {
+            match error {
+                WorkerError::Chain(ChainError::Refused { .. }) => {
+                    tracing::debug!(%error, job = %slot.job, shard = slot.shard_index, "claim refused");
+                    self.metrics.fail("claim_refused");
                 }
-            }
-            Err(error @ ChainError::Refused { .. }) => {
-                tracing::debug!(%error, job = %slot.job, shard = slot.shard_index, "claim refused");
-                self.metrics.fail("claim_refused");
-            }
-            Err(error) => {
-                tracing::warn!(%error, "claim failed");
-                self.metrics.fail("claim");
+                error => {
+                    tracing::warn!(%error, job = %slot.job, shard = slot.shard_index, "claim failed");
+                    self.metrics.fail("claim");
+                }
             }
         }
         None
+    }
+
+    /// Starts computing `slot` and claims it: with the commitment in the same transaction where the
+    /// computation finishes within [`COMMIT_WITH_CLAIM_WAIT`], else alone, handing the running
+    /// computation to the slot's first step.
+    async fn claim_computed(&self, slot: &Slot, job: &Job) -> Result<(), WorkerError> {
+        let key = slot.assignment();
+        let mut computation = self.start_compute(slot, job).await?;
+        let mut claim = vec![ix::claim(
+            &self.me.wallet.pubkey(),
+            &self.me.net.network,
+            slot,
+        )];
+        let finished = tokio::time::timeout(COMMIT_WITH_CLAIM_WAIT, &mut computation)
+            .await
+            .ok();
+        let record = finished
+            .map(|finished| self.keep(&key, slot, finished))
+            .transpose()?;
+        if let Some(record) = &record {
+            claim.push(self.commit_instruction(slot, record)?);
+        }
+        if let Err(error) = self.chain.send(&claim, &[], ComputeUnits::Standard).await {
+            if record.is_some() {
+                self.store.remove_slot(&key)?;
+                self.store.remove_output(&slot.job, slot.shard_index)?;
+            }
+            return Err(error.into());
+        }
+        self.metrics.claims.inc();
+        if record.is_none()
+            && let Ok(mut computing) = self.computing.lock()
+        {
+            computing.insert(key, computation);
+        }
+        tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, committed = record.is_some(), "claimed");
+        for key in [key, slot.shard()] {
+            if let Err(error) = self.index.refresh(&self.chain, &key).await {
+                tracing::debug!(%error, "could not read a new claim back");
+            }
+        }
+        Ok(())
     }
 
     /// Enters the draw for an extra replica (the program keeps the best ticket; losing is normal).
@@ -1058,6 +1129,22 @@ impl Worker {
         }
         None
     }
+}
+
+/// Whether this slot's replica settles its ready shard now: the lowest decided replica (revealed;
+/// spot-checked: passed or failed) at once, the others [`SETTLE_TURN_SLOTS`] after the shard's last
+/// change, so that two replicas do not both send the settlement and one pay for a failed
+/// transaction.
+fn settles_now(at: &SlotStep<'_>) -> bool {
+    let shard = at.shard;
+    let decided = if at.job.mode.is_spot_check() {
+        shard.passed_mask | shard.failed_mask
+    } else {
+        shard.revealed_mask
+    };
+    let first = (0..shard.replicas_open).find(|replica| decided & (1 << replica) != 0);
+    first == Some(at.slot.replica)
+        || at.round.slot >= at.shard_changed_at.saturating_add(SETTLE_TURN_SLOTS)
 }
 
 /// The verdict on this provider's slot once its shard is settled now, where settling it is final

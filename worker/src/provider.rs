@@ -336,6 +336,7 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
         metrics,
         fault,
         index,
+        computing: Default::default(),
     });
     let result = daemon.run(Arc::clone(&stop), wake).await;
     stopped.notify_one();

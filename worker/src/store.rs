@@ -93,12 +93,12 @@ impl Store {
 
     /// Forgets a finished slot.
     pub fn remove_slot(&self, assignment: &Pubkey) -> Result<(), WorkerError> {
-        let path = self.slot_path(assignment);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(WorkerError::io(&path, e)),
-        }
+        remove_if_present(&self.slot_path(assignment))
+    }
+
+    /// Forgets a shard's output.
+    pub fn remove_output(&self, job: &Pubkey, shard_index: u16) -> Result<(), WorkerError> {
+        remove_if_present(&self.output_path(job, shard_index))
     }
 
     /// Writes a shard's output durably.
@@ -114,6 +114,14 @@ impl Store {
     /// A shard's saved output, if any.
     pub fn output(&self, job: &Pubkey, shard_index: u16) -> Result<Option<Vec<u8>>, WorkerError> {
         read_optional(&self.output_path(job, shard_index))
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<(), WorkerError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(WorkerError::io(path, e)),
     }
 }
 
