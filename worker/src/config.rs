@@ -78,6 +78,10 @@ pub struct ConfigArgs {
     /// current (the safety net for missed and unannounced changes) [default: 60].
     #[arg(long, env = "GPUSHARE_RESYNC_SECONDS", global = true)]
     pub resync_seconds: Option<f64>,
+    /// Hours the data directory keeps outputs of closed jobs, records of slots no longer held and
+    /// downloaded inputs after they were last written [default: 24].
+    #[arg(long, env = "GPUSHARE_RETENTION_HOURS", global = true)]
+    pub retention_hours: Option<f64>,
     /// Whether `run` proves this machine's throughput on chain by itself, and again before the
     /// proof goes stale (challenges others open are answered either way) [default: true].
     #[arg(long, env = "GPUSHARE_PROVE_HARDWARE", global = true)]
@@ -102,6 +106,7 @@ pub struct Config {
     pub max_input_bytes: u64,
     pub poll_interval: Duration,
     pub resync_interval: Duration,
+    pub retention: Duration,
     pub prove_hardware: bool,
 }
 
@@ -109,17 +114,17 @@ fn home() -> PathBuf {
     std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
 }
 
-/// `seconds`, if within `range`.
-fn seconds_within(
+/// `value`, if within `range`.
+fn number_within(
     what: &str,
-    seconds: f64,
+    value: f64,
     range: std::ops::RangeInclusive<f64>,
 ) -> Result<f64, WorkerError> {
-    if range.contains(&seconds) {
-        Ok(seconds)
+    if range.contains(&value) {
+        Ok(value)
     } else {
         Err(WorkerError::Config(format!(
-            "{what} {seconds} is outside {}..={}",
+            "{what} {value} is outside {}..={}",
             range.start(),
             range.end()
         )))
@@ -170,15 +175,22 @@ impl Config {
             .unwrap_or_else(|| websocket_url_for(&rpc_url));
         let mint = args.mint.clone().or(file.mint);
         let token_account = args.token_account.clone().or(file.token_account);
-        let poll_seconds = seconds_within(
+        let poll_seconds = number_within(
             "poll_seconds",
             args.poll_seconds.or(file.poll_seconds).unwrap_or(2.0),
             0.05..=3600.0,
         )?;
-        let resync_seconds = seconds_within(
+        let resync_seconds = number_within(
             "resync_seconds",
             args.resync_seconds.or(file.resync_seconds).unwrap_or(60.0),
             1.0..=86_400.0,
+        )?;
+        let retention_hours = number_within(
+            "retention_hours",
+            args.retention_hours
+                .or(file.retention_hours)
+                .unwrap_or(24.0),
+            0.001..=8_760.0,
         )?;
         let concurrent_jobs = args.concurrent_jobs.or(file.concurrent_jobs).unwrap_or(2);
         if concurrent_jobs == 0 {
@@ -225,6 +237,7 @@ impl Config {
                 .unwrap_or(1 << 30),
             poll_interval: Duration::from_secs_f64(poll_seconds),
             resync_interval: Duration::from_secs_f64(resync_seconds),
+            retention: Duration::from_secs_f64(retention_hours * 3_600.0),
             prove_hardware: args.prove_hardware.or(file.prove_hardware).unwrap_or(true),
         })
     }

@@ -40,7 +40,7 @@ use crate::error::WorkerError;
 use crate::fault::Fault;
 use crate::index::{Held, SharedIndex, View};
 use crate::metrics::Metrics;
-use crate::store::{SlotRecord, Store};
+use crate::store::{Needed, Pruned, SlotRecord, Store};
 use crate::{inputs, prover};
 
 /// A job's claim timeout must leave this many times the estimated compute time, plus
@@ -144,6 +144,7 @@ pub struct Daemon {
     /// the job it found unusable, if any.
     claims: HashMap<(Pubkey, u16), JoinHandle<Option<Pubkey>>>,
     closing: Option<JoinHandle<()>>,
+    pruning: Option<JoinHandle<()>>,
     last_seen: Option<Provider>,
     unusable_jobs: HashSet<Pubkey>,
     /// The throughput challenge being answered in the background.
@@ -160,6 +161,7 @@ impl Daemon {
             steps: HashMap::new(),
             claims: HashMap::new(),
             closing: None,
+            pruning: None,
             last_seen: None,
             unusable_jobs: HashSet::new(),
             challenge: None,
@@ -223,7 +225,8 @@ impl Daemon {
         let due = self
             .resynced_at
             .is_none_or(|at| at.elapsed() >= worker.config.resync_interval);
-        if owed || due || !worker.index.is_live() {
+        let resync = owed || due || !worker.index.is_live();
+        if resync {
             worker.index.resync(&worker.chain).await?;
             self.resynced_at = Some(Instant::now());
         }
@@ -244,6 +247,9 @@ impl Daemon {
         self.start_steps(&round);
         self.collect_claims().await;
         self.close_paid_shards(&round);
+        if resync {
+            self.prune(&round);
+        }
         if !stop.load(Ordering::SeqCst) {
             self.claim_open_slots(&round);
             self.tend_challenge(&round).await;
@@ -401,6 +407,34 @@ impl Daemon {
                     }
                     Err(error) => tracing::debug!(%error, "could not close a shard"),
                 }
+            }
+        }));
+    }
+
+    /// Prunes the data directory in the background (one pruning at a time) of what the jobs and
+    /// slots of `round` no longer need, past the retention time.
+    fn prune(&mut self, round: &Round) {
+        if self
+            .pruning
+            .as_ref()
+            .is_some_and(|task| !task.is_finished())
+        {
+            return;
+        }
+        let jobs: HashSet<Pubkey> = round.view.jobs.keys().copied().collect();
+        let slots: HashSet<Pubkey> = round.view.held.iter().map(|held| held.key).collect();
+        let worker = Arc::clone(&self.worker);
+        self.pruning = Some(tokio::task::spawn_blocking(move || {
+            let needed = Needed {
+                jobs: &jobs,
+                slots: &slots,
+            };
+            match worker.store.prune(&needed, worker.config.retention) {
+                Ok(pruned) if pruned != Pruned::default() => {
+                    tracing::info!(?pruned, "pruned the data directory")
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "could not prune the data directory"),
             }
         }));
     }

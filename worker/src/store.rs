@@ -1,6 +1,7 @@
 //! The worker's data directory: one record per held slot (everything needed to finish it — the salt and
 //! root above all — written durably *before* the commitment that depends on it is sent), shard outputs
-//! (for proofs and for serving results), and downloaded inputs by hash.
+//! (for proofs and for serving results), and downloaded inputs by hash; and the retention rule that
+//! keeps it from growing without bound.
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -117,6 +118,75 @@ impl Store {
     }
 }
 
+/// What the worker still needs from its data directory: the jobs it still knows open on chain and
+/// the slots it still holds. Everything else is removed once it is older than the retention time.
+pub struct Needed<'a> {
+    pub jobs: &'a std::collections::HashSet<Pubkey>,
+    pub slots: &'a std::collections::HashSet<Pubkey>,
+}
+
+/// What one pruning removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub outputs: usize,
+    pub inputs: usize,
+    pub records: usize,
+}
+
+impl Store {
+    /// Removes, once last written more than `retention` ago: outputs of jobs not `needed`, records
+    /// of slots not `needed`, and downloaded inputs (fetched again, and checked, if a job wants one).
+    pub fn prune(
+        &self,
+        needed: &Needed<'_>,
+        retention: std::time::Duration,
+    ) -> Result<Pruned, WorkerError> {
+        let job_of_output = |name: &str| -> Option<Pubkey> {
+            name.strip_suffix(".bin")?.rsplit_once('-')?.0.parse().ok()
+        };
+        let slot_of_record =
+            |name: &str| -> Option<Pubkey> { name.strip_suffix(".json")?.parse().ok() };
+        Ok(Pruned {
+            outputs: self.prune_dir("outputs", retention, |name| {
+                job_of_output(name).is_some_and(|job| needed.jobs.contains(&job))
+            })?,
+            inputs: self.prune_dir("inputs", retention, |_| false)?,
+            records: self.prune_dir("slots", retention, |name| {
+                slot_of_record(name).is_some_and(|slot| needed.slots.contains(&slot))
+            })?,
+        })
+    }
+
+    /// Removes the regular files of `sub` last written more than `retention` ago that `keep`
+    /// does not name; returns how many.
+    fn prune_dir(
+        &self,
+        sub: &str,
+        retention: std::time::Duration,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<usize, WorkerError> {
+        let dir = self.root.join(sub);
+        let entries = std::fs::read_dir(&dir).map_err(|e| WorkerError::io(&dir, e))?;
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry.map_err(|e| WorkerError::io(&dir, e))?;
+            let path = entry.path();
+            let metadata = entry.metadata().map_err(|e| WorkerError::io(&path, e))?;
+            let old = metadata
+                .modified()
+                .ok()
+                .and_then(|written| written.elapsed().ok())
+                .is_some_and(|age| age > retention);
+            let name = entry.file_name();
+            if metadata.is_file() && old && !keep(&name.to_string_lossy()) {
+                remove_if_present(&path)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
 fn remove_if_present(path: &Path) -> Result<(), WorkerError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
@@ -152,6 +222,64 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), WorkerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pruning_removes_only_what_is_old_and_no_longer_needed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (open_job, closed_job) = (Pubkey::new_unique(), Pubkey::new_unique());
+        let (held, gone) = (Pubkey::new_unique(), Pubkey::new_unique());
+        let record = |slot: &Pubkey| SlotRecord {
+            assignment: slot.to_string(),
+            job: open_job.to_string(),
+            shard_index: 0,
+            replica: 0,
+            root: hex::encode([1u8; 32]),
+            salt: hex::encode([2u8; 32]),
+        };
+        for job in [open_job, closed_job] {
+            store.save_output(&job, 0, b"output").unwrap();
+        }
+        store.save_output(&closed_job, 1, b"young").unwrap();
+        for slot in [held, gone] {
+            store.save_slot(&slot, &record(&slot)).unwrap();
+        }
+        let input = store.input_path(&[5u8; 32]);
+        std::fs::write(&input, b"input").unwrap();
+        let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+        let mut old = vec![
+            store.output_path(&open_job, 0),
+            store.output_path(&closed_job, 0),
+            input.clone(),
+        ];
+        old.extend([held, gone].map(|slot| store.slot_path(&slot)));
+        for path in &old {
+            let file = std::fs::File::options().write(true).open(path).unwrap();
+            file.set_modified(day_ago).unwrap();
+        }
+        let needed = Needed {
+            jobs: &[open_job].into(),
+            slots: &[held].into(),
+        };
+        let hour = std::time::Duration::from_secs(3_600);
+        assert_eq!(
+            store.prune(&needed, hour).unwrap(),
+            Pruned {
+                outputs: 1,
+                inputs: 1,
+                records: 1
+            }
+        );
+        assert!(
+            store.output(&open_job, 0).unwrap().is_some(),
+            "its job is open"
+        );
+        assert!(store.output(&closed_job, 1).unwrap().is_some(), "young");
+        assert!(store.output(&closed_job, 0).unwrap().is_none());
+        assert!(store.slot(&held).unwrap().is_some() && store.slot(&gone).unwrap().is_none());
+        assert!(!input.exists());
+        assert_eq!(store.prune(&needed, hour).unwrap(), Pruned::default());
+    }
 
     #[test]
     fn records_survive_reopening_and_can_be_forgotten() {
