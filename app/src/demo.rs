@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
+use futures::{StreamExt, TryStreamExt};
 use gpushare::state::{
     CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, Provider, VerificationMode,
 };
@@ -24,6 +25,9 @@ use tokio::process::{Child, Command};
 use crate::error::AppError;
 use crate::jobs::ClientSession;
 use crate::load::LoadFigures;
+
+/// Jobs the client checks (or closes) at once after the load.
+const CLIENT_CONCURRENCY: usize = 8;
 
 /// Base units per whole token on the local mint.
 pub const TOKEN: u64 = 10u64.pow(network::DECIMALS as u32);
@@ -781,13 +785,20 @@ async fn drive(
         )
         .await?;
     }
-    let mut shards = 0;
-    let mut verified = 0;
-    for (job, data) in jobs.iter().zip(&inputs) {
-        let progress = client.watch(job, scenario.timeout, |_| {}).await?;
-        shards += u64::from(progress.job.shards);
-        verified += client.results(job, &[], data.as_deref(), None).await?.0 as u64;
-    }
+    let checked: Vec<(u64, u64)> = futures::stream::iter(jobs.iter().zip(&inputs))
+        .map(|(job, data)| {
+            let client = &client;
+            async move {
+                let progress = client.watch(job, scenario.timeout, |_| {}).await?;
+                let verified = client.results(job, &[], data.as_deref(), None).await?.0;
+                Ok::<_, AppError>((u64::from(progress.job.shards), verified as u64))
+            }
+        })
+        .buffer_unordered(CLIENT_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let shards = checked.iter().map(|(shards, _)| shards).sum::<u64>();
+    let verified = checked.iter().map(|(_, verified)| verified).sum::<u64>();
     wait_for_settlements(&client, &jobs).await?;
     let worker_peak_kib = workers.iter().filter_map(Worker::peak_kib).collect();
     let mut worker_rpc = Vec::new();
@@ -797,9 +808,11 @@ async fn drive(
     for worker in workers.iter_mut() {
         worker.stop().await?;
     }
-    for job in &jobs {
-        client.close(job).await?;
-    }
+    futures::stream::iter(&jobs)
+        .map(|job| client.close(job))
+        .buffer_unordered(CLIENT_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
     for worker in workers.iter() {
         wait_for_release(&client, &pda::provider(&created.network, &worker.wallet)).await?;
         worker.run_once(ctx, &["claim-rewards"]).await?;

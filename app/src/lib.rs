@@ -1,11 +1,12 @@
 //! gpushare's client side: posting and following jobs ([`jobs`]), fetching and verifying their results
 //! ([`verify`]), delegating stake and claiming rewards ([`stake`]), the local demo that runs a whole network on one machine ([`demo`]), and the
 //! misbehaving RPC proxy its chaos runs use ([`chaos`]), and a run's throughput, latency and costs
-//! read back from the chain ([`load`]).
+//! read back from the chain ([`load`]) and drawn over time ([`plot`]).
 pub mod chaos;
 pub mod demo;
 pub mod error;
 pub mod jobs;
 pub mod load;
+pub mod plot;
 pub mod stake;
 pub mod verify;

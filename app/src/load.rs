@@ -37,6 +37,18 @@ impl Percentiles {
     }
 }
 
+/// Seconds each point of a run's timeline covers.
+pub const TIMELINE_SECONDS: i64 = 5;
+
+/// One stretch of a run: when it began (seconds after the first post), the verified replicas per
+/// second paid in it, and the post→paid latency, in slots, of those payments.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Moment {
+    pub second: i64,
+    pub replicas_per_second: f64,
+    pub latency_slots: Percentiles,
+}
+
 /// A run's figures.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct LoadFigures {
@@ -44,6 +56,9 @@ pub struct LoadFigures {
     pub replicas_paid: usize,
     /// Verified replicas per second from the first post to the last payment.
     pub replicas_per_second: f64,
+    /// Verified replicas per second over the timeline without its first and last stretches (the
+    /// ramp up and the drain); 0 for runs too short to have any other.
+    pub sustained_replicas_per_second: f64,
     /// Slots (and block-time seconds, 1-second resolution) from a job's creation to each payment.
     pub latency_slots: Percentiles,
     pub latency_seconds: Percentiles,
@@ -59,6 +74,8 @@ pub struct LoadFigures {
     pub worker_peak_kib: Vec<u64>,
     /// The workers' RPC requests per verified replica, by method.
     pub worker_rpc_per_replica: BTreeMap<String, f64>,
+    /// The run in [`TIMELINE_SECONDS`] stretches from the first post.
+    pub timeline: Vec<Moment>,
     /// Transactions by what they carried: the program's instructions in order, joined by `+`, and
     /// ` (failed)` for failed ones.
     pub transactions_by_instructions: BTreeMap<String, usize>,
@@ -129,13 +146,18 @@ impl LoadFigures {
                 paid.push((event.job, record.slot, record.block_time));
             }
         }
-        let latencies: Vec<(f64, Option<f64>)> = paid
+        // Each payment's block time and its latency in slots and seconds.
+        let payments: Vec<(Option<i64>, f64, Option<f64>)> = paid
             .iter()
             .filter_map(|(job, slot, time)| {
                 let (posted_slot, posted_time) = created.get(job)?;
                 let seconds = time.zip(*posted_time).map(|(t, p)| (t - p) as f64);
-                Some((slot.saturating_sub(*posted_slot) as f64, seconds))
+                Some((*time, slot.saturating_sub(*posted_slot) as f64, seconds))
             })
+            .collect();
+        let latencies: Vec<(f64, Option<f64>)> = payments
+            .iter()
+            .map(|(_, slots, seconds)| (*slots, *seconds))
             .collect();
         let first_post = created.values().filter_map(|(_, time)| *time).min();
         let last_paid = paid.iter().filter_map(|(_, _, time)| *time).max();
@@ -143,6 +165,7 @@ impl LoadFigures {
             .zip(last_paid)
             .map_or(0.0, |(first, last)| (last - first).max(1) as f64);
         let per_replica = |total: f64| total / paid.len().max(1) as f64;
+        let moments = first_post.map_or_else(Vec::new, |first| timeline(first, &payments));
         let fees_lamports = history.iter().map(|record| record.fee).sum::<u64>();
         Ok(Self {
             jobs_posted: created.len(),
@@ -159,6 +182,8 @@ impl LoadFigures {
                     .filter_map(|(_, seconds)| *seconds)
                     .collect(),
             ),
+            sustained_replicas_per_second: sustained(&moments),
+            timeline: moments,
             transactions: history.len(),
             failed_transactions: history.iter().filter(|r| !r.succeeded).count(),
             fees_lamports,
@@ -186,7 +211,7 @@ impl LoadFigures {
     /// The figures as lines of text.
     pub fn render(&self) -> String {
         format!(
-            "chain: {} jobs, {} verified replicas, {:.2} per second from the first post to the last payment\n\
+            "chain: {} jobs, {} verified replicas, {:.2} per second from the first post to the last payment, {:.2} sustained\n\
              post→paid: p50 {} / p95 {} / p99 {} slots ({} / {} / {} s)\n\
              {} transactions ({} failed), {:.2} per verified replica; fees {} lamports, {:.0} per verified replica\n\
              rent a job locks until it closes: {} lamports; worker peak memory: {} KiB\n\
@@ -195,6 +220,7 @@ impl LoadFigures {
             self.jobs_posted,
             self.replicas_paid,
             self.replicas_per_second,
+            self.sustained_replicas_per_second,
             self.latency_slots.p50,
             self.latency_slots.p95,
             self.latency_slots.p99,
@@ -224,6 +250,39 @@ impl LoadFigures {
                 .join(", "),
         )
     }
+}
+
+/// The payments (block time, latency in slots) in [`TIMELINE_SECONDS`] stretches from `first_post`.
+fn timeline(first_post: i64, payments: &[(Option<i64>, f64, Option<f64>)]) -> Vec<Moment> {
+    let mut stretches: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+    for (time, slots, _) in payments {
+        if let Some(time) = time {
+            let stretch = (time - first_post).max(0) / TIMELINE_SECONDS;
+            stretches.entry(stretch).or_default().push(*slots);
+        }
+    }
+    let last = stretches.keys().next_back().copied().unwrap_or(-1);
+    (0..=last)
+        .map(|stretch| {
+            let latencies = stretches.remove(&stretch).unwrap_or_default();
+            Moment {
+                second: stretch * TIMELINE_SECONDS,
+                replicas_per_second: latencies.len() as f64 / TIMELINE_SECONDS as f64,
+                latency_slots: Percentiles::of(latencies),
+            }
+        })
+        .collect()
+}
+
+/// The mean rate of `moments` without the first and the last.
+fn sustained(moments: &[Moment]) -> f64 {
+    let inner = moments
+        .get(1..moments.len().saturating_sub(1))
+        .unwrap_or_default();
+    if inner.is_empty() {
+        return 0.0;
+    }
+    inner.iter().map(|m| m.replicas_per_second).sum::<f64>() / inner.len() as f64
 }
 
 /// The `rpc_requests` counters of a worker's Prometheus exposition, by method.
@@ -277,6 +336,27 @@ mod tests {
                 ("sendTransaction".to_owned(), 3)
             ]
         );
+    }
+
+    #[test]
+    fn the_timeline_has_every_stretch_with_its_rate_and_latency() {
+        let payments = [
+            (Some(100), 4.0, None),
+            (Some(101), 6.0, None),
+            (Some(112), 9.0, None),
+            (None, 1.0, None),
+        ];
+        let moments = timeline(100, &payments);
+        assert_eq!(moments.len(), 3, "the empty stretch 5–10 s is kept");
+        assert_eq!(
+            (moments[0].second, moments[0].replicas_per_second),
+            (0, 0.4)
+        );
+        assert_eq!(moments[0].latency_slots.p50, 4.0);
+        assert_eq!(moments[1].replicas_per_second, 0.0);
+        assert_eq!((moments[2].second, moments[2].latency_slots.p99), (10, 9.0));
+        assert_eq!(sustained(&moments), 0.0, "only the middle stretch counts");
+        assert_eq!(sustained(&moments[..1]), 0.0);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `gpushare`: the client CLI — post seeded and data jobs, watch them, fetch and verify results, cancel
 //! and close; delegate stake and claim rewards (`stake`) — and `demo`, a whole network on an embedded
 //! local validator.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
@@ -119,6 +119,9 @@ enum Command {
         /// Print the figures as JSON.
         #[arg(long)]
         json: bool,
+        /// Also draw throughput and latency over the run into this PNG file.
+        #[arg(long)]
+        plot: Option<PathBuf>,
     },
 }
 
@@ -486,9 +489,11 @@ fn main() {
             rate,
             seconds,
             json,
+            plot,
         } => bench_network(
             &Scenario::steady_load(workers, slots_per_worker, rate, seconds),
             json,
+            plot.as_deref(),
         ),
         command => tokio::runtime::Runtime::new()
             .map_err(|e| AppError::io("tokio runtime", e))
@@ -509,8 +514,11 @@ fn demo_main() -> Result<(), AppError> {
     check_conservation(&report)
 }
 
-fn bench_network(scenario: &Scenario, json: bool) -> Result<(), AppError> {
+fn bench_network(scenario: &Scenario, json: bool, plot: Option<&Path>) -> Result<(), AppError> {
     let report = demo::run(scenario)?;
+    if let Some(path) = plot {
+        gpushare_app::plot::draw(&report.load, path)?;
+    }
     if json {
         let figures = serde_json::to_string_pretty(&report.load)
             .map_err(|e| AppError::InvalidArgument(format!("figures as JSON: {e}")))?;
