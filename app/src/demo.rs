@@ -82,6 +82,12 @@ pub enum Chaos {
     },
     /// Workers reach the RPC node through a proxy that drops, delays and fails requests.
     FlakyRpc,
+    /// While jobs are posted, `kill -9` a random provider other than the first every `every` and
+    /// start it again a second later. The first runs throughout: its memory, sampled at each
+    /// restart, shows whether a worker grows.
+    RandomRestarts {
+        every: Duration,
+    },
 }
 
 /// A token holder backing one of the scenario's providers.
@@ -257,6 +263,9 @@ pub struct Report {
     pub supply: u64,
     /// Throughput, latency and costs, from the validator's history.
     pub load: LoadFigures,
+    /// The first worker's resident memory (seconds after the first post, KiB), sampled at every
+    /// restart of a random-restart run.
+    pub steady_worker_memory: Vec<(u64, u64)>,
 }
 
 impl Report {
@@ -326,6 +335,17 @@ impl Report {
             tokens(self.supply)
         ));
         text.push_str(&self.load.render());
+        if !self.steady_worker_memory.is_empty() {
+            let samples: Vec<String> = self
+                .steady_worker_memory
+                .iter()
+                .map(|(second, kib)| format!("{second} s {kib}"))
+                .collect();
+            text.push_str(&format!(
+                "provider-1 (never restarted) resident memory, KiB: {}\n",
+                samples.join(", ")
+            ));
+        }
         for (i, p) in self.providers.iter().enumerate() {
             text.push_str(&format!("provider-{} log: {}\n", i + 1, p.log.display()));
         }
@@ -595,6 +615,11 @@ impl Worker {
         Ok(())
     }
 
+    /// The running process's resident memory now, KiB.
+    fn resident_kib(&self) -> Option<u64> {
+        crate::load::resident_kib(self.child.as_ref()?.id()?)
+    }
+
     /// SIGKILL: no chance to save anything.
     async fn kill(&mut self) -> Result<(), AppError> {
         if let Some(mut child) = self.child.take() {
@@ -767,7 +792,18 @@ async fn drive(
         });
         inputs.push(data);
     }
-    let jobs = futures::future::try_join_all(posts).await?;
+    let posts = futures::future::try_join_all(posts);
+    let (jobs, steady_worker_memory) = match scenario.chaos {
+        Chaos::RandomRestarts { every } => {
+            let lasting = scenario.post_interval.map_or(Duration::ZERO, |interval| {
+                interval.mul_f64(scenario.jobs.len() as f64)
+            });
+            let restarts = restart_randomly(ctx, workers, &worker_rpc, every, lasting);
+            let (jobs, memory) = tokio::join!(posts, restarts);
+            (jobs?, memory?)
+        }
+        _ => (posts.await?, Vec::new()),
+    };
     let rent_per_job = match jobs.first() {
         Some(job) => {
             client.chain.lamports(job).await?
@@ -875,6 +911,7 @@ async fn drive(
         client_spent: start_balance - client_balance,
         accounted,
         supply: PAYER_SUPPLY,
+        steady_worker_memory,
         load: LoadFigures::measure(
             &client.chain,
             first_slot,
@@ -943,6 +980,34 @@ fn job_input(
 }
 
 /// Waits until `worker` has committed to a slot, kills it with SIGKILL, and starts it again.
+/// Every `every` for `lasting`: samples the first worker's memory, then `kill -9`s a random other
+/// worker and starts it again a second later. Returns the memory samples (seconds, KiB).
+async fn restart_randomly(
+    ctx: &Context,
+    workers: &mut [Worker],
+    rpc_url: &str,
+    every: Duration,
+    lasting: Duration,
+) -> Result<Vec<(u64, u64)>, AppError> {
+    let started = tokio::time::Instant::now();
+    let mut memory = Vec::new();
+    while started.elapsed() + every <= lasting && workers.len() > 1 {
+        tokio::time::sleep(every).await;
+        if let Some(kib) = workers[0].resident_kib() {
+            memory.push((started.elapsed().as_secs(), kib));
+        }
+        let victim = rand::random_range(1..workers.len());
+        workers[victim].kill().await?;
+        tracing::info!(
+            provider = victim + 1,
+            "killed a worker with SIGKILL; restarting it"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        workers[victim].start(ctx, rpc_url)?;
+    }
+    Ok(memory)
+}
+
 async fn kill_after_commit(
     chain: &Chain,
     ctx: &Context,

@@ -299,10 +299,20 @@ pub fn rpc_requests(exposition: &str) -> Vec<(String, u64)> {
 
 /// A process's peak resident memory (`VmHWM`), KiB, while it runs (Linux).
 pub fn peak_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmHWM:")
+}
+
+/// A process's resident memory now (`VmRSS`), KiB (Linux).
+pub fn resident_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A KiB figure of `/proc/<pid>/status`.
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .find_map(|line| line.strip_prefix(field))?
         .trim()
         .trim_end_matches("kB")
         .trim()
@@ -383,5 +393,6 @@ mod tests {
     #[test]
     fn this_process_has_a_peak() {
         assert!(peak_kib(std::process::id()).is_some_and(|kib| kib > 0));
+        assert!(resident_kib(std::process::id()).is_some_and(|kib| kib > 0));
     }
 }

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use gpushare::state::{
     CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, Network, Provider, VerificationMode,
 };
-use gpushare_app::demo::{self, Scenario};
+use gpushare_app::demo::{self, Chaos, Scenario};
 use gpushare_app::error::AppError;
 use gpushare_app::jobs::{ClientSession, Progress};
 use gpushare_client::filters;
@@ -122,6 +122,10 @@ enum Command {
         /// Also draw throughput and latency over the run into this PNG file.
         #[arg(long)]
         plot: Option<PathBuf>,
+        /// A soak: while posting, `kill -9` a random worker other than the first every this many
+        /// seconds and restart it; the first worker's memory is sampled at each restart.
+        #[arg(long)]
+        restart_every: Option<f64>,
     },
 }
 
@@ -490,8 +494,10 @@ fn main() {
             seconds,
             json,
             plot,
+            restart_every,
         } => bench_network(
-            &Scenario::steady_load(workers, slots_per_worker, rate, seconds),
+            Scenario::steady_load(workers, slots_per_worker, rate, seconds),
+            restart_every,
             json,
             plot.as_deref(),
         ),
@@ -514,8 +520,24 @@ fn demo_main() -> Result<(), AppError> {
     check_conservation(&report)
 }
 
-fn bench_network(scenario: &Scenario, json: bool, plot: Option<&Path>) -> Result<(), AppError> {
-    let report = demo::run(scenario)?;
+fn bench_network(
+    mut scenario: Scenario,
+    restart_every: Option<f64>,
+    json: bool,
+    plot: Option<&Path>,
+) -> Result<(), AppError> {
+    if let Some(seconds) = restart_every {
+        let every = Duration::try_from_secs_f64(seconds)
+            .ok()
+            .filter(|every| !every.is_zero())
+            .ok_or_else(|| {
+                AppError::InvalidArgument(format!(
+                    "--restart-every {seconds}: not a positive number of seconds"
+                ))
+            })?;
+        scenario.chaos = Chaos::RandomRestarts { every };
+    }
+    let report = demo::run(&scenario)?;
     if let Some(path) = plot {
         gpushare_app::plot::draw(&report.load, path)?;
     }

@@ -7,6 +7,9 @@ use plotters::prelude::*;
 use crate::error::AppError;
 use crate::load::{LoadFigures, Moment, TIMELINE_SECONDS};
 
+/// One line of a panel: its legend, its value at each moment, its colour.
+type Series<'a> = (&'a str, &'a dyn Fn(&Moment) -> f64, RGBColor);
+
 /// Size of the image, pixels.
 const SIZE: (u32, u32) = (1000, 640);
 
@@ -47,7 +50,7 @@ fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
     end: f64,
-    series: &[(&str, &dyn Fn(&Moment) -> f64, RGBColor)],
+    series: &[Series<'_>],
     moments: &[Moment],
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let top = moments
