@@ -26,6 +26,10 @@ use crate::error::AppError;
 use crate::jobs::ClientSession;
 use crate::load::LoadFigures;
 
+/// SOL (lamports) each wallet of a scenario gets for fees and rent: 10 SOL.
+pub const WALLET_LAMPORTS: u64 = 10_000_000_000;
+/// More SOL the client gets per job, for the job's rent (about 6.1 M lamports) and fees.
+const LAMPORTS_PER_JOB: u64 = 10_000_000;
 /// Jobs the client checks (or closes) at once after the load.
 const CLIENT_CONCURRENCY: usize = 8;
 
@@ -457,22 +461,15 @@ impl LocalNetwork {
 }
 
 impl LocalNetwork {
-    /// Gives `wallet` 10 SOL and `tokens` of the network's mint in its associated token account;
-    /// returns that account.
-    pub fn fund(&self, wallet: &Pubkey, tokens: u64) -> Result<Pubkey, AppError> {
+    /// Gives `wallet` `lamports` of SOL and `tokens` of the network's mint in its associated token
+    /// account; returns that account.
+    pub fn fund(&self, wallet: &Pubkey, lamports: u64, tokens: u64) -> Result<Pubkey, AppError> {
         let rpc = solana_rpc_client::rpc_client::RpcClient::new_with_commitment(
             self.rpc_url.clone(),
             solana_rpc_client::api::config::CommitmentConfig::confirmed(),
         );
-        network::fund_wallet(
-            &rpc,
-            &self.payer,
-            &self.created,
-            wallet,
-            10_000_000_000,
-            tokens,
-        )
-        .map_err(|e| AppError::Localnet(e.to_string()))
+        network::fund_wallet(&rpc, &self.payer, &self.created, wallet, lamports, tokens)
+            .map_err(|e| AppError::Localnet(e.to_string()))
     }
 }
 
@@ -686,8 +683,10 @@ pub fn run(scenario: &Scenario) -> Result<Report, AppError> {
     let localnet = LocalNetwork::start(&dir)?;
     let created = &localnet.created;
     let client_wallet = Arc::new(Keypair::new());
-    let fund = |wallet: &Pubkey, tokens: u64| localnet.fund(wallet, tokens);
-    fund(&client_wallet.pubkey(), 10_000 * TOKEN)?;
+    let fund = |wallet: &Pubkey, tokens: u64| localnet.fund(wallet, WALLET_LAMPORTS, tokens);
+    // The client holds every job's rent until the jobs close after the load.
+    let client_lamports = WALLET_LAMPORTS + LAMPORTS_PER_JOB * scenario.jobs.len() as u64;
+    localnet.fund(&client_wallet.pubkey(), client_lamports, 10_000 * TOKEN)?;
     let mut workers = Vec::new();
     for (i, spec) in scenario.providers.iter().enumerate() {
         let wallet = Keypair::new();

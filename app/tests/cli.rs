@@ -26,7 +26,13 @@ fn fixture(tokens: u64) -> Fixture {
     std::fs::write(dir.path().join("worker.toml"), "").unwrap();
     let net = LocalNetwork::start(dir.path()).unwrap();
     let wallet = Keypair::new();
-    let token = net.fund(&wallet.pubkey(), tokens).unwrap();
+    let token = net
+        .fund(
+            &wallet.pubkey(),
+            gpushare_app::demo::WALLET_LAMPORTS,
+            tokens,
+        )
+        .unwrap();
     let keypair = dir.path().join("wallet.json");
     gpushare_localnet::write_keypair(&wallet, &keypair).unwrap();
     Fixture {

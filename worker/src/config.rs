@@ -190,7 +190,7 @@ impl Config {
             args.retention_hours
                 .or(file.retention_hours)
                 .unwrap_or(24.0),
-            0.001..=8_760.0,
+            1.0..=8_760.0,
         )?;
         let concurrent_jobs = args.concurrent_jobs.or(file.concurrent_jobs).unwrap_or(2);
         if concurrent_jobs == 0 {

@@ -125,7 +125,7 @@ struct SlotStep<'a> {
     job: &'a Job,
     assignment: &'a Assignment,
     shard: &'a Shard,
-    /// The index slot of the shard's last change.
+    /// The slot the shard last changed at.
     shard_changed_at: u64,
 }
 
@@ -227,8 +227,14 @@ impl Daemon {
             .is_none_or(|at| at.elapsed() >= worker.config.resync_interval);
         let resync = owed || due || !worker.index.is_live();
         if resync {
-            worker.index.resync(&worker.chain).await?;
-            self.resynced_at = Some(Instant::now());
+            // A failed resync leaves the index as it was: held slots still take their steps.
+            match worker.index.resync(&worker.chain).await {
+                Ok(()) => self.resynced_at = Some(Instant::now()),
+                Err(error) => {
+                    tracing::warn!(%error, "resync failed; working from the index as it is");
+                    worker.metrics.fail("resync");
+                }
+            }
         }
         let clock = worker.index.clock(&worker.chain).await?;
         let view = {
@@ -405,7 +411,12 @@ impl Daemon {
                         worker.index.lock().forget(key, slot);
                         tracing::info!(job = %shard.job, shard = shard.index, "closed shard; rent returned")
                     }
-                    Err(error) => tracing::debug!(%error, "could not close a shard"),
+                    Err(error) => {
+                        tracing::debug!(%error, "could not close a shard");
+                        if let Err(error) = worker.index.refresh(&worker.chain, &key).await {
+                            tracing::debug!(%error, "could not re-read a shard");
+                        }
+                    }
                 }
             }
         }));
@@ -422,11 +433,21 @@ impl Daemon {
             return;
         }
         let jobs: HashSet<Pubkey> = round.view.jobs.keys().copied().collect();
+        let inputs: HashSet<[u8; 32]> = round
+            .view
+            .jobs
+            .values()
+            .filter_map(|job| match &job.input {
+                JobInput::Data { sha256, .. } => Some(*sha256),
+                JobInput::Seed(_) => None,
+            })
+            .collect();
         let slots: HashSet<Pubkey> = round.view.held.iter().map(|held| held.key).collect();
         let worker = Arc::clone(&self.worker);
         self.pruning = Some(tokio::task::spawn_blocking(move || {
             let needed = Needed {
                 jobs: &jobs,
+                inputs: &inputs,
                 slots: &slots,
             };
             match worker.store.prune(&needed, worker.config.retention) {
@@ -523,12 +544,16 @@ impl Daemon {
 
     /// This provider's turn to claim `slot`: how many of the network's active providers, among
     /// those holding no replica of its shard, come before it in an order drawn from the slot (each
-    /// provider is first for its share of slots). A provider waits [`CLAIM_TURN`] for each, so
+    /// provider is first for its share of slots); none for an extra replica it won in a draw. A provider waits [`CLAIM_TURN`] for each, so
     /// that providers that saw the same new work do not all claim it at once: the failed claims
     /// would land and pay fees.
     fn turn(&self, slot: &Slot, round: &Round) -> usize {
         let me = self.worker.me.provider();
         let shard = round.shard(slot);
+        // A drawn extra replica is this provider's alone, and its commit deadline already runs.
+        if shard.is_some_and(|shard| shard.is_extra(slot.replica)) {
+            return 0;
+        }
         let draw = |provider: &Pubkey| {
             let mut hasher = Sha256::new();
             hasher.update(slot.job);
@@ -789,7 +814,10 @@ impl Worker {
             .await
         {
             Ok(_) => {}
-            Err(e) if e.is_refusal("AlreadyCommitted") => {}
+            Err(e) if e.is_refusal("AlreadyCommitted") => {
+                // The index missed the commitment: read the slot again.
+                self.index.refresh(&self.chain, &slot.assignment()).await?;
+            }
             Err(e) => return Err(e.into()),
         }
         self.metrics
@@ -854,12 +882,10 @@ impl Worker {
                 tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "revealed");
                 Ok(())
             }
-            Err(e)
-                if ["ChallengeNotReady", "AlreadyChallenged", "AlreadyRevealed"]
-                    .iter()
-                    .any(|name| e.is_refusal(name)) =>
-            {
-                Ok(())
+            Err(e) if e.is_refusal("ChallengeNotReady") => Ok(()),
+            Err(e) if e.is_refusal("AlreadyChallenged") || e.is_refusal("AlreadyRevealed") => {
+                // The index missed the change: read the slot again.
+                Ok(self.index.refresh(&self.chain, &at.key).await?)
             }
             Err(e) => Err(e),
         }
@@ -955,7 +981,8 @@ impl Worker {
     /// Sends `steps` — with the settlement of the shard and of this slot appended where the shard,
     /// as `steps` leave it (`at.shard`, with the slot as `at.assignment`), is then ready to settle
     /// with a final verdict on the slot, so that one transaction does all; without it where that
-    /// combined transaction is refused or too large. Returns whether the slot was settled.
+    /// combined transaction fails (refused, too large, or out of compute). Returns whether the slot
+    /// was settled.
     async fn send_then_settle(
         &self,
         at: &SlotStep<'_>,
@@ -972,7 +999,9 @@ impl Worker {
             match self.settle(at, all, units, verdict).await {
                 Ok(()) => return Ok(true),
                 Err(WorkerError::Chain(
-                    error @ (ChainError::Refused { .. } | ChainError::TooLarge(_)),
+                    error @ (ChainError::Refused { .. }
+                    | ChainError::TooLarge(_)
+                    | ChainError::Transaction(_)),
                 )) => {
                     tracing::debug!(%error, "the steps with the settlement do not go together; sending the steps alone")
                 }
@@ -1117,22 +1146,17 @@ impl Worker {
         let record = finished
             .map(|finished| self.keep(&key, slot, finished))
             .transpose()?;
-        if let Some(record) = &record {
-            claim.push(self.commit_instruction(slot, record)?);
+        match &record {
+            Some(record) => claim.push(self.commit_instruction(slot, record)?),
+            // The slot's first step may start as soon as the claim is seen: the computation
+            // waits for it there.
+            None => self.hand_over(key, computation),
         }
         if let Err(error) = self.chain.send(&claim, &[], ComputeUnits::Standard).await {
-            if record.is_some() {
-                self.store.remove_slot(&key)?;
-                self.store.remove_output(&slot.job, slot.shard_index)?;
-            }
+            self.forget_failed_claim(&key, slot).await?;
             return Err(error.into());
         }
         self.metrics.claims.inc();
-        if record.is_none()
-            && let Ok(mut computing) = self.computing.lock()
-        {
-            computing.insert(key, computation);
-        }
         tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, committed = record.is_some(), "claimed");
         for key in [key, slot.shard()] {
             if let Err(error) = self.index.refresh(&self.chain, &key).await {
@@ -1140,6 +1164,31 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// Hands a running computation of the slot `key` to the slot's first step.
+    fn hand_over(&self, key: Pubkey, computation: Computation) {
+        if let Ok(mut computing) = self.computing.lock() {
+            computing.insert(key, computation);
+        }
+    }
+
+    /// After a claim's transaction failed: unless the chain shows the slot held by this provider
+    /// after all (a first attempt may have landed unseen), forgets what was prepared for it.
+    async fn forget_failed_claim(&self, key: &Pubkey, slot: &Slot) -> Result<(), WorkerError> {
+        let held = self
+            .chain
+            .account::<Assignment>(key)
+            .await?
+            .is_some_and(|assignment| assignment.provider == self.me.provider());
+        if held {
+            return Ok(());
+        }
+        if let Ok(mut computing) = self.computing.lock() {
+            computing.remove(key);
+        }
+        self.store.remove_slot(key)?;
+        self.store.remove_output(&slot.job, slot.shard_index)
     }
 
     /// Enters the draw for an extra replica (the program keeps the best ticket; losing is normal).

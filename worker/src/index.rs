@@ -74,11 +74,22 @@ enum Kind {
 }
 
 /// One account as last read, at `slot`; `None` when it was seen closed (kept until the next resync
-/// so that an older update cannot bring it back).
+/// so that an older update cannot bring it back). `changed_at` is the slot its data was first read
+/// as it is now, so that re-reading unchanged data (a resync) is not a change.
 #[derive(Clone)]
 struct Entry {
     slot: u64,
+    changed_at: u64,
+    digest: u64,
     account: Option<Tracked>,
+}
+
+/// A fingerprint of an account's data (`None`: closed), to tell a change from a re-read.
+fn digest(data: Option<&[u8]>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// What one round of the daemon works from.
@@ -101,7 +112,7 @@ pub struct View {
 pub struct Held {
     pub key: Pubkey,
     pub assignment: Assignment,
-    /// The index slots of the assignment and of its shard (0 when the shard is unknown).
+    /// The slots the assignment and its shard last changed at (0 when the shard is unknown).
     pub seen: (u64, u64),
 }
 
@@ -139,37 +150,30 @@ impl Index {
     }
 
     /// Records `key` as read at `slot` (`None` or empty: closed), unless a newer read is known;
-    /// returns whether the index changed.
+    /// returns whether what the index holds changed.
     pub fn apply(&mut self, key: Pubkey, slot: u64, data: Option<&[u8]>) -> bool {
-        if self
-            .entries
-            .get(&key)
-            .is_some_and(|entry| entry.slot > slot)
-        {
-            return false;
-        }
-        let account = data.filter(|data| !data.is_empty()).map(Tracked::decode);
-        match account {
-            Some(Some(account)) if self.wanted(&key, &account) => {
-                self.entries.insert(
-                    key,
-                    Entry {
-                        slot,
-                        account: Some(account),
-                    },
-                );
+        let data = data.filter(|data| !data.is_empty());
+        let fingerprint = digest(data);
+        match self.entries.get_mut(&key) {
+            Some(entry) if entry.slot > slot => return false,
+            Some(entry) if entry.digest == fingerprint => {
+                entry.slot = slot;
+                return false;
             }
+            _ => {}
+        }
+        let account = match data.map(Tracked::decode) {
+            Some(Some(account)) if self.wanted(&key, &account) => Some(account),
             Some(_) => return self.entries.remove(&key).is_some(),
-            None => {
-                self.entries.insert(
-                    key,
-                    Entry {
-                        slot,
-                        account: None,
-                    },
-                );
-            }
-        }
+            None => None,
+        };
+        let entry = Entry {
+            slot,
+            changed_at: slot,
+            digest: fingerprint,
+            account,
+        };
+        self.entries.insert(key, entry);
         true
     }
 
@@ -230,8 +234,8 @@ impl Index {
         }
     }
 
-    fn slot_of(&self, key: &Pubkey) -> u64 {
-        self.entries.get(key).map_or(0, |entry| entry.slot)
+    fn changed_at(&self, key: &Pubkey) -> u64 {
+        self.entries.get(key).map_or(0, |entry| entry.changed_at)
     }
 
     /// Everything a round needs; `None` until the network and this provider are known.
@@ -257,8 +261,8 @@ impl Index {
                     key: *key,
                     assignment: (**assignment).clone(),
                     seen: (
-                        entry.slot,
-                        self.slot_of(&pda::shard(&assignment.job, assignment.shard_index)),
+                        entry.changed_at,
+                        self.changed_at(&pda::shard(&assignment.job, assignment.shard_index)),
                     ),
                 }),
                 None => {}
@@ -556,6 +560,21 @@ mod tests {
             !index.apply(key, 9, Some(&job_on(network, 1))),
             "a stale update cannot reopen it"
         );
+    }
+
+    #[test]
+    fn reading_the_same_data_again_is_not_a_change() {
+        let (mut index, network) = index_with_network();
+        let key = Pubkey::new_unique();
+        assert!(index.apply(key, 10, Some(&job_on(network, 2))));
+        assert!(!index.apply(key, 30, Some(&job_on(network, 2))));
+        assert_eq!(index.changed_at(&key), 10);
+        assert!(
+            !index.apply(key, 20, Some(&job_on(network, 3))),
+            "older than the re-read"
+        );
+        assert!(index.apply(key, 31, Some(&job_on(network, 3))));
+        assert_eq!(index.changed_at(&key), 31);
     }
 
     #[test]

@@ -118,10 +118,12 @@ impl Store {
     }
 }
 
-/// What the worker still needs from its data directory: the jobs it still knows open on chain and
-/// the slots it still holds. Everything else is removed once it is older than the retention time.
+/// What the worker still needs from its data directory: the jobs it still knows open on chain, the
+/// inputs (by SHA-256) of those jobs, and the slots it still holds. Everything else is removed once
+/// it is older than the retention time.
 pub struct Needed<'a> {
     pub jobs: &'a std::collections::HashSet<Pubkey>,
+    pub inputs: &'a std::collections::HashSet<[u8; 32]>,
     pub slots: &'a std::collections::HashSet<Pubkey>,
 }
 
@@ -134,8 +136,8 @@ pub struct Pruned {
 }
 
 impl Store {
-    /// Removes, once last written more than `retention` ago: outputs of jobs not `needed`, records
-    /// of slots not `needed`, and downloaded inputs (fetched again, and checked, if a job wants one).
+    /// Removes, once last written more than `retention` ago: outputs of jobs, downloaded inputs and
+    /// records of slots not `needed`.
     pub fn prune(
         &self,
         needed: &Needed<'_>,
@@ -150,7 +152,12 @@ impl Store {
             outputs: self.prune_dir("outputs", retention, |name| {
                 job_of_output(name).is_some_and(|job| needed.jobs.contains(&job))
             })?,
-            inputs: self.prune_dir("inputs", retention, |_| false)?,
+            inputs: self.prune_dir("inputs", retention, |name| {
+                needed
+                    .inputs
+                    .iter()
+                    .any(|sha256| hex::encode(sha256) == name)
+            })?,
             records: self.prune_dir("slots", retention, |name| {
                 slot_of_record(name).is_some_and(|slot| needed.slots.contains(&slot))
             })?,
@@ -257,8 +264,16 @@ mod tests {
             let file = std::fs::File::options().write(true).open(path).unwrap();
             file.set_modified(day_ago).unwrap();
         }
+        let kept_input = store.input_path(&[6u8; 32]);
+        std::fs::write(&kept_input, b"input of an open job").unwrap();
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&kept_input)
+            .unwrap();
+        file.set_modified(day_ago).unwrap();
         let needed = Needed {
             jobs: &[open_job].into(),
+            inputs: &[[6u8; 32]].into(),
             slots: &[held].into(),
         };
         let hour = std::time::Duration::from_secs(3_600);
@@ -277,7 +292,7 @@ mod tests {
         assert!(store.output(&closed_job, 1).unwrap().is_some(), "young");
         assert!(store.output(&closed_job, 0).unwrap().is_none());
         assert!(store.slot(&held).unwrap().is_some() && store.slot(&gone).unwrap().is_none());
-        assert!(!input.exists());
+        assert!(!input.exists() && kept_input.exists());
         assert_eq!(store.prune(&needed, hour).unwrap(), Pruned::default());
     }
 
