@@ -68,17 +68,20 @@ impl ClientSession {
         Ok(job)
     }
 
-    /// The job and its started shards.
+    /// The job and its started shards, read by address (no listing of the chain).
     pub async fn progress(&self, job: &Pubkey) -> Result<Progress, AppError> {
         let account: Job = self.chain.existing(job).await?;
-        let mut shards: Vec<Shard> = self
+        let addresses: Vec<Pubkey> = (0..account.shards)
+            .filter(|index| account.was_started(*index))
+            .map(|index| pda::shard(job, index))
+            .collect();
+        let shards: Vec<Shard> = self
             .chain
-            .program_accounts::<Shard>(&[(filters::SHARD_JOB, job.as_ref())])
+            .accounts::<Shard>(&addresses)
             .await?
             .into_iter()
-            .map(|(_, shard)| shard)
+            .flatten()
             .collect();
-        shards.sort_by_key(|shard| shard.index);
         Ok(Progress {
             job: account,
             shards,

@@ -138,6 +138,9 @@ pub enum ChainError {
     TooLarge(u64),
 }
 
+/// Most accounts one `getMultipleAccounts` request may name.
+const MULTIPLE_ACCOUNTS: usize = 100;
+
 /// Largest serialized transaction a node accepts (the network's packet size).
 pub const PACKET_BYTES: u64 = 1232;
 
@@ -340,6 +343,31 @@ impl Chain {
             .await?
             .map(|account| decode(key, &account.data))
             .transpose()
+    }
+
+    /// Reads and decodes the accounts at `keys` (`None` for each that does not exist), a hundred
+    /// per request.
+    pub async fn accounts<T: AccountDeserialize>(
+        &self,
+        keys: &[Pubkey],
+    ) -> Result<Vec<Option<T>>, ChainError> {
+        let mut decoded = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(MULTIPLE_ACCOUNTS) {
+            let response = self
+                .with_retry("getMultipleAccounts", || {
+                    self.rpc
+                        .get_multiple_accounts_with_commitment(chunk, CommitmentConfig::confirmed())
+                })
+                .await?;
+            for (key, account) in chunk.iter().zip(response.value) {
+                decoded.push(
+                    account
+                        .map(|account| decode(key, &account.data))
+                        .transpose()?,
+                );
+            }
+        }
+        Ok(decoded)
     }
 
     /// Reads and decodes the account at `key`, which must exist.
