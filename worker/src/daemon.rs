@@ -93,7 +93,7 @@ struct Round {
 
 impl Round {
     fn shard(&self, slot: &Slot) -> Option<&Shard> {
-        self.view.shards.get(&slot.shard())
+        self.view.shards.get(&slot.shard()).map(|shard| &**shard)
     }
 }
 
@@ -384,7 +384,7 @@ impl Daemon {
             return;
         }
         let wallet = self.worker.me.wallet.pubkey();
-        let closable: Vec<(Pubkey, Shard)> = round
+        let closable: Vec<(Pubkey, Arc<Shard>)> = round
             .view
             .shards
             .iter()
@@ -397,7 +397,7 @@ impl Daemon {
                         .get(&shard.job)
                         .is_none_or(|job| job.is_expired(round.now))
             })
-            .map(|(key, shard)| (*key, shard.clone()))
+            .map(|(key, shard)| (*key, Arc::clone(shard)))
             .collect();
         if closable.is_empty() {
             return;

@@ -31,8 +31,8 @@ pub enum Tracked {
     Network(Box<Network>),
     Provider(Box<Provider>),
     Benchmark(Box<Benchmark>),
-    Job(Box<Job>),
-    Shard(Box<Shard>),
+    Job(Arc<Job>),
+    Shard(Arc<Shard>),
     Assignment(Box<Assignment>),
 }
 
@@ -46,8 +46,8 @@ impl Tracked {
                 .map(Box::new)
         }
         as_(data)
-            .map(Self::Job)
-            .or_else(|| as_(data).map(Self::Shard))
+            .map(|job| Self::Job(Arc::from(job)))
+            .or_else(|| as_(data).map(|shard| Self::Shard(Arc::from(shard))))
             .or_else(|| as_(data).map(Self::Assignment))
             .or_else(|| as_(data).map(Self::Provider))
             .or_else(|| as_(data).map(Self::Network))
@@ -98,9 +98,9 @@ pub struct View {
     pub network: Network,
     pub provider: Provider,
     pub challenge_open: bool,
-    pub jobs: HashMap<Pubkey, Job>,
+    pub jobs: HashMap<Pubkey, Arc<Job>>,
     /// Every shard, by its address.
-    pub shards: HashMap<Pubkey, Shard>,
+    pub shards: HashMap<Pubkey, Arc<Shard>>,
     /// This provider's assignments, each with the slot of its last change and of its shard's.
     pub held: Vec<Held>,
     /// The network's active providers as of the last resync.
@@ -252,10 +252,10 @@ impl Index {
                 Some(Tracked::Provider(account)) => provider = Some((**account).clone()),
                 Some(Tracked::Benchmark(_)) => challenge_open = true,
                 Some(Tracked::Job(job)) => {
-                    jobs.insert(*key, (**job).clone());
+                    jobs.insert(*key, Arc::clone(job));
                 }
                 Some(Tracked::Shard(shard)) => {
-                    shards.insert(*key, (**shard).clone());
+                    shards.insert(*key, Arc::clone(shard));
                 }
                 Some(Tracked::Assignment(assignment)) => held.push(Held {
                     key: *key,
