@@ -652,11 +652,6 @@ impl Chain {
         bincode::serialized_size(&unsigned).unwrap_or(u64::MAX)
     }
 
-    /// Whether `instructions` fit one transaction as [`Chain::send`] would build it.
-    pub fn fits(&self, instructions: &[Instruction], units: ComputeUnits) -> bool {
-        self.transaction_bytes(&self.with_budget(instructions, units)) <= PACKET_BYTES
-    }
-
     /// Broadcasts `tx` and waits until it is confirmed, refused, or cannot land any more.
     async fn confirm(
         &self,
