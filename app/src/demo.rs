@@ -617,15 +617,16 @@ impl Worker {
         crate::load::resident_kib(self.child.as_ref()?.id()?)
     }
 
-    /// SIGKILL: no chance to save anything.
-    async fn kill(&mut self) -> Result<(), AppError> {
+    /// SIGKILL — no chance to save anything — then the worker started again a second later.
+    async fn kill_and_restart(&mut self, ctx: &Context, rpc_url: &str) -> Result<(), AppError> {
         if let Some(mut child) = self.child.take() {
             child
                 .kill()
                 .await
                 .map_err(|e| AppError::io("kill worker", e))?;
         }
-        Ok(())
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        self.start(ctx, rpc_url)
     }
 
     /// The RPC requests the running worker has sent, by method (from its metrics endpoint).
@@ -996,13 +997,11 @@ async fn restart_randomly(
             memory.push((started.elapsed().as_secs(), kib));
         }
         let victim = rand::random_range(1..workers.len());
-        workers[victim].kill().await?;
         tracing::info!(
             provider = victim + 1,
-            "killed a worker with SIGKILL; restarting it"
+            "killing a worker with SIGKILL and restarting it"
         );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        workers[victim].start(ctx, rpc_url)?;
+        workers[victim].kill_and_restart(ctx, rpc_url).await?;
     }
     Ok(memory)
 }
@@ -1036,8 +1035,6 @@ async fn kill_after_commit(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    worker.kill().await?;
-    tracing::info!("killed a worker with SIGKILL after its commitment; restarting it");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    worker.start(ctx, rpc_url)
+    tracing::info!("killing a worker with SIGKILL after its commitment and restarting it");
+    worker.kill_and_restart(ctx, rpc_url).await
 }

@@ -91,12 +91,6 @@ struct Round {
     view: View,
 }
 
-impl Round {
-    fn shard(&self, slot: &Slot) -> Option<&Shard> {
-        self.view.shards.get(&slot.shard()).map(|shard| &**shard)
-    }
-}
-
 /// What every step needs, shared by the daemon and the tasks it starts: the chain, this
 /// provider's identity, the compute backend, the data directory, settings, metrics, the injected
 /// fault (tests only) and the chain index.
@@ -413,9 +407,7 @@ impl Daemon {
                     }
                     Err(error) => {
                         tracing::debug!(%error, "could not close a shard");
-                        if let Err(error) = worker.index.refresh(&worker.chain, &key).await {
-                            tracing::debug!(%error, "could not re-read a shard");
-                        }
+                        worker.index.reread(&worker.chain, &[key]).await;
                     }
                 }
             }
@@ -508,24 +500,15 @@ impl Daemon {
             let task = tokio::spawn(async move { worker.enter_draw(&slot).await });
             self.claims.insert(shard, task);
         }
-        let turn = |slot: &Slot| self.turn(slot, round);
-        let mut joins: Vec<(usize, Slot, bool)> = openings
-            .joins
+        let peers = &round.view.peers;
+        let candidates = self
+            .in_turn(openings.joins, peers)
             .into_iter()
-            .map(|slot| (turn(&slot), slot, false))
-            .collect();
-        let mut starts: Vec<(usize, Slot, bool)> = openings
-            .starts
-            .into_iter()
-            .map(|(slot, shared)| (turn(&slot), slot, shared))
-            .collect();
-        for candidates in [&mut joins, &mut starts] {
-            candidates.shuffle(&mut rand::rng());
-            candidates.sort_by_key(|(turn, _, _)| *turn);
-        }
-        for (turn, slot, shared_start) in joins.into_iter().chain(starts) {
+            .chain(self.in_turn(openings.starts, peers));
+        for (turn, opening) in candidates {
+            let slot = opening.slot;
             let shard = (slot.job, slot.shard_index);
-            if busy >= limit || (shared_start && busy + 1 >= limit) {
+            if busy >= limit || (opening.shared_start && busy + 1 >= limit) {
                 continue;
             }
             if self.claims.contains_key(&shard) {
@@ -542,14 +525,28 @@ impl Daemon {
         }
     }
 
-    /// This provider's turn to claim `slot`: how many of the network's active providers, among
+    /// `openings` in this provider's turn order, ties in random order.
+    fn in_turn<'a>(
+        &self,
+        openings: Vec<Opening<'a>>,
+        peers: &[Pubkey],
+    ) -> Vec<(usize, Opening<'a>)> {
+        let mut turns: Vec<(usize, Opening<'a>)> = openings
+            .into_iter()
+            .map(|opening| (self.turn(&opening, peers), opening))
+            .collect();
+        turns.shuffle(&mut rand::rng());
+        turns.sort_by_key(|(turn, _)| *turn);
+        turns
+    }
+
+    /// This provider's turn to claim an opening: how many of the network's active providers, among
     /// those holding no replica of its shard, come before it in an order drawn from the slot (each
-    /// provider is first for its share of slots); none for an extra replica it won in a draw. A provider waits [`CLAIM_TURN`] for each, so
-    /// that providers that saw the same new work do not all claim it at once: the failed claims
-    /// would land and pay fees.
-    fn turn(&self, slot: &Slot, round: &Round) -> usize {
-        let me = self.worker.me.provider();
-        let shard = round.shard(slot);
+    /// provider is first for its share of slots); none for an extra replica it won in a draw. A
+    /// provider waits [`CLAIM_TURN`] for each, so that providers that saw the same new work do not
+    /// all claim it at once: the failed claims would land and pay fees.
+    fn turn(&self, opening: &Opening<'_>, peers: &[Pubkey]) -> usize {
+        let (me, slot, shard) = (self.worker.me.provider(), &opening.slot, opening.shard);
         // A drawn extra replica is this provider's alone, and its commit deadline already runs.
         if shard.is_some_and(|shard| shard.is_extra(slot.replica)) {
             return 0;
@@ -563,9 +560,7 @@ impl Daemon {
             hasher.finalize()
         };
         let mine = draw(&me);
-        round
-            .view
-            .peers
+        peers
             .iter()
             .filter(|peer| **peer != me && shard.is_none_or(|shard| !shard.ever_held_by(peer)))
             .filter(|peer| draw(peer) < mine)
@@ -612,7 +607,7 @@ impl Daemon {
     }
 
     /// The free slots of the jobs this worker wants, and the draws for extra replicas it may enter.
-    fn openings(&self, round: &Round) -> Openings {
+    fn openings<'a>(&self, round: &'a Round) -> Openings<'a> {
         let provider = self.worker.me.provider();
         let mut shards_of: HashMap<Pubkey, HashMap<u16, &Shard>> = HashMap::new();
         for shard in round.view.shards.values() {
@@ -634,14 +629,20 @@ impl Daemon {
                     replica,
                 };
                 match started.and_then(|shards| shards.get(&index)) {
-                    None if !job.was_started(index) => {
-                        openings.starts.push((slot(0), job.replicas > 1))
-                    }
+                    None if !job.was_started(index) => openings.starts.push(Opening {
+                        slot: slot(0),
+                        shard: None,
+                        shared_start: job.replicas > 1,
+                    }),
                     None => {}
                     Some(shard) => {
                         let claimable = (0..shard.replicas_open)
                             .find(|r| shard.check_claimable(*r, &provider, round.now).is_ok());
-                        openings.joins.extend(claimable.map(slot));
+                        openings.joins.extend(claimable.map(|replica| Opening {
+                            slot: slot(replica),
+                            shard: Some(shard),
+                            shared_start: false,
+                        }));
                         let enterable = shard
                             .check_can_enter_draw(
                                 &provider,
@@ -667,12 +668,9 @@ impl Worker {
         if let Err(error) = self.advance(round, held).await {
             tracing::warn!(assignment = %held.key, job = %assignment.job, shard = assignment.shard_index, %error, "slot step failed");
             self.metrics.fail(error.kind());
-            let slot = Identity::slot_of(assignment);
-            for key in [held.key, slot.shard()] {
-                if let Err(error) = self.index.refresh(&self.chain, &key).await {
-                    tracing::debug!(%error, "could not re-read a slot's accounts");
-                }
-            }
+            self.index
+                .reread(&self.chain, &[held.key, assignment.shard])
+                .await;
         }
     }
 
@@ -683,9 +681,9 @@ impl Worker {
             return Ok(());
         };
         let slot = Identity::slot_of(assignment);
-        let shard = match round.shard(&slot) {
-            Some(shard) => shard.clone(),
-            None => self.chain.existing(&slot.shard()).await?,
+        let shard = match round.view.shards.get(&assignment.shard) {
+            Some(shard) => Shard::clone(shard),
+            None => self.chain.existing(&assignment.shard).await?,
         };
         let at = SlotStep {
             round,
@@ -1158,11 +1156,7 @@ impl Worker {
         }
         self.metrics.claims.inc();
         tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, committed = record.is_some(), "claimed");
-        for key in [key, slot.shard()] {
-            if let Err(error) = self.index.refresh(&self.chain, &key).await {
-                tracing::debug!(%error, "could not read a new claim back");
-            }
-        }
+        self.index.reread(&self.chain, &[key, slot.shard()]).await;
         Ok(())
     }
 
@@ -1202,9 +1196,7 @@ impl Worker {
         match self.chain.submit(entry).await {
             Ok(_) => {
                 tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "entered the draw for an extra replica");
-                if let Err(error) = self.index.refresh(&self.chain, &slot.shard()).await {
-                    tracing::debug!(%error, "could not read a draw entry back");
-                }
+                self.index.reread(&self.chain, &[slot.shard()]).await;
             }
             Err(error) => {
                 tracing::debug!(%error, job = %slot.job, shard = slot.shard_index, "draw entry refused")
@@ -1272,12 +1264,20 @@ fn meets_claim_timeout(job: &Job, provider: &Provider) -> bool {
 
 /// What the jobs offer this provider: slots to claim, and draws for extra replicas to enter.
 #[derive(Default)]
-struct Openings {
+struct Openings<'a> {
     /// A claimable replica of each shard already started.
-    joins: Vec<Slot>,
-    /// The first replica of each shard not started yet, and whether the shard needs several.
-    starts: Vec<(Slot, bool)>,
+    joins: Vec<Opening<'a>>,
+    /// The first replica of each shard not started yet.
+    starts: Vec<Opening<'a>>,
     draws: Vec<Slot>,
+}
+
+/// One slot this provider may claim: its shard when started, and whether claiming it starts a
+/// shard that needs several replicas.
+struct Opening<'a> {
+    slot: Slot,
+    shard: Option<&'a Shard>,
+    shared_start: bool,
 }
 
 #[cfg(test)]

@@ -260,10 +260,7 @@ impl Index {
                 Some(Tracked::Assignment(assignment)) => held.push(Held {
                     key: *key,
                     assignment: (**assignment).clone(),
-                    seen: (
-                        entry.changed_at,
-                        self.changed_at(&pda::shard(&assignment.job, assignment.shard_index)),
-                    ),
+                    seen: (entry.changed_at, self.changed_at(&assignment.shard)),
                 }),
                 None => {}
             }
@@ -376,6 +373,16 @@ impl SharedIndex {
             .map(|account| account.data);
         self.lock().apply(*key, slot, data.as_deref());
         Ok(())
+    }
+
+    /// Re-reads `keys` after a step found the index behind the chain; best effort: what cannot be
+    /// read now is left to the next resync.
+    pub async fn reread(&self, chain: &Chain, keys: &[Pubkey]) {
+        for key in keys {
+            if let Err(error) = self.refresh(chain, key).await {
+                tracing::debug!(%error, %key, "could not re-read an account");
+            }
+        }
     }
 
     /// Keeps the index current from websocket subscriptions, waking `wake` on every change and

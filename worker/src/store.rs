@@ -148,15 +148,13 @@ impl Store {
         };
         let slot_of_record =
             |name: &str| -> Option<Pubkey> { name.strip_suffix(".json")?.parse().ok() };
+        let input_of = |name: &str| -> Option<[u8; 32]> { hex::decode(name).ok()?.try_into().ok() };
         Ok(Pruned {
             outputs: self.prune_dir("outputs", retention, |name| {
                 job_of_output(name).is_some_and(|job| needed.jobs.contains(&job))
             })?,
             inputs: self.prune_dir("inputs", retention, |name| {
-                needed
-                    .inputs
-                    .iter()
-                    .any(|sha256| hex::encode(sha256) == name)
+                input_of(name).is_some_and(|sha256| needed.inputs.contains(&sha256))
             })?,
             records: self.prune_dir("slots", retention, |name| {
                 slot_of_record(name).is_some_and(|slot| needed.slots.contains(&slot))
