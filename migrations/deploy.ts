@@ -2,7 +2,7 @@
 // function with the workspace's provider) or directly:
 //   ANCHOR_PROVIDER_URL=https://api.devnet.solana.com ANCHOR_WALLET=~/.config/solana/id.json \
 //     npx ts-node migrations/deploy.ts migrations/devnet.json
-import * as anchor from "@coral-xyz/anchor";
+import * as anchor from "@anchor-lang/core";
 import * as fs from "fs";
 import * as path from "path";
 import { MigrationConfig, migrate } from "./network";

@@ -1,7 +1,7 @@
 // Deploy-time network initialization: makes a cluster's gpushare network match a config file.
 // Idempotent: each step checks the chain first, and a second run reports that nothing changed.
-import * as anchor from "@coral-xyz/anchor";
-import { BN, Program } from "@coral-xyz/anchor";
+import * as anchor from "@anchor-lang/core";
+import { BN, Program } from "@anchor-lang/core";
 import {
   TOKEN_2022_PROGRAM_ID,
   TOKEN_PROGRAM_ID,

@@ -3,7 +3,7 @@
 // work (here, from the protocol's reference definitions), commits, proves every sample, and the
 // verdict records its proven throughput and pays it the fee. A job then admits only proven providers.
 import * as assert from "assert";
-import { BN } from "@coral-xyz/anchor";
+import { BN } from "@anchor-lang/core";
 import { PublicKey, SYSVAR_SLOT_HASHES_PUBKEY } from "@solana/web3.js";
 import { MerkleTree, gemmLeaves, sampleIndex, unitSeed } from "./reference";
 import {

@@ -1,8 +1,8 @@
 // Shared set-up for the TypeScript suite: the Anchor client for gpushare, a fresh network per test
 // (its own mint), funded wallets, PDA helpers, and error and event helpers. Works against any
 // validator that hosts the program: our native localnet or `anchor test`'s solana-test-validator.
-import * as anchor from "@coral-xyz/anchor";
-import { BN, Program } from "@coral-xyz/anchor";
+import * as anchor from "@anchor-lang/core";
+import { BN, Program } from "@anchor-lang/core";
 import {
   createAccount,
   createMint,
