@@ -1,0 +1,206 @@
+// What the dashboard derives from decoded accounts and events: job and cell states, a provider's
+// record, a delegation's worth and claimable rewards (the program's share and reward arithmetic,
+// read-only), and time series. Pure functions over plain values, so they run in Node tests too.
+/** The program's reward accumulator scale (`REWARD_SCALE`). */
+export const REWARD_SCALE = 10n ** 18n;
+
+/** A number the chain stores as a u64/i64/u128, as Anchor decodes it (a BN), or a plain number. */
+export type Big = { toString(): string } | number | bigint;
+
+/** `value` as a bigint. */
+export const big = (value: Big): bigint =>
+  typeof value === "number" || typeof value === "bigint" ? BigInt(value) : BigInt(value.toString());
+
+/** `value` as a JavaScript number (for times, counts and chart values; exact below 2⁵³). */
+export const num = (value: Big): number => Number(big(value));
+
+/** The name of an Anchor-decoded enum value (`{ quorum: { q: 2 } }` → `quorum`). */
+export const variant = (value: object): string => Object.keys(value)[0] ?? "";
+
+/** The pool fields the arithmetic reads (a subset of the program's `StakePool`). */
+export interface Pool {
+  shares: Big;
+  delegatedShares: Big;
+  unbondingShares: Big;
+  rewardPerShare: Big;
+  rewardRemainder: Big;
+  vestingTotal: Big;
+  vestingReleased: Big;
+  vestingFrom: Big;
+  vestingUntil: Big;
+}
+
+/** One holder's accrual (the program's `Accrual`). */
+export interface Accrual {
+  paidPerShare: Big;
+  carry: Big;
+  owed: Big;
+}
+
+/** Tokens `part` of a class of `tokens` tokens and `shares` shares is worth (the program's `tokens_for`). */
+export function tokensFor(part: Big, tokens: Big, shares: Big): bigint {
+  const worth = (big(part) * (big(tokens) + 1n)) / (big(shares) + 1n);
+  return worth < big(tokens) ? worth : big(tokens);
+}
+
+/** The pool's reward per share once what has vested by `now` is released (the program's `released_at`). */
+export function releasedRewardPerShare(pool: Pool, now: number): bigint {
+  const shares = big(pool.shares);
+  const total = big(pool.vestingTotal);
+  const from = big(pool.vestingFrom);
+  const until = big(pool.vestingUntil);
+  const t = BigInt(Math.floor(now));
+  let due = total;
+  if (t < until) {
+    const elapsed = t > from ? t - from : 0n;
+    const period = until > from ? until - from : 1n;
+    due = (total * elapsed) / period;
+  }
+  const released = big(pool.vestingReleased);
+  if (due <= released || shares === 0n) return big(pool.rewardPerShare);
+  return big(pool.rewardPerShare) + ((due - released) * REWARD_SCALE + big(pool.rewardRemainder)) / shares;
+}
+
+/** Whole tokens a holder of `shares` with `accrual` can claim at `now` (the program's `accrue`). */
+export function claimable(pool: Pool, accrual: Accrual, shares: Big, now: number): bigint {
+  const rise = releasedRewardPerShare(pool, now) - big(accrual.paidPerShare);
+  return big(accrual.owed) + (rise * big(shares) + big(accrual.carry)) / REWARD_SCALE;
+}
+
+/** Stake held by delegations, of a provider's active `stake`. */
+export const delegatedStake = (stake: Big, pool: Pool): bigint =>
+  tokensFor(pool.delegatedShares, stake, pool.shares);
+
+/** The delegation fields the worth reads. */
+export interface DelegationShares {
+  shares: Big;
+  unbondingShares: Big;
+}
+
+/** The provider fields the worth reads. */
+export interface PoolHolder {
+  stake: Big;
+  unbonding: Big;
+  pool: Pool;
+}
+
+/** What a delegation's active shares are worth. */
+export const delegationWorth = (d: DelegationShares, p: PoolHolder): bigint =>
+  tokensFor(d.shares, p.stake, p.pool.shares);
+
+/** What a delegation's unbonding shares are worth. */
+export const delegationUnbonding = (d: DelegationShares, p: PoolHolder): bigint =>
+  tokensFor(d.unbondingShares, p.unbonding, p.pool.unbondingShares);
+
+/** Where a job stands. */
+export type JobStatus = "open" | "running" | "settled" | "cancelled" | "expired";
+
+/** The job fields the status reads. */
+export interface JobState {
+  cancelled: boolean;
+  shards: number;
+  shardsStarted: number;
+  shardsSettled: number;
+  shardsRefunded: number;
+  expiresAt: Big;
+}
+
+/** A job's status at chain time `now`. */
+export function jobStatus(job: JobState, now: number): JobStatus {
+  if (job.cancelled) return "cancelled";
+  if (job.shardsSettled + job.shardsRefunded >= job.shards) return "settled";
+  if (now >= num(job.expiresAt)) return "expired";
+  return job.shardsStarted > 0 ? "running" : "open";
+}
+
+/** One replica slot of one shard, as the grid shows it. */
+export type CellState = "open" | "claimed" | "committed" | "revealed" | "proven" | "paid" | "slashed" | "missed";
+
+/** The shard fields the grid reads. */
+export interface ShardMasks {
+  heldMask: number;
+  committedMask: number;
+  revealedMask: number;
+  passedMask: number;
+  failedMask: number;
+  missedMask: number;
+}
+
+/** Outcomes of a slot known from events: paid, slashed for fraud, slashed or released for a miss. */
+export type SlotOutcome = "paid" | "slashed" | "missed";
+
+/**
+ * The state of replica `replica`: a final outcome from events wins, then the shard's masks, the
+ * furthest step first.
+ */
+export function cellState(shard: ShardMasks | undefined, replica: number, outcome?: SlotOutcome): CellState {
+  if (outcome) return outcome;
+  if (!shard) return "open";
+  const bit = 1 << replica;
+  if (shard.failedMask & bit) return "slashed";
+  if (shard.missedMask & bit) return "missed";
+  if (shard.passedMask & bit) return "proven";
+  if (shard.revealedMask & bit) return "revealed";
+  if (shard.committedMask & bit) return "committed";
+  if (shard.heldMask & bit) return "claimed";
+  return "open";
+}
+
+/** A provider's share of decided replicas it completed, or null before it has any. */
+export function completionRate(completed: Big, failed: Big, missed: Big): number | null {
+  const decided = num(completed) + num(failed) + num(missed);
+  return decided === 0 ? null : num(completed) / decided;
+}
+
+/** A point of a time series: `value` at unix time `time`. */
+export interface Point {
+  time: number;
+  value: number;
+}
+
+/**
+ * Sums of each series' values per `bucketSeconds`, on one time axis from the first point of any
+ * series to the last, gaps filled with 0.
+ */
+export function bucketed(series: Point[][], bucketSeconds: number): { times: number[]; values: number[][] } {
+  const all = series.flat();
+  if (all.length === 0) return { times: [], values: series.map(() => []) };
+  const start = Math.floor(Math.min(...all.map((p) => p.time)) / bucketSeconds) * bucketSeconds;
+  const end = Math.floor(Math.max(...all.map((p) => p.time)) / bucketSeconds) * bucketSeconds;
+  const times: number[] = [];
+  for (let t = start; t <= end; t += bucketSeconds) times.push(t);
+  const values = series.map((points) => {
+    const sums = times.map(() => 0);
+    for (const p of points) sums[Math.floor((p.time - start) / bucketSeconds)] += p.value;
+    return sums;
+  });
+  return { times, values };
+}
+
+/** Running totals of `values`. */
+export function cumulative(values: number[]): number[] {
+  let sum = 0;
+  return values.map((v) => (sum += v));
+}
+
+/** `amount` base units of a mint with `decimals` decimals, grouped (1234500 with 6 → "1.2345"). */
+export function formatTokens(amount: Big, decimals: number): string {
+  const value = big(amount);
+  const negative = value < 0n;
+  const abs = negative ? -value : value;
+  const scale = 10n ** BigInt(decimals);
+  const whole = (abs / scale).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const fraction = decimals > 0 ? (abs % scale).toString().padStart(decimals, "0").replace(/0+$/, "") : "";
+  return `${negative ? "-" : ""}${whole}${fraction ? "." + fraction : ""}`;
+}
+
+/** Basis points as a percentage ("250" → "2.5 %"). */
+export const formatBps = (bps: number): string => `${bps / 100} %`;
+
+/** 32 bytes as lowercase hex. */
+export const hex = (bytes: number[] | Uint8Array): string =>
+  Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
+/** A fixed-size byte string (a GPU model name) without its zero padding. */
+export const text = (bytes: number[] | Uint8Array): string =>
+  new TextDecoder().decode(Uint8Array.from(bytes)).replace(/\0+$/, "");

@@ -1,0 +1,137 @@
+// Small pieces every page uses: addresses and signatures with where they come from, token amounts,
+// tables, figures and time charts (uPlot).
+import { createContext, type ComponentChildren } from "preact";
+import { useContext, useEffect, useRef } from "preact/hooks";
+import { Link } from "wouter-preact";
+import uPlot from "uplot";
+import type { NetworkView } from "./chain";
+import { type Big, formatTokens } from "./model";
+
+/** The network the pages show and the RPC URL it is read from. */
+export interface Session {
+  view: NetworkView;
+  rpcUrl: string;
+}
+export const SessionContext = createContext<Session | null>(null);
+
+/** The current session (only under a loaded network). */
+export function useSession(): Session {
+  const session = useContext(SessionContext);
+  if (!session) throw new Error("no network loaded");
+  return session;
+}
+
+/** Where an address or a signature links: a page of ours, or the Solana explorer on this RPC. */
+function explorer(rpcUrl: string, path: string): string {
+  return `https://explorer.solana.com/${path}?cluster=custom&customUrl=${encodeURIComponent(rpcUrl)}`;
+}
+
+/** An address shortened for reading, whole in its title and data attribute, linking to `to` or the explorer. */
+export function Address({ value, to }: { value: { toBase58(): string } | string; to?: string }) {
+  const { rpcUrl } = useSession();
+  const full = typeof value === "string" ? value : value.toBase58();
+  const label = `${full.slice(0, 4)}…${full.slice(-4)}`;
+  return to ? (
+    <Link href={to} class="address" title={full} data-address={full}>
+      {label}
+    </Link>
+  ) : (
+    <a class="address" href={explorer(rpcUrl, `address/${full}`)} title={full} data-address={full} target="_blank" rel="noreferrer">
+      {label}
+    </a>
+  );
+}
+
+/** A transaction signature, linking to the explorer. */
+export function Signature({ value }: { value: string }) {
+  const { rpcUrl } = useSession();
+  return (
+    <a class="signature" href={explorer(rpcUrl, `tx/${value}`)} title={value} data-signature={value} target="_blank" rel="noreferrer">
+      {value.slice(0, 8)}…
+    </a>
+  );
+}
+
+/** Where a block's figures come from: the account they are read from. */
+export function Source({ account }: { account: string }) {
+  return (
+    <p class="source">
+      read from account <code data-source={account}>{account}</code>
+    </p>
+  );
+}
+
+/** A token amount in the network's mint units. */
+export function Tokens({ amount }: { amount: Big }) {
+  const { view } = useSession();
+  return <span class="tokens">{formatTokens(amount, view.decimals)}</span>;
+}
+
+/** A labelled figure; `name` is its test and screenshot handle. */
+export function Figure({ name, label, children }: { name: string; label: string; children: ComponentChildren }) {
+  return (
+    <div class="figure" data-figure={name}>
+      <div class="label">{label}</div>
+      <div class="value">{children}</div>
+    </div>
+  );
+}
+
+/** A page's heading and body. */
+export function Page({ title, children }: { title: string; children: ComponentChildren }) {
+  return (
+    <section class="page">
+      <h1>{title}</h1>
+      {children}
+    </section>
+  );
+}
+
+/** A message in place of content: nothing to show, or what went wrong. */
+export function Notice({ kind, children }: { kind: "empty" | "error"; children: ComponentChildren }) {
+  return (
+    <p class={`notice ${kind}`} role={kind === "error" ? "alert" : undefined}>
+      {children}
+    </p>
+  );
+}
+
+/** Unix seconds as local date and time. */
+export const when = (seconds: number): string => (seconds > 0 ? new Date(seconds * 1000).toLocaleString() : "—");
+
+/** A time chart of one or more series over `times` (unix seconds). */
+export function TimeChart({
+  name,
+  title,
+  times,
+  series,
+}: {
+  name: string;
+  title: string;
+  times: number[];
+  series: { label: string; values: number[]; color: string }[];
+}) {
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!box.current || times.length === 0) return;
+    const margin = times.length > 1 ? times[1] - times[0] : 60;
+    const plot = new uPlot(
+      {
+        title,
+        width: Math.max(320, box.current.clientWidth),
+        height: 220,
+        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2 }))],
+        // A margin of one bucket either side, so that a single bucket still has a time axis.
+        scales: { x: { time: true, range: (_plot, min, max) => [min - margin, max + margin] } },
+      },
+      [times, ...series.map((s) => s.values)],
+      box.current,
+    );
+    return () => plot.destroy();
+  }, [title, JSON.stringify(times), JSON.stringify(series)]);
+  return (
+    <div class="chart" data-chart={name}>
+      {times.length === 0 ? <Notice kind="empty">{title}: nothing yet</Notice> : <div ref={box} />}
+    </div>
+  );
+}
