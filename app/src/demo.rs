@@ -22,6 +22,7 @@ use solana_keypair::Keypair;
 use solana_signer::Signer;
 use tokio::process::{Child, Command};
 
+use crate::dashboard::Dashboard;
 use crate::error::AppError;
 use crate::jobs::ClientSession;
 use crate::load::LoadFigures;
@@ -474,7 +475,7 @@ impl LocalNetwork {
 }
 
 /// Asks process `pid` to stop (SIGTERM), as an operator would; whether it did is for the caller to wait on.
-fn terminate(pid: u32) {
+pub(crate) fn terminate(pid: u32) {
     if let Err(error) = std::process::Command::new("kill")
         .arg("-TERM")
         .arg(pid.to_string())
@@ -669,6 +670,22 @@ impl Worker {
 /// Runs `scenario` start to finish on a fresh localnet and returns its report. Blocking: the setup
 /// client runs before the async runtime this function creates.
 pub fn run(scenario: &Scenario) -> Result<Report, AppError> {
+    run_watched(scenario, Watching::default())
+}
+
+/// What a person watching a run gets besides its report.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Watching {
+    /// Serve the web dashboard on the run's network and print its address.
+    pub dashboard: bool,
+    /// Once the report is printed, start the providers again and keep the validator, the providers
+    /// and the dashboard running until Ctrl-C, for a person to post jobs and look around.
+    pub keep: bool,
+}
+
+/// Runs `scenario` as [`run`] does, with a dashboard and, when asked, the network kept running
+/// after the report (which is then printed here).
+pub fn run_watched(scenario: &Scenario, watching: Watching) -> Result<Report, AppError> {
     let binary = sibling_binary("gpushare-worker", "GPUSHARE_WORKER_BIN")?;
     let dir = tempfile::Builder::new()
         .prefix("gpushare-demo-")
@@ -683,6 +700,18 @@ pub fn run(scenario: &Scenario) -> Result<Report, AppError> {
     std::fs::write(dir.join("worker.toml"), "").map_err(|e| AppError::io("worker.toml", e))?;
     let localnet = LocalNetwork::start(&dir)?;
     let created = &localnet.created;
+    let _dashboard = watching.dashboard.then(|| {
+        match Dashboard::start(&localnet.rpc_url, Some(&created.network), 0) {
+            Ok(dashboard) => {
+                eprintln!("gpushare demo: dashboard at {}", dashboard.url);
+                Some(dashboard)
+            }
+            Err(error) => {
+                eprintln!("gpushare demo: no dashboard ({error})");
+                None
+            }
+        }
+    });
     let client_wallet = Arc::new(Keypair::new());
     let fund = |wallet: &Pubkey, tokens: u64| localnet.fund(wallet, WALLET_LAMPORTS, tokens);
     // The client holds every job's rent until the jobs close after the load.
@@ -722,16 +751,51 @@ pub fn run(scenario: &Scenario) -> Result<Report, AppError> {
         scenario,
         &ctx,
         created,
-        client_wallet,
+        Arc::clone(&client_wallet),
         &delegators,
         &mut workers,
     ));
+    if let (true, Ok(report)) = (watching.keep, &result) {
+        print!("{}", report.render());
+        write_keypair(&client_wallet, &dir.join("client.json"))
+            .map_err(|e| AppError::io("client keypair", e))?;
+        runtime.block_on(keep_running(&ctx, created, &mut workers))?;
+    }
     runtime.block_on(async {
         for worker in &mut workers {
             let _ = worker.stop().await;
         }
     });
     result
+}
+
+/// Starts the providers again and waits for Ctrl-C (or SIGTERM), saying how to post a job meanwhile.
+async fn keep_running(
+    ctx: &Context,
+    created: &CreatedNetwork,
+    workers: &mut [Worker],
+) -> Result<(), AppError> {
+    for worker in workers.iter_mut() {
+        worker.start(ctx, &ctx.rpc_url)?;
+    }
+    eprintln!(
+        "gpushare demo: the validator, {} providers and the dashboard keep running; post a job with\n  \
+         gpushare post --rpc-url {} --keypair {} --mint {} \\\n    \
+         --kernel gemm-i8 --m 64 --n 64 --k 64 --seed {} --shards 2 --replicas 3 --quorum 2 --price 1000000\n\
+         and stop everything with Ctrl-C.",
+        workers.len(),
+        ctx.rpc_url,
+        ctx.dir.join("client.json").display(),
+        created.mint,
+        "07".repeat(32),
+    );
+    let mut terminated = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| AppError::io("SIGTERM handler", e))?;
+    tokio::select! {
+        stopped = tokio::signal::ctrl_c() => stopped.map_err(|e| AppError::io("Ctrl-C handler", e))?,
+        _ = terminated.recv() => {}
+    }
+    Ok(())
 }
 
 async fn drive(

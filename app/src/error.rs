@@ -21,6 +21,8 @@ pub enum AppError {
     Timeout(Pubkey),
     #[error("localnet: {0}")]
     Localnet(String),
+    #[error("dashboard: {0}")]
+    Dashboard(String),
     #[error("plot {0}")]
     Plot(String),
     #[error("token conservation broken: {found} tokens accounted for, {expected} minted")]

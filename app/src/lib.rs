@@ -1,8 +1,10 @@
 //! gpushare's client side: posting and following jobs ([`jobs`]), fetching and verifying their results
 //! ([`verify`]), delegating stake and claiming rewards ([`stake`]), the local demo that runs a whole network on one machine ([`demo`]), and the
-//! misbehaving RPC proxy its chaos runs use ([`chaos`]), and a run's throughput, latency and costs
-//! read back from the chain ([`load`]) and drawn over time ([`plot`]).
+//! misbehaving RPC proxy its chaos runs use ([`chaos`]), a run's throughput, latency and costs
+//! read back from the chain ([`load`]) and drawn over time ([`plot`]), and the web dashboard's
+//! server ([`dashboard`]).
 pub mod chaos;
+pub mod dashboard;
 pub mod demo;
 pub mod error;
 pub mod jobs;

@@ -9,7 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use gpushare::state::{
     CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, Network, Provider, VerificationMode,
 };
-use gpushare_app::demo::{self, Chaos, Scenario};
+use gpushare_app::dashboard::Dashboard;
+use gpushare_app::demo::{self, Chaos, Scenario, Watching};
 use gpushare_app::error::AppError;
 use gpushare_app::jobs::{ClientSession, Progress};
 use gpushare_client::filters;
@@ -100,8 +101,28 @@ enum Command {
         connection: Connection,
     },
     /// Run a whole network locally: validator, three providers (one in labelled fault-injection mode),
-    /// quorum and spot-check jobs, verified results and a token-conservation check.
-    Demo,
+    /// quorum and spot-check jobs, verified results and a token-conservation check; the web
+    /// dashboard follows it.
+    Demo {
+        /// After the report, keep the validator, the providers and the dashboard running until Ctrl-C.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Serve the web dashboard (app/web, with Node) for a network on an RPC node until Ctrl-C.
+    Dashboard {
+        #[arg(
+            long,
+            env = "GPUSHARE_RPC_URL",
+            default_value = "http://127.0.0.1:8899"
+        )]
+        rpc_url: String,
+        /// The network account to show [default: the only one on the node, or a choice].
+        #[arg(long)]
+        network: Option<Pubkey>,
+        /// Port on 127.0.0.1.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
     /// Load the whole network on a local validator: `--workers` providers, one small job every
     /// `1 / --rate` seconds for `--seconds`; report throughput, post→paid latency, transactions,
     /// fees, rent and the workers' peak memory.
@@ -350,7 +371,18 @@ async fn run(command: Command) -> Result<(), AppError> {
         Command::Close { connection, job } => session(&connection).await?.close(&job).await,
         Command::Stake(command) => stake(command).await,
         Command::Providers { connection } => providers(&session(&connection).await?).await,
-        Command::Demo | Command::BenchNetwork { .. } => {
+        Command::Dashboard {
+            rpc_url,
+            network,
+            port,
+        } => {
+            let dashboard = Dashboard::start(&rpc_url, network.as_ref(), port)?;
+            println!("dashboard at {} (Ctrl-C stops it)", dashboard.url);
+            tokio::signal::ctrl_c()
+                .await
+                .map_err(|e| AppError::io("Ctrl-C handler", e))
+        }
+        Command::Demo { .. } | Command::BenchNetwork { .. } => {
             unreachable!("local networks run outside the async runtime")
         }
     }
@@ -486,7 +518,7 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Demo => demo_main(),
+        Command::Demo { keep } => demo_main(keep),
         Command::BenchNetwork {
             workers,
             slots_per_worker,
@@ -511,12 +543,18 @@ fn main() {
     }
 }
 
-fn demo_main() -> Result<(), AppError> {
+fn demo_main(keep: bool) -> Result<(), AppError> {
     eprintln!(
         "gpushare demo: starting a local validator and three providers (this takes a minute)…"
     );
-    let report = demo::run(&Scenario::demo())?;
-    print!("{}", report.render());
+    let watching = Watching {
+        dashboard: true,
+        keep,
+    };
+    let report = demo::run_watched(&Scenario::demo(), watching)?;
+    if !keep {
+        print!("{}", report.render());
+    }
     check_conservation(&report)
 }
 
