@@ -10,6 +10,7 @@ import {
   formatTokens,
   jobStatus,
   releasedRewardPerShare,
+  resultUrl,
   tokensFor,
 } from "../app/web/src/model";
 
@@ -51,7 +52,7 @@ describe("dashboard derivations", () => {
     assert.strictEqual(formatTokens(42n, 0), "42");
   });
 
-  it("buckets series on one axis with gaps as zeros", () => {
+  it("buckets series on one axis from an empty bucket before the first, gaps as zeros", () => {
     assert.deepStrictEqual(bucketed([[], []], 60), { times: [], values: [[], []] });
     const series = bucketed(
       [
@@ -60,7 +61,7 @@ describe("dashboard derivations", () => {
       ],
       60,
     );
-    assert.deepStrictEqual(series, { times: [60, 120, 180], values: [[2, 0, 1], [0, 5, 0]] });
+    assert.deepStrictEqual(series, { times: [0, 60, 120, 180], values: [[0, 2, 0, 1], [0, 0, 5, 0]] });
   });
 
   it("shows a slot's furthest state, and an outcome from events over the masks", () => {
@@ -79,5 +80,13 @@ describe("dashboard derivations", () => {
     assert.strictEqual(jobStatus({ ...job, shardsStarted: 1 }, 1_000), "expired");
     assert.strictEqual(jobStatus({ ...job, shardsSettled: 1, shardsRefunded: 1 }, 1_000), "settled");
     assert.strictEqual(jobStatus({ ...job, cancelled: true }, 10), "cancelled");
+  });
+
+  it("links results only on http(s) endpoints, whatever the node returns", () => {
+    assert.strictEqual(resultUrl("http://10.0.0.1:9464/", "JOB", 3), "http://10.0.0.1:9464/results/JOB/3");
+    assert.strictEqual(resultUrl("https://gpu.example.org", "JOB", 0), "https://gpu.example.org/results/JOB/0");
+    assert.strictEqual(resultUrl("javascript:alert(1)//", "JOB", 0), null);
+    assert.strictEqual(resultUrl("data:text/html,<script>", "JOB", 0), null);
+    assert.strictEqual(resultUrl("", "JOB", 0), null);
   });
 });

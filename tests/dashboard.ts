@@ -30,6 +30,8 @@ const PRICE = 1_000_000;
 const STAKE = 2_000_000;
 const DELEGATION = 1_000_000;
 const DECIMALS = 6;
+/** Provider 0's published results endpoint. */
+const ENDPOINT = "http://127.0.0.1:9464";
 /** Where the screenshots go: `GPUSHARE_SCREENSHOTS` (docs/ when refreshing them) or a temporary folder. */
 const SCREENSHOTS = process.env.GPUSHARE_SCREENSHOTS || fs.mkdtempSync(path.join(os.tmpdir(), "gpushare-shots-"));
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -81,6 +83,11 @@ describe("web dashboard in headless Chromium", function () {
     for (let i = 0; i < 3; i++) providers.push(await net.provider(STAKE));
     await net.delegate(staker, providers[0], DELEGATION);
 
+    await program.methods
+      .setEndpoint(ENDPOINT)
+      .accounts({ authority: providers[0].key.publicKey, provider: providers[0].account } as any)
+      .signers([providers[0].key])
+      .rpc();
     // Settled: a quorum of two pays providers 0 and 1 and slashes provider 2's forged root.
     jobs.settled = await net.job(client, 1, 3, 2, PRICE);
     const roots = [honestRoot(jobs.settled, 0), honestRoot(jobs.settled, 0), forgedRoot(jobs.settled, 0)];
@@ -213,6 +220,10 @@ describe("web dashboard in headless Chromium", function () {
     const tx = await connection.getTransaction(signature, { commitment: "confirmed", maxSupportedTransactionVersion: 0 });
     assert.ok(tx && !tx.meta?.err && tx.transaction.message.staticAccountKeys.some((k) => k.equals(jobs.settled.address)));
     assert.strictEqual(await page.locator('[data-event="providerSlashed"]').count(), 1);
+    // Results: only provider 0 of the two paid publishes an endpoint.
+    const results = page.locator("[data-list=results] a");
+    assert.strictEqual(await results.count(), 1);
+    assert.strictEqual(await results.getAttribute("href"), `${ENDPOINT}/results/${jobs.settled.address.toBase58()}/0`);
     await shot(page, "job");
     await page.close();
 

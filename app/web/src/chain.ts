@@ -69,12 +69,12 @@ export function eventsOf(logs: string[], signature: string, slot: number, time: 
   return Array.from(parser.parseLogs(logs), (e) => ({ name: e.name, data: e.data, signature, slot, time }));
 }
 
-/** Parses `text` as an address, or throws a message that says what was wrong. */
-export function parseAddress(text: string): PublicKey {
+/** `text` as a base-58 address, or what is wrong with it. */
+export function readAddress(text: string): { key: string; error: null } | { key: null; error: string } {
   try {
-    return new PublicKey(text.trim());
+    return { key: new PublicKey(text.trim()).toBase58(), error: null };
   } catch {
-    throw new Error(`Not a valid Solana address: "${text}"`);
+    return { key: null, error: `Not a valid Solana address: "${text}"` };
   }
 }
 

@@ -159,13 +159,14 @@ export interface Point {
 }
 
 /**
- * Sums of each series' values per `bucketSeconds`, on one time axis from the first point of any
- * series to the last, gaps filled with 0.
+ * Sums of each series' values per `bucketSeconds`, on one time axis from the bucket before the first
+ * point of any series (all zeros, so that a single bucket still spans time) to the last, gaps filled
+ * with 0.
  */
 export function bucketed(series: Point[][], bucketSeconds: number): { times: number[]; values: number[][] } {
   const all = series.flat();
   if (all.length === 0) return { times: [], values: series.map(() => []) };
-  const start = Math.floor(Math.min(...all.map((p) => p.time)) / bucketSeconds) * bucketSeconds;
+  const start = (Math.floor(Math.min(...all.map((p) => p.time)) / bucketSeconds) - 1) * bucketSeconds;
   const end = Math.floor(Math.max(...all.map((p) => p.time)) / bucketSeconds) * bucketSeconds;
   const times: number[] = [];
   for (let t = start; t <= end; t += bucketSeconds) times.push(t);
@@ -192,6 +193,20 @@ export function formatTokens(amount: Big, decimals: number): string {
   const whole = (abs / scale).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
   const fraction = decimals > 0 ? (abs % scale).toString().padStart(decimals, "0").replace(/0+$/, "") : "";
   return `${negative ? "-" : ""}${whole}${fraction ? "." + fraction : ""}`;
+}
+
+/**
+ * Where a provider serves shard `shard` of `job`, or null unless `endpoint` is an http(s) URL: the
+ * program accepts nothing else, but the page may be reading a node it cannot trust.
+ */
+export function resultUrl(endpoint: string, job: string, shard: number): string | null {
+  try {
+    const { protocol } = new URL(endpoint);
+    if (protocol !== "http:" && protocol !== "https:") return null;
+  } catch {
+    return null;
+  }
+  return `${endpoint.replace(/\/+$/, "")}/results/${job}/${shard}`;
 }
 
 /** Basis points as a percentage ("250" → "2.5 %"). */

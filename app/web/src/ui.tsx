@@ -5,7 +5,7 @@ import { useContext, useEffect, useRef } from "preact/hooks";
 import { Link } from "wouter-preact";
 import uPlot from "uplot";
 import type { NetworkView } from "./chain";
-import { type Big, formatTokens } from "./model";
+import { type Big, type Point, bucketed, cumulative, formatTokens } from "./model";
 
 /** The network the pages show and the RPC URL it is read from. */
 export interface Session {
@@ -114,15 +114,13 @@ export function TimeChart({
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!box.current || times.length === 0) return;
-    const margin = times.length > 1 ? times[1] - times[0] : 60;
     const plot = new uPlot(
       {
         title,
         width: Math.max(320, box.current.clientWidth),
         height: 220,
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2 }))],
-        // A margin of one bucket either side, so that a single bucket still has a time axis.
-        scales: { x: { time: true, range: (_plot, min, max) => [min - margin, max + margin] } },
+        scales: { x: { time: true } },
       },
       [times, ...series.map((s) => s.values)],
       box.current,
@@ -135,3 +133,33 @@ export function TimeChart({
     </div>
   );
 }
+
+/** Seconds per bucket of the time charts. */
+export const BUCKET_SECONDS = 60;
+
+/** Running totals over time of token amounts (base units), in whole tokens of the network's mint. */
+export function CumulativeTokens({
+  name,
+  title,
+  series,
+}: {
+  name: string;
+  title: string;
+  series: { label: string; points: Point[]; color: string }[];
+}) {
+  const { view } = useSession();
+  const { times, values } = bucketed(
+    series.map((s) => s.points),
+    BUCKET_SECONDS,
+  );
+  const scale = 10 ** view.decimals;
+  return (
+    <TimeChart
+      name={name}
+      title={title}
+      times={times}
+      series={series.map((s, i) => ({ label: s.label, color: s.color, values: cumulative(values[i]).map((v) => v / scale) }))}
+    />
+  );
+}
+

@@ -1,9 +1,9 @@
 // The job list with filters, and a job's page: its shards × replicas grid, commitments and roots,
 // spot-check samples, events, escrow, and where to fetch its results.
 import { useEffect, useState } from "preact/hooks";
-import type { PublicKey } from "@solana/web3.js";
-import { type ChainEvent, type JobAccount, history, parseAddress, watchEvents } from "../chain";
-import { type Big, type CellState, type SlotOutcome, big, cellState, hex, jobStatus, num, variant } from "../model";
+import { PublicKey } from "@solana/web3.js";
+import { type ChainEvent, type JobAccount, history, readAddress, watchEvents } from "../chain";
+import { type Big, type CellState, type SlotOutcome, big, resultUrl, cellState, hex, jobStatus, num, variant } from "../model";
 import { Address, Figure, Notice, Page, Signature, Source, Tokens, useSession, when } from "../ui";
 
 /** A kernel and its size, in words. */
@@ -128,7 +128,7 @@ function useJobEvents(address: string | null): ChainEvent[] {
   const [events, setEvents] = useState<ChainEvent[]>([]);
   useEffect(() => {
     if (!address) return;
-    const key = parseAddress(address);
+    const key = new PublicKey(address);
     const mine = (list: ChainEvent[]) => list.filter((e) => e.data.job?.toBase58() === address);
     let live: ChainEvent[] = [];
     let read: ChainEvent[] | null = null;
@@ -175,15 +175,9 @@ function eventDetail(e: ChainEvent): string {
 
 export function JobPage({ address }: { address: string }) {
   const { view } = useSession();
-  let key: string | null = null;
-  let invalid: string | null = null;
-  try {
-    key = parseAddress(address).toBase58();
-  } catch (error) {
-    invalid = (error as Error).message;
-  }
+  const { key, error } = readAddress(address);
   const events = useJobEvents(key);
-  if (invalid || !key) return <Page title="Job"><Notice kind="error">{invalid}</Notice></Page>;
+  if (error !== null) return <Page title="Job"><Notice kind="error">{error}</Notice></Page>;
   const job = view.jobs.get(key);
   return (
     <Page title="Job">
@@ -320,7 +314,8 @@ function Results({ job, paid }: { job: string; paid: ChainEvent[] }) {
   const { view } = useSession();
   const links = paid.flatMap((e) => {
     const provider = view.providers.get(e.data.provider.toBase58());
-    return provider?.endpoint ? [{ shard: e.data.shardIndex, url: `${provider.endpoint}/results/${job}/${e.data.shardIndex}` }] : [];
+    const url = provider && resultUrl(provider.endpoint, job, e.data.shardIndex);
+    return url ? [{ shard: e.data.shardIndex, url }] : [];
   });
   if (links.length === 0) return <Notice kind="empty">No paid provider publishes a results endpoint for this job yet.</Notice>;
   return (

@@ -1,12 +1,10 @@
 // The network page: parameters, providers and stake, jobs by status, verified replicas per minute,
 // and payouts and slashes over time.
-import { Address, Figure, Page, Source, TimeChart, Tokens, useSession } from "../ui";
-import { big, bucketed, cumulative, delegatedStake, formatBps, num } from "../model";
+import { Address, BUCKET_SECONDS, CumulativeTokens, Figure, Page, Source, TimeChart, Tokens, useSession } from "../ui";
+import { big, bucketed, delegatedStake, formatBps, num } from "../model";
 import { jobRows } from "./jobs";
 import type { ChainEvent } from "../chain";
 
-/** Seconds per bucket of the network charts. */
-const BUCKET_SECONDS = 60;
 /** Window the verified-replica rate is measured over. */
 const RATE_WINDOW_SECONDS = 600;
 
@@ -27,9 +25,7 @@ export function NetworkPage() {
   const paid = points(view.events, "replicaPaid", "amount");
   const slashed = points(view.events, "providerSlashed", "amount");
   const recent = paid.filter((p) => p.time > view.now - RATE_WINDOW_SECONDS).length;
-  const money = bucketed([paid, slashed], BUCKET_SECONDS);
   const rate = bucketed([points(view.events, "replicaPaid")], BUCKET_SECONDS);
-  const scale = 10 ** view.decimals;
   return (
     <Page title="Network">
       <Source account={view.network.address} />
@@ -65,13 +61,12 @@ export function NetworkPage() {
           times={rate.times}
           series={[{ label: "verified replicas", values: rate.values[0], color: "#2a7" }]}
         />
-        <TimeChart
+        <CumulativeTokens
           name="payouts"
           title="paid and slashed (cumulative tokens)"
-          times={money.times}
           series={[
-            { label: "paid", values: cumulative(money.values[0]).map((v) => v / scale), color: "#27c" },
-            { label: "slashed", values: cumulative(money.values[1]).map((v) => v / scale), color: "#c33" },
+            { label: "paid", points: paid, color: "#27c" },
+            { label: "slashed", points: slashed, color: "#c33" },
           ]}
         />
       </div>

@@ -1,12 +1,10 @@
 // The provider list, sortable by proven throughput, pay, commission, stake and completion rate, and
 // a provider's page: stake, delegations and commission, hardware, counters, earnings and slashes.
 import { useState } from "preact/hooks";
-import { type ProviderAccount, parseAddress } from "../chain";
+import { type ProviderAccount, readAddress } from "../chain";
 import {
   big,
-  bucketed,
   completionRate,
-  cumulative,
   delegatedStake,
   delegationUnbonding,
   delegationWorth,
@@ -14,7 +12,7 @@ import {
   num,
   text,
 } from "../model";
-import { Address, Figure, Notice, Page, Source, TimeChart, Tokens, useSession, when } from "../ui";
+import { Address, CumulativeTokens, Figure, Notice, Page, Source, Tokens, useSession, when } from "../ui";
 import { points } from "./network";
 
 /** A provider's figures as the list shows and sorts them. */
@@ -95,12 +93,8 @@ export function ProvidersPage() {
 
 export function ProviderPage({ address }: { address: string }) {
   const { view } = useSession();
-  let key: string;
-  try {
-    key = parseAddress(address).toBase58();
-  } catch (error) {
-    return <Page title="Provider"><Notice kind="error">{(error as Error).message}</Notice></Page>;
-  }
+  const { key, error } = readAddress(address);
+  if (error !== null) return <Page title="Provider"><Notice kind="error">{error}</Notice></Page>;
   const p = view.providers.get(key);
   if (!p) {
     return (
@@ -112,8 +106,6 @@ export function ProviderPage({ address }: { address: string }) {
   const mine = view.events.filter((e) => e.data.provider?.toBase58() === key);
   const earned = points(mine, "replicaPaid", "amount");
   const slashed = points(mine, "providerSlashed", "amount");
-  const series = bucketed([earned, slashed], 60);
-  const scale = 10 ** view.decimals;
   const delegations = [...view.delegations.entries()].filter(([, d]) => d.provider.toBase58() === key);
   const hardware = p.hardware;
   return (
@@ -145,13 +137,12 @@ export function ProviderPage({ address }: { address: string }) {
         <Figure name="endpoint" label="results endpoint">{p.endpoint || "—"}</Figure>
         <Figure name="registered" label="registered">{when(num(p.registeredAt))}</Figure>
       </div>
-      <TimeChart
+      <CumulativeTokens
         name="provider-earnings"
         title="earned and slashed (cumulative tokens)"
-        times={series.times}
         series={[
-          { label: "earned", values: cumulative(series.values[0]).map((v) => v / scale), color: "#27c" },
-          { label: "slashed", values: cumulative(series.values[1]).map((v) => v / scale), color: "#c33" },
+          { label: "earned", points: earned, color: "#27c" },
+          { label: "slashed", points: slashed, color: "#c33" },
         ]}
       />
       <h2>Delegations</h2>

@@ -2,9 +2,9 @@
 // claimable rewards and unbonding, and its rewards over time.
 import { useState } from "preact/hooks";
 import { useLocation } from "wouter-preact";
-import { parseAddress } from "../chain";
-import { big, bucketed, claimable, cumulative, delegationUnbonding, delegationWorth, num } from "../model";
-import { Address, Figure, Notice, Page, Signature, TimeChart, Tokens, useSession, when } from "../ui";
+import { readAddress } from "../chain";
+import { big, claimable, delegationUnbonding, delegationWorth, num } from "../model";
+import { Address, CumulativeTokens, Figure, Notice, Page, Signature, Tokens, useSession, when } from "../ui";
 
 /** The form that opens an address's page. */
 function Lookup({ initial }: { initial: string }) {
@@ -57,21 +57,18 @@ export function StakersPage() {
 
 export function StakerPage({ address }: { address: string }) {
   const { view } = useSession();
-  let key: string;
-  try {
-    key = parseAddress(address).toBase58();
-  } catch (error) {
+  const { key, error } = readAddress(address);
+  if (error !== null) {
     return (
       <Page title="Staker">
         <Lookup initial={address} />
-        <Notice kind="error">{(error as Error).message}</Notice>
+        <Notice kind="error">{error}</Notice>
       </Page>
     );
   }
   const delegations = [...view.delegations.entries()].filter(([, d]) => d.delegator.toBase58() === key);
   const events = view.events.filter((e) => e.data.delegator?.toBase58() === key || e.data.holder?.toBase58() === key);
   const claims = events.filter((e) => e.name === "rewardsClaimed").map((e) => ({ time: e.time, value: num(e.data.amount) }));
-  const series = bucketed([claims], 60);
   const rows = delegations.flatMap(([at, d]) => {
     const p = view.providers.get(d.provider.toBase58());
     return p ? [{ at, d, p, worth: delegationWorth(d, p), rewards: claimable(p.pool, d.accrual, d.shares, view.now) }] : [];
@@ -103,11 +100,10 @@ export function StakerPage({ address }: { address: string }) {
               ))}
             </tbody>
           </table>
-          <TimeChart
+          <CumulativeTokens
             name="staker-rewards"
             title="rewards claimed (cumulative tokens)"
-            times={series.times}
-            series={[{ label: "claimed", values: cumulative(series.values[0]).map((v) => v / 10 ** view.decimals), color: "#2a7" }]}
+            series={[{ label: "claimed", points: claims, color: "#2a7" }]}
           />
           <h2>Events</h2>
           <table data-table="staker-events">
