@@ -3,12 +3,16 @@
 // precedence. (The browser run checks the rest against the chain.)
 import * as assert from "assert";
 import {
+  MAX_BUCKETS,
   REWARD_SCALE,
   bucketed,
   cellState,
   claimable,
+  commissionAt,
   formatTokens,
+  isActive,
   jobStatus,
+  outcomes,
   releasedRewardPerShare,
   resultUrl,
   tokensFor,
@@ -18,6 +22,10 @@ const pool = {
   shares: 1_000n,
   delegatedShares: 400n,
   unbondingShares: 0n,
+  ownUnbondingShares: 0n,
+  commissionBps: 500,
+  pendingCommissionBps: null as number | null,
+  commissionEffectiveAt: 0n,
   rewardPerShare: 0n,
   rewardRemainder: 0n,
   vestingTotal: 1_000n,
@@ -53,7 +61,7 @@ describe("dashboard derivations", () => {
   });
 
   it("buckets series on one axis from an empty bucket before the first, gaps as zeros", () => {
-    assert.deepStrictEqual(bucketed([[], []], 60), { times: [], values: [[], []] });
+    assert.deepStrictEqual(bucketed([[], []], 60), { times: [], values: [[], []], bucketSeconds: 60 });
     const series = bucketed(
       [
         [{ time: 61, value: 2 }, { time: 190, value: 1 }],
@@ -61,7 +69,16 @@ describe("dashboard derivations", () => {
       ],
       60,
     );
-    assert.deepStrictEqual(series, { times: [0, 60, 120, 180], values: [[0, 2, 0, 1], [0, 0, 5, 0]] });
+    assert.deepStrictEqual(series, { times: [0, 60, 120, 180], values: [[0, 2, 0, 1], [0, 0, 5, 0]], bucketSeconds: 60 });
+  });
+
+  it("widens buckets over a long span and leaves out points without a time", () => {
+    // A year of events (or a node's hostile timestamps) stays within MAX_BUCKETS buckets.
+    const year = 365 * 86_400;
+    const series = bucketed([[{ time: 1_000, value: 1 }, { time: 1_000 + year, value: 1 }, { time: 0, value: 99 }]], 60);
+    assert.ok(series.times.length <= MAX_BUCKETS + 1, String(series.times.length));
+    assert.ok(series.bucketSeconds > 60 && series.bucketSeconds % 60 === 0);
+    assert.strictEqual(series.values[0].reduce((a, b) => a + b, 0), 2);
   });
 
   it("shows a slot's furthest state, and an outcome from events over the masks", () => {
@@ -74,12 +91,39 @@ describe("dashboard derivations", () => {
   });
 
   it("gives a job's status: cancelled, settled, expired, running or open", () => {
-    const job = { cancelled: false, shards: 2, shardsStarted: 0, shardsSettled: 0, shardsRefunded: 0, expiresAt: 1_000 };
+    const job = { cancelled: false, shards: 2, shardsStarted: 0, shardsSettled: 0, expiresAt: 1_000 };
     assert.strictEqual(jobStatus(job, 10), "open");
     assert.strictEqual(jobStatus({ ...job, shardsStarted: 1 }, 10), "running");
     assert.strictEqual(jobStatus({ ...job, shardsStarted: 1 }, 1_000), "expired");
-    assert.strictEqual(jobStatus({ ...job, shardsSettled: 1, shardsRefunded: 1 }, 1_000), "settled");
+    // `shards_settled` counts refunded (no-quorum) shards already: one of two is not settled.
+    assert.strictEqual(jobStatus({ ...job, shardsStarted: 2, shardsSettled: 1 }, 10), "running");
+    assert.strictEqual(jobStatus({ ...job, shardsStarted: 2, shardsSettled: 2 }, 1_000), "settled");
     assert.strictEqual(jobStatus({ ...job, cancelled: true }, 10), "cancelled");
+  });
+
+  it("counts a provider active only on its own stake, none of it unbonding", () => {
+    const provider = { stake: 1_000n, pool };
+    // Its own 600 of 1,000 shares are worth 600 tokens.
+    assert.ok(isActive(provider, 600n));
+    assert.ok(!isActive(provider, 601n), "delegations do not count toward the minimum");
+    assert.ok(!isActive({ stake: 1_000n, pool: { ...pool, ownUnbondingShares: 1n } }, 1n), "leaving");
+  });
+
+  it("applies a raised commission once its delay is over", () => {
+    const raised = { ...pool, pendingCommissionBps: 1_000, commissionEffectiveAt: 500n };
+    assert.strictEqual(commissionAt(raised, 499), 500);
+    assert.strictEqual(commissionAt(raised, 500), 1_000);
+  });
+
+  it("follows a slot through its events: a reopened miss and a new claim clear the outcome", () => {
+    const slot = { shardIndex: 0, replica: 1 };
+    const event = (name: string, extra: object = {}) => ({ name, data: { ...slot, ...extra } });
+    assert.strictEqual(outcomes([event("providerSlashed", { fraud: false })]).get("0/1"), "missed");
+    assert.strictEqual(outcomes([event("providerSlashed", { fraud: false }), event("claimExpired", { reopened: true })]).get("0/1"), undefined);
+    assert.strictEqual(outcomes([event("providerSlashed", { fraud: false }), event("claimExpired", { reopened: false })]).get("0/1"), "missed");
+    assert.strictEqual(outcomes([event("providerSlashed", { fraud: true })]).get("0/1"), "slashed");
+    assert.strictEqual(outcomes([event("replicaReleased")]).get("0/1"), "released");
+    assert.strictEqual(outcomes([event("replicaPaid"), event("slotClaimed")]).get("0/1"), undefined);
   });
 
   it("links results only on http(s) endpoints, whatever the node returns", () => {

@@ -4,15 +4,17 @@
 // after transactions, bad addresses and RPC URLs get clear messages, and the console stays clean.
 import * as assert from "assert";
 import { type ChildProcess, spawn } from "child_process";
+import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as net_ from "net";
 import * as os from "os";
 import * as path from "path";
 import { type BrowserContext, type Page, chromium } from "playwright-core";
-import { formatTokens, hex } from "../app/web/src/model";
+import { formatTokens, hex, isActive } from "../app/web/src/model";
 import {
   type Job,
   Network,
+  PARAMS,
   type Provider,
   type Wallet,
   assignmentAddress,
@@ -70,7 +72,7 @@ describe("web dashboard in headless Chromium", function () {
   let client: Wallet;
   let staker: Wallet;
   const providers: Provider[] = [];
-  const jobs: Record<"settled" | "running" | "open" | "cancelled" | "missed" | "closed", Job> = {} as any;
+  const jobs: Record<"settled" | "running" | "open" | "cancelled" | "missed" | "closed" | "expired", Job> = {} as any;
   let server: ChildProcess;
   let base: string;
   let browser: BrowserContext;
@@ -82,6 +84,9 @@ describe("web dashboard in headless Chromium", function () {
     staker = await net.wallet();
     for (let i = 0; i < 3; i++) providers.push(await net.provider(STAKE));
     await net.delegate(staker, providers[0], DELEGATION);
+    // Expired: nobody claims it within its (shortest allowed) lifetime.
+    const shortest = PARAMS.revealWindow.toNumber() + 10;
+    jobs.expired = await net.jobWith(client, { gemmI8: { m: 64, n: 64, k: 64 } }, randomBytes(32), 1, 2, { quorum: { q: 2 } }, PRICE, 10, 0, shortest);
 
     await program.methods
       .setEndpoint(ENDPOINT)
@@ -113,6 +118,7 @@ describe("web dashboard in headless Chromium", function () {
     jobs.closed = await net.job(client, 1, 2, 2, PRICE);
     await net.cancelJob(client, jobs.closed);
     await net.closeJob(client, jobs.closed);
+    await waitForChainTime((await program.account.job.fetch(jobs.expired.address)).expiresAt.toNumber());
 
     const served = await serveDashboard();
     server = served.server;
@@ -157,19 +163,21 @@ describe("web dashboard in headless Chromium", function () {
     await page.locator('[data-figure="providers"]').waitFor();
     const accounts = await Promise.all(providers.map((p) => program.account.provider.fetch(p.account)));
     const stake = accounts.reduce((sum, a) => sum + BigInt(a.stake.toString()), 0n);
-    assert.strictEqual(await figure(page, "providers").innerText(), "3 (3)");
+    const active = accounts.filter((a) => isActive(a, PARAMS.minStake)).length;
+    assert.strictEqual(await figure(page, "providers").innerText(), `${accounts.length} (${active})`);
     assert.strictEqual(await figure(page, "total-stake").innerText(), tokens(stake));
     // The delegation is the only delegated stake (the miss slashed provider 1, which has none).
     assert.strictEqual(await figure(page, "delegated-stake").innerText(), tokens(DELEGATION));
     // The missed job reopened its slot after the miss: it is running, like the running job.
-    const counts = { open: 1, running: 2, settled: 1, cancelled: 1, expired: 0, closed: 1 };
+    const counts = { open: 1, running: 2, settled: 1, cancelled: 1, expired: 1, closed: 1 };
     for (const [status, count] of Object.entries(counts)) {
       assert.strictEqual(await figure(page, `jobs-${status}`).innerText(), String(count), status);
     }
     const slashed = accounts.reduce((sum, a) => sum + BigInt(a.slashed.toString()), 0n);
     assert.ok(slashed > 0n);
     assert.strictEqual(await figure(page, "slashed-total").innerText(), tokens(slashed));
-    assert.strictEqual(await figure(page, "paid-total").innerText(), tokens(2 * PRICE));
+    const earned = accounts.reduce((sum, a) => sum + BigInt(a.earned.toString()), 0n);
+    assert.strictEqual(await figure(page, "paid-total").innerText(), tokens(earned));
     await page.locator('[data-chart="payouts"] canvas').first().waitFor();
     assert.strictEqual(await page.locator(`[data-source="${net.address.toBase58()}"]`).count(), 1);
     await shot(page, "network");
@@ -208,6 +216,9 @@ describe("web dashboard in headless Chromium", function () {
     assert.strictEqual(await figure(page, "fees").innerText(), tokens(job.feesAccrued));
     assert.strictEqual(await figure(page, "slashes-held").innerText(), tokens(job.slashesHeld));
     assert.strictEqual(await figure(page, "status").innerText(), "settled");
+    const escrow = job.price.add(job.feePerSlot).muln(job.replicas).muln(job.shards);
+    assert.strictEqual(await figure(page, "escrow").innerText(), tokens(escrow));
+    assert.strictEqual(await figure(page, "refunded").innerText(), tokens(job.refunded));
     // The winning root and its two votes, as the shard account holds them.
     const shard = await program.account.shard.fetch(shardAddress(jobs.settled.address, 0));
     const votes = page.locator("[data-table=votes] tbody tr");
@@ -245,9 +256,13 @@ describe("web dashboard in headless Chromium", function () {
     assert.strictEqual(await closed.locator('[data-event="jobCancelled"]').count(), 1);
     await closed.close();
 
+    // The miss is in the events; the slot itself was reopened for another provider, as the shard says.
     const missed = await open(`/jobs/${jobs.missed.address.toBase58()}`);
-    await missed.locator('[data-event="providerSlashed"]').waitFor();
-    assert.strictEqual(await missed.locator('[data-cell="0/0"]').getAttribute("data-state"), "missed");
+    await missed.locator('[data-event="claimExpired"]').waitFor();
+    assert.strictEqual(await missed.locator('[data-event="providerSlashed"]').count(), 1);
+    const missedShard = await program.account.shard.fetch(shardAddress(jobs.missed.address, 0));
+    const reopened = (missedShard.heldMask & 1) === 0;
+    assert.strictEqual(await missed.locator('[data-cell="0/0"]').getAttribute("data-state"), reopened ? "open" : "missed");
     await missed.close();
   });
 
@@ -307,15 +322,27 @@ describe("web dashboard in headless Chromium", function () {
     await page.locator('[data-figure="claimable"] .value', { hasText: /^0$/ }).waitFor();
     assert.strictEqual(await figure(page, "claimed").innerText(), tokens(received));
     await page.close();
+
+    const list = await open("/stakers");
+    const row = list.locator(`[data-staker="${staker.key.publicKey.toBase58()}"]`);
+    await row.waitFor();
+    assert.strictEqual(await list.locator("[data-table=stakers] tbody tr").count(), 1);
+    assert.strictEqual(await row.locator("td").nth(1).innerText(), tokens(DELEGATION));
+    await list.close();
   });
 
-  it("updates live: a new job appears in the list and its grid fills as it is claimed", async () => {
+  it("updates live: a new job appears in the counts and the list, and its grid fills as it is claimed", async () => {
+    const overview = await open("/");
+    const openJobs = figure(overview, "jobs-open");
+    await openJobs.waitFor();
+    const before = Number(await openJobs.innerText());
     const page = await open("/jobs");
     await page.locator("[data-table=jobs] tbody tr").first().waitFor();
     const fresh = await net.job(client, 1, 2, 2, PRICE);
-    const row = page.locator(`[data-job="${fresh.address.toBase58()}"]`);
+    await overview.locator('[data-figure="jobs-open"] .value', { hasText: new RegExp(`^${before + 1}$`) }).waitFor();
+    await overview.close();
+    const row = page.locator(`[data-job="${fresh.address.toBase58()}"][data-status="open"]`);
     await row.waitFor();
-    assert.strictEqual(await row.getAttribute("data-status"), "open");
     await row.locator("a.address").first().click();
     await page.locator('[data-cell="0/0"]').waitFor();
     assert.strictEqual(await page.locator('[data-cell="0/0"]').getAttribute("data-state"), "open");

@@ -173,7 +173,7 @@ export class Network {
     return this.jobWith(client, kernel, randomBytes(32), shards, replicas, { quorum: { q } }, price, claimTimeout);
   }
 
-  /** A seeded job of any kernel and verification mode. */
+  /** A seeded job of any kernel and verification mode, expiring `lifetime` seconds from now. */
   async jobWith(
     client: Wallet,
     kernel: object,
@@ -184,6 +184,7 @@ export class Network {
     price: number,
     claimTimeout = 600,
     minProvenMops = 0,
+    lifetime = 86_400,
   ): Promise<Job> {
     const id = new BN(randomBytes(6).readUIntLE(0, 6));
     const now = await chainTime();
@@ -197,7 +198,7 @@ export class Network {
         mode,
         price: new BN(price),
         claimTimeout: new BN(claimTimeout),
-        expiresAt: new BN(now + 86_400),
+        expiresAt: new BN(now + lifetime),
         hardware: { minProvenMops: new BN(minProvenMops), maxProofAgeSlots: new BN(0) },
       } as any)
       .accounts({

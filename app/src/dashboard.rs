@@ -13,6 +13,8 @@ use crate::error::AppError;
 
 /// How long the server may take to build the dashboard and listen.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the server may take to stop after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// A running dashboard server.
 pub struct Dashboard {
@@ -29,9 +31,11 @@ impl Dashboard {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web/serve.mjs"));
         let mut command = Command::new("node");
+        // The server exits when its standard input closes: with this process, however it ends.
         command
             .arg(&script)
-            .args(["--port", &port.to_string(), "--rpc", rpc_url])
+            .args(["--port", &port.to_string(), "--rpc", rpc_url, "--exit-with-stdin"])
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(network) = network {
@@ -45,12 +49,14 @@ impl Dashboard {
         })?;
         let (found, address) = mpsc::channel();
         std::thread::spawn(move || {
-            let url = BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
+            let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+            let url = lines
+                .by_ref()
                 .find_map(|line| line.strip_prefix("DASHBOARD ").map(str::to_owned));
             // The receiver is gone only when `start` already gave up.
             let _ = found.send(url);
+            // Keeps reading, so that the server never writes into a closed pipe.
+            lines.for_each(drop);
         });
         let mut dashboard = Self {
             child,
@@ -74,9 +80,21 @@ impl Dashboard {
     }
 }
 
+impl Dashboard {
+    /// Whether the server has exited (it should not before it is dropped).
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
 impl Drop for Dashboard {
     fn drop(&mut self) {
         terminate(self.child.id());
+        let deadline = std::time::Instant::now() + STOP_GRACE;
+        while !self.exited() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }

@@ -376,11 +376,20 @@ async fn run(command: Command) -> Result<(), AppError> {
             network,
             port,
         } => {
-            let dashboard = Dashboard::start(&rpc_url, network.as_ref(), port)?;
+            let mut dashboard = Dashboard::start(&rpc_url, network.as_ref(), port)?;
             println!("dashboard at {} (Ctrl-C stops it)", dashboard.url);
-            tokio::signal::ctrl_c()
-                .await
-                .map_err(|e| AppError::io("Ctrl-C handler", e))
+            let stop = tokio::signal::ctrl_c();
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    stopped = &mut stop => return stopped.map_err(|e| AppError::io("Ctrl-C handler", e)),
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                        if dashboard.exited() {
+                            return Err(AppError::Dashboard("the server stopped".into()));
+                        }
+                    }
+                }
+            }
         }
         Command::Demo { .. } | Command::BenchNetwork { .. } => {
             unreachable!("local networks run outside the async runtime")

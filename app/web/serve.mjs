@@ -1,6 +1,6 @@
 // Builds the dashboard with esbuild and serves it on 127.0.0.1, printing one line
 // `DASHBOARD <url>` once it is listening. `--build DIR` only writes the bundle to DIR.
-//   node app/web/serve.mjs [--port 8080] [--host 127.0.0.1] [--rpc URL] [--network ADDRESS]
+//   node app/web/serve.mjs [--port 8080] [--host 127.0.0.1] [--rpc URL] [--network ADDRESS] [--exit-with-stdin]
 import * as esbuild from "esbuild";
 import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +16,7 @@ const { values: options } = parseArgs({
     rpc: { type: "string" },
     network: { type: "string" },
     build: { type: "string" },
+    "exit-with-stdin": { type: "boolean", default: false },
   },
 });
 
@@ -48,7 +49,11 @@ if (options.build) {
   if (options.network) query.set("network", options.network);
   const search = query.size > 0 ? `?${query}` : "";
   console.log(`DASHBOARD http://${options.host}:${port}/${search}`);
-  for (const signal of ["SIGINT", "SIGTERM"]) {
-    process.on(signal, () => context.dispose().then(() => process.exit(0)));
+  const stop = () => context.dispose().then(() => process.exit(0));
+  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, stop);
+  if (options["exit-with-stdin"]) {
+    // A parent that dies, even by SIGKILL, closes the pipe: the server does not outlive it.
+    process.stdin.on("close", stop);
+    process.stdin.resume();
   }
 }

@@ -32,10 +32,16 @@ const discriminator = (kind: Kind) => coder.accounts.accountDiscriminator(kind);
 const NETWORK_FIELD = 8 + 32;
 /** How many signatures of an address the history reads (the newest). */
 export const HISTORY_LIMIT = 1000;
-/** Quiet time after the network's last transaction before the accounts are listed again. */
-const RELIST_DEBOUNCE_MS = 750;
-/** Listing again even without transactions: closed accounts announce nothing to a subscription. */
+/** Delay after a transaction of the network before the accounts are listed again. */
+const RELIST_AFTER_MS = 750;
+/** Shortest time between two listings (each reads every shard and assignment of the program). */
+const RELIST_MIN_GAP_MS = 5_000;
+/** Longest time without a listing: closed accounts announce nothing to a subscription. */
 const RELIST_EVERY_MS = 30_000;
+/** Slots a closed account's marker is kept, so that a late notification cannot bring it back. */
+const CLOSED_MARKER_SLOTS = 1_000;
+/** Most events a log keeps; the oldest go first. */
+const EVENTS_KEPT = 20_000;
 
 /** A decoded account and its address. */
 export interface Entry<T> {
@@ -49,7 +55,7 @@ export interface ChainEvent {
   data: any;
   signature: string;
   slot: number;
-  /** Unix time of its block, or when it arrived over the websocket. */
+  /** Unix time of its block (history), or the chain's clock when it arrived (live); 0 if unknown. */
   time: number;
 }
 
@@ -111,48 +117,131 @@ export async function history(connection: Connection, address: PublicKey): Promi
   return events;
 }
 
-/** Subscribes to the events of transactions that mention `address`; returns the unsubscribe. */
+/**
+ * Subscribes to the events of transactions that mention `address`, stamped with chain time `now()`;
+ * returns the unsubscribe.
+ */
 export function watchEvents(
   connection: Connection,
   address: PublicKey,
+  now: () => number,
   onEvents: (events: ChainEvent[]) => void,
 ): () => void {
   const id = connection.onLogs(
     address,
     (logs, context) => {
       if (logs.err) return;
-      onEvents(eventsOf(logs.logs, logs.signature, context.slot, Date.now() / 1000));
+      onEvents(eventsOf(logs.logs, logs.signature, context.slot, now()));
     },
     "confirmed",
   );
   return () => void connection.removeOnLogsListener(id);
 }
 
+/** Events in slot order, each transaction once however often it is reported, at most `EVENTS_KEPT`. */
+export class EventLog {
+  readonly events: ChainEvent[] = [];
+  private seen = new Set<string>();
+
+  /** Adds the events of transactions not seen yet; true if any was added. */
+  add(events: ChainEvent[]): boolean {
+    const fresh = events.filter((e) => !this.seen.has(e.signature));
+    if (fresh.length === 0) return false;
+    const last = this.events.at(-1)?.slot ?? 0;
+    this.events.push(...fresh);
+    fresh.forEach((e) => this.seen.add(e.signature));
+    if (fresh.some((e) => e.slot < last)) this.events.sort((a, b) => a.slot - b.slot);
+    const over = this.events.length - EVENTS_KEPT;
+    if (over > 0) this.events.splice(0, over).forEach((e) => this.seen.delete(e.signature));
+    return true;
+  }
+}
+
+/**
+ * The open accounts of one kind, each with the slot it was read at. An update older than what is
+ * held is ignored; a closed account keeps a marker for a while, so that a late notification about it
+ * does not bring it back.
+ */
+export class Table<T> {
+  readonly live = new Map<string, T>();
+  private slots = new Map<string, number>();
+
+  /** Holds `account` as read at `slot`, unless a newer read (or closing) is held; true if held. */
+  put(address: string, account: T, slot: number): boolean {
+    if (slot < (this.slots.get(address) ?? -1)) return false;
+    this.live.set(address, account);
+    this.slots.set(address, slot);
+    return true;
+  }
+
+  /** Applies a complete listing read at `slot`: its accounts, and the closing of held ones it lacks that were read before it. */
+  replace(entries: Entry<T>[], slot: number): void {
+    const listed = new Set<string>();
+    for (const { address, account } of entries) {
+      listed.add(address);
+      this.put(address, account, slot);
+    }
+    for (const [address, held] of this.slots) {
+      if (this.live.has(address) && !listed.has(address) && held < slot) {
+        this.live.delete(address);
+        this.slots.set(address, slot);
+      } else if (!this.live.has(address) && held < slot - CLOSED_MARKER_SLOTS) {
+        this.slots.delete(address);
+      }
+    }
+  }
+}
+
 /** The figures of one network, live. */
 export class NetworkView {
   readonly network: Entry<NetworkAccount>;
   decimals = 0;
-  providers = new Map<string, ProviderAccount>();
-  jobs = new Map<string, JobAccount>();
-  shards = new Map<string, ShardAccount>();
-  assignments = new Map<string, AssignmentAccount>();
-  delegations = new Map<string, DelegationAccount>();
-  /** The network's events, oldest first. */
-  events: ChainEvent[] = [];
+  private tables = {
+    provider: new Table<ProviderAccount>(),
+    job: new Table<JobAccount>(),
+    shard: new Table<ShardAccount>(),
+    assignment: new Table<AssignmentAccount>(),
+    delegation: new Table<DelegationAccount>(),
+  };
+  private log = new EventLog();
+  private networkSlot = 0;
   /** Chain time (the Clock sysvar's unix timestamp) and slot. */
   now = 0;
   slot = 0;
-  /** Set when a live update or a listing failed; cleared by the next success. */
-  problem: string | null = null;
+  private historyProblem: string | null = null;
+  private listingProblem: string | null = null;
   private listeners = new Set<() => void>();
   private stops: (() => void)[] = [];
   private relist: ReturnType<typeof setTimeout> | undefined;
+  private listing = false;
+  private listAgain = false;
+  private listedAt = 0;
 
   private constructor(
     readonly connection: Connection,
     network: Entry<NetworkAccount>,
   ) {
     this.network = network;
+  }
+
+  get providers(): Map<string, ProviderAccount> {
+    return this.tables.provider.live;
+  }
+  get jobs(): Map<string, JobAccount> {
+    return this.tables.job.live;
+  }
+  get shards(): Map<string, ShardAccount> {
+    return this.tables.shard.live;
+  }
+  get assignments(): Map<string, AssignmentAccount> {
+    return this.tables.assignment.live;
+  }
+  get delegations(): Map<string, DelegationAccount> {
+    return this.tables.delegation.live;
+  }
+  /** The network's events (the newest `HISTORY_LIMIT` transactions, then live ones), oldest first. */
+  get events(): ChainEvent[] {
+    return this.log.events;
   }
 
   /** Lists the networks the program hosts on the node, or RpcUnreachable. */
@@ -166,15 +255,22 @@ export class NetworkView {
     return accounts.map((a) => ({ address: a.pubkey.toBase58(), account: coder.accounts.decode("network", a.account.data) }));
   }
 
-  /** Reads network `address` with its accounts and history, and starts following it. */
+  /**
+   * Follows `network`: subscribes first, so that nothing landing meanwhile is missed, then lists its
+   * accounts and reads its history (best effort: a node that refuses it leaves the charts empty).
+   */
   static async open(connection: Connection, network: Entry<NetworkAccount>): Promise<NetworkView> {
     const view = new NetworkView(connection, network);
+    view.follow();
     const mint = await connection.getParsedAccountInfo(network.account.mint);
     const parsed = mint.value?.data;
     view.decimals = parsed && "parsed" in parsed ? parsed.parsed.info.decimals : 0;
     await view.list();
-    view.events = await history(connection, new PublicKey(network.address));
-    view.follow();
+    try {
+      view.log.add(await history(connection, new PublicKey(network.address)));
+    } catch (error) {
+      view.historyProblem = `The network's history could not be read (charts and closed jobs are missing): ${(error as Error).message}`;
+    }
     return view;
   }
 
@@ -184,11 +280,16 @@ export class NetworkView {
     return () => this.listeners.delete(listener);
   }
 
-  /** Stops every subscription. */
+  /** Stops every subscription and timer. */
   close(): void {
     clearTimeout(this.relist);
     this.stops.forEach((stop) => stop());
     this.listeners.clear();
+  }
+
+  /** What could not be read: the history, or the last listing (until the next one succeeds). */
+  get problem(): string | null {
+    return [this.historyProblem, this.listingProblem].filter(Boolean).join(" ") || null;
   }
 
   /** The network's parameters. */
@@ -203,8 +304,8 @@ export class NetworkView {
   private async list(): Promise<void> {
     const network = new PublicKey(this.network.address);
     const byNetwork = { memcmp: { offset: NETWORK_FIELD, bytes: network.toBase58() } };
-    const [networks, providers, jobs, shards, assignments, delegations, clock] = await Promise.all([
-      this.connection.getAccountInfo(network, "confirmed"),
+    const [own, providers, jobs, shards, assignments, delegations, clock] = await Promise.all([
+      this.connection.getAccountInfoAndContext(network, "confirmed"),
       this.read<ProviderAccount>("provider", byNetwork),
       this.read<JobAccount>("job", byNetwork),
       this.read<ShardAccount>("shard"),
@@ -212,30 +313,41 @@ export class NetworkView {
       this.read<DelegationAccount>("delegation"),
       this.connection.getAccountInfoAndContext(SYSVAR_CLOCK_PUBKEY),
     ]);
-    const own = networks && decodeAccount(networks.data);
-    if (own?.kind === "network") this.network.account = own.account;
-    this.providers = new Map(providers.map((e) => [e.address, e.account]));
-    this.jobs = new Map(jobs.map((e) => [e.address, e.account]));
-    this.shards = new Map(shards.filter((e) => this.jobs.has(e.account.job.toBase58())).map((e) => [e.address, e.account]));
-    this.assignments = new Map(
-      assignments.filter((e) => this.jobs.has(e.account.job.toBase58())).map((e) => [e.address, e.account]),
-    );
-    this.delegations = new Map(
-      delegations.filter((e) => this.providers.has(e.account.provider.toBase58())).map((e) => [e.address, e.account]),
+    const decoded = own.value && decodeAccount(own.value.data);
+    if (decoded?.kind === "network") this.putNetwork(decoded.account, own.context.slot);
+    this.tables.provider.replace(providers.entries, providers.slot);
+    this.tables.job.replace(jobs.entries, jobs.slot);
+    const ofJob = <T extends { job: PublicKey }>(e: Entry<T>) => this.jobs.has(e.account.job.toBase58());
+    this.tables.shard.replace(shards.entries.filter(ofJob), shards.slot);
+    this.tables.assignment.replace(assignments.entries.filter(ofJob), assignments.slot);
+    this.tables.delegation.replace(
+      delegations.entries.filter((e) => this.providers.has(e.account.provider.toBase58())),
+      delegations.slot,
     );
     if (clock.value) this.tick(clock.value.data, clock.context.slot);
   }
 
-  private async read<T>(kind: Kind, filter?: GetProgramAccountsFilter): Promise<Entry<T>[]> {
+  private async read<T>(kind: Kind, filter?: GetProgramAccountsFilter): Promise<{ entries: Entry<T>[]; slot: number }> {
     const filters = filter ? [kindFilter(kind), filter] : [kindFilter(kind)];
-    const accounts = await this.connection.getProgramAccounts(PROGRAM_ID, { filters, commitment: "confirmed" });
-    return accounts.map((a) => ({ address: a.pubkey.toBase58(), account: coder.accounts.decode(kind, a.account.data) }));
+    const { context, value } = await this.connection.getProgramAccounts(PROGRAM_ID, {
+      filters,
+      commitment: "confirmed",
+      withContext: true,
+    });
+    const entries = value.map((a) => ({ address: a.pubkey.toBase58(), account: coder.accounts.decode(kind, a.account.data) }));
+    return { entries, slot: context.slot };
+  }
+
+  private putNetwork(account: NetworkAccount, slot: number): void {
+    if (slot < this.networkSlot) return;
+    this.network.account = account;
+    this.networkSlot = slot;
   }
 
   private tick(clock: Uint8Array, slot: number): void {
     const second = Number(Buffer.from(clock).readBigInt64LE(32));
-    this.slot = slot;
-    if (second !== this.now) {
+    this.slot = Math.max(this.slot, slot);
+    if (second > this.now) {
       this.now = second;
       this.changed();
     }
@@ -250,58 +362,68 @@ export class NetworkView {
     );
     const accounts = this.connection.onProgramAccountChange(
       PROGRAM_ID,
-      (keyed) => this.apply(keyed.accountId.toBase58(), keyed.accountInfo.data),
+      (keyed, context) => this.apply(keyed.accountId.toBase58(), keyed.accountInfo.data, context.slot),
       "confirmed",
     );
-    const every = setInterval(() => this.scheduleRelist(), RELIST_EVERY_MS);
+    const every = setInterval(() => this.requestListing(0), RELIST_EVERY_MS);
     this.stops.push(
       () => void this.connection.removeAccountChangeListener(clock),
       () => void this.connection.removeProgramAccountChangeListener(accounts),
       () => clearInterval(every),
-      watchEvents(this.connection, network, (events) => {
-        this.events.push(...events);
-        this.changed();
-        this.scheduleRelist();
+      watchEvents(this.connection, network, () => this.now, (events) => {
+        if (this.log.add(events)) this.changed();
+        this.requestListing(RELIST_AFTER_MS);
       }),
     );
   }
 
-  private apply(address: string, data: Uint8Array): void {
+  private apply(address: string, data: Uint8Array, slot: number): void {
     const decoded = decodeAccount(data);
     if (!decoded) return;
     const { kind, account } = decoded;
-    const mine =
-      (kind === "network" && address === this.network.address) ||
-      ((kind === "provider" || kind === "job") && account.network.toBase58() === this.network.address) ||
-      ((kind === "shard" || kind === "assignment") && this.jobs.has(account.job.toBase58())) ||
-      (kind === "delegation" && this.providers.has(account.provider.toBase58()));
-    if (!mine) return;
-    if (kind === "network") this.network.account = account;
-    const maps: Partial<Record<Kind, Map<string, any>>> = {
-      provider: this.providers,
-      job: this.jobs,
-      shard: this.shards,
-      assignment: this.assignments,
-      delegation: this.delegations,
-    };
-    maps[kind]?.set(address, account);
-    this.changed();
+    const held =
+      (kind === "network" && address === this.network.address && (this.putNetwork(account, slot), true)) ||
+      ((kind === "provider" || kind === "job") &&
+        account.network.toBase58() === this.network.address &&
+        this.tables[kind].put(address, account, slot)) ||
+      ((kind === "shard" || kind === "assignment") &&
+        this.jobs.has(account.job.toBase58()) &&
+        this.tables[kind].put(address, account, slot)) ||
+      (kind === "delegation" &&
+        this.providers.has(account.provider.toBase58()) &&
+        this.tables.delegation.put(address, account, slot));
+    if (held) this.changed();
   }
 
-  private scheduleRelist(): void {
-    clearTimeout(this.relist);
+  /**
+   * Lists the accounts again after `delayMs`, unless a listing is already due: one listing at a time,
+   * at least `RELIST_MIN_GAP_MS` apart, so that a busy network is not listed on every transaction.
+   */
+  private requestListing(delayMs: number): void {
+    if (this.relist !== undefined) return;
+    const wait = Math.max(delayMs, this.listedAt + RELIST_MIN_GAP_MS - Date.now());
     this.relist = setTimeout(() => {
-      this.list().then(
-        () => {
-          this.problem = null;
+      this.relist = undefined;
+      if (this.listing) {
+        this.listAgain = true;
+        return;
+      }
+      this.listing = true;
+      this.list()
+        .then(
+          () => (this.listingProblem = null),
+          (error) => (this.listingProblem = `Listing the network's accounts failed: ${(error as Error).message}`),
+        )
+        .finally(() => {
+          this.listing = false;
+          this.listedAt = Date.now();
           this.changed();
-        },
-        (error) => {
-          this.problem = `Listing the network's accounts failed: ${(error as Error).message}`;
-          this.changed();
-        },
-      );
-    }, RELIST_DEBOUNCE_MS);
+          if (this.listAgain) {
+            this.listAgain = false;
+            this.requestListing(RELIST_AFTER_MS);
+          }
+        });
+    }, wait);
   }
 }
 

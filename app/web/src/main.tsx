@@ -2,7 +2,7 @@
 // the network it reads, navigation, and the pages behind hash routes.
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { Link, Route, Router, Switch } from "wouter-preact";
+import { Link, Route, Router, Switch, useLocation } from "wouter-preact";
 import { useHashLocation } from "wouter-preact/use-hash-location";
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
@@ -11,7 +11,7 @@ import { JobPage, JobsPage } from "./pages/jobs";
 import { NetworkPage } from "./pages/network";
 import { ProviderPage, ProvidersPage } from "./pages/providers";
 import { StakerPage, StakersPage } from "./pages/stakers";
-import { Notice, SessionContext, when } from "./ui";
+import { Guard, Notice, SessionContext, when } from "./ui";
 
 /** The RPC a dashboard opened without settings reads: the local validator. */
 const DEFAULT_RPC = "http://127.0.0.1:8899";
@@ -111,6 +111,7 @@ function SettingsBar({ settings, networks }: { settings: Settings; networks: Ent
 
 function App() {
   const [settings] = useState(readSettings);
+  const [location] = useLocation();
   const state = useNetwork(settings);
   const networks = state.kind === "ready" || state.kind === "choose" ? state.networks : [];
   return (
@@ -134,6 +135,7 @@ function App() {
         {state.kind === "ready" && (
           <SessionContext.Provider value={{ view: state.view, rpcUrl: settings.rpc }}>
             {state.view.problem && <Notice kind="error">{state.view.problem}</Notice>}
+            <Guard key={location}>
             <Switch>
               <Route path="/" component={NetworkPage} />
               <Route path="/jobs" component={JobsPage} />
@@ -144,6 +146,7 @@ function App() {
               <Route path="/stakers/:address">{(params) => <StakerPage address={params.address} />}</Route>
               <Route><Notice kind="error">No such page.</Notice></Route>
             </Switch>
+            </Guard>
             <footer data-slot={state.view.slot}>
               network <code>{state.view.network.address}</code> at {settings.rpc}, slot {state.view.slot}, chain time {when(state.view.now)}
             </footer>

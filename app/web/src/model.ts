@@ -22,6 +22,10 @@ export interface Pool {
   shares: Big;
   delegatedShares: Big;
   unbondingShares: Big;
+  ownUnbondingShares: Big;
+  commissionBps: number;
+  pendingCommissionBps: number | null;
+  commissionEffectiveAt: Big;
   rewardPerShare: Big;
   rewardRemainder: Big;
   vestingTotal: Big;
@@ -67,6 +71,18 @@ export function claimable(pool: Pool, accrual: Accrual, shares: Big, now: number
   return big(accrual.owed) + (rise * big(shares) + big(accrual.carry)) / REWARD_SCALE;
 }
 
+/** The commission in force at `now`: a raise applies once its delay is over (the program's `commission_at`). */
+export const commissionAt = (pool: Pool, now: number): number =>
+  pool.pendingCommissionBps !== null && now >= num(pool.commissionEffectiveAt) ? pool.pendingCommissionBps : pool.commissionBps;
+
+/**
+ * Whether a provider may take work (the program's `check_active`): its own stake, not its
+ * delegators', is at least the minimum, and none of it is unbonding.
+ */
+export const isActive = (p: { stake: Big; pool: Pool }, minStake: Big): boolean =>
+  big(p.pool.ownUnbondingShares) === 0n &&
+  tokensFor(big(p.pool.shares) - big(p.pool.delegatedShares), p.stake, p.pool.shares) >= big(minStake);
+
 /** Stake held by delegations, of a provider's active `stake`. */
 export const delegatedStake = (stake: Big, pool: Pool): bigint =>
   tokensFor(pool.delegatedShares, stake, pool.shares);
@@ -100,21 +116,30 @@ export interface JobState {
   cancelled: boolean;
   shards: number;
   shardsStarted: number;
+  /** Shards with a final outcome, refunded ones (no quorum) included. */
   shardsSettled: number;
-  shardsRefunded: number;
   expiresAt: Big;
 }
 
 /** A job's status at chain time `now`. */
 export function jobStatus(job: JobState, now: number): JobStatus {
   if (job.cancelled) return "cancelled";
-  if (job.shardsSettled + job.shardsRefunded >= job.shards) return "settled";
+  if (job.shardsSettled >= job.shards) return "settled";
   if (now >= num(job.expiresAt)) return "expired";
   return job.shardsStarted > 0 ? "running" : "open";
 }
 
 /** One replica slot of one shard, as the grid shows it. */
-export type CellState = "open" | "claimed" | "committed" | "revealed" | "proven" | "paid" | "slashed" | "missed";
+export type CellState =
+  | "open"
+  | "claimed"
+  | "committed"
+  | "revealed"
+  | "proven"
+  | "paid"
+  | "slashed"
+  | "missed"
+  | "released";
 
 /** The shard fields the grid reads. */
 export interface ShardMasks {
@@ -126,8 +151,31 @@ export interface ShardMasks {
   missedMask: number;
 }
 
-/** Outcomes of a slot known from events: paid, slashed for fraud, slashed or released for a miss. */
-export type SlotOutcome = "paid" | "slashed" | "missed";
+/** Outcomes of a slot known from events: paid, slashed for fraud, slashed for a miss, released unpaid and unslashed. */
+export type SlotOutcome = "paid" | "slashed" | "missed" | "released";
+
+/** Replica slots a shard has room for (the program's `MAX_SLOTS_PER_SHARD`): no index read from chain goes past it. */
+export const MAX_SLOTS_PER_SHARD = 16;
+
+/**
+ * Final outcomes of slots from a job's events, in order: a slot reopened after a miss, or claimed
+ * again, has no outcome any more (its shard's masks say where it stands).
+ */
+export function outcomes(events: { name: string; data: any }[]): Map<string, SlotOutcome> {
+  const result = new Map<string, SlotOutcome>();
+  for (const e of events) {
+    const slot = `${e.data.shardIndex}/${e.data.replica}`;
+    if (e.name === "slotClaimed" || (e.name === "claimExpired" && e.data.reopened)) result.delete(slot);
+    if (e.name === "replicaPaid") result.set(slot, "paid");
+    if (e.name === "replicaReleased") result.set(slot, "released");
+    if (e.name === "providerSlashed") result.set(slot, e.data.fraud ? "slashed" : "missed");
+  }
+  return result;
+}
+
+/** Whether shard `index` has started (the job's `started` bitmap). */
+export const shardStarted = (started: Uint8Array | number[], index: number): boolean =>
+  ((started[index >> 3] ?? 0) & (1 << (index & 7))) !== 0;
 
 /**
  * The state of replica `replica`: a final outcome from events wins, then the shard's masks, the
@@ -158,24 +206,40 @@ export interface Point {
   value: number;
 }
 
+/** Most buckets a series is cut into: a longer span gets wider buckets. */
+export const MAX_BUCKETS = 2_000;
+
 /**
- * Sums of each series' values per `bucketSeconds`, on one time axis from the bucket before the first
- * point of any series (all zeros, so that a single bucket still spans time) to the last, gaps filled
- * with 0.
+ * Sums of each series' values per bucket, on one time axis from the bucket before the first point of
+ * any series (all zeros, so that a single bucket still spans time) to the last, gaps filled with 0.
+ * Buckets are `bucketSeconds` wide, doubled until at most `MAX_BUCKETS` cover the span; points
+ * without a time (0) are left out.
  */
-export function bucketed(series: Point[][], bucketSeconds: number): { times: number[]; values: number[][] } {
-  const all = series.flat();
-  if (all.length === 0) return { times: [], values: series.map(() => []) };
-  const start = (Math.floor(Math.min(...all.map((p) => p.time)) / bucketSeconds) - 1) * bucketSeconds;
-  const end = Math.floor(Math.max(...all.map((p) => p.time)) / bucketSeconds) * bucketSeconds;
-  const times: number[] = [];
-  for (let t = start; t <= end; t += bucketSeconds) times.push(t);
+export function bucketed(
+  series: Point[][],
+  bucketSeconds: number,
+): { times: number[]; values: number[][]; bucketSeconds: number } {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const points of series) {
+    for (const p of points) {
+      if (p.time <= 0) continue;
+      first = Math.min(first, p.time);
+      last = Math.max(last, p.time);
+    }
+  }
+  if (first > last) return { times: [], values: series.map(() => []), bucketSeconds };
+  let width = bucketSeconds;
+  while ((last - first) / width >= MAX_BUCKETS) width *= 2;
+  const start = (Math.floor(first / width) - 1) * width;
+  const count = Math.floor(last / width) - Math.floor(first / width) + 2;
+  const times = Array.from({ length: count }, (_, i) => start + i * width);
   const values = series.map((points) => {
-    const sums = times.map(() => 0);
-    for (const p of points) sums[Math.floor((p.time - start) / bucketSeconds)] += p.value;
+    const sums = new Array<number>(count).fill(0);
+    for (const p of points) if (p.time > 0) sums[Math.floor((p.time - start) / width)] += p.value;
     return sums;
   });
-  return { times, values };
+  return { times, values, bucketSeconds: width };
 }
 
 /** Running totals of `values`. */

@@ -1,7 +1,7 @@
 // Small pieces every page uses: addresses and signatures with where they come from, token amounts,
 // tables, figures and time charts (uPlot).
 import { createContext, type ComponentChildren } from "preact";
-import { useContext, useEffect, useRef } from "preact/hooks";
+import { useContext, useEffect, useErrorBoundary, useRef } from "preact/hooks";
 import { Link } from "wouter-preact";
 import uPlot from "uplot";
 import type { NetworkView } from "./chain";
@@ -21,9 +21,34 @@ export function useSession(): Session {
   return session;
 }
 
-/** Where an address or a signature links: a page of ours, or the Solana explorer on this RPC. */
-function explorer(rpcUrl: string, path: string): string {
-  return `https://explorer.solana.com/${path}?cluster=custom&customUrl=${encodeURIComponent(rpcUrl)}`;
+/**
+ * The Solana explorer's page for `path` on the cluster `rpcUrl` serves. Only a local node's URL is
+ * handed to the explorer (as a custom cluster): a remote URL may carry an API key.
+ */
+export function explorer(rpcUrl: string, path: string): string {
+  let cluster = "";
+  try {
+    const { hostname } = new URL(rpcUrl);
+    if (hostname === "127.0.0.1" || hostname === "localhost" || hostname === "[::1]") {
+      cluster = `?cluster=custom&customUrl=${encodeURIComponent(rpcUrl)}`;
+    } else if (hostname.includes("devnet")) {
+      cluster = "?cluster=devnet";
+    } else if (hostname.includes("testnet")) {
+      cluster = "?cluster=testnet";
+    }
+  } catch {
+    cluster = "";
+  }
+  return `https://explorer.solana.com/${path}${cluster}`;
+}
+
+/** Draws `children`, or says why the chain's data could not be drawn (a page, not the whole app, fails). */
+export function Guard({ children }: { children: ComponentChildren }) {
+  const [error] = useErrorBoundary();
+  if (error) {
+    return <Notice kind="error">This page could not be drawn from the chain's data: {String((error as Error).message ?? error)}</Notice>;
+  }
+  return <>{children}</>;
 }
 
 /** An address shortened for reading, whole in its title and data attribute, linking to `to` or the explorer. */

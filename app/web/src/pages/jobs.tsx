@@ -2,8 +2,21 @@
 // spot-check samples, events, escrow, and where to fetch its results.
 import { useEffect, useState } from "preact/hooks";
 import { PublicKey } from "@solana/web3.js";
-import { type ChainEvent, type JobAccount, history, readAddress, watchEvents } from "../chain";
-import { type Big, type CellState, type SlotOutcome, big, resultUrl, cellState, hex, jobStatus, num, variant } from "../model";
+import { type ChainEvent, EventLog, type JobAccount, history, readAddress, watchEvents } from "../chain";
+import {
+  type Big,
+  type CellState,
+  MAX_SLOTS_PER_SHARD,
+  big,
+  cellState,
+  hex,
+  jobStatus,
+  num,
+  outcomes,
+  resultUrl,
+  shardStarted,
+  variant,
+} from "../model";
 import { Address, Figure, Notice, Page, Signature, Source, Tokens, useSession, when } from "../ui";
 
 /** A kernel and its size, in words. */
@@ -35,22 +48,23 @@ interface JobRow {
   created: number;
 }
 
-/** The open job accounts, then the jobs whose creation the history holds and whose account is gone. */
+/** The open job accounts, then the closed jobs whose creation and closing the history holds. */
 export function jobRows(view: { jobs: Map<string, JobAccount>; events: ChainEvent[]; now: number }): JobRow[] {
   const rows: JobRow[] = [...view.jobs.entries()].map(([address, job]) => ({
     address,
     client: job.client,
     kernel: job.kernel,
     mode: job.mode,
-    shards: `${job.shardsSettled + job.shardsRefunded} / ${job.shards}`,
+    shards: `${job.shardsSettled} / ${job.shards}`,
     replicas: job.replicas,
     price: job.price,
     status: jobStatus(job, view.now),
     created: num(job.createdAt),
   }));
+  const closed = new Set(view.events.filter((e) => e.name === "jobClosed").map((e) => e.data.job.toBase58()));
   for (const e of view.events) {
     const address = e.data.job?.toBase58();
-    if (e.name !== "jobCreated" || view.jobs.has(address)) continue;
+    if (e.name !== "jobCreated" || !closed.has(address) || view.jobs.has(address)) continue;
     rows.push({
       address,
       client: e.data.client,
@@ -122,42 +136,33 @@ export function JobsPage() {
   );
 }
 
-/** The events of one job: its history, then live ones. */
-function useJobEvents(address: string | null): ChainEvent[] {
+/** The events of one job, history and live ones, and why its history could not be read. */
+function useJobEvents(address: string | null): { events: ChainEvent[]; problem: string | null } {
   const { view } = useSession();
-  const [events, setEvents] = useState<ChainEvent[]>([]);
+  const [state, setState] = useState<{ events: ChainEvent[]; problem: string | null }>({ events: [], problem: null });
   useEffect(() => {
+    setState({ events: [], problem: null });
     if (!address) return;
     const key = new PublicKey(address);
-    const mine = (list: ChainEvent[]) => list.filter((e) => e.data.job?.toBase58() === address);
-    let live: ChainEvent[] = [];
-    let read: ChainEvent[] | null = null;
-    const stop = watchEvents(view.connection, key, (events) => {
-      live = [...live, ...mine(events)];
-      if (read) setEvents([...read, ...live.filter((e) => !read!.some((r) => r.signature === e.signature))]);
+    const log = new EventLog();
+    let problem: string | null = null;
+    let open = true;
+    const add = (events: ChainEvent[]) => {
+      if (open && log.add(events.filter((e) => e.data.job?.toBase58() === address))) {
+        setState({ events: [...log.events], problem });
+      }
+    };
+    const stop = watchEvents(view.connection, key, () => view.now, add);
+    history(view.connection, key).then(add, (error) => {
+      problem = `This job's history could not be read: ${(error as Error).message}`;
+      if (open) setState({ events: [...log.events], problem });
     });
-    history(view.connection, key).then(
-      (events) => {
-        read = mine(events);
-        setEvents([...read, ...live.filter((e) => !read!.some((r) => r.signature === e.signature))]);
-      },
-      () => setEvents([]),
-    );
-    return stop;
+    return () => {
+      open = false;
+      stop();
+    };
   }, [address, view]);
-  return events;
-}
-
-/** Final outcomes of slots from events (a later claim of the same slot clears an earlier miss). */
-function outcomes(events: ChainEvent[]): Map<string, SlotOutcome> {
-  const result = new Map<string, SlotOutcome>();
-  for (const e of events) {
-    const slot = `${e.data.shardIndex}/${e.data.replica}`;
-    if (e.name === "slotClaimed") result.delete(slot);
-    if (e.name === "replicaPaid") result.set(slot, "paid");
-    if (e.name === "providerSlashed") result.set(slot, e.data.fraud ? "slashed" : "missed");
-  }
-  return result;
+  return state;
 }
 
 /** A short account of an event's own fields. */
@@ -176,11 +181,12 @@ function eventDetail(e: ChainEvent): string {
 export function JobPage({ address }: { address: string }) {
   const { view } = useSession();
   const { key, error } = readAddress(address);
-  const events = useJobEvents(key);
+  const { events, problem } = useJobEvents(key);
   if (error !== null) return <Page title="Job"><Notice kind="error">{error}</Notice></Page>;
   const job = view.jobs.get(key);
   return (
     <Page title="Job">
+      {problem && <Notice kind="error">{problem}</Notice>}
       {job ? (
         <JobDetail address={key} job={job} events={events} />
       ) : (
@@ -202,7 +208,7 @@ function JobDetail({ address, job, events }: { address: string; job: JobAccount;
     .filter(([, a]) => a.job.toBase58() === address)
     .sort(([, a], [, b]) => a.shardIndex - b.shardIndex || a.replica - b.replica);
   const final = outcomes(events);
-  const columns = job.replicas + job.maxExtraReplicas;
+  const columns = Math.min(job.replicas + job.maxExtraReplicas, MAX_SLOTS_PER_SHARD);
   const escrow = (big(job.price) + big(job.feePerSlot)) * BigInt(job.replicas) * BigInt(job.shards);
   const samples = events.filter((e) => e.name === "sampleProven" || e.name === "spotCheckFailed");
   const paidBy = events.filter((e) => e.name === "replicaPaid");
@@ -221,6 +227,9 @@ function JobDetail({ address, job, events }: { address: string; job: JobAccount;
         <Figure name="paid-out" label="paid to providers"><Tokens amount={job.paidOut} /></Figure>
         <Figure name="fees" label="protocol fees"><Tokens amount={job.feesAccrued} /></Figure>
         <Figure name="refunded" label="refunded"><Tokens amount={job.refunded} /></Figure>
+        <Figure name="shards" label="shards settled / refunded (no quorum) / all">
+          {job.shardsSettled} / {job.shardsRefunded} / {job.shards}
+        </Figure>
         <Figure name="slashes-held" label="slashed stake held"><Tokens amount={job.slashesHeld} /></Figure>
         <Figure name="created" label="created / expires">{when(num(job.createdAt))} / {when(num(job.expiresAt))}</Figure>
       </div>
@@ -241,14 +250,14 @@ function JobDetail({ address, job, events }: { address: string; job: JobAccount;
                     return <td class="cell unopened" data-cell={`${index}/${r}`} data-state="unopened">—</td>;
                   }
                   const state: CellState = cellState(shard, r, final.get(`${index}/${r}`));
-                  const holder = shard && shard.heldMask & (1 << r) ? shard.holders[r].toBase58() : "";
+                  const holder = shard && shard.heldMask & (1 << r) ? shard.holders[r]?.toBase58() : "";
                   return (
                     <td class={`cell ${state}`} data-cell={`${index}/${r}`} data-state={state} title={holder}>
                       {state}
                     </td>
                   );
                 })}
-                <td>{shard ? variant(shard.phase) : index < job.shardsStarted ? "closed" : "not started"}</td>
+                <td>{shard ? variant(shard.phase) : shardStarted(job.started, index) ? "closed" : "not started"}</td>
               </tr>
             );
           })}
@@ -279,7 +288,7 @@ function JobDetail({ address, job, events }: { address: string; job: JobAccount;
           <thead><tr><th>shard</th><th>root</th><th>votes</th></tr></thead>
           <tbody>
             {shards.flatMap(([, s]) =>
-              Array.from({ length: s.distinctRoots }, (_, i) => (
+              Array.from({ length: Math.min(s.distinctRoots, MAX_SLOTS_PER_SHARD) }, (_, i) => (
                 <tr><td>{s.index}</td><td><code>{hex(s.roots[i])}</code></td><td>{s.votes[i]}</td></tr>
               )),
             )}

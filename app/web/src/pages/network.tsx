@@ -1,7 +1,7 @@
 // The network page: parameters, providers and stake, jobs by status, verified replicas per minute,
 // and payouts and slashes over time.
 import { Address, BUCKET_SECONDS, CumulativeTokens, Figure, Page, Source, TimeChart, Tokens, useSession } from "../ui";
-import { big, bucketed, delegatedStake, formatBps, num } from "../model";
+import { big, bucketed, delegatedStake, formatBps, isActive, num } from "../model";
 import { jobRows } from "./jobs";
 import type { ChainEvent } from "../chain";
 
@@ -17,7 +17,7 @@ export function NetworkPage() {
   const { view } = useSession();
   const params = view.params;
   const providers = [...view.providers.values()];
-  const active = providers.filter((p) => big(p.stake) >= big(params.minStake));
+  const active = providers.filter((p) => isActive(p, params.minStake));
   const totalStake = providers.reduce((sum, p) => sum + big(p.stake), 0n);
   const delegated = providers.reduce((sum, p) => sum + delegatedStake(p.stake, p.pool), 0n);
   const byStatus: Record<string, number> = { open: 0, running: 0, settled: 0, cancelled: 0, expired: 0, closed: 0 };
@@ -26,6 +26,7 @@ export function NetworkPage() {
   const slashed = points(view.events, "providerSlashed", "amount");
   const recent = paid.filter((p) => p.time > view.now - RATE_WINDOW_SECONDS).length;
   const rate = bucketed([points(view.events, "replicaPaid")], BUCKET_SECONDS);
+  const perMinute = rate.values[0].map((count) => count / (rate.bucketSeconds / 60));
   return (
     <Page title="Network">
       <Source account={view.network.address} />
@@ -47,11 +48,11 @@ export function NetworkPage() {
         <Figure name="replicas-per-minute" label={`verified replicas / minute (last ${RATE_WINDOW_SECONDS / 60} min)`}>
           {(recent / (RATE_WINDOW_SECONDS / 60)).toFixed(1)}
         </Figure>
-        <Figure name="paid-total" label="paid to providers">
-          <Tokens amount={paid.reduce((s, p) => s + BigInt(p.value), 0n)} />
+        <Figure name="paid-total" label="ever paid to providers registered now">
+          <Tokens amount={providers.reduce((sum, p) => sum + big(p.earned), 0n)} />
         </Figure>
-        <Figure name="slashed-total" label="slashed">
-          <Tokens amount={slashed.reduce((s, p) => s + BigInt(p.value), 0n)} />
+        <Figure name="slashed-total" label="ever slashed from providers registered now">
+          <Tokens amount={providers.reduce((sum, p) => sum + big(p.slashed), 0n)} />
         </Figure>
       </div>
       <div class="charts">
@@ -59,11 +60,11 @@ export function NetworkPage() {
           name="verified"
           title="verified replicas per minute"
           times={rate.times}
-          series={[{ label: "verified replicas", values: rate.values[0], color: "#2a7" }]}
+          series={[{ label: "verified replicas", values: perMinute, color: "#2a7" }]}
         />
         <CumulativeTokens
           name="payouts"
-          title="paid and slashed (cumulative tokens)"
+          title="paid and slashed over the history read (cumulative tokens)"
           series={[
             { label: "paid", points: paid, color: "#27c" },
             { label: "slashed", points: slashed, color: "#c33" },

@@ -4,6 +4,7 @@ import { useState } from "preact/hooks";
 import { type ProviderAccount, readAddress } from "../chain";
 import {
   big,
+  commissionAt,
   completionRate,
   delegatedStake,
   delegationUnbonding,
@@ -16,14 +17,14 @@ import { Address, CumulativeTokens, Figure, Notice, Page, Source, Tokens, useSes
 import { points } from "./network";
 
 /** A provider's figures as the list shows and sorts them. */
-function row(address: string, p: ProviderAccount) {
+function row(address: string, p: ProviderAccount, now: number) {
   const completed = num(p.completed);
   return {
     address,
     provider: p,
     mops: num(p.proven.mops),
     pay: completed === 0 ? 0 : num(p.earned) / completed,
-    commission: p.pool.commissionBps as number,
+    commission: commissionAt(p.pool, now),
     stake: num(p.stake),
     delegated: delegatedStake(p.stake, p.pool),
     completion: completionRate(p.completed, p.failed, p.missed) ?? -1,
@@ -37,7 +38,7 @@ export function ProvidersPage() {
   const [sort, setSort] = useState<keyof Row>("mops");
   const [descending, setDescending] = useState(true);
   const rows = [...view.providers.entries()]
-    .map(([address, p]) => row(address, p))
+    .map(([address, p]) => row(address, p, view.now))
     .sort((a, b) => (descending ? -1 : 1) * ((a[sort] as number) - (b[sort] as number)));
   const header = (key: keyof Row, label: string) => (
     <th>
@@ -115,12 +116,15 @@ export function ProviderPage({ address }: { address: string }) {
         <Figure name="authority" label="authority"><Address value={p.authority} /></Figure>
         <Figure name="stake" label="active stake"><Tokens amount={p.stake} /></Figure>
         <Figure name="delegated" label="of which delegated"><Tokens amount={delegatedStake(p.stake, p.pool)} /></Figure>
-        <Figure name="unbonding" label="unbonding">
-          <Tokens amount={p.unbonding} /> {big(p.unbonding) > 0n ? `until ${when(num(p.unbondingEndsAt))}` : ""}
+        <Figure name="unbonding" label="unbonding (own and delegators')">
+          <Tokens amount={p.unbonding} />
+          {big(p.pool.ownUnbondingShares) > 0n ? `; its own until ${when(num(p.unbondingEndsAt))}` : ""}
         </Figure>
         <Figure name="commission" label="commission">
-          {formatBps(p.pool.commissionBps)}
-          {p.pool.pendingCommissionBps !== null ? ` (→ ${formatBps(p.pool.pendingCommissionBps)} from ${when(num(p.pool.commissionEffectiveAt))})` : ""}
+          {formatBps(commissionAt(p.pool, view.now))}
+          {p.pool.pendingCommissionBps !== null && commissionAt(p.pool, view.now) !== p.pool.pendingCommissionBps
+            ? ` (→ ${formatBps(p.pool.pendingCommissionBps)} from ${when(num(p.pool.commissionEffectiveAt))})`
+            : ""}
         </Figure>
         <Figure name="counters" label="completed / failed / missed">
           {num(p.completed)} / {num(p.failed)} / {num(p.missed)}
