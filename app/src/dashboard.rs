@@ -34,7 +34,13 @@ impl Dashboard {
         // The server exits when its standard input closes: with this process, however it ends.
         command
             .arg(&script)
-            .args(["--port", &port.to_string(), "--rpc", rpc_url, "--exit-with-stdin"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--rpc",
+                rpc_url,
+                "--exit-with-stdin",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
