@@ -724,7 +724,7 @@ fn jobs_whose_shards_or_proofs_do_not_fit_are_refused() {
         (
             KernelSpec::MonteCarlo {
                 blocks: 16,
-                samples_per_block: 1 << 12,
+                samples_per_block: 1 << 13,
             },
             spot,
             GpuShareError::LeafTooExpensive,

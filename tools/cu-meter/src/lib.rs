@@ -1,0 +1,288 @@
+//! Compute units measured, not guessed. The program's verification paths (gpushare-core's leaf
+//! recomputation for each kernel, and the RFC 6962 inclusion check) are lowered to eBPF with LLVM
+//! ([`lower`]), linked as the SBF loader would ([`link`]), and run in solana-sbpf's interpreter with
+//! agave's syscall costs ([`vm`]); every result is checked against the native function. The
+//! measurements bound what the program accepts (see `tests/budget.rs` and docs/verification.md).
+pub mod error;
+pub mod link;
+pub mod lower;
+pub mod vm;
+
+use std::path::Path;
+
+use gpushare_core::kernels::{Kernel, MAX_SHARD_OUTPUT_BYTES, seeded_leaf};
+use gpushare_core::merkle::{Hash, node_hash};
+use gpushare_core::spot_check::{leaf_cost_units, leaf_fits_budget};
+use gpushare_cu_probe::Case;
+use gpushare_cu_probe::case::{INPUT_REGION_BYTES, OUTCOME_OFFSET};
+
+pub use error::MeterError;
+
+/// The seed every measured job uses (any seed costs the same).
+const SEED: [u8; 32] = [7; 32];
+
+/// One measured run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Measurement {
+    /// What ran: `gemm_i8 leaf`, `sha256_chain leaf`, `monte_carlo leaf`, `inclusion check`.
+    pub path: &'static str,
+    /// Its size, in words (`k = 1024`).
+    pub parameter: String,
+    /// The parameter's value.
+    pub value: u64,
+    /// All units, as agave would charge them.
+    pub units: u64,
+    /// Of those, units charged by syscalls (`sol_sha256`, `sol_memcpy_`…).
+    pub syscall_units: u64,
+    /// What the program charges for it (`leaf_cost_units`), for a leaf.
+    pub charged: Option<u64>,
+    /// Whether this is the largest size `create_job` accepts (the deepest tree, for inclusion).
+    pub largest: bool,
+}
+
+impl Measurement {
+    /// Units charged by instructions.
+    pub fn instructions(&self) -> u64 {
+        self.units - self.syscall_units
+    }
+
+    /// The measurements as a table.
+    pub fn table(all: &[Measurement]) -> String {
+        let mut out = format!(
+            "{:<18} {:<34} {:>10} {:>13} {:>14} {:>10}\n",
+            "path", "parameter", "units", "instructions", "syscall units", "charged"
+        );
+        for m in all {
+            let largest = if m.largest { " (largest accepted)" } else { "" };
+            out.push_str(&format!(
+                "{:<18} {:<34} {:>10} {:>13} {:>14} {:>10}\n",
+                m.path,
+                format!("{}{largest}", m.parameter),
+                m.units,
+                m.instructions(),
+                m.syscall_units,
+                m.charged.map_or_else(|| "-".to_owned(), |c| c.to_string()),
+            ));
+        }
+        out
+    }
+
+    /// The measurements as JSON.
+    pub fn json(all: &[Measurement]) -> String {
+        serde_json::to_string_pretty(all).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
+
+/// The eBPF program, built once.
+pub struct Meter {
+    program: vm::Program,
+}
+
+impl Meter {
+    /// Builds the probe into `work_dir` (default: `$CARGO_TARGET_DIR/cu-meter`), lowers, links and loads it.
+    pub fn build(work_dir: Option<&Path>) -> Result<Self, MeterError> {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let work_dir = match work_dir {
+            Some(dir) => dir.to_path_buf(),
+            None => std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| workspace.join("target"), Into::into)
+                .join("cu-meter"),
+        };
+        std::fs::create_dir_all(&work_dir)
+            .map_err(|e| MeterError::Io(work_dir.display().to_string(), e))?;
+        let bitcode = lower::probe_bitcode(&workspace, &work_dir.join("probe"))?;
+        let object = lower::to_object(&bitcode, &work_dir)?;
+        let bytes =
+            std::fs::read(&object).map_err(|e| MeterError::Io(object.display().to_string(), e))?;
+        Ok(Self {
+            program: vm::Program::load(link::link(&bytes)?)?,
+        })
+    }
+
+    /// Runs `case` as eBPF and natively; the measurement, if both agree.
+    pub fn measure(
+        &self,
+        path: &'static str,
+        parameter: String,
+        value: u64,
+        case: &Case,
+    ) -> Result<Measurement, MeterError> {
+        let charged = match case {
+            Case::Leaf { kernel, .. } => Some(leaf_cost_units(kernel)),
+            Case::Inclusion { .. } => None,
+        };
+        let name = format!("{path} ({parameter})");
+        let mut input = case.encode();
+        input.resize(INPUT_REGION_BYTES, 0);
+        let run = self.program.run(input).map_err(|error| MeterError::Run {
+            case: name.clone(),
+            error,
+        })?;
+        let outcome = &run.input[OUTCOME_OFFSET..];
+        let word =
+            |at: usize| u64::from_le_bytes(outcome[at..at + 8].try_into().unwrap_or_default());
+        let (status, len) = (word(0), word(8) as usize);
+        let ebpf = (status == 0)
+            .then(|| outcome.get(16..16 + len).map(<[u8]>::to_vec))
+            .flatten();
+        if ebpf != case.run().ok() {
+            return Err(MeterError::Mismatch { case: name });
+        }
+        Ok(Measurement {
+            path,
+            parameter,
+            value,
+            units: run.units,
+            syscall_units: run.syscall_units,
+            charged,
+            largest: false,
+        })
+    }
+}
+
+/// The largest `value` in `1..=max` for which `fits(value)` holds (`fits` holds up to a point).
+pub fn largest_accepted(max: u32, fits: impl Fn(u32) -> bool) -> u32 {
+    let (mut low, mut high) = (1u32, max);
+    while low < high {
+        let middle = low + (high - low).div_ceil(2);
+        if fits(middle) {
+            low = middle
+        } else {
+            high = middle - 1
+        }
+    }
+    low
+}
+
+/// The largest kernels `create_job` accepts, by the program's own check (`leaf_fits_budget`).
+pub fn largest_kernels() -> [Kernel; 3] {
+    let gemm = |k| Kernel::GemmI8 { m: 8, n: 8, k };
+    let chain = |leaf_every| Kernel::Sha256Chain {
+        steps: 2 * leaf_every,
+        leaf_every,
+    };
+    let monte_carlo = |samples_per_block| Kernel::MonteCarlo {
+        blocks: 1,
+        samples_per_block,
+    };
+    [
+        gemm(largest_accepted(
+            gpushare_core::kernels::MAX_GEMM_DIM,
+            |k| leaf_fits_budget(&gemm(k)),
+        )),
+        chain(largest_accepted(u32::MAX / 2, |e| {
+            leaf_fits_budget(&chain(e))
+        })),
+        monte_carlo(largest_accepted(u32::MAX, |s| {
+            leaf_fits_budget(&monte_carlo(s))
+        })),
+    ]
+}
+
+/// Depth of the deepest Merkle tree a shard can have: the most leaves, at the smallest leaf (4 bytes).
+pub fn deepest_tree() -> u32 {
+    let smallest_leaf = Kernel::MonteCarlo {
+        blocks: 1,
+        samples_per_block: 1,
+    }
+    .leaf_bytes() as u64;
+    (MAX_SHARD_OUTPUT_BYTES / smallest_leaf)
+        .next_power_of_two()
+        .ilog2()
+}
+
+/// The leaf case that measures `kernel`: the second leaf (a sha256_chain leaf after the first
+/// starts from the previous state, as most proofs do).
+pub fn leaf_case(kernel: Kernel) -> Case {
+    let previous = match kernel {
+        Kernel::Sha256Chain { .. } => seeded_leaf(kernel, &SEED, 1, 0, 0, None)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok()),
+        _ => None,
+    };
+    let leaf = u64::from(matches!(kernel, Kernel::Sha256Chain { .. }));
+    Case::Leaf {
+        kernel,
+        seed: SEED,
+        shards: 1,
+        shard: 0,
+        leaf,
+        previous,
+    }
+}
+
+/// An inclusion check of leaf 0 of a tree of 2^`depth` leaves (every level a hash; the root folded
+/// from the path, so the check passes).
+pub fn inclusion_case(depth: u32) -> Case {
+    let leaf_hash: Hash = [1; 32];
+    let path: Vec<Hash> = (0..depth).map(|level| [level as u8 + 2; 32]).collect();
+    let root = path
+        .iter()
+        .fold(leaf_hash, |hash, sibling| node_hash(&hash, sibling));
+    Case::Inclusion {
+        index: 0,
+        size: 1 << depth,
+        leaf_hash,
+        path,
+        root,
+    }
+}
+
+/// Sizes measured below the largest: the smallest (where a leaf's fixed cost weighs most) and 64.
+const SMALL_SIZES: [u32; 2] = [1, 64];
+
+/// Every measurement docs/verification.md reports: each kernel's leaf at sizes 1 and 64 and at the
+/// largest `create_job` accepts, and the inclusion check at depth 1 and at the deepest tree.
+pub fn measure_all(work_dir: Option<&Path>) -> Result<Vec<Measurement>, MeterError> {
+    let meter = Meter::build(work_dir)?;
+    let mut all = Vec::new();
+    let [gemm, chain, monte_carlo] = largest_kernels();
+    let sized = |kernel: Kernel| match kernel {
+        Kernel::GemmI8 { k, .. } => ("gemm_i8 leaf", "k", k),
+        Kernel::Sha256Chain { leaf_every, .. } => ("sha256_chain leaf", "leaf_every", leaf_every),
+        Kernel::MonteCarlo {
+            samples_per_block, ..
+        } => ("monte_carlo leaf", "samples_per_block", samples_per_block),
+    };
+    for largest in [gemm, chain, monte_carlo] {
+        let (path, name, max) = sized(largest);
+        for size in SMALL_SIZES.into_iter().chain([max]) {
+            let kernel = with_size(largest, size);
+            let mut measured = meter.measure(
+                path,
+                format!("{name} = {size}"),
+                size.into(),
+                &leaf_case(kernel),
+            )?;
+            measured.largest = size == max;
+            all.push(measured);
+        }
+    }
+    let deepest = deepest_tree();
+    for depth in [1, deepest] {
+        let mut measured = meter.measure(
+            "inclusion check",
+            format!("depth = {depth}"),
+            depth.into(),
+            &inclusion_case(depth),
+        )?;
+        measured.largest = depth == deepest;
+        all.push(measured);
+    }
+    Ok(all)
+}
+
+/// `kernel` with its measured size (k, leaf_every or samples per block) set to `size`.
+fn with_size(kernel: Kernel, size: u32) -> Kernel {
+    match kernel {
+        Kernel::GemmI8 { m, n, .. } => Kernel::GemmI8 { m, n, k: size },
+        Kernel::Sha256Chain { .. } => Kernel::Sha256Chain {
+            steps: 2 * size,
+            leaf_every: size,
+        },
+        Kernel::MonteCarlo { blocks, .. } => Kernel::MonteCarlo {
+            blocks,
+            samples_per_block: size,
+        },
+    }
+}
