@@ -326,9 +326,12 @@ pub fn monte_carlo_key(seed: &[u8; 32]) -> [u32; 2] {
     [d as u32, (d >> 32) as u32]
 }
 
-/// Whether the point (x, y), read as fractions of 2³², falls inside the quarter circle.
+/// Whether the point (x, y), read as fractions of 2³², falls inside the quarter circle: x² + y² < 2⁶⁴,
+/// that is, the sum of the two squares (each below 2⁶⁴) does not overflow 64 bits. No 128-bit
+/// arithmetic, which SBF can only do by calling `__multi3`.
 pub fn inside_quarter_circle(x: u32, y: u32) -> bool {
-    u128::from(x) * u128::from(x) + u128::from(y) * u128::from(y) < 1u128 << 64
+    let square = |v: u32| u64::from(v) * u64::from(v);
+    square(x).checked_add(square(y)).is_some()
 }
 
 /// Hits of block `block`: sample pair t uses Philox4x32-10 on counter (t, block, 0, 0); words 0–1 are
@@ -393,7 +396,27 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn the_quarter_circle_test_at_its_edges() {
+        // 2 · 0xb504f333² = 2⁶⁴ − 11,857,053,614 (just inside); one more on each axis is outside.
+        assert!(
+            inside_quarter_circle(u32::MAX, 0) && inside_quarter_circle(0xb504_f333, 0xb504_f333)
+        );
+        assert!(
+            !inside_quarter_circle(0xb504_f334, 0xb504_f334)
+                && !inside_quarter_circle(u32::MAX, u32::MAX)
+        );
+        assert!(inside_quarter_circle(0, 0));
+    }
+
     proptest! {
+        /// The 64-bit test is the definition, x² + y² < 2⁶⁴ in 128 bits, on every input.
+        #[test]
+        fn the_quarter_circle_test_is_the_128_bit_definition(x in any::<u32>(), y in any::<u32>()) {
+            let definition = u128::from(x) * u128::from(x) + u128::from(y) * u128::from(y) < 1u128 << 64;
+            prop_assert_eq!(inside_quarter_circle(x, y), definition);
+        }
+
         #[test]
         fn fill_is_element_by_element(seed in any::<u64>(), first in 0u64..1 << 40, len in 0usize..70) {
             let mut filled = alloc::vec![0i8; len];

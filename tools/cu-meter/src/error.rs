@@ -13,6 +13,8 @@ pub enum MeterError {
     Load(String),
     #[error("{case}: the eBPF run failed: {error}")]
     Run { case: String, error: String },
-    #[error("{case}: the eBPF result differs from the native one")]
+    #[error("{case}: the eBPF run did not verify, or its result differs from the native one")]
     Mismatch { case: String },
+    #[error("a case cannot be built: {0}")]
+    Case(String),
 }

@@ -82,16 +82,18 @@ impl Meter {
     /// Builds the probe into `work_dir` (default: `$CARGO_TARGET_DIR/cu-meter`), lowers, links and loads it.
     pub fn build(work_dir: Option<&Path>) -> Result<Self, MeterError> {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let work_dir = match work_dir {
-            Some(dir) => dir.to_path_buf(),
-            None => std::env::var_os("CARGO_TARGET_DIR")
-                .map_or_else(|| workspace.join("target"), Into::into)
-                .join("cu-meter"),
-        };
-        std::fs::create_dir_all(&work_dir)
+        // The probe's build is cached (cargo locks its directory); the IR and the object of this run
+        // go to `work_dir`, or to a directory of this run's own.
+        let probe_dir = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| workspace.join("target"), Into::into)
+            .join("cu-meter");
+        let bitcode = lower::probe_bitcode(&workspace, &probe_dir)?;
+        let scratch =
+            tempfile::tempdir().map_err(|e| MeterError::Io("a temporary directory".into(), e))?;
+        let work_dir = work_dir.unwrap_or(scratch.path());
+        std::fs::create_dir_all(work_dir)
             .map_err(|e| MeterError::Io(work_dir.display().to_string(), e))?;
-        let bitcode = lower::probe_bitcode(&workspace, &work_dir.join("probe"))?;
-        let object = lower::to_object(&bitcode, &work_dir)?;
+        let object = lower::to_object(&bitcode, work_dir)?;
         let bytes =
             std::fs::read(&object).map_err(|e| MeterError::Io(object.display().to_string(), e))?;
         Ok(Self {
@@ -125,7 +127,13 @@ impl Meter {
         let ebpf = (status == 0)
             .then(|| outcome.get(16..16 + len).map(<[u8]>::to_vec))
             .flatten();
-        if ebpf != case.run().ok() {
+        // Only a successful verification is a measurement: both sides computed the leaf, or the path held.
+        let native = case.run().ok();
+        let verified = match case {
+            Case::Leaf { .. } => native.is_some(),
+            Case::Inclusion { .. } => native.as_deref() == Some(&[1]),
+        };
+        if !verified || ebpf != native {
             return Err(MeterError::Mismatch { case: name });
         }
         Ok(Measurement {
@@ -193,21 +201,38 @@ pub fn deepest_tree() -> u32 {
 
 /// The leaf case that measures `kernel`: the second leaf (a sha256_chain leaf after the first
 /// starts from the previous state, as most proofs do).
-pub fn leaf_case(kernel: Kernel) -> Case {
+pub fn leaf_case(kernel: Kernel) -> Result<Case, MeterError> {
     let previous = match kernel {
-        Kernel::Sha256Chain { .. } => seeded_leaf(kernel, &SEED, 1, 0, 0, None)
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok()),
+        Kernel::Sha256Chain { .. } => {
+            let first = seeded_leaf(kernel, &SEED, 1, 0, 0, None)
+                .map_err(|e| MeterError::Case(e.to_string()))?;
+            Some(
+                first
+                    .try_into()
+                    .map_err(|_| MeterError::Case("a 32-byte chain state".into()))?,
+            )
+        }
         _ => None,
     };
-    let leaf = u64::from(matches!(kernel, Kernel::Sha256Chain { .. }));
+    Ok(Case::Leaf {
+        kernel,
+        seed: SEED,
+        shards: 1,
+        shard: 0,
+        leaf: u64::from(previous.is_some()),
+        previous,
+    })
+}
+
+/// The first leaf of a sha256_chain shard, which also derives the start state from the seed.
+pub fn first_leaf_case(kernel: Kernel) -> Case {
     Case::Leaf {
         kernel,
         seed: SEED,
         shards: 1,
         shard: 0,
-        leaf,
-        previous,
+        leaf: 0,
+        previous: None,
     }
 }
 
@@ -232,7 +257,8 @@ pub fn inclusion_case(depth: u32) -> Case {
 const SMALL_SIZES: [u32; 2] = [1, 64];
 
 /// Every measurement docs/verification.md reports: each kernel's leaf at sizes 1 and 64 and at the
-/// largest `create_job` accepts, and the inclusion check at depth 1 and at the deepest tree.
+/// largest `create_job` accepts (for sha256_chain also its first leaf), and the inclusion check at
+/// depth 1 and at the deepest tree.
 pub fn measure_all(work_dir: Option<&Path>) -> Result<Vec<Measurement>, MeterError> {
     let meter = Meter::build(work_dir)?;
     let mut all = Vec::new();
@@ -252,12 +278,22 @@ pub fn measure_all(work_dir: Option<&Path>) -> Result<Vec<Measurement>, MeterErr
                 path,
                 format!("{name} = {size}"),
                 size.into(),
-                &leaf_case(kernel),
+                &leaf_case(kernel)?,
             )?;
             measured.largest = size == max;
             all.push(measured);
         }
     }
+    // A sha256_chain shard's first leaf also derives its start state.
+    let (_, _, max) = sized(chain);
+    let mut first = meter.measure(
+        "sha256_chain leaf",
+        format!("leaf_every = {max}, first leaf"),
+        max.into(),
+        &first_leaf_case(chain),
+    )?;
+    first.largest = true;
+    all.push(first);
     let deepest = deepest_tree();
     for depth in [1, deepest] {
         let mut measured = meter.measure(

@@ -39,15 +39,23 @@ pub fn link(object: &[u8]) -> Result<Linked, MeterError> {
         .sections()
         .filter(|s| s.kind() == object::SectionKind::Text && s.size() > 0)
         .collect();
+    // Unwinding tables are never read: panics abort.
     let rodatas: Vec<_> = file
         .sections()
         .filter(|s| {
             matches!(
                 s.kind(),
                 object::SectionKind::ReadOnlyData | object::SectionKind::ReadOnlyString
-            )
+            ) && s.name() != Ok(".eh_frame")
         })
         .collect();
+    // Pointers inside read-only data would need relocating at load time; the probe has none.
+    if let Some(section) = rodatas.iter().find(|s| s.relocations().next().is_some()) {
+        return Err(MeterError::Link(format!(
+            "{} holds relocations (pointer tables), which this linker does not apply",
+            section.name().unwrap_or("read-only data")
+        )));
+    }
     let mut text = Vec::new();
     let mut text_base = std::collections::HashMap::new();
     for section in &texts {
@@ -112,6 +120,11 @@ pub fn link(object: &[u8]) -> Result<Linked, MeterError> {
                     functions.insert(pc);
                     set_call(insn, key(pc));
                     relocated.insert(at / 8);
+                }
+                (R_BPF_64_64, SymbolSection::Section(_)) if insn.len() < 16 => {
+                    return Err(MeterError::Link(format!(
+                        "lddw at {at:#x} cut off by the text's end"
+                    )));
                 }
                 (R_BPF_64_64, SymbolSection::Section(target)) => {
                     let target_base = rodata_base.get(&target).ok_or_else(|| {

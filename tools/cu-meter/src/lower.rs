@@ -1,8 +1,10 @@
 //! Lowers the probe crate to an eBPF object: rustc emits the whole program (the probe, gpushare-core,
 //! core and alloc, merged by fat LTO) as LLVM bitcode for the host; the IR is retargeted to BPF, with
-//! what the upstream BPF backend cannot select rewritten as the SBF toolchain provides it (memory
-//! operations to the `sol_mem*_` syscalls, 128-bit multiplies to compiler-builtins' algorithm,
-//! overflow-checked multiplies without a 128-bit product); `llc-22` emits the object.
+//! what the upstream BPF backend cannot select rewritten as the SBF toolchain provides it: memory
+//! operations of variable length call the `sol_mem*_` syscalls; a 128-bit multiply, and the high half
+//! an overflow-checked 64-bit multiply needs, call out-of-line functions computing it in 64-bit parts,
+//! as SBF programs call compiler-builtins' `__multi3` (out of line, so that known-zero operands cannot
+//! fold the work away, as they cannot on SBF); `llc-22` emits the object.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -10,9 +12,6 @@ use crate::error::MeterError;
 
 /// The BPF target's data layout, replacing the host's.
 const BPF_DATA_LAYOUT: &str = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128";
-/// Memory operations at most this long (constant) stay inline, as LLVM expands them; longer or
-/// variable ones call the syscalls, as SBF programs do.
-const INLINE_MEMORY_OP_BYTES: u64 = 256;
 /// The host attributes that mean nothing for BPF.
 const HOST_ATTRIBUTES: [&str; 4] = ["probe-stack", "target-cpu", "target-features", "tune-cpu"];
 
@@ -36,17 +35,21 @@ define internal void @gpushare.memset(ptr %d, i8 %c, i64 %n, i1 %v) alwaysinline
 }
 define internal { i64, i1 } @gpushare.umul_with_overflow_i64(i64 %a, i64 %b) alwaysinline {
   %p = mul i64 %a, %b
-  %z = icmp eq i64 %a, 0
-  %den = select i1 %z, i64 1, i64 %a
-  %q = udiv i64 %p, %den
-  %ne = icmp ne i64 %q, %b
-  %nz = xor i1 %z, true
-  %o = and i1 %nz, %ne
+  %h = call i64 @gpushare.umulh(i64 %a, i64 %b)
+  %o = icmp ne i64 %h, 0
   %r0 = insertvalue { i64, i1 } poison, i64 %p, 0
   %r1 = insertvalue { i64, i1 } %r0, i1 %o, 1
   ret { i64, i1 } %r1
 }
-define internal i64 @gpushare.umulh(i64 %a, i64 %b) alwaysinline {
+define internal i64 @gpushare.multi3_hi(i64 %alo, i64 %ahi, i64 %blo, i64 %bhi) noinline {
+  %h0 = call i64 @gpushare.umulh(i64 %alo, i64 %blo)
+  %h1 = mul i64 %ahi, %blo
+  %h2 = mul i64 %alo, %bhi
+  %h3 = add i64 %h0, %h1
+  %hi = add i64 %h3, %h2
+  ret i64 %hi
+}
+define internal i64 @gpushare.umulh(i64 %a, i64 %b) noinline {
   %al = and i64 %a, 4294967295
   %ah = lshr i64 %a, 32
   %bl = and i64 %b, 4294967295
@@ -69,8 +72,15 @@ define internal i64 @gpushare.umulh(i64 %a, i64 %b) alwaysinline {
 
 /// Builds the probe crate's merged bitcode; returns its path.
 pub fn probe_bitcode(workspace: &Path, target_dir: &Path) -> Result<PathBuf, MeterError> {
+    check_llvm_version()?;
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .current_dir(workspace)
+        // The probe is built for the host, as it is: nothing inherited may redirect or reconfigure it.
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .args([
             "rustc",
             "--quiet",
@@ -110,6 +120,33 @@ pub fn probe_bitcode(workspace: &Path, target_dir: &Path) -> Result<PathBuf, Met
         })
         .max_by_key(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
         .ok_or_else(|| MeterError::Tool("cargo rustc".into(), "no bitcode written".into()))
+}
+
+/// The LLVM major version of the tools (`llc-22` …).
+const LLVM_MAJOR: &str = "22";
+
+/// Refuses a rustc whose LLVM is not the tools' (its bitcode would not read, or read differently).
+fn check_llvm_version() -> Result<(), MeterError> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = Command::new(&rustc)
+        .arg("-vV")
+        .output()
+        .map_err(|e| MeterError::Tool("rustc -vV".into(), e.to_string()))?;
+    let version = String::from_utf8_lossy(&output.stdout);
+    let llvm = version
+        .lines()
+        .find_map(|line| line.strip_prefix("LLVM version: "))
+        .unwrap_or("unknown");
+    if llvm.split('.').next() == Some(LLVM_MAJOR) {
+        Ok(())
+    } else {
+        Err(MeterError::Tool(
+            "rustc".into(),
+            format!(
+                "its LLVM is {llvm}; the meter lowers with LLVM {LLVM_MAJOR}'s tools (llc-{LLVM_MAJOR})"
+            ),
+        ))
+    }
 }
 
 /// Lowers `bitcode` to a BPF object in `dir`: disassembly, rewriting, inlining, code generation.
@@ -205,8 +242,9 @@ fn strip_host_attributes(line: &str) -> String {
         .join(" ")
 }
 
-/// Memory operations longer than [`INLINE_MEMORY_OP_BYTES`] or of variable length, and overflow-checked
-/// 64-bit multiplies, call the helpers instead of the intrinsics.
+/// Memory operations of variable length, and overflow-checked 64-bit multiplies, call the helpers
+/// instead of the intrinsics. Constant-length memory operations are left to `llc`, which expands
+/// them inline as SBF's backend does, or fails loudly where it would need a library call.
 fn rewrite_calls(line: &str) -> String {
     let mut line = line.replace(
         "@llvm.umul.with.overflow.i64(",
@@ -217,9 +255,7 @@ fn rewrite_calls(line: &str) -> String {
         ("@llvm.memmove.p0.p0.i64(", "@gpushare.memmove("),
         ("@llvm.memset.p0.i64(", "@gpushare.memset("),
     ] {
-        if line.contains(intrinsic)
-            && constant_length(&line).is_none_or(|n| n > INLINE_MEMORY_OP_BYTES)
-        {
+        if line.contains(intrinsic) && constant_length(&line).is_none() {
             line = line.replace(intrinsic, helper);
         }
     }
@@ -230,12 +266,13 @@ fn rewrite_calls(line: &str) -> String {
 fn constant_length(line: &str) -> Option<u64> {
     let end = line.find(", i1 false)")?;
     let before = &line[..end];
-    let start = before.rfind("i64 ")? + 4;
-    before[start..].parse().ok()
+    let start = before.rfind(", i64 ")? + 6;
+    before[start..].trim_start_matches("noundef ").parse().ok()
 }
 
-/// `%x = mul … i128 %a, %b` expanded into 64-bit parts, as compiler-builtins' `__multi3` computes it
-/// on SBF (the BPF backend cannot call it).
+/// `%x = mul … i128 %a, %b` computed from 64-bit parts: the low half inline, the high half by the
+/// out-of-line `gpushare.multi3_hi`, standing for SBF's call to `__multi3` (which the BPF backend
+/// cannot make).
 fn expand_wide_multiply(line: &str) -> Option<String> {
     let (result, rest) = line.trim_start().split_once(" = mul ")?;
     let operands = rest.split_once("i128 ")?.1;
@@ -262,22 +299,8 @@ fn expand_wide_multiply(line: &str) -> Option<String> {
     let (alo, ahi, blo, bhi) = (v("alo"), v("ahi"), v("blo"), v("bhi"));
     out.push_str(&format!("  {} = mul i64 {alo}, {blo}\n", v("lo")));
     out.push_str(&format!(
-        "  {} = call i64 @gpushare.umulh(i64 {alo}, i64 {blo})\n",
-        v("h0")
-    ));
-    out.push_str(&format!("  {} = mul i64 {ahi}, {blo}\n", v("h1")));
-    out.push_str(&format!("  {} = mul i64 {alo}, {bhi}\n", v("h2")));
-    out.push_str(&format!(
-        "  {} = add i64 {}, {}\n",
-        v("h3"),
-        v("h0"),
-        v("h1")
-    ));
-    out.push_str(&format!(
-        "  {} = add i64 {}, {}\n",
-        v("hi"),
-        v("h3"),
-        v("h2")
+        "  {} = call i64 @gpushare.multi3_hi(i64 {alo}, i64 {ahi}, i64 {blo}, i64 {bhi})\n",
+        v("hi")
     ));
     out.push_str(&format!("  {} = zext i64 {} to i128\n", v("lz"), v("lo")));
     out.push_str(&format!("  {} = zext i64 {} to i128\n", v("hz"), v("hi")));

@@ -82,6 +82,14 @@ impl Meter {
         Ok(())
     }
 
+    /// Copies `n` bytes from `src` to `dst` (overlap allowed), charged as `sol_memmove_`.
+    fn copy(&mut self, dst: u64, src: u64, n: u64) -> Result<u64, Box<dyn std::error::Error>> {
+        self.charge_mem_op(n);
+        let bytes = self.read(src, n)?;
+        self.write(dst, &bytes)?;
+        Ok(0)
+    }
+
     /// agave's `mem_op_consume`.
     fn charge_mem_op(&mut self, len: u64) {
         self.charge(MEM_OP_BASE_COST.max(len / CPI_BYTES_PER_UNIT));
@@ -112,14 +120,24 @@ declare_builtin_function!(
 );
 
 declare_builtin_function!(
-    /// `sol_memcpy_(dst, src, n)`, charged as agave's `mem_op_consume`.
+    /// `sol_memcpy_(dst, src, n)`, charged as agave's `mem_op_consume`; overlapping ranges are
+    /// refused, as agave refuses them.
     SolMemcpy,
     fn rust(meter: &mut Meter, dst: u64, src: u64, n: u64, _d: u64, _e: u64,
     ) -> Result<u64, Box<dyn std::error::Error>> {
-        meter.charge_mem_op(n);
-        let bytes = meter.read(src, n)?;
-        meter.write(dst, &bytes)?;
-        Ok(0)
+        if src.max(dst) - src.min(dst) < n {
+            return Err("sol_memcpy_: overlapping copy".into());
+        }
+        meter.copy(dst, src, n)
+    }
+);
+
+declare_builtin_function!(
+    /// `sol_memmove_(dst, src, n)`, charged as agave's `mem_op_consume`.
+    SolMemmove,
+    fn rust(meter: &mut Meter, dst: u64, src: u64, n: u64, _d: u64, _e: u64,
+    ) -> Result<u64, Box<dyn std::error::Error>> {
+        meter.copy(dst, src, n)
     }
 );
 
@@ -189,7 +207,7 @@ impl Program {
         let load = |e: solana_sbpf::elf::ElfError| MeterError::Load(e.to_string());
         SolSha256::register(&mut loader, "sol_sha256").map_err(load)?;
         SolMemcpy::register(&mut loader, "sol_memcpy_").map_err(load)?;
-        SolMemcpy::register(&mut loader, "sol_memmove_").map_err(load)?;
+        SolMemmove::register(&mut loader, "sol_memmove_").map_err(load)?;
         SolMemset::register(&mut loader, "sol_memset_").map_err(load)?;
         SolLog::register(&mut loader, "sol_log_").map_err(load)?;
         SolLog64::register(&mut loader, "sol_log_64_").map_err(load)?;

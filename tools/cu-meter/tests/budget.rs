@@ -2,7 +2,7 @@
 //! leaves an honest provider can prove in one transaction. A charge below what the leaf costs as
 //! eBPF (or within the margin of it) would let a client post a job whose honest providers can never
 //! prove their work, and are slashed for it.
-use gpushare_core::spot_check::{CHARGE_MARGIN_PERCENT, LEAF_BUDGET_UNITS};
+use gpushare_core::spot_check::CHARGE_MARGIN_PERCENT;
 use gpushare_cu_meter::measure_all;
 
 /// The most compute units a transaction may request (agave's `MAX_COMPUTE_UNIT_LIMIT`).
@@ -21,8 +21,8 @@ fn every_leaf_create_job_accepts_fits_one_proof_transaction_by_measure() {
     let leaves: Vec<_> = all.iter().filter(|m| m.charged.is_some()).collect();
     assert_eq!(
         leaves.iter().filter(|m| m.largest).count(),
-        3,
-        "one largest leaf per kernel"
+        4,
+        "one largest leaf per kernel, and sha256_chain's first"
     );
     for leaf in leaves {
         let charged = leaf.charged.unwrap_or_default();
@@ -34,11 +34,6 @@ fn every_leaf_create_job_accepts_fits_one_proof_transaction_by_measure() {
             leaf.units
         );
         if leaf.largest {
-            assert!(
-                charged <= LEAF_BUDGET_UNITS,
-                "{}: the largest accepted leaf is within the budget",
-                leaf.path
-            );
             assert!(
                 leaf.units + deepest.units + UNMEASURED_ALLOWANCE <= MAX_TRANSACTION_UNITS,
                 "{} ({}): {} units, with the deepest inclusion check ({}) and the allowance, exceed one transaction",
