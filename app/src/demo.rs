@@ -541,6 +541,8 @@ impl Worker {
             .arg(ctx.mint.to_string())
             .arg("--data-dir")
             .arg(&self.data_dir)
+            .arg("--input-dir")
+            .arg(inputs_dir(&ctx.dir))
             .arg("--metrics-addr")
             .arg(self.endpoint.to_string())
             .arg("--public-url")
@@ -1016,6 +1018,12 @@ async fn wait_for_release(client: &ClientSession, provider: &Pubkey) -> Result<(
 }
 
 /// The job's input, and for data jobs the bytes the client keeps to verify results.
+/// Where the run's data inputs are written: the one directory its providers let `file://` inputs
+/// come from (not the run's directory, which holds their keypairs).
+fn inputs_dir(dir: &Path) -> PathBuf {
+    dir.join("inputs")
+}
+
 fn job_input(
     spec: &JobSpec,
     dir: &Path,
@@ -1031,8 +1039,9 @@ fn job_input(
             };
             let mut bytes = vec![0u8; (m * k + k * n) as usize];
             rand::fill(&mut bytes[..]);
-            let path = dir.join(format!("job-{id}-input.bin"));
-            std::fs::write(&path, &bytes)
+            let path = inputs_dir(dir).join(format!("job-{id}-input.bin"));
+            std::fs::create_dir_all(inputs_dir(dir))
+                .and_then(|()| std::fs::write(&path, &bytes))
                 .map_err(|e| AppError::io(path.display().to_string(), e))?;
             let input = JobInput::Data {
                 uri: format!("file://{}", path.display()),

@@ -13,6 +13,7 @@ use solana_keypair::Keypair;
 use crate::backend::{BackendChoice, BackendOptions};
 use crate::devices::Devices;
 use crate::error::WorkerError;
+use crate::inputs::InputPolicy;
 
 /// Settings given on the command line or in the environment; unset ones come from the TOML file, which
 /// holds the same settings under the same names in snake case.
@@ -70,6 +71,36 @@ pub struct ConfigArgs {
     /// Largest data input downloaded, bytes [default: 1 GiB].
     #[arg(long, env = "GPUSHARE_MAX_INPUT_BYTES", global = true)]
     pub max_input_bytes: Option<u64>,
+    /// Directories `file://` job inputs may be read from (repeat, or comma-separated) [default:
+    /// none: file inputs are refused].
+    #[arg(
+        long = "input-dir",
+        env = "GPUSHARE_INPUT_DIRS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub input_dirs: Option<Vec<PathBuf>>,
+    /// Hosts (names or addresses) http(s) job inputs may reach at private, loopback or other
+    /// non-public addresses, such as your own mirror (repeat, or comma-separated) [default: none].
+    #[arg(
+        long = "input-allow-host",
+        env = "GPUSHARE_INPUT_ALLOW_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub input_allow_hosts: Option<Vec<String>>,
+    /// Seconds to connect to an input's server [default: 10].
+    #[arg(long, env = "GPUSHARE_INPUT_CONNECT_SECONDS", global = true)]
+    pub input_connect_seconds: Option<f64>,
+    /// Seconds an input's server may go silent mid-transfer [default: 30].
+    #[arg(long, env = "GPUSHARE_INPUT_READ_SECONDS", global = true)]
+    pub input_read_seconds: Option<f64>,
+    /// Seconds a whole input download may take [default: 600].
+    #[arg(long, env = "GPUSHARE_INPUT_TOTAL_SECONDS", global = true)]
+    pub input_total_seconds: Option<f64>,
+    /// Redirects an input download may follow [default: 5].
+    #[arg(long, env = "GPUSHARE_INPUT_MAX_REDIRECTS", global = true)]
+    pub input_max_redirects: Option<usize>,
     /// Seconds between rounds when nothing arrives over the websocket; without a websocket, each
     /// round re-reads every account the worker tracks [default: 2].
     #[arg(long, env = "GPUSHARE_POLL_SECONDS", global = true)]
@@ -103,7 +134,7 @@ pub struct Config {
     pub metrics_addr: SocketAddr,
     pub public_url: Option<String>,
     pub priority_fee: u64,
-    pub max_input_bytes: u64,
+    pub inputs: InputPolicy,
     pub poll_interval: Duration,
     pub resync_interval: Duration,
     pub retention: Duration,
@@ -129,6 +160,14 @@ fn number_within(
             range.end()
         )))
     }
+}
+
+/// Most redirects an input download may be set to follow.
+const MAX_INPUT_REDIRECTS: usize = 20;
+
+/// A time limit in seconds (0.1 s to a day), `default` when unset.
+fn seconds(what: &str, value: Option<f64>, default: f64) -> Result<Duration, WorkerError> {
+    number_within(what, value.unwrap_or(default), 0.1..=86_400.0).map(Duration::from_secs_f64)
 }
 
 fn parse_key(what: &str, text: &str) -> Result<Pubkey, WorkerError> {
@@ -231,10 +270,42 @@ impl Config {
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9464))),
             public_url: args.public_url.clone().or(file.public_url),
             priority_fee: args.priority_fee.or(file.priority_fee).unwrap_or(0),
-            max_input_bytes: args
-                .max_input_bytes
-                .or(file.max_input_bytes)
-                .unwrap_or(1 << 30),
+            inputs: InputPolicy {
+                dirs: args
+                    .input_dirs
+                    .clone()
+                    .or(file.input_dirs)
+                    .unwrap_or_default(),
+                allow_hosts: args
+                    .input_allow_hosts
+                    .clone()
+                    .or(file.input_allow_hosts)
+                    .unwrap_or_default(),
+                limit: args
+                    .max_input_bytes
+                    .or(file.max_input_bytes)
+                    .unwrap_or(1 << 30),
+                connect_timeout: seconds(
+                    "input_connect_seconds",
+                    args.input_connect_seconds.or(file.input_connect_seconds),
+                    10.0,
+                )?,
+                read_timeout: seconds(
+                    "input_read_seconds",
+                    args.input_read_seconds.or(file.input_read_seconds),
+                    30.0,
+                )?,
+                total_timeout: seconds(
+                    "input_total_seconds",
+                    args.input_total_seconds.or(file.input_total_seconds),
+                    600.0,
+                )?,
+                max_redirects: args
+                    .input_max_redirects
+                    .or(file.input_max_redirects)
+                    .unwrap_or(5)
+                    .min(MAX_INPUT_REDIRECTS),
+            },
             poll_interval: Duration::from_secs_f64(poll_seconds),
             resync_interval: Duration::from_secs_f64(resync_seconds),
             retention: Duration::from_secs_f64(retention_hours * 3_600.0),

@@ -39,9 +39,10 @@ use crate::engine::{Input, ShardRun};
 use crate::error::WorkerError;
 use crate::fault::Fault;
 use crate::index::{Held, SharedIndex, View};
+use crate::inputs::Inputs;
 use crate::metrics::Metrics;
+use crate::prover;
 use crate::store::{Needed, Pruned, SlotRecord, Store};
-use crate::{inputs, prover};
 
 /// A job's claim timeout must leave this many times the estimated compute time, plus
 /// [`CLAIM_TIMEOUT_SLACK_SECONDS`] for the transactions around it.
@@ -100,6 +101,8 @@ pub struct Worker {
     pub backend: Arc<dyn Backend>,
     pub store: Store,
     pub config: Config,
+    /// Fetches job inputs under the configured policy.
+    pub inputs: Inputs,
     pub metrics: Arc<Metrics>,
     pub fault: Fault,
     pub index: SharedIndex,
@@ -785,9 +788,9 @@ impl Worker {
     async fn start_compute(&self, slot: &Slot, job: &Job) -> Result<Computation, WorkerError> {
         let input = match &job.input {
             JobInput::Seed(seed) => Input::Seed(job_seed(seed, &slot.job.to_bytes())),
-            JobInput::Data { uri, sha256 } => Input::Data(
-                inputs::fetch(&self.store, uri, sha256, self.config.max_input_bytes).await?,
-            ),
+            JobInput::Data { uri, sha256 } => {
+                Input::Data(self.inputs.fetch(&self.store, uri, sha256).await?)
+            }
         };
         let (backend, kernel, shards, shard, fault) = (
             Arc::clone(&self.backend),
@@ -1096,11 +1099,11 @@ impl Worker {
     /// Returns the job when its input is unusable (it is not tried again).
     async fn claim(&self, slot: &Slot, job: &Job, now: i64, wait: Duration) -> Option<Pubkey> {
         if let JobInput::Data { uri, sha256 } = &job.input
-            && let Err(error) =
-                inputs::fetch(&self.store, uri, sha256, self.config.max_input_bytes).await
+            && let Err(error) = self.inputs.fetch(&self.store, uri, sha256).await
         {
-            tracing::warn!(job = %slot.job, %error, "unusable input; skipping the job");
-            self.metrics.fail("input");
+            let reason = error.reason();
+            tracing::warn!(job = %slot.job, reason, %error, "input refused; skipping the job, nothing claimed");
+            self.metrics.refuse_input(reason);
             return Some(slot.job);
         }
         tokio::time::sleep(wait).await;

@@ -1,137 +1,675 @@
-//! Data inputs: downloads a job's input from its `http(s)://` or `file://` URI with a size limit, checks
-//! its SHA-256 against the job, and keeps it in the data directory by hash.
-use std::path::Path;
+//! Data inputs under the provider's input policy: a job's `file://` input is read only from the
+//! directories the provider allows, and only if it is a regular file; an `http(s)://` input may only
+//! reach public addresses (checked on the addresses the connection is made to, so a name that
+//! resolves elsewhere later gains nothing), every redirect is checked again, and connect, read and
+//! total times and the size are limited while the body streams. Each refusal has a name, for the log
+//! and the metrics. Inputs that pass are checked against the job's SHA-256 and kept by hash.
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::redirect;
 use sha2::{Digest, Sha256};
 
 use crate::error::WorkerError;
 use crate::store::{Store, write_durably};
 
-/// Why an input could not be used.
-#[derive(Debug, thiserror::Error)]
+/// What a job's input may reach on the provider's machine and network.
+#[derive(Clone, Debug)]
+pub struct InputPolicy {
+    /// Directories `file://` inputs may be read from; none: every file input is refused.
+    pub dirs: Vec<PathBuf>,
+    /// Hosts (names or addresses) http(s) inputs may reach at any address, such as the provider's
+    /// own mirror on its private network; every other host must be at public addresses.
+    pub allow_hosts: Vec<String>,
+    /// Largest input, bytes.
+    pub limit: u64,
+    pub connect_timeout: Duration,
+    /// Longest wait for the next bytes of a response.
+    pub read_timeout: Duration,
+    /// Longest whole download, redirects included.
+    pub total_timeout: Duration,
+    pub max_redirects: usize,
+}
+
+/// Which kind of address an input was refused for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressClass {
+    Loopback,
+    Private,
+    LinkLocal,
+    Multicast,
+    Unspecified,
+    /// Carrier-grade NAT (100.64.0.0/10): inside some provider's network.
+    SharedAddressSpace,
+    /// Broadcast, benchmarking, documentation and reserved ranges: never a public server.
+    Reserved,
+}
+
+impl AddressClass {
+    /// The class of `ip`, or None for a public address. IPv4 addresses inside IPv6 (mapped,
+    /// compatible, NAT64, 6to4) are classed by the IPv4 address they carry.
+    pub fn of(ip: IpAddr) -> Option<Self> {
+        match ip {
+            IpAddr::V4(v4) => Self::of_v4(v4),
+            IpAddr::V6(v6) => Self::of_v6(v6),
+        }
+    }
+
+    fn of_v4(ip: Ipv4Addr) -> Option<Self> {
+        let [a, b, ..] = ip.octets();
+        Some(if ip.is_loopback() {
+            Self::Loopback
+        } else if ip.is_private() {
+            Self::Private
+        } else if ip.is_link_local() {
+            Self::LinkLocal
+        } else if ip.is_multicast() {
+            Self::Multicast
+        } else if a == 0 {
+            Self::Unspecified
+        } else if a == 100 && (64..128).contains(&b) {
+            Self::SharedAddressSpace
+        } else if ip.is_broadcast()
+            || ip.is_documentation()
+            || a >= 240
+            || (a == 198 && (18..20).contains(&b))
+        {
+            Self::Reserved
+        } else {
+            return None;
+        })
+    }
+
+    fn of_v6(ip: Ipv6Addr) -> Option<Self> {
+        let segments = ip.segments();
+        let embedded = |high: usize| {
+            Ipv4Addr::new(
+                (segments[high] >> 8) as u8,
+                segments[high] as u8,
+                (segments[high + 1] >> 8) as u8,
+                segments[high + 1] as u8,
+            )
+        };
+        if let Some(v4) = ip.to_ipv4_mapped() {
+            return Self::of_v4(v4);
+        }
+        Some(match segments {
+            [0, 0, 0, 0, 0, 0, 0, 0] => Self::Unspecified,
+            [0, 0, 0, 0, 0, 0, 0, 1] => Self::Loopback,
+            // IPv4-compatible (deprecated): the embedded address decides, unless it is public.
+            [0, 0, 0, 0, 0, 0, _, _] => return Self::of_v4(embedded(6)).or(Some(Self::Reserved)),
+            // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach the IPv4 address they carry.
+            [0x64, 0xff9b, 0, 0, 0, 0, _, _] => return Self::of_v4(embedded(6)),
+            [0x2002, ..] => return Self::of_v4(embedded(1)),
+            [first, ..] if first & 0xfe00 == 0xfc00 => Self::Private,
+            [first, ..] if first & 0xffc0 == 0xfe80 => Self::LinkLocal,
+            [first, ..] if first & 0xff00 == 0xff00 => Self::Multicast,
+            [0x2001, 0x0db8, ..] => Self::Reserved,
+            _ => return None,
+        })
+    }
+
+    /// The class's name in logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Loopback => "loopback_address",
+            Self::Private => "private_address",
+            Self::LinkLocal => "link_local_address",
+            Self::Multicast => "multicast_address",
+            Self::Unspecified => "unspecified_address",
+            Self::SharedAddressSpace => "shared_address",
+            Self::Reserved => "reserved_address",
+        }
+    }
+}
+
+/// Why an input was refused or could not be used.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum InputError {
     #[error("unsupported input URI {0:?}: use http://, https:// or file://")]
     UnsupportedUri(String),
+    #[error("{0} is not inside a directory this provider allows file inputs from")]
+    FileNotAllowed(String),
+    #[error("{0} is not a regular file")]
+    NotARegularFile(String),
+    #[error("{host} is at {address}, a {} this provider does not let inputs reach", class.name().replace('_', " "))]
+    ForbiddenAddress {
+        host: String,
+        address: IpAddr,
+        class: AddressClass,
+    },
+    #[error("more than {0} redirects")]
+    TooManyRedirects(usize),
+    #[error("the input did not arrive in time")]
+    Timeout,
     #[error("input is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("input hashes to {actual}, the job says {expected}")]
     HashMismatch { expected: String, actual: String },
+    #[error("cannot read the input: {0}")]
+    Unreadable(String),
     #[error("download failed: {0}")]
     Download(String),
 }
 
-/// The input's bytes: from the store when already downloaded, else fetched, checked and stored.
-pub async fn fetch(
-    store: &Store,
-    uri: &str,
-    sha256: &[u8; 32],
-    limit: u64,
-) -> Result<Vec<u8>, WorkerError> {
-    let cached = store.input_path(sha256);
-    if let Ok(bytes) = std::fs::read(&cached)
-        && Sha256::digest(&bytes).as_slice() == sha256
-    {
-        return Ok(bytes);
+impl InputError {
+    /// The refusal's name in logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::UnsupportedUri(_) => "unsupported_uri",
+            Self::FileNotAllowed(_) => "file_not_allowed",
+            Self::NotARegularFile(_) => "not_a_regular_file",
+            Self::ForbiddenAddress { class, .. } => class.name(),
+            Self::TooManyRedirects(_) => "too_many_redirects",
+            Self::Timeout => "timeout",
+            Self::TooLarge { .. } => "too_large",
+            Self::HashMismatch { .. } => "hash_mismatch",
+            Self::Unreadable(_) => "unreadable",
+            Self::Download(_) => "download_failed",
+        }
     }
-    let bytes = if let Some(path) = uri.strip_prefix("file://") {
-        read_file(Path::new(path), limit)?
-    } else if uri.starts_with("http://") || uri.starts_with("https://") {
-        download(uri, limit).await?
-    } else {
-        return Err(InputError::UnsupportedUri(uri.into()).into());
+}
+
+/// Resolves names for downloads, refusing any name with an address the policy does not allow: the
+/// connection is made to the addresses checked here.
+struct PublicResolver {
+    allow_hosts: Arc<Vec<String>>,
+}
+
+impl Resolve for PublicResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allowed = host_allowed(&self.allow_hosts, name.as_str());
+        Box::pin(async move {
+            let addresses: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            if !allowed
+                && let Some(refusal) = addresses
+                    .iter()
+                    .find_map(|a| forbidden(name.as_str(), a.ip()))
+            {
+                return Err(Box::new(refusal) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(addresses.into_iter()) as Addrs)
+        })
+    }
+}
+
+fn host_allowed(allow_hosts: &[String], host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    allow_hosts
+        .iter()
+        .any(|allowed| allowed.eq_ignore_ascii_case(host))
+}
+
+fn forbidden(host: &str, address: IpAddr) -> Option<InputError> {
+    AddressClass::of(address).map(|class| InputError::ForbiddenAddress {
+        host: host.to_owned(),
+        address,
+        class,
+    })
+}
+
+/// Refuses a URL that is not http(s), or names a forbidden address literally (names are checked
+/// when they resolve).
+fn check_url(url: &reqwest::Url, allow_hosts: &[String]) -> Result<(), InputError> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(InputError::UnsupportedUri(url.to_string()));
+    }
+    let host = url.host_str().unwrap_or_default();
+    if host_allowed(allow_hosts, host) {
+        return Ok(());
+    }
+    let literal = match url.host() {
+        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        _ => None,
     };
-    let actual: [u8; 32] = Sha256::digest(&bytes).into();
-    if &actual != sha256 {
-        return Err(InputError::HashMismatch {
-            expected: hex::encode(sha256),
-            actual: hex::encode(actual),
-        }
-        .into());
+    match literal.and_then(|ip| forbidden(host, ip)) {
+        Some(refusal) => Err(refusal),
+        None => Ok(()),
     }
-    write_durably(&cached, &bytes)?;
-    Ok(bytes)
 }
 
-fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, WorkerError> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| WorkerError::io(path, e))?
-        .len();
-    if size > limit {
-        return Err(InputError::TooLarge { limit }.into());
-    }
-    std::fs::read(path).map_err(|e| WorkerError::io(path, e))
+/// Fetches inputs under one policy, with one HTTP client.
+#[derive(Clone)]
+pub struct Inputs {
+    policy: InputPolicy,
+    client: reqwest::Client,
 }
 
-async fn download(uri: &str, limit: u64) -> Result<Vec<u8>, WorkerError> {
-    let failed = |e: reqwest::Error| InputError::Download(e.to_string());
-    let response = reqwest::get(uri)
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(failed)?;
-    if response
-        .content_length()
-        .is_some_and(|length| length > limit)
-    {
-        return Err(InputError::TooLarge { limit }.into());
+impl Inputs {
+    /// An input fetcher for `policy`; its allowed directories are resolved to canonical paths (a
+    /// directory that does not exist allows nothing).
+    pub fn new(mut policy: InputPolicy) -> Result<Self, WorkerError> {
+        policy.dirs = policy
+            .dirs
+            .iter()
+            .filter_map(|dir| std::fs::canonicalize(dir).ok())
+            .collect();
+        let allow_hosts = Arc::new(policy.allow_hosts.clone());
+        let redirect_hosts = Arc::clone(&allow_hosts);
+        let max_redirects = policy.max_redirects;
+        let client = reqwest::Client::builder()
+            // A proxy would make the connection on the inputs' behalf, past every check here.
+            .no_proxy()
+            .dns_resolver(Arc::new(PublicResolver { allow_hosts }))
+            .redirect(redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() > max_redirects {
+                    return attempt.error(InputError::TooManyRedirects(max_redirects));
+                }
+                match check_url(attempt.url(), &redirect_hosts) {
+                    Ok(()) => attempt.follow(),
+                    Err(refusal) => attempt.error(refusal),
+                }
+            }))
+            .connect_timeout(policy.connect_timeout)
+            .read_timeout(policy.read_timeout)
+            .timeout(policy.total_timeout)
+            .build()
+            .map_err(|e| WorkerError::Config(format!("input HTTP client: {e}")))?;
+        Ok(Self { policy, client })
     }
-    let mut bytes = Vec::new();
-    let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(failed)?;
-        if bytes.len() as u64 + chunk.len() as u64 > limit {
-            return Err(InputError::TooLarge { limit }.into());
+
+    /// The input's bytes: from the store when already fetched from this URI, else fetched under the
+    /// policy, checked against `sha256` and stored.
+    pub async fn fetch(
+        &self,
+        store: &Store,
+        uri: &str,
+        sha256: &[u8; 32],
+    ) -> Result<Vec<u8>, InputError> {
+        let cached = store.input_path(sha256, uri);
+        if let Ok(bytes) = std::fs::read(&cached)
+            && Sha256::digest(&bytes).as_slice() == sha256
+        {
+            return Ok(bytes);
         }
-        bytes.extend_from_slice(&chunk);
+        let bytes = if let Some(path) = uri.strip_prefix("file://") {
+            self.read_file(Path::new(path))?
+        } else if uri.starts_with("http://") || uri.starts_with("https://") {
+            self.download(uri).await?
+        } else {
+            return Err(InputError::UnsupportedUri(uri.into()));
+        };
+        let actual: [u8; 32] = Sha256::digest(&bytes).into();
+        if &actual != sha256 {
+            return Err(InputError::HashMismatch {
+                expected: hex::encode(sha256),
+                actual: hex::encode(actual),
+            });
+        }
+        write_durably(&cached, &bytes).map_err(|e| InputError::Unreadable(e.to_string()))?;
+        Ok(bytes)
     }
-    Ok(bytes)
+
+    fn read_file(&self, path: &Path) -> Result<Vec<u8>, InputError> {
+        let shown = path.display().to_string();
+        let canonical = std::fs::canonicalize(path)
+            .map_err(|e| InputError::Unreadable(format!("{shown}: {e}")))?;
+        if !self
+            .policy
+            .dirs
+            .iter()
+            .any(|dir| canonical.starts_with(dir))
+        {
+            return Err(InputError::FileNotAllowed(shown));
+        }
+        // Non-blocking, so that opening a FIFO or a device cannot hang the worker; the type is
+        // checked on the file opened, not on the name.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+            .open(&canonical)
+            .map_err(|e| InputError::Unreadable(format!("{shown}: {e}")))?;
+        let metadata = file
+            .metadata()
+            .map_err(|e| InputError::Unreadable(format!("{shown}: {e}")))?;
+        if !metadata.is_file() {
+            return Err(InputError::NotARegularFile(shown));
+        }
+        let limit = self.policy.limit;
+        if metadata.len() > limit {
+            return Err(InputError::TooLarge { limit });
+        }
+        let mut bytes = Vec::new();
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| InputError::Unreadable(format!("{shown}: {e}")))?;
+        if bytes.len() as u64 > limit {
+            return Err(InputError::TooLarge { limit });
+        }
+        Ok(bytes)
+    }
+
+    async fn download(&self, uri: &str) -> Result<Vec<u8>, InputError> {
+        let url = reqwest::Url::parse(uri).map_err(|_| InputError::UnsupportedUri(uri.into()))?;
+        check_url(&url, &self.policy.allow_hosts)?;
+        let response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(refusal_of)?;
+        let limit = self.policy.limit;
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit)
+        {
+            return Err(InputError::TooLarge { limit });
+        }
+        let mut bytes = Vec::new();
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(refusal_of)?;
+            if bytes.len() as u64 + chunk.len() as u64 > limit {
+                return Err(InputError::TooLarge { limit });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+}
+
+/// The refusal inside a failed request (from the resolver or the redirect policy), else what failed.
+fn refusal_of(error: reqwest::Error) -> InputError {
+    if error.is_timeout() {
+        return InputError::Timeout;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(cause) = source {
+        if let Some(refusal) = cause.downcast_ref::<InputError>() {
+            return refusal.clone();
+        }
+        source = cause.source();
+    }
+    InputError::Download(error.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn digest(bytes: &[u8]) -> [u8; 32] {
         Sha256::digest(bytes).into()
     }
 
+    fn policy(dirs: Vec<PathBuf>, allow_hosts: &[&str], limit: u64) -> Inputs {
+        Inputs::new(InputPolicy {
+            dirs,
+            allow_hosts: allow_hosts.iter().map(|h| (*h).to_owned()).collect(),
+            limit,
+            connect_timeout: Duration::from_secs(2),
+            read_timeout: Duration::from_millis(500),
+            total_timeout: Duration::from_secs(3),
+            max_redirects: 3,
+        })
+        .unwrap()
+    }
+
+    /// A server on 127.0.0.1 answering every request with `respond(port)` (None: never answers).
+    async fn serve(respond: fn(u16) -> Option<Vec<u8>>) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    match respond(port) {
+                        Some(response) => {
+                            let _ = socket.write_all(&response).await;
+                        }
+                        None => tokio::time::sleep(Duration::from_secs(60)).await,
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    fn ok(body: &[u8]) -> Vec<u8> {
+        let mut response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        response.extend_from_slice(body);
+        response
+    }
+
+    fn redirect_to(location: &str) -> Vec<u8> {
+        format!("HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").into_bytes()
+    }
+
+    /// Why `uri` is refused (its digest is one nothing in the store has, so the store cannot answer).
+    async fn refusal(inputs: &Inputs, store: &Store, uri: &str) -> &'static str {
+        inputs
+            .fetch(store, uri, &digest(uri.as_bytes()))
+            .await
+            .unwrap_err()
+            .reason()
+    }
+
     #[tokio::test]
-    async fn file_inputs_are_checked_limited_and_kept_by_hash() {
+    async fn file_inputs_only_from_allowed_directories_only_regular_files_checked_limited_and_kept()
+    {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("data")).unwrap();
-        let input = dir.path().join("input.bin");
+        let allowed = dir.path().join("inputs");
+        std::fs::create_dir(&allowed).unwrap();
+        let input = allowed.join("input.bin");
         std::fs::write(&input, b"operands").unwrap();
         let uri = format!("file://{}", input.display());
+        let inputs = policy(vec![allowed.clone()], &[], 1024);
 
-        let bytes = fetch(&store, &uri, &digest(b"operands"), 1024)
-            .await
-            .unwrap();
-        assert_eq!(bytes, b"operands");
+        assert_eq!(
+            inputs
+                .fetch(&store, &uri, &digest(b"operands"))
+                .await
+                .unwrap(),
+            b"operands"
+        );
         std::fs::remove_file(&input).unwrap();
-        let again = fetch(&store, &uri, &digest(b"operands"), 1024)
+        let again = inputs
+            .fetch(&store, &uri, &digest(b"operands"))
             .await
             .unwrap();
         assert_eq!(again, b"operands", "served from the store once downloaded");
+        // A copy kept from one URI never stands in for another, which the policy judges afresh.
+        let elsewhere = inputs
+            .fetch(&store, "http://127.0.0.1:9/x", &digest(b"operands"))
+            .await;
+        assert_eq!(elsewhere.unwrap_err().reason(), "loopback_address");
 
         std::fs::write(&input, b"tampered").unwrap();
-        let error = fetch(&store, &uri, &digest(b"original"), 1024)
+        let mismatch = inputs
+            .fetch(&store, &uri, &digest(b"original"))
             .await
             .unwrap_err();
-        assert!(
-            matches!(error, WorkerError::Input(InputError::HashMismatch { .. })),
-            "{error}"
+        assert_eq!(mismatch.reason(), "hash_mismatch");
+        let small = policy(vec![allowed.clone()], &[], 4);
+        assert_eq!(
+            small
+                .fetch(&store, &uri, &digest(b"tampered"))
+                .await
+                .unwrap_err()
+                .reason(),
+            "too_large"
         );
-        let error = fetch(&store, &uri, &digest(b"tampered"), 4)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(error, WorkerError::Input(InputError::TooLarge { limit: 4 })),
-            "{error}"
+
+        // Outside the allowed directories, directly or through a link, and with none allowed.
+        let outside = dir.path().join("secret");
+        std::fs::write(&outside, b"operands").unwrap();
+        assert_eq!(
+            refusal(&inputs, &store, &format!("file://{}", outside.display())).await,
+            "file_not_allowed"
         );
-        let error = fetch(&store, "ftp://x", &digest(b""), 4).await.unwrap_err();
-        assert!(
-            matches!(error, WorkerError::Input(InputError::UnsupportedUri(_))),
-            "{error}"
+        let link = allowed.join("link");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        assert_eq!(
+            refusal(&inputs, &store, &format!("file://{}", link.display())).await,
+            "file_not_allowed"
         );
+        let traversal = format!("file://{}/../secret", allowed.display());
+        assert_eq!(
+            refusal(&inputs, &store, &traversal).await,
+            "file_not_allowed"
+        );
+        assert_eq!(
+            refusal(&policy(vec![], &[], 1024), &store, &uri).await,
+            "file_not_allowed"
+        );
+
+        // A FIFO would block a reader forever; a directory is not an input either.
+        let fifo = allowed.join("fifo");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        assert_eq!(
+            refusal(&inputs, &store, &format!("file://{}", fifo.display())).await,
+            "not_a_regular_file"
+        );
+        assert_eq!(
+            refusal(&inputs, &store, &format!("file://{}", allowed.display())).await,
+            "not_a_regular_file"
+        );
+
+        assert_eq!(refusal(&inputs, &store, "ftp://x").await, "unsupported_uri");
+    }
+
+    #[tokio::test]
+    async fn http_inputs_never_reach_local_or_private_addresses_even_through_redirects() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let inputs = policy(vec![], &[], 1024);
+        let port = serve(|_| Some(ok(b"operands"))).await;
+        // The server answers, but it is on loopback, by address or by name.
+        assert_eq!(
+            refusal(&inputs, &store, &format!("http://127.0.0.1:{port}/x")).await,
+            "loopback_address"
+        );
+        assert_eq!(
+            refusal(&inputs, &store, &format!("http://localhost:{port}/x")).await,
+            "loopback_address"
+        );
+        assert_eq!(
+            refusal(
+                &inputs,
+                &store,
+                &format!("http://[::ffff:127.0.0.1]:{port}/x")
+            )
+            .await,
+            "loopback_address"
+        );
+        for (uri, reason) in [
+            ("http://10.1.2.3/x", "private_address"),
+            ("http://192.168.0.1/x", "private_address"),
+            (
+                "http://169.254.169.254/latest/meta-data/",
+                "link_local_address",
+            ),
+            ("http://[fd00::1]/x", "private_address"),
+            ("http://0.0.0.0/x", "unspecified_address"),
+            ("http://224.0.0.1/x", "multicast_address"),
+        ] {
+            assert_eq!(refusal(&inputs, &store, uri).await, reason, "{uri}");
+        }
+
+        // With the test server's host allowed (a provider's own mirror), it serves; a redirect from
+        // it to a forbidden address is refused, and so are endless redirects.
+        let mirror = policy(vec![], &["127.0.0.1"], 1024);
+        let good = mirror
+            .fetch(
+                &store,
+                &format!("http://127.0.0.1:{port}/x"),
+                &digest(b"operands"),
+            )
+            .await;
+        assert_eq!(good.unwrap(), b"operands");
+        let metadata =
+            serve(|_| Some(redirect_to("http://169.254.169.254/latest/meta-data/"))).await;
+        assert_eq!(
+            refusal(&mirror, &store, &format!("http://127.0.0.1:{metadata}/x")).await,
+            "link_local_address"
+        );
+        let renamed = serve(|port| Some(redirect_to(&format!("http://localhost:{port}/y")))).await;
+        assert_eq!(
+            refusal(&mirror, &store, &format!("http://127.0.0.1:{renamed}/x")).await,
+            "loopback_address"
+        );
+        let endless =
+            serve(|port| Some(redirect_to(&format!("http://127.0.0.1:{port}/again")))).await;
+        assert_eq!(
+            refusal(&mirror, &store, &format!("http://127.0.0.1:{endless}/x")).await,
+            "too_many_redirects"
+        );
+    }
+
+    #[tokio::test]
+    async fn http_inputs_are_limited_in_time_and_size_while_they_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let inputs = policy(vec![], &["127.0.0.1"], 1024);
+        let silent = serve(|_| None).await;
+        assert_eq!(
+            refusal(&inputs, &store, &format!("http://127.0.0.1:{silent}/x")).await,
+            "timeout"
+        );
+        // No length announced: the limit holds while the body streams.
+        let endless = serve(|_| {
+            let mut response = b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n".to_vec();
+            response.extend(std::iter::repeat_n(b'x', 64 * 1024));
+            Some(response)
+        })
+        .await;
+        assert_eq!(
+            refusal(&inputs, &store, &format!("http://127.0.0.1:{endless}/x")).await,
+            "too_large"
+        );
+        let announced = serve(|_| Some(ok(&[0u8; 2048]))).await;
+        assert_eq!(
+            refusal(&inputs, &store, &format!("http://127.0.0.1:{announced}/x")).await,
+            "too_large"
+        );
+    }
+
+    #[test]
+    fn addresses_are_classed_in_both_families_and_inside_ipv6() {
+        let class = |text: &str| AddressClass::of(text.parse().unwrap());
+        for (address, expected) in [
+            ("1.1.1.1", None),
+            ("2606:4700::1111", None),
+            ("127.0.0.53", Some(AddressClass::Loopback)),
+            ("::1", Some(AddressClass::Loopback)),
+            ("::ffff:127.0.0.1", Some(AddressClass::Loopback)),
+            ("10.0.0.1", Some(AddressClass::Private)),
+            ("172.16.5.4", Some(AddressClass::Private)),
+            ("64:ff9b::a00:1", Some(AddressClass::Private)),
+            ("2002:c0a8:101::", Some(AddressClass::Private)),
+            ("fc00::1", Some(AddressClass::Private)),
+            ("169.254.169.254", Some(AddressClass::LinkLocal)),
+            ("fe80::1", Some(AddressClass::LinkLocal)),
+            ("ff02::1", Some(AddressClass::Multicast)),
+            ("239.1.2.3", Some(AddressClass::Multicast)),
+            ("0.0.0.0", Some(AddressClass::Unspecified)),
+            ("::", Some(AddressClass::Unspecified)),
+            ("100.64.0.1", Some(AddressClass::SharedAddressSpace)),
+            ("255.255.255.255", Some(AddressClass::Reserved)),
+            ("2001:db8::1", Some(AddressClass::Reserved)),
+            ("::10.0.0.1", Some(AddressClass::Private)),
+        ] {
+            assert_eq!(class(address), expected, "{address}");
+        }
     }
 }

@@ -45,6 +45,8 @@ pub struct Metrics {
     pub claims: Counter,
     pub completions: Counter,
     pub failures: Family<Kind, Counter>,
+    /// Job inputs refused, by reason (`file_not_allowed`, `loopback_address`, `timeout`…).
+    pub input_refusals: Family<Kind, Counter>,
     pub slashes: Counter,
     pub slashed_tokens: Counter,
     pub earnings: Counter,
@@ -94,6 +96,7 @@ impl Metrics {
             claims: Counter::default(),
             completions: Counter::default(),
             failures: Family::default(),
+            input_refusals: Family::default(),
             slashes: Counter::default(),
             slashed_tokens: Counter::default(),
             earnings: Counter::default(),
@@ -114,6 +117,11 @@ impl Metrics {
             metrics.completions.clone(),
         );
         registry.register("failures", "Failures by kind", metrics.failures.clone());
+        registry.register(
+            "input_refusals",
+            "Job inputs refused by the input policy, by reason; the jobs were skipped, nothing claimed",
+            metrics.input_refusals.clone(),
+        );
         registry.register(
             "slashes",
             "Times this provider was slashed",
@@ -163,6 +171,11 @@ impl Metrics {
             registry,
             ..metrics
         })
+    }
+
+    /// Counts one job input refused for `reason` (the job was skipped, nothing claimed).
+    pub fn refuse_input(&self, reason: &str) {
+        self.input_refusals.get_or_create(&Kind::of(reason)).inc();
     }
 
     /// Counts one failure of `kind`.

@@ -19,6 +19,7 @@ use crate::daemon::{Daemon, Identity, Worker};
 use crate::error::WorkerError;
 use crate::fault::Fault;
 use crate::index::{Index, SharedIndex};
+use crate::inputs::Inputs;
 use crate::metrics::{self, Metrics};
 use crate::store::Store;
 
@@ -327,11 +328,13 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
         })
     };
     tracing::info!(provider = %session.me.provider(), backend = %backend.name(), data_dir = %config.data_dir.display(), "worker running");
+    let inputs = Inputs::new(config.inputs.clone())?;
     let daemon = Daemon::new(Worker {
         chain: session.chain,
         me: session.me,
         backend,
         store,
+        inputs,
         config,
         metrics,
         fault,

@@ -71,9 +71,15 @@ impl Store {
             .join(format!("{job}-{shard_index}.bin"))
     }
 
-    /// Where a downloaded input with this SHA-256 is kept.
-    pub fn input_path(&self, sha256: &[u8; 32]) -> PathBuf {
-        self.root.join("inputs").join(hex::encode(sha256))
+    /// Where an input with this SHA-256, fetched from `uri`, is kept: by both, so that a copy fetched
+    /// from one URI never stands in for another URI that the input policy would refuse.
+    pub fn input_path(&self, sha256: &[u8; 32], uri: &str) -> PathBuf {
+        let source = <sha2::Sha256 as sha2::Digest>::digest(uri.as_bytes());
+        self.root.join("inputs").join(format!(
+            "{}-{}",
+            hex::encode(sha256),
+            hex::encode(&source[..8])
+        ))
     }
 
     /// Writes `record` durably (temporary file, fsync, rename, fsync of the directory).
@@ -148,7 +154,9 @@ impl Store {
         };
         let slot_of_record =
             |name: &str| -> Option<Pubkey> { name.strip_suffix(".json")?.parse().ok() };
-        let input_of = |name: &str| -> Option<[u8; 32]> { hex::decode(name).ok()?.try_into().ok() };
+        let input_of = |name: &str| -> Option<[u8; 32]> {
+            hex::decode(name.split('-').next()?).ok()?.try_into().ok()
+        };
         Ok(Pruned {
             outputs: self.prune_dir("outputs", retention, |name| {
                 job_of_output(name).is_some_and(|job| needed.jobs.contains(&job))
@@ -249,7 +257,7 @@ mod tests {
         for slot in [held, gone] {
             store.save_slot(&slot, &record(&slot)).unwrap();
         }
-        let input = store.input_path(&[5u8; 32]);
+        let input = store.input_path(&[5u8; 32], "file:///a");
         std::fs::write(&input, b"input").unwrap();
         let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
         let mut old = vec![
@@ -262,7 +270,7 @@ mod tests {
             let file = std::fs::File::options().write(true).open(path).unwrap();
             file.set_modified(day_ago).unwrap();
         }
-        let kept_input = store.input_path(&[6u8; 32]);
+        let kept_input = store.input_path(&[6u8; 32], "file:///b");
         std::fs::write(&kept_input, b"input of an open job").unwrap();
         let file = std::fs::File::options()
             .write(true)

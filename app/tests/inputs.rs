@@ -1,0 +1,329 @@
+//! A provider's input policy end to end: two `gpushare-worker run` processes on the localnet, and
+//! jobs whose data URIs point at a file outside the directory the providers allow, at loopback and
+//! private addresses, at a server that redirects to loopback, at one that never answers, at one
+//! that sends more than the limit, and at a FIFO. Each is skipped with its named reason and nothing
+//! is claimed, while an honest job on an allowed file is computed, verified and paid.
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anchor_lang::AccountDeserialize;
+use gpushare::state::Job;
+use gpushare_app::demo::{LocalNetwork, TOKEN, WALLET_LAMPORTS, sibling_binary};
+use gpushare_client::pda;
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+
+/// A second loopback address the providers allow (their "mirror"), so that redirects and slow
+/// servers can be reached at all; 127.0.0.1 itself stays forbidden.
+const MIRROR: &str = "127.0.0.2";
+const MAX_INPUT_BYTES: u64 = 4_096;
+
+/// A server answering every request with `response` (None: reads the request, never answers).
+fn serve(host: &str, response: Option<Vec<u8>>) -> u16 {
+    let listener = TcpListener::bind((host, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let response = response.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                match response {
+                    Some(bytes) => {
+                        let _ = stream.write_all(&bytes);
+                    }
+                    None => std::thread::sleep(Duration::from_secs(300)),
+                }
+            });
+        }
+    });
+    port
+}
+
+fn ok_response(body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// The worker's Prometheus text, or empty while it is not up.
+fn metrics(port: u16) -> String {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text
+}
+
+struct Provider {
+    child: Child,
+    metrics_port: u16,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_is_paid() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("worker.toml"), "").unwrap();
+    let net = LocalNetwork::start(root).unwrap();
+    let worker_bin = sibling_binary("gpushare-worker", "GPUSHARE_WORKER_BIN").unwrap();
+    let mint = net.created.mint.to_string();
+    let allowed = root.join("inputs");
+    std::fs::create_dir(&allowed).unwrap();
+
+    let wallet = |name: &str, tokens: u64| {
+        let key = Keypair::new();
+        net.fund(&key.pubkey(), WALLET_LAMPORTS, tokens).unwrap();
+        let path = root.join(format!("{name}.json"));
+        gpushare_localnet::write_keypair(&key, &path).unwrap();
+        (key.pubkey(), path)
+    };
+    let common = |keypair: &Path| {
+        let mut command = Command::new(&worker_bin);
+        command
+            .args(["--rpc-url", &net.rpc_url, "--mint", &mint])
+            .arg("--keypair")
+            .arg(keypair)
+            .env("GPUSHARE_CONFIG", root.join("worker.toml"));
+        command
+    };
+    let providers: Vec<Provider> = (0..2)
+        .map(|i| {
+            let (_, keypair) = wallet(&format!("provider-{i}"), 100 * TOKEN);
+            let registered = common(&keypair)
+                .args(["register", "--stake", "5000000"])
+                .env("RUST_LOG", "error")
+                .output()
+                .unwrap();
+            assert!(
+                registered.status.success(),
+                "{}",
+                String::from_utf8_lossy(&registered.stderr)
+            );
+            let metrics_port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let log = std::fs::File::create(root.join(format!("provider-{i}.log"))).unwrap();
+            let child = common(&keypair)
+                .arg("--data-dir")
+                .arg(root.join(format!("provider-{i}")))
+                .arg("--input-dir")
+                .arg(&allowed)
+                .args([
+                    "--input-allow-host",
+                    MIRROR,
+                    "--input-read-seconds",
+                    "1",
+                    "--input-total-seconds",
+                    "3",
+                ])
+                .args(["--max-input-bytes", &MAX_INPUT_BYTES.to_string()])
+                .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+                .args([
+                    "--poll-seconds",
+                    "0.5",
+                    "--prove-hardware",
+                    "false",
+                    "--backend",
+                    "cpu",
+                ])
+                .arg("run")
+                .env("RUST_LOG", "info")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            Provider {
+                child,
+                metrics_port,
+            }
+        })
+        .collect();
+
+    // The operands (gemm_i8 8×8×8: A then B), honest in the allowed directory, and the same bytes
+    // everywhere a hostile job points.
+    let operands: Vec<u8> = (0..128u8).collect();
+    let honest = allowed.join("operands.bin");
+    std::fs::write(&honest, &operands).unwrap();
+    let outside = root.join("provider-0.json");
+    let fifo = allowed.join("fifo");
+    let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    let loopback = serve("127.0.0.1", Some(ok_response(&operands)));
+    let redirect = serve(
+        MIRROR,
+        Some(format!("HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{loopback}/x\r\ncontent-length: 0\r\n\r\n").into_bytes()),
+    );
+    let silent = serve(MIRROR, None);
+    let mut flood = b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n".to_vec();
+    flood.extend(std::iter::repeat_n(0u8, 64 * 1024));
+    let oversized = serve(MIRROR, Some(flood));
+
+    let (client, client_keypair) = wallet("client", 100 * TOKEN);
+    let gpushare = Path::new(env!("CARGO_BIN_EXE_gpushare"));
+    let post = |id: u64, uri: &str| {
+        let output = Command::new(gpushare)
+            .args([
+                "post",
+                "--rpc-url",
+                &net.rpc_url,
+                "--mint",
+                &mint,
+                "--keypair",
+            ])
+            .arg(&client_keypair)
+            .args([
+                "--kernel", "gemm-i8", "--m", "8", "--n", "8", "--k", "8", "--shards", "1",
+            ])
+            .args([
+                "--replicas",
+                "2",
+                "--quorum",
+                "2",
+                "--price",
+                "1000",
+                "--job-id",
+                &id.to_string(),
+            ])
+            .arg("--data")
+            .arg(&honest)
+            .args(["--data-uri", uri])
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        pda::job(&net.created.network, &client, id)
+    };
+    let hostile = [
+        ("file_not_allowed", format!("file://{}", outside.display())),
+        (
+            "loopback_address",
+            format!("http://127.0.0.1:{loopback}/operands"),
+        ),
+        ("private_address", "http://10.255.255.1/operands".to_owned()),
+        (
+            "loopback_address",
+            format!("http://{MIRROR}:{redirect}/operands"),
+        ),
+        ("timeout", format!("http://{MIRROR}:{silent}/operands")),
+        ("too_large", format!("http://{MIRROR}:{oversized}/operands")),
+        ("not_a_regular_file", format!("file://{}", fifo.display())),
+    ];
+    let hostile_jobs: Vec<_> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, (_, uri))| post(i as u64 + 1, uri))
+        .collect();
+    let honest_job = post(100, &format!("file://{}", honest.display()));
+
+    let watched = Command::new(gpushare)
+        .args([
+            "watch",
+            "--rpc-url",
+            &net.rpc_url,
+            "--mint",
+            &mint,
+            "--keypair",
+        ])
+        .arg(&client_keypair)
+        .args([&honest_job.to_string(), "--timeout", "180"])
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(
+        watched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&watched.stderr)
+    );
+
+    // Every provider refused every hostile input by its reason (each job once per provider).
+    let expected = |reason: &str| hostile.iter().filter(|(r, _)| *r == reason).count();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for provider in &providers {
+        loop {
+            let text = metrics(provider.metrics_port);
+            let counted = |reason: &str| {
+                text.lines()
+                    .find(|line| {
+                        line.starts_with(&format!(
+                            "gpushare_worker_input_refusals_total{{kind=\"{reason}\"}}"
+                        ))
+                    })
+                    .and_then(|line| line.rsplit(' ').next()?.parse::<usize>().ok())
+                    .unwrap_or(0)
+            };
+            if hostile
+                .iter()
+                .all(|(reason, _)| counted(reason) == expected(reason))
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "refusals so far:\n{}\nprovider log:\n{}",
+                text.lines()
+                    .filter(|l| l.contains("input_refusals"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                std::fs::read_to_string(root.join("provider-0.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+    let log = std::fs::File::open(root.join("provider-0.log")).unwrap();
+    let refusals = BufReader::new(log)
+        .lines()
+        .map_while(Result::ok)
+        .filter(|line| line.contains("input refused"))
+        .count();
+    assert_eq!(
+        refusals,
+        hostile.len(),
+        "one named refusal in the log per hostile job"
+    );
+
+    // Nothing claimed on any hostile job; the honest one settled with both replicas paid.
+    let rpc = solana_rpc_client::rpc_client::RpcClient::new_with_commitment(
+        net.rpc_url.clone(),
+        solana_rpc_client::api::config::CommitmentConfig::confirmed(),
+    );
+    let job = |address| {
+        Job::try_deserialize(&mut rpc.get_account(address).unwrap().data.as_slice()).unwrap()
+    };
+    for address in &hostile_jobs {
+        let job = job(address);
+        assert_eq!(
+            (job.shards_started, job.assignments_live, job.paid_out),
+            (0, 0, 0),
+            "hostile job {address}"
+        );
+    }
+    let paid = job(&honest_job);
+    assert_eq!(paid.shards_settled, 1);
+    assert_eq!(paid.paid_out, 2 * 1000, "both replicas paid");
+}
