@@ -54,6 +54,17 @@ fn ok_response(body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Runs `command` quietly to completion; its output, after checking that it succeeded.
+fn succeed(command: &mut Command) -> std::process::Output {
+    let output = command.env("RUST_LOG", "error").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// The worker's Prometheus text, or empty while it is not up.
 fn metrics(port: u16) -> String {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
@@ -107,16 +118,7 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
     let providers: Vec<Provider> = (0..2)
         .map(|i| {
             let (_, keypair) = wallet(&format!("provider-{i}"), 100 * TOKEN);
-            let registered = common(&keypair)
-                .args(["register", "--stake", "5000000"])
-                .env("RUST_LOG", "error")
-                .output()
-                .unwrap();
-            assert!(
-                registered.status.success(),
-                "{}",
-                String::from_utf8_lossy(&registered.stderr)
-            );
+            succeed(common(&keypair).args(["register", "--stake", "5000000"]));
             let metrics_port = TcpListener::bind("127.0.0.1:0")
                 .unwrap()
                 .local_addr()
@@ -182,40 +184,40 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
 
     let (client, client_keypair) = wallet("client", 100 * TOKEN);
     let gpushare = Path::new(env!("CARGO_BIN_EXE_gpushare"));
-    let post = |id: u64, uri: &str| {
-        let output = Command::new(gpushare)
+    // `gpushare COMMAND` as the client.
+    let as_client = |command: &str| {
+        let mut gpushare = Command::new(gpushare);
+        gpushare
             .args([
-                "post",
+                command,
                 "--rpc-url",
                 &net.rpc_url,
                 "--mint",
                 &mint,
                 "--keypair",
             ])
-            .arg(&client_keypair)
-            .args([
-                "--kernel", "gemm-i8", "--m", "8", "--n", "8", "--k", "8", "--shards", "1",
-            ])
-            .args([
-                "--replicas",
-                "2",
-                "--quorum",
-                "2",
-                "--price",
-                "1000",
-                "--job-id",
-                &id.to_string(),
-            ])
-            .arg("--data")
-            .arg(&honest)
-            .args(["--data-uri", uri])
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
+            .arg(&client_keypair);
+        gpushare
+    };
+    let post = |id: u64, uri: &str| {
+        succeed(
+            as_client("post")
+                .args([
+                    "--kernel", "gemm-i8", "--m", "8", "--n", "8", "--k", "8", "--shards", "1",
+                ])
+                .args([
+                    "--replicas",
+                    "2",
+                    "--quorum",
+                    "2",
+                    "--price",
+                    "1000",
+                    "--job-id",
+                    &id.to_string(),
+                ])
+                .arg("--data")
+                .arg(&honest)
+                .args(["--data-uri", uri]),
         );
         pda::job(&net.created.network, &client, id)
     };
@@ -241,25 +243,7 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
         .collect();
     let honest_job = post(100, &format!("file://{}", honest.display()));
 
-    let watched = Command::new(gpushare)
-        .args([
-            "watch",
-            "--rpc-url",
-            &net.rpc_url,
-            "--mint",
-            &mint,
-            "--keypair",
-        ])
-        .arg(&client_keypair)
-        .args([&honest_job.to_string(), "--timeout", "180"])
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap();
-    assert!(
-        watched.status.success(),
-        "{}",
-        String::from_utf8_lossy(&watched.stderr)
-    );
+    succeed(as_client("watch").args([&honest_job.to_string(), "--timeout", "180"]));
 
     // Every provider refused every hostile input by its reason (each job once per provider).
     let expected = |reason: &str| hostile.iter().filter(|(r, _)| *r == reason).count();
