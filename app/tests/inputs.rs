@@ -20,6 +20,9 @@ use solana_signer::Signer;
 /// servers can be reached at all; 127.0.0.1 itself stays forbidden.
 const MIRROR: &str = "127.0.0.2";
 const MAX_INPUT_BYTES: u64 = 4_096;
+/// Budgets for the two slots each provider holds: 4 MiB of memory and 512 KiB of disk each.
+const MEMORY_BUDGET_MIB: &str = "8";
+const DISK_BUDGET_MIB: &str = "1";
 
 /// A server answering every request with `response` (None: reads the request, never answers).
 fn serve(host: &str, response: Option<Vec<u8>>) -> u16 {
@@ -139,6 +142,13 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
                     "3",
                 ])
                 .args(["--max-input-bytes", &MAX_INPUT_BYTES.to_string()])
+                .args([
+                    "--memory-budget-mib",
+                    MEMORY_BUDGET_MIB,
+                    "--disk-budget-mib",
+                    DISK_BUDGET_MIB,
+                ])
+                .args(["--concurrent-jobs", "2"])
                 .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
                 .args([
                     "--poll-seconds",
@@ -199,11 +209,13 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
             .arg(&client_keypair);
         gpushare
     };
-    let post = |id: u64, uri: &str| {
+    // A gemm_i8 job of one shard, two replicas, quorum two, of size (m, n, k) and the given input.
+    let post = |id: u64, [m, n, k]: [&str; 3], input: &[&str]| {
+        let id_text = id.to_string();
         succeed(
             as_client("post")
                 .args([
-                    "--kernel", "gemm-i8", "--m", "8", "--n", "8", "--k", "8", "--shards", "1",
+                    "--kernel", "gemm-i8", "--m", m, "--n", n, "--k", k, "--shards", "1",
                 ])
                 .args([
                     "--replicas",
@@ -213,13 +225,19 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
                     "--price",
                     "1000",
                     "--job-id",
-                    &id.to_string(),
+                    &id_text,
                 ])
-                .arg("--data")
-                .arg(&honest)
-                .args(["--data-uri", uri]),
+                .args(input),
         );
         pda::job(&net.created.network, &client, id)
+    };
+    let honest_path = honest.to_str().unwrap();
+    let data = |id: u64, uri: &str| {
+        post(
+            id,
+            ["8", "8", "8"],
+            &["--data", honest_path, "--data-uri", uri],
+        )
     };
     let hostile = [
         ("file_not_allowed", format!("file://{}", outside.display())),
@@ -239,31 +257,46 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
     let hostile_jobs: Vec<_> = hostile
         .iter()
         .enumerate()
-        .map(|(i, (_, uri))| post(i as u64 + 1, uri))
+        .map(|(i, (_, uri))| data(i as u64 + 1, uri))
         .collect();
-    let honest_job = post(100, &format!("file://{}", honest.display()));
+    // Seeded jobs over the budgets: 12 MiB of output and tree for one slot's 4 MiB of memory; 1 MiB
+    // of output for one slot's 512 KiB of disk (its 3 MiB of memory fit).
+    let seed = "07".repeat(32);
+    let over_memory = post(50, ["1024", "1024", "8"], &["--seed", &seed]);
+    let over_disk = post(51, ["512", "512", "8"], &["--seed", &seed]);
+    let honest_job = data(100, &format!("file://{}", honest.display()));
 
     succeed(as_client("watch").args([&honest_job.to_string(), "--timeout", "180"]));
 
-    // Every provider refused every hostile input by its reason (each job once per provider).
-    let expected = |reason: &str| hostile.iter().filter(|(r, _)| *r == reason).count();
+    // Every provider refused every hostile input and both jobs over its budgets by their reasons
+    // (each job once per provider).
+    let expected: Vec<(String, usize)> = hostile
+        .iter()
+        .map(|(reason, _)| format!("input_refusals_total{{kind=\"{reason}\"}}"))
+        .chain(
+            ["memory", "disk"].map(|reason| format!("budget_refusals_total{{kind=\"{reason}\"}}")),
+        )
+        .map(|metric| {
+            let count = hostile
+                .iter()
+                .filter(|(r, _)| metric.contains(&format!("\"{r}\"")))
+                .count();
+            (metric, count.max(1))
+        })
+        .collect();
     let deadline = Instant::now() + Duration::from_secs(60);
     for provider in &providers {
         loop {
             let text = metrics(provider.metrics_port);
-            let counted = |reason: &str| {
+            let counted = |metric: &str| {
                 text.lines()
-                    .find(|line| {
-                        line.starts_with(&format!(
-                            "gpushare_worker_input_refusals_total{{kind=\"{reason}\"}}"
-                        ))
-                    })
+                    .find(|line| line.starts_with(&format!("gpushare_worker_{metric}")))
                     .and_then(|line| line.rsplit(' ').next()?.parse::<usize>().ok())
                     .unwrap_or(0)
             };
-            if hostile
+            if expected
                 .iter()
-                .all(|(reason, _)| counted(reason) == expected(reason))
+                .all(|(metric, count)| counted(metric) == *count)
             {
                 break;
             }
@@ -271,7 +304,7 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
                 Instant::now() < deadline,
                 "refusals so far:\n{}\nprovider log:\n{}",
                 text.lines()
-                    .filter(|l| l.contains("input_refusals"))
+                    .filter(|l| l.contains("refusals_total"))
                     .collect::<Vec<_>>()
                     .join("\n"),
                 std::fs::read_to_string(root.join("provider-0.log")).unwrap_or_default()
@@ -290,6 +323,12 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
         hostile.len(),
         "one named refusal in the log per hostile job"
     );
+    let log = std::fs::read_to_string(root.join("provider-0.log")).unwrap();
+    assert_eq!(
+        log.matches("over budget").count(),
+        2,
+        "one named refusal per job over a budget"
+    );
 
     // Nothing claimed on any hostile job; the honest one settled with both replicas paid.
     let rpc = solana_rpc_client::rpc_client::RpcClient::new_with_commitment(
@@ -299,7 +338,7 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
     let job = |address| {
         Job::try_deserialize(&mut rpc.get_account(address).unwrap().data.as_slice()).unwrap()
     };
-    for address in &hostile_jobs {
+    for address in hostile_jobs.iter().chain([&over_memory, &over_disk]) {
         let job = job(address);
         assert_eq!(
             (job.shards_started, job.assignments_live, job.paid_out),

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use solana_keypair::Keypair;
 
 use crate::backend::{BackendChoice, BackendOptions};
+use crate::budget::{Budgets, default_disk_budget, default_memory_budget};
 use crate::devices::Devices;
 use crate::error::WorkerError;
 use crate::inputs::InputPolicy;
@@ -98,6 +99,14 @@ pub struct ConfigArgs {
     /// Seconds a whole input download may take [default: 600].
     #[arg(long, env = "GPUSHARE_INPUT_TOTAL_SECONDS", global = true)]
     pub input_total_seconds: Option<f64>,
+    /// Memory all held slots together may use for their shards, MiB [default: half of what is
+    /// available when the worker starts].
+    #[arg(long, env = "GPUSHARE_MEMORY_BUDGET_MIB", global = true)]
+    pub memory_budget_mib: Option<u64>,
+    /// Disk all held slots together may use in the data directory, MiB [default: nine tenths of
+    /// its file system's free space when the worker starts].
+    #[arg(long, env = "GPUSHARE_DISK_BUDGET_MIB", global = true)]
+    pub disk_budget_mib: Option<u64>,
     /// Redirects an input download may follow [default: 5].
     #[arg(long, env = "GPUSHARE_INPUT_MAX_REDIRECTS", global = true)]
     pub input_max_redirects: Option<usize>,
@@ -135,6 +144,8 @@ pub struct Config {
     pub public_url: Option<String>,
     pub priority_fee: u64,
     pub inputs: InputPolicy,
+    /// Memory and disk the held slots may use, shared equally among `concurrent_jobs`.
+    pub budgets: Budgets,
     pub poll_interval: Duration,
     pub resync_interval: Duration,
     pub retention: Duration,
@@ -159,6 +170,22 @@ fn number_within(
             range.start(),
             range.end()
         )))
+    }
+}
+
+/// A budget given in MiB, or the machine's default; refused when neither is known.
+fn mib_or(
+    mib: Option<u64>,
+    default: impl FnOnce() -> Option<u64>,
+    what: &str,
+) -> Result<u64, WorkerError> {
+    match mib {
+        Some(mib) => Ok(mib.saturating_mul(1 << 20)),
+        None => default().ok_or_else(|| {
+            WorkerError::Config(format!(
+                "{what}: not given, and this machine does not tell; set it"
+            ))
+        }),
     }
 }
 
@@ -237,7 +264,26 @@ impl Config {
                 "concurrent_jobs must be at least 1".into(),
             ));
         }
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| home().join(".local/share/gpushare"));
+        let budgets = Budgets {
+            memory: mib_or(
+                args.memory_budget_mib.or(file.memory_budget_mib),
+                default_memory_budget,
+                "memory_budget_mib",
+            )?,
+            disk: mib_or(
+                args.disk_budget_mib.or(file.disk_budget_mib),
+                || data_dir.ancestors().find_map(default_disk_budget),
+                "disk_budget_mib",
+            )?,
+            slots: concurrent_jobs,
+        };
         Ok(Self {
+            budgets,
             rpc_url,
             ws_url,
             keypair: args
@@ -259,11 +305,7 @@ impl Config {
             },
             min_price: args.min_price.or(file.min_price).unwrap_or(1),
             concurrent_jobs,
-            data_dir: args
-                .data_dir
-                .clone()
-                .or(file.data_dir)
-                .unwrap_or_else(|| home().join(".local/share/gpushare")),
+            data_dir,
             metrics_addr: args
                 .metrics_addr
                 .or(file.metrics_addr)

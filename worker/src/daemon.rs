@@ -34,6 +34,7 @@ use tokio::task::JoinHandle;
 
 use crate::backend::Backend;
 use crate::benchmark::{Challenger, Outcome};
+use crate::budget::{OverBudget, shard_needs};
 use crate::config::Config;
 use crate::engine::{Input, ShardRun};
 use crate::error::WorkerError;
@@ -1093,11 +1094,28 @@ impl Worker {
         Ok(())
     }
 
-    /// Claims `slot` of `job` (its input downloaded and checked first, so a bad input is never a
-    /// missed claim), and reads the new assignment into the index so it counts as held at once.
+    /// Whether one shard of `job` fits one slot's share of the memory and disk budgets.
+    fn fits_budgets(&self, job: &Job) -> Result<(), OverBudget> {
+        let kernel = job.kernel.to_core();
+        let input_bytes = match &job.input {
+            JobInput::Data { .. } => kernel.data_input_bytes()?,
+            JobInput::Seed(_) => 0,
+        };
+        let needs = shard_needs(&kernel, u32::from(job.shards), input_bytes)?;
+        self.config.budgets.check(needs)
+    }
+
+    /// Claims `slot` of `job` (its budgets checked and its input downloaded and checked first, so
+    /// neither is ever a missed claim), and reads the new assignment into the index so it counts as held at once.
     /// Waits `wait` (its turn) first, and gives up if another provider took the slot meanwhile.
     /// Returns the job when its input is unusable (it is not tried again).
     async fn claim(&self, slot: &Slot, job: &Job, now: i64, wait: Duration) -> Option<Pubkey> {
+        if let Err(over) = self.fits_budgets(job) {
+            let reason = over.reason();
+            tracing::warn!(job = %slot.job, reason, %over, "over budget; skipping the job, nothing claimed");
+            self.metrics.refuse_budget(reason);
+            return Some(slot.job);
+        }
         if let JobInput::Data { uri, sha256 } = &job.input
             && let Err(error) = self.inputs.fetch(&self.store, uri, sha256).await
         {

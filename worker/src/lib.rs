@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod bench;
 pub mod benchmark;
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod cpu;

@@ -47,6 +47,8 @@ pub struct Metrics {
     pub failures: Family<Kind, Counter>,
     /// Job inputs refused, by reason (`file_not_allowed`, `loopback_address`, `timeout`…).
     pub input_refusals: Family<Kind, Counter>,
+    /// Jobs skipped because a shard would not fit the memory or disk budget (or its kernel is unusable).
+    pub budget_refusals: Family<Kind, Counter>,
     pub slashes: Counter,
     pub slashed_tokens: Counter,
     pub earnings: Counter,
@@ -97,6 +99,7 @@ impl Metrics {
             completions: Counter::default(),
             failures: Family::default(),
             input_refusals: Family::default(),
+            budget_refusals: Family::default(),
             slashes: Counter::default(),
             slashed_tokens: Counter::default(),
             earnings: Counter::default(),
@@ -121,6 +124,11 @@ impl Metrics {
             "input_refusals",
             "Job inputs refused by the input policy, by reason; the jobs were skipped, nothing claimed",
             metrics.input_refusals.clone(),
+        );
+        registry.register(
+            "budget_refusals",
+            "Jobs skipped because a shard would not fit the memory or disk budget, by reason; nothing claimed",
+            metrics.budget_refusals.clone(),
         );
         registry.register(
             "slashes",
@@ -176,6 +184,11 @@ impl Metrics {
     /// Counts one job input refused for `reason` (the job was skipped, nothing claimed).
     pub fn refuse_input(&self, reason: &str) {
         self.input_refusals.get_or_create(&Kind::of(reason)).inc();
+    }
+
+    /// Counts one job skipped for `reason` by the resource budgets (nothing claimed).
+    pub fn refuse_budget(&self, reason: &str) {
+        self.budget_refusals.get_or_create(&Kind::of(reason)).inc();
     }
 
     /// Counts one failure of `kind`.

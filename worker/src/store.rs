@@ -300,6 +300,19 @@ mod tests {
         assert!(store.slot(&held).unwrap().is_some() && store.slot(&gone).unwrap().is_none());
         assert!(!input.exists() && kept_input.exists());
         assert_eq!(store.prune(&needed, hour).unwrap(), Pruned::default());
+
+        // A worker restarted on the pruned directory finds what its held slots and open jobs need,
+        // and nothing that was pruned.
+        drop(store);
+        let restarted = Store::open(dir.path()).unwrap();
+        assert_eq!(restarted.slot(&held).unwrap(), Some(record(&held)));
+        assert!(restarted.slot(&gone).unwrap().is_none());
+        assert_eq!(
+            restarted.output(&open_job, 0).unwrap().as_deref(),
+            Some(&b"output"[..])
+        );
+        assert!(restarted.output(&closed_job, 0).unwrap().is_none());
+        assert_eq!(std::fs::read(&kept_input).unwrap(), b"input of an open job");
     }
 
     #[test]
