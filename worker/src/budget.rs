@@ -118,7 +118,7 @@ pub fn default_disk_budget(dir: &Path) -> Option<u64> {
     }
     // SAFETY: statvfs succeeded, so it filled `stats`.
     let stats = unsafe { stats.assume_init() };
-    let free = u64::from(stats.f_bavail).saturating_mul(stats.f_frsize);
+    let free = stats.f_bavail.saturating_mul(stats.f_frsize);
     Some(free / 10 * 9)
 }
 
