@@ -13,7 +13,7 @@ use anchor_lang::prelude::{Clock, Pubkey};
 use anchor_lang::{AccountDeserialize, Discriminator};
 use futures::StreamExt;
 use futures::stream::{BoxStream, SelectAll};
-use gpushare::state::{Assignment, Benchmark, Job, Network, Provider, Shard};
+use gpushare::state::{Assignment, Benchmark, Job, JobInput, Network, Provider, Shard};
 use gpushare_client::chain::{
     Chain, ChainError, CommitmentConfig, Snapshot, account_config, account_filters, decode_clock,
     program_accounts_config,
@@ -36,22 +36,124 @@ pub enum Tracked {
     Assignment(Box<Assignment>),
 }
 
+/// Why account data a node returned was not taken into the index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChainDataError {
+    #[error("not a gpushare account this worker tracks")]
+    UnknownKind,
+    #[error("the account data does not decode")]
+    Undecodable,
+    #[error("{0} is outside what the program allows")]
+    OutOfBounds(&'static str),
+}
+
+/// `Ok` when `holds`, else the named field out of bounds.
+fn bounded(holds: bool, field: &'static str) -> Result<(), ChainDataError> {
+    if holds {
+        Ok(())
+    } else {
+        Err(ChainDataError::OutOfBounds(field))
+    }
+}
+
 impl Tracked {
-    /// Decodes a gpushare account by its discriminator; `None` for other kinds and bad data.
-    fn decode(data: &[u8]) -> Option<Self> {
-        fn as_<T: AccountDeserialize + Discriminator>(data: &[u8]) -> Option<Box<T>> {
-            data.starts_with(T::DISCRIMINATOR)
-                .then(|| T::try_deserialize(&mut &data[..]).ok())
-                .flatten()
-                .map(Box::new)
+    /// Decodes a gpushare account by its discriminator, and refuses by name data of other kinds, data
+    /// that does not decode, and sizes, counts and indices the program would never write: the node
+    /// the worker reads from may not be honest, and these numbers index arrays and size allocations.
+    pub fn decode(data: &[u8]) -> Result<Self, ChainDataError> {
+        fn as_<T: AccountDeserialize + Discriminator>(
+            data: &[u8],
+        ) -> Option<Result<Box<T>, ChainDataError>> {
+            data.starts_with(T::DISCRIMINATOR).then(|| {
+                T::try_deserialize(&mut &data[..])
+                    .map(Box::new)
+                    .map_err(|_| ChainDataError::Undecodable)
+            })
         }
-        as_(data)
-            .map(|job| Self::Job(Arc::from(job)))
-            .or_else(|| as_(data).map(|shard| Self::Shard(Arc::from(shard))))
-            .or_else(|| as_(data).map(Self::Assignment))
-            .or_else(|| as_(data).map(Self::Provider))
-            .or_else(|| as_(data).map(Self::Network))
-            .or_else(|| as_(data).map(Self::Benchmark))
+        let account = as_(data)
+            .map(|job| job.map(|job| Self::Job(Arc::from(job))))
+            .or_else(|| as_(data).map(|shard| shard.map(|shard| Self::Shard(Arc::from(shard)))))
+            .or_else(|| as_(data).map(|a| a.map(Self::Assignment)))
+            .or_else(|| as_(data).map(|p| p.map(Self::Provider)))
+            .or_else(|| as_(data).map(|n| n.map(Self::Network)))
+            .or_else(|| as_(data).map(|b| b.map(Self::Benchmark)))
+            .ok_or(ChainDataError::UnknownKind)??;
+        account.check_bounds()?;
+        Ok(account)
+    }
+
+    /// Refuses values no program instruction writes.
+    fn check_bounds(&self) -> Result<(), ChainDataError> {
+        use gpushare::constants::{
+            MAX_DATA_URI_LEN, MAX_ENDPOINT_LEN, MAX_REPLICAS_LIMIT, MAX_SHARDS_LIMIT,
+            MAX_SLOTS_PER_SHARD,
+        };
+        let slots = MAX_SLOTS_PER_SHARD;
+        match self {
+            Self::Job(job) => {
+                bounded((1..=MAX_SHARDS_LIMIT).contains(&job.shards), "job.shards")?;
+                bounded(
+                    (1..=MAX_REPLICAS_LIMIT).contains(&job.replicas),
+                    "job.replicas",
+                )?;
+                bounded(
+                    usize::from(job.replicas) + usize::from(job.max_extra_replicas) <= slots,
+                    "job.max_extra_replicas",
+                )?;
+                bounded(
+                    job.started.len() == usize::from(job.shards).div_ceil(8),
+                    "job.started",
+                )?;
+                bounded(
+                    job.shards_settled <= job.shards && job.shards_started <= job.shards,
+                    "job.shards_settled",
+                )?;
+                if let JobInput::Data { uri, .. } = &job.input {
+                    bounded(uri.len() <= MAX_DATA_URI_LEN, "job.input.uri")?;
+                }
+                bounded(
+                    job.kernel
+                        .to_core()
+                        .check_shard_size(u32::from(job.shards))
+                        .is_ok(),
+                    "job.kernel",
+                )
+            }
+            Self::Shard(shard) => {
+                bounded(
+                    usize::from(shard.replicas_open) <= slots,
+                    "shard.replicas_open",
+                )?;
+                bounded(
+                    usize::from(shard.extras_opened) <= slots,
+                    "shard.extras_opened",
+                )?;
+                bounded(
+                    usize::from(shard.distinct_roots) <= slots,
+                    "shard.distinct_roots",
+                )?;
+                bounded(
+                    shard.root_of.iter().all(|&root| usize::from(root) < slots),
+                    "shard.root_of",
+                )
+            }
+            Self::Assignment(assignment) => bounded(
+                usize::from(assignment.replica) < slots,
+                "assignment.replica",
+            ),
+            Self::Provider(provider) => bounded(
+                provider.endpoint.len() <= MAX_ENDPOINT_LEN,
+                "provider.endpoint",
+            ),
+            Self::Network(network) => bounded(
+                (1..=MAX_REPLICAS_LIMIT).contains(&network.params.max_replicas)
+                    && usize::from(network.params.max_replicas)
+                        + usize::from(network.params.max_extra_replicas)
+                        <= slots,
+                "network.params",
+            ),
+            Self::Benchmark(_) => Ok(()),
+        }
     }
 
     fn kind(&self) -> Kind {
@@ -163,8 +265,12 @@ impl Index {
             _ => {}
         }
         let account = match data.map(Tracked::decode) {
-            Some(Some(account)) if self.wanted(&key, &account) => Some(account),
-            Some(_) => return self.entries.remove(&key).is_some(),
+            Some(Ok(account)) if self.wanted(&key, &account) => Some(account),
+            Some(Ok(_)) => return self.entries.remove(&key).is_some(),
+            Some(Err(error)) => {
+                tracing::warn!(%key, %error, "account data refused");
+                return self.entries.remove(&key).is_some();
+            }
             None => None,
         };
         let entry = Entry {
@@ -538,6 +644,7 @@ mod tests {
         let mut index = Index::new(network, provider);
         let mut network_account: Network = zeroed();
         network_account.mint = Pubkey::new_unique();
+        network_account.params.max_replicas = 3;
         assert!(index.apply(network, 1, Some(&bytes(&network_account))));
         let mut provider_account: Provider = zeroed();
         provider_account.network = network;
@@ -545,10 +652,95 @@ mod tests {
         (index, network)
     }
 
-    fn job_on(network: Pubkey, price: u64) -> Vec<u8> {
+    /// A job the program could have written: one 8×8×8 gemm_i8 shard, two replicas.
+    fn plausible_job(network: Pubkey, price: u64) -> Job {
         let mut job: Job = zeroed();
         (job.network, job.price) = (network, price);
-        bytes(&job)
+        (job.shards, job.replicas, job.started) = (1, 2, vec![0]);
+        job.kernel = gpushare::state::KernelSpec::GemmI8 { m: 8, n: 8, k: 8 };
+        job
+    }
+
+    fn job_on(network: Pubkey, price: u64) -> Vec<u8> {
+        bytes(&plausible_job(network, price))
+    }
+
+    #[test]
+    fn values_the_program_never_writes_are_refused_by_name() {
+        let network = Pubkey::new_unique();
+        let refused = |data: Vec<u8>| Tracked::decode(&data).err();
+        let job = |change: fn(&mut Job)| {
+            let mut job = plausible_job(network, 1);
+            change(&mut job);
+            refused(bytes(&job))
+        };
+        assert_eq!(job(|_| ()), None);
+        let out = ChainDataError::OutOfBounds;
+        assert_eq!(job(|j| j.shards = 0), Some(out("job.shards")));
+        assert_eq!(job(|j| j.replicas = 200), Some(out("job.replicas")));
+        assert_eq!(
+            job(|j| j.max_extra_replicas = 15),
+            Some(out("job.max_extra_replicas"))
+        );
+        assert_eq!(job(|j| j.started = vec![0; 4096]), Some(out("job.started")));
+        assert_eq!(
+            job(|j| j.shards_settled = 2),
+            Some(out("job.shards_settled"))
+        );
+        assert_eq!(
+            job(|j| j.kernel = gpushare::state::KernelSpec::GemmI8 {
+                m: 1 << 16,
+                n: 1 << 16,
+                k: 8
+            }),
+            Some(out("job.kernel"))
+        );
+        let mut shard: Shard = zeroed();
+        shard.replicas_open = 200;
+        assert_eq!(refused(bytes(&shard)), Some(out("shard.replicas_open")));
+        let mut shard: Shard = zeroed();
+        shard.root_of[3] = 16;
+        assert_eq!(refused(bytes(&shard)), Some(out("shard.root_of")));
+        let mut assignment: Assignment = zeroed();
+        assignment.replica = 16;
+        assert_eq!(refused(bytes(&assignment)), Some(out("assignment.replica")));
+        let mut provider: Provider = zeroed();
+        provider.endpoint = "x".repeat(4096);
+        assert_eq!(refused(bytes(&provider)), Some(out("provider.endpoint")));
+        assert_eq!(
+            refused(b"not an account".to_vec()),
+            Some(ChainDataError::UnknownKind)
+        );
+    }
+
+    proptest::proptest! {
+        /// Any bytes behind any tracked account's discriminator decode or are refused by name,
+        /// without panicking and without allocating what a length prefix claims.
+        #[test]
+        fn random_account_data_is_refused_by_name_and_never_panics(
+            kind in 0usize..6,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096),
+        ) {
+            let discriminators = [
+                Job::DISCRIMINATOR, Shard::DISCRIMINATOR, Assignment::DISCRIMINATOR,
+                Provider::DISCRIMINATOR, Network::DISCRIMINATOR, Benchmark::DISCRIMINATOR,
+            ];
+            let mut data = discriminators[kind].to_vec();
+            data.extend_from_slice(&body);
+            if let Err(error) = Tracked::decode(&data) {
+                proptest::prop_assert!(error != ChainDataError::UnknownKind);
+            }
+        }
+
+        /// A valid account cut short anywhere is refused as undecodable.
+        #[test]
+        fn truncated_account_data_is_undecodable(cut in 0usize..1000) {
+            let data = job_on(Pubkey::new_unique(), 1);
+            let cut = cut % data.len();
+            let error = Tracked::decode(&data[..cut]).err();
+            let expected = if cut < 8 { ChainDataError::UnknownKind } else { ChainDataError::Undecodable };
+            proptest::prop_assert_eq!(error, Some(expected));
+        }
     }
 
     #[test]
