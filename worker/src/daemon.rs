@@ -39,8 +39,9 @@ use crate::config::Config;
 use crate::engine::{Input, ShardRun};
 use crate::error::WorkerError;
 use crate::fault::Fault;
+use crate::index::check_shard;
 use crate::index::{Held, SharedIndex, View};
-use crate::inputs::Inputs;
+use crate::inputs::{InputError, Inputs};
 use crate::metrics::Metrics;
 use crate::prover;
 use crate::store::{Needed, Pruned, SlotRecord, Store};
@@ -687,7 +688,12 @@ impl Worker {
         let slot = Identity::slot_of(assignment);
         let shard = match round.view.shards.get(&assignment.shard) {
             Some(shard) => Shard::clone(shard),
-            None => self.chain.existing(&assignment.shard).await?,
+            None => {
+                let shard: Shard = self.chain.existing(&assignment.shard).await?;
+                // Read past the index (which may just have refused it): the same bounds apply.
+                check_shard(&shard).map_err(|e| WorkerError::AccountMath(e.to_string()))?;
+                shard
+            }
         };
         let at = SlotStep {
             round,
@@ -790,7 +796,7 @@ impl Worker {
         let input = match &job.input {
             JobInput::Seed(seed) => Input::Seed(job_seed(seed, &slot.job.to_bytes())),
             JobInput::Data { uri, sha256 } => {
-                Input::Data(self.inputs.fetch(&self.store, uri, sha256).await?)
+                Input::Data(self.fetch_input(job, uri, sha256).await?)
             }
         };
         let (backend, kernel, shards, shard, fault) = (
@@ -1094,6 +1100,18 @@ impl Worker {
         Ok(())
     }
 
+    /// `job`'s data input, of exactly the size its kernel takes (none for a kernel that takes no
+    /// data: any input is then refused for its size).
+    async fn fetch_input(
+        &self,
+        job: &Job,
+        uri: &str,
+        sha256: &[u8; 32],
+    ) -> Result<Vec<u8>, InputError> {
+        let size = job.kernel.to_core().data_input_bytes().unwrap_or(0);
+        self.inputs.fetch(&self.store, uri, sha256, size).await
+    }
+
     /// Whether one shard of `job` fits one slot's share of the memory and disk budgets.
     fn fits_budgets(&self, job: &Job) -> Result<(), OverBudget> {
         let kernel = job.kernel.to_core();
@@ -1117,7 +1135,7 @@ impl Worker {
             return Some(slot.job);
         }
         if let JobInput::Data { uri, sha256 } = &job.input
-            && let Err(error) = self.inputs.fetch(&self.store, uri, sha256).await
+            && let Err(error) = self.fetch_input(job, uri, sha256).await
         {
             let reason = error.reason();
             tracing::warn!(job = %slot.job, reason, %error, "input refused; skipping the job, nothing claimed");

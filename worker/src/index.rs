@@ -24,6 +24,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::error::WorkerError;
+use gpushare::constants::{
+    MAX_DATA_URI_LEN, MAX_ENDPOINT_LEN, MAX_REPLICAS_LIMIT, MAX_SHARDS_LIMIT, MAX_SLOTS_PER_SHARD,
+};
 
 /// A gpushare account the worker keeps track of.
 #[derive(Clone)]
@@ -45,6 +48,66 @@ pub enum ChainDataError {
     Undecodable,
     #[error("{0} is outside what the program allows")]
     OutOfBounds(&'static str),
+}
+
+/// Refuses a job with values no program instruction writes: counts, lengths and sizes that index
+/// arrays or size work in the worker.
+pub fn check_job(job: &Job) -> Result<(), ChainDataError> {
+    let slots = MAX_SLOTS_PER_SHARD;
+    bounded((1..=MAX_SHARDS_LIMIT).contains(&job.shards), "job.shards")?;
+    bounded(
+        (1..=MAX_REPLICAS_LIMIT).contains(&job.replicas),
+        "job.replicas",
+    )?;
+    bounded(
+        usize::from(job.replicas) + usize::from(job.max_extra_replicas) <= slots,
+        "job.max_extra_replicas",
+    )?;
+    bounded(
+        job.started.len() == usize::from(job.shards).div_ceil(8),
+        "job.started",
+    )?;
+    bounded(
+        job.shards_settled <= job.shards && job.shards_started <= job.shards,
+        "job.shards_settled",
+    )?;
+    bounded(job.mode.validate(job.replicas).is_ok(), "job.mode")?;
+    if let JobInput::Data { uri, .. } = &job.input {
+        bounded(uri.len() <= MAX_DATA_URI_LEN, "job.input.uri")?;
+    }
+    bounded(
+        job.kernel
+            .to_core()
+            .check_shard_size(u32::from(job.shards))
+            .is_ok(),
+        "job.kernel",
+    )
+}
+
+/// Refuses a shard whose counts could not have been written by the program; the shard's own
+/// methods subtract them and index with them.
+pub fn check_shard(shard: &Shard) -> Result<(), ChainDataError> {
+    let open = usize::from(shard.replicas_open);
+    bounded(
+        (1..=MAX_SLOTS_PER_SHARD).contains(&open),
+        "shard.replicas_open",
+    )?;
+    bounded(
+        shard.extras_opened <= shard.replicas_open,
+        "shard.extras_opened",
+    )?;
+    bounded(
+        usize::from(shard.distinct_roots) <= open,
+        "shard.distinct_roots",
+    )?;
+    bounded(
+        shard.root_of.iter().all(|&root| usize::from(root) < open),
+        "shard.root_of",
+    )?;
+    bounded(
+        shard.votes.iter().map(|&v| usize::from(v)).sum::<usize>() <= open,
+        "shard.votes",
+    )
 }
 
 /// `Ok` when `holds`, else the named field out of bounds.
@@ -84,59 +147,10 @@ impl Tracked {
 
     /// Refuses values no program instruction writes.
     fn check_bounds(&self) -> Result<(), ChainDataError> {
-        use gpushare::constants::{
-            MAX_DATA_URI_LEN, MAX_ENDPOINT_LEN, MAX_REPLICAS_LIMIT, MAX_SHARDS_LIMIT,
-            MAX_SLOTS_PER_SHARD,
-        };
         let slots = MAX_SLOTS_PER_SHARD;
         match self {
-            Self::Job(job) => {
-                bounded((1..=MAX_SHARDS_LIMIT).contains(&job.shards), "job.shards")?;
-                bounded(
-                    (1..=MAX_REPLICAS_LIMIT).contains(&job.replicas),
-                    "job.replicas",
-                )?;
-                bounded(
-                    usize::from(job.replicas) + usize::from(job.max_extra_replicas) <= slots,
-                    "job.max_extra_replicas",
-                )?;
-                bounded(
-                    job.started.len() == usize::from(job.shards).div_ceil(8),
-                    "job.started",
-                )?;
-                bounded(
-                    job.shards_settled <= job.shards && job.shards_started <= job.shards,
-                    "job.shards_settled",
-                )?;
-                if let JobInput::Data { uri, .. } = &job.input {
-                    bounded(uri.len() <= MAX_DATA_URI_LEN, "job.input.uri")?;
-                }
-                bounded(
-                    job.kernel
-                        .to_core()
-                        .check_shard_size(u32::from(job.shards))
-                        .is_ok(),
-                    "job.kernel",
-                )
-            }
-            Self::Shard(shard) => {
-                bounded(
-                    usize::from(shard.replicas_open) <= slots,
-                    "shard.replicas_open",
-                )?;
-                bounded(
-                    usize::from(shard.extras_opened) <= slots,
-                    "shard.extras_opened",
-                )?;
-                bounded(
-                    usize::from(shard.distinct_roots) <= slots,
-                    "shard.distinct_roots",
-                )?;
-                bounded(
-                    shard.root_of.iter().all(|&root| usize::from(root) < slots),
-                    "shard.root_of",
-                )
-            }
+            Self::Job(job) => check_job(job),
+            Self::Shard(shard) => check_shard(shard),
             Self::Assignment(assignment) => bounded(
                 usize::from(assignment.replica) < slots,
                 "assignment.replica",
@@ -658,6 +672,7 @@ mod tests {
         (job.network, job.price) = (network, price);
         (job.shards, job.replicas, job.started) = (1, 2, vec![0]);
         job.kernel = gpushare::state::KernelSpec::GemmI8 { m: 8, n: 8, k: 8 };
+        job.mode = gpushare::state::VerificationMode::Quorum { q: 2 };
         job
     }
 
@@ -695,12 +710,36 @@ mod tests {
             }),
             Some(out("job.kernel"))
         );
-        let mut shard: Shard = zeroed();
-        shard.replicas_open = 200;
-        assert_eq!(refused(bytes(&shard)), Some(out("shard.replicas_open")));
-        let mut shard: Shard = zeroed();
-        shard.root_of[3] = 16;
-        assert_eq!(refused(bytes(&shard)), Some(out("shard.root_of")));
+        let shard = |change: fn(&mut Shard)| {
+            let mut shard: Shard = zeroed();
+            shard.replicas_open = 2;
+            change(&mut shard);
+            refused(bytes(&shard))
+        };
+        assert_eq!(shard(|_| ()), None);
+        assert_eq!(
+            shard(|s| s.replicas_open = 200),
+            Some(out("shard.replicas_open"))
+        );
+        assert_eq!(
+            shard(|s| s.replicas_open = 0),
+            Some(out("shard.replicas_open"))
+        );
+        // Counts the shard's methods subtract: an extra beyond the open replicas would underflow.
+        assert_eq!(
+            shard(|s| s.extras_opened = 3),
+            Some(out("shard.extras_opened"))
+        );
+        assert_eq!(
+            shard(|s| s.distinct_roots = 3),
+            Some(out("shard.distinct_roots"))
+        );
+        assert_eq!(shard(|s| s.root_of[3] = 2), Some(out("shard.root_of")));
+        assert_eq!(shard(|s| s.votes[0] = 255), Some(out("shard.votes")));
+        assert_eq!(
+            job(|j| j.mode = gpushare::state::VerificationMode::SpotCheck { samples: 200 }),
+            Some(out("job.mode"))
+        );
         let mut assignment: Assignment = zeroed();
         assignment.replica = 16;
         assert_eq!(refused(bytes(&assignment)), Some(out("assignment.replica")));

@@ -19,6 +19,10 @@ use sha2::{Digest, Sha256};
 use crate::error::WorkerError;
 use crate::store::{Store, write_durably};
 
+/// The slowest transfer a download is given time for (1 MiB/s), beyond a fixed grace.
+const SLOWEST_INPUT_BYTES_PER_SECOND: f64 = (1 << 20) as f64;
+const TRANSFER_GRACE: Duration = Duration::from_secs(5);
+
 /// What a job's input may reach on the provider's machine and network.
 #[derive(Clone, Debug)]
 pub struct InputPolicy {
@@ -79,6 +83,10 @@ impl AddressClass {
             || ip.is_documentation()
             || a >= 240
             || (a == 198 && (18..20).contains(&b))
+            // IETF protocol assignments (192.0.0.0/24, a cloud metadata address among them) and
+            // the retired 6to4 relay anycast (192.88.99.0/24).
+            || (a, b, ip.octets()[2]) == (192, 0, 0)
+            || (a, b, ip.octets()[2]) == (192, 88, 99)
         {
             Self::Reserved
         } else {
@@ -106,11 +114,19 @@ impl AddressClass {
             [0, 0, 0, 0, 0, 0, _, _] => return Self::of_v4(embedded(6)).or(Some(Self::Reserved)),
             // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach the IPv4 address they carry.
             [0x64, 0xff9b, 0, 0, 0, 0, _, _] => return Self::of_v4(embedded(6)),
+            // IPv4-translated (::ffff:0:a.b.c.d), as its IPv4 address.
+            [0, 0, 0, 0, 0xffff, 0, _, _] => return Self::of_v4(embedded(6)),
+            // Local-use NAT64 (64:ff9b:1::/48) reaches a provider's own network.
+            [0x64, 0xff9b, 1, ..] => Self::Private,
             [0x2002, ..] => return Self::of_v4(embedded(1)),
             [first, ..] if first & 0xfe00 == 0xfc00 => Self::Private,
             [first, ..] if first & 0xffc0 == 0xfe80 => Self::LinkLocal,
+            // Site-local (fec0::/10, deprecated but still routed inside some networks).
+            [first, ..] if first & 0xffc0 == 0xfec0 => Self::Private,
             [first, ..] if first & 0xff00 == 0xff00 => Self::Multicast,
             [0x2001, 0x0db8, ..] => Self::Reserved,
+            // Teredo (2001::/32) tunnels to an IPv4 address inside it.
+            [0x2001, 0, ..] => Self::Reserved,
             _ => return None,
         })
     }
@@ -150,6 +166,8 @@ pub enum InputError {
     Timeout,
     #[error("input is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
+    #[error("input is {actual} bytes; the job's kernel takes {expected}")]
+    WrongSize { expected: u64, actual: u64 },
     #[error("input hashes to {actual}, the job says {expected}")]
     HashMismatch { expected: String, actual: String },
     #[error("cannot read the input: {0}")]
@@ -169,6 +187,7 @@ impl InputError {
             Self::TooManyRedirects(_) => "too_many_redirects",
             Self::Timeout => "timeout",
             Self::TooLarge { .. } => "too_large",
+            Self::WrongSize { .. } => "wrong_size",
             Self::HashMismatch { .. } => "hash_mismatch",
             Self::Unreadable(_) => "unreadable",
             Self::Download(_) => "download_failed",
@@ -258,6 +277,10 @@ impl Inputs {
         let client = reqwest::Client::builder()
             // A proxy would make the connection on the inputs' behalf, past every check here.
             .no_proxy()
+            // A compressed body would let a few bytes on the wire become the limit in memory.
+            .no_gzip()
+            .no_brotli()
+            .no_deflate()
             .dns_resolver(Arc::new(PublicResolver { allow_hosts }))
             .redirect(redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() > max_redirects {
@@ -277,12 +300,14 @@ impl Inputs {
     }
 
     /// The input's bytes: from the store when already fetched from this URI, else fetched under the
-    /// policy, checked against `sha256` and stored.
+    /// policy (at most `size` bytes, the size the job's kernel takes, within a time that allows for
+    /// it), checked to be exactly `size` bytes with `sha256`, and stored.
     pub async fn fetch(
         &self,
         store: &Store,
         uri: &str,
         sha256: &[u8; 32],
+        size: u64,
     ) -> Result<Vec<u8>, InputError> {
         let cached = store.input_path(sha256, uri);
         if let Ok(bytes) = std::fs::read(&cached)
@@ -290,13 +315,20 @@ impl Inputs {
         {
             return Ok(bytes);
         }
-        let bytes = if let Some(path) = uri.strip_prefix("file://") {
-            self.read_file(Path::new(path))?
+        let cap = size.min(self.policy.limit);
+        let bytes = if uri.starts_with("file:") {
+            self.read_file(uri, cap)?
         } else if uri.starts_with("http://") || uri.starts_with("https://") {
-            self.download(uri).await?
+            self.download(uri, cap).await?
         } else {
             return Err(InputError::UnsupportedUri(uri.into()));
         };
+        if bytes.len() as u64 != size {
+            return Err(InputError::WrongSize {
+                expected: size,
+                actual: bytes.len() as u64,
+            });
+        }
         let actual: [u8; 32] = Sha256::digest(&bytes).into();
         if &actual != sha256 {
             return Err(InputError::HashMismatch {
@@ -308,16 +340,33 @@ impl Inputs {
         Ok(bytes)
     }
 
-    fn read_file(&self, path: &Path) -> Result<Vec<u8>, InputError> {
+    fn read_file(&self, uri: &str, limit: u64) -> Result<Vec<u8>, InputError> {
+        // A local path only (no host), percent-decoded as the URL standard has it.
+        let path = reqwest::Url::parse(uri)
+            .ok()
+            .filter(|url| {
+                url.host_str()
+                    .is_none_or(|host| host.is_empty() || host == "localhost")
+            })
+            .and_then(|url| url.to_file_path().ok())
+            .ok_or_else(|| InputError::UnsupportedUri(uri.into()))?;
         let shown = path.display().to_string();
-        let canonical = std::fs::canonicalize(path)
+        let inside = |path: &Path| self.policy.dirs.iter().any(|dir| path.starts_with(dir));
+        // Nothing on disk is touched for a path outside the allowed directories: the lexical check
+        // comes first (a path elsewhere could reach an automounter or a stalled network mount).
+        let plain = path.components().all(|part| {
+            matches!(
+                part,
+                std::path::Component::RootDir | std::path::Component::Normal(_)
+            )
+        });
+        if !plain || !inside(&path) {
+            return Err(InputError::FileNotAllowed(shown));
+        }
+        // Then on the resolved path: a symbolic link may lead out.
+        let canonical = std::fs::canonicalize(&path)
             .map_err(|e| InputError::Unreadable(format!("{shown}: {e}")))?;
-        if !self
-            .policy
-            .dirs
-            .iter()
-            .any(|dir| canonical.starts_with(dir))
-        {
+        if !inside(&canonical) {
             return Err(InputError::FileNotAllowed(shown));
         }
         // Non-blocking, so that opening a FIFO or a device cannot hang the worker; the type is
@@ -333,7 +382,6 @@ impl Inputs {
         if !metadata.is_file() {
             return Err(InputError::NotARegularFile(shown));
         }
-        let limit = self.policy.limit;
         if metadata.len() > limit {
             return Err(InputError::TooLarge { limit });
         }
@@ -347,17 +395,22 @@ impl Inputs {
         Ok(bytes)
     }
 
-    async fn download(&self, uri: &str) -> Result<Vec<u8>, InputError> {
+    async fn download(&self, uri: &str, limit: u64) -> Result<Vec<u8>, InputError> {
         let url = reqwest::Url::parse(uri).map_err(|_| InputError::UnsupportedUri(uri.into()))?;
         check_url(&url, &self.policy.allow_hosts)?;
+        // However slowly a server trickles, the whole transfer gets only the time its size needs at
+        // the slowest rate worth waiting for.
+        let allowed = self.policy.connect_timeout
+            + TRANSFER_GRACE
+            + Duration::from_secs_f64(limit as f64 / SLOWEST_INPUT_BYTES_PER_SECOND);
         let response = self
             .client
             .get(url)
+            .timeout(allowed.min(self.policy.total_timeout))
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
             .map_err(refusal_of)?;
-        let limit = self.policy.limit;
         if response
             .content_length()
             .is_some_and(|length| length > limit)
@@ -455,7 +508,7 @@ mod tests {
     /// Why `uri` is refused (its digest is one nothing in the store has, so the store cannot answer).
     async fn refusal(inputs: &Inputs, store: &Store, uri: &str) -> &'static str {
         inputs
-            .fetch(store, uri, &digest(uri.as_bytes()))
+            .fetch(store, uri, &digest(uri.as_bytes()), 8)
             .await
             .unwrap_err()
             .reason()
@@ -475,38 +528,56 @@ mod tests {
 
         assert_eq!(
             inputs
-                .fetch(&store, &uri, &digest(b"operands"))
+                .fetch(&store, &uri, &digest(b"operands"), 8)
                 .await
                 .unwrap(),
             b"operands"
         );
         std::fs::remove_file(&input).unwrap();
         let again = inputs
-            .fetch(&store, &uri, &digest(b"operands"))
+            .fetch(&store, &uri, &digest(b"operands"), 8)
             .await
             .unwrap();
         assert_eq!(again, b"operands", "served from the store once downloaded");
         // A copy kept from one URI never stands in for another, which the policy judges afresh.
         let elsewhere = inputs
-            .fetch(&store, "http://127.0.0.1:9/x", &digest(b"operands"))
+            .fetch(&store, "http://127.0.0.1:9/x", &digest(b"operands"), 8)
             .await;
         assert_eq!(elsewhere.unwrap_err().reason(), "loopback_address");
 
         std::fs::write(&input, b"tampered").unwrap();
         let mismatch = inputs
-            .fetch(&store, &uri, &digest(b"original"))
+            .fetch(&store, &uri, &digest(b"original"), 8)
             .await
             .unwrap_err();
         assert_eq!(mismatch.reason(), "hash_mismatch");
         let small = policy(vec![allowed.clone()], &[], 4);
         assert_eq!(
             small
-                .fetch(&store, &uri, &digest(b"tampered"))
+                .fetch(&store, &uri, &digest(b"tampered"), 8)
                 .await
                 .unwrap_err()
                 .reason(),
             "too_large"
         );
+
+        // The size the kernel takes is exact: a longer or shorter file is refused before hashing.
+        std::fs::write(&input, b"operands").unwrap();
+        let other = format!("file://{}", allowed.join("nine.bin").display());
+        std::fs::write(allowed.join("nine.bin"), b"operands!").unwrap();
+        let longer = inputs.fetch(&store, &other, &digest(b"operands!"), 8).await;
+        assert_eq!(longer.unwrap_err().reason(), "too_large");
+        let shorter = inputs
+            .fetch(&store, &other, &digest(b"operands!"), 10)
+            .await;
+        assert_eq!(shorter.unwrap_err().reason(), "wrong_size");
+        // Another host's files, percent-encoded paths: parsed as URLs, not as strings.
+        assert_eq!(
+            refusal(&inputs, &store, "file://evil.example/etc/passwd").await,
+            "unsupported_uri"
+        );
+        let encoded = format!("file://{}/%2e%2e/secret", allowed.display());
+        assert_eq!(refusal(&inputs, &store, &encoded).await, "file_not_allowed");
 
         // Outside the allowed directories, directly or through a link, and with none allowed.
         let outside = dir.path().join("secret");
@@ -594,6 +665,7 @@ mod tests {
                 &store,
                 &format!("http://127.0.0.1:{port}/x"),
                 &digest(b"operands"),
+                8,
             )
             .await;
         assert_eq!(good.unwrap(), b"operands");
@@ -668,6 +740,12 @@ mod tests {
             ("255.255.255.255", Some(AddressClass::Reserved)),
             ("2001:db8::1", Some(AddressClass::Reserved)),
             ("::10.0.0.1", Some(AddressClass::Private)),
+            ("::ffff:0:7f00:1", Some(AddressClass::Loopback)),
+            ("64:ff9b:1::1", Some(AddressClass::Private)),
+            ("fec0::1", Some(AddressClass::Private)),
+            ("2001::1", Some(AddressClass::Reserved)),
+            ("192.0.0.192", Some(AddressClass::Reserved)),
+            ("192.88.99.1", Some(AddressClass::Reserved)),
         ] {
             assert_eq!(class(address), expected, "{address}");
         }
