@@ -498,11 +498,14 @@ impl Daemon {
         let openings = self.openings(round);
         for slot in openings.draws {
             let shard = (slot.job, slot.shard_index);
+            let Some(job) = round.view.jobs.get(&slot.job).map(Arc::clone) else {
+                continue;
+            };
             if self.claims.contains_key(&shard) {
                 continue;
             }
             let worker = Arc::clone(&self.worker);
-            let task = tokio::spawn(async move { worker.enter_draw(&slot).await });
+            let task = tokio::spawn(async move { worker.enter_draw(&slot, &job).await });
             self.claims.insert(shard, task);
         }
         let peers = &round.view.peers;
@@ -1128,19 +1131,8 @@ impl Worker {
     /// Waits `wait` (its turn) first, and gives up if another provider took the slot meanwhile.
     /// Returns the job when its input is unusable (it is not tried again).
     async fn claim(&self, slot: &Slot, job: &Job, now: i64, wait: Duration) -> Option<Pubkey> {
-        if let Err(over) = self.fits_budgets(job) {
-            let reason = over.reason();
-            tracing::warn!(job = %slot.job, reason, %over, "over budget; skipping the job, nothing claimed");
-            self.metrics.refuse_budget(reason);
-            return Some(slot.job);
-        }
-        if let JobInput::Data { uri, sha256 } = &job.input
-            && let Err(error) = self.fetch_input(job, uri, sha256).await
-        {
-            let reason = error.reason();
-            tracing::warn!(job = %slot.job, reason, %error, "input refused; skipping the job, nothing claimed");
-            self.metrics.refuse_input(reason);
-            return Some(slot.job);
+        if let Some(refused) = self.vet(slot, job).await {
+            return Some(refused);
         }
         tokio::time::sleep(wait).await;
         let taken = self.index.lock().shard(&slot.shard()).is_some_and(|shard| {
@@ -1224,8 +1216,33 @@ impl Worker {
         self.store.remove_output(&slot.job, slot.shard_index)
     }
 
-    /// Enters the draw for an extra replica (the program keeps the best ticket; losing is normal).
-    async fn enter_draw(&self, slot: &Slot) -> Option<Pubkey> {
+    /// Checks `job` against the budgets and its input against the input policy, before anything is
+    /// claimed or entered; returns the job when it is refused (it is not tried again).
+    async fn vet(&self, slot: &Slot, job: &Job) -> Option<Pubkey> {
+        if let Err(over) = self.fits_budgets(job) {
+            let reason = over.reason();
+            tracing::warn!(job = %slot.job, reason, %over, "over budget; skipping the job, nothing claimed");
+            self.metrics.refuse_budget(reason);
+            return Some(slot.job);
+        }
+        if let JobInput::Data { uri, sha256 } = &job.input
+            && let Err(error) = self.fetch_input(job, uri, sha256).await
+        {
+            let reason = error.reason();
+            tracing::warn!(job = %slot.job, reason, %error, "input refused; skipping the job, nothing claimed");
+            self.metrics.refuse_input(reason);
+            return Some(slot.job);
+        }
+        None
+    }
+
+    /// Enters the draw for an extra replica of `job` (the program keeps the best ticket; losing is
+    /// normal), once the job passes the same checks as a claim: a winner that then refused the slot
+    /// would only delay the shard.
+    async fn enter_draw(&self, slot: &Slot, job: &Job) -> Option<Pubkey> {
+        if let Some(refused) = self.vet(slot, job).await {
+            return Some(refused);
+        }
         let entry = ix::enter_draw(
             &self.me.wallet.pubkey(),
             &self.me.net.network,
