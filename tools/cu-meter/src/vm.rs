@@ -15,19 +15,15 @@ use solana_sbpf::program::{
 use solana_sbpf::verifier::RequisiteVerifier;
 use solana_sbpf::vm::{CallFrame, Config, ContextObject, EbpfVm, ExecutionMode};
 
+use solana_program_runtime::execution_budget::{
+    SVMTransactionExecutionBudget, SVMTransactionExecutionCost,
+};
+
 use crate::error::MeterError;
 use crate::link::{Linked, RODATA_VADDR, key};
 
-/// agave's costs (solana-program-runtime 4.2, `execution_budget.rs`).
-pub const SHA256_BASE_COST: u64 = 85;
-pub const SHA256_BYTE_COST: u64 = 1;
-pub const SHA256_MAX_SLICES: u64 = 20_000;
-pub const MEM_OP_BASE_COST: u64 = 10;
-pub const CPI_BYTES_PER_UNIT: u64 = 250;
-pub const LOG_64_UNITS: u64 = 100;
-pub const SYSCALL_BASE_COST: u64 = 100;
-/// The heap a program gets by default.
-const HEAP_BYTES: usize = 32 * 1024;
+/// The heap a program gets by default (the runtime's `HEAP_LENGTH`).
+const HEAP_BYTES: usize = solana_program_entrypoint::HEAP_LENGTH;
 /// Units a run may use before it is stopped: far beyond any transaction, so that an over-budget
 /// path is measured, not cut short.
 const RUN_LIMIT: u64 = 1 << 32;
@@ -37,6 +33,9 @@ pub struct Meter {
     remaining: u64,
     /// Units charged by syscalls (the rest are instructions).
     pub syscall_units: u64,
+    /// agave's syscall costs and limits, from agave itself (solana-program-runtime's defaults).
+    costs: SVMTransactionExecutionCost,
+    max_sha256_slices: u64,
     mapping: MemoryMapping,
 }
 
@@ -92,7 +91,11 @@ impl Meter {
 
     /// agave's `mem_op_consume`.
     fn charge_mem_op(&mut self, len: u64) {
-        self.charge(MEM_OP_BASE_COST.max(len / CPI_BYTES_PER_UNIT));
+        self.charge(
+            self.costs
+                .mem_op_base_cost
+                .max(len / self.costs.cpi_bytes_per_unit),
+        );
     }
 }
 
@@ -101,16 +104,17 @@ declare_builtin_function!(
     SolSha256,
     fn rust(meter: &mut Meter, vals: u64, vals_len: u64, result: u64, _d: u64, _e: u64,
     ) -> Result<u64, Box<dyn std::error::Error>> {
-        if vals_len > SHA256_MAX_SLICES {
+        if vals_len > meter.max_sha256_slices {
             return Err("sol_sha256: too many slices".into());
         }
-        meter.charge(SHA256_BASE_COST);
+        meter.charge(meter.costs.sha256_base_cost);
         let table = meter.read(vals, vals_len * 16)?;
         let mut parts = Vec::new();
         for entry in table.chunks_exact(16) {
             let address = u64::from_le_bytes(entry[..8].try_into()?);
             let len = u64::from_le_bytes(entry[8..].try_into()?);
-            meter.charge(MEM_OP_BASE_COST.max(SHA256_BYTE_COST * (len / 2)));
+            let units = meter.costs.mem_op_base_cost.max(meter.costs.sha256_byte_cost * (len / 2));
+            meter.charge(units);
             parts.push(meter.read(address, len)?);
         }
         let slices: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
@@ -157,7 +161,7 @@ declare_builtin_function!(
     SolLog,
     fn rust(meter: &mut Meter, _message: u64, len: u64, _c: u64, _d: u64, _e: u64,
     ) -> Result<u64, Box<dyn std::error::Error>> {
-        meter.charge(SYSCALL_BASE_COST.max(len));
+        meter.charge(meter.costs.syscall_base_cost.max(len));
         Ok(0)
     }
 );
@@ -167,7 +171,7 @@ declare_builtin_function!(
     SolLog64,
     fn rust(meter: &mut Meter, _a: u64, _b: u64, _c: u64, _d: u64, _e: u64,
     ) -> Result<u64, Box<dyn std::error::Error>> {
-        meter.charge(LOG_64_UNITS);
+        meter.charge(meter.costs.log_64_units);
         Ok(0)
     }
 );
@@ -270,6 +274,10 @@ impl Program {
             .map_err(|e| e.to_string())?;
         let mut meter = Meter {
             remaining: RUN_LIMIT,
+            costs: SVMTransactionExecutionCost::default(),
+            // SIMD-0268 changes only the instruction stack depth, not the slice limit.
+            max_sha256_slices: SVMTransactionExecutionBudget::new_with_defaults(false)
+                .sha256_max_slices,
             syscall_units: 0,
             mapping,
         };

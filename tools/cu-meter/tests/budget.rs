@@ -5,8 +5,9 @@
 use gpushare_core::spot_check::CHARGE_MARGIN_PERCENT;
 use gpushare_cu_meter::measure_all;
 
-/// The most compute units a transaction may request (agave's `MAX_COMPUTE_UNIT_LIMIT`).
-const MAX_TRANSACTION_UNITS: u64 = 1_400_000;
+/// The most compute units a transaction may request.
+const MAX_TRANSACTION_UNITS: u64 =
+    solana_program_runtime::execution_budget::MAX_COMPUTE_UNIT_LIMIT as u64;
 /// What the measurement leaves out of a proof transaction, stated, not measured: Anchor's account
 /// handling and the settlement instructions the worker bundles with its last proof.
 const UNMEASURED_ALLOWANCE: u64 = 300_000;
