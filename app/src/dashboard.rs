@@ -84,9 +84,7 @@ impl Dashboard {
         };
         Ok(dashboard)
     }
-}
 
-impl Dashboard {
     /// Whether the server has exited (it should not before it is dropped).
     pub fn exited(&mut self) -> bool {
         !matches!(self.child.try_wait(), Ok(None))

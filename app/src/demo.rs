@@ -791,12 +791,7 @@ async fn keep_running(
         created.mint,
         "07".repeat(32),
     );
-    let mut terminated = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| AppError::io("SIGTERM handler", e))?;
-    tokio::select! {
-        stopped = tokio::signal::ctrl_c() => stopped.map_err(|e| AppError::io("Ctrl-C handler", e))?,
-        _ = terminated.recv() => {}
-    }
+    gpushare_worker::provider::wait_for_signal().await;
     Ok(())
 }
 

@@ -378,11 +378,11 @@ async fn run(command: Command) -> Result<(), AppError> {
         } => {
             let mut dashboard = Dashboard::start(&rpc_url, network.as_ref(), port)?;
             println!("dashboard at {} (Ctrl-C stops it)", dashboard.url);
-            let stop = tokio::signal::ctrl_c();
+            let stop = gpushare_worker::provider::wait_for_signal();
             tokio::pin!(stop);
             loop {
                 tokio::select! {
-                    stopped = &mut stop => return stopped.map_err(|e| AppError::io("Ctrl-C handler", e)),
+                    () = &mut stop => return Ok(()),
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {
                         if dashboard.exited() {
                             return Err(AppError::Dashboard("the server stopped".into()));

@@ -351,7 +351,9 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
     result
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGINT or SIGTERM (Ctrl-C alone where those cannot be watched): how an operator stops
+/// a long-running command.
+pub async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match (
         signal(SignalKind::interrupt()),
