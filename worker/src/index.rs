@@ -13,7 +13,7 @@ use anchor_lang::prelude::{Clock, Pubkey};
 use anchor_lang::{AccountDeserialize, Discriminator};
 use futures::StreamExt;
 use futures::stream::{BoxStream, SelectAll};
-use gpushare::state::{Assignment, Benchmark, Job, JobInput, Network, Provider, Shard};
+use gpushare::state::{Assignment, Benchmark, Job, Network, Provider, Shard};
 use gpushare_client::chain::{
     Chain, ChainError, CommitmentConfig, Snapshot, account_config, account_filters, decode_clock,
     program_accounts_config,
@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::WorkerError;
 use gpushare::constants::{
-    MAX_DATA_URI_LEN, MAX_ENDPOINT_LEN, MAX_REPLICAS_LIMIT, MAX_SHARDS_LIMIT, MAX_SLOTS_PER_SHARD,
+    MAX_ENDPOINT_LEN, MAX_REPLICAS_LIMIT, MAX_SHARDS_LIMIT, MAX_SLOTS_PER_SHARD,
 };
 
 /// A gpushare account the worker keeps track of.
@@ -72,9 +72,7 @@ pub fn check_job(job: &Job) -> Result<(), ChainDataError> {
         "job.shards_settled",
     )?;
     bounded(job.mode.validate(job.replicas).is_ok(), "job.mode")?;
-    if let JobInput::Data { uri, .. } = &job.input {
-        bounded(uri.len() <= MAX_DATA_URI_LEN, "job.input.uri")?;
-    }
+    bounded(job.input.validate(&job.kernel).is_ok(), "job.input")?;
     bounded(
         job.kernel
             .to_core()
@@ -159,13 +157,7 @@ impl Tracked {
                 provider.endpoint.len() <= MAX_ENDPOINT_LEN,
                 "provider.endpoint",
             ),
-            Self::Network(network) => bounded(
-                (1..=MAX_REPLICAS_LIMIT).contains(&network.params.max_replicas)
-                    && usize::from(network.params.max_replicas)
-                        + usize::from(network.params.max_extra_replicas)
-                        <= slots,
-                "network.params",
-            ),
+            Self::Network(network) => bounded(network.params.validate().is_ok(), "network.params"),
             Self::Benchmark(_) => Ok(()),
         }
     }
@@ -658,7 +650,20 @@ mod tests {
         let mut index = Index::new(network, provider);
         let mut network_account: Network = zeroed();
         network_account.mint = Pubkey::new_unique();
-        network_account.params.max_replicas = 3;
+        // Parameters `initialize_network` accepts (`NetworkParams::validate`).
+        let params = &mut network_account.params;
+        (
+            params.min_stake,
+            params.stake_per_claim,
+            params.min_delegation,
+        ) = (1, 1, 1);
+        (params.max_claim_timeout, params.reveal_window) = (60, 60);
+        (
+            params.max_shards,
+            params.max_replicas,
+            params.benchmark_millis,
+        ) = (8, 3, 1);
+        params.proof_validity_slots = 1;
         assert!(index.apply(network, 1, Some(&bytes(&network_account))));
         let mut provider_account: Provider = zeroed();
         provider_account.network = network;
