@@ -259,14 +259,16 @@ fn check_url(url: &reqwest::Url, allow_hosts: &[String]) -> Result<(), InputErro
 #[derive(Clone)]
 pub struct Inputs {
     policy: InputPolicy,
+    /// The allowed directories with their symbolic links resolved; a directory that does not
+    /// exist has none, and allows nothing.
+    canonical_dirs: Vec<PathBuf>,
     client: reqwest::Client,
 }
 
 impl Inputs {
-    /// An input fetcher for `policy`; its allowed directories are resolved to canonical paths (a
-    /// directory that does not exist allows nothing).
-    pub fn new(mut policy: InputPolicy) -> Result<Self, WorkerError> {
-        policy.dirs = policy
+    /// An input fetcher for `policy`.
+    pub fn new(policy: InputPolicy) -> Result<Self, WorkerError> {
+        let canonical_dirs = policy
             .dirs
             .iter()
             .filter_map(|dir| std::fs::canonicalize(dir).ok())
@@ -296,7 +298,11 @@ impl Inputs {
             .timeout(policy.total_timeout)
             .build()
             .map_err(|e| WorkerError::Config(format!("input HTTP client: {e}")))?;
-        Ok(Self { policy, client })
+        Ok(Self {
+            policy,
+            canonical_dirs,
+            client,
+        })
     }
 
     /// The input's bytes: from the store when already fetched from this URI, else fetched under the
@@ -351,22 +357,23 @@ impl Inputs {
             .and_then(|url| url.to_file_path().ok())
             .ok_or_else(|| InputError::UnsupportedUri(uri.into()))?;
         let shown = path.display().to_string();
-        let inside = |path: &Path| self.policy.dirs.iter().any(|dir| path.starts_with(dir));
-        // Nothing on disk is touched for a path outside the allowed directories: the lexical check
-        // comes first (a path elsewhere could reach an automounter or a stalled network mount).
+        let within = |path: &Path, dirs: &[PathBuf]| dirs.iter().any(|dir| path.starts_with(dir));
+        // Nothing on disk is touched for a path outside the allowed directories, as configured or
+        // resolved: the lexical check comes first (a path elsewhere could reach an automounter or a
+        // stalled network mount).
         let plain = path.components().all(|part| {
             matches!(
                 part,
                 std::path::Component::RootDir | std::path::Component::Normal(_)
             )
         });
-        if !plain || !inside(&path) {
+        if !plain || !(within(&path, &self.policy.dirs) || within(&path, &self.canonical_dirs)) {
             return Err(InputError::FileNotAllowed(shown));
         }
-        // Then on the resolved path: a symbolic link may lead out.
+        // Then the resolved path, inside a resolved directory: a symbolic link may lead out.
         let canonical = std::fs::canonicalize(&path)
             .map_err(|e| InputError::Unreadable(format!("{shown}: {e}")))?;
-        if !inside(&canonical) {
+        if !within(&canonical, &self.canonical_dirs) {
             return Err(InputError::FileNotAllowed(shown));
         }
         // Non-blocking, so that opening a FIFO or a device cannot hang the worker; the type is
@@ -600,6 +607,19 @@ mod tests {
         assert_eq!(
             refusal(&policy(vec![], &[], 1024), &store, &uri).await,
             "file_not_allowed"
+        );
+        // A directory allowed by a path through a symbolic link serves files named either way.
+        let alias = dir.path().join("alias");
+        std::os::unix::fs::symlink(&allowed, &alias).unwrap();
+        let through = policy(vec![alias.clone()], &[], 1024);
+        let named = format!("file://{}", alias.join("input.bin").display());
+        let fresh = Store::open(&dir.path().join("fresh")).unwrap();
+        assert_eq!(
+            through
+                .fetch(&fresh, &named, &digest(b"operands"), 8)
+                .await
+                .unwrap(),
+            b"operands"
         );
 
         // A FIFO would block a reader forever; a directory is not an input either.
