@@ -14,7 +14,7 @@ use gpushare_client::chain::{Chain, ComputeUnits};
 use gpushare_client::{ix, pda};
 use gpushare_core::benchmark::{BenchmarkSize, SAMPLES, unit_seed};
 use gpushare_core::merkle::{Hash, MerkleTree};
-use gpushare_core::spot_check::{CHALLENGE_SLOTS, sample_index};
+use gpushare_core::spot_check::{CHALLENGE_SLOTS, PROOF_BYTES_PER_TRANSACTION, sample_index};
 use solana_signer::Signer;
 
 use crate::backend::Backend;
@@ -22,7 +22,7 @@ use crate::daemon::Identity;
 use crate::engine::{Input, ShardOutput};
 use crate::error::WorkerError;
 use crate::hashing;
-use crate::prover::{self, PROOF_BYTES_PER_TRANSACTION};
+use crate::prover;
 
 /// One drawn benchmark: its size and seed.
 #[derive(Clone, Copy, Debug)]
@@ -124,7 +124,7 @@ impl Work {
             // When both steps do not fit one transaction the leaf waits for the next pass, after
             // its unit root has landed: every transaction of a pass stands alone.
             if steps.is_empty()
-                || encoded_len(&steps) + encoded_len(std::slice::from_ref(&leaf_step))
+                || (encoded_len(&steps) + encoded_len(std::slice::from_ref(&leaf_step))) as u64
                     <= PROOF_BYTES_PER_TRANSACTION
             {
                 steps.push(leaf_step);

@@ -5,13 +5,12 @@ use anchor_lang::prelude::borsh;
 use gpushare::instructions::{LeafWitness, SampleProof};
 use gpushare_core::kernels::Kernel;
 use gpushare_core::merkle::MerkleTree;
-use gpushare_core::spot_check::{LEAF_BUDGET_UNITS, leaf_cost_units, sample_index};
+use gpushare_core::spot_check::{
+    LEAF_BUDGET_UNITS, PROOF_BYTES_PER_TRANSACTION, leaf_cost_units, sample_index,
+};
 
 use crate::error::WorkerError;
 use crate::hashing;
-
-/// Bytes of proof data one transaction can carry after its signature, keys and other instructions.
-pub const PROOF_BYTES_PER_TRANSACTION: usize = 820;
 
 /// The proofs of every sample in `0..samples` not yet in `proven` (bit i = sample i proven).
 pub fn proofs(
@@ -75,7 +74,7 @@ pub fn batches(kernel: &Kernel, proofs: Vec<SampleProof>) -> Vec<Vec<SampleProof
         let size = borsh::to_vec(&proof).map_or(usize::MAX, |bytes| bytes.len());
         match batches.last_mut() {
             Some(batch)
-                if bytes + size <= PROOF_BYTES_PER_TRANSACTION
+                if (bytes + size) as u64 <= PROOF_BYTES_PER_TRANSACTION
                     && budget + units <= LEAF_BUDGET_UNITS =>
             {
                 batch.push(proof);
@@ -129,7 +128,7 @@ mod tests {
         assert!(packed.len() > 1 && packed.iter().all(|b| !b.is_empty()));
         for batch in &packed {
             let size: usize = batch.iter().map(|p| borsh::to_vec(p).unwrap().len()).sum();
-            assert!(batch.len() == 1 || size <= PROOF_BYTES_PER_TRANSACTION);
+            assert!(batch.len() == 1 || size as u64 <= PROOF_BYTES_PER_TRANSACTION);
         }
     }
 
