@@ -195,7 +195,7 @@ impl Scenario {
             leaf_every: 1 << 8,
         };
         let monte_carlo = Kernel::MonteCarlo {
-            blocks: 16,
+            blocks: 64,
             samples_per_block: 1 << 10,
         };
         Self {
@@ -263,9 +263,12 @@ pub struct Report {
     pub delegators: Vec<DelegatorReport>,
     pub treasury: u64,
     pub client_spent: u64,
-    /// Every token account of the run summed: must equal the minted supply.
+    /// Every token account of the run summed: must equal the mint's supply now.
     pub accounted: u64,
+    /// The mint's supply at the end: what was minted less the slashes burned.
     pub supply: u64,
+    /// What the run minted.
+    pub minted: u64,
     /// Throughput, latency and costs, from the validator's history.
     pub load: LoadFigures,
     /// The first worker's resident memory (seconds after the first post, KiB), sampled at every
@@ -326,7 +329,7 @@ impl Report {
             tokens(self.client_spent)
         ));
         text.push_str(&format!(
-            "treasury received {} (fees + slashed stake)\n",
+            "treasury received {} (fees; slashed stake is burned)\n",
             tokens(self.treasury)
         ));
         let verdict = if self.accounted == self.supply {
@@ -335,9 +338,10 @@ impl Report {
             "BROKEN"
         };
         text.push_str(&format!(
-            "token conservation {verdict}: every wallet (delegators' too), vault and the treasury sum to {} of {} minted\n",
+            "token conservation {verdict}: every wallet (delegators' too), vault and the treasury sum to {}, the supply: {} minted less {} burned by slashes\n",
             tokens(self.accounted),
-            tokens(self.supply)
+            tokens(self.minted),
+            tokens(self.minted - self.supply)
         ));
         text.push_str(&self.load.render());
         if !self.steady_worker_memory.is_empty() {
@@ -971,7 +975,8 @@ async fn drive(
         treasury,
         client_spent: start_balance - client_balance,
         accounted,
-        supply: PAYER_SUPPLY,
+        supply: client.chain.mint_supply(&created.mint).await?,
+        minted: PAYER_SUPPLY,
         steady_worker_memory,
         load: LoadFigures::measure(
             &client.chain,

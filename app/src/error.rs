@@ -25,7 +25,7 @@ pub enum AppError {
     Dashboard(String),
     #[error("plot {0}")]
     Plot(String),
-    #[error("token conservation broken: {found} tokens accounted for, {expected} minted")]
+    #[error("token conservation broken: {found} tokens accounted for, {expected} in supply")]
     Conservation { found: u64, expected: u64 },
 }
 

@@ -171,8 +171,8 @@ impl ClientSession {
     }
 
     /// Closes a finished job: settles slots left behind, closes its shard accounts (rent to whoever
-    /// paid it), then the job — the rest of the escrow returns — and collects the fees and slashes it left in
-    /// the fee vault to the treasury.
+    /// paid it), then the job — the rest of the escrow returns and the slashes it held are burned — and
+    /// collects the fees it left in the fee vault to the treasury.
     pub async fn close(&self, job: &Pubkey) -> Result<(), AppError> {
         self.settle_leftovers(job).await?;
         let progress = self.progress(job).await?;

@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use gpushare::state::VerificationMode;
+use gpushare::state::{NetworkParams, VerificationMode};
 use gpushare_app::demo::{
     self, Chaos, DelegationSpec, InputSpec, JobSpec, ProviderSpec, Report, Scenario, TOKEN,
 };
@@ -225,13 +225,16 @@ fn a_dishonest_worker_is_slashed_while_honest_ones_are_paid() {
         cheat.failed, 3,
         "two quorum shards and one spot-check shard, each a fraud"
     );
-    // 50 % of all the stake behind it per fraud, the delegation's too: 100 → 50 → 25 → 12.5 tokens.
-    assert_eq!(cheat.slashed, 100 * TOKEN - 100 * TOKEN / 8);
-    assert_eq!(report.providers[2].stake_vault, 100 * TOKEN / 8);
+    // 50 % of one claim's stake per fraud, taken from all the stake behind it, the delegation's
+    // half too.
+    let params = gpushare_localnet::network::LOCAL_PARAMS;
+    let frauds = 3 * NetworkParams::share(params.stake_per_claim, params.fraud_slash_bps);
+    assert_eq!(cheat.slashed, frauds);
+    assert_eq!(report.providers[2].stake_vault, 100 * TOKEN - frauds);
     let (backer, cheat_backer) = (&report.delegators[0], &report.delegators[1]);
     assert!(
-        cheat_backer.worth.abs_diff(50 * TOKEN / 8) <= 1,
-        "lost with the cheat"
+        cheat_backer.worth.abs_diff(50 * TOKEN - frauds / 2) <= 1,
+        "lost its share with the cheat"
     );
     assert_eq!(cheat_backer.rewards, 0);
     // Commission 0: the honest provider's pay is split by stake, half to its backer.
@@ -251,7 +254,8 @@ fn a_dishonest_worker_is_slashed_while_honest_ones_are_paid() {
         report.shards_verified, 2,
         "the quorum shards; the spot-check shard has no verified result"
     );
-    assert_eq!(report.treasury, 4 * fee(QUORUM_PRICE) + cheat.slashed);
+    assert_eq!(report.treasury, 4 * fee(QUORUM_PRICE), "fees only: slashes are burned");
+    assert_eq!(report.minted - report.supply, cheat.slashed, "burned");
     assert_eq!(
         report.client_spent,
         4 * (QUORUM_PRICE + fee(QUORUM_PRICE)),

@@ -1,4 +1,4 @@
-//! A provider's input policy end to end: two `gpushare-worker run` processes on the localnet, and
+//! A provider's input policy end to end: three `gpushare-worker run` processes on the localnet, and
 //! jobs whose data URIs point at a file outside the directory the providers allow, at loopback and
 //! private addresses, at a server that redirects to loopback, at one that never answers, at one
 //! that sends more than the limit, and at a FIFO. Each is skipped with its named reason and nothing
@@ -118,7 +118,7 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
             .env("GPUSHARE_CONFIG", root.join("worker.toml"));
         command
     };
-    let providers: Vec<Provider> = (0..2)
+    let providers: Vec<Provider> = (0..3)
         .map(|i| {
             let (_, keypair) = wallet(&format!("provider-{i}"), 100 * TOKEN);
             succeed(common(&keypair).args(["register", "--stake", "5000000"]));
@@ -209,7 +209,8 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
             .arg(&client_keypair);
         gpushare
     };
-    // A gemm_i8 job of one shard, two replicas, quorum two, of size (m, n, k) and the given input.
+    // A gemm_i8 job of one shard, three replicas, quorum two (a job on data, whose ties cannot be
+    // settled by recomputation, has more replicas than its quorum), of size (m, n, k) and the input.
     let post = |id: u64, [m, n, k]: [&str; 3], input: &[&str]| {
         let id_text = id.to_string();
         succeed(
@@ -219,7 +220,7 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
                 ])
                 .args([
                     "--replicas",
-                    "2",
+                    "3",
                     "--quorum",
                     "2",
                     "--price",
@@ -330,7 +331,7 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
         "one named refusal per job over a budget"
     );
 
-    // Nothing claimed on any hostile job; the honest one settled with both replicas paid.
+    // Nothing claimed on any hostile job; the honest one settled with every replica paid.
     let rpc = solana_rpc_client::rpc_client::RpcClient::new_with_commitment(
         net.rpc_url.clone(),
         solana_rpc_client::api::config::CommitmentConfig::confirmed(),
@@ -346,10 +347,10 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
             "hostile job {address}"
         );
     }
-    // Each provider settles its own replica; the second may follow the shard's settlement a little later.
+    // Each provider settles its own replica; the others may follow the shard's settlement a little later.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while job(&honest_job).paid_out < 2 * 1000 {
-        assert!(Instant::now() < deadline, "both replicas paid");
+    while job(&honest_job).paid_out < 3 * 1000 {
+        assert!(Instant::now() < deadline, "every replica paid");
         std::thread::sleep(Duration::from_millis(500));
     }
     assert_eq!(job(&honest_job).shards_settled, 1);

@@ -11,7 +11,7 @@ use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::{AccountDeserialize, Discriminator};
 use anchor_spl::token_2022::spl_token_2022::extension::StateWithExtensions;
-use anchor_spl::token_2022::spl_token_2022::state::Account as TokenAccount;
+use anchor_spl::token_2022::spl_token_2022::state::{Account as TokenAccount, Mint};
 use solana_account::Account;
 use solana_compute_budget_interface::ComputeBudgetInstruction;
 use solana_hash::Hash;
@@ -449,14 +449,33 @@ impl Chain {
 
     /// The token balance (base units) of token account `account`; 0 when it does not exist.
     pub async fn token_balance(&self, account: &Pubkey) -> Result<u64, ChainError> {
+        self.token_figure(account, |data| {
+            let token = StateWithExtensions::<TokenAccount>::unpack(data).ok()?;
+            Some(token.base.amount)
+        })
+        .await
+    }
+
+    /// The supply of `mint` now (0 when it is not a mint): what was minted less what was burned.
+    pub async fn mint_supply(&self, mint: &Pubkey) -> Result<u64, ChainError> {
+        self.token_figure(mint, |data| {
+            let mint = StateWithExtensions::<Mint>::unpack(data).ok()?;
+            Some(mint.base.supply)
+        })
+        .await
+    }
+
+    /// `read` of the data of the token program account at `address`; 0 when it does not exist or
+    /// `read` finds nothing.
+    async fn token_figure(
+        &self,
+        address: &Pubkey,
+        read: impl FnOnce(&[u8]) -> Option<u64>,
+    ) -> Result<u64, ChainError> {
         Ok(self
-            .raw_account(account)
+            .raw_account(address)
             .await?
-            .and_then(|a| {
-                StateWithExtensions::<TokenAccount>::unpack(&a.data)
-                    .ok()
-                    .map(|token| token.base.amount)
-            })
+            .and_then(|a| read(&a.data))
             .unwrap_or(0))
     }
 

@@ -209,6 +209,7 @@ pub fn close_provider(wallet: &Holder, net: &NetworkKeys) -> Instruction {
             provider,
             stake_vault: pda::stake_vault(&provider),
             reward_vault: pda::reward_vault(&provider),
+            benchmark: pda::benchmark(&provider),
             authority_token: wallet.token,
             token_program: net.token_program,
         },
@@ -431,30 +432,11 @@ pub fn fix_challenge(slot: &Slot) -> Instruction {
     build(
         accounts::FixChallenge {
             job: slot.job,
+            shard: slot.shard(),
             assignment: slot.assignment(),
             slot_hashes: gpushare::constants::SLOT_HASHES_SYSVAR,
         },
         instruction::FixChallenge {},
-    )
-}
-
-/// Enters `authority`'s provider into the draw for shard `shard_index`'s extra replica.
-pub fn enter_draw(
-    authority: &Pubkey,
-    network: &Pubkey,
-    job: &Pubkey,
-    shard_index: u16,
-) -> Instruction {
-    build(
-        accounts::EnterDraw {
-            authority: *authority,
-            network: *network,
-            provider: pda::provider(network, authority),
-            job: *job,
-            shard: pda::shard(job, shard_index),
-            slot_hashes: gpushare::constants::SLOT_HASHES_SYSVAR,
-        },
-        instruction::EnterDraw {},
     )
 }
 
@@ -651,9 +633,9 @@ pub fn settle_benchmark(
             network: net.network,
             mint: net.mint,
             provider,
+            incinerator: gpushare::constants::INCINERATOR,
             provider_authority: *provider_authority,
             stake_vault: pda::stake_vault(&provider),
-            fee_vault: pda::fee_vault(&net.network),
             token_program: net.token_program,
         },
         instruction::SettleBenchmark {},

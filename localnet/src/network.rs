@@ -27,7 +27,6 @@ pub const LOCAL_PARAMS: NetworkParams = NetworkParams {
     miss_slash_bps: 500,
     max_shards: 256,
     max_replicas: 5,
-    max_extra_replicas: 2,
     update_delay: 0,
     max_commission_bps: 5_000,
     commission_delay: 10,

@@ -18,7 +18,6 @@ use anchor_lang::solana_program::instruction::Instruction;
 use gpushare::commitment::work_commitment;
 use gpushare::state::{
     Assignment, Job, JobInput, KernelSpec, Provider, Resolution, Shard, ShardPhase, Verdict,
-    VerificationMode,
 };
 use gpushare_client::chain::{Chain, ChainError, ComputeUnits};
 use gpushare_client::ix::{self, Holder, NetworkKeys, Slot};
@@ -139,8 +138,8 @@ struct Step {
 pub struct Daemon {
     worker: Arc<Worker>,
     steps: HashMap<Pubkey, Step>,
-    /// Claims and draw entries in flight, by the job and shard index they are for; each ends with
-    /// the job it found unusable, if any.
+    /// Claims in flight, by the job and shard index they are for; each ends with the job it found
+    /// unusable, if any.
     claims: HashMap<(Pubkey, u16), JoinHandle<Option<Pubkey>>>,
     closing: Option<JoinHandle<()>>,
     pruning: Option<JoinHandle<()>>,
@@ -485,7 +484,7 @@ impl Daemon {
         if round
             .view
             .provider
-            .check_can_claim(&round.view.network.params)
+            .check_active(&round.view.network.params)
             .is_err()
         {
             return;
@@ -496,18 +495,6 @@ impl Daemon {
             return;
         }
         let openings = self.openings(round);
-        for slot in openings.draws {
-            let shard = (slot.job, slot.shard_index);
-            let Some(job) = round.view.jobs.get(&slot.job).map(Arc::clone) else {
-                continue;
-            };
-            if self.claims.contains_key(&shard) {
-                continue;
-            }
-            let worker = Arc::clone(&self.worker);
-            let task = tokio::spawn(async move { worker.enter_draw(&slot, &job).await });
-            self.claims.insert(shard, task);
-        }
         let peers = &round.view.peers;
         let candidates = self
             .in_turn(openings.joins, peers)
@@ -525,9 +512,9 @@ impl Daemon {
             let Some(job) = round.view.jobs.get(&slot.job).cloned() else {
                 continue;
             };
-            let (worker, now) = (Arc::clone(&self.worker), round.now);
+            let worker = Arc::clone(&self.worker);
             let wait = CLAIM_TURN * u32::try_from(turn).unwrap_or(u32::MAX);
-            let task = tokio::spawn(async move { worker.claim(&slot, &job, now, wait).await });
+            let task = tokio::spawn(async move { worker.claim(&slot, &job, wait).await });
             self.claims.insert(shard, task);
             busy += 1;
         }
@@ -550,15 +537,10 @@ impl Daemon {
 
     /// This provider's turn to claim an opening: how many of the network's active providers, among
     /// those holding no replica of its shard, come before it in an order drawn from the slot (each
-    /// provider is first for its share of slots); none for an extra replica it won in a draw. A
-    /// provider waits [`CLAIM_TURN`] for each, so that providers that saw the same new work do not
+    /// provider is first for its share of slots). A provider waits [`CLAIM_TURN`] for each, so that providers that saw the same new work do not
     /// all claim it at once: the failed claims would land and pay fees.
     fn turn(&self, opening: &Opening<'_>, peers: &[Pubkey]) -> usize {
         let (me, slot, shard) = (self.worker.me.provider(), &opening.slot, opening.shard);
-        // A drawn extra replica is this provider's alone, and its commit deadline already runs.
-        if shard.is_some_and(|shard| shard.is_extra(slot.replica)) {
-            return 0;
-        }
         let draw = |provider: &Pubkey| {
             let mut hasher = Sha256::new();
             hasher.update(slot.job);
@@ -576,15 +558,16 @@ impl Daemon {
     }
 
     /// Whether this worker takes work from `job`: open, paying enough, a kernel it can run, shards it
-    /// can hold, proofs that fit a transaction, and a claim timeout it can meet.
+    /// can hold, proofs that fit a transaction, a claim timeout it can meet, and claims its active
+    /// stake can back.
     fn wants(&self, key: &Pubkey, job: &Job, round: &Round) -> bool {
         let kernel = job.kernel.to_core();
         let provider = &round.view.provider;
         let provable = !job.mode.is_spot_check() || leaf_fits_budget(&kernel);
         let holdable = kernel.check_shard_size(u32::from(job.shards)).is_ok();
         let timeout_met = meets_claim_timeout(job, provider);
-        let finishable = job
-            .check_can_finish(round.now.saturating_add(job.claim_timeout))
+        let backed = provider
+            .check_can_claim(&round.view.network.params, job.stake_per_claim)
             .is_ok();
         let proven_enough = provider
             .check_hardware(
@@ -607,14 +590,14 @@ impl Daemon {
             && proven_enough
             && holdable
             && timeout_met
-            && finishable
+            && backed
             && !self.unusable_jobs.contains(key)
             && !job.cancelled
             && job.price >= self.worker.config.min_price
             && job.shards_settled < job.shards
     }
 
-    /// The free slots of the jobs this worker wants, and the draws for extra replicas it may enter.
+    /// The free slots of the jobs this worker wants, claimed in time for their shards to finish.
     fn openings<'a>(&self, round: &'a Round) -> Openings<'a> {
         let provider = self.worker.me.provider();
         let mut shards_of: HashMap<Pubkey, HashMap<u16, &Shard>> = HashMap::new();
@@ -630,6 +613,8 @@ impl Daemon {
                 continue;
             }
             let started = shards_of.get(key);
+            let deadline = round.now.saturating_add(job.claim_timeout);
+            let finishable = |unclaimed| job.check_can_finish(deadline, unclaimed).is_ok();
             for index in 0..job.shards {
                 let slot = |replica| Slot {
                     job: *key,
@@ -637,30 +622,23 @@ impl Daemon {
                     replica,
                 };
                 match started.and_then(|shards| shards.get(&index)) {
-                    None if !job.was_started(index) => openings.starts.push(Opening {
-                        slot: slot(0),
-                        shard: None,
-                        shared_start: job.replicas > 1,
-                    }),
+                    None if !job.was_started(index) && finishable(u32::from(job.replicas) - 1) => {
+                        openings.starts.push(Opening {
+                            slot: slot(0),
+                            shard: None,
+                            shared_start: job.replicas > 1,
+                        })
+                    }
                     None => {}
                     Some(shard) => {
                         let claimable = (0..shard.replicas_open)
-                            .find(|r| shard.check_claimable(*r, &provider, round.now).is_ok());
+                            .find(|r| shard.check_claimable(*r, &provider).is_ok())
+                            .filter(|_| finishable(shard.unclaimed() - 1));
                         openings.joins.extend(claimable.map(|replica| Opening {
                             slot: slot(replica),
                             shard: Some(shard),
                             shared_start: false,
                         }));
-                        let enterable = shard
-                            .check_can_enter_draw(
-                                &provider,
-                                round.view.provider.active_since,
-                                round.now,
-                            )
-                            .is_ok_and(|draw| draw.winner != provider);
-                        if enterable {
-                            openings.draws.push(slot(shard.replicas_open - 1));
-                        }
                     }
                 }
             }
@@ -873,6 +851,12 @@ impl Worker {
             revealed.root = Some(root);
         } else {
             self.crank_expired(at).await?;
+            // Slots nobody filled in time: close them, so that this replica can reveal.
+            if at.shard.phase == ShardPhase::Committing
+                && at.job.check_ready_to_settle(at.shard, at.round.now).is_ok()
+            {
+                return self.settle_shard(at).await;
+            }
             if steps.is_empty() {
                 return Ok(());
             }
@@ -904,10 +888,7 @@ impl Worker {
 
     async fn prove_or_settle(&self, at: &SlotStep<'_>) -> Result<(), WorkerError> {
         let (slot, job, assignment, shard) = (&at.slot, at.job, at.assignment, at.shard);
-        if shard
-            .check_ready_to_settle(at.round.now, job.mode.is_spot_check())
-            .is_ok()
-        {
+        if job.check_ready_to_settle(shard, at.round.now).is_ok() {
             if !settles_now(at) {
                 return Ok(());
             }
@@ -916,10 +897,11 @@ impl Worker {
         if shard.phase == ShardPhase::Committing {
             return self.crank_expired(at).await;
         }
-        let (VerificationMode::SpotCheck { samples }, Some(challenge)) =
-            (job.mode, assignment.challenge)
-        else {
+        let Some(samples) = job.samples_to_prove(shard) else {
             return Ok(());
+        };
+        let Some(challenge) = assignment.challenge else {
+            return self.fix_dispute_challenge(at).await;
         };
         let decided = (shard.passed_mask | shard.failed_mask) & (1 << slot.replica) != 0;
         if decided || shard.check_proof_open(at.round.now).is_err() {
@@ -963,6 +945,29 @@ impl Worker {
         Ok(())
     }
 
+    /// Fixes this slot's challenge in its shard's dispute, once the slots after the dispute opened
+    /// exist (a spot-check's is fixed at reveal).
+    async fn fix_dispute_challenge(&self, at: &SlotStep<'_>) -> Result<(), WorkerError> {
+        let Some(after) = at.shard.dispute_slot() else {
+            return Ok(());
+        };
+        if at.round.slot <= after + CHALLENGE_SLOTS as u64 {
+            return Ok(());
+        }
+        let fix = ix::fix_challenge(&at.slot);
+        match self.chain.send(&[fix], &[], ComputeUnits::Standard).await {
+            Ok(_) => {
+                tracing::info!(job = %at.slot.job, shard = at.slot.shard_index, replica = at.slot.replica, "dispute challenge fixed");
+                Ok(self.index.refresh(&self.chain, &at.key).await?)
+            }
+            Err(e) if e.is_refusal("AlreadyChallenged") => {
+                Ok(self.index.refresh(&self.chain, &at.key).await?)
+            }
+            Err(e) if e.is_refusal("ChallengeNotReady") => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Settles the shard, and this slot with it in the same transaction where settling the shard
     /// decides the slot.
     async fn settle_shard(&self, at: &SlotStep<'_>) -> Result<(), WorkerError> {
@@ -1000,10 +1005,7 @@ impl Worker {
         steps: Vec<Instruction>,
         units: ComputeUnits,
     ) -> Result<bool, WorkerError> {
-        let ready = at
-            .shard
-            .check_ready_to_settle(at.round.now, at.job.mode.is_spot_check())
-            .is_ok();
+        let ready = at.job.check_ready_to_settle(at.shard, at.round.now).is_ok();
         if let Some(verdict) = ready.then(|| verdict_once_settled(at)).flatten() {
             let mut all = steps.clone();
             all.push(ix::settle_shard(&at.slot.job, at.slot.shard_index));
@@ -1130,14 +1132,14 @@ impl Worker {
     /// neither is ever a missed claim), and reads the new assignment into the index so it counts as held at once.
     /// Waits `wait` (its turn) first, and gives up if another provider took the slot meanwhile.
     /// Returns the job when its input is unusable (it is not tried again).
-    async fn claim(&self, slot: &Slot, job: &Job, now: i64, wait: Duration) -> Option<Pubkey> {
+    async fn claim(&self, slot: &Slot, job: &Job, wait: Duration) -> Option<Pubkey> {
         if let Some(refused) = self.vet(slot, job).await {
             return Some(refused);
         }
         tokio::time::sleep(wait).await;
         let taken = self.index.lock().shard(&slot.shard()).is_some_and(|shard| {
             shard
-                .check_claimable(slot.replica, &self.me.provider(), now)
+                .check_claimable(slot.replica, &self.me.provider())
                 .is_err()
         });
         if taken {
@@ -1235,31 +1237,6 @@ impl Worker {
         }
         None
     }
-
-    /// Enters the draw for an extra replica of `job` (the program keeps the best ticket; losing is
-    /// normal), once the job passes the same checks as a claim: a winner that then refused the slot
-    /// would only delay the shard.
-    async fn enter_draw(&self, slot: &Slot, job: &Job) -> Option<Pubkey> {
-        if let Some(refused) = self.vet(slot, job).await {
-            return Some(refused);
-        }
-        let entry = ix::enter_draw(
-            &self.me.wallet.pubkey(),
-            &self.me.net.network,
-            &slot.job,
-            slot.shard_index,
-        );
-        match self.chain.submit(entry).await {
-            Ok(_) => {
-                tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, "entered the draw for an extra replica");
-                self.index.reread(&self.chain, &[slot.shard()]).await;
-            }
-            Err(error) => {
-                tracing::debug!(%error, job = %slot.job, shard = slot.shard_index, "draw entry refused")
-            }
-        }
-        None
-    }
 }
 
 /// Whether this slot's replica settles its ready shard now: the lowest decided replica (revealed;
@@ -1268,7 +1245,7 @@ impl Worker {
 /// transaction.
 fn settles_now(at: &SlotStep<'_>) -> bool {
     let shard = at.shard;
-    let decided = if at.job.mode.is_spot_check() {
+    let decided = if at.job.samples_to_prove(shard).is_some() {
         shard.passed_mask | shard.failed_mask
     } else {
         shard.revealed_mask
@@ -1280,10 +1257,10 @@ fn settles_now(at: &SlotStep<'_>) -> bool {
 
 /// The verdict on this provider's slot once its shard is settled now, where settling it is final
 /// (so that one transaction can settle both); `None` where the slot stays pending or the tally
-/// opens another replica.
+/// opens a dispute.
 fn verdict_once_settled(at: &SlotStep<'_>) -> Option<Verdict> {
     let mut settled = at.shard.clone();
-    let (resolution, _) = at
+    let resolution = at
         .job
         .resolve_shard(&mut settled, at.round.now, at.round.slot);
     let Resolution::Final(_) = resolution else {
@@ -1318,14 +1295,13 @@ fn meets_claim_timeout(job: &Job, provider: &Provider) -> bool {
     })
 }
 
-/// What the jobs offer this provider: slots to claim, and draws for extra replicas to enter.
+/// What the jobs offer this provider: slots to claim.
 #[derive(Default)]
 struct Openings<'a> {
     /// A claimable replica of each shard already started.
     joins: Vec<Opening<'a>>,
     /// The first replica of each shard not started yet.
     starts: Vec<Opening<'a>>,
-    draws: Vec<Slot>,
 }
 
 /// One slot this provider may claim: its shard when started, and whether claiming it starts a

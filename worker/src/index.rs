@@ -53,15 +53,10 @@ pub enum ChainDataError {
 /// Refuses a job with values no program instruction writes: counts, lengths and sizes that index
 /// arrays or size work in the worker.
 pub fn check_job(job: &Job) -> Result<(), ChainDataError> {
-    let slots = MAX_SLOTS_PER_SHARD;
     bounded((1..=MAX_SHARDS_LIMIT).contains(&job.shards), "job.shards")?;
     bounded(
         (1..=MAX_REPLICAS_LIMIT).contains(&job.replicas),
         "job.replicas",
-    )?;
-    bounded(
-        usize::from(job.replicas) + usize::from(job.max_extra_replicas) <= slots,
-        "job.max_extra_replicas",
     )?;
     bounded(
         job.started.len() == usize::from(job.shards).div_ceil(8),
@@ -89,10 +84,6 @@ pub fn check_shard(shard: &Shard) -> Result<(), ChainDataError> {
     bounded(
         (1..=MAX_SLOTS_PER_SHARD).contains(&open),
         "shard.replicas_open",
-    )?;
-    bounded(
-        shard.extras_opened <= shard.replicas_open,
-        "shard.extras_opened",
     )?;
     bounded(
         usize::from(shard.distinct_roots) <= open,
@@ -698,10 +689,6 @@ mod tests {
         let out = ChainDataError::OutOfBounds;
         assert_eq!(job(|j| j.shards = 0), Some(out("job.shards")));
         assert_eq!(job(|j| j.replicas = 200), Some(out("job.replicas")));
-        assert_eq!(
-            job(|j| j.max_extra_replicas = 15),
-            Some(out("job.max_extra_replicas"))
-        );
         assert_eq!(job(|j| j.started = vec![0; 4096]), Some(out("job.started")));
         assert_eq!(
             job(|j| j.shards_settled = 2),
@@ -729,11 +716,6 @@ mod tests {
         assert_eq!(
             shard(|s| s.replicas_open = 0),
             Some(out("shard.replicas_open"))
-        );
-        // Counts the shard's methods subtract: an extra beyond the open replicas would underflow.
-        assert_eq!(
-            shard(|s| s.extras_opened = 3),
-            Some(out("shard.extras_opened"))
         );
         assert_eq!(
             shard(|s| s.distinct_roots = 3),

@@ -8,8 +8,9 @@ pub const MAX_FEE_BPS: u16 = 2_000;
 pub const MAX_SHARDS_LIMIT: u16 = 4_096;
 /// Upper bound of `NetworkParams::max_replicas` (replicas a job may ask for).
 pub const MAX_REPLICAS_LIMIT: u8 = 8;
-/// Replica slots one shard can track: the asked-for replicas plus every extra one.
-pub const MAX_SLOTS_PER_SHARD: usize = 16;
+/// Replica slots one shard can track: one per replica a job may ask for.
+pub const MAX_SLOTS_PER_SHARD: usize = 8;
+const _: () = assert!(MAX_SLOTS_PER_SHARD == MAX_REPLICAS_LIMIT as usize);
 /// Shortest claim timeout and reveal window, in seconds.
 pub const MIN_WINDOW_SECONDS: i64 = 10;
 /// Longest claim timeout, reveal window and unbonding period, in seconds (30 days).
@@ -30,12 +31,12 @@ pub const MAX_MONTE_CARLO_SAMPLES_PER_BLOCK: u32 = 1 << 24;
 pub const GPU_MODEL_LEN: usize = 32;
 /// Longest results endpoint URL a provider may publish, bytes.
 pub const MAX_ENDPOINT_LEN: usize = 128;
-/// Seconds a draw for an extra replica takes entries. Its seed comes from the slot hashes just after
-/// it opened, which SlotHashes keeps for about 512 slots (~200 s): the first entry must come well
-/// within that.
-pub const DRAW_ENTRY_SECONDS: i64 = 120;
 /// Domain separator of work commitments: `sha256(COMMIT_DOMAIN ‖ root ‖ provider ‖ salt)`.
 pub const COMMIT_DOMAIN: &[u8] = b"gpushare:commit:v1";
+/// The incinerator: lamports sent here are burned. A failed throughput challenge's fee goes here, so
+/// a challenge always costs its challenger and failing never pays the provider.
+pub const INCINERATOR: anchor_lang::prelude::Pubkey =
+    anchor_lang::pubkey!("1nc1nerator11111111111111111111111111111111");
 /// The SlotHashes sysvar, whose entries seed spot-check challenges.
 pub const SLOT_HASHES_SYSVAR: anchor_lang::prelude::Pubkey =
     anchor_lang::pubkey!("SysvarS1otHashes111111111111111111111111111");

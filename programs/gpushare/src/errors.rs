@@ -118,6 +118,10 @@ pub enum GpuShareError {
     InvalidSampleCount,
     #[msg("spot-checked jobs need a seeded input")]
     SpotCheckNeedsSeed,
+    #[msg("one sample's proof of this job would not fit a transaction")]
+    ProofTooLarge,
+    #[msg("this spot-check could be passed by guessing leaves instead of computing them")]
+    LeavesGuessable,
     #[msg("recomputing one leaf would not fit one instruction's compute budget")]
     LeafTooExpensive,
     #[msg("the slot hash for this commitment's challenge does not exist yet")]
@@ -126,8 +130,14 @@ pub enum GpuShareError {
     ChallengeUnavailable,
     #[msg("account is not the SlotHashes sysvar")]
     WrongSlotHashes,
-    #[msg("this job is not spot-checked")]
+    #[msg("the incinerator account must be the incinerator")]
+    WrongIncinerator,
+    #[msg("a job whose ties cannot be settled by evidence needs more replicas than its quorum")]
+    QuorumWithoutSpare,
+    #[msg("this job is not spot-checked and its shard is not disputed")]
     NotSpotCheck,
+    #[msg("the assignment has not revealed its root")]
+    NotRevealed,
     #[msg("the assignment has no challenge yet: reveal first")]
     NotChallenged,
     #[msg("sample index outside the challenge")]
@@ -156,20 +166,6 @@ pub enum GpuShareError {
     NoPendingUpdate,
     #[msg("the queued parameter update is not in force yet")]
     UpdateNotDue,
-    #[msg("no extra replica of this shard is being drawn")]
-    NoDraw,
-    #[msg("the draw for this extra replica is still taking entries")]
-    DrawOpen,
-    #[msg("the draw for this extra replica is over")]
-    DrawClosed,
-    #[msg("only the draw's winner may claim this extra replica")]
-    NotDrawWinner,
-    #[msg(
-        "providers registered after the draw opened, or holding a replica of this shard, may not enter"
-    )]
-    NotEligibleForDraw,
-    #[msg("this entry's ticket does not beat the best one")]
-    DrawLost,
     #[msg("a shard's output would exceed the per-shard limit")]
     ShardOutputTooLarge,
     #[msg("only the claim's holder may give it back")]
@@ -194,6 +190,8 @@ pub enum GpuShareError {
     BenchmarkOpen,
     #[msg("the provider claims no throughput to challenge")]
     NoThroughputClaimed,
+    #[msg("only a proven throughput no third party has challenged yet may be challenged by one")]
+    NothingToChallenge,
     #[msg("the challenge has nothing to draw now (drawn already, or not committed yet)")]
     NothingToDraw,
     #[msg("the challenge's seed is not drawn yet")]

@@ -134,15 +134,22 @@ pub struct ShardSettled {
     pub outcome: ShardOutcome,
 }
 
+/// Slots of a shard nobody filled in time were closed (bit i = replica i); the replicas that
+/// committed reveal until `reveal_deadline`.
 #[event]
-pub struct ExtraReplicaOpened {
+pub struct UnfilledReplicasClosed {
     pub job: Pubkey,
     pub shard_index: u16,
-    pub replica: u8,
-    /// Entries to the slot's draw close at this time.
-    pub draw_closes_at: i64,
-    /// The draw's winner must commit by this time.
-    pub commit_by: i64,
+    pub closed_mask: u16,
+    pub reveal_deadline: i64,
+}
+
+/// A seeded quorum shard reached no quorum: its revealed replicas prove samples until `deadline`.
+#[event]
+pub struct ShardDisputed {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub deadline: i64,
 }
 
 #[event]
@@ -187,8 +194,10 @@ pub struct ShardClosed {
 pub struct JobClosed {
     pub job: Pubkey,
     pub paid_out: u64,
-    /// Fees and held slashes left in the network's fee vault.
+    /// Fees left in the network's fee vault.
     pub to_treasury: u64,
+    /// Slashed stake the job held, burned.
+    pub burned: u64,
     pub to_client: u64,
 }
 
@@ -250,14 +259,6 @@ pub struct ChallengeFixed {
     pub shard_index: u16,
     pub replica: u8,
     pub challenge: [u8; 32],
-}
-
-#[event]
-pub struct DrawEntered {
-    pub job: Pubkey,
-    pub shard_index: u16,
-    pub provider: Pubkey,
-    pub ticket: [u8; 32],
 }
 
 #[event]

@@ -136,11 +136,6 @@ pub mod gpushare {
         Claim::handler(ctx, shard_index, replica)
     }
 
-    /// A provider enters the draw for a shard's extra replica.
-    pub fn enter_draw(ctx: Context<EnterDraw>) -> Result<()> {
-        EnterDraw::handler(ctx)
-    }
-
     /// A provider gives an uncommitted claim back before its deadline, for half a miss slash.
     pub fn give_back_claim(ctx: Context<AssignmentOutcome>) -> Result<()> {
         AssignmentOutcome::give_back_claim(ctx)

@@ -1,9 +1,8 @@
 //! Accounts shared by the instructions that end an assignment (`settle_assignment`,
 //! `expire_claim`, `give_back_claim`), and the one routine that applies a verdict: pay from escrow
 //! (the commission to the provider, the rest to its reward vault, and what the provider's own stake
-//! has earned so far from the vault to it), slash
-//! stake into the escrow vault (it reaches the treasury at close), or release; then close the
-//! assignment.
+//! has earned so far from the vault to it), slash the claim's share of stake into the escrow vault
+//! (burned at close), or release; then close the assignment.
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 
@@ -101,9 +100,12 @@ impl AssignmentOutcome<'_> {
             Verdict::Pay => {
                 let (price, fee) = (self.job.price, self.job.fee_per_slot);
                 let now = Clock::get()?.unix_timestamp;
-                let (commission, to_stakers) =
-                    self.provider
-                        .split_pay(price, now, self.network.params.reward_vesting)?;
+                let (commission, to_stakers) = self.provider.split_pay(
+                    price,
+                    self.assignment.commission_bps,
+                    now,
+                    self.network.params.reward_vesting,
+                )?;
                 for (to, amount) in [
                     (&self.provider_token, commission),
                     (&self.reward_vault, to_stakers),
@@ -181,14 +183,18 @@ impl AssignmentOutcome<'_> {
             }),
             Verdict::Pending => return err!(GpuShareError::AssignmentNotSettleable),
         }
-        self.end_assignment();
-        Ok(())
+        self.end_assignment()
     }
 
-    /// Takes `bps` of the provider's slashable stake into the job's escrow vault (it reaches the
-    /// fee vault at close); returns the amount.
+    /// Takes `bps` of the stake that backed this claim (the job's `stake_per_claim`) from the stake
+    /// that stood behind it into the job's escrow vault, where it is held until `close_job` burns it;
+    /// returns the amount.
     pub fn slash(&mut self, bps: u16) -> Result<u64> {
-        let amount = self.provider.slash(bps);
+        let amount = self.provider.slash(
+            bps,
+            self.job.stake_per_claim,
+            self.assignment.unbonded_at_claim,
+        );
         self.provider.with_signer(|signer| {
             token::transfer(
                 &self.token_program,
@@ -209,9 +215,11 @@ impl AssignmentOutcome<'_> {
     }
 
     /// Frees the assignment's slot and counters; the account itself closes by its `close` constraint.
-    pub fn end_assignment(&mut self) {
-        self.shard.release(self.assignment.replica);
+    pub fn end_assignment(&mut self) -> Result<()> {
+        let now = Clock::get()?.unix_timestamp;
+        self.shard.release(self.assignment.replica, now);
         self.job.assignments_live -= 1;
-        self.provider.open_claims -= 1;
+        self.provider.end_claim(self.job.stake_per_claim);
+        Ok(())
     }
 }

@@ -49,44 +49,37 @@ pub struct Claim<'info> {
 }
 
 impl Claim<'_> {
-    /// The commit deadline a claim of `replica` made at `now` gets.
-    fn commit_deadline(&self, replica: u8, now: i64) -> i64 {
-        if self.shard.is_new() {
-            now.saturating_add(self.job.claim_timeout)
-        } else {
-            self.shard
-                .commit_deadline(replica, now, self.job.claim_timeout)
-        }
-    }
-
     fn validate(&self, shard_index: u16, replica: u8) -> Result<()> {
         let job = &self.job;
         let now = Clock::get()?.unix_timestamp;
         require!(shard_index < job.shards, GpuShareError::InvalidShardIndex);
         require!(!job.is_expired(now), GpuShareError::JobExpired);
         require!(self.assignment.is_new(), GpuShareError::SlotTaken);
-        self.provider.check_can_claim(&self.network.params)?;
+        self.provider
+            .check_can_claim(&self.network.params, job.stake_per_claim)?;
         self.provider.check_hardware(
             &job.hardware,
             self.network.params.proof_validity_slots,
             Clock::get()?.slot,
         )?;
-        if self.shard.is_new() {
+        // The replicas of the shard other than this one still to be claimed.
+        let unclaimed = if self.shard.is_new() {
             require!(!job.cancelled, GpuShareError::JobCancelled);
             require!(!job.was_started(shard_index), GpuShareError::ShardClosed);
             require!(replica < job.replicas, GpuShareError::InvalidReplicaIndex);
+            u32::from(job.replicas) - 1
         } else {
-            self.shard
-                .check_claimable(replica, &self.provider.key(), now)?;
-        }
-        job.check_can_finish(self.commit_deadline(replica, now))
+            self.shard.check_claimable(replica, &self.provider.key())?;
+            self.shard.unclaimed() - 1
+        };
+        job.check_can_finish(now.saturating_add(job.claim_timeout), unclaimed)
     }
 
     #[access_control(ctx.accounts.validate(shard_index, replica))]
     pub fn handler(ctx: Context<Self>, shard_index: u16, replica: u8) -> Result<()> {
         let accounts = &mut *ctx.accounts;
         let now = Clock::get()?.unix_timestamp;
-        let commit_deadline = accounts.commit_deadline(replica, now);
+        let commit_deadline = now.saturating_add(accounts.job.claim_timeout);
         let job_key = accounts.job.key();
         let job = &mut accounts.job;
         let shard = &mut accounts.shard;
@@ -96,7 +89,8 @@ impl Claim<'_> {
                 index: shard_index,
                 payer: accounts.authority.key(),
                 replicas_open: job.replicas,
-                extras_opened: 0,
+                closed_mask: 0,
+                waiting_since: now,
                 phase: ShardPhase::Committing,
                 holders: Default::default(),
                 held_mask: 0,
@@ -110,14 +104,13 @@ impl Claim<'_> {
                 distinct_roots: 0,
                 root_of: Default::default(),
                 bump: ctx.bumps.shard,
-                draw: None,
             });
             job.mark_started(shard_index);
         }
         let provider_key = accounts.provider.key();
         shard.hold(replica, provider_key);
         job.assignments_live += 1;
-        accounts.provider.open_claims += 1;
+        accounts.provider.open_claim(job.stake_per_claim);
         accounts.assignment.set_inner(Assignment {
             job: job_key,
             shard: shard.key(),
@@ -126,6 +119,8 @@ impl Claim<'_> {
             provider: provider_key,
             authority: accounts.authority.key(),
             claimed_at: now,
+            commission_bps: accounts.provider.pool.commission_at(now),
+            unbonded_at_claim: accounts.provider.unbonded_total,
             commit_deadline,
             commitment: None,
             commit_slot: 0,

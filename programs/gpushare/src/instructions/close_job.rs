@@ -1,6 +1,6 @@
-//! `close_job` (anyone): when no work is left, fees and held slashes move to the network's
-//! program-owned fee vault, the rest of the escrow returns to the client, and the vault and job
-//! close, rent back to the client. No account outside the program's control can stop a refund.
+//! `close_job` (anyone): when no work is left, fees move to the network's program-owned fee vault,
+//! the slashes the job held are burned (nobody who could cause a slash receives it), the rest of the
+//! escrow returns to the client, and the vault and job close, rent back to the client. No account outside the program's control can stop a refund.
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 
@@ -14,7 +14,8 @@ use crate::token;
 pub struct CloseJob<'info> {
     #[account(seeds = [seeds::NETWORK, network.mint.as_ref()], bump = network.bump)]
     pub network: Box<Account<'info, Network>>,
-    #[account(address = network.mint @ GpuShareError::WrongMint)]
+    /// Written: the slashes the job holds are burned.
+    #[account(mut, address = network.mint @ GpuShareError::WrongMint)]
     pub mint: Box<InterfaceAccount<'info, Mint>>,
     #[account(
         mut,
@@ -63,14 +64,13 @@ impl CloseJob<'_> {
     pub fn handler(ctx: Context<Self>) -> Result<()> {
         let accounts = &mut *ctx.accounts;
         let job = &accounts.job;
-        let to_treasury = job
-            .fees_accrued
-            .checked_add(job.slashes_held)
-            .ok_or(GpuShareError::MathOverflow)?;
+        let to_treasury = job.fees_accrued;
+        let burned = job.slashes_held;
         let to_client = accounts
             .escrow_vault
             .amount
             .checked_sub(to_treasury)
+            .and_then(|left| left.checked_sub(burned))
             .ok_or(GpuShareError::MathOverflow)?;
         job.with_signer(|signer| {
             let authority = || job.to_account_info();
@@ -82,6 +82,14 @@ impl CloseJob<'_> {
                 authority(),
                 signer,
                 to_treasury,
+            )?;
+            token::burn(
+                &accounts.token_program,
+                &accounts.mint,
+                &accounts.escrow_vault,
+                authority(),
+                signer,
+                burned,
             )?;
             token::transfer(
                 &accounts.token_program,
@@ -104,6 +112,7 @@ impl CloseJob<'_> {
             job: job.key(),
             paid_out: job.paid_out,
             to_treasury,
+            burned,
             to_client,
         });
         Ok(())

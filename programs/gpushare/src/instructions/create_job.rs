@@ -6,7 +6,8 @@ use crate::constants::{MAX_JOB_LIFETIME_SECONDS, MIN_WINDOW_SECONDS};
 use crate::errors::GpuShareError;
 use crate::events::{JobCreated, emit_event};
 use crate::seeds;
-use crate::state::{CreateJobArgs, Job, Network};
+use crate::state::{CreateJobArgs, Job, Network, VerificationMode};
+use gpushare_core::spot_check::{SpotCheckRefusal, check_spot_check};
 use crate::token;
 
 #[derive(Accounts)]
@@ -70,15 +71,33 @@ impl CreateJob<'_> {
             GpuShareError::InvalidReplicaCount
         );
         args.mode.validate(args.replicas)?;
+        // Without evidence a tie is refunded: a lone wrong root must be outvoted, and slashed, by
+        // the others instead of forcing one for free.
+        if let VerificationMode::Quorum { q } = args.mode {
+            require!(
+                args.replicas > q || args.settles_ties_by_evidence(),
+                GpuShareError::QuorumWithoutSpare
+            );
+        }
         if args.mode.is_spot_check() {
             require!(
                 args.input.seed().is_some(),
                 GpuShareError::SpotCheckNeedsSeed
             );
+            let kernel = args.kernel.to_core();
             require!(
-                gpushare_core::spot_check::leaf_fits_budget(&args.kernel.to_core()),
+                gpushare_core::spot_check::leaf_fits_budget(&kernel),
                 GpuShareError::LeafTooExpensive
             );
+            if let VerificationMode::SpotCheck { samples } = args.mode {
+                check_spot_check(&kernel, u32::from(args.shards), samples).map_err(|refusal| {
+                    match refusal {
+                        SpotCheckRefusal::ProofTooLarge { .. } => GpuShareError::ProofTooLarge,
+                        SpotCheckRefusal::LeavesGuessable { .. } => GpuShareError::LeavesGuessable,
+                        SpotCheckRefusal::InvalidShape => GpuShareError::InvalidShardCount,
+                    }
+                })?;
+            }
         }
         require!(args.price > 0, GpuShareError::InvalidPrice);
         require!(
@@ -86,7 +105,7 @@ impl CreateJob<'_> {
             GpuShareError::InvalidWindow
         );
         let now = Clock::get()?.unix_timestamp;
-        let earliest = now + args.claim_timeout + params.reveal_window;
+        let earliest = now + args.min_lifetime(params.reveal_window);
         require!(
             (earliest..=now + MAX_JOB_LIFETIME_SECONDS).contains(&args.expires_at),
             GpuShareError::InvalidExpiry
@@ -103,15 +122,13 @@ impl CreateJob<'_> {
             network: accounts.network.key(),
             job_id: args.job_id,
             kernel: args.kernel,
-            max_extra_replicas: args
-                .mode
-                .extra_replica_cap(args.replicas, params.max_extra_replicas),
             input: args.input,
             shards: args.shards,
             replicas: args.replicas,
             mode: args.mode,
             price: args.price,
             fee_per_slot: Job::fee_for(args.price, &params),
+            stake_per_claim: params.stake_per_claim,
             fraud_slash_bps: params.fraud_slash_bps,
             miss_slash_bps: params.miss_slash_bps,
             reveal_window: params.reveal_window,

@@ -1,14 +1,14 @@
-//! `fix_challenge` (anyone): once the slots after a spot-checked assignment's commitment exist, its
-//! challenge is fixed from their hashes, whatever its shard's phase. The SlotHashes sysvar keeps
-//! about 512 slots; fixing the challenge early means a replica's proof never depends on when the
-//! shard's other replicas commit.
+//! `fix_challenge` (anyone): once the slots after a spot-checked assignment's commitment exist, or
+//! after its shard's dispute opened, its challenge is fixed from their hashes. The SlotHashes sysvar
+//! keeps about 512 slots; fixing a spot-check's challenge early means a replica's proof never
+//! depends on when the shard's other replicas commit.
 use anchor_lang::prelude::*;
 
 use crate::constants::SLOT_HASHES_SYSVAR;
 use crate::errors::GpuShareError;
 use crate::events::{ChallengeFixed, emit_event};
 use crate::seeds;
-use crate::state::{Assignment, Job};
+use crate::state::{Assignment, Job, Shard};
 
 #[derive(Accounts)]
 pub struct FixChallenge<'info> {
@@ -18,10 +18,16 @@ pub struct FixChallenge<'info> {
     )]
     pub job: Box<Account<'info, Job>>,
     #[account(
-        mut,
-        seeds = [seeds::ASSIGNMENT, assignment.shard.as_ref(), &[assignment.replica]],
-        bump = assignment.bump,
+        seeds = [seeds::SHARD, job.key().as_ref(), &shard.index.to_le_bytes()],
+        bump = shard.bump,
         has_one = job @ GpuShareError::WrongJob,
+    )]
+    pub shard: Box<Account<'info, Shard>>,
+    #[account(
+        mut,
+        seeds = [seeds::ASSIGNMENT, shard.key().as_ref(), &[assignment.replica]],
+        bump = assignment.bump,
+        has_one = shard @ GpuShareError::WrongJob,
     )]
     pub assignment: Box<Account<'info, Assignment>>,
     /// CHECK: the SlotHashes sysvar (address checked).
@@ -30,26 +36,15 @@ pub struct FixChallenge<'info> {
 }
 
 impl FixChallenge<'_> {
-    fn validate(&self) -> Result<()> {
-        require!(self.job.mode.is_spot_check(), GpuShareError::NotSpotCheck);
-        require!(
-            self.assignment.commitment.is_some(),
-            GpuShareError::NotCommitted
-        );
-        require!(
-            self.assignment.challenge.is_none(),
-            GpuShareError::AlreadyChallenged
-        );
-        Ok(())
-    }
-
-    #[access_control(ctx.accounts.validate())]
     pub fn handler(ctx: Context<Self>) -> Result<()> {
         let accounts = &mut *ctx.accounts;
+        let after = accounts
+            .job
+            .challenge_after(&accounts.shard, &accounts.assignment)?;
         let key = accounts.assignment.key();
         accounts
             .assignment
-            .fix_challenge(&key, &accounts.slot_hashes.try_borrow_data()?)?;
+            .fix_challenge(&key, &accounts.slot_hashes.try_borrow_data()?, after)?;
         let assignment = &accounts.assignment;
         emit_event(ChallengeFixed {
             job: assignment.job,

@@ -26,7 +26,7 @@ impl AssignmentOutcome<'_> {
     pub fn give_back_claim(ctx: Context<Self>) -> Result<()> {
         let accounts = &mut *ctx.accounts;
         let slashed = accounts.slash(accounts.job.give_back_slash_bps())?;
-        accounts.end_assignment();
+        accounts.end_assignment()?;
         emit_event(ClaimGivenBack {
             job: accounts.job.key(),
             shard_index: accounts.shard.index,

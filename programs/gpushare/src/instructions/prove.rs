@@ -1,5 +1,5 @@
-//! `prove`: on a spot-checked job the provider proves its challenged samples, in one or several
-//! transactions. For each, the program recomputes the leaf from the job's seed with the reference
+//! `prove`: on a spot-checked job, or a disputed shard of a quorum job, the provider proves its
+//! challenged samples, in one or several transactions. For each, the program recomputes the leaf from the job's seed with the reference
 //! function the worker uses, and checks the provider's leaf and Merkle path against its revealed
 //! root: a bad path is refused; a valid path to a leaf that differs from the reference is fraud.
 use anchor_lang::prelude::*;
@@ -10,7 +10,7 @@ use gpushare_core::spot_check::sample_index;
 use crate::errors::GpuShareError;
 use crate::events::{ReplicaProven, SampleProven, SpotCheckFailed, emit_event};
 use crate::seeds;
-use crate::state::{Assignment, Job, Shard, VerificationMode};
+use crate::state::{Assignment, Job, Shard};
 
 /// A leaf of the provider's output with its audit path.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
@@ -60,11 +60,11 @@ enum SampleOutcome {
 }
 
 impl Prove<'_> {
+    /// Samples to prove: a spot-check's, or a dispute's.
     fn samples(&self) -> Result<u8> {
-        match self.job.mode {
-            VerificationMode::SpotCheck { samples } => Ok(samples),
-            VerificationMode::Quorum { .. } => err!(GpuShareError::NotSpotCheck),
-        }
+        self.job
+            .samples_to_prove(&self.shard)
+            .ok_or_else(|| error!(GpuShareError::NotSpotCheck))
     }
 
     fn validate(&self, proofs: &[SampleProof]) -> Result<()> {

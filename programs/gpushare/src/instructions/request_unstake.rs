@@ -34,7 +34,7 @@ impl RequestUnstake<'_> {
         require!(amount <= own, GpuShareError::InsufficientStake);
         let params = &self.network.params;
         require!(
-            provider.stake - amount >= provider.required_stake(params),
+            provider.stake - amount >= provider.backing,
             GpuShareError::StakeLockedByClaims
         );
         // With claims open the provider keeps its own minimum at risk: it cannot leave its

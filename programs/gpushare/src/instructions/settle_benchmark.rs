@@ -1,11 +1,14 @@
 //! `settle_benchmark` (anyone): once a throughput challenge has its verdict — every sample proven,
 //! a wrong leaf, or a deadline missed — records it and closes the challenge. Passing records the
-//! proven throughput on the provider and pays it the fee; failing slashes the missed-claim share of
-//! everything staked behind it into the fee vault, clears its proven throughput and refunds the fee.
+//! proven throughput on the provider and pays it the fee; failing burns the share fixed when the
+//! challenge opened of one claim's stake (from the stake behind the provider), clears its proven
+//! throughput and burns the fee: a challenge always costs its challenger, and failing never pays
+//! the provider.
 //! The rent goes back to the requester either way.
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 
+use crate::constants::INCINERATOR;
 use crate::errors::GpuShareError;
 use crate::events::{BenchmarkSettled, emit_event};
 use crate::seeds;
@@ -26,10 +29,14 @@ pub struct SettleBenchmark<'info> {
     pub requester: UncheckedAccount<'info>,
     #[account(seeds = [seeds::NETWORK, network.mint.as_ref()], bump = network.bump)]
     pub network: Box<Account<'info, Network>>,
-    #[account(address = network.mint @ GpuShareError::WrongMint)]
+    /// Written: a failed challenge's slash is burned.
+    #[account(mut, address = network.mint @ GpuShareError::WrongMint)]
     pub mint: Box<InterfaceAccount<'info, Mint>>,
     #[account(mut, has_one = network @ GpuShareError::WrongNetwork)]
     pub provider: Box<Account<'info, Provider>>,
+    /// CHECK: the incinerator (address checked): burns the fee when the provider fails.
+    #[account(mut, address = INCINERATOR @ GpuShareError::WrongIncinerator)]
+    pub incinerator: UncheckedAccount<'info>,
     /// CHECK: receives the fee when the provider passes; must be the provider's wallet.
     #[account(mut, address = provider.authority @ GpuShareError::NotProviderAuthority)]
     pub provider_authority: UncheckedAccount<'info>,
@@ -39,12 +46,6 @@ pub struct SettleBenchmark<'info> {
         bump = provider.vault_bump,
     )]
     pub stake_vault: Box<InterfaceAccount<'info, TokenAccount>>,
-    #[account(
-        mut,
-        seeds = [seeds::FEE_VAULT, network.key().as_ref()],
-        bump = network.fee_vault_bump,
-    )]
-    pub fee_vault: Box<InterfaceAccount<'info, TokenAccount>>,
     pub token_program: Interface<'info, TokenInterface>,
 }
 
@@ -62,22 +63,26 @@ impl SettleBenchmark<'_> {
                     mops,
                     slot: benchmark.committed_slot,
                     devices: benchmark.devices,
+                    challenged: false,
                 };
-                let fee = benchmark.fee;
-                **benchmark.to_account_info().try_borrow_mut_lamports()? -= fee;
-                **accounts.provider_authority.try_borrow_mut_lamports()? += fee;
+                move_fee(benchmark, &accounts.provider_authority)?;
                 (true, mops, 0)
             }
             BenchmarkVerdict::Failed => {
+                let benchmark = &accounts.benchmark;
+                move_fee(benchmark, &accounts.incinerator)?;
                 let provider = &mut accounts.provider;
-                let amount = provider.slash(accounts.network.params.miss_slash_bps);
+                let amount = provider.slash(
+                    benchmark.slash_bps,
+                    benchmark.slash_obligation,
+                    benchmark.unbonded_at_request,
+                );
                 provider.proven = ProvenHardware::default();
                 provider.with_signer(|signer| {
-                    token::transfer(
+                    token::burn(
                         &accounts.token_program,
                         &accounts.mint,
                         &accounts.stake_vault,
-                        &accounts.fee_vault,
                         provider.to_account_info(),
                         signer,
                         amount,
@@ -94,4 +99,13 @@ impl SettleBenchmark<'_> {
         });
         Ok(())
     }
+}
+
+/// Moves the challenge's fee out of `benchmark` to `to`; the rest (its rent) goes back to the
+/// requester when the account closes.
+fn move_fee(benchmark: &Account<'_, Benchmark>, to: &AccountInfo<'_>) -> Result<()> {
+    let fee = benchmark.fee;
+    **benchmark.to_account_info().try_borrow_mut_lamports()? -= fee;
+    **to.try_borrow_mut_lamports()? += fee;
+    Ok(())
 }

@@ -1,11 +1,14 @@
-//! `settle_shard` (anyone): once every replica revealed or the reveal window closed, tally the
-//! votes: quorum wins; no quorum opens one more replica, given out by a draw, while the cap allows
-//! and the draw, its commit and its reveal fit before the job expires; else the shard's escrow is
-//! refunded and nobody is slashed.
+//! `settle_shard` (anyone): while a shard is committing, once its free slots stayed unclaimed for a
+//! claim timeout (or no new claim could settle before the job expires), close them and open the
+//! reveal window for the replicas that committed. Once every replica revealed or the reveal window
+//! closed, tally the votes: quorum wins. Without quorum a seeded job's revealed replicas prove
+//! samples that the program recomputes (a dispute, settled by this instruction again once decided
+//! or over); any other job's shard is refunded, nobody who revealed slashed. No replica is added
+//! after the roots are public, so no vote cast after them decides anything.
 use anchor_lang::prelude::*;
 
 use crate::errors::GpuShareError;
-use crate::events::{ExtraReplicaOpened, ShardSettled, emit_event};
+use crate::events::{ShardDisputed, ShardSettled, UnfilledReplicasClosed, emit_event};
 use crate::seeds;
 use crate::state::{Job, Resolution, Shard, ShardOutcome};
 
@@ -29,8 +32,7 @@ pub struct SettleShard<'info> {
 impl SettleShard<'_> {
     fn validate(&self) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
-        self.shard
-            .check_ready_to_settle(now, self.job.mode.is_spot_check())
+        self.job.check_ready_to_settle(&self.shard, now)
     }
 
     #[access_control(ctx.accounts.validate())]
@@ -38,25 +40,28 @@ impl SettleShard<'_> {
         let clock = Clock::get()?;
         let job = &mut ctx.accounts.job;
         let shard = &mut ctx.accounts.shard;
-        let job_key = job.key();
-        let (resolution, draw) = job.resolve_shard(shard, clock.unix_timestamp, clock.slot);
-        match resolution {
-            Resolution::ExtraReplica { replica } => {
-                emit_event(ExtraReplicaOpened {
-                    job: job_key,
-                    shard_index: shard.index,
-                    replica,
-                    draw_closes_at: draw.closes_at,
-                    commit_by: draw.commit_by,
-                });
-            }
+        match job.resolve_shard(shard, clock.unix_timestamp, clock.slot) {
+            Resolution::Unfilled {
+                closed_mask,
+                deadline,
+            } => emit_event(UnfilledReplicasClosed {
+                job: job.key(),
+                shard_index: shard.index,
+                closed_mask,
+                reveal_deadline: deadline,
+            }),
+            Resolution::Disputed { deadline } => emit_event(ShardDisputed {
+                job: job.key(),
+                shard_index: shard.index,
+                deadline,
+            }),
             Resolution::Final(outcome) => {
                 job.shards_settled += 1;
                 if outcome == ShardOutcome::NoQuorum {
                     job.shards_refunded += 1;
                 }
                 emit_event(ShardSettled {
-                    job: job_key,
+                    job: job.key(),
                     shard_index: shard.index,
                     outcome,
                 });

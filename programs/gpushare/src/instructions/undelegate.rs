@@ -1,6 +1,8 @@
-//! `undelegate`: a delegator moves part or all of its delegation into unbonding. It stops earning
-//! and stops backing new claims at once, and stays slashable until it is withdrawn after the
-//! network's unbonding period. Refused while the provider's open claims need the stake.
+//! `undelegate`: a delegator moves part or all of its delegation into unbonding, whatever claims its
+//! provider holds: a provider cannot keep its delegators in place (say, through a commission raise)
+//! by filling its claim slots. The stake stops earning and stops backing new claims at once, and
+//! stays slashable, pro rata with everyone behind the provider, until it is withdrawn after the
+//! network's unbonding period.
 use anchor_lang::prelude::*;
 
 use crate::errors::GpuShareError;
@@ -34,12 +36,6 @@ impl Undelegate<'_> {
             GpuShareError::ZeroAmount
         );
         require!(amount <= worth, GpuShareError::InsufficientStake);
-        // Stake that backs open claims stays until they are settled: nobody, the provider through
-        // another wallet included, can pull it out before a slash on them lands.
-        require!(
-            provider.stake - amount >= provider.required_stake(&self.network.params),
-            GpuShareError::StakeLockedByClaims
-        );
         let left = worth - amount;
         require!(
             left == 0 || left >= self.network.params.min_delegation,

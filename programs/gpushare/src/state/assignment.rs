@@ -14,14 +14,20 @@ pub struct Assignment {
     /// The provider's wallet: signs commit and reveal, paid this account's rent.
     pub authority: Pubkey,
     pub claimed_at: i64,
+    /// The provider's commission in force at the claim: the pay for this replica is split at it,
+    /// so a raise never reaches work its delegators already stood behind.
+    pub commission_bps: u16,
+    /// The provider's `unbonded_total` at the claim: a slash of this claim reaches the unbonding
+    /// stake that left after it.
+    pub unbonded_at_claim: u64,
     /// Commit before this time or miss the claim.
     pub commit_deadline: i64,
     /// `sha256(COMMIT_DOMAIN ‖ root ‖ authority ‖ salt)`, once committed.
     pub commitment: Option<[u8; 32]>,
     /// The slot the commitment landed in; a spot-check challenge comes from a later slot's hash.
     pub commit_slot: u64,
-    /// Spot-check challenge seed, fixed by `fix_challenge` (anyone, once the slots after the
-    /// commitment exist) or at reveal.
+    /// Challenge seed of its samples, fixed by `fix_challenge` (anyone) once the slots after the
+    /// commitment exist (a spot-check, also at reveal) or after its shard's dispute opened.
     pub challenge: Option<[u8; 32]>,
     /// Spot-check samples proven so far (bit i = sample i).
     pub proven: u64,
@@ -36,14 +42,11 @@ impl Assignment {
         self.job == Pubkey::default()
     }
 
-    /// Fixes the spot-check challenge of this assignment (address `key`) from the SlotHashes data:
-    /// the hashes of the slots after its commitment's, the same whoever sends it and whenever.
-    pub fn fix_challenge(&mut self, key: &Pubkey, slot_hashes: &[u8]) -> Result<()> {
-        self.challenge = Some(crate::slot_hashes::seed_after(
-            slot_hashes,
-            self.commit_slot,
-            key,
-        )?);
+    /// Fixes the challenge of this assignment (address `key`) from the SlotHashes data: the hashes
+    /// of the slots after `after` (see `Job::challenge_after`), the same whoever sends it and
+    /// whenever.
+    pub fn fix_challenge(&mut self, key: &Pubkey, slot_hashes: &[u8], after: u64) -> Result<()> {
+        self.challenge = Some(crate::slot_hashes::seed_after(slot_hashes, after, key)?);
         Ok(())
     }
 }

@@ -23,6 +23,12 @@ pub struct Benchmark {
     /// Devices the provider claimed, and the throughput the size and deadline follow from.
     pub devices: u8,
     pub claimed_gops: u64,
+    /// Share of `slash_obligation` slashed if the challenge fails, and the stake it is a share of:
+    /// the network's miss share and stake per claim when it opened.
+    pub slash_bps: u16,
+    pub slash_obligation: u64,
+    /// The provider's `unbonded_total` at the request (see `Provider::slash`).
+    pub unbonded_at_request: u64,
     /// Slot of the request; the seed comes from the hashes of the slots after it.
     pub requested_slot: u64,
     pub seed: Option<[u8; 32]>,

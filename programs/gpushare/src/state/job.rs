@@ -4,7 +4,7 @@ use anchor_lang::prelude::*;
 use crate::constants::*;
 use crate::errors::GpuShareError;
 use crate::seeds;
-use crate::state::{Draw, NetworkParams, Resolution, Shard};
+use crate::state::{Assignment, NetworkParams, Resolution, Shard, ShardPhase};
 
 /// The kernel and its size parameters; the worker's reference implementation defines the output.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
@@ -151,17 +151,49 @@ impl VerificationMode {
     pub fn is_spot_check(&self) -> bool {
         matches!(self, VerificationMode::SpotCheck { .. })
     }
+}
 
-    /// Extra replicas a shard may open on no quorum without its winners' pay exceeding its escrow:
-    /// a winning root has at most `q − 1 + extras` votes, which must stay within `replicas`.
-    pub fn extra_replica_cap(&self, replicas: u8, network_cap: u8) -> u8 {
-        match *self {
-            VerificationMode::Quorum { q } => {
-                let room = (MAX_SLOTS_PER_SHARD as u8).saturating_sub(replicas);
-                (replicas + 1 - q).min(network_cap).min(room)
-            }
-            VerificationMode::SpotCheck { .. } => 0,
-        }
+/// Samples each replica of a seeded quorum job proves when its shard reaches no quorum.
+pub const DISPUTE_SAMPLES: u8 = 16;
+
+/// Whether a job of this kernel, input, mode and shard count settles ties by evidence (see
+/// [`Job::settles_ties_by_evidence`]).
+pub fn settles_ties_by_evidence(
+    kernel: &KernelSpec,
+    input: &JobInput,
+    mode: &VerificationMode,
+    shards: u16,
+) -> bool {
+    let kernel = kernel.to_core();
+    matches!(mode, VerificationMode::Quorum { .. })
+        && input.seed().is_some()
+        && gpushare_core::spot_check::leaf_fits_budget(&kernel)
+        && gpushare_core::spot_check::check_spot_check(&kernel, u32::from(shards), DISPUTE_SAMPLES)
+            .is_ok()
+}
+
+/// Seconds a shard needs once its replicas committed (see [`Job::settling_seconds`]).
+pub fn settling_seconds(reveal_window: i64, disputes: bool) -> i64 {
+    let windows = if disputes { 2 } else { 1 };
+    reveal_window.saturating_mul(windows)
+}
+
+impl CreateJobArgs {
+    /// Whether the job will settle ties by evidence (see [`Job::settles_ties_by_evidence`]).
+    pub fn settles_ties_by_evidence(&self) -> bool {
+        settles_ties_by_evidence(&self.kernel, &self.input, &self.mode, self.shards)
+    }
+
+    /// The shortest lifetime the job may have: a claim, and when other replicas must follow it a
+    /// claim timeout for the last of them, then the time its shards need to settle.
+    pub fn min_lifetime(&self, reveal_window: i64) -> i64 {
+        let claims = if self.replicas > 1 { 2 } else { 1 };
+        self.claim_timeout
+            .saturating_mul(claims)
+            .saturating_add(settling_seconds(
+                reveal_window,
+                self.settles_ties_by_evidence(),
+            ))
     }
 }
 
@@ -208,11 +240,12 @@ pub struct Job {
     pub shards: u16,
     pub replicas: u8,
     pub mode: VerificationMode,
-    /// Extra replicas each shard may open on no quorum.
-    pub max_extra_replicas: u8,
     pub price: u64,
     /// Protocol fee per paid shard-replica, fixed at creation.
     pub fee_per_slot: u64,
+    /// Stake that backs one claim, copied from the network at creation: a slash takes its share of
+    /// this much from everyone staked behind the provider, never of everything staked.
+    pub stake_per_claim: u64,
     /// Share of stake slashed for a fraudulent result, copied from the network at creation.
     pub fraud_slash_bps: u16,
     /// Share of stake slashed for a missed commit, reveal or proof, copied at creation.
@@ -241,7 +274,7 @@ pub struct Job {
     pub paid_out: u64,
     /// Fees owed to the treasury for paid work.
     pub fees_accrued: u64,
-    /// Slashed stake held in the escrow vault until it moves to the treasury at close.
+    /// Slashed stake held in the escrow vault until `close_job` burns it.
     pub slashes_held: u64,
     /// Returned to the client so far (cancel).
     pub refunded: u64,
@@ -299,28 +332,105 @@ impl Job {
         now >= self.expires_at
     }
 
-    /// Refuses a slot whose commit deadline leaves no full reveal window before the job expires:
-    /// such a claim could never finish, and its holder would be slashed for it.
-    pub fn check_can_finish(&self, commit_deadline: i64) -> Result<()> {
+    /// Whether ties of this job are settled by evidence: a quorum job on a seeded input whose
+    /// leaves the program can recompute, prove in a transaction and not be guessed at
+    /// [`DISPUTE_SAMPLES`] samples. Other quorum jobs refund a shard without quorum.
+    pub fn settles_ties_by_evidence(&self) -> bool {
+        settles_ties_by_evidence(&self.kernel, &self.input, &self.mode, self.shards)
+    }
+
+    /// Seconds a shard needs once all its replicas committed: the reveal window, and a dispute as
+    /// long again where ties are settled by evidence.
+    pub fn settling_seconds(&self) -> i64 {
+        settling_seconds(self.reveal_window, self.settles_ties_by_evidence())
+    }
+
+    /// Refuses a slot whose commit deadline leaves no time to settle its shard before the job
+    /// expires, or, while `unclaimed` other replicas of its shard are still to be claimed, no full
+    /// claim timeout for them after it: such a claim could never finish, or its shard never settle,
+    /// and its holder would compute for nothing or be slashed for it.
+    pub fn check_can_finish(&self, commit_deadline: i64, unclaimed: u32) -> Result<()> {
+        let others = if unclaimed > 0 { self.claim_timeout } else { 0 };
         require!(
-            commit_deadline.saturating_add(self.reveal_window) <= self.expires_at,
+            commit_deadline
+                .saturating_add(others)
+                .saturating_add(self.settling_seconds())
+                <= self.expires_at,
             GpuShareError::ClaimCannotFinish
         );
         Ok(())
     }
 
-    /// Tallies `shard` at `now` (clock slot `slot`): quorum wins; no quorum opens one more replica,
-    /// given out by a draw (entries close after [`DRAW_ENTRY_SECONDS`], the winner commits within a
-    /// claim timeout), while the cap allows and the draw, its commit and its reveal fit before the
-    /// job expires. Returns the draw the resolution would open with it.
-    pub fn resolve_shard(&self, shard: &mut Shard, now: i64, slot: u64) -> (Resolution, Draw) {
-        let draw = Draw::open(now, slot, DRAW_ENTRY_SECONDS, self.claim_timeout);
-        let next_draw = Some(draw).filter(|draw| self.check_can_finish(draw.commit_by).is_ok());
-        let resolution = match self.mode {
-            VerificationMode::Quorum { q } => shard.resolve(q, self.max_extra_replicas, next_draw),
-            VerificationMode::SpotCheck { .. } => Resolution::Final(shard.resolve_spot_check()),
-        };
-        (resolution, draw)
+    /// Whether a claim made at `now` with no other replica to follow it could still settle before
+    /// the job expires.
+    pub fn claims_can_finish(&self, now: i64) -> bool {
+        self.check_can_finish(now.saturating_add(self.claim_timeout), 0)
+            .is_ok()
+    }
+
+    /// Refuses to settle `shard` at `now` unless its outcome can be decided, or (committing) its
+    /// free slots can be closed (`Shard::check_can_close_unfilled`).
+    pub fn check_ready_to_settle(&self, shard: &Shard, now: i64) -> Result<()> {
+        if shard.phase == ShardPhase::Committing {
+            shard.check_can_close_unfilled(now, self.claim_timeout, self.claims_can_finish(now))
+        } else {
+            shard.check_ready_to_settle(now, self.mode.is_spot_check())
+        }
+    }
+
+    /// The samples the replica of `shard` must prove now: a spot-check's, or a dispute's; none
+    /// otherwise.
+    pub fn samples_to_prove(&self, shard: &Shard) -> Option<u8> {
+        match self.mode {
+            VerificationMode::SpotCheck { samples } => Some(samples),
+            VerificationMode::Quorum { .. } => shard.dispute_slot().map(|_| DISPUTE_SAMPLES),
+        }
+    }
+
+    /// The slot after which `assignment`'s challenge is drawn, once it can be: a spot-check's after
+    /// its commitment; a dispute's after the dispute opened, for a replica that revealed.
+    pub fn challenge_after(&self, shard: &Shard, assignment: &Assignment) -> Result<u64> {
+        require!(
+            assignment.challenge.is_none(),
+            GpuShareError::AlreadyChallenged
+        );
+        match self.mode {
+            VerificationMode::SpotCheck { .. } => {
+                require!(
+                    assignment.commitment.is_some(),
+                    GpuShareError::NotCommitted
+                );
+                Ok(assignment.commit_slot)
+            }
+            VerificationMode::Quorum { .. } => {
+                let after = shard.dispute_slot().ok_or(GpuShareError::NotSpotCheck)?;
+                require!(assignment.root.is_some(), GpuShareError::NotRevealed);
+                Ok(after)
+            }
+        }
+    }
+
+    /// Tallies `shard` at `now` (clock slot `slot`): quorum, a dispute where ties are settled by
+    /// evidence, or no quorum; a spot-check's (or an ended dispute's) verdicts; or, while it is
+    /// committing, closes the slots nobody filled in time.
+    pub fn resolve_shard(&self, shard: &mut Shard, now: i64, slot: u64) -> Resolution {
+        if shard.phase == ShardPhase::Committing {
+            let before = shard.closed_mask;
+            let deadline = shard.close_unfilled(now, self.reveal_window);
+            return Resolution::Unfilled {
+                closed_mask: shard.closed_mask & !before,
+                deadline,
+            };
+        }
+        match self.mode {
+            VerificationMode::Quorum { q } if shard.dispute_slot().is_none() => {
+                let dispute = self
+                    .settles_ties_by_evidence()
+                    .then(|| (now.saturating_add(self.reveal_window), slot));
+                shard.resolve(q, dispute)
+            }
+            _ => Resolution::Final(shard.resolve_spot_check()),
+        }
     }
 
     /// Stake share slashed from a provider that gives its claim back before committing: half a miss.

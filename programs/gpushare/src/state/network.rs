@@ -27,8 +27,6 @@ pub struct NetworkParams {
     pub max_shards: u16,
     /// Most replicas one job may ask for per shard.
     pub max_replicas: u8,
-    /// Most extra replicas a shard may open when its replicas reach no quorum.
-    pub max_extra_replicas: u8,
     /// Seconds between `update_network` and the new parameters taking effect (a change to this
     /// delay itself waits out the old one).
     pub update_delay: i64,
@@ -79,11 +77,9 @@ impl NetworkParams {
                 && self.proof_validity_slots > 0,
             GpuShareError::InvalidWindow
         );
-        let slots = usize::from(self.max_replicas) + usize::from(self.max_extra_replicas);
         require!(
             (1..=MAX_SHARDS_LIMIT).contains(&self.max_shards)
-                && (1..=MAX_REPLICAS_LIMIT).contains(&self.max_replicas)
-                && slots <= MAX_SLOTS_PER_SHARD,
+                && (1..=MAX_REPLICAS_LIMIT).contains(&self.max_replicas),
             GpuShareError::InvalidCaps
         );
         Ok(())

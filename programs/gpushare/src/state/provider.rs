@@ -35,6 +35,17 @@ pub struct ProvenHardware {
     pub slot: u64,
     /// Devices the challenge was spread over.
     pub devices: u8,
+    /// A third party has challenged this figure: it cannot be challenged by one again until the
+    /// provider proves a new one, so nobody can grind a provider down with challenge after
+    /// challenge.
+    pub challenged: bool,
+}
+
+impl ProvenHardware {
+    /// The throughput, in giga-operations per second (rounded up), that this figure stands for.
+    pub fn gops(&self) -> u64 {
+        self.mops.div_ceil(1_000)
+    }
 }
 
 /// A registered provider: PDA `[PROVIDER, network, authority]`.
@@ -49,10 +60,17 @@ pub struct Provider {
     pub stake: u64,
     /// Stake waiting out its unbonding period, its own and delegated; still slashable.
     pub unbonding: u64,
+    /// Tokens ever moved into unbonding. A claim records it, so that its slash reaches the unbonding
+    /// stake that left after the claim, and not the stake that had left before.
+    pub unbonded_total: u64,
     /// When the provider's own unbonding stake may be withdrawn.
     pub unbonding_ends_at: i64,
     /// Assignments this provider holds right now.
     pub open_claims: u32,
+    /// The stake its open claims stand for: the sum of their jobs' `stake_per_claim`. A new claim
+    /// must fit, with these, in the active stake; and no withdrawal may leave less than this staked,
+    /// so the stake behind a claim is still there when its slash lands.
+    pub backing: u64,
     /// Replicas it was paid for.
     pub completed: u64,
     /// Replicas judged fraudulent.
@@ -115,13 +133,27 @@ impl Provider {
         )
     }
 
-    /// Stake that must stay active while `open_claims` claims are held.
-    pub fn required_stake(&self, params: &NetworkParams) -> u64 {
-        if self.open_claims == 0 {
-            return 0;
-        }
-        let per_claims = u64::from(self.open_claims).saturating_mul(params.stake_per_claim);
-        per_claims.max(params.min_stake)
+    /// Records a claim on a job whose claims stand for `stake_per_claim` each.
+    pub fn open_claim(&mut self, stake_per_claim: u64) {
+        self.open_claims += 1;
+        self.backing = self.backing.saturating_add(stake_per_claim);
+    }
+
+    /// Records the end of a claim that stood for `stake_per_claim`.
+    pub fn end_claim(&mut self, stake_per_claim: u64) {
+        self.open_claims -= 1;
+        self.backing = self.backing.saturating_sub(stake_per_claim);
+    }
+
+    /// Refuses a withdrawal of `amount` that would leave less staked (active and unbonding) than
+    /// its open claims stand for.
+    fn check_can_withdraw(&self, amount: u64) -> Result<()> {
+        let staked = self.stake.saturating_add(self.unbonding);
+        require!(
+            staked.saturating_sub(amount) >= self.backing,
+            GpuShareError::StakeLockedByClaims
+        );
+        Ok(())
     }
 
     /// Refuses a provider that is leaving (its own stake unbonding) or whose own stake is below
@@ -138,13 +170,13 @@ impl Provider {
         Ok(())
     }
 
-    /// Refuses a new claim unless the provider's own stake is at least the minimum, its own stake is
-    /// not unbonding, and it is under its claim cap (all active stake behind it / stake per claim).
-    pub fn check_can_claim(&self, params: &NetworkParams) -> Result<()> {
+    /// Refuses a new claim standing for `stake_per_claim` unless the provider is active (its own
+    /// stake at least the minimum and not unbonding) and the claim fits, with those it holds, in
+    /// the active stake behind it.
+    pub fn check_can_claim(&self, params: &NetworkParams, stake_per_claim: u64) -> Result<()> {
         self.check_active(params)?;
-        let cap = self.stake / params.stake_per_claim;
         require!(
-            u64::from(self.open_claims) < cap,
+            self.backing.saturating_add(stake_per_claim) <= self.stake,
             GpuShareError::ClaimCapReached
         );
         Ok(())
@@ -226,6 +258,7 @@ impl Provider {
             .unbonding
             .checked_add(amount)
             .ok_or(GpuShareError::MathOverflow)?;
+        self.unbonded_total = self.unbonded_total.saturating_add(amount);
         self.pool.unbonding_shares = self
             .pool
             .unbonding_shares
@@ -238,9 +271,11 @@ impl Provider {
     }
 
     /// Pays out `part` unbonding shares (the provider's own unless `delegated`); returns the tokens
-    /// they are worth, which the caller transfers.
+    /// they are worth, which the caller transfers. Refused while the stake left would fall below
+    /// what the open claims stand for: stake that backed a claim stays until its slash could land.
     pub fn withdraw_unbonding(&mut self, part: u128, delegated: bool) -> Result<u64> {
         let tokens = tokens_for(part, self.unbonding, self.pool.unbonding_shares)?;
+        self.check_can_withdraw(tokens)?;
         self.unbonding -= tokens;
         self.pool.unbonding_shares -= part;
         if !delegated {
@@ -249,27 +284,44 @@ impl Provider {
         Ok(tokens)
     }
 
-    /// Takes `bps` of the active stake and of the unbonding stake, so every share of either, the
-    /// provider's and its delegators', loses the same fraction; returns the amount.
-    pub fn slash(&mut self, bps: u16) -> u64 {
-        let from_active = NetworkParams::share(self.stake, bps);
-        let from_unbonding = NetworkParams::share(self.unbonding, bps);
+    /// Slashes `bps` of `obligation` — the stake that backed the one claim or challenge that failed,
+    /// fixed when it was made — from the stake that stood behind it and is still here: the active
+    /// stake and the unbonding stake that left after the claim (`unbonded_at`, the `unbonded_total`
+    /// the claim recorded), pro rata, so every share of either loses the same fraction and leaving
+    /// once a failure is public escapes nothing. Never more than that stake; returns the amount. It
+    /// never reaches past the failed obligation to everything staked, and stake that had left before
+    /// the claim does not pay for it (as far as the one unbonding class can tell them apart).
+    pub fn slash(&mut self, bps: u16, obligation: u64, unbonded_at: u64) -> u64 {
+        let left_since = self
+            .unbonded_total
+            .saturating_sub(unbonded_at)
+            .min(self.unbonding);
+        let behind = self.stake.saturating_add(left_since);
+        let amount = NetworkParams::share(obligation.min(behind), bps);
+        // amount ≤ behind, so the active part is at most `stake` and the rest at most `left_since`.
+        let from_active =
+            (u128::from(amount) * u128::from(self.stake) / u128::from(behind.max(1))) as u64;
         self.stake -= from_active;
-        self.unbonding -= from_unbonding;
-        let amount = from_active + from_unbonding;
+        self.unbonding -= amount - from_active;
         self.slashed = self.slashed.saturating_add(amount);
         amount
     }
 
-    /// Splits a paid replica's `price` at `now`: the commission to the provider; the rest to
-    /// everyone staked behind it, released to the active shares over `vesting` seconds. Returns
-    /// (commission, to the reward vault); with no active shares all of it is the provider's.
-    pub fn split_pay(&mut self, price: u64, now: i64, vesting: i64) -> Result<(u64, u64)> {
-        self.pool.apply_due_commission(now);
+    /// Splits a paid replica's `price` at `now` at `commission_bps`, the commission in force when
+    /// the replica was claimed: the commission to the provider; the rest to everyone staked behind
+    /// it, released to the active shares over `vesting` seconds. Returns (commission, to the reward
+    /// vault); with no active shares all of it is the provider's.
+    pub fn split_pay(
+        &mut self,
+        price: u64,
+        commission_bps: u16,
+        now: i64,
+        vesting: i64,
+    ) -> Result<(u64, u64)> {
         if self.pool.shares == 0 {
             return Ok((price, 0));
         }
-        let commission = NetworkParams::share(price, self.pool.commission_bps);
+        let commission = NetworkParams::share(price, commission_bps);
         let rest = price - commission;
         self.pool.vest(rest, now, vesting)?;
         Ok((commission, rest))

@@ -10,9 +10,12 @@ use crate::errors::GpuShareError;
 pub enum ShardOutcome {
     /// This root reached quorum: its replicas are paid, the others are fraudulent.
     Quorum { root: [u8; 32] },
-    /// No root reached quorum and no extra replica is left: the shard's escrow is refunded.
+    /// No root reached quorum: the shard's escrow is refunded, nobody who revealed is paid or
+    /// slashed. No replica is opened to break the tie: it would see the revealed roots.
     NoQuorum,
-    /// Spot-checked: replicas that proved every sample are paid, proven fraud is slashed, the rest missed.
+    /// Spot-checked — a spot-check job, or a quorum job on a seeded input whose replicas reached no
+    /// quorum and were settled by evidence: replicas that proved every sample are paid, proven fraud
+    /// is slashed, the rest missed.
     SpotChecked,
 }
 
@@ -23,60 +26,23 @@ pub enum ShardPhase {
     Committing,
     /// Every open replica committed; reveals are accepted until `deadline`.
     Revealing { deadline: i64 },
+    /// A seeded quorum job's replicas reached no quorum: each that revealed proves samples of its
+    /// output, drawn from the hashes of the slots after `after_slot` (when the dispute opened), until
+    /// `deadline`; the program's recomputation decides, never a later vote.
+    Disputed { deadline: i64, after_slot: u64 },
     /// The outcome is final.
     Settled { outcome: ShardOutcome },
-}
-
-/// The lottery that gives out an extra replica. The slot opens after the shard's roots were
-/// revealed, so whoever holds it could vote with either side: it is drawn, never first come.
-/// Providers registered before the draw opened enter until `closes_at`; an entry's ticket is
-/// `sha256("gpushare:draw" ‖ seed ‖ provider)`, the seed coming from the hashes of the slots after
-/// `after_slot` (unknown when the draw opened); the lowest ticket may claim the slot and must commit
-/// by `commit_by`.
-#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
-pub struct Draw {
-    /// The slot the draw opened in.
-    pub after_slot: u64,
-    pub opened_at: i64,
-    pub closes_at: i64,
-    pub commit_by: i64,
-    /// Fixed by the first entry, from the slot hashes after `after_slot`.
-    pub seed: Option<[u8; 32]>,
-    pub best_ticket: [u8; 32],
-    /// The provider account holding the best ticket (default key while nobody entered).
-    pub winner: Pubkey,
-}
-
-impl Draw {
-    /// A draw opened at `now` in slot `slot`, entries open for `entry_seconds`, the winner committing
-    /// within `commit_seconds` after that.
-    pub fn open(now: i64, slot: u64, entry_seconds: i64, commit_seconds: i64) -> Self {
-        let closes_at = now.saturating_add(entry_seconds);
-        Self {
-            after_slot: slot,
-            opened_at: now,
-            closes_at,
-            commit_by: closes_at.saturating_add(commit_seconds),
-            seed: None,
-            best_ticket: [u8::MAX; 32],
-            winner: Pubkey::default(),
-        }
-    }
-
-    /// The ticket of `provider` under `seed`.
-    pub fn ticket(seed: &[u8; 32], provider: &Pubkey) -> [u8; 32] {
-        gpushare_core::sha256(&[b"gpushare:draw", seed, provider.as_ref()])
-    }
 }
 
 /// What `settle_shard` decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resolution {
     Final(ShardOutcome),
-    /// No quorum yet: one more replica slot is open.
-    ExtraReplica {
-        replica: u8,
-    },
+    /// No quorum on a seeded input: the revealed replicas prove samples until `deadline`.
+    Disputed { deadline: i64 },
+    /// Slots nobody filled in time were closed: the replicas that committed reveal until
+    /// `deadline`.
+    Unfilled { closed_mask: u16, deadline: i64 },
 }
 
 /// What happens to one assignment, given its shard's state.
@@ -102,9 +68,14 @@ pub struct Shard {
     pub index: u16,
     /// Paid this account's rent; gets it back at close.
     pub payer: Pubkey,
-    /// Replica slots open: the job's replicas plus extra ones opened on no quorum.
+    /// Replica slots: the job's replicas.
     pub replicas_open: u8,
-    pub extras_opened: u8,
+    /// Slots closed because nobody filled them in time (`close_unfilled`): the shard goes on with the
+    /// replicas that committed.
+    pub closed_mask: u16,
+    /// While committing: when a slot was last committed or freed. Free slots still unclaimed a
+    /// claim timeout later may be closed.
+    pub waiting_since: i64,
     pub phase: ShardPhase,
     /// Provider account holding each replica slot (default key when free).
     pub holders: [Pubkey; MAX_SLOTS_PER_SHARD],
@@ -114,9 +85,9 @@ pub struct Shard {
     pub revealed_mask: u16,
     /// Replicas that committed but missed their reveal (or, spot-checked, their proofs).
     pub missed_mask: u16,
-    /// Spot-check: replicas that proved every sample.
+    /// Spot-check or dispute: replicas that proved every sample.
     pub passed_mask: u16,
-    /// Spot-check: replicas whose proof revealed a leaf that differs from the reference.
+    /// Spot-check or dispute: replicas whose proof revealed a leaf that differs from the reference.
     pub failed_mask: u16,
     /// Distinct revealed roots and their votes.
     pub roots: [[u8; 32]; MAX_SLOTS_PER_SHARD],
@@ -125,8 +96,6 @@ pub struct Shard {
     /// Which of `roots` each replica revealed (meaningful where `revealed_mask` has the replica).
     pub root_of: [u8; MAX_SLOTS_PER_SHARD],
     pub bump: u8,
-    /// The lottery for the newest extra replica, once one opened.
-    pub draw: Option<Draw>,
 }
 
 fn bit(replica: u8) -> u16 {
@@ -141,7 +110,7 @@ impl Shard {
 
     /// Mask of the open replica slots.
     pub fn open_mask(&self) -> u16 {
-        ((1u32 << self.replicas_open) - 1) as u16
+        ((1u32 << self.replicas_open) - 1) as u16 & !self.closed_mask
     }
 
     pub fn is_settled(&self) -> bool {
@@ -173,55 +142,14 @@ impl Shard {
         }
     }
 
-    /// Whether `replica` is an extra replica, opened on no quorum after roots were revealed.
-    pub fn is_extra(&self, replica: u8) -> bool {
-        replica >= self.replicas_open - self.extras_opened
-    }
-
-    /// The draw that gives out `replica`, if it is the extra replica now being drawn for.
-    pub fn draw_for(&self, replica: u8) -> Option<&Draw> {
-        self.draw
-            .as_ref()
-            .filter(|_| self.extras_opened > 0 && replica == self.replicas_open - 1)
-    }
-
-    /// Whether `provider` ever held a replica of this shard that is still open.
+    /// Whether `provider` holds a replica of this shard, or committed to one.
     pub fn ever_held_by(&self, provider: &Pubkey) -> bool {
         self.holders[..usize::from(self.replicas_open)].contains(provider)
     }
 
-    /// Refuses an entry of `provider` (staked since `active_since`) into the draw for the newest
-    /// extra replica unless the draw is open at `now`, the provider was staked when it opened, and it
-    /// holds no replica here.
-    pub fn check_can_enter_draw(
-        &self,
-        provider: &Pubkey,
-        active_since: i64,
-        now: i64,
-    ) -> Result<&Draw> {
-        require!(self.phase == ShardPhase::Committing, GpuShareError::NoDraw);
-        let draw = self
-            .draw_for(self.replicas_open.saturating_sub(1))
-            .ok_or(GpuShareError::NoDraw)?;
-        require!(now < draw.closes_at, GpuShareError::DrawClosed);
-        require!(
-            active_since <= draw.opened_at && !self.ever_held_by(provider),
-            GpuShareError::NotEligibleForDraw
-        );
-        Ok(draw)
-    }
-
-    /// The commit deadline of a claim of `replica` at `now`: `claim_timeout` from now, or the draw's
-    /// deadline for a drawn extra replica.
-    pub fn commit_deadline(&self, replica: u8, now: i64, claim_timeout: i64) -> i64 {
-        self.draw_for(replica)
-            .map_or(now.saturating_add(claim_timeout), |draw| draw.commit_by)
-    }
-
-    /// Refuses a claim of `replica` by `provider` at `now` unless the slot is open, free and the
-    /// provider holds no other replica of this shard; a drawn extra replica only by the draw's
-    /// winner, between the draw's close and its commit deadline.
-    pub fn check_claimable(&self, replica: u8, provider: &Pubkey, now: i64) -> Result<()> {
+    /// Refuses a claim of `replica` by `provider` unless the slot is open and free and the provider
+    /// holds no other replica of this shard.
+    pub fn check_claimable(&self, replica: u8, provider: &Pubkey) -> Result<()> {
         require!(
             self.phase == ShardPhase::Committing,
             GpuShareError::ShardNotClaimable
@@ -235,13 +163,12 @@ impl Shard {
         let holds_another = (0..self.replicas_open)
             .any(|r| self.held_mask & bit(r) != 0 && self.holders[usize::from(r)] == *provider);
         require!(!holds_another, GpuShareError::AlreadyHoldsReplica);
-        if self.is_extra(replica) {
-            let draw = self.draw_for(replica).ok_or(GpuShareError::DrawClosed)?;
-            require!(now >= draw.closes_at, GpuShareError::DrawOpen);
-            require!(draw.winner == *provider, GpuShareError::NotDrawWinner);
-            require!(now <= draw.commit_by, GpuShareError::DrawClosed);
-        }
         Ok(())
+    }
+
+    /// Replica slots nobody holds or committed to yet.
+    pub fn unclaimed(&self) -> u32 {
+        (self.open_mask() & !(self.held_mask | self.committed_mask)).count_ones()
     }
 
     pub fn hold(&mut self, replica: u8, provider: Pubkey) {
@@ -249,18 +176,51 @@ impl Shard {
         self.holders[usize::from(replica)] = provider;
     }
 
-    /// The assignment account of `replica` is gone; a slot that never committed reopens. A drawn
-    /// extra replica keeps its holder on record, so a winner that let it lapse cannot enter its
-    /// next draw.
-    pub fn release(&mut self, replica: u8) {
+    /// The assignment account of `replica` is gone at `now`; a slot that never committed reopens.
+    pub fn release(&mut self, replica: u8, now: i64) {
         self.held_mask &= !bit(replica);
-        if self.committed_mask & bit(replica) == 0 && !self.is_extra(replica) {
+        if self.committed_mask & bit(replica) == 0 {
             self.holders[usize::from(replica)] = Pubkey::default();
+            self.waiting_since = now;
         }
+    }
+
+    /// Refuses to close the free slots of a committing shard unless some replica committed, no
+    /// claim is still running, and either the free slots stayed unclaimed for `claim_timeout` since
+    /// the shard last changed or `claims_can_finish` is false (no new claim could settle before the
+    /// job expires). Otherwise a sybil could leave an honest replica's shard unfilled, and the
+    /// claim it backs open, until the job expires.
+    pub fn check_can_close_unfilled(
+        &self,
+        now: i64,
+        claim_timeout: i64,
+        claims_can_finish: bool,
+    ) -> Result<()> {
+        require!(
+            self.phase == ShardPhase::Committing,
+            GpuShareError::SettleTooEarly
+        );
+        let running = self.held_mask & !self.committed_mask;
+        let waited = now >= self.waiting_since.saturating_add(claim_timeout);
+        require!(
+            self.committed_mask != 0 && running == 0 && (waited || !claims_can_finish),
+            GpuShareError::SettleTooEarly
+        );
+        Ok(())
+    }
+
+    /// Closes the free slots and opens the reveal window, until `now + reveal_window`, for the
+    /// replicas that committed; returns its deadline.
+    pub fn close_unfilled(&mut self, now: i64, reveal_window: i64) -> i64 {
+        self.closed_mask |= self.open_mask() & !self.committed_mask;
+        let deadline = now.saturating_add(reveal_window);
+        self.phase = ShardPhase::Revealing { deadline };
+        deadline
     }
 
     /// Records a commit; the last one of the open slots starts the reveal window.
     pub fn record_commit(&mut self, replica: u8, now: i64, reveal_window: i64) {
+        self.waiting_since = now;
         self.committed_mask |= bit(replica);
         if self.committed_mask == self.open_mask() {
             self.phase = ShardPhase::Revealing {
@@ -306,24 +266,22 @@ impl Shard {
                 known
             }
         };
-        // At most MAX_SLOTS_PER_SHARD (16) distinct roots: the index fits a u8.
+        // At most MAX_SLOTS_PER_SHARD (8) distinct roots: the index fits a u8.
         self.root_of[usize::from(replica)] = index as u8;
     }
 
-    /// Whether every open replica is decided (revealed or missed; spot-checked: passed or failed),
-    /// or the window closed, or a drawn extra replica was not committed by its deadline.
+    /// Whether every replica is decided (revealed or missed; spot-checked: passed or failed; in a
+    /// dispute, every one that revealed passed or failed), or the window closed.
     pub fn check_ready_to_settle(&self, now: i64, spot_check: bool) -> Result<()> {
         match self.phase {
             ShardPhase::Settled { .. } => err!(GpuShareError::ShardAlreadySettled),
-            ShardPhase::Committing => {
-                // The drawn replica's deadline passed with nothing committed or still held (an
-                // uncommitted claim is expired first).
-                let replica = self.replicas_open.saturating_sub(1);
-                let draw_missed = self
-                    .draw_for(replica)
-                    .is_some_and(|draw| now > draw.commit_by)
-                    && (self.held_mask | self.committed_mask) & bit(replica) == 0;
-                require!(draw_missed, GpuShareError::SettleTooEarly);
+            ShardPhase::Committing => err!(GpuShareError::SettleTooEarly),
+            ShardPhase::Disputed { deadline, .. } => {
+                let decided = self.passed_mask | self.failed_mask;
+                require!(
+                    decided & self.revealed_mask == self.revealed_mask || now > deadline,
+                    GpuShareError::SettleTooEarly
+                );
                 Ok(())
             }
             ShardPhase::Revealing { deadline } => {
@@ -341,12 +299,27 @@ impl Shard {
         }
     }
 
-    /// Refuses a proof outside the shard's window (reveal and proofs share it).
+    /// Refuses a proof outside the shard's window (a spot-check's reveal and proofs share it; a
+    /// dispute has its own).
     pub fn check_proof_open(&self, now: i64) -> Result<()> {
         match self.phase {
-            ShardPhase::Revealing { deadline } if now <= deadline => Ok(()),
-            ShardPhase::Revealing { .. } => err!(GpuShareError::ProofTooLate),
+            ShardPhase::Revealing { deadline } | ShardPhase::Disputed { deadline, .. }
+                if now <= deadline =>
+            {
+                Ok(())
+            }
+            ShardPhase::Revealing { .. } | ShardPhase::Disputed { .. } => {
+                err!(GpuShareError::ProofTooLate)
+            }
             _ => err!(GpuShareError::RevealNotOpen),
+        }
+    }
+
+    /// The slot after which a dispute's challenges are drawn, while one is open.
+    pub fn dispute_slot(&self) -> Option<u64> {
+        match self.phase {
+            ShardPhase::Disputed { after_slot, .. } => Some(after_slot),
+            _ => None,
         }
     }
 
@@ -360,7 +333,7 @@ impl Shard {
         self.failed_mask |= bit(replica);
     }
 
-    /// Ends a spot-checked shard: replicas neither passed nor failed missed their proofs.
+    /// Ends a spot-checked or disputed shard: replicas neither passed nor failed missed their proofs.
     pub fn resolve_spot_check(&mut self) -> ShardOutcome {
         self.missed_mask |= self.open_mask() & !(self.passed_mask | self.failed_mask);
         let outcome = ShardOutcome::SpotChecked;
@@ -368,12 +341,11 @@ impl Shard {
         outcome
     }
 
-    /// Tallies the votes: a unique top root with at least `quorum` votes wins; otherwise one more
-    /// replica opens, given out by `next_draw`, while `extra_cap` allows and a draw fits before the
-    /// job expires (`next_draw` is `None` when it does not); else the shard ends without quorum. A
-    /// drawn replica that was never committed is drawn again (same slot), within the same bounds.
-    pub fn resolve(&mut self, quorum: u8, extra_cap: u8, next_draw: Option<Draw>) -> Resolution {
-        let redraw = self.phase == ShardPhase::Committing;
+    /// Tallies the votes, every one cast blind (committed before any root was revealed): a unique
+    /// top root with at least `quorum` votes wins. Otherwise, when `dispute` gives the deadline and
+    /// slot of a dispute and some replica revealed, the revealed replicas prove samples until then;
+    /// else the shard ends without quorum.
+    pub fn resolve(&mut self, quorum: u8, dispute: Option<(i64, u64)>) -> Resolution {
         self.missed_mask |= self.committed_mask & !self.revealed_mask;
         let (mut top, mut winner, mut tied) = (0u8, 0usize, false);
         for (i, &votes) in self.votes[..usize::from(self.distinct_roots)]
@@ -386,32 +358,19 @@ impl Shard {
                 tied = true;
             }
         }
-        if top >= quorum && !tied {
-            let outcome = ShardOutcome::Quorum {
+        let outcome = if top >= quorum && !tied {
+            ShardOutcome::Quorum {
                 root: self.roots[winner],
-            };
-            self.phase = ShardPhase::Settled { outcome };
-            return Resolution::Final(outcome);
-        }
-        if let Some(draw) = next_draw.filter(|_| redraw || self.extras_opened < extra_cap) {
-            if redraw {
-                // A winner that lapsed, claimed or not, sits out the draws for this slot.
-                if let Some(lapsed) = self.draw.map(|draw| draw.winner)
-                    && lapsed != Pubkey::default()
-                {
-                    self.holders[usize::from(self.replicas_open - 1)] = lapsed;
-                }
-            } else {
-                self.extras_opened += 1;
-                self.replicas_open += 1;
             }
-            self.draw = Some(draw);
-            self.phase = ShardPhase::Committing;
-            return Resolution::ExtraReplica {
-                replica: self.replicas_open - 1,
+        } else if let Some((deadline, after_slot)) = dispute.filter(|_| self.revealed_mask != 0) {
+            self.phase = ShardPhase::Disputed {
+                deadline,
+                after_slot,
             };
-        }
-        let outcome = ShardOutcome::NoQuorum;
+            return Resolution::Disputed { deadline };
+        } else {
+            ShardOutcome::NoQuorum
+        };
         self.phase = ShardPhase::Settled { outcome };
         Resolution::Final(outcome)
     }
@@ -430,7 +389,7 @@ impl Shard {
         if !committed {
             return if now > commit_deadline {
                 Verdict::SlashMissed {
-                    reopens: !job_expired && !self.is_extra(replica),
+                    reopens: !job_expired,
                 }
             } else if job_expired {
                 Verdict::Release
@@ -461,10 +420,6 @@ impl Shard {
             ) => {
                 if root == winner {
                     Verdict::Pay
-                } else if self.extras_opened > 0 {
-                    // An extra replica saw the revealed roots: it may decide who is paid, never
-                    // who is convicted.
-                    Verdict::Release
                 } else {
                     Verdict::SlashFraud
                 }
@@ -481,7 +436,7 @@ impl Shard {
             (None, phase) => {
                 let window_closed = match phase {
                     ShardPhase::Revealing { deadline } => now > deadline,
-                    ShardPhase::Settled { .. } => true,
+                    ShardPhase::Settled { .. } | ShardPhase::Disputed { .. } => true,
                     ShardPhase::Committing => false,
                 };
                 if window_closed || self.missed_mask & bit(replica) != 0 {

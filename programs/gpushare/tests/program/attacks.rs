@@ -1,7 +1,7 @@
 //! Attacks on the protocol, each played as an adversary would and shown to fail with the honest
 //! parties paid and nothing lost (docs/program.md, "Rules learned from attacks").
 use gpushare::errors::GpuShareError;
-use gpushare::events::{ExtraReplicaOpened, ReplicaProven, SpotCheckFailed};
+use gpushare::events::{ReplicaProven, SpotCheckFailed};
 use gpushare::state::*;
 use gpushare_core::kernels::Kernel;
 use gpushare_core::spot_check::sample_index;
@@ -9,7 +9,7 @@ use solana_keypair::Keypair;
 use solana_signer::Signer;
 
 use crate::harness::*;
-use crate::outputs::Output;
+use crate::outputs::{Output, prove_all};
 
 const PRICE: u64 = 1_000_000;
 const STAKE: u64 = 2_000_000;
@@ -17,11 +17,6 @@ const SEED: [u8; 32] = [5; 32];
 
 fn fee() -> u64 {
     PRICE * u64::from(default_params().fee_bps) / 10_000
-}
-
-/// `bps` of `STAKE`.
-fn share(bps: u16) -> u64 {
-    STAKE * u64::from(bps) / 10_000
 }
 
 /// A one-shard spot-checked job of `replicas` replicas on `kernel`, seeded with `SEED`.
@@ -46,26 +41,6 @@ fn assignment(env: &Env, job: &JobHandle, replica: u8) -> Assignment {
 
 fn shard(env: &Env, job: &JobHandle) -> Shard {
     env.fetch(&shard_address(&job.job, 0))
-}
-
-/// Proves every sample of `replica` from `output`, in one transaction per sample.
-fn prove_all(
-    env: &mut Env,
-    p: &ProviderHandle,
-    job: &JobHandle,
-    replica: u8,
-    kernel: Kernel,
-    output: &Output,
-    samples: u8,
-) {
-    let challenge = assignment(env, job, replica).challenge.expect("challenged");
-    for proof in output.proofs(kernel, &challenge, samples) {
-        let ix = env.prove_ix(p, job, 0, replica, vec![proof]);
-        env.send(&[ix], &[&p.wallet.key]).expect("prove");
-        if !env.events::<SpotCheckFailed>().is_empty() {
-            return;
-        }
-    }
 }
 
 /// Attack 1: a sha256_chain computed once — from any start, or for another job — and reused with
@@ -120,7 +95,7 @@ fn a_reused_sha256_chain_is_caught_and_slashed_for_fraud() {
     env.settle_assignment(&cheat, &target, 0, 0);
     assert_eq!(
         env.fetch::<Provider>(&cheat.provider).slashed,
-        share(default_params().fraud_slash_bps)
+        claim_slash(default_params().fraud_slash_bps)
     );
     env.close_shard(&client, &target, 0);
     env.warp(86_400);
@@ -171,7 +146,7 @@ fn an_output_computed_for_one_job_fails_in_another() {
     );
     assert_eq!(
         env.fetch::<Provider>(&replayer.provider).slashed,
-        share(default_params().fraud_slash_bps)
+        claim_slash(default_params().fraud_slash_bps)
     );
 }
 
@@ -180,9 +155,9 @@ fn an_output_computed_for_one_job_fails_in_another() {
 /// is fixed as soon as its slots exist (by anyone), so it reveals, proves and is paid.
 #[test]
 fn a_late_replica_cannot_get_an_early_committer_slashed() {
-    let kernel = Kernel::MonteCarlo {
-        blocks: 4,
-        samples_per_block: 64,
+    let kernel = Kernel::Sha256Chain {
+        steps: 256,
+        leaf_every: 16,
     };
     let samples = 3;
     let mut env = Env::new();
@@ -235,7 +210,7 @@ fn a_late_replica_cannot_get_an_early_committer_slashed() {
     assert_eq!(env.fetch::<Provider>(&honest.provider).slashed, 0);
     assert_eq!(
         env.fetch::<Provider>(&sybil.provider).slashed,
-        share(default_params().miss_slash_bps)
+        claim_slash(default_params().miss_slash_bps)
     );
 
     let quorum = env.job(&client, 1, 2, 2, PRICE);
@@ -244,109 +219,6 @@ fn a_late_replica_cannot_get_an_early_committer_slashed() {
     env.warp(2);
     let not_spot_checked = env.fix_challenge_ix(&quorum, 0, 0);
     env.assert_refused(&[not_spot_checked], &[], code(GpuShareError::NotSpotCheck));
-}
-
-/// Attack 3: on a 2-of-2 quorum shard the attacker reveals a wrong root last and, in the same
-/// transaction, settles the shard and claims the tie-breaking replica with a second identity that
-/// has seen both roots. The extra replica is drawn, never first come, and a verdict reached with
-/// an extra replica convicts nobody: the honest provider is never slashed, whoever wins the draw.
-#[test]
-fn a_sybil_cannot_capture_the_tie_break_or_get_the_honest_provider_slashed() {
-    let (mut honest_won, mut sybil_won) = (0, 0);
-    for trial in 0..16u8 {
-        let mut env = Env::new();
-        env.slot_salt = [trial; 32];
-        let client = env.wallet(WALLET_TOKENS);
-        let honest = env.provider(STAKE);
-        let attacker = env.provider(STAKE);
-        let sybil = env.provider(STAKE);
-        let bystander = env.provider(STAKE);
-        let job = env.job(&client, 1, 2, 2, PRICE);
-        let (root, wrong) = (honest_root(&job.job, 0), forged_root(&job.job, 0, 0));
-        env.claim(&honest, &job, 0, 0);
-        env.claim(&attacker, &job, 0, 1);
-        env.commit(&honest, &job, 0, 0, root);
-        env.commit(&attacker, &job, 0, 1, wrong);
-        env.reveal(&honest, &job, 0, 0, root);
-
-        let capture = [
-            env.reveal_ix(&attacker, &job, 0, 1, wrong, attacker.salt),
-            env.settle_shard_ix(&job, 0),
-            env.claim_ix(&sybil, &job, 0, 2),
-        ];
-        env.assert_refused(
-            &capture,
-            &[&attacker.wallet.key, &sybil.wallet.key],
-            code(GpuShareError::DrawOpen),
-        );
-        env.reveal(&attacker, &job, 0, 1, wrong);
-        env.settle_shard(&job, 0);
-        let opened = env.events::<ExtraReplicaOpened>().remove(0);
-        assert_eq!(opened.replica, 2);
-        env.warp(2);
-        let late = env.provider(STAKE);
-        for (p, error) in [
-            (&honest, GpuShareError::NotEligibleForDraw),
-            (&attacker, GpuShareError::NotEligibleForDraw),
-            (&late, GpuShareError::NotEligibleForDraw),
-        ] {
-            let enter = env.enter_draw_ix(p, &job, 0);
-            env.assert_refused(&[enter], &[&p.wallet.key], code(error));
-        }
-        let mut tickets = Vec::new();
-        for p in [&sybil, &bystander] {
-            let enter = env.enter_draw_ix(p, &job, 0);
-            match env.send(&[enter], &[&p.wallet.key]) {
-                Ok(()) => {}
-                Err(refusal) => assert!(refusal.is(code(GpuShareError::DrawLost))),
-            }
-            let seed = shard(&env, &job).draw.unwrap().seed.unwrap();
-            tickets.push((Draw::ticket(&seed, &p.provider), p));
-        }
-        let early = env.claim_ix(&sybil, &job, 0, 2);
-        env.assert_refused(
-            &[early],
-            &[&sybil.wallet.key],
-            code(GpuShareError::DrawOpen),
-        );
-        env.warp(opened.draw_closes_at - env.now());
-        tickets.sort_by_key(|(ticket, _)| *ticket);
-        let (winner, loser) = (tickets[0].1, tickets[1].1);
-        assert_eq!(shard(&env, &job).draw.unwrap().winner, winner.provider);
-        let not_winner = env.claim_ix(loser, &job, 0, 2);
-        env.assert_refused(
-            &[not_winner],
-            &[&loser.wallet.key],
-            code(GpuShareError::NotDrawWinner),
-        );
-        let sybil_wins = winner.provider == sybil.provider;
-        let vote = if sybil_wins { wrong } else { root };
-        env.claim(winner, &job, 0, 2);
-        env.commit(winner, &job, 0, 2, vote);
-        env.reveal(winner, &job, 0, 2, vote);
-        env.settle_shard(&job, 0);
-        for (replica, p) in [&honest, &attacker, winner].into_iter().enumerate() {
-            env.settle_assignment(p, &job, 0, replica as u8);
-        }
-        let honest_state: Provider = env.fetch(&honest.provider);
-        assert_eq!(
-            honest_state.slashed, 0,
-            "the honest provider is never slashed"
-        );
-        assert_eq!(env.fetch::<Provider>(&attacker.provider).slashed, 0);
-        if sybil_wins {
-            sybil_won += 1;
-        } else {
-            honest_won += 1;
-            assert_eq!(honest_state.completed, 1, "the honest provider is paid");
-        }
-        env.close_shard(&client, &job, 0);
-        env.close_job(&client, &job);
-    }
-    assert!(
-        honest_won > 0 && sybil_won > 0,
-        "the draw goes either way: honest {honest_won}, sybil {sybil_won}"
-    );
 }
 
 /// Attacks 5 and 6: with the shortest lifetime a job may have, a late claim could push the reveal
@@ -360,12 +232,21 @@ fn claims_that_could_not_finish_are_refused_and_revealed_work_is_paid_after_expi
     let providers: Vec<ProviderHandle> = (0..4).map(|_| env.provider(STAKE)).collect();
     let params = default_params();
     let id = env.next_job_id();
-    let lifetime = 600 + params.reveal_window;
-    let args = seeded_job(id, 1, 3, 2, PRICE, env.now() + lifetime);
+    // The shortest lifetime: a claim, a claim timeout for the replicas after it, and a reveal
+    // window and a dispute to settle.
+    let mut args = seeded_job(id, 1, 3, 2, PRICE, 0);
+    let lifetime = args.min_lifetime(params.reveal_window);
+    assert_eq!(lifetime, 2 * 600 + 2 * params.reveal_window);
+    args.expires_at = env.now() + lifetime;
+    let short = env.create_job_ix(&client, CreateJobArgs {
+        expires_at: args.expires_at - 1,
+        ..args.clone()
+    });
+    env.assert_refused(&[short], &[&client.key], code(GpuShareError::InvalidExpiry));
     let job = env.job_with(&client, args);
     env.claim(&providers[0], &job, 0, 0);
     env.claim(&providers[1], &job, 0, 1);
-    env.warp(1);
+    env.warp(601);
     let stalling = env.claim_ix(&providers[3], &job, 0, 2);
     env.assert_refused(
         &[stalling],
@@ -389,7 +270,7 @@ fn claims_that_could_not_finish_are_refused_and_revealed_work_is_paid_after_expi
     env.commit(&providers[2], &job2, 0, 2, [7; 32]);
     env.reveal(&providers[0], &job2, 0, 0, root);
     env.reveal(&providers[1], &job2, 0, 1, root);
-    env.warp(params.reveal_window + 2);
+    env.warp(lifetime);
     assert!(env.fetch::<Job>(&job2.job).is_expired(env.now()));
     let release = env.settle_assignment_ix(&providers[0], &job2, 0, 0);
     env.assert_refused(
@@ -406,7 +287,7 @@ fn claims_that_could_not_finish_are_refused_and_revealed_work_is_paid_after_expi
     }
     assert_eq!(
         env.fetch::<Provider>(&providers[2].provider).slashed,
-        share(params.miss_slash_bps),
+        claim_slash(params.miss_slash_bps),
         "the staller is slashed"
     );
 }
@@ -457,7 +338,7 @@ fn the_authority_cannot_change_the_terms_of_a_running_job_or_change_them_unannou
     assert_eq!(env.fetch::<Provider>(&honest.provider).completed, 1);
     assert_eq!(
         env.fetch::<Provider>(&late.provider).slashed,
-        share(default_params().miss_slash_bps),
+        claim_slash(default_params().miss_slash_bps),
         "the job's own miss share, not 100 %"
     );
 
@@ -570,16 +451,16 @@ fn spl_token_close(
     .expect("close ix")
 }
 
-/// Attack 10 (missed then late): a replica that missed its reveal must not reveal in a later round
-/// opened by an extra replica and be paid.
+/// Attack 10 (missed then late): a replica that missed its reveal must not reveal once the roots of
+/// the others are public, in the dispute their disagreement opened.
 #[test]
-fn a_replica_that_missed_its_reveal_cannot_reveal_in_a_later_round() {
+fn a_replica_that_missed_its_reveal_cannot_reveal_in_the_dispute() {
     let mut env = Env::new();
     let client = env.wallet(WALLET_TOKENS);
-    let providers: Vec<ProviderHandle> = (0..4).map(|_| env.provider(STAKE)).collect();
+    let providers: Vec<ProviderHandle> = (0..3).map(|_| env.provider(STAKE)).collect();
     let job = env.job(&client, 1, 3, 2, PRICE);
     let (root, other) = (honest_root(&job.job, 0), forged_root(&job.job, 0, 0));
-    for (replica, p) in providers[..3].iter().enumerate() {
+    for (replica, p) in providers.iter().enumerate() {
         env.claim(p, &job, 0, replica as u8);
     }
     env.commit(&providers[0], &job, 0, 0, root);
@@ -589,18 +470,13 @@ fn a_replica_that_missed_its_reveal_cannot_reveal_in_a_later_round() {
     env.reveal(&providers[1], &job, 0, 1, other);
     env.warp(default_params().reveal_window + 1);
     env.settle_shard(&job, 0);
-    assert_eq!(env.events::<ExtraReplicaOpened>()[0].replica, 3);
-    env.win_draw(&providers[3], &job, 0);
-    env.claim(&providers[3], &job, 0, 3);
-    env.commit(&providers[3], &job, 0, 3, root);
+    assert!(shard(&env, &job).dispute_slot().is_some(), "disputed");
     let late = env.reveal_ix(&providers[2], &job, 0, 2, root, providers[2].salt);
     env.assert_refused(
         &[late],
         &[&providers[2].wallet.key],
         code(GpuShareError::RevealTooLate),
     );
-    env.reveal(&providers[3], &job, 0, 3, root);
-    env.settle_shard(&job, 0);
     env.expire(&providers[2], &job, 0, 2);
     assert_eq!(env.fetch::<Provider>(&providers[2].provider).completed, 0);
     assert_eq!(env.fetch::<Provider>(&providers[2].provider).missed, 1);
@@ -623,10 +499,10 @@ fn a_claim_given_back_early_costs_half_a_miss_and_reopens_the_slot() {
     let give_back = env.give_back_ix(&quitter, &job, 0, 0);
     env.send(&[give_back], &[&quitter.wallet.key])
         .expect("give back");
-    let half_a_miss = share(default_params().miss_slash_bps / 2);
+    let half_a_miss = claim_slash(default_params().miss_slash_bps / 2);
     let state: Provider = env.fetch(&quitter.provider);
     assert_eq!((state.slashed, state.open_claims), (half_a_miss, 0));
-    assert!(half_a_miss < share(default_params().miss_slash_bps));
+    assert!(half_a_miss < claim_slash(default_params().miss_slash_bps));
     env.claim(&next, &job, 0, 0);
 
     env.commit(&next, &job, 0, 0, honest_root(&job.job, 0));
@@ -688,7 +564,8 @@ fn registering_again_keeps_the_track_record() {
 }
 
 /// Attacks 10 and 11: shards too large to hold or prove, and spot-checks whose leaves could not be
-/// recomputed within a transaction's compute budget, are refused at creation.
+/// recomputed within a transaction's compute budget, whose proofs would not fit a transaction, or
+/// whose leaves could be guessed, are refused at creation.
 #[test]
 fn jobs_whose_shards_or_proofs_do_not_fit_are_refused() {
     let mut env = Env::new();
@@ -729,6 +606,24 @@ fn jobs_whose_shards_or_proofs_do_not_fit_are_refused() {
             spot,
             GpuShareError::LeafTooExpensive,
         ),
+        // 2^16 leaves: a chained sample's two paths alone take over a transaction's room.
+        (
+            KernelSpec::Sha256Chain {
+                steps: 1 << 16,
+                leaf_every: 1,
+            },
+            spot,
+            GpuShareError::ProofTooLarge,
+        ),
+        // One sample a block: a leaf is 1 with chance π/4, so all ones passes without computing.
+        (
+            KernelSpec::MonteCarlo {
+                blocks: 64,
+                samples_per_block: 1,
+            },
+            spot,
+            GpuShareError::LeavesGuessable,
+        ),
     ];
     for (kernel, mode, error) in cases {
         let id = env.next_job_id();
@@ -747,97 +642,6 @@ fn jobs_whose_shards_or_proofs_do_not_fit_are_refused() {
     };
     fits.mode = spot;
     env.job_with(&client, fits);
-}
-
-/// Runs a 2-of-2 quorum shard to a tie (one honest root, one wrong) and opens its extra replica's
-/// draw; returns the job and the honest root.
-fn tie_with_a_draw(env: &mut Env, client: &Wallet, replicas: [&ProviderHandle; 2]) -> JobHandle {
-    let job = env.job(client, 1, 2, 2, PRICE);
-    let (root, wrong) = (honest_root(&job.job, 0), forged_root(&job.job, 0, 0));
-    env.run_shard(&job, 0, &[(replicas[0], root), (replicas[1], wrong)]);
-    env.settle_shard(&job, 0);
-    assert_eq!(env.events::<ExtraReplicaOpened>().len(), 1);
-    job
-}
-
-/// A sybil keeps dormant identities (registered long ago, stake withdrawn) and, once a draw's seed
-/// is public, stakes the one whose ticket wins. Only providers staked when the draw opened may enter.
-#[test]
-fn an_identity_staked_after_a_draw_opened_cannot_enter_it() {
-    let mut env = Env::new();
-    let client = env.wallet(WALLET_TOKENS);
-    let (first, second) = (env.provider(STAKE), env.provider(STAKE));
-    let dormant = env.provider(STAKE);
-    let unstake = env.unstake_ix(&dormant, STAKE);
-    env.send(&[unstake], &[&dormant.wallet.key])
-        .expect("unstake");
-    env.warp(default_params().unbonding_period);
-    let withdraw = env.withdraw_ix(&dormant);
-    env.send(&[withdraw], &[&dormant.wallet.key])
-        .expect("withdraw");
-    let job = tie_with_a_draw(&mut env, &client, [&first, &second]);
-    env.warp(2);
-    let restake = env.add_stake_ix(&dormant, STAKE);
-    env.send(&[restake], &[&dormant.wallet.key])
-        .expect("stake again");
-    let enter = env.enter_draw_ix(&dormant, &job, 0);
-    env.assert_refused(
-        &[enter],
-        &[&dormant.wallet.key],
-        code(GpuShareError::NotEligibleForDraw),
-    );
-}
-
-/// A draw's winner that never claims (or never commits) only delays the shard: after the winner's
-/// deadline the same slot is drawn again — no new slot opens, and nobody takes it first come.
-#[test]
-fn a_draw_whose_winner_never_commits_is_drawn_again() {
-    let mut env = Env::new();
-    let client = env.wallet(WALLET_TOKENS);
-    let providers: Vec<ProviderHandle> = (0..4).map(|_| env.provider(STAKE)).collect();
-    let job = tie_with_a_draw(&mut env, &client, [&providers[0], &providers[1]]);
-    env.win_draw(&providers[2], &job, 0);
-    env.claim(&providers[2], &job, 0, 2);
-    let commit_by = shard(&env, &job).draw.unwrap().commit_by;
-    let early = env.settle_shard_ix(&job, 0);
-    env.assert_refused(&[early], &[], code(GpuShareError::SettleTooEarly));
-    env.warp(commit_by - env.now() + 1);
-    let held = env.settle_shard_ix(&job, 0);
-    env.assert_refused(&[held], &[], code(GpuShareError::SettleTooEarly));
-    env.expire(&providers[2], &job, 0, 2);
-    let first_come = env.claim_ix(&providers[3], &job, 0, 2);
-    env.assert_refused(
-        &[first_come],
-        &[&providers[3].wallet.key],
-        code(GpuShareError::NotDrawWinner),
-    );
-    env.settle_shard(&job, 0);
-    assert_eq!(
-        env.events::<ExtraReplicaOpened>()[0].replica,
-        2,
-        "the same slot"
-    );
-    let redrawn = shard(&env, &job);
-    assert_eq!((redrawn.replicas_open, redrawn.extras_opened), (3, 1));
-    let quitter = env.enter_draw_ix(&providers[2], &job, 0);
-    env.assert_refused(
-        &[quitter],
-        &[&providers[2].wallet.key],
-        code(GpuShareError::NotEligibleForDraw),
-    );
-    env.win_draw(&providers[3], &job, 0);
-    let root = honest_root(&job.job, 0);
-    env.claim(&providers[3], &job, 0, 2);
-    env.commit(&providers[3], &job, 0, 2, root);
-    env.reveal(&providers[3], &job, 0, 2, root);
-    env.settle_shard(&job, 0);
-    for replica in [0u8, 1] {
-        env.settle_assignment(&providers[usize::from(replica)], &job, 0, replica);
-    }
-    env.settle_assignment(&providers[3], &job, 0, 2);
-    assert_eq!(env.fetch::<Provider>(&providers[0].provider).completed, 1);
-    assert_eq!(env.fetch::<Provider>(&providers[3].provider).completed, 1);
-    assert_eq!(env.fetch::<Provider>(&providers[2].provider).missed, 1);
 }
 
 /// Attack 4 (the other way round): results are served, and checked, only while the settled shard

@@ -1,6 +1,7 @@
 //! Throughput challenges: an honest provider proves its throughput and a job's minimum is enforced
-//! with it; a late commitment, a replayed root, a forged path and a proof for another provider each
-//! fail by name, the dishonest provider slashed and the challenger refunded.
+//! with it; a third party challenges only a proven figure; a late commitment, a replayed root, a
+//! forged path and a proof for another provider each fail by name, the dishonest provider slashed
+//! (one claim's share, burned) and the challenger refunded.
 use anchor_lang::prelude::Pubkey;
 use gpushare::errors::GpuShareError;
 use gpushare::events::BenchmarkSettled;
@@ -137,16 +138,40 @@ fn an_honest_provider_proves_its_throughput_and_a_challenger_pays_for_it() {
     let p = claiming_provider(&mut env, 3);
     let challenger = env.wallet(0);
     let fee = default_params().benchmark_fee;
+    // Nothing proven yet: a third party has nothing to challenge.
+    let unproven = env.request_benchmark_ix(&challenger, &p);
+    env.assert_refused(
+        &[unproven],
+        &[&challenger.key],
+        code(GpuShareError::NothingToChallenge),
+    );
+    let own = request_and_draw(&mut env, &p.wallet, &p);
+    assert_eq!(
+        (own.units, own.unit_rows, own.devices, own.fee),
+        (3, 8, 3, 0)
+    );
+    let output = Output::compute(&own.seed.expect("seed"), own.size());
+    commit_and_prove(&mut env, &p, &output);
+    let settle = env.settle_benchmark_ix(&p, &p.wallet.pubkey());
+    env.send(&[settle], &[]).expect("settle its own");
     let (challenger_before, provider_before) = (
         env.lamports(&challenger.pubkey()),
         env.lamports(&p.wallet.pubkey()),
     );
 
+    // A third party's challenge is sized from the larger of the claimed and the proven figure.
+    let figure = env.fetch::<Provider>(&p.provider).proven;
     let benchmark = request_and_draw(&mut env, &challenger, &p);
-    assert_eq!(
-        (benchmark.units, benchmark.unit_rows, benchmark.devices),
-        (3, 8, 3)
+    let sized = BenchmarkSize::for_throughput(
+        figure.gops().max(1),
+        default_params().benchmark_millis,
+        3,
     );
+    assert_eq!(
+        (benchmark.size(), benchmark.devices, benchmark.claimed_gops),
+        (sized, 3, figure.gops().max(1))
+    );
+    assert!(env.fetch::<Provider>(&p.provider).proven.challenged);
     assert_eq!(benchmark.fee, fee);
     let output = Output::compute(&benchmark.seed.expect("seed"), benchmark.size());
     commit_and_prove(&mut env, &p, &output);
@@ -171,6 +196,7 @@ fn an_honest_provider_proves_its_throughput_and_a_challenger_pays_for_it() {
             mops: expected,
             slot: benchmark.committed_slot,
             devices: 3,
+            challenged: false,
         }
     );
     assert!(!env.exists(&benchmark_address(&p.provider)), "closed");
@@ -230,23 +256,119 @@ fn a_late_commitment_is_refused_and_the_provider_slashed_and_its_proof_cleared()
         &[&p.wallet.key],
         code(GpuShareError::BenchmarkDeadlinePassed),
     );
-    let fees_before = env.balance(&env.fee_vault);
+    let supply = env.supply();
     let settle = env.settle_benchmark_ix(&p, &challenger.pubkey());
     env.send(&[settle], &[]).expect("settle");
-    let slashed = STAKE * u64::from(default_params().miss_slash_bps) / 10_000;
+    let slashed = claim_slash(default_params().miss_slash_bps);
     let settled = env.events::<BenchmarkSettled>().remove(0);
     assert_eq!((settled.passed, settled.slashed), (false, slashed));
     assert_eq!(env.balance(&p.vault), STAKE - slashed);
-    assert_eq!(env.balance(&env.fee_vault) - fees_before, slashed);
+    assert_eq!(supply - env.supply(), slashed, "burned, not sent to anyone");
     assert_eq!(
         env.fetch::<Provider>(&p.provider).proven,
         ProvenHardware::default()
     );
     assert_eq!(
-        env.lamports(&challenger.pubkey()),
-        before,
-        "fee and rent refunded"
+        before - env.lamports(&challenger.pubkey()),
+        default_params().benchmark_fee,
+        "rent refunded, the fee burned: a challenge costs its challenger"
     );
+}
+
+/// Lets `benchmark` on `p` go unanswered past its commitment deadline, then settles it.
+fn let_lapse(
+    env: &mut Env,
+    challenger: &Wallet,
+    p: &ProviderHandle,
+    benchmark: &Benchmark,
+) -> BenchmarkSettled {
+    while env.slot() <= benchmark.commit_deadline {
+        env.warp(30);
+    }
+    let settle = env.settle_benchmark_ix(p, &challenger.pubkey());
+    env.send(&[settle], &[]).expect("settle");
+    env.events::<BenchmarkSettled>().remove(0)
+}
+
+/// Attack 6 (grinding): a challenger challenges an idle provider again and again, each unanswered
+/// challenge refunded and slashing 5 % of everything behind it, delegations included (14 took 51 %).
+/// An unanswered challenge now burns one claim's miss share and the challenger's fee; it clears the
+/// proven figure, and nobody but the provider may open the next challenge: one slash per figure the
+/// provider itself chose to prove.
+#[test]
+fn a_challenger_cannot_grind_down_an_idle_provider() {
+    let mut env = Env::new();
+    let p = claiming_provider(&mut env, 1);
+    let d = env.delegator(&p, 6_000_000);
+    honest_benchmark(&mut env, &p.wallet, &p);
+    let challenger = env.wallet(0);
+    let before = env.lamports(&challenger.pubkey());
+    let benchmark = request_and_draw(&mut env, &challenger, &p);
+    let settled = let_lapse(&mut env, &challenger, &p, &benchmark);
+    let slash = claim_slash(default_params().miss_slash_bps);
+    assert_eq!((settled.passed, settled.slashed), (false, slash));
+    assert_eq!(
+        before - env.lamports(&challenger.pubkey()),
+        default_params().benchmark_fee
+    );
+    let again = env.request_benchmark_ix(&challenger, &p);
+    env.assert_refused(
+        &[again],
+        &[&challenger.key],
+        code(GpuShareError::NothingToChallenge),
+    );
+    let state: Provider = env.fetch(&p.provider);
+    assert_eq!(state.stake, STAKE + 6_000_000 - slash);
+    let delegation = env.delegation(&d, &p).unwrap();
+    let worth = tokens_for(delegation.shares, state.stake, state.pool.shares).unwrap();
+    assert!(6_000_000 - worth <= slash * 6 / 8 + 1, "worth {worth}");
+}
+
+/// Attack 6 (terms): the authority raises the miss share to 100 % while a challenge is open, to take
+/// the provider's stake with it. The challenge is slashed on the terms in force when it opened.
+#[test]
+fn a_challenge_is_slashed_on_the_terms_in_force_when_it_opened() {
+    let mut env = Env::new();
+    let p = claiming_provider(&mut env, 1);
+    honest_benchmark(&mut env, &p.wallet, &p);
+    let challenger = env.wallet(0);
+    let benchmark = request_and_draw(&mut env, &challenger, &p);
+    let harsh = NetworkParams {
+        fraud_slash_bps: 10_000,
+        miss_slash_bps: 10_000,
+        stake_per_claim: STAKE,
+        ..default_params()
+    };
+    let update = env.update_network_ix(&env.authority.pubkey(), harsh);
+    env.send(&[update], &[]).expect("harsher terms, in force at once");
+    assert_eq!(env.network_state().params, harsh);
+    let settled = let_lapse(&mut env, &challenger, &p, &benchmark);
+    assert_eq!(
+        settled.slashed,
+        claim_slash(default_params().miss_slash_bps)
+    );
+}
+
+/// Attack 6 (dodging): a provider that passed once sets its claimed throughput to 0, so that nobody
+/// can challenge it while its proven figure keeps qualifying it for jobs. A third party's challenge
+/// is sized from the larger of the claimed and the proven figure, so the figure stays challengeable.
+#[test]
+fn a_proven_figure_stays_challengeable_when_the_provider_claims_nothing() {
+    let mut env = Env::new();
+    let p = claiming_provider(&mut env, 1);
+    honest_benchmark(&mut env, &p.wallet, &p);
+    let proven = env.fetch::<Provider>(&p.provider).proven;
+    let hardware = HardwareProfile {
+        throughput_gops: 0,
+        ..env.fetch::<Provider>(&p.provider).hardware
+    };
+    let update = env.update_hardware_ix(&p, hardware);
+    env.send(&[update], &[&p.wallet.key]).expect("claim nothing");
+    let challenger = env.wallet(0);
+    let benchmark = request_and_draw(&mut env, &challenger, &p);
+    assert_eq!(benchmark.claimed_gops, proven.gops());
+    let settled = let_lapse(&mut env, &challenger, &p, &benchmark);
+    assert!(!settled.passed, "an unanswered challenge fails");
 }
 
 /// A root from an earlier challenge proves its own tree, but its leaves are not this seed's: the

@@ -85,15 +85,17 @@ fn delegate_earn_slash_claim_undelegate_withdraw() {
     let rewards = reward_vault_address(&p.provider);
     assert_eq!(env.balance(&rewards), 675_000);
 
-    // A missed claim slashes 5 % of everything behind the provider, the delegation included; the
-    // rewards already earned are untouched.
+    // A missed claim slashes 5 % of the stake behind that one claim (12,500), taken pro rata from
+    // everything behind the provider, the delegation included; the rewards already earned are
+    // untouched.
+    let miss_slash = claim_slash(default_params().miss_slash_bps);
     miss(&mut env, &client, &p);
     let state: Provider = env.fetch(&p.provider);
-    assert_eq!(state.stake, 7_600_000);
+    assert_eq!(state.stake, 8_000_000 - miss_slash);
     let delegation = env.delegation(&d, &p).unwrap();
     assert_eq!(
         tokens_for(delegation.shares, state.stake, state.pool.shares).unwrap(),
-        5_700_000
+        5_990_625
     );
 
     let claim = env.claim_rewards_ix(&d, &p);
@@ -105,17 +107,19 @@ fn delegate_earn_slash_claim_undelegate_withdraw() {
     // Earn again after the slash: the split follows the stake that is left, the same 2 : 6.
     assert_eq!(delegators_part(&mut env, &client, &p, &helper), 675_000);
 
-    // Leave: everything into unbonding, a slash while it unbonds, then the withdrawal pays what is
-    // left and the unclaimed rewards, and closes the delegation.
+    // Leave: everything into unbonding, a slash while it unbonds (taken from the active stake, which
+    // covers it), then the withdrawal pays what is left and the unclaimed rewards, and closes the
+    // delegation.
     let worth = tokens_for(delegation.shares, state.stake, state.pool.shares).unwrap();
     let undelegate = env.undelegate_ix(&d, &p, worth);
     env.send(&[undelegate], &[&d.key]).expect("undelegate");
     let state: Provider = env.fetch(&p.provider);
-    assert_eq!((state.stake, state.unbonding), (7_600_000 - worth, worth));
+    let staked = 8_000_000 - miss_slash;
+    assert_eq!((state.stake, state.unbonding), (staked - worth, worth));
     assert_eq!(state.pool.delegated_shares, 0);
     miss(&mut env, &client, &p);
     let unbonding = env.fetch::<Provider>(&p.provider).unbonding;
-    assert_eq!(unbonding, worth - worth / 20);
+    assert_eq!(unbonding, worth, "the stake that stayed covers a claim made after she left");
     let withdraw = env.withdraw_delegation_ix(&d, &p);
     env.assert_refused(
         &[withdraw.clone()],
@@ -308,34 +312,48 @@ fn a_claim_writes_only_the_delegation_the_reward_vault_and_the_delegators_tokens
     assert_eq!(writable, expected.into_iter().collect());
 }
 
-/// After a slash of everything, shares are worth nothing: they still leave (with an amount of 0), so
-/// no delegation and no provider is pinned open forever.
+/// After slashes of everything, shares are worth nothing: they still leave (with an amount of 0), so
+/// no delegation and no provider is pinned open forever. (A slash takes one claim's stake, so it
+/// takes everything only from a provider with no more than that behind each claim.)
 #[test]
 fn worthless_shares_never_pin_a_delegation_or_a_provider_open() {
     let mut env = Env::new();
-    let mut total = default_params();
-    total.fraud_slash_bps = 10_000;
+    let min = default_params();
+    let per_claim = min.min_stake + min.min_delegation;
+    let total = NetworkParams {
+        fraud_slash_bps: 10_000,
+        stake_per_claim: per_claim / 2,
+        ..min
+    };
     let update = env.update_network_ix(&env.authority.pubkey(), total);
     env.send(&[update], &[&env.authority.key.insecure_clone()])
         .expect("total fraud slash");
     let client = env.wallet(WALLET_TOKENS);
-    let (p, d) = provider_with_delegator(&mut env);
+    let p = env.provider(min.min_stake);
+    let d = env.delegator(&p, min.min_delegation);
     let honest = [env.provider(STAKE), env.provider(STAKE)];
-    let job = env.job(&client, 1, 3, 2, PRICE);
-    let root = honest_root(&job.job, 0);
-    env.run_shard(
-        &job,
-        0,
-        &[
-            (&p, forged_root(&job.job, 0, 0)),
-            (&honest[0], root),
-            (&honest[1], root),
-        ],
-    );
-    env.settle_shard(&job, 0);
-    env.settle_assignment(&p, &job, 0, 0);
+    let job = env.job(&client, 2, 3, 2, PRICE);
+    // Both claims first: after the first slash the provider's own stake is below the minimum.
+    for shard in 0..2 {
+        env.claim(&p, &job, shard, 0);
+    }
+    for shard in 0..2 {
+        let root = honest_root(&job.job, shard);
+        let votes = [(&p, forged_root(&job.job, shard, 0)), (&honest[0], root), (&honest[1], root)];
+        for (replica, (q, _)) in votes.iter().enumerate().skip(1) {
+            env.claim(q, &job, shard, replica as u8);
+        }
+        for (replica, (q, root)) in votes.iter().enumerate() {
+            env.commit(q, &job, shard, replica as u8, *root);
+        }
+        for (replica, (q, root)) in votes.iter().enumerate() {
+            env.reveal(q, &job, shard, replica as u8, *root);
+        }
+        env.settle_shard(&job, shard);
+        env.settle_assignment(&p, &job, shard, 0);
+    }
     let state: Provider = env.fetch(&p.provider);
-    assert_eq!((state.stake, state.slashed), (0, STAKE + DELEGATED));
+    assert_eq!((state.stake, state.slashed), (0, per_claim));
 
     let nothing = env.undelegate_ix(&d, &p, 0);
     env.send(&[nothing], &[&d.key])
@@ -356,10 +374,11 @@ fn worthless_shares_never_pin_a_delegation_or_a_provider_open() {
     env.assert_refused(&[zero], &[&q.wallet.key], code(GpuShareError::ZeroAmount));
 }
 
-/// Stake that backs open claims cannot leave before they settle: neither a delegator (the provider's
-/// own second wallet, say) nor the provider's own minimum while it holds claims.
+/// A provider's own minimum cannot leave while it holds claims; a delegator may always leave (its
+/// stake unbonds, slashable as before, until the unbonding period is over), so no provider holds
+/// its delegators in place by filling its claim slots.
 #[test]
-fn stake_backing_open_claims_cannot_leave() {
+fn a_providers_claims_hold_its_own_minimum_but_never_its_delegators() {
     let mut env = Env::new();
     let client = env.wallet(WALLET_TOKENS);
     let p = env.provider(default_params().min_stake);
@@ -368,22 +387,138 @@ fn stake_backing_open_claims_cannot_leave() {
     for shard in 0..36 {
         env.claim(&p, &job, shard, 0);
     }
-    // 36 claims need 9,000,000 of the 10,000,000 behind the provider.
-    let too_much = env.undelegate_ix(&second_wallet, &p, 1_000_001);
-    env.assert_refused(
-        &[too_much],
-        &[&second_wallet.key],
-        code(GpuShareError::StakeLockedByClaims),
-    );
     let own = env.unstake_ix(&p, 1);
     env.assert_refused(
         &[own],
         &[&p.wallet.key],
         code(GpuShareError::StakeLockedByClaims),
     );
-    let spare = env.undelegate_ix(&second_wallet, &p, 1_000_000);
-    env.send(&[spare], &[&second_wallet.key])
-        .expect("what the claims do not need may leave");
+    let all = env.undelegate_ix(&second_wallet, &p, 9_000_000);
+    env.send(&[all], &[&second_wallet.key])
+        .expect("a delegator leaves whatever its provider holds");
+    let state: Provider = env.fetch(&p.provider);
+    assert_eq!((state.unbonding, state.open_claims), (9_000_000, 36));
+    // It stops earning at once; its tokens stay slashable until the claims they backed are over.
+    env.warp(default_params().unbonding_period);
+    let withdraw = env.withdraw_delegation_ix(&second_wallet, &p);
+    env.assert_refused(
+        &[withdraw],
+        &[&second_wallet.key],
+        code(GpuShareError::StakeLockedByClaims),
+    );
+}
+
+/// A delegator that sees a claim of its provider fail (a commit deadline passed) and undelegates
+/// before anyone expires it still pays its share of that claim's slash: the slash reaches the stake
+/// that stood behind the claim, unbonding or not, so leaving early shifts nothing onto those who
+/// stay. Stake that had left before a claim pays nothing of it.
+#[test]
+fn leaving_once_a_failure_is_public_escapes_nothing_of_its_slash() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let (p, d) = provider_with_delegator(&mut env);
+    let job = env.job(&client, 1, 2, 2, PRICE);
+    env.claim(&p, &job, 0, 0);
+    env.warp(601);
+    let leave = env.undelegate_ix(&d, &p, DELEGATED);
+    env.send(&[leave], &[&d.key]).expect("undelegate");
+    env.expire(&p, &job, 0, 0);
+    let miss = claim_slash(default_params().miss_slash_bps);
+    let state: Provider = env.fetch(&p.provider);
+    assert_eq!(
+        (state.stake, state.unbonding),
+        (STAKE - miss * 2 / 8, DELEGATED - miss * 6 / 8),
+        "6/8 of the miss from the delegator that left"
+    );
+    // A claim made after it left: the stake that stayed pays all of it.
+    let later = env.job(&client, 1, 2, 2, PRICE);
+    env.claim(&p, &later, 0, 0);
+    env.warp(601);
+    env.expire(&p, &later, 0, 0);
+    let after: Provider = env.fetch(&p.provider);
+    assert_eq!(
+        (state.stake - after.stake, state.unbonding - after.unbonding),
+        (miss, 0)
+    );
+}
+
+/// Attack 4 (hostage): a provider fills its claim slots on its own cheap job, then raises its
+/// commission, counting on its delegators being unable to leave while claims are open, and on the
+/// raise reaching the work they backed. Delegators leave whenever they like, and every claim is paid
+/// at the commission in force when it was claimed: the delegator's part of a replica claimed before
+/// the raise is the same 900,000 of 1,000,000 after it.
+#[test]
+fn a_commission_raise_reaches_no_claim_made_before_it_and_holds_no_delegator() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let (p, d) = provider_with_delegator(&mut env);
+    let helper = env.provider(STAKE);
+    let cheap = env.job(&client, 20, 2, 2, 1);
+    for shard in 0..20 {
+        env.claim(&p, &cheap, shard, 0);
+    }
+    let job = env.job(&client, 1, 2, 2, PRICE);
+    env.claim(&p, &job, 0, 0);
+    env.claim(&helper, &job, 0, 1);
+    let raise = env.set_commission_ix(&p, default_params().max_commission_bps);
+    env.send(&[raise], &[&p.wallet.key]).expect("raise");
+    let root = honest_root(&job.job, 0);
+    for (replica, q) in [&p, &helper].into_iter().enumerate() {
+        env.commit(q, &job, 0, replica as u8, root);
+    }
+    for (replica, q) in [&p, &helper].into_iter().enumerate() {
+        env.reveal(q, &job, 0, replica as u8, root);
+    }
+    env.warp(default_params().commission_delay);
+    assert_eq!(
+        env.fetch::<Provider>(&p.provider).pool.commission_at(env.now()),
+        default_params().max_commission_bps,
+        "the raise is in force"
+    );
+    env.settle_shard(&job, 0);
+    env.settle_assignment(&p, &job, 0, 0);
+    assert_eq!(env.events::<ReplicaPaid>()[0].to_stakers, 900_000);
+    let worth = env.delegation(&d, &p).unwrap().shares;
+    let leave = env.undelegate_ix(&d, &p, worth as u64);
+    env.send(&[leave], &[&d.key])
+        .expect("the delegator leaves with 21 claims open");
+}
+
+/// Attack 4 (slashes to the treasury): a provider run by the treasury's owner takes 27 cheap claims
+/// and lets each lapse, counting on every miss taking 5 % of everything staked behind it, the
+/// delegation included, into the treasury (the attack moved 75 % of a delegator's stake). A miss
+/// now takes 5 % of one claim's stake, so 27 misses take 27 × 12,500, of which the delegator bears
+/// its 6/8; and slashes are burned, so the treasury's owner receives none of it.
+#[test]
+fn a_treasury_owning_provider_gains_nothing_by_letting_claims_lapse() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let (p, d) = provider_with_delegator(&mut env);
+    let cheap = env.job(&client, 27, 2, 2, 1);
+    for shard in 0..27 {
+        env.claim(&p, &cheap, shard, 0);
+    }
+    env.warp(601);
+    for shard in 0..27 {
+        env.expire(&p, &cheap, shard, 0);
+    }
+    let misses = 27 * claim_slash(default_params().miss_slash_bps);
+    let state: Provider = env.fetch(&p.provider);
+    assert_eq!(state.slashed, misses);
+    let delegation = env.delegation(&d, &p).unwrap();
+    let worth = tokens_for(delegation.shares, state.stake, state.pool.shares).unwrap();
+    assert!(
+        DELEGATED - worth <= misses * 6 / 8 + 1,
+        "the delegator bears its share of 27 claims' misses, no more: worth {worth}"
+    );
+    env.warp(86_400);
+    for shard in 0..27 {
+        env.close_shard(&client, &cheap, shard);
+    }
+    let supply = env.supply();
+    env.close_job(&client, &cheap);
+    assert_eq!(env.balance(&env.treasury), 0, "nothing reaches the treasury");
+    assert_eq!(supply - env.supply(), misses, "every slashed token is burned");
 }
 
 const VESTING: i64 = 3_600;

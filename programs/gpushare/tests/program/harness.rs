@@ -40,7 +40,6 @@ pub fn default_params() -> NetworkParams {
         miss_slash_bps: 500,
         max_shards: 64,
         max_replicas: 5,
-        max_extra_replicas: 2,
         update_delay: 0,
         max_commission_bps: 5_000,
         commission_delay: 86_400,
@@ -50,6 +49,12 @@ pub fn default_params() -> NetworkParams {
         benchmark_fee: 10_000_000,
         proof_validity_slots: 216_000,
     }
+}
+
+/// What a slash of `bps` takes under the default parameters: that share of the stake behind one
+/// claim, never of everything staked.
+pub fn claim_slash(bps: u16) -> u64 {
+    default_params().stake_per_claim * u64::from(bps) / 10_000
 }
 
 /// A change to valid job arguments that makes them invalid, for refusal tables.
@@ -423,6 +428,14 @@ impl Env {
             .unwrap_or(0)
     }
 
+    /// The mint's supply: what was minted less what slashes burned.
+    pub fn supply(&self) -> u64 {
+        let mint = self.svm.get_account(&self.mint).expect("the mint exists");
+        spl_token_2022::state::Mint::unpack(&mint.data[..spl_token_2022::state::Mint::LEN])
+            .expect("a mint")
+            .supply
+    }
+
     pub fn exists(&self, address: &Pubkey) -> bool {
         self.svm
             .get_account(address)
@@ -725,15 +738,6 @@ impl Env {
         client_ix::fix_challenge(&slot(job, shard_index, replica))
     }
 
-    pub fn enter_draw_ix(
-        &self,
-        p: &ProviderHandle,
-        job: &JobHandle,
-        shard_index: u16,
-    ) -> Instruction {
-        client_ix::enter_draw(&p.wallet.pubkey(), &self.network, &job.job, shard_index)
-    }
-
     pub fn give_back_ix(
         &self,
         p: &ProviderHandle,
@@ -855,25 +859,11 @@ impl Env {
         self.send(&[ix], &[&client.key]).expect("close shard");
     }
 
-    /// Closes the job and, in the same transaction, collects the fees and slashes it left in the fee
-    /// vault to the treasury.
+    /// Closes the job (burning the slashes it held) and, in the same transaction, collects the fees
+    /// it left in the fee vault to the treasury.
     pub fn close_job(&mut self, client: &Wallet, job: &JobHandle) {
         let ixs = [self.close_job_ix(client, job), self.collect_fees_ix()];
         self.send(&ixs, &[]).expect("close job");
-    }
-
-    /// Enters `p` into the draw for shard `shard`'s extra replica (once its seed's slots exist) and
-    /// waits until the draw closes, so that `p`, the only entrant, may claim the slot.
-    pub fn win_draw(&mut self, p: &ProviderHandle, job: &JobHandle, shard: u16) {
-        self.warp(2);
-        let enter = self.enter_draw_ix(p, job, shard);
-        self.send(&[enter], &[&p.wallet.key]).expect("enter draw");
-        let draw = self
-            .fetch::<Shard>(&shard_address(&job.job, shard))
-            .draw
-            .expect("a draw is open");
-        let wait = draw.closes_at - self.now();
-        self.warp(wait);
     }
 
     /// Claims, commits and reveals `root` for each (provider, replica) of one shard.

@@ -4,13 +4,13 @@ use gpushare::state::*;
 
 #[test]
 fn account_sizes_match_the_documentation() {
-    assert_eq!(8 + Network::INIT_SPACE, 323);
-    assert_eq!(8 + Provider::INIT_SPACE, 538);
+    assert_eq!(8 + Network::INIT_SPACE, 321);
+    assert_eq!(8 + Provider::INIT_SPACE, 555);
     assert_eq!(8 + Delegation::INIT_SPACE, 153);
-    assert_eq!(8 + Benchmark::INIT_SPACE, 750);
-    assert_eq!(Job::space(1), 456);
-    assert_eq!(Job::space(64), 463);
-    assert_eq!(Job::space(gpushare::constants::MAX_SHARDS_LIMIT), 967);
-    assert_eq!(8 + Shard::INIT_SPACE, 1_310);
-    assert_eq!(8 + Assignment::INIT_SPACE, 271);
+    assert_eq!(8 + Benchmark::INIT_SPACE, 768);
+    assert_eq!(Job::space(1), 463);
+    assert_eq!(Job::space(64), 470);
+    assert_eq!(Job::space(gpushare::constants::MAX_SHARDS_LIMIT), 974);
+    assert_eq!(8 + Shard::INIT_SPACE, 661);
+    assert_eq!(8 + Assignment::INIT_SPACE, 281);
 }

@@ -1,5 +1,6 @@
-//! Whole job lifecycles: quorum payouts, fraud and missed-claim slashing, extra replicas, refunds.
+//! Whole job lifecycles: quorum payouts, fraud and missed-claim slashing, refunds.
 use anchor_spl::token_2022::spl_token_2022;
+use gpushare::errors::GpuShareError;
 use gpushare::events::*;
 use gpushare::state::*;
 
@@ -133,7 +134,7 @@ fn a_dishonest_replica_is_slashed_and_the_honest_two_are_paid() {
     for (replica, p) in providers.iter().enumerate() {
         env.settle_assignment(p, &job, 0, replica as u8);
     }
-    let slash = STAKE * u64::from(default_params().fraud_slash_bps) / 10_000;
+    let slash = claim_slash(default_params().fraud_slash_bps);
     let cheater: Provider = env.fetch(&providers[2].provider);
     assert_eq!(
         (
@@ -153,11 +154,12 @@ fn a_dishonest_replica_is_slashed_and_the_honest_two_are_paid() {
         assert_eq!(env.balance(&p.wallet.token), WALLET_TOKENS - STAKE + PRICE);
     }
     env.close_shard(&client, &job, 0);
+    let supply = env.supply();
     env.close_job(&client, &job);
     assert_eq!(
-        env.balance(&env.treasury),
-        2 * fee() + slash,
-        "slashes go to the treasury, not the client"
+        (env.balance(&env.treasury), supply - env.supply()),
+        (2 * fee(), slash),
+        "slashes are burned: neither the treasury's owner nor the client receives them"
     );
     assert_eq!(
         env.balance(&client.token),
@@ -165,35 +167,33 @@ fn a_dishonest_replica_is_slashed_and_the_honest_two_are_paid() {
     );
 }
 
+/// A job on downloaded data whose replicas all disagree: no replica is added after the roots are
+/// public, the shard is refunded and nobody who revealed is paid or slashed.
 #[test]
-fn all_replicas_disagree_extra_replicas_then_refund_without_slashing() {
+fn all_replicas_of_a_data_job_disagree_and_the_shard_is_refunded_without_slashing() {
     let mut env = Env::new();
     let client = env.wallet(WALLET_TOKENS);
-    let providers: Vec<ProviderHandle> = (0..5).map(|_| env.provider(STAKE)).collect();
-    let job = env.job(&client, 1, 3, 2, PRICE);
-    let roots: Vec<[u8; 32]> = (0..5).map(|v| forged_root(&job.job, 0, v)).collect();
-    env.run_shard(
-        &job,
-        0,
-        &[
-            (&providers[0], roots[0]),
-            (&providers[1], roots[1]),
-            (&providers[2], roots[2]),
-        ],
-    );
-    for extra in 3..5u8 {
-        env.settle_shard(&job, 0);
-        assert_eq!(env.events::<ExtraReplicaOpened>()[0].replica, extra);
-        let p = &providers[usize::from(extra)];
-        env.win_draw(p, &job, 0);
-        env.claim(p, &job, 0, extra);
-        env.commit(p, &job, 0, extra, roots[usize::from(extra)]);
-        env.reveal(p, &job, 0, extra, roots[usize::from(extra)]);
-    }
+    let providers: Vec<ProviderHandle> = (0..3).map(|_| env.provider(STAKE)).collect();
+    let id = env.next_job_id();
+    let mut args = seeded_job(id, 1, 3, 2, PRICE, env.now() + 86_400);
+    args.input = JobInput::Data {
+        uri: "https://data.example/input.bin".into(),
+        sha256: [3; 32],
+    };
+    let job = env.job_with(&client, args);
+    let roots: Vec<[u8; 32]> = (0..3).map(|v| forged_root(&job.job, 0, v)).collect();
+    let replicas: Vec<_> = providers.iter().zip(roots.iter().copied()).collect();
+    env.run_shard(&job, 0, &replicas);
     env.settle_shard(&job, 0);
     assert_eq!(
         env.events::<ShardSettled>()[0].outcome,
         ShardOutcome::NoQuorum
+    );
+    let extra = env.claim_ix(&providers[0], &job, 0, 3);
+    env.assert_refused(
+        &[extra],
+        &[&providers[0].wallet.key],
+        code(GpuShareError::ShardNotClaimable),
     );
     for (replica, p) in providers.iter().enumerate() {
         env.settle_assignment(p, &job, 0, replica as u8);
@@ -211,42 +211,6 @@ fn all_replicas_disagree_extra_replicas_then_refund_without_slashing() {
     assert_eq!(env.balance(&env.treasury), 0);
 }
 
-/// The extra replica saw the revealed roots, so it breaks the tie for pay but convicts nobody: the
-/// losing replica is released, not slashed.
-#[test]
-fn an_extra_replica_breaks_a_tie_for_pay_and_the_loser_is_released() {
-    let mut env = Env::new();
-    let client = env.wallet(WALLET_TOKENS);
-    let providers: Vec<ProviderHandle> = (0..3).map(|_| env.provider(STAKE)).collect();
-    let job = env.job(&client, 1, 2, 2, PRICE);
-    let root = honest_root(&job.job, 0);
-    let forged = forged_root(&job.job, 0, 0);
-    env.run_shard(&job, 0, &[(&providers[0], root), (&providers[1], forged)]);
-    env.settle_shard(&job, 0);
-    assert_eq!(env.events::<ExtraReplicaOpened>()[0].replica, 2);
-    env.win_draw(&providers[2], &job, 0);
-    env.claim(&providers[2], &job, 0, 2);
-    env.commit(&providers[2], &job, 0, 2, root);
-    env.reveal(&providers[2], &job, 0, 2, root);
-    env.settle_shard(&job, 0);
-    assert_eq!(
-        env.events::<ShardSettled>()[0].outcome,
-        ShardOutcome::Quorum { root }
-    );
-    for (replica, p) in providers.iter().enumerate() {
-        env.settle_assignment(p, &job, 0, replica as u8);
-    }
-    let loser: Provider = env.fetch(&providers[1].provider);
-    assert_eq!((loser.slashed, loser.failed, loser.completed), (0, 0, 0));
-    env.close_shard(&client, &job, 0);
-    env.close_job(&client, &job);
-    assert_eq!(
-        env.balance(&client.token),
-        WALLET_TOKENS - 2 * (PRICE + fee())
-    );
-    assert_eq!(env.balance(&env.treasury), 2 * fee());
-}
-
 #[test]
 fn a_missed_claim_is_expired_slashed_and_completed_by_another_provider() {
     let mut env = Env::new();
@@ -261,7 +225,7 @@ fn a_missed_claim_is_expired_slashed_and_completed_by_another_provider() {
     env.expire(&providers[0], &job, 0, 0);
     let expired = env.events::<ClaimExpired>();
     assert!(expired[0].reopened);
-    let miss = STAKE * u64::from(default_params().miss_slash_bps) / 10_000;
+    let miss = claim_slash(default_params().miss_slash_bps);
     let absent: Provider = env.fetch(&providers[0].provider);
     assert_eq!(
         (absent.missed, absent.slashed, absent.open_claims),
@@ -280,7 +244,7 @@ fn a_missed_claim_is_expired_slashed_and_completed_by_another_provider() {
     for p in &providers[1..] {
         assert_eq!(env.balance(&p.wallet.token), WALLET_TOKENS - STAKE + PRICE);
     }
-    assert_eq!(env.balance(&env.treasury), 2 * fee() + miss);
+    assert_eq!(env.balance(&env.treasury), 2 * fee(), "the miss is burned");
     assert_eq!(
         env.balance(&client.token),
         WALLET_TOKENS - 2 * (PRICE + fee())
@@ -308,9 +272,13 @@ fn a_missed_reveal_is_slashed_and_the_remaining_quorum_is_paid() {
     assert!(!env.events::<ClaimExpired>()[0].reopened);
     assert_eq!(env.fetch::<Provider>(&providers[2].provider).missed, 1);
     env.close_shard(&client, &job, 0);
+    let supply = env.supply();
     env.close_job(&client, &job);
-    let miss = STAKE * u64::from(default_params().miss_slash_bps) / 10_000;
-    assert_eq!(env.balance(&env.treasury), 2 * fee() + miss);
+    assert_eq!(
+        (env.balance(&env.treasury), supply - env.supply()),
+        (2 * fee(), claim_slash(default_params().miss_slash_bps)),
+        "the miss is burned"
+    );
 }
 
 #[test]
@@ -385,7 +353,6 @@ fn the_job_and_delegation_paths_never_write_a_network_wide_account() {
         env.reveal_ix(&p, &job, 0, 0, [1; 32], [2; 32]),
         env.prove_ix(&p, &job, 0, 0, Vec::new()),
         env.settle_shard_ix(&job, 0),
-        env.enter_draw_ix(&p, &job, 0),
         env.settle_assignment_ix(&p, &job, 0, 0),
         env.expire_ix(&p, &job, 0, 0),
         env.give_back_ix(&p, &job, 0, 0),

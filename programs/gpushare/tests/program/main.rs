@@ -7,6 +7,7 @@ mod attacks;
 mod benchmark;
 mod conservation;
 mod delegation;
+mod economics;
 mod harness;
 mod layout;
 mod lifecycle;

@@ -1,11 +1,13 @@
 //! A provider's output in the spot-check tests: leaves recomputed from the reference on a job's
 //! kernel seed (or made up), their RFC 6962 tree, and the proofs of challenged samples.
+use gpushare::events::SpotCheckFailed;
 use gpushare::instructions::{LeafWitness, SampleProof};
+use gpushare::state::Assignment;
 use gpushare_core::kernels::{Kernel, job_seed, seeded_leaf};
 use gpushare_core::merkle::{MerkleTree, leaf_hash};
 use gpushare_core::spot_check::sample_index;
 
-use crate::harness::JobHandle;
+use crate::harness::{Env, JobHandle, ProviderHandle, assignment_address, shard_address};
 
 /// One shard's output: its leaves and their tree.
 pub struct Output {
@@ -65,5 +67,27 @@ impl Output {
         (0..samples)
             .map(|sample| self.proof(kernel, challenge, sample))
             .collect()
+    }
+}
+
+/// Proves every sample of `replica` of shard 0 of `job` from `output` under its fixed challenge, one
+/// transaction per sample, stopping at the first sample that fails.
+pub fn prove_all(
+    env: &mut Env,
+    p: &ProviderHandle,
+    job: &JobHandle,
+    replica: u8,
+    kernel: Kernel,
+    output: &Output,
+    samples: u8,
+) {
+    let assignment: Assignment = env.fetch(&assignment_address(&shard_address(&job.job, 0), replica));
+    let challenge = assignment.challenge.expect("challenged");
+    for proof in output.proofs(kernel, &challenge, samples) {
+        let ix = env.prove_ix(p, job, 0, replica, vec![proof]);
+        env.send(&[ix], &[&p.wallet.key]).expect("prove");
+        if !env.events::<SpotCheckFailed>().is_empty() {
+            return;
+        }
     }
 }

@@ -67,8 +67,8 @@ fn honest_seeded_work_passes_for_each_kernel_across_several_transactions() {
             leaf_every: 32,
         },
         Kernel::MonteCarlo {
-            blocks: 24,
-            samples_per_block: 1_500,
+            blocks: 96,
+            samples_per_block: 1 << 12,
         },
     ];
     for kernel in kernels {
@@ -141,7 +141,7 @@ fn a_faked_leaf_is_caught_whenever_it_is_sampled() {
             assert_eq!((state.failed, state.completed), (1, 0));
             assert_eq!(
                 state.slashed,
-                STAKE * u64::from(default_params().fraud_slash_bps) / 10_000
+                claim_slash(default_params().fraud_slash_bps)
             );
             caught += 1;
         } else {
@@ -163,8 +163,8 @@ fn a_faked_leaf_is_caught_whenever_it_is_sampled() {
 #[test]
 fn a_withheld_proof_is_missed_after_the_window() {
     let kernel = Kernel::MonteCarlo {
-        blocks: 8,
-        samples_per_block: 100,
+        blocks: 256,
+        samples_per_block: 1 << 12,
     };
     let mut env = Env::new();
     let client = env.wallet(WALLET_TOKENS);
@@ -343,9 +343,9 @@ fn spot_check_jobs_that_cannot_be_checked_are_refused() {
 
 #[test]
 fn a_reveal_after_its_slot_hashes_left_the_sysvar_is_refused() {
-    let kernel = Kernel::MonteCarlo {
-        blocks: 4,
-        samples_per_block: 64,
+    let kernel = Kernel::Sha256Chain {
+        steps: 256,
+        leaf_every: 16,
     };
     let mut env = Env::new();
     let client = env.wallet(WALLET_TOKENS);
