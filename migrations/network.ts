@@ -24,7 +24,6 @@ export interface NetworkParamsConfig {
   missSlashBps: number;
   maxShards: number;
   maxReplicas: number;
-  maxExtraReplicas: number;
   updateDelay: number;
   maxCommissionBps: number;
   commissionDelay: number;
@@ -60,7 +59,6 @@ const asParams = (p: NetworkParamsConfig) => ({
   missSlashBps: p.missSlashBps,
   maxShards: p.maxShards,
   maxReplicas: p.maxReplicas,
-  maxExtraReplicas: p.maxExtraReplicas,
   updateDelay: new BN(p.updateDelay),
   maxCommissionBps: p.maxCommissionBps,
   commissionDelay: new BN(p.commissionDelay),

@@ -82,10 +82,11 @@ describe("dashboard derivations", () => {
   });
 
   it("shows a slot's furthest state, and an outcome from events over the masks", () => {
-    const shard = { heldMask: 0b11, committedMask: 0b11, revealedMask: 0b01, passedMask: 0, failedMask: 0, missedMask: 0b10 };
+    const shard = { heldMask: 0b11, committedMask: 0b11, revealedMask: 0b01, passedMask: 0, failedMask: 0, missedMask: 0b10, closedMask: 0b1000 };
     assert.strictEqual(cellState(shard, 0), "revealed");
     assert.strictEqual(cellState(shard, 1), "missed");
     assert.strictEqual(cellState(shard, 2), "open");
+    assert.strictEqual(cellState(shard, 3), "closed", "nobody filled it in time");
     assert.strictEqual(cellState(shard, 0, "paid"), "paid");
     assert.strictEqual(cellState(undefined, 0), "open");
   });

@@ -85,9 +85,10 @@ describe("web dashboard in headless Chromium", function () {
     for (let i = 0; i < 3; i++) providers.push(await net.provider(STAKE));
     await net.delegate(staker, providers[0], DELEGATION);
     // Expired: nobody claims it within its (shortest allowed) lifetime.
-    // The earliest expiry the program accepts is claim timeout + reveal window after its own clock,
-    // which may be a second or two ahead of the one read here.
-    const shortest = PARAMS.revealWindow.toNumber() + 10 + 5;
+    // The earliest expiry the program accepts for two replicas of a seeded job is two claim timeouts
+    // and two reveal windows (the reveal, and a dispute should the replicas disagree) after its own
+    // clock, which may be a second or two ahead of the one read here.
+    const shortest = 2 * PARAMS.revealWindow.toNumber() + 2 * 10 + 5;
     jobs.expired = await net.jobWith(client, { gemmI8: { m: 64, n: 64, k: 64 } }, randomBytes(32), 1, 2, { quorum: { q: 2 } }, PRICE, 10, 0, shortest);
 
     await program.methods

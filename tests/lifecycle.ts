@@ -4,6 +4,7 @@ import * as assert from "assert";
 import { TOKEN_2022_PROGRAM_ID } from "@solana/spl-token";
 import {
   Network,
+  PARAMS,
   Provider,
   WALLET_TOKENS,
   assignmentAddress,
@@ -22,6 +23,8 @@ import {
 const PRICE = 1_000_000;
 const FEE = BigInt((PRICE * 250) / 10_000);
 const STAKE = 2_000_000;
+/** The stake one claim puts at risk: a slash takes its fraud or miss share of this, not of all the stake. */
+const PER_CLAIM = PARAMS.stakePerClaim.toNumber();
 
 describe("gpushare job lifecycle", function () {
   this.timeout(300_000);
@@ -46,8 +49,10 @@ describe("gpushare job lifecycle", function () {
       }
       await net.closeJob(client, job);
 
-      const slash = BigInt(STAKE / 2);
-      assert.strictEqual(await net.balance(net.treasury), 5n * FEE + slash);
+      // Half of one claim's stake, burned when the job closed: the treasury gets the fees alone.
+      const slash = BigInt(PER_CLAIM / 2);
+      assert.strictEqual(await net.balance(net.treasury), 5n * FEE);
+      assert.strictEqual(await net.supply(), 4n * WALLET_TOKENS - slash);
       assert.strictEqual(await net.balance(client.token), WALLET_TOKENS - 5n * (BigInt(PRICE) + FEE));
       assert.strictEqual(await net.balance(providers[0].token), WALLET_TOKENS - BigInt(STAKE) + 2n * BigInt(PRICE));
       assert.strictEqual(await net.balance(providers[2].token), WALLET_TOKENS - BigInt(STAKE) + BigInt(PRICE));
@@ -81,7 +86,7 @@ describe("gpushare job lifecycle", function () {
     await net.expireClaim(providers[0], job, 0, 0);
     const absent = await program.account.provider.fetch(providers[0].account);
     assert.strictEqual(absent.missed.toNumber(), 1);
-    assert.strictEqual(absent.slashed.toNumber(), STAKE / 20);
+    assert.strictEqual(absent.slashed.toNumber(), PER_CLAIM / 20);
 
     await net.claim(providers[2], job, 0, 0);
     await net.commit(providers[2], job, 0, 0, root);
@@ -93,7 +98,7 @@ describe("gpushare job lifecycle", function () {
     await net.closeShard(client, job, 0);
     await net.closeJob(client, job);
     assert.strictEqual(await net.balance(providers[2].token), WALLET_TOKENS - BigInt(STAKE) + BigInt(PRICE));
-    assert.strictEqual(await net.balance(net.treasury), 2n * FEE + BigInt(STAKE / 20));
+    assert.strictEqual(await net.balance(net.treasury), 2n * FEE);
   });
 
   it("cancels: unstarted shards are refunded at once, the job closes when started ones finish", async () => {
@@ -180,21 +185,22 @@ describe("gpushare job lifecycle", function () {
     assert.strictEqual(await net.balance(p.token), WALLET_TOKENS - BigInt(STAKE) + 325_000n);
     assert.strictEqual(await net.balance(rewardVaultAddress(p.account)), 675_000n);
 
-    // A missed claim slashes 5 % of all the stake behind the provider, the delegation's included.
+    // A missed claim slashes 5 % of one claim's stake (12,500), pro rata from all the stake behind
+    // the provider, the delegation's included.
     const missed = await net.job(client, 1, 2, 2, PRICE, 10);
     await net.claim(p, missed, 0, 0);
     const assignment = await program.account.assignment.fetch(assignmentAddress(shardAddress(missed.address, 0), 0));
     await waitForChainTime(assignment.commitDeadline.toNumber());
     await net.expireClaim(p, missed, 0, 0);
     const provider = await program.account.provider.fetch(p.account);
-    assert.strictEqual(provider.stake.toNumber(), 7_600_000);
+    assert.strictEqual(provider.stake.toNumber(), 7_987_500);
 
     await net.claimRewards(delegator, p);
     assert.strictEqual(await net.balance(delegator.token), WALLET_TOKENS - BigInt(DELEGATED) + 675_000n);
 
     const delegation = await program.account.delegation.fetch(delegationAddress(p.account, delegator.key.publicKey));
     const worth = delegation.shares.mul(provider.stake.addn(1)).div(provider.pool.shares.addn(1));
-    assert.strictEqual(worth.toNumber(), 5_700_000);
+    assert.strictEqual(worth.toNumber(), 5_990_625);
     await net.undelegate(delegator, p, worth);
     await expectRefusal(net.withdrawDelegation(delegator, p), "UnbondingNotOver");
     const unbonding = await program.account.delegation.fetch(delegationAddress(p.account, delegator.key.publicKey));
@@ -202,7 +208,7 @@ describe("gpushare job lifecycle", function () {
     await net.withdrawDelegation(delegator, p);
     assert.strictEqual(
       await net.balance(delegator.token),
-      WALLET_TOKENS - BigInt(DELEGATED) + 675_000n + 5_700_000n,
+      WALLET_TOKENS - BigInt(DELEGATED) + 675_000n + 5_990_625n,
     );
     assert.strictEqual(await program.account.delegation.fetchNullable(delegationAddress(p.account, delegator.key.publicKey)), null);
   });

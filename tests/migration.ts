@@ -17,7 +17,6 @@ const params = {
   missSlashBps: 500,
   maxShards: 64,
   maxReplicas: 5,
-  maxExtraReplicas: 2,
   updateDelay: 0,
   maxCommissionBps: 5_000,
   commissionDelay: 0,

@@ -7,6 +7,7 @@ import {
   createAccount,
   createMint,
   getAccount,
+  getMint,
   mintTo,
   TOKEN_PROGRAM_ID,
 } from "@solana/spl-token";
@@ -53,7 +54,6 @@ export const PARAMS = {
   missSlashBps: 500,
   maxShards: 64,
   maxReplicas: 5,
-  maxExtraReplicas: 2,
   updateDelay: new BN(0),
   maxCommissionBps: 5_000,
   commissionDelay: new BN(0),
@@ -366,7 +366,7 @@ export class Network {
       .rpc();
   }
 
-  /** Closes the job (fees and slashes to the fee vault), then collects the fee vault to the treasury. */
+  /** Closes the job (fees to the fee vault, the slashes it held burned), then collects the fee vault to the treasury. */
   async closeJob(client: Wallet, job: Job) {
     await program.methods
       .closeJob()
@@ -411,6 +411,11 @@ export class Network {
 
   async balance(tokenAccount: PublicKey): Promise<bigint> {
     return (await getAccount(connection, tokenAccount, "confirmed", this.tokenProgram)).amount;
+  }
+
+  /** The mint's supply: every wallet's tokens, less what slashes burned. */
+  async supply(): Promise<bigint> {
+    return (await getMint(connection, this.mint, "confirmed", this.tokenProgram)).supply;
   }
 }
 

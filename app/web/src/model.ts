@@ -132,6 +132,7 @@ export function jobStatus(job: JobState, now: number): JobStatus {
 /** One replica slot of one shard, as the grid shows it. */
 export type CellState =
   | "open"
+  | "closed"
   | "claimed"
   | "committed"
   | "revealed"
@@ -149,13 +150,15 @@ export interface ShardMasks {
   passedMask: number;
   failedMask: number;
   missedMask: number;
+  /** Slots closed because nobody filled them in time. */
+  closedMask: number;
 }
 
 /** Outcomes of a slot known from events: paid, slashed for fraud, slashed for a miss, released unpaid and unslashed. */
 export type SlotOutcome = "paid" | "slashed" | "missed" | "released";
 
 /** Replica slots a shard has room for (the program's `MAX_SLOTS_PER_SHARD`): no index read from chain goes past it. */
-export const MAX_SLOTS_PER_SHARD = 16;
+export const MAX_SLOTS_PER_SHARD = 8;
 
 /**
  * Final outcomes of slots from a job's events, in order: a slot reopened after a miss, or claimed
@@ -191,6 +194,7 @@ export function cellState(shard: ShardMasks | undefined, replica: number, outcom
   if (shard.revealedMask & bit) return "revealed";
   if (shard.committedMask & bit) return "committed";
   if (shard.heldMask & bit) return "claimed";
+  if (shard.closedMask & bit) return "closed";
   return "open";
 }
 

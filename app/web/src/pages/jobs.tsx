@@ -208,7 +208,7 @@ function JobDetail({ address, job, events }: { address: string; job: JobAccount;
     .filter(([, a]) => a.job.toBase58() === address)
     .sort(([, a], [, b]) => a.shardIndex - b.shardIndex || a.replica - b.replica);
   const final = outcomes(events);
-  const columns = Math.min(job.replicas + job.maxExtraReplicas, MAX_SLOTS_PER_SHARD);
+  const columns = Math.min(job.replicas, MAX_SLOTS_PER_SHARD);
   const escrow = (big(job.price) + big(job.feePerSlot)) * BigInt(job.replicas) * BigInt(job.shards);
   const samples = events.filter((e) => e.name === "sampleProven" || e.name === "spotCheckFailed");
   const paidBy = events.filter((e) => e.name === "replicaPaid");
@@ -230,13 +230,13 @@ function JobDetail({ address, job, events }: { address: string; job: JobAccount;
         <Figure name="shards" label="shards settled / refunded (no quorum) / all">
           {job.shardsSettled} / {job.shardsRefunded} / {job.shards}
         </Figure>
-        <Figure name="slashes-held" label="slashed stake held"><Tokens amount={job.slashesHeld} /></Figure>
+        <Figure name="slashes-held" label="slashed stake held (burned at close)"><Tokens amount={job.slashesHeld} /></Figure>
         <Figure name="created" label="created / expires">{when(num(job.createdAt))} / {when(num(job.expiresAt))}</Figure>
       </div>
       <h2>Shards × replicas</h2>
       <table class="grid" data-table="grid">
         <thead>
-          <tr><th>shard</th>{Array.from({ length: columns }, (_, r) => <th>{r < job.replicas ? `replica ${r}` : `extra ${r}`}</th>)}<th>phase</th></tr>
+          <tr><th>shard</th>{Array.from({ length: columns }, (_, r) => <th>replica {r}</th>)}<th>phase</th></tr>
         </thead>
         <tbody>
           {Array.from({ length: job.shards }, (_, index) => {
@@ -246,9 +246,6 @@ function JobDetail({ address, job, events }: { address: string; job: JobAccount;
               <tr data-shard={index}>
                 <th>{found ? <Address value={found[0]} /> : index}</th>
                 {Array.from({ length: columns }, (_, r) => {
-                  if (r >= job.replicas + (shard?.extrasOpened ?? 0) && !final.has(`${index}/${r}`)) {
-                    return <td class="cell unopened" data-cell={`${index}/${r}`} data-state="unopened">—</td>;
-                  }
                   const state: CellState = cellState(shard, r, final.get(`${index}/${r}`));
                   const holder = shard && shard.heldMask & (1 << r) ? shard.holders[r]?.toBase58() : "";
                   return (

@@ -83,9 +83,9 @@ export function NetworkPage() {
           <tr><th>unbonding period</th><td>{num(params.unbondingPeriod)} s</td></tr>
           <tr><th>reveal window</th><td>{num(params.revealWindow)} s</td></tr>
           <tr><th>longest claim timeout</th><td>{num(params.maxClaimTimeout)} s</td></tr>
-          <tr><th>fraud slash</th><td data-param="fraud-slash">{formatBps(params.fraudSlashBps)}</td></tr>
-          <tr><th>miss slash</th><td data-param="miss-slash">{formatBps(params.missSlashBps)}</td></tr>
-          <tr><th>shards / replicas / extra replicas (max)</th><td>{params.maxShards} / {params.maxReplicas} / {params.maxExtraReplicas}</td></tr>
+          <tr><th>fraud slash (of stake per claim)</th><td data-param="fraud-slash">{formatBps(params.fraudSlashBps)}</td></tr>
+          <tr><th>miss slash (of stake per claim)</th><td data-param="miss-slash">{formatBps(params.missSlashBps)}</td></tr>
+          <tr><th>shards / replicas (max)</th><td>{params.maxShards} / {params.maxReplicas}</td></tr>
           <tr><th>largest commission</th><td>{formatBps(params.maxCommissionBps)}</td></tr>
           <tr><th>minimum delegation</th><td><Tokens amount={params.minDelegation} /></td></tr>
           <tr><th>reward vesting</th><td>{num(params.rewardVesting)} s</td></tr>
