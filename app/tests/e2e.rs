@@ -125,8 +125,10 @@ fn several_workers_settle_many_jobs_with_exact_balances() {
         .map(|i| quorum_job(10 + i, 3_000 + u64::from(i)))
         .collect();
     jobs.extend((0..4).map(|i| spot_check_job(20 + i, 2_000 + u64::from(i))));
+    // A job on data settles ties by no recomputation, so it has more replicas than its quorum.
     jobs.push(JobSpec {
         input: InputSpec::RandomData,
+        replicas: 3,
         ..quorum_job(0, 4_000)
     });
     let scenario = Scenario {
