@@ -29,6 +29,7 @@ export interface NetworkParamsConfig {
   commissionDelay: number;
   minDelegation: number;
   rewardVesting: number;
+  stakeWarmup: number;
   benchmarkMillis: number;
   benchmarkFee: number;
   proofValiditySlots: number;
@@ -64,6 +65,7 @@ const asParams = (p: NetworkParamsConfig) => ({
   commissionDelay: new BN(p.commissionDelay),
   minDelegation: new BN(p.minDelegation),
   rewardVesting: new BN(p.rewardVesting),
+  stakeWarmup: new BN(p.stakeWarmup),
   benchmarkMillis: p.benchmarkMillis,
   benchmarkFee: new BN(p.benchmarkFee),
   proofValiditySlots: new BN(p.proofValiditySlots),

@@ -22,6 +22,7 @@ const params = {
   commissionDelay: 0,
   minDelegation: 100_000,
   rewardVesting: 0,
+  stakeWarmup: 0,
   benchmarkMillis: 2_000,
   benchmarkFee: 10_000_000,
   proofValiditySlots: 216_000,

@@ -59,6 +59,7 @@ export const PARAMS = {
   commissionDelay: new BN(0),
   minDelegation: new BN(100_000),
   rewardVesting: new BN(0),
+  stakeWarmup: new BN(0),
   benchmarkMillis: 5,
   benchmarkFee: new BN(10_000_000),
   proofValiditySlots: new BN(216_000),

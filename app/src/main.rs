@@ -153,8 +153,8 @@ enum Command {
 /// A token holder's commands; a provider is named by its wallet.
 #[derive(Subcommand, Debug)]
 enum StakeCommand {
-    /// Delegate `--amount` (base units) to a provider: it backs the provider's claims, shares its
-    /// pay after commission, and is slashed with it.
+    /// Delegate `--amount` (base units) to a provider: after the network's warm-up (`activate`) it
+    /// backs the provider's claims, shares its pay after commission, and is slashed with it.
     Delegate {
         #[command(flatten)]
         connection: Connection,
@@ -177,6 +177,13 @@ enum StakeCommand {
     },
     /// Withdraw unbonded stake (and, leaving entirely, the unclaimed rewards).
     Withdraw {
+        #[command(flatten)]
+        connection: Connection,
+        #[arg(long)]
+        provider: Pubkey,
+    },
+    /// Join a delegation's warmed stake to the provider's active stake, once its warm-up is over.
+    Activate {
         #[command(flatten)]
         connection: Connection,
         #[arg(long)]
@@ -443,11 +450,26 @@ async fn stake(command: StakeCommand) -> Result<(), AppError> {
             provider,
             amount,
         } => {
+            let client = session(&connection).await?;
+            client.delegate(&provider, amount).await?;
+            let warming = client.delegation(&provider).await?.warming;
+            println!("delegated   {amount} to {provider}");
+            if warming.amount > 0 {
+                println!(
+                    "warming     {} until unix time {}: then `gpushare stake activate`",
+                    warming.amount, warming.until
+                );
+            }
+        }
+        StakeCommand::Activate {
+            connection,
+            provider,
+        } => {
             session(&connection)
                 .await?
-                .delegate(&provider, amount)
+                .activate_delegation(&provider)
                 .await?;
-            println!("delegated   {amount} to {provider}");
+            println!("activated   the warmed stake behind {provider}");
         }
         StakeCommand::Undelegate {
             connection,
@@ -502,6 +524,12 @@ async fn stake(command: StakeCommand) -> Result<(), AppError> {
                     "  unbonding {} (withdrawable from unix time {})",
                     d.unbonding, d.unbonding_ends_at
                 );
+                if d.warming.amount > 0 {
+                    println!(
+                        "  warming   {} (activate from unix time {})",
+                        d.warming.amount, d.warming.until
+                    );
+                }
                 println!("  commission {} bps", d.commission_bps);
                 let rate = d
                     .recent

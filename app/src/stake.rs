@@ -3,7 +3,7 @@
 //! over its provider's last settled replicas.
 use anchor_lang::prelude::Pubkey;
 use gpushare::events::ReplicaPaid;
-use gpushare::state::{Delegation, Provider, tokens_for};
+use gpushare::state::{Delegation, Provider, Warming, tokens_for};
 use gpushare_client::{filters, ix};
 use gpushare_worker::error::WorkerError;
 
@@ -27,6 +27,8 @@ pub struct DelegationView {
     /// What its unbonding shares are worth now, and when they can be withdrawn.
     pub unbonding: u64,
     pub unbonding_ends_at: i64,
+    /// Stake waiting out the warm-up, and when it may be activated.
+    pub warming: Warming,
     /// The provider's commission in force, bps.
     pub commission_bps: u16,
     pub recent: Earnings,
@@ -82,6 +84,18 @@ impl ClientSession {
     pub async fn withdraw_delegation(&self, provider: &Pubkey) -> Result<(), AppError> {
         self.chain
             .submit(ix::withdraw_delegation(&self.me, &self.net, provider))
+            .await?;
+        Ok(())
+    }
+
+    /// Joins this wallet's warmed stake behind the provider whose wallet is `provider`.
+    pub async fn activate_delegation(&self, provider: &Pubkey) -> Result<(), AppError> {
+        self.chain
+            .submit(ix::activate_stake(
+                &self.net,
+                provider,
+                Some(&self.me.authority),
+            ))
             .await?;
         Ok(())
     }
@@ -146,6 +160,7 @@ impl ClientSession {
         Ok(DelegationView {
             provider: delegation.provider,
             provider_authority: provider.authority,
+            warming: delegation.warming,
             active,
             claimable: delegation.accrual.owed,
             vesting: u64::try_from(vesting).unwrap_or(u64::MAX),

@@ -281,6 +281,23 @@ pub fn withdraw_delegation(
     )
 }
 
+/// Joins warmed stake of the provider of `provider_authority` to its active stake: the delegation of
+/// `delegator`, or with none the provider's own (anyone may send it).
+pub fn activate_stake(
+    net: &NetworkKeys,
+    provider_authority: &Pubkey,
+    delegator: Option<&Pubkey>,
+) -> Instruction {
+    let provider = pda::provider(&net.network, provider_authority);
+    build(
+        accounts::ActivateStake {
+            provider,
+            delegation: delegator.map(|delegator| pda::delegation(&provider, delegator)),
+        },
+        instruction::ActivateStake {},
+    )
+}
+
 pub fn claim_rewards(
     delegator: &Holder,
     net: &NetworkKeys,

@@ -32,6 +32,7 @@ pub const LOCAL_PARAMS: NetworkParams = NetworkParams {
     commission_delay: 10,
     min_delegation: 100_000,
     reward_vesting: 5,
+    stake_warmup: 0,
     benchmark_millis: 500,
     benchmark_fee: 10_000_000,
     proof_validity_slots: 216_000,

@@ -39,7 +39,7 @@ pub enum Command {
         #[arg(long)]
         stake: u64,
     },
-    /// Add stake.
+    /// Add stake: it joins the active stake after the network's warm-up (`run` activates it).
     Stake {
         #[arg(long)]
         amount: u64,

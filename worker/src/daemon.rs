@@ -257,8 +257,23 @@ impl Daemon {
         if !stop.load(Ordering::SeqCst) {
             self.claim_open_slots(&round);
             self.tend_challenge(&round).await;
+            self.activate_own_stake(&round).await;
         }
         Ok(())
+    }
+
+    /// Joins the provider's own added stake to its active stake once its warm-up is over.
+    async fn activate_own_stake(&self, round: &Round) {
+        let warming = round.view.provider.own_warming;
+        if warming.amount == 0 || round.now < warming.until {
+            return;
+        }
+        let worker = &self.worker;
+        let activate = ix::activate_stake(&worker.me.net, &worker.me.wallet.pubkey(), None);
+        match worker.chain.submit(activate).await {
+            Ok(_) => tracing::info!(amount = warming.amount, "own stake activated"),
+            Err(error) => tracing::debug!(%error, "could not activate own stake"),
+        }
     }
 
     /// Starts the next step of every held slot that has none running and whose inputs changed

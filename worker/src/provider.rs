@@ -201,6 +201,10 @@ impl Session {
             provider.unbonding_ends_at,
             provider.unbonding
         );
+        println!(
+            "warming     {} own (joins from unix time {}; the worker activates it), {} in all",
+            provider.own_warming.amount, provider.own_warming.until, provider.warming
+        );
         let pool = &provider.pool;
         match pool.pending_commission_bps {
             Some(raised) => println!(

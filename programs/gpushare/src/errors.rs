@@ -130,6 +130,10 @@ pub enum GpuShareError {
     ChallengeUnavailable,
     #[msg("account is not the SlotHashes sysvar")]
     WrongSlotHashes,
+    #[msg("no stake is warming")]
+    NothingWarming,
+    #[msg("the stake's warm-up is not over")]
+    StillWarming,
     #[msg("the incinerator account must be the incinerator")]
     WrongIncinerator,
     #[msg("a job whose ties cannot be settled by evidence needs more replicas than its quorum")]

@@ -40,6 +40,17 @@ pub struct StakeAdded {
     pub provider: Pubkey,
     pub amount: u64,
     pub stake: u64,
+    /// When it joins the active stake (after the network's warm-up).
+    pub active_from: i64,
+}
+
+/// Warmed stake joined the active stake: a delegation's, or (`delegator` none) the provider's own.
+#[event]
+pub struct StakeActivated {
+    pub provider: Pubkey,
+    pub delegator: Option<Pubkey>,
+    pub amount: u64,
+    pub shares: u128,
 }
 
 #[event]
@@ -278,6 +289,8 @@ pub struct Delegated {
     pub shares: u128,
     /// All active stake behind the provider after it.
     pub stake: u64,
+    /// When it joins the active stake (after the network's warm-up; `shares` are minted then).
+    pub active_from: i64,
 }
 
 #[event]

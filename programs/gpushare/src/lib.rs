@@ -81,6 +81,11 @@ pub mod gpushare {
         Delegate::handler(ctx, amount)
     }
 
+    /// Anyone: stake that joined a provider joins its active stake once its warm-up is over.
+    pub fn activate_stake(ctx: Context<ActivateStake>) -> Result<()> {
+        ActivateStake::handler(ctx)
+    }
+
     /// A delegator starts unbonding part or all of its delegation.
     pub fn undelegate(ctx: Context<Undelegate>, amount: u64) -> Result<()> {
         Undelegate::handler(ctx, amount)

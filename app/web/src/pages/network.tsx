@@ -89,6 +89,7 @@ export function NetworkPage() {
           <tr><th>largest commission</th><td>{formatBps(params.maxCommissionBps)}</td></tr>
           <tr><th>minimum delegation</th><td><Tokens amount={params.minDelegation} /></td></tr>
           <tr><th>reward vesting</th><td>{num(params.rewardVesting)} s</td></tr>
+          <tr><th>stake warm-up</th><td>{num(params.stakeWarmup)} s</td></tr>
           <tr><th>benchmark fee</th><td><Tokens amount={params.benchmarkFee} /></td></tr>
           <tr><th>parameter update delay</th><td>{num(params.updateDelay)} s</td></tr>
         </tbody>

@@ -24,17 +24,17 @@ impl ProviderStake<'_> {
             &[],
             amount,
         )?;
-        let min_stake = accounts.network.params.min_stake;
+        let warmup = accounts.network.params.stake_warmup;
         let now = Clock::get()?.unix_timestamp;
         let provider = &mut accounts.provider;
-        if provider.own_stake()? < min_stake {
-            provider.active_since = now;
-        }
-        provider.join(amount, false, now)?;
+        let mut own = provider.own_warming;
+        provider.stake_joins(&mut own, amount, false, now, warmup)?;
+        provider.own_warming = own;
         emit_event(StakeAdded {
             provider: provider.key(),
             amount,
             stake: provider.stake,
+            active_from: if warmup > 0 { own.until } else { now },
         });
         Ok(())
     }

@@ -7,7 +7,7 @@ use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 use crate::errors::GpuShareError;
 use crate::events::{Delegated, emit_event};
 use crate::seeds;
-use crate::state::{Accrual, Delegation, Network, Provider};
+use crate::state::{Accrual, Delegation, Network, Provider, Warming};
 use crate::token;
 
 #[derive(Accounts)]
@@ -80,12 +80,14 @@ impl Delegate<'_> {
                 accrual: Accrual::default(),
                 unbonding_shares: 0,
                 unbonding_ends_at: 0,
+                warming: Warming::default(),
                 bump: ctx.bumps.delegation,
             });
             provider.pool.delegations += 1;
         }
+        let warmup = accounts.network.params.stake_warmup;
         delegation.accrue(&provider.pool, now)?;
-        let minted = provider.join(amount, true, now)?;
+        let minted = provider.stake_joins(&mut delegation.warming, amount, true, now, warmup)?;
         delegation.shares = delegation
             .shares
             .checked_add(minted)
@@ -96,6 +98,11 @@ impl Delegate<'_> {
             amount,
             shares: minted,
             stake: provider.stake,
+            active_from: if warmup > 0 {
+                delegation.warming.until
+            } else {
+                now
+            },
         });
         Ok(())
     }

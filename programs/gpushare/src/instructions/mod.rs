@@ -1,4 +1,5 @@
 //! One module per instruction: its accounts, its validation and its handler.
+pub mod activate_stake;
 pub mod add_stake;
 pub mod assignment_outcome;
 pub mod cancel_job;
@@ -38,6 +39,7 @@ pub mod update_network;
 pub mod withdraw_delegation;
 pub mod withdraw_stake;
 
+pub use activate_stake::*;
 pub use assignment_outcome::*;
 pub use cancel_job::*;
 pub use claim::*;

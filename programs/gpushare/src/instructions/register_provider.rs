@@ -7,7 +7,7 @@ use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 use crate::errors::GpuShareError;
 use crate::events::{ProviderRegistered, emit_event};
 use crate::seeds;
-use crate::state::{HardwareProfile, Network, ProvenHardware, Provider, StakePool};
+use crate::state::{HardwareProfile, Network, ProvenHardware, Provider, StakePool, Warming};
 use crate::token;
 
 #[derive(Accounts)]
@@ -90,6 +90,8 @@ impl RegisterProvider<'_> {
                 stake: 0,
                 unbonding: 0,
                 unbonded_total: 0,
+                warming: 0,
+                own_warming: Warming::default(),
                 unbonding_ends_at: 0,
                 open_claims: 0,
                 backing: 0,
@@ -100,7 +102,6 @@ impl RegisterProvider<'_> {
                 earned: 0,
                 hardware,
                 registered_at: Clock::get()?.unix_timestamp,
-                active_since: 0,
                 bump: ctx.bumps.provider,
                 vault_bump: ctx.bumps.stake_vault,
                 endpoint: String::new(),
@@ -113,7 +114,6 @@ impl RegisterProvider<'_> {
         let now = Clock::get()?.unix_timestamp;
         provider.join(stake, false, now)?;
         provider.hardware = hardware;
-        provider.active_since = now;
         emit_event(ProviderRegistered {
             provider: accounts.provider.key(),
             authority: accounts.authority.key(),

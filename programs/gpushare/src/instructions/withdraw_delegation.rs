@@ -1,5 +1,5 @@
 //! `withdraw_delegation`: after its unbonding period, a delegation's unbonding stake (what is left of
-//! it after slashes) returns to the delegator. When nothing stays active, its unclaimed rewards are
+//! it after slashes) returns to the delegator, with any stake still warming (it backed nothing). When nothing stays active, its unclaimed rewards are
 //! paid too and the delegation closes, rent back to the delegator.
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
@@ -52,9 +52,12 @@ pub struct WithdrawDelegation<'info> {
 impl WithdrawDelegation<'_> {
     fn validate(&self) -> Result<()> {
         let delegation = &self.delegation;
-        // A delegation with nothing active and nothing unbonding can still leave (with its rewards).
+        // A delegation with nothing active and nothing unbonding can still leave (with its rewards);
+        // stake still warming backed nothing and comes back at any time.
         require!(
-            delegation.unbonding_shares > 0 || delegation.shares == 0,
+            delegation.unbonding_shares > 0
+                || delegation.shares == 0
+                || delegation.warming.amount > 0,
             GpuShareError::NothingUnbonding
         );
         let now = Clock::get()?.unix_timestamp;
@@ -69,7 +72,15 @@ impl WithdrawDelegation<'_> {
     pub fn handler(ctx: Context<Self>) -> Result<()> {
         let accounts = &mut *ctx.accounts;
         let part = accounts.delegation.unbonding_shares;
-        let amount = accounts.provider.withdraw_unbonding(part, true)?;
+        let unbonded = if part > 0 {
+            accounts.provider.withdraw_unbonding(part, true)?
+        } else {
+            0
+        };
+        let amount = unbonded
+            + accounts
+                .provider
+                .take_back_warming(&mut accounts.delegation.warming);
         accounts.delegation.unbonding_shares = 0;
         accounts.delegation.unbonding_ends_at = 0;
         accounts.provider.with_signer(|signer| {

@@ -2,7 +2,7 @@
 //! earned, and what it is unbonding.
 use anchor_lang::prelude::*;
 
-use crate::state::{Accrual, StakePool};
+use crate::state::{Accrual, StakePool, Warming};
 
 /// A delegation: PDA `[DELEGATION, provider, delegator]`.
 #[account]
@@ -20,6 +20,8 @@ pub struct Delegation {
     pub unbonding_shares: u128,
     /// When the unbonding shares may be withdrawn.
     pub unbonding_ends_at: i64,
+    /// Delegated stake waiting out the network's warm-up before it joins `shares`.
+    pub warming: Warming,
     /// PDA bump.
     pub bump: u8,
 }
@@ -37,8 +39,11 @@ impl Delegation {
         self.accrual.accrue(self.shares, released.reward_per_share)
     }
 
-    /// Whether nothing is left in it: no shares, nothing unbonding, no rewards.
+    /// Whether nothing is left in it: no shares, nothing unbonding or warming, no rewards.
     pub fn is_empty(&self) -> bool {
-        self.shares == 0 && self.unbonding_shares == 0 && self.accrual.owed == 0
+        self.shares == 0
+            && self.unbonding_shares == 0
+            && self.warming.amount == 0
+            && self.accrual.owed == 0
     }
 }

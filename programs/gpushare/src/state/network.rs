@@ -39,6 +39,12 @@ pub struct NetworkParams {
     /// Seconds over which a payout's delegator part is released to the delegated shares, so a
     /// delegation that joins just before a payout earns only in proportion to the time it stays.
     pub reward_vesting: i64,
+    /// Seconds stake that joins a provider — a delegation, or the provider's own added stake —
+    /// waits before it backs claims and earns. Set to at least a claim's whole life (claim timeout,
+    /// reveal window and dispute) and to `reward_vesting`, a payout reaches only stake that was at
+    /// risk when its claim was made, and nothing still vesting reaches stake that joins after it.
+    /// 0 joins at once.
+    pub stake_warmup: i64,
     /// Milliseconds a throughput challenge should take a machine as fast as its provider claims.
     pub benchmark_millis: u32,
     /// Lamports anyone but the provider pays to challenge it: the provider's if it passes, refunded
@@ -73,6 +79,7 @@ impl NetworkParams {
                 && (0..=MAX_WINDOW_SECONDS).contains(&self.update_delay)
                 && (0..=MAX_WINDOW_SECONDS).contains(&self.commission_delay)
                 && (0..=MAX_WINDOW_SECONDS).contains(&self.reward_vesting)
+                && (0..=MAX_WINDOW_SECONDS).contains(&self.stake_warmup)
                 && (1..=MAX_BENCHMARK_MILLIS).contains(&self.benchmark_millis)
                 && self.proof_validity_slots > 0,
             GpuShareError::InvalidWindow

@@ -48,6 +48,17 @@ impl ProvenHardware {
     }
 }
 
+/// Stake of one holder waiting out the network's warm-up before it joins the active stake: it backs
+/// no claim, earns nothing and is slashed for nothing until then.
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace,
+)]
+pub struct Warming {
+    pub amount: u64,
+    /// When it may join (`activate_stake`).
+    pub until: i64,
+}
+
 /// A registered provider: PDA `[PROVIDER, network, authority]`.
 #[account]
 #[derive(InitSpace)]
@@ -60,6 +71,10 @@ pub struct Provider {
     pub stake: u64,
     /// Stake waiting out its unbonding period, its own and delegated; still slashable.
     pub unbonding: u64,
+    /// Stake waiting out the warm-up, its own and delegated: in the stake vault, in no share class.
+    pub warming: u64,
+    /// Of that, its own.
+    pub own_warming: Warming,
     /// Tokens ever moved into unbonding. A claim records it, so that its slash reaches the unbonding
     /// stake that left after the claim, and not the stake that had left before.
     pub unbonded_total: u64,
@@ -85,10 +100,6 @@ pub struct Provider {
     pub hardware: HardwareProfile,
     /// When it first registered (kept across leaving and registering again).
     pub registered_at: i64,
-    /// Since when it has been staked without a break: set when it registers, again or not, and when
-    /// stake tops it up from below the minimum. Draws admit only providers active before they opened,
-    /// so nobody can pick which identity to stake after seeing a draw's seed.
-    pub active_since: i64,
     /// PDA bump.
     pub bump: u8,
     /// Bump of the stake vault PDA.
@@ -113,7 +124,8 @@ impl Provider {
 
     /// Whether nothing is staked on the provider, nothing unbonding, no claim and no delegation.
     pub fn is_empty(&self) -> bool {
-        self.pool.shares == 0
+        self.warming == 0
+            && self.pool.shares == 0
             && self.pool.unbonding_shares == 0
             && self.open_claims == 0
             && self.pool.delegations == 0
@@ -227,6 +239,55 @@ impl Provider {
             self.pool.delegated_shares += minted;
         }
         Ok(minted)
+    }
+
+    /// Takes `amount` tokens that a holder (`delegated`, or the provider itself) stakes at `now`: with
+    /// no `warmup` they join the active stake at once; otherwise they wait in `warming` (the
+    /// holder's) until `now + warmup`, after what had already warmed there joins. Returns the
+    /// shares minted now, which the caller credits to the holder (a delegation it has accrued).
+    pub fn stake_joins(
+        &mut self,
+        warming: &mut Warming,
+        amount: u64,
+        delegated: bool,
+        now: i64,
+        warmup: i64,
+    ) -> Result<u128> {
+        if warmup <= 0 {
+            return self.join(amount, delegated, now);
+        }
+        let minted = if warming.amount > 0 && now >= warming.until {
+            self.activate(warming, delegated, now)?
+        } else {
+            0
+        };
+        warming.amount = warming
+            .amount
+            .checked_add(amount)
+            .ok_or(GpuShareError::MathOverflow)?;
+        warming.until = now.saturating_add(warmup);
+        self.warming = self
+            .warming
+            .checked_add(amount)
+            .ok_or(GpuShareError::MathOverflow)?;
+        Ok(minted)
+    }
+
+    /// Joins a holder's warmed stake to the active stake at `now`; returns the shares minted.
+    /// Refused while nothing is warming or the warm-up is not over.
+    pub fn activate(&mut self, warming: &mut Warming, delegated: bool, now: i64) -> Result<u128> {
+        require!(warming.amount > 0, GpuShareError::NothingWarming);
+        require!(now >= warming.until, GpuShareError::StillWarming);
+        let amount = core::mem::take(&mut warming.amount);
+        self.warming -= amount;
+        self.join(amount, delegated, now)
+    }
+
+    /// Gives back a holder's stake that is still warming (it backed nothing); returns the tokens.
+    pub fn take_back_warming(&mut self, warming: &mut Warming) -> u64 {
+        let amount = core::mem::take(&mut warming.amount);
+        self.warming -= amount;
+        amount
     }
 
     /// Moves `amount` tokens of a holder's `held` active shares into unbonding; returns the active

@@ -2,7 +2,8 @@
 //! reward claims and slashes included, never change the sum of all token balances but by burning
 //! slashes (every account sums to the supply; every slashed token is held or burned); every live
 //! escrow equals its deposit minus refunds and payouts plus held slashes, and always covers what is
-//! still owed; every stake vault holds exactly the stake behind its provider; every reward vault
+//! still owed; every stake vault holds exactly the stake behind its provider (active, unbonding and
+//! warming, the holders' warming adding up); every reward vault
 //! holds at least what its delegators can claim, and no delegation is worth more than its share.
 //! `PROPTEST_CASES` sets the number of sequences (default 2,000).
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,6 +66,11 @@ enum Op {
     AddStake {
         provider: usize,
         amount: u64,
+    },
+    /// Warmed stake joins: a delegator's (`delegator` some) or the provider's own.
+    Activate {
+        provider: usize,
+        delegator: Option<usize>,
     },
     Unstake {
         provider: usize,
@@ -135,6 +141,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(delegator, provider)| Op::ClaimRewards { delegator, provider }),
         1 => (0..PROVIDERS, 0..=6_000u16).prop_map(|(provider, bps)| Op::SetCommission { provider, bps }),
         1 => (0..PROVIDERS).prop_map(|provider| Op::ClaimProviderRewards { provider }),
+        3 => (0..PROVIDERS, prop::option::of(0..DELEGATORS))
+            .prop_map(|(provider, delegator)| Op::Activate { provider, delegator }),
     ]
 }
 
@@ -160,9 +168,11 @@ struct Model {
 impl Model {
     fn new() -> Self {
         let mut env = Env::new();
-        // Payouts reach delegators over ten minutes, so sequences claim and leave mid-release.
+        // Payouts reach delegators over ten minutes, and new stake waits five, so sequences claim,
+        // join and leave mid-release and mid-warm-up.
         let params = NetworkParams {
             reward_vesting: 600,
+            stake_warmup: 300,
             ..default_params()
         };
         let vesting = env.update_network_ix(&env.authority.pubkey(), params);
@@ -397,6 +407,14 @@ impl Model {
                 )
             }
             Op::CollectFees => (self.env.collect_fees_ix(), None, Effect::Nothing),
+            Op::Activate {
+                provider,
+                delegator,
+            } => {
+                let d = delegator.map(|d| &self.delegators[d]);
+                let ix = self.env.activate_ix(&self.providers[provider], d);
+                (ix, None, Effect::Nothing)
+            }
             Op::Delegate {
                 delegator,
                 provider,
@@ -504,13 +522,14 @@ impl Model {
             let provider: Provider = env.fetch(&p.provider);
             prop_assert_eq!(
                 env.balance(&p.vault),
-                provider.stake + provider.unbonding,
+                provider.stake + provider.unbonding + provider.warming,
                 "stake vault"
             );
             let pool = provider.pool;
             let own = pool.own_owed_at(env.now()).expect("own rewards");
             let (mut claimable, mut shares, mut unbonding_shares, mut worth) =
                 (own, 0u128, 0u128, 0u64);
+            let mut warming = provider.own_warming.amount;
             for d in &self.delegators {
                 let Some(mut delegation) = env.delegation(d, p) else {
                     continue;
@@ -519,6 +538,7 @@ impl Model {
                 claimable += delegation.accrual.owed;
                 shares += delegation.shares;
                 unbonding_shares += delegation.unbonding_shares;
+                warming += delegation.warming.amount;
                 worth += tokens_for(delegation.shares, provider.stake, pool.shares).expect("worth");
             }
             prop_assert!(
@@ -527,6 +547,7 @@ impl Model {
                 "reward vault below what is claimable (the provider's own included) and still vesting"
             );
             prop_assert_eq!(shares, pool.delegated_shares, "delegated shares");
+            prop_assert_eq!(warming, provider.warming, "warming stake");
             prop_assert_eq!(
                 unbonding_shares + pool.own_unbonding_shares,
                 pool.unbonding_shares

@@ -573,6 +573,90 @@ fn a_delegation_made_just_before_a_payout_and_left_right_after_earns_nothing() {
     assert!(env.balance(&reward_vault_address(&p.provider)) <= 1);
 }
 
+/// `vesting_world` where stake that joins waits out a warm-up as long as the vesting period.
+fn warming_world() -> (Env, ProviderHandle, Wallet, ProviderHandle, JobHandle) {
+    let (mut env, p, steady, helper, job) = vesting_world();
+    let params = NetworkParams {
+        reward_vesting: VESTING,
+        stake_warmup: VESTING,
+        ..default_params()
+    };
+    let update = env.update_network_ix(&env.authority.pubkey(), params);
+    env.send(&[update], &[]).expect("warm-up");
+    (env, p, steady, helper, job)
+}
+
+/// Attack 5: delegate right after a payout and collect what is still vesting of it, with no claim
+/// ever at risk (the attack took 810,000 of a 900,000 payout; the delegator who backed the work got
+/// 67,500). New stake waits out a warm-up as long as the vesting period before it joins the shares,
+/// so by then the payout has gone, in full, to the stake that backed the work.
+#[test]
+fn a_delegation_made_right_after_a_payout_takes_none_of_what_is_still_vesting() {
+    let (mut env, p, steady, _, job) = warming_world();
+    env.settle_assignment(&p, &job, 0, 0);
+    assert_eq!(env.events::<ReplicaPaid>()[0].to_stakers, 900_000);
+    let sniper = env.wallet(WALLET_TOKENS);
+    let snipe = env.delegate_ix(&sniper, &p, 10 * DELEGATED);
+    env.send(&[snipe], &[&sniper.key]).expect("delegate");
+    assert_eq!(
+        env.fetch::<Provider>(&p.provider).stake,
+        STAKE + DELEGATED,
+        "the new stake backs nothing yet"
+    );
+    let early = env.activate_ix(&p, Some(&sniper));
+    env.assert_refused(&[early], &[], code(GpuShareError::StillWarming));
+    env.warp(VESTING);
+    let activate = env.activate_ix(&p, Some(&sniper));
+    env.send(&[activate], &[]).expect("anyone activates it once warm");
+    let claim = env.claim_rewards_ix(&sniper, &p);
+    env.assert_refused(&[claim], &[&sniper.key], code(GpuShareError::NothingToClaim));
+    let (steady_got, provider_got) = claim_all(&mut env, &p, &steady);
+    assert!(steady_got.abs_diff(675_000) <= 1, "{steady_got}");
+    assert!(provider_got.abs_diff(225_000) <= 1, "{provider_got}");
+}
+
+/// The provider's version: stake more of its own right after its payout. Its added stake warms
+/// too, so the delegator's 6/8 of the payout is untouched.
+#[test]
+fn a_provider_staking_right_after_its_payout_takes_nothing_from_its_delegators() {
+    let (mut env, p, steady, _, job) = warming_world();
+    env.settle_assignment(&p, &job, 0, 0);
+    let stake = env.add_stake_ix(&p, 10 * DELEGATED);
+    env.send(&[stake], &[&p.wallet.key]).expect("add stake");
+    env.warp(VESTING);
+    let activate = env.activate_ix(&p, None);
+    env.send(&[activate], &[]).expect("its own stake joins");
+    let (steady_got, provider_got) = claim_all(&mut env, &p, &steady);
+    assert!(steady_got.abs_diff(675_000) <= 1, "{steady_got}");
+    assert!(provider_got.abs_diff(225_000) <= 1, "{provider_got}");
+    assert_eq!(
+        env.fetch::<Provider>(&p.provider).stake,
+        STAKE + DELEGATED + 10 * DELEGATED
+    );
+}
+
+/// Stake that is still warming backs no claim (the cap does not count it), is slashed for nothing
+/// (it stood behind no claim) and comes back whenever its delegator asks.
+#[test]
+fn warming_stake_backs_nothing_is_slashed_for_nothing_and_leaves_at_once() {
+    let (mut env, p, _, _, _) = warming_world();
+    let client = env.wallet(WALLET_TOKENS);
+    let d = env.wallet(WALLET_TOKENS);
+    let delegate = env.delegate_ix(&d, &p, DELEGATED);
+    env.send(&[delegate], &[&d.key]).expect("delegate");
+    let before: Provider = env.fetch(&p.provider);
+    assert_eq!((before.warming, before.stake), (DELEGATED, STAKE + DELEGATED));
+    miss(&mut env, &client, &p);
+    let after: Provider = env.fetch(&p.provider);
+    assert_eq!(after.warming, DELEGATED, "untouched by the slash");
+    let tokens = env.balance(&d.token);
+    let leave = env.withdraw_delegation_ix(&d, &p);
+    env.send(&[leave], &[&d.key]).expect("take it back at once");
+    assert_eq!(env.balance(&d.token) - tokens, DELEGATED);
+    assert!(env.delegation(&d, &p).is_none(), "nothing left: closed");
+    assert_eq!(env.fetch::<Provider>(&p.provider).warming, 0);
+}
+
 /// What `steady` and `p`'s own stake claim now.
 fn claim_all(env: &mut Env, p: &ProviderHandle, steady: &Wallet) -> (u64, u64) {
     let before = [env.balance(&steady.token), env.balance(&p.wallet.token)];

@@ -45,6 +45,7 @@ pub fn default_params() -> NetworkParams {
         commission_delay: 86_400,
         min_delegation: 100_000,
         reward_vesting: 0,
+        stake_warmup: 0,
         benchmark_millis: 5,
         benchmark_fee: 10_000_000,
         proof_validity_slots: 216_000,
@@ -592,6 +593,12 @@ impl Env {
 
     pub fn withdraw_delegation_ix(&self, delegator: &Wallet, p: &ProviderHandle) -> Instruction {
         client_ix::withdraw_delegation(&delegator.holder(), &self.keys(), &p.wallet.pubkey())
+    }
+
+    /// Joins `delegator`'s warmed stake behind `p` (or, with none, `p`'s own) to the active stake.
+    pub fn activate_ix(&self, p: &ProviderHandle, delegator: Option<&Wallet>) -> Instruction {
+        let delegator = delegator.map(Wallet::pubkey);
+        client_ix::activate_stake(&self.keys(), &p.wallet.pubkey(), delegator.as_ref())
     }
 
     pub fn claim_rewards_ix(&self, delegator: &Wallet, p: &ProviderHandle) -> Instruction {

@@ -4,9 +4,9 @@ use gpushare::state::*;
 
 #[test]
 fn account_sizes_match_the_documentation() {
-    assert_eq!(8 + Network::INIT_SPACE, 321);
-    assert_eq!(8 + Provider::INIT_SPACE, 555);
-    assert_eq!(8 + Delegation::INIT_SPACE, 153);
+    assert_eq!(8 + Network::INIT_SPACE, 337);
+    assert_eq!(8 + Provider::INIT_SPACE, 571);
+    assert_eq!(8 + Delegation::INIT_SPACE, 169);
     assert_eq!(8 + Benchmark::INIT_SPACE, 768);
     assert_eq!(Job::space(1), 463);
     assert_eq!(Job::space(64), 470);
