@@ -1,5 +1,5 @@
 // Stakers: every delegator of the network, and one address's delegations with their worth,
-// claimable rewards and unbonding, and its rewards over time.
+// claimable rewards, unbonding and warming stake, and its rewards over time.
 import { useState } from "preact/hooks";
 import { useLocation } from "wouter-preact";
 import { readAddress } from "../chain";
@@ -86,7 +86,7 @@ export function StakerPage({ address }: { address: string }) {
             <Figure name="claimed" label="rewards claimed"><Tokens amount={claims.reduce((s, c) => s + BigInt(c.value), 0n)} /></Figure>
           </div>
           <table data-table="delegations">
-            <thead><tr><th>delegation</th><th>provider</th><th>worth</th><th>claimable</th><th>unbonding</th><th>unbonding ends</th></tr></thead>
+            <thead><tr><th>delegation</th><th>provider</th><th>worth</th><th>claimable</th><th>unbonding</th><th>unbonding ends</th><th>warming</th><th>active from</th></tr></thead>
             <tbody>
               {rows.map(({ at, d, p, worth, rewards }) => (
                 <tr data-delegation={at}>
@@ -96,6 +96,8 @@ export function StakerPage({ address }: { address: string }) {
                   <td data-column="claimable"><Tokens amount={rewards} /></td>
                   <td data-column="unbonding"><Tokens amount={delegationUnbonding(d, p)} /></td>
                   <td>{big(d.unbondingShares) > 0n ? when(num(d.unbondingEndsAt)) : "—"}</td>
+                  <td data-column="warming"><Tokens amount={big(d.warming.amount)} /></td>
+                  <td>{big(d.warming.amount) > 0n ? when(num(d.warming.until)) : "—"}</td>
                 </tr>
               ))}
             </tbody>
