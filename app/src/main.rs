@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
 use clap::{Args, Parser, Subcommand};
+use gpushare::constants::ACTIVATION_WINDOW_SECONDS;
 use gpushare::state::{
     CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, Network, Provider, VerificationMode,
 };
@@ -182,7 +183,8 @@ enum StakeCommand {
         #[arg(long)]
         provider: Pubkey,
     },
-    /// Join a delegation's warmed stake to the provider's active stake, once its warm-up is over.
+    /// Join a delegation's warmed stake to the provider's active stake, within the window after its
+    /// warm-up (later, it warms again when more is delegated, or comes back with `withdraw`).
     Activate {
         #[command(flatten)]
         connection: Connection,
@@ -456,8 +458,10 @@ async fn stake(command: StakeCommand) -> Result<(), AppError> {
             println!("delegated   {amount} to {provider}");
             if warming.amount > 0 {
                 println!(
-                    "warming     {} until unix time {}: then `gpushare stake activate`",
-                    warming.amount, warming.until
+                    "warming     {}: `gpushare stake activate` from unix time {} to {}",
+                    warming.amount,
+                    warming.until,
+                    warming.until + ACTIVATION_WINDOW_SECONDS
                 );
             }
         }
@@ -526,8 +530,10 @@ async fn stake(command: StakeCommand) -> Result<(), AppError> {
                 );
                 if d.warming.amount > 0 {
                     println!(
-                        "  warming   {} (activate from unix time {})",
-                        d.warming.amount, d.warming.until
+                        "  warming   {} (activate from unix time {} to {})",
+                        d.warming.amount,
+                        d.warming.until,
+                        d.warming.until + ACTIVATION_WINDOW_SECONDS
                     );
                 }
                 println!("  commission {} bps", d.commission_bps);

@@ -282,7 +282,7 @@ pub fn withdraw_delegation(
 }
 
 /// Joins warmed stake of the provider of `provider_authority` to its active stake: the delegation of
-/// `delegator`, or with none the provider's own (anyone may send it).
+/// `delegator` (who signs), or with none the provider's own (its wallet signs).
 pub fn activate_stake(
     net: &NetworkKeys,
     provider_authority: &Pubkey,
@@ -291,6 +291,7 @@ pub fn activate_stake(
     let provider = pda::provider(&net.network, provider_authority);
     build(
         accounts::ActivateStake {
+            authority: *delegator.unwrap_or(provider_authority),
             provider,
             delegation: delegator.map(|delegator| pda::delegation(&provider, delegator)),
         },

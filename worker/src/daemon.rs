@@ -262,10 +262,10 @@ impl Daemon {
         Ok(())
     }
 
-    /// Joins the provider's own added stake to its active stake once its warm-up is over.
+    /// Joins the provider's own added stake to its active stake within the window after its warm-up.
     async fn activate_own_stake(&self, round: &Round) {
         let warming = round.view.provider.own_warming;
-        if warming.amount == 0 || round.now < warming.until {
+        if warming.amount == 0 || !warming.may_join(round.now) {
             return;
         }
         let worker = &self.worker;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use gpushare::constants::GPU_MODEL_LEN;
+use gpushare::constants::{ACTIVATION_WINDOW_SECONDS, GPU_MODEL_LEN};
 use gpushare::state::{Delegation, HardwareProfile, Provider, tokens_for};
 use gpushare_client::chain::{Chain, FeePolicy, RetryPolicy};
 use gpushare_client::filters;
@@ -201,9 +201,13 @@ impl Session {
             provider.unbonding_ends_at,
             provider.unbonding
         );
+        let warming = provider.own_warming;
         println!(
-            "warming     {} own (joins from unix time {}; the worker activates it), {} in all",
-            provider.own_warming.amount, provider.own_warming.until, provider.warming
+            "warming     {} own (joins from unix time {} to {}; `run` activates it), {} in all",
+            warming.amount,
+            warming.until,
+            warming.until + ACTIVATION_WINDOW_SECONDS,
+            provider.warming
         );
         let pool = &provider.pool;
         match pool.pending_commission_bps {

@@ -31,6 +31,10 @@ pub const MAX_MONTE_CARLO_SAMPLES_PER_BLOCK: u32 = 1 << 24;
 pub const GPU_MODEL_LEN: usize = 32;
 /// Longest results endpoint URL a provider may publish, bytes.
 pub const MAX_ENDPOINT_LEN: usize = 128;
+/// Seconds after its warm-up ends during which warmed stake may join the active stake; later it must
+/// warm again (or be taken back). So its holder cannot keep warmed stake waiting for a payout worth
+/// joining: when it joins is fixed a whole warm-up ahead, to within this window.
+pub const ACTIVATION_WINDOW_SECONDS: i64 = 600;
 /// Domain separator of work commitments: `sha256(COMMIT_DOMAIN ‖ root ‖ provider ‖ salt)`.
 pub const COMMIT_DOMAIN: &[u8] = b"gpushare:commit:v1";
 /// The incinerator: lamports sent here are burned. A failed throughput challenge's fee goes here, so

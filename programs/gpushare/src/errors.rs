@@ -130,10 +130,14 @@ pub enum GpuShareError {
     ChallengeUnavailable,
     #[msg("account is not the SlotHashes sysvar")]
     WrongSlotHashes,
+    #[msg("only the stake's holder may activate it")]
+    NotStakeHolder,
     #[msg("no stake is warming")]
     NothingWarming,
     #[msg("the stake's warm-up is not over")]
     StillWarming,
+    #[msg("the stake's activation window is over: it warms again when more is staked, or comes back")]
+    ActivationLapsed,
     #[msg("the incinerator account must be the incinerator")]
     WrongIncinerator,
     #[msg("a job whose ties cannot be settled by evidence needs more replicas than its quorum")]

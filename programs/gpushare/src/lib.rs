@@ -81,7 +81,8 @@ pub mod gpushare {
         Delegate::handler(ctx, amount)
     }
 
-    /// Anyone: stake that joined a provider joins its active stake once its warm-up is over.
+    /// The holder: stake that joined a provider joins its active stake within the window after its
+    /// warm-up.
     pub fn activate_stake(ctx: Context<ActivateStake>) -> Result<()> {
         ActivateStake::handler(ctx)
     }

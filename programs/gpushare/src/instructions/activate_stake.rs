@@ -1,8 +1,8 @@
-//! `activate_stake` (anyone): once its warm-up is over, stake that joined a provider — a
-//! delegation's, or without one the provider's own — joins the active stake, backing claims and
-//! earning from then on. Until then it backed nothing and earned nothing, so a payout never
-//! reaches stake that joined after its claim was made, nor what is still vesting of a payout made
-//! before the stake joined.
+//! `activate_stake` (the delegator, or for its own stake the provider): within its activation window
+//! after the warm-up, stake that joined a provider joins the active stake, backing claims and
+//! earning from then on. Until then it backed nothing and earned nothing; its holder alone decides
+//! to join (nobody can push a pending slash onto it), and only within the window, so when it joins
+//! was fixed a whole warm-up ahead and cannot wait for a payout worth joining.
 use anchor_lang::prelude::*;
 
 use crate::errors::GpuShareError;
@@ -11,6 +11,8 @@ use crate::state::{Delegation, Provider};
 
 #[derive(Accounts)]
 pub struct ActivateStake<'info> {
+    /// The delegator, or (with no delegation) the provider's wallet.
+    pub authority: Signer<'info>,
     #[account(mut)]
     pub provider: Box<Account<'info, Provider>>,
     /// The delegation whose stake joins; none for the provider's own.
@@ -19,6 +21,19 @@ pub struct ActivateStake<'info> {
 }
 
 impl ActivateStake<'_> {
+    fn validate(&self) -> Result<()> {
+        let holder = match self.delegation.as_ref() {
+            Some(delegation) => delegation.delegator,
+            None => self.provider.authority,
+        };
+        require!(
+            self.authority.key() == holder,
+            GpuShareError::NotStakeHolder
+        );
+        Ok(())
+    }
+
+    #[access_control(ctx.accounts.validate())]
     pub fn handler(ctx: Context<Self>) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
         let accounts = &mut *ctx.accounts;

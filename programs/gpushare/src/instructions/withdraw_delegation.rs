@@ -52,28 +52,44 @@ pub struct WithdrawDelegation<'info> {
 impl WithdrawDelegation<'_> {
     fn validate(&self) -> Result<()> {
         let delegation = &self.delegation;
-        // A delegation with nothing active and nothing unbonding can still leave (with its rewards);
-        // stake still warming backed nothing and comes back at any time.
+        // Stake still warming backed nothing and comes back at any time, whatever else is unbonding.
+        if delegation.warming.amount > 0 {
+            return Ok(());
+        }
+        // A delegation with nothing active and nothing unbonding can still leave (with its rewards).
         require!(
-            delegation.unbonding_shares > 0
-                || delegation.shares == 0
-                || delegation.warming.amount > 0,
+            delegation.unbonding_shares > 0 || delegation.shares == 0,
             GpuShareError::NothingUnbonding
         );
-        let now = Clock::get()?.unix_timestamp;
         require!(
-            delegation.unbonding_shares == 0 || now >= delegation.unbonding_ends_at,
+            self.unbonding_due()?,
             GpuShareError::UnbondingNotOver
         );
         Ok(())
+    }
+
+    /// Whether the delegation's unbonding stake (if any) may be withdrawn now.
+    fn unbonding_due(&self) -> Result<bool> {
+        let delegation = &self.delegation;
+        Ok(delegation.unbonding_shares == 0
+            || Clock::get()?.unix_timestamp >= delegation.unbonding_ends_at)
     }
 
     #[access_control(ctx.accounts.validate())]
     pub fn handler(ctx: Context<Self>) -> Result<()> {
         let accounts = &mut *ctx.accounts;
         let part = accounts.delegation.unbonding_shares;
-        let unbonded = if part > 0 {
-            accounts.provider.withdraw_unbonding(part, true)?
+        // With stake warming to take back, unbonding stake that may not leave yet waits (the
+        // delegation stays open for it) instead of holding the warming stake too.
+        let warming = accounts.delegation.warming.amount > 0;
+        let withdrawable = part > 0
+            && accounts.unbonding_due()?
+            && (!warming || accounts.provider.can_withdraw_unbonding(part)?);
+        let unbonded = if withdrawable {
+            let tokens = accounts.provider.withdraw_unbonding(part, true)?;
+            accounts.delegation.unbonding_shares = 0;
+            accounts.delegation.unbonding_ends_at = 0;
+            tokens
         } else {
             0
         };
@@ -81,8 +97,6 @@ impl WithdrawDelegation<'_> {
             + accounts
                 .provider
                 .take_back_warming(&mut accounts.delegation.warming);
-        accounts.delegation.unbonding_shares = 0;
-        accounts.delegation.unbonding_ends_at = 0;
         accounts.provider.with_signer(|signer| {
             token::transfer(
                 &accounts.token_program,
@@ -94,7 +108,8 @@ impl WithdrawDelegation<'_> {
                 amount,
             )
         })?;
-        let closing = accounts.delegation.shares == 0;
+        let closing =
+            accounts.delegation.shares == 0 && accounts.delegation.unbonding_shares == 0;
         if closing {
             pay_rewards(
                 &accounts.token_program,

@@ -2,7 +2,7 @@
 //! claims, hardware profile and track record.
 use anchor_lang::prelude::*;
 
-use crate::constants::{GPU_MODEL_LEN, MAX_ENDPOINT_LEN};
+use crate::constants::{ACTIVATION_WINDOW_SECONDS, GPU_MODEL_LEN, MAX_ENDPOINT_LEN};
 use crate::errors::GpuShareError;
 use crate::seeds;
 use crate::state::{
@@ -55,8 +55,15 @@ impl ProvenHardware {
 )]
 pub struct Warming {
     pub amount: u64,
-    /// When it may join (`activate_stake`).
+    /// When it may join (`activate_stake`), for `ACTIVATION_WINDOW_SECONDS`.
     pub until: i64,
+}
+
+impl Warming {
+    /// Whether it may join the active stake at `now`: its warm-up over, its activation window not.
+    pub fn may_join(&self, now: i64) -> bool {
+        (self.until..=self.until.saturating_add(ACTIVATION_WINDOW_SECONDS)).contains(&now)
+    }
 }
 
 /// A registered provider: PDA `[PROVIDER, network, authority]`.
@@ -168,6 +175,13 @@ impl Provider {
         Ok(())
     }
 
+    /// Whether `part` unbonding shares could be withdrawn now (`withdraw_unbonding` would not be
+    /// refused for the open claims' backing).
+    pub fn can_withdraw_unbonding(&self, part: u128) -> Result<bool> {
+        let tokens = tokens_for(part, self.unbonding, self.pool.unbonding_shares)?;
+        Ok(self.check_can_withdraw(tokens).is_ok())
+    }
+
     /// Refuses a provider that is leaving (its own stake unbonding) or whose own stake is below
     /// the network's minimum: such a provider takes no new work.
     pub fn check_active(&self, params: &NetworkParams) -> Result<()> {
@@ -256,7 +270,9 @@ impl Provider {
         if warmup <= 0 {
             return self.join(amount, delegated, now);
         }
-        let minted = if warming.amount > 0 && now >= warming.until {
+        // Stake that warmed joins now if it still may; stake whose window lapsed warms again with
+        // the new amount.
+        let minted = if warming.amount > 0 && warming.may_join(now) {
             self.activate(warming, delegated, now)?
         } else {
             0
@@ -274,10 +290,11 @@ impl Provider {
     }
 
     /// Joins a holder's warmed stake to the active stake at `now`; returns the shares minted.
-    /// Refused while nothing is warming or the warm-up is not over.
+    /// Refused while nothing is warming, the warm-up is not over, or its activation window lapsed.
     pub fn activate(&mut self, warming: &mut Warming, delegated: bool, now: i64) -> Result<u128> {
         require!(warming.amount > 0, GpuShareError::NothingWarming);
         require!(now >= warming.until, GpuShareError::StillWarming);
+        require!(warming.may_join(now), GpuShareError::ActivationLapsed);
         let amount = core::mem::take(&mut warming.amount);
         self.warming -= amount;
         self.join(amount, delegated, now)

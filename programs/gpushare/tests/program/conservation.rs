@@ -411,9 +411,10 @@ impl Model {
                 provider,
                 delegator,
             } => {
+                let p = &self.providers[provider];
                 let d = delegator.map(|d| &self.delegators[d]);
-                let ix = self.env.activate_ix(&self.providers[provider], d);
-                (ix, None, Effect::Nothing)
+                let ix = self.env.activate_ix(p, d);
+                (ix, signer(d.unwrap_or(&p.wallet)), Effect::Nothing)
             }
             Op::Delegate {
                 delegator,

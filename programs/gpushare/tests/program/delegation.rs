@@ -604,10 +604,11 @@ fn a_delegation_made_right_after_a_payout_takes_none_of_what_is_still_vesting() 
         "the new stake backs nothing yet"
     );
     let early = env.activate_ix(&p, Some(&sniper));
-    env.assert_refused(&[early], &[], code(GpuShareError::StillWarming));
+    env.assert_refused(&[early], &[&sniper.key], code(GpuShareError::StillWarming));
     env.warp(VESTING);
     let activate = env.activate_ix(&p, Some(&sniper));
-    env.send(&[activate], &[]).expect("anyone activates it once warm");
+    env.send(&[activate], &[&sniper.key])
+        .expect("it joins once warm");
     let claim = env.claim_rewards_ix(&sniper, &p);
     env.assert_refused(&[claim], &[&sniper.key], code(GpuShareError::NothingToClaim));
     let (steady_got, provider_got) = claim_all(&mut env, &p, &steady);
@@ -625,13 +626,43 @@ fn a_provider_staking_right_after_its_payout_takes_nothing_from_its_delegators()
     env.send(&[stake], &[&p.wallet.key]).expect("add stake");
     env.warp(VESTING);
     let activate = env.activate_ix(&p, None);
-    env.send(&[activate], &[]).expect("its own stake joins");
+    env.send(&[activate], &[&p.wallet.key])
+        .expect("its own stake joins");
     let (steady_got, provider_got) = claim_all(&mut env, &p, &steady);
     assert!(steady_got.abs_diff(675_000) <= 1, "{steady_got}");
     assert!(provider_got.abs_diff(225_000) <= 1, "{provider_got}");
     assert_eq!(
         env.fetch::<Provider>(&p.provider).stake,
         STAKE + DELEGATED + 10 * DELEGATED
+    );
+}
+
+/// A warmed delegation joins only when its delegator says so, and only within the window after its
+/// warm-up: nobody can join someone else's stake to push a pending slash onto it, and nobody can keep
+/// warmed stake waiting for a payout worth joining — after the window it must warm again.
+#[test]
+fn warmed_stake_joins_only_by_its_holder_and_only_within_its_window() {
+    let (mut env, p, _, _, _) = warming_world();
+    let (d, stranger) = (env.wallet(WALLET_TOKENS), env.wallet(WALLET_TOKENS));
+    let delegate = env.delegate_ix(&d, &p, DELEGATED);
+    env.send(&[delegate], &[&d.key]).expect("delegate");
+    env.warp(VESTING);
+    let mut pushed = env.activate_ix(&p, Some(&d));
+    pushed.accounts[0].pubkey = stranger.pubkey();
+    env.assert_refused(&[pushed], &[&stranger.key], code(GpuShareError::NotStakeHolder));
+    env.warp(gpushare::constants::ACTIVATION_WINDOW_SECONDS + 1);
+    let late = env.activate_ix(&p, Some(&d));
+    env.assert_refused(&[late.clone()], &[&d.key], code(GpuShareError::ActivationLapsed));
+    // More stake starts the whole of it warming again; it joins a warm-up later.
+    let more = env.delegate_ix(&d, &p, DELEGATED);
+    env.send(&[more], &[&d.key]).expect("delegate more");
+    env.assert_refused(&[late.clone()], &[&d.key], code(GpuShareError::StillWarming));
+    env.warp(VESTING);
+    env.send(&[late], &[&d.key]).expect("joins in its new window");
+    assert_eq!(
+        env.delegation(&d, &p).unwrap().shares,
+        u128::from(2 * DELEGATED),
+        "shares at the unslashed price"
     );
 }
 
@@ -655,6 +686,36 @@ fn warming_stake_backs_nothing_is_slashed_for_nothing_and_leaves_at_once() {
     assert_eq!(env.balance(&d.token) - tokens, DELEGATED);
     assert!(env.delegation(&d, &p).is_none(), "nothing left: closed");
     assert_eq!(env.fetch::<Provider>(&p.provider).warming, 0);
+}
+
+/// Warming stake comes back even while the same delegation's unbonding stake must stay (its period
+/// not over, or the provider's open claims still need it); the delegation stays open for that and
+/// closes when it leaves.
+#[test]
+fn warming_stake_comes_back_while_unbonding_stake_must_stay() {
+    let (mut env, p, steady, _, _) = warming_world();
+    let client = env.wallet(WALLET_TOKENS);
+    // 12 claims stand for 3,000,000: once the delegator leaves, its unbonding stake must stay.
+    let job = env.job(&client, 12, 2, 2, PRICE);
+    for shard in 0..12 {
+        env.claim(&p, &job, shard, 0);
+    }
+    let leave = env.undelegate_ix(&steady, &p, DELEGATED);
+    env.send(&[leave], &[&steady.key]).expect("undelegate");
+    for wait in [0, default_params().unbonding_period] {
+        let more = env.delegate_ix(&steady, &p, DELEGATED);
+        env.send(&[more], &[&steady.key]).expect("delegate again, warming");
+        env.warp(wait);
+        let tokens = env.balance(&steady.token);
+        let withdraw = env.withdraw_delegation_ix(&steady, &p);
+        env.send(&[withdraw], &[&steady.key])
+            .expect("the warming stake comes back");
+        assert_eq!(env.balance(&steady.token) - tokens, DELEGATED);
+        let left = env
+            .delegation(&steady, &p)
+            .expect("still open for its unbonding stake");
+        assert_eq!(left.unbonding_shares, u128::from(DELEGATED));
+    }
 }
 
 /// What `steady` and `p`'s own stake claim now.

@@ -595,7 +595,8 @@ impl Env {
         client_ix::withdraw_delegation(&delegator.holder(), &self.keys(), &p.wallet.pubkey())
     }
 
-    /// Joins `delegator`'s warmed stake behind `p` (or, with none, `p`'s own) to the active stake.
+    /// Joins `delegator`'s warmed stake behind `p` (or, with none, `p`'s own) to the active stake;
+    /// signed by that holder.
     pub fn activate_ix(&self, p: &ProviderHandle, delegator: Option<&Wallet>) -> Instruction {
         let delegator = delegator.map(Wallet::pubkey);
         client_ix::activate_stake(&self.keys(), &p.wallet.pubkey(), delegator.as_ref())
