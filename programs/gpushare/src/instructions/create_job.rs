@@ -117,6 +117,7 @@ impl CreateJob<'_> {
     pub fn handler(ctx: Context<Self>, args: CreateJobArgs) -> Result<()> {
         let accounts = &mut *ctx.accounts;
         let params = accounts.network.params;
+        let ties_by_evidence = args.settles_ties_by_evidence();
         accounts.job.set_inner(Job {
             client: accounts.client.key(),
             network: accounts.network.key(),
@@ -128,6 +129,7 @@ impl CreateJob<'_> {
             mode: args.mode,
             price: args.price,
             fee_per_slot: Job::fee_for(args.price, &params),
+            ties_by_evidence,
             stake_per_claim: params.stake_per_claim,
             fraud_slash_bps: params.fraud_slash_bps,
             miss_slash_bps: params.miss_slash_bps,

@@ -156,22 +156,6 @@ impl VerificationMode {
 /// Samples each replica of a seeded quorum job proves when its shard reaches no quorum.
 pub const DISPUTE_SAMPLES: u8 = 16;
 
-/// Whether a job of this kernel, input, mode and shard count settles ties by evidence (see
-/// [`Job::settles_ties_by_evidence`]).
-pub fn settles_ties_by_evidence(
-    kernel: &KernelSpec,
-    input: &JobInput,
-    mode: &VerificationMode,
-    shards: u16,
-) -> bool {
-    let kernel = kernel.to_core();
-    matches!(mode, VerificationMode::Quorum { .. })
-        && input.seed().is_some()
-        && gpushare_core::spot_check::leaf_fits_budget(&kernel)
-        && gpushare_core::spot_check::check_spot_check(&kernel, u32::from(shards), DISPUTE_SAMPLES)
-            .is_ok()
-}
-
 /// Seconds a shard needs once its replicas committed (see [`Job::settling_seconds`]).
 pub fn settling_seconds(reveal_window: i64, disputes: bool) -> i64 {
     let windows = if disputes { 2 } else { 1 };
@@ -179,9 +163,20 @@ pub fn settling_seconds(reveal_window: i64, disputes: bool) -> i64 {
 }
 
 impl CreateJobArgs {
-    /// Whether the job will settle ties by evidence (see [`Job::settles_ties_by_evidence`]).
+    /// Whether the job will settle ties by evidence: a quorum job on a seeded input whose leaves
+    /// the program can recompute, prove in a transaction and not be guessed at [`DISPUTE_SAMPLES`]
+    /// samples. Other quorum jobs refund a shard without quorum. `create_job` records it in the job.
     pub fn settles_ties_by_evidence(&self) -> bool {
-        settles_ties_by_evidence(&self.kernel, &self.input, &self.mode, self.shards)
+        let kernel = self.kernel.to_core();
+        matches!(self.mode, VerificationMode::Quorum { .. })
+            && self.input.seed().is_some()
+            && gpushare_core::spot_check::leaf_fits_budget(&kernel)
+            && gpushare_core::spot_check::check_spot_check(
+                &kernel,
+                u32::from(self.shards),
+                DISPUTE_SAMPLES,
+            )
+            .is_ok()
     }
 
     /// The shortest lifetime the job may have: a claim, and when other replicas must follow it a
@@ -243,6 +238,9 @@ pub struct Job {
     pub price: u64,
     /// Protocol fee per paid shard-replica, fixed at creation.
     pub fee_per_slot: u64,
+    /// Whether a shard without quorum is disputed and settled by recomputing sampled leaves
+    /// (`CreateJobArgs::settles_ties_by_evidence`, fixed at creation), or refunded.
+    pub ties_by_evidence: bool,
     /// Stake that backs one claim, copied from the network at creation: a slash takes its share of
     /// this much from everyone staked behind the provider, never of everything staked.
     pub stake_per_claim: u64,
@@ -332,17 +330,10 @@ impl Job {
         now >= self.expires_at
     }
 
-    /// Whether ties of this job are settled by evidence: a quorum job on a seeded input whose
-    /// leaves the program can recompute, prove in a transaction and not be guessed at
-    /// [`DISPUTE_SAMPLES`] samples. Other quorum jobs refund a shard without quorum.
-    pub fn settles_ties_by_evidence(&self) -> bool {
-        settles_ties_by_evidence(&self.kernel, &self.input, &self.mode, self.shards)
-    }
-
     /// Seconds a shard needs once all its replicas committed: the reveal window, and a dispute as
     /// long again where ties are settled by evidence.
     pub fn settling_seconds(&self) -> i64 {
-        settling_seconds(self.reveal_window, self.settles_ties_by_evidence())
+        settling_seconds(self.reveal_window, self.ties_by_evidence)
     }
 
     /// Refuses a slot whose commit deadline leaves no time to settle its shard before the job
@@ -415,17 +406,12 @@ impl Job {
     /// committing, closes the slots nobody filled in time.
     pub fn resolve_shard(&self, shard: &mut Shard, now: i64, slot: u64) -> Resolution {
         if shard.phase == ShardPhase::Committing {
-            let before = shard.closed_mask;
-            let deadline = shard.close_unfilled(now, self.reveal_window);
-            return Resolution::Unfilled {
-                closed_mask: shard.closed_mask & !before,
-                deadline,
-            };
+            return shard.close_unfilled(now, self.reveal_window);
         }
         match self.mode {
             VerificationMode::Quorum { q } if shard.dispute_slot().is_none() => {
                 let dispute = self
-                    .settles_ties_by_evidence()
+                    .ties_by_evidence
                     .then(|| (now.saturating_add(self.reveal_window), slot));
                 shard.resolve(q, dispute)
             }

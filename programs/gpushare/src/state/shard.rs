@@ -210,12 +210,16 @@ impl Shard {
     }
 
     /// Closes the free slots and opens the reveal window, until `now + reveal_window`, for the
-    /// replicas that committed; returns its deadline.
-    pub fn close_unfilled(&mut self, now: i64, reveal_window: i64) -> i64 {
-        self.closed_mask |= self.open_mask() & !self.committed_mask;
+    /// replicas that committed; returns what it closed and the window's deadline.
+    pub fn close_unfilled(&mut self, now: i64, reveal_window: i64) -> Resolution {
+        let closed_mask = self.open_mask() & !self.committed_mask;
+        self.closed_mask |= closed_mask;
         let deadline = now.saturating_add(reveal_window);
         self.phase = ShardPhase::Revealing { deadline };
-        deadline
+        Resolution::Unfilled {
+            closed_mask,
+            deadline,
+        }
     }
 
     /// Records a commit; the last one of the open slots starts the reveal window.
