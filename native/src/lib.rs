@@ -1,9 +1,12 @@
-//! Runs the gpushare program, compiled for the host, as a builtin inside real agave runtimes.
+//! Runs the gpushare program, compiled for the host, as a builtin inside real agave runtimes, and
+//! says which build ([`ProgramBuild`]: that builtin or the SBPF bytecode) a runtime should host.
 //!
 //! Anchor reaches CPIs, sysvars and logs through the syscall stubs of `solana-sysvar` 3.x, while
 //! program-test installs its runtime-backed stubs into `solana-sysvar` 4.x. [`install`] bridges the
 //! two, and [`builtin`] wraps the program's entrypoint so that `sol_log_data` (Anchor events)
 //! reaches the executing transaction's log as `Program data:` lines, as it does on-chain.
+pub mod program_build;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{Arc, Once};
@@ -18,6 +21,8 @@ use solana_program_test::{
     invoke_builtin_function,
 };
 use solana_svm_log_collector::LogCollector;
+
+pub use program_build::{PROGRAM_SO_VAR, ProgramBuild};
 
 /// The program's entrypoint with the free lifetimes the runtime's builtin interface wants.
 fn process(program_id: &Pubkey, accounts: &[AccountInfo], data: &[u8]) -> ProgramResult {

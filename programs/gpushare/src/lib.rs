@@ -2,8 +2,14 @@
 //! staked providers claim (shard, replica) slots, commit to and reveal the Merkle roots of their
 //! outputs, and are paid per verified replica; fraud and missed claims are slashed on evidence.
 #![allow(unexpected_cfgs)]
+#![cfg_attr(target_arch = "bpf", feature(abi_unadjusted, rustc_private), allow(internal_features))]
 
 use anchor_lang::prelude::*;
+// Links the runtime-syscall memcpy/memset/memcmp/memmove (scripts/build-sbf).
+#[cfg(target_arch = "bpf")]
+use solana_compiler_builtins as _;
+#[cfg(target_arch = "bpf")]
+mod sbf_builtins;
 
 pub mod commitment;
 pub mod constants;

@@ -187,9 +187,16 @@ impl Env {
 
     /// A fresh world whose mint belongs to `token_program` (SPL Token or Token-2022).
     pub fn with_token_program(token_program: Pubkey) -> Self {
-        gpushare_native::install();
         let mut svm = LiteSVM::new();
-        svm.add_builtin(gpushare::ID, gpushare_native::builtin());
+        match gpushare_native::ProgramBuild::from_env() {
+            gpushare_native::ProgramBuild::Sbf(path) => svm
+                .add_program_from_file(gpushare::ID, &path)
+                .unwrap_or_else(|e| panic!("load {}: {e}", path.display())),
+            gpushare_native::ProgramBuild::Builtin => {
+                gpushare_native::install();
+                svm.add_builtin(gpushare::ID, gpushare_native::builtin());
+            }
+        }
         let mut clock: Clock = svm.get_sysvar();
         clock.unix_timestamp = START_TIME;
         svm.set_sysvar(&clock);

@@ -1,0 +1,101 @@
+# Patches a copy of Debian's rust-web-src 1.96 std ($SBF_STD_SOURCE = its library/ folder) so that
+# target_os = "solana" (arch bpf) builds, on std's `unsupported` platform layer and no-threads thread-locals.
+# Run by scripts/build-sbf; idempotent. Each change says what the real target needs.
+import os, pathlib
+LIBRARY = pathlib.Path(os.environ['SBF_STD_SOURCE'])
+S = LIBRARY / 'std/src/sys'
+def sub(path, old, new, count=1):
+    p = S / path; t = p.read_text()
+    if new in t: return
+    assert old in t, (path, old)
+    p.write_text(t.replace(old, new, count))
+# MIN_ALIGN: bpf is a 64-bit arch
+sub('alloc/mod.rs', '    target_arch = "x86_64",\n', '    target_arch = "x86_64",\n    target_arch = "bpf",\n')
+# System allocator: null (Solana programs bring their own #[global_allocator])
+sub('alloc/mod.rs', '    target_os = "zkvm" => {', '    target_os = "solana" => {\n        mod solana;\n    }\n    target_os = "zkvm" => {')
+(S / 'alloc/solana.rs').write_text('''use crate::alloc::{GlobalAlloc, Layout, System};
+
+#[stable(feature = "alloc_system_type", since = "1.28.0")]
+unsafe impl GlobalAlloc for System {
+    #[inline]
+    unsafe fn alloc(&self, _layout: Layout) -> *mut u8 {
+        crate::ptr::null_mut()
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, _ptr: *mut u8, _layout: Layout) {}
+}
+''')
+sub('io/error/mod.rs', '        target_os = "zkvm",\n    ) => {\n        mod generic;', '        target_os = "zkvm",\n        target_os = "solana",\n    ) => {\n        mod generic;')
+t = (S/'random/mod.rs').read_text()
+if 'target_os = "solana"' not in t:
+    t = t.replace('        target_os = "xous",\n        target_os = "vexos",\n    ) => {', '        target_os = "xous",\n        target_os = "vexos",\n        target_os = "solana",\n    ) => {', 1)
+    t = t.replace('    target_os = "xous",\n    target_os = "vexos",\n)))]\npub fn hashmap_random_keys', '    target_os = "xous",\n    target_os = "vexos",\n    target_os = "solana",\n)))]\npub fn hashmap_random_keys', 1)
+    (S/'random/mod.rs').write_text(t)
+t = (S/'thread_local/mod.rs').read_text()
+if 'target_os = "solana"' not in t:
+    t = t.replace('        target_os = "vexos",\n    ) => {\n        mod no_threads;', '        target_os = "vexos",\n        target_os = "solana",\n    ) => {\n        mod no_threads;', 1)
+    t = t.replace('            target_os = "vexos",\n        ) => {\n            pub(crate) fn enable()', '            target_os = "vexos",\n            target_os = "solana",\n        ) => {\n            pub(crate) fn enable()', 1)
+    (S/'thread_local/mod.rs').write_text(t)
+# Panics: call the program's `custom_panic` (solana-program-entrypoint defines it for target_os="solana") and
+# the `abort` syscall, as Solana's std fork does; skips std's panic count and hook (writable statics).
+P = LIBRARY / 'std/src/panicking.rs'
+t = P.read_text()
+old = "#[panic_handler]\npub fn panic_handler(info: &core::panic::PanicInfo<'_>) -> ! {\n"
+new = old + '''    #[cfg(target_os = "solana")]
+    {
+        unsafe extern "Rust" {
+            fn custom_panic(info: &core::panic::PanicInfo<'_>);
+        }
+        unsafe extern "C" {
+            fn abort() -> !;
+        }
+        unsafe {
+            custom_panic(info);
+            abort()
+        }
+    }
+'''
+if 'fn custom_panic' not in t:
+    assert old in t
+    P.write_text(t.replace(old, new, 1))
+C = LIBRARY / 'std/src/sys/pal/unsupported/common.rs'
+t = C.read_text()
+old = "pub fn abort_internal() -> ! {\n    core::intrinsics::abort();\n}"
+new = '''pub fn abort_internal() -> ! {
+    #[cfg(target_os = "solana")]
+    {
+        unsafe extern "C" {
+            fn abort() -> !;
+        }
+        unsafe { abort() }
+    }
+    #[cfg(not(target_os = "solana"))]
+    core::intrinsics::abort();
+}'''
+if 'target_os = "solana"' not in t:
+    assert old in t
+    C.write_text(t.replace(old, new, 1))
+# begin_panic / panic_any path: skip the panic count and hook (writable statics) on os=solana.
+P = LIBRARY / 'std/src/panicking.rs'
+t = P.read_text()
+old = "    force_no_backtrace: bool,\n) -> ! {\n    let must_abort = panic_count::increase(true);\n"
+new = "    force_no_backtrace: bool,\n) -> ! {\n    #[cfg(target_os = \"solana\")]\n    {\n        let _ = (payload, location, can_unwind, force_no_backtrace);\n        crate::sys::abort_internal();\n    }\n    let must_abort = panic_count::increase(true);\n"
+if 'let _ = (payload, location, can_unwind, force_no_backtrace);' not in t:
+    assert old in t
+    P.write_text(t.replace(old, new, 1))
+# Writable statics (.bss) SBPF cannot hold: RandomState's per-thread keys, the alloc error hook's flag.
+R = LIBRARY / 'std/src/hash/random.rs'
+t = R.read_text()
+old = "        thread_local!(static KEYS: Cell<(u64, u64)> = {\n"
+new = "        #[cfg(target_os = \"solana\")]\n        {\n            return RandomState { k0: 0x736f6d6570736575, k1: 0x646f72616e646f6d };\n        }\n" + old
+if 'return RandomState { k0: 0x736f6d6570736575' not in t:
+    assert old in t
+    R.write_text(t.replace(old, new, 1))
+A = LIBRARY / 'std/src/alloc.rs'
+t = A.read_text()
+old = "    if cfg!(panic = \"immediate-abort\") {\n        return;\n    }\n\n    // This is the default path taken on OOM"
+new = "    if cfg!(any(panic = \"immediate-abort\", target_os = \"solana\")) {\n        return;\n    }\n\n    // This is the default path taken on OOM"
+if 'target_os = "solana"' not in t:
+    assert old in t
+    A.write_text(t.replace(old, new, 1))
