@@ -5,6 +5,7 @@
 import * as anchor from "@anchor-lang/core";
 import * as fs from "fs";
 import * as path from "path";
+import { BudgetedProvider } from "./compute-budget";
 import { MigrationConfig, migrate } from "./network";
 
 const root = path.join(__dirname, "..");
@@ -13,7 +14,10 @@ function loadIdl(): anchor.Idl {
   return JSON.parse(fs.readFileSync(path.join(root, "target", "idl", "gpushare.json"), "utf8"));
 }
 
-async function deploy(provider: anchor.AnchorProvider, configPath?: string): Promise<void> {
+async function deploy(workspace: anchor.AnchorProvider, configPath?: string): Promise<void> {
+  // Every transaction requests the compute units its instructions may consume (docs/compute-units.md).
+  const programId = new anchor.web3.PublicKey(loadIdl().address);
+  const provider = new BudgetedProvider(workspace.connection, workspace.wallet, workspace.opts, programId);
   anchor.setProvider(provider);
   const file = configPath ?? process.env.GPUSHARE_MIGRATION_CONFIG ?? path.join(root, "migrations", "devnet.json");
   const config: MigrationConfig = JSON.parse(fs.readFileSync(file, "utf8"));

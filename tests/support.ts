@@ -25,17 +25,20 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import type { Gpushare } from "../target/types/gpushare";
+import { BudgetedProvider } from "../migrations/compute-budget";
 
 const idl = JSON.parse(
   fs.readFileSync(path.join(__dirname, "..", "target", "idl", "gpushare.json"), "utf8"),
 );
 
 const fromEnv = anchor.AnchorProvider.env();
-/** The workspace provider, reading and confirming at `confirmed` so reads see every landed write. */
-export const provider = new anchor.AnchorProvider(
+/** The workspace provider, reading and confirming at `confirmed` so reads see every landed write, and
+ * requesting each transaction's compute units as the Rust client does. */
+export const provider = new BudgetedProvider(
   new Connection(fromEnv.connection.rpcEndpoint, "confirmed"),
   fromEnv.wallet,
   { commitment: "confirmed", preflightCommitment: "confirmed" },
+  new PublicKey(idl.address),
 );
 anchor.setProvider(provider);
 export const program = new Program<Gpushare>(idl, provider);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use gpushare::state::{Assignment, CreateJobArgs, Job, Provider, Shard};
-use gpushare_client::chain::{Chain, ComputeUnits, FeePolicy, RetryPolicy};
+use gpushare_client::chain::{Chain, FeePolicy, RetryPolicy};
 use gpushare_client::ix::{self, Holder, NetworkKeys, Slot};
 use gpushare_client::{filters, pda};
 use solana_keypair::Keypair;
@@ -195,13 +195,13 @@ impl ClientSession {
         }
         if let Err(error) = self
             .chain
-            .send(&together, &[], ComputeUnits::Standard)
+            .send(&together, &[])
             .await
         {
             tracing::debug!(%error, "closing the last shards with the job was refused; one by one");
             self.send_or_close_one_by_one(last).await;
             self.chain
-                .send(&close_job, &[], ComputeUnits::Standard)
+                .send(&close_job, &[])
                 .await?;
         }
         Ok(())
@@ -212,7 +212,7 @@ impl ClientSession {
     async fn send_or_close_one_by_one(&self, closes: &[Instruction]) {
         if self
             .chain
-            .send(closes, &[], ComputeUnits::Standard)
+            .send(closes, &[])
             .await
             .is_ok()
         {

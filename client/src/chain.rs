@@ -33,9 +33,11 @@ use solana_signer::Signer;
 use solana_transaction::Transaction;
 use solana_transaction_error::TransactionError;
 
+use crate::compute_budget;
 use crate::errors;
 use crate::ix::NetworkKeys;
 use crate::pda;
+use crate::priority_fee::{self, PriorityFee};
 
 /// An Anchor event from the base64 of a `Program data:` log line, if it is an `E`.
 fn decode_event<E: anchor_lang::Event + anchor_lang::AnchorDeserialize>(data: &str) -> Option<E> {
@@ -189,26 +191,8 @@ impl Default for RetryPolicy {
 /// Fees attached to every transaction.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FeePolicy {
-    /// Priority fee in micro-lamports per compute unit (0: none).
-    pub priority_micro_lamports: u64,
-}
-
-/// Compute-unit limits by instruction weight; proofs recompute leaves on chain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ComputeUnits {
-    /// Account bookkeeping and token transfers.
-    Standard,
-    /// Spot-check proofs (leaf recomputation and Merkle paths).
-    Proof,
-}
-
-impl ComputeUnits {
-    fn limit(self) -> u32 {
-        match self {
-            ComputeUnits::Standard => 200_000,
-            ComputeUnits::Proof => 1_400_000,
-        }
-    }
+    /// The compute-unit price offered.
+    pub priority: PriorityFee,
 }
 
 /// How often a pending transaction's status is read, and how often (in status reads) it is re-sent
@@ -609,7 +593,7 @@ impl Chain {
 
     /// Sends one ordinary instruction signed by the payer (see [`Chain::send`]).
     pub async fn submit(&self, instruction: Instruction) -> Result<Signature, ChainError> {
-        self.send(&[instruction], &[], ComputeUnits::Standard).await
+        self.send(&[instruction], &[]).await
     }
 
     /// Sends `instructions` signed by the payer and `signers`, waits for confirmation, and returns
@@ -618,9 +602,8 @@ impl Chain {
         &self,
         instructions: &[Instruction],
         signers: &[&Keypair],
-        units: ComputeUnits,
     ) -> Result<Signature, ChainError> {
-        let all = self.with_budget(instructions, units);
+        let all = self.with_budget(instructions).await?;
         let bytes = self.transaction_bytes(&all);
         if bytes > PACKET_BYTES {
             return Err(ChainError::TooLarge(bytes));
@@ -651,18 +634,45 @@ impl Chain {
         })
     }
 
-    /// `instructions` after the compute budget (and priority fee) instructions `send` puts first.
-    fn with_budget(&self, instructions: &[Instruction], units: ComputeUnits) -> Vec<Instruction> {
+    /// `instructions` after the compute budget (and priority fee) instructions `send` puts first: the
+    /// limit is what the instructions may consume at their measured worst case, with a margin.
+    async fn with_budget(&self, instructions: &[Instruction]) -> Result<Vec<Instruction>, ChainError> {
         let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(
-            units.limit(),
+            compute_budget::transaction_limit(instructions),
         )];
-        if self.fees.priority_micro_lamports > 0 {
-            all.push(ComputeBudgetInstruction::set_compute_unit_price(
-                self.fees.priority_micro_lamports,
-            ));
+        let price = self.compute_unit_price(instructions).await?;
+        if price > 0 {
+            all.push(ComputeBudgetInstruction::set_compute_unit_price(price));
         }
         all.extend_from_slice(instructions);
-        all
+        Ok(all)
+    }
+
+    /// The micro-lamports per compute unit [`FeePolicy::priority`] offers for `instructions`.
+    async fn compute_unit_price(&self, instructions: &[Instruction]) -> Result<u64, ChainError> {
+        match self.fees.priority {
+            PriorityFee::Fixed(price) => Ok(price),
+            PriorityFee::Recent {
+                percentile,
+                max_micro_lamports,
+            } => {
+                let mut writable: Vec<Pubkey> = instructions
+                    .iter()
+                    .flat_map(|i| i.accounts.iter().filter(|m| m.is_writable).map(|m| m.pubkey))
+                    .collect();
+                writable.sort_unstable();
+                writable.dedup();
+                // The RPC takes at most 128 accounts.
+                writable.truncate(128);
+                let recent = self
+                    .with_retry("getRecentPrioritizationFees", || {
+                        self.rpc.get_recent_prioritization_fees(&writable)
+                    })
+                    .await?;
+                let mut fees: Vec<u64> = recent.iter().map(|f| f.prioritization_fee).collect();
+                Ok(priority_fee::percentile_of(&mut fees, percentile, max_micro_lamports))
+            }
+        }
     }
 
     /// The serialized size of a signed transaction carrying exactly `all`.

@@ -1,5 +1,6 @@
-//! A real agave test validator on 127.0.0.1 hosting the gpushare program natively as a builtin at its
-//! declared program id, with JSON-RPC, websockets and transaction history — for the `gpushare-localnet`
+//! A real agave test validator on 127.0.0.1 hosting the gpushare program at its declared program id — the
+//! SBPF bytecode deployed through the upgradeable loader when `GPUSHARE_PROGRAM_SO` names it, else the
+//! host build as a builtin — with JSON-RPC, websockets and transaction history — for the `gpushare-localnet`
 //! binary, the demo and the end-to-end tests. [`network`] creates a token and a gpushare network on it.
 pub mod network;
 
@@ -10,7 +11,7 @@ use std::time::Duration;
 use solana_keypair::Keypair;
 use solana_program_runtime::program_cache_entry::ProgramCacheEntry;
 use solana_signer::Signer;
-use solana_test_validator::{TestValidator, TestValidatorGenesis};
+use solana_test_validator::{TestValidator, TestValidatorGenesis, UpgradeableProgramInfo};
 
 /// Why the localnet could not start.
 #[derive(Debug, thiserror::Error)]
@@ -23,12 +24,14 @@ pub enum LocalnetError {
     Builtin,
 }
 
-/// A running validator with the gpushare builtin; stops when dropped (its temporary ledger too).
+/// A running validator with the gpushare program; stops when dropped (its temporary ledger too).
 pub struct Localnet {
     pub validator: TestValidator,
     /// Holds the genesis supply of SOL.
     pub payer: Keypair,
     pub ledger: PathBuf,
+    /// The program build it hosts.
+    pub build: gpushare_native::ProgramBuild,
     _temporary: Option<tempfile::TempDir>,
 }
 
@@ -36,7 +39,6 @@ impl Localnet {
     /// Starts a validator with JSON-RPC on `rpc_port` (0: any free port; pubsub on the next one) and
     /// its ledger in `ledger`, or a temporary directory removed on drop.
     pub fn start(rpc_port: u16, ledger: Option<&Path>) -> Result<Self, LocalnetError> {
-        gpushare_native::install();
         let temporary = match ledger {
             Some(_) => None,
             None => Some(
@@ -65,14 +67,28 @@ impl Localnet {
             },
         );
         let payer = Keypair::new();
+        let build = gpushare_native::ProgramBuild::from_env();
+        if let gpushare_native::ProgramBuild::Sbf(program_path) = &build {
+            genesis.add_upgradeable_programs_with_path(&[UpgradeableProgramInfo {
+                program_id: gpushare::ID,
+                loader: solana_sdk_ids::bpf_loader_upgradeable::id(),
+                upgrade_authority: payer.pubkey(),
+                program_path: program_path.clone(),
+            }]);
+        } else {
+            gpushare_native::install();
+        }
         let validator = genesis
             .start_with_mint_address(payer.pubkey(), solana_net_utils::SocketAddrSpace::new(true))
             .map_err(|e| LocalnetError::Validator(e.to_string()))?;
-        add_builtin(&validator)?;
+        if build == gpushare_native::ProgramBuild::Builtin {
+            add_builtin(&validator)?;
+        }
         Ok(Self {
             validator,
             payer,
             ledger,
+            build,
             _temporary: temporary,
         })
     }

@@ -1,6 +1,7 @@
 //! `gpushare-localnet`: a real agave test validator with JSON-RPC and websockets on 127.0.0.1 that hosts
-//! the gpushare program natively as a builtin at its declared program id. Optionally creates the
-//! network's mint and initializes the network. Prints one `READY` line, stops cleanly on SIGINT/SIGTERM.
+//! the gpushare program at its declared program id: the SBPF build `GPUSHARE_PROGRAM_SO` names, or the
+//! host build as a builtin. Optionally creates the network's mint and initializes the network. Prints one
+//! `READY` line (`build=sbf` or `build=builtin` among its fields), stops cleanly on SIGINT/SIGTERM.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -66,12 +67,16 @@ fn run(options: Options) -> Result<(), LocalnetError> {
     write_keypair(payer, &keypair_path).map_err(LocalnetError::Keypair)?;
 
     let mut ready = format!(
-        "READY rpc={} ws={} payer={} keypair={} program={}",
+        "READY rpc={} ws={} payer={} keypair={} program={} build={}",
         validator.rpc_url(),
         validator.rpc_pubsub_url(),
         payer.pubkey(),
         keypair_path.display(),
         gpushare::ID,
+        match localnet.build {
+            gpushare_native::ProgramBuild::Sbf(_) => "sbf",
+            gpushare_native::ProgramBuild::Builtin => "builtin",
+        },
     );
     if options.init_network {
         let created = network::initialize(&validator.get_rpc_client(), payer, options.token_2022)?;

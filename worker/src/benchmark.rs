@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anchor_lang::prelude::{Pubkey, borsh};
 use gpushare::instructions::BenchmarkProof;
 use gpushare::state::{Benchmark, Provider};
-use gpushare_client::chain::{Chain, ComputeUnits};
+use gpushare_client::chain::Chain;
 use gpushare_client::{ix, pda};
 use gpushare_core::benchmark::{BenchmarkSize, SAMPLES, unit_seed};
 use gpushare_core::merkle::{Hash, MerkleTree};
@@ -291,7 +291,7 @@ impl Challenger {
         };
         let sends = transactions.into_iter().map(|steps| {
             let prove = ix::prove_benchmark(&self.me.wallet.pubkey(), &self.me.net.network, steps);
-            async move { self.chain.send(&[prove], &[], ComputeUnits::Proof).await }
+            async move { self.chain.send(&[prove], &[]).await }
         });
         futures::future::try_join_all(sends).await?;
         Ok(())

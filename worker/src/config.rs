@@ -10,6 +10,8 @@ use clap::Args;
 use serde::Deserialize;
 use solana_keypair::Keypair;
 
+use gpushare_client::priority_fee::PriorityFee;
+
 use crate::backend::{BackendChoice, BackendOptions};
 use crate::budget::{Budgets, default_disk_budget, default_memory_budget};
 use crate::devices::Devices;
@@ -66,9 +68,11 @@ pub struct ConfigArgs {
     /// [default: none published].
     #[arg(long, env = "GPUSHARE_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
-    /// Priority fee, micro-lamports per compute unit [default: 0].
+    /// Priority fee per compute unit: micro-lamports, or `recent[:<percentile>[:<max>]]` for a
+    /// percentile (default 75) of what transactions on the same accounts recently paid, at most
+    /// `max` micro-lamports (default 50,000) [default: 0].
     #[arg(long, env = "GPUSHARE_PRIORITY_FEE", global = true)]
-    pub priority_fee: Option<u64>,
+    pub priority_fee: Option<PriorityFee>,
     /// Largest data input downloaded, bytes [default: 1 GiB].
     #[arg(long, env = "GPUSHARE_MAX_INPUT_BYTES", global = true)]
     pub max_input_bytes: Option<u64>,
@@ -142,7 +146,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub metrics_addr: SocketAddr,
     pub public_url: Option<String>,
-    pub priority_fee: u64,
+    pub priority_fee: PriorityFee,
     pub inputs: InputPolicy,
     /// Memory and disk the held slots may use, shared equally among `concurrent_jobs`.
     pub budgets: Budgets,
@@ -311,7 +315,7 @@ impl Config {
                 .or(file.metrics_addr)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9464))),
             public_url: args.public_url.clone().or(file.public_url),
-            priority_fee: args.priority_fee.or(file.priority_fee).unwrap_or(0),
+            priority_fee: args.priority_fee.or(file.priority_fee).unwrap_or_default(),
             inputs: InputPolicy {
                 dirs: args
                     .input_dirs

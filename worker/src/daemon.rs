@@ -19,7 +19,7 @@ use gpushare::commitment::work_commitment;
 use gpushare::state::{
     Assignment, Job, JobInput, KernelSpec, Provider, Resolution, Shard, ShardPhase, Verdict,
 };
-use gpushare_client::chain::{Chain, ChainError, ComputeUnits};
+use gpushare_client::chain::{Chain, ChainError};
 use gpushare_client::ix::{self, Holder, NetworkKeys, Slot};
 use gpushare_client::pda;
 use gpushare_core::kernels::job_seed;
@@ -709,7 +709,7 @@ impl Worker {
         );
         if verdict != Verdict::Pending {
             return self
-                .settle(&at, Vec::new(), ComputeUnits::Standard, verdict)
+                .settle(&at, Vec::new(), verdict)
                 .await;
         }
         match (assignment.commitment, assignment.root) {
@@ -883,7 +883,7 @@ impl Worker {
             ..*at
         };
         let sent = self
-            .send_then_settle(&revealed_at, steps, ComputeUnits::Standard)
+            .send_then_settle(&revealed_at, steps)
             .await;
         match sent {
             Ok(_) => {
@@ -940,7 +940,7 @@ impl Worker {
         let last = batches.pop();
         let earlier = batches.into_iter().map(|batch| {
             let prove = ix::prove(&self.me.wallet.pubkey(), slot, batch);
-            async move { self.chain.send(&[prove], &[], ComputeUnits::Proof).await }
+            async move { self.chain.send(&[prove], &[]).await }
         });
         futures::future::try_join_all(earlier).await?;
         if let Some(batch) = last {
@@ -951,7 +951,7 @@ impl Worker {
                 ..*at
             };
             let prove = ix::prove(&self.me.wallet.pubkey(), slot, batch);
-            self.send_then_settle(&proven_at, vec![prove], ComputeUnits::Proof)
+            self.send_then_settle(&proven_at, vec![prove])
                 .await?;
         }
         self.metrics
@@ -970,7 +970,7 @@ impl Worker {
             return Ok(());
         }
         let fix = ix::fix_challenge(&at.slot);
-        match self.chain.send(&[fix], &[], ComputeUnits::Standard).await {
+        match self.chain.send(&[fix], &[]).await {
             Ok(_) => {
                 tracing::info!(job = %at.slot.job, shard = at.slot.shard_index, replica = at.slot.replica, "dispute challenge fixed");
                 Ok(self.index.refresh(&self.chain, &at.key).await?)
@@ -988,7 +988,7 @@ impl Worker {
     async fn settle_shard(&self, at: &SlotStep<'_>) -> Result<(), WorkerError> {
         let slot = &at.slot;
         let alone = match self
-            .send_then_settle(at, Vec::new(), ComputeUnits::Standard)
+            .send_then_settle(at, Vec::new())
             .await
         {
             Ok(true) => return Ok(()),
@@ -1018,13 +1018,12 @@ impl Worker {
         &self,
         at: &SlotStep<'_>,
         steps: Vec<Instruction>,
-        units: ComputeUnits,
     ) -> Result<bool, WorkerError> {
         let ready = at.job.check_ready_to_settle(at.shard, at.round.now).is_ok();
         if let Some(verdict) = ready.then(|| verdict_once_settled(at)).flatten() {
             let mut all = steps.clone();
             all.push(ix::settle_shard(&at.slot.job, at.slot.shard_index));
-            match self.settle(at, all, units, verdict).await {
+            match self.settle(at, all, verdict).await {
                 Ok(()) => return Ok(true),
                 Err(WorkerError::Chain(
                     error @ (ChainError::Refused { .. }
@@ -1037,7 +1036,7 @@ impl Worker {
             }
         }
         if !steps.is_empty() {
-            self.chain.send(&steps, &[], units).await?;
+            self.chain.send(&steps, &[]).await?;
         }
         Ok(false)
     }
@@ -1048,7 +1047,6 @@ impl Worker {
         &self,
         at: &SlotStep<'_>,
         mut before: Vec<Instruction>,
-        units: ComputeUnits,
         verdict: Verdict,
     ) -> Result<(), WorkerError> {
         let slot = &at.slot;
@@ -1057,7 +1055,7 @@ impl Worker {
             return Ok(());
         };
         before.push(outcome);
-        self.chain.send(&before, &[], units).await?;
+        self.chain.send(&before, &[]).await?;
         self.store.remove_slot(&at.key)?;
         self.index.lock().forget(at.key, at.round.slot);
         self.metrics
@@ -1198,7 +1196,7 @@ impl Worker {
             // waits for it there.
             None => self.hand_over(key, computation),
         }
-        if let Err(error) = self.chain.send(&claim, &[], ComputeUnits::Standard).await {
+        if let Err(error) = self.chain.send(&claim, &[]).await {
             self.forget_failed_claim(&key, slot).await?;
             return Err(error.into());
         }

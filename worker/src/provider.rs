@@ -34,7 +34,7 @@ impl Session {
     pub async fn open(config: &Config) -> Result<Self, WorkerError> {
         let wallet = config.wallet()?;
         let fees = FeePolicy {
-            priority_micro_lamports: config.priority_fee,
+            priority: config.priority_fee,
         };
         let chain = Arc::new(Chain::new(
             &config.rpc_url,

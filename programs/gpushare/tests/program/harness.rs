@@ -9,7 +9,9 @@ use anchor_spl::token_2022::spl_token_2022;
 use base64::Engine;
 use gpushare::commitment::work_commitment;
 use gpushare::state::*;
+use gpushare_client::compute_budget;
 use gpushare_client::ix::{self as client_ix, Holder, NetworkKeys, Slot};
+use solana_compute_budget_interface::ComputeBudgetInstruction;
 /// The program's addresses, under the names the tests use.
 pub use gpushare_client::pda::{
     assignment as assignment_address, benchmark as benchmark_address,
@@ -75,6 +77,40 @@ impl Refusal {
     }
 }
 
+/// Fails the test if a gpushare instruction in `logs` consumed more compute units than its worst
+/// case in the client's table, and appends `name consumed figure test` lines to the file
+/// `GPUSHARE_CU_REPORT` names, if any (`scripts/compute-units` turns them into the table of
+/// docs/compute-units.md).
+fn check_compute_units(logs: &[String]) {
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    let mut report = String::new();
+    for consumed in compute_budget::consumed(logs) {
+        let worst = compute_budget::worst_case(&consumed.name)
+            .unwrap_or_else(|| panic!("no compute-unit figure for {}", consumed.name));
+        assert!(
+            consumed.units <= u64::from(worst.units),
+            "{} consumed {} compute units, over its worst case of {} (client compute_budget)",
+            consumed.name,
+            consumed.units,
+            worst.units
+        );
+        report.push_str(&format!(
+            "{} {} {} {test}\n",
+            consumed.name, consumed.units, worst.units
+        ));
+    }
+    if let Some(path) = std::env::var_os("GPUSHARE_CU_REPORT") {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("open the compute-unit report");
+        file.write_all(report.as_bytes())
+            .expect("append to the compute-unit report");
+    }
+}
+
 /// The numeric code of a program or Anchor error.
 pub fn code(error: impl Into<u32>) -> u32 {
     error.into()
@@ -135,6 +171,8 @@ pub struct Env {
     pub slot_salt: [u8; 32],
     /// Logs of the last successful transaction.
     pub last_logs: Vec<String>,
+    /// Whether the program runs as SBPF bytecode, whose compute units are the real ones.
+    metered: bool,
 }
 
 /// The output root an honest provider computes for a shard (the tests' stand-in for a Merkle root).
@@ -188,9 +226,10 @@ impl Env {
     /// A fresh world whose mint belongs to `token_program` (SPL Token or Token-2022).
     pub fn with_token_program(token_program: Pubkey) -> Self {
         let mut svm = LiteSVM::new();
-        match gpushare_native::ProgramBuild::from_env() {
+        let build = gpushare_native::ProgramBuild::from_env();
+        match &build {
             gpushare_native::ProgramBuild::Sbf(path) => svm
-                .add_program_from_file(gpushare::ID, &path)
+                .add_program_from_file(gpushare::ID, path)
                 .unwrap_or_else(|e| panic!("load {}: {e}", path.display())),
             gpushare_native::ProgramBuild::Builtin => {
                 gpushare_native::install();
@@ -218,6 +257,7 @@ impl Env {
             next_job_id: 1,
             slot_salt: mint.pubkey().to_bytes(),
             last_logs: Vec::new(),
+            metered: matches!(build, gpushare_native::ProgramBuild::Sbf(_)),
         };
         env.create_mint(&mint);
         let payer = env.authority.pubkey();
@@ -226,6 +266,11 @@ impl Env {
         env.send(&[env.initialize_network_ix(default_params())], &[])
             .expect("initialize network");
         env
+    }
+
+    /// Whether the program runs as SBPF bytecode, so that compute units are the runtime's real ones.
+    pub fn metered(&self) -> bool {
+        self.metered
     }
 
     pub fn now(&self) -> i64 {
@@ -264,12 +309,18 @@ impl Env {
         gpushare_core::sha256(&[&self.slot_salt, &slot.to_le_bytes()])
     }
 
-    /// Signs with the network authority (fee payer) and `extra`, and executes.
+    /// Signs with the network authority (fee payer) and `extra`, and executes with the compute-unit
+    /// limit the client requests for `ixs`. On the SBPF build, every gpushare instruction that
+    /// completes must stay within its measured worst case (gpushare_client::compute_budget).
     pub fn send(&mut self, ixs: &[Instruction], extra: &[&Keypair]) -> Result<(), Refusal> {
         let mut signers: Vec<&Keypair> = vec![&self.authority.key];
         signers.extend_from_slice(extra);
+        let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(
+            compute_budget::transaction_limit(ixs),
+        )];
+        all.extend_from_slice(ixs);
         let tx = Transaction::new_signed_with_payer(
-            ixs,
+            &all,
             Some(&self.authority.pubkey()),
             &signers,
             self.svm.latest_blockhash(),
@@ -278,6 +329,9 @@ impl Env {
         self.svm.expire_blockhash();
         match result {
             Ok(meta) => {
+                if self.metered {
+                    check_compute_units(&meta.logs);
+                }
                 self.last_logs = meta.logs;
                 Ok(())
             }
