@@ -152,6 +152,21 @@ impl ChainError {
         matches!(self, ChainError::Refused { name: refused, .. } if refused == name)
     }
 
+    /// Whether an instruction ran out of compute units: the runtime reports a program stopped by its
+    /// meter as `ProgramFailedToComplete` ("exceeded CUs meter"), or `ComputationalBudgetExceeded`.
+    pub fn ran_out_of_compute(&self) -> bool {
+        use solana_instruction_error::InstructionError::{
+            ComputationalBudgetExceeded, ProgramFailedToComplete,
+        };
+        matches!(
+            self,
+            ChainError::Transaction(TransactionError::InstructionError(
+                _,
+                ComputationalBudgetExceeded | ProgramFailedToComplete
+            ))
+        )
+    }
+
     fn from_transaction(error: TransactionError) -> Self {
         match error {
             TransactionError::InstructionError(
@@ -598,12 +613,36 @@ impl Chain {
 
     /// Sends `instructions` signed by the payer and `signers`, waits for confirmation, and returns
     /// the signature. Program refusals come back as [`ChainError::Refused`] without retrying.
+    ///
+    /// The transaction requests the compute units its instructions were measured to need
+    /// ([`compute_budget::transaction_limit`]). Should it run out anyway — an account whose address
+    /// took a client's grinding many bump attempts to find, a runtime that repriced a syscall — it is
+    /// sent once more with the most a transaction may request, so a figure never costs a provider a
+    /// deadline.
     pub async fn send(
         &self,
         instructions: &[Instruction],
         signers: &[&Keypair],
     ) -> Result<Signature, ChainError> {
-        let all = self.with_budget(instructions).await?;
+        let limit = compute_budget::transaction_limit(instructions);
+        match self.send_with_limit(instructions, signers, limit).await {
+            Err(error) if error.ran_out_of_compute() && limit < compute_budget::MAX_TRANSACTION_UNITS => {
+                tracing::warn!(%error, limit, "out of compute units at the measured figure; resending with the most a transaction may request");
+                self.send_with_limit(instructions, signers, compute_budget::MAX_TRANSACTION_UNITS)
+                    .await
+            }
+            result => result,
+        }
+    }
+
+    /// [`Chain::send`] with the compute-unit limit `limit`.
+    async fn send_with_limit(
+        &self,
+        instructions: &[Instruction],
+        signers: &[&Keypair],
+        limit: u32,
+    ) -> Result<Signature, ChainError> {
+        let all = self.with_budget(instructions, limit).await?;
         let bytes = self.transaction_bytes(&all);
         if bytes > PACKET_BYTES {
             return Err(ChainError::TooLarge(bytes));
@@ -634,12 +673,13 @@ impl Chain {
         })
     }
 
-    /// `instructions` after the compute budget (and priority fee) instructions `send` puts first: the
-    /// limit is what the instructions may consume at their measured worst case, with a margin.
-    async fn with_budget(&self, instructions: &[Instruction]) -> Result<Vec<Instruction>, ChainError> {
-        let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(
-            compute_budget::transaction_limit(instructions),
-        )];
+    /// `instructions` after the compute budget (`limit`) and priority fee instructions `send` puts first.
+    async fn with_budget(
+        &self,
+        instructions: &[Instruction],
+        limit: u32,
+    ) -> Result<Vec<Instruction>, ChainError> {
+        let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(limit)];
         let price = self.compute_unit_price(instructions).await?;
         if price > 0 {
             all.push(ComputeBudgetInstruction::set_compute_unit_price(price));
@@ -767,4 +807,24 @@ pub fn decode_clock(data: &[u8]) -> Option<solana_clock::Clock> {
 fn decode<T: AccountDeserialize>(key: &Pubkey, data: &[u8]) -> Result<T, ChainError> {
     T::try_deserialize(&mut &data[..])
         .map_err(|_| ChainError::Decode(*key, std::any::type_name::<T>()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use solana_instruction_error::InstructionError;
+
+    #[test]
+    fn only_a_program_stopped_by_its_meter_is_resent_with_more_units() {
+        let failed = |error| ChainError::Transaction(TransactionError::InstructionError(1, error));
+        assert!(failed(InstructionError::ProgramFailedToComplete).ran_out_of_compute());
+        assert!(failed(InstructionError::ComputationalBudgetExceeded).ran_out_of_compute());
+        assert!(!failed(InstructionError::InvalidAccountData).ran_out_of_compute());
+        let refused = ChainError::from_transaction(TransactionError::InstructionError(
+            1,
+            InstructionError::Custom(6000),
+        ));
+        assert!(!refused.ran_out_of_compute());
+        assert!(!ChainError::TooLarge(2_000).ran_out_of_compute());
+    }
 }
