@@ -140,6 +140,17 @@ pub enum ChainError {
     TooLarge(u64),
 }
 
+/// `instructions` after the compute budget instructions a send puts first: the unit limit, and the
+/// unit price when there is one.
+fn with_budget(instructions: &[Instruction], limit: u32, price: u64) -> Vec<Instruction> {
+    let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(limit)];
+    if price > 0 {
+        all.push(ComputeBudgetInstruction::set_compute_unit_price(price));
+    }
+    all.extend_from_slice(instructions);
+    all
+}
+
 /// Most accounts one `getMultipleAccounts` request may name.
 const MULTIPLE_ACCOUNTS: usize = 100;
 
@@ -248,6 +259,8 @@ pub struct Chain {
     fees: FeePolicy,
     /// The latest blockhash fetched, when, and the last block height it is valid at.
     blockhash: std::sync::Mutex<Option<(Instant, Hash, u64)>>,
+    /// The last compute-unit price read from recent prioritization fees.
+    last_price: std::sync::atomic::AtomicU64,
 }
 
 impl Chain {
@@ -265,6 +278,7 @@ impl Chain {
             retry,
             fees,
             blockhash: std::sync::Mutex::default(),
+            last_price: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -642,18 +656,20 @@ impl Chain {
         signers: &[&Keypair],
         limit: u32,
     ) -> Result<Signature, ChainError> {
-        let all = self.with_budget(instructions, limit).await?;
-        let bytes = self.transaction_bytes(&all);
+        // Sized with a price instruction, which a later round may add.
+        let bytes = self.transaction_bytes(&with_budget(instructions, limit, 1));
         if bytes > PACKET_BYTES {
             return Err(ChainError::TooLarge(bytes));
         }
+        let first_price = self.compute_unit_price(instructions).await;
         let mut keys: Vec<&Keypair> = vec![&self.payer];
         keys.extend_from_slice(signers);
         let mut last = String::from("blockhash expired before confirmation");
         for round in 1..=self.retry.attempts {
             let (blockhash, last_valid_height) = self.blockhash(round > 1).await?;
+            let price = self.fees.priority.price_for_round(first_price, round);
             let tx = Transaction::new_signed_with_payer(
-                &all,
+                &with_budget(instructions, limit, price),
                 Some(&self.payer.pubkey()),
                 &keys,
                 blockhash,
@@ -673,44 +689,40 @@ impl Chain {
         })
     }
 
-    /// `instructions` after the compute budget (`limit`) and priority fee instructions `send` puts first.
-    async fn with_budget(
-        &self,
-        instructions: &[Instruction],
-        limit: u32,
-    ) -> Result<Vec<Instruction>, ChainError> {
-        let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(limit)];
-        let price = self.compute_unit_price(instructions).await?;
-        if price > 0 {
-            all.push(ComputeBudgetInstruction::set_compute_unit_price(price));
-        }
-        all.extend_from_slice(instructions);
-        Ok(all)
-    }
-
-    /// The micro-lamports per compute unit [`FeePolicy::priority`] offers for `instructions`.
-    async fn compute_unit_price(&self, instructions: &[Instruction]) -> Result<u64, ChainError> {
-        match self.fees.priority {
-            PriorityFee::Fixed(price) => Ok(price),
-            PriorityFee::Recent {
-                percentile,
-                max_micro_lamports,
-            } => {
-                let mut writable: Vec<Pubkey> = instructions
-                    .iter()
-                    .flat_map(|i| i.accounts.iter().filter(|m| m.is_writable).map(|m| m.pubkey))
-                    .collect();
-                writable.sort_unstable();
-                writable.dedup();
-                // The RPC takes at most 128 accounts.
-                writable.truncate(128);
-                let recent = self
-                    .with_retry("getRecentPrioritizationFees", || {
-                        self.rpc.get_recent_prioritization_fees(&writable)
-                    })
-                    .await?;
+    /// The micro-lamports per compute unit [`FeePolicy::priority`] offers for `instructions` in their
+    /// first signing round. For `recent`, the payer is left out of the accounts asked about: it is
+    /// write-locked by every transaction it pays for, its own included, so its fees would feed back.
+    /// When the fees cannot be read the last price read serves (a lookup never holds a send back).
+    async fn compute_unit_price(&self, instructions: &[Instruction]) -> u64 {
+        let PriorityFee::Recent {
+            percentile,
+            max_micro_lamports,
+        } = self.fees.priority
+        else {
+            return self.fees.priority.price_for_round(0, 1);
+        };
+        let payer = self.payer.pubkey();
+        let mut writable: Vec<Pubkey> = instructions
+            .iter()
+            .flat_map(|i| i.accounts.iter().filter(|m| m.is_writable).map(|m| m.pubkey))
+            .filter(|key| *key != payer)
+            .collect();
+        writable.sort_unstable();
+        writable.dedup();
+        // The RPC takes at most 128 accounts.
+        writable.truncate(128);
+        self.requests.count("getRecentPrioritizationFees");
+        match self.rpc.get_recent_prioritization_fees(&writable).await {
+            Ok(recent) => {
                 let mut fees: Vec<u64> = recent.iter().map(|f| f.prioritization_fee).collect();
-                Ok(priority_fee::percentile_of(&mut fees, percentile, max_micro_lamports))
+                let price = priority_fee::percentile_of(&mut fees, percentile, max_micro_lamports);
+                self.last_price.store(price, std::sync::atomic::Ordering::Relaxed);
+                price
+            }
+            Err(error) => {
+                let price = self.last_price.load(std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(%error, price, "recent prioritization fees unavailable; offering the last price read");
+                price
             }
         }
     }

@@ -1,6 +1,6 @@
 //! The priority fee a transaction offers per compute unit: a fixed price (0: none), or a percentile of
 //! what transactions writing the same accounts paid over the last 150 slots
-//! (`getRecentPrioritizationFees`), capped. The fee is the price times the compute-unit limit, which
+//! (`getRecentPrioritizationFees`), capped, and raised with each signing round a transaction needs. The fee is the price times the compute-unit limit, which
 //! [`crate::compute_budget`] keeps close to what the transaction really consumes.
 use std::fmt;
 use std::str::FromStr;
@@ -91,6 +91,31 @@ impl<'de> serde::Deserialize<'de> for PriorityFee {
     }
 }
 
+/// The price a `recent` policy starts escalating from when recent fees were zero, micro-lamports.
+pub const ESCALATION_FLOOR_MICRO_LAMPORTS: u64 = 1_000;
+
+impl PriorityFee {
+    /// The price to offer in signing round `round` (1 for the first) of a transaction first priced
+    /// `first`. A fixed price stays. A `recent` price doubles with every round after the first, from at
+    /// least [`ESCALATION_FLOOR_MICRO_LAMPORTS`], up to its cap: a transaction re-signed because its
+    /// blockhash expired unconfirmed did not pay enough to land.
+    pub fn price_for_round(&self, first: u64, round: u32) -> u64 {
+        match *self {
+            PriorityFee::Fixed(price) => price,
+            PriorityFee::Recent {
+                max_micro_lamports, ..
+            } if round > 1 => {
+                let doublings = (round - 1).min(63);
+                first
+                    .max(ESCALATION_FLOOR_MICRO_LAMPORTS)
+                    .saturating_mul(1u64 << doublings)
+                    .min(max_micro_lamports)
+            }
+            PriorityFee::Recent { .. } => first,
+        }
+    }
+}
+
 /// The `percentile`-th (nearest rank) of `recent` per-slot fees, at most `max`; 0 without any.
 pub fn percentile_of(recent: &mut [u64], percentile: u8, max: u64) -> u64 {
     if recent.is_empty() {
@@ -127,6 +152,20 @@ mod tests {
         assert_eq!(from_file, PriorityFee::Fixed(1_200));
         let from_file: PriorityFee = serde_json::from_str("\"recent:90:20000\"").expect("text");
         assert_eq!(from_file, custom);
+    }
+
+    #[test]
+    fn a_recent_price_doubles_each_signing_round_up_to_its_cap_and_a_fixed_one_stays() {
+        let recent = PriorityFee::Recent {
+            percentile: 75,
+            max_micro_lamports: 20_000,
+        };
+        let rounds: Vec<u64> = (1..=7).map(|round| recent.price_for_round(3_000, round)).collect();
+        assert_eq!(rounds, [3_000, 6_000, 12_000, 20_000, 20_000, 20_000, 20_000]);
+        assert_eq!(recent.price_for_round(0, 1), 0);
+        assert_eq!(recent.price_for_round(0, 2), 2 * ESCALATION_FLOOR_MICRO_LAMPORTS);
+        assert_eq!(recent.price_for_round(5, 99), 20_000);
+        assert_eq!(PriorityFee::Fixed(700).price_for_round(700, 5), 700);
     }
 
     #[test]

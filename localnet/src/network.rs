@@ -4,6 +4,8 @@ use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use anchor_spl::token_2022::spl_token_2022;
 use gpushare::state::NetworkParams;
+use gpushare_client::compute_budget;
+use solana_compute_budget_interface::ComputeBudgetInstruction;
 use solana_keypair::Keypair;
 use solana_program_pack::Pack;
 use solana_rpc_client::rpc_client::RpcClient;
@@ -174,6 +176,7 @@ pub fn fund_wallet(
     Ok(token)
 }
 
+/// Sends `ixs` signed by the payer and `extra`, with the compute-unit limit the client requests for them.
 fn send(
     rpc: &RpcClient,
     payer: &Keypair,
@@ -182,8 +185,12 @@ fn send(
 ) -> Result<(), NetworkSetupError> {
     let mut signers = vec![payer];
     signers.extend_from_slice(extra);
+    let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(
+        compute_budget::transaction_limit(ixs),
+    )];
+    all.extend_from_slice(ixs);
     let blockhash = rpc.get_latest_blockhash()?;
-    let tx = Transaction::new_signed_with_payer(ixs, Some(&payer.pubkey()), &signers, blockhash);
+    let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &signers, blockhash);
     rpc.send_and_confirm_transaction(&tx)?;
     Ok(())
 }

@@ -1,5 +1,8 @@
-"""What the program's SBPF bytecode is made of: bytes of code by kind, the largest functions, and the
-largest stack frames, from the BPF assembly of the final link (`scripts/build-sbf --size-report`).
+"""What the program's SBPF bytecode is made of: bytes of code by kind, the largest functions, the
+largest stack frames and the runtime routines it calls, from the BPF assembly of the final link
+(`scripts/build-sbf --size-report`). Fails if the code calls a 128-bit integer routine that
+programs/gpushare/src/sbf_builtins.rs does not define: LLVM 23 calls those with the result in R0 and R2,
+and the weak definitions that would otherwise link return it through R1 (docs/sbf.md).
 
 Usage: python3 tools/sbf/size-report.py PROGRAM.s
 """
@@ -23,9 +26,13 @@ KINDS = [
 ]
 
 
+# The 128-bit routines src/sbf_builtins.rs defines with LLVM 23's calling convention.
+SHIMMED = {"__multi3", "__udivti3", "__umodti3", "__divti3", "__modti3"}
+
+
 def measure(path):
-    """Bytes of code and deepest stack offset per function symbol."""
-    sizes, frames, current = collections.Counter(), collections.Counter(), None
+    """Bytes of code and deepest stack offset per function symbol, and calls by callee name."""
+    sizes, frames, calls, current = collections.Counter(), collections.Counter(), collections.Counter(), None
     for line in open(path):
         if re.match(r"^[A-Za-z_$][\w.$]*:", line):
             current = line.split(":")[0]
@@ -37,7 +44,10 @@ def measure(path):
         sizes[current] += 16 if text.endswith(" ll") else 8
         for offset in re.findall(r"r10 - (\d+)", text):
             frames[current] = max(frames[current], int(offset))
-    return sizes, frames
+        callee = re.match(r"call ([A-Za-z_]\w*)$", text)
+        if callee and not callee.group(1).startswith(("_R", "_Z")):
+            calls[callee.group(1)] += 1
+    return sizes, frames, calls
 
 
 def demangle(names):
@@ -46,7 +56,7 @@ def demangle(names):
 
 
 def main(path):
-    sizes, frames = measure(path)
+    sizes, frames, calls = measure(path)
     names = demangle(list(sizes))
     total = sum(sizes.values())
     kinds = collections.Counter()
@@ -62,6 +72,11 @@ def main(path):
     print("\nlargest stack frames (bytes below the frame pointer; the limit is 4,096):")
     for symbol, depth in frames.most_common(5):
         print(f"  {depth:>7,}  {names[symbol][:140]}")
+    print("\nroutines called by name (syscalls, compiler builtins), with their call sites:")
+    print("  " + ", ".join(f"{name} {count}" for name, count in calls.most_common()))
+    unshimmed = sorted(name for name in calls if re.fullmatch(r"__\w+ti\d", name) and name not in SHIMMED)
+    if unshimmed:
+        sys.exit(f"size-report: 128-bit routines without LLVM 23's calling convention: {', '.join(unshimmed)}")
 
 
 if __name__ == "__main__":

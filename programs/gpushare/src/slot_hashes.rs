@@ -16,25 +16,33 @@ pub fn slot_hashes_after(data: &[u8], after: u64) -> Result<([[u8; 32]; CHALLENG
     let count =
         data.get(..8)
             .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default())) as usize;
-    let entries: Vec<&[u8]> = data
+    // Read in place: mainnet's sysvar holds 512 entries, and the program heap is 32 KiB.
+    let entries = data
         .get(8..)
         .unwrap_or_default()
         .chunks_exact(ENTRY)
-        .take(count)
-        .collect();
+        .take(count);
     let slot = |entry: &[u8]| u64::from_le_bytes(entry[..8].try_into().unwrap_or_default());
     let later = entries
-        .iter()
+        .clone()
         .take_while(|entry| slot(entry) > after)
         .count();
     require!(later >= CHALLENGE_SLOTS, GpuShareError::ChallengeNotReady);
     require!(later < entries.len(), GpuShareError::ChallengeUnavailable);
-    let used = &entries[later - CHALLENGE_SLOTS..later];
+    // The used entries, newest first; the hashes go oldest first.
     let mut hashes = [[0u8; 32]; CHALLENGE_SLOTS];
-    for (hash, entry) in hashes.iter_mut().zip(used.iter().rev()) {
-        hash.copy_from_slice(&entry[8..]);
+    let mut newest = 0;
+    for (i, entry) in entries
+        .skip(later - CHALLENGE_SLOTS)
+        .take(CHALLENGE_SLOTS)
+        .enumerate()
+    {
+        if i == 0 {
+            newest = slot(entry);
+        }
+        hashes[CHALLENGE_SLOTS - 1 - i].copy_from_slice(&entry[8..]);
     }
-    Ok((hashes, slot(used[0])))
+    Ok((hashes, newest))
 }
 
 /// `challenge_seed` of the slot hashes after `after`, mixed with the account `key` it is for.

@@ -160,3 +160,34 @@ fn the_widest_shard_claims_settles_and_closes_within_the_figures() {
     env.close_shard(&client, &job, 0);
     env.close_job(&client, &job);
 }
+
+#[test]
+fn a_reveal_reads_its_challenge_from_a_full_slot_hashes_within_its_figure() {
+    // Mainnet's SlotHashes always holds 512 entries; the test worlds usually hold fewer.
+    let kernel = Kernel::GemmI8 { m: 8, n: 16, k: 16 };
+    let mut env = Env::new();
+    let client = env.wallet(PRICE * 10);
+    let p = env.provider(STAKE);
+    let id = env.next_job_id();
+    let mut args = seeded_job(id, 1, 1, 2, PRICE, env.now() + 86_400);
+    args.kernel = KernelSpec::from_core(kernel);
+    args.input = JobInput::Seed(SEED);
+    args.mode = VerificationMode::SpotCheck { samples: SAMPLES };
+    let job = env.job_with(&client, args);
+    let output = Output::honest(kernel, &SEED, &job, 1, 0);
+    env.claim(&p, &job, 0, 0);
+    env.commit(&p, &job, 0, 0, output.root());
+    env.warp(2);
+    let newest = env.slot();
+    let entries: Vec<(u64, solana_hash::Hash)> = (newest - 511..=newest)
+        .rev()
+        .map(|slot| (slot, solana_hash::Hash::new_from_array(env.slot_hash(slot))))
+        .collect();
+    env.svm
+        .set_sysvar(&solana_slot_hashes::SlotHashes::new(&entries));
+    env.reveal(&p, &job, 0, 0, output.root());
+    if env.metered() {
+        let reveal = compute_budget::consumed(&env.last_logs);
+        eprintln!("compute units: reveal with 512 slot hashes: {reveal:?}");
+    }
+}
