@@ -32,10 +32,9 @@ fn prove_units(env: &Env) -> u64 {
         .expect("a Prove line in the log")
 }
 
-/// A single-shard spot-checked job of `kernel`, claimed, committed and revealed by a fresh provider
-/// with the honest output; proves sample 0 alone and returns the units it consumed, with the proof's
-/// audit-path depth.
-fn prove_one_sample(kernel: Kernel) -> (u64, usize) {
+/// A fresh world with a single-shard spot-checked job of `kernel`, claimed by a fresh provider who
+/// committed to the honest output, two seconds ago.
+fn committed_spot_job(kernel: Kernel) -> (Env, ProviderHandle, JobHandle, Output) {
     let mut env = Env::new();
     let client = env.wallet(PRICE * 10);
     let p = env.provider(STAKE);
@@ -49,6 +48,13 @@ fn prove_one_sample(kernel: Kernel) -> (u64, usize) {
     env.claim(&p, &job, 0, 0);
     env.commit(&p, &job, 0, 0, output.root());
     env.warp(2);
+    (env, p, job, output)
+}
+
+/// Reveals the honest output of [`committed_spot_job`], proves sample 0 alone and returns the units
+/// it consumed, with the proof's audit-path depth.
+fn prove_one_sample(kernel: Kernel) -> (u64, usize) {
+    let (mut env, p, job, output) = committed_spot_job(kernel);
     env.reveal(&p, &job, 0, 0, output.root());
     let assignment: Assignment =
         env.fetch(&assignment_address(&shard_address(&job.job, 0), 0));
@@ -164,20 +170,7 @@ fn the_widest_shard_claims_settles_and_closes_within_the_figures() {
 #[test]
 fn a_reveal_reads_its_challenge_from_a_full_slot_hashes_within_its_figure() {
     // Mainnet's SlotHashes always holds 512 entries; the test worlds usually hold fewer.
-    let kernel = Kernel::GemmI8 { m: 8, n: 16, k: 16 };
-    let mut env = Env::new();
-    let client = env.wallet(PRICE * 10);
-    let p = env.provider(STAKE);
-    let id = env.next_job_id();
-    let mut args = seeded_job(id, 1, 1, 2, PRICE, env.now() + 86_400);
-    args.kernel = KernelSpec::from_core(kernel);
-    args.input = JobInput::Seed(SEED);
-    args.mode = VerificationMode::SpotCheck { samples: SAMPLES };
-    let job = env.job_with(&client, args);
-    let output = Output::honest(kernel, &SEED, &job, 1, 0);
-    env.claim(&p, &job, 0, 0);
-    env.commit(&p, &job, 0, 0, output.root());
-    env.warp(2);
+    let (mut env, p, job, output) = committed_spot_job(Kernel::GemmI8 { m: 8, n: 16, k: 16 });
     let newest = env.slot();
     let entries: Vec<(u64, solana_hash::Hash)> = (newest - 511..=newest)
         .rev()
