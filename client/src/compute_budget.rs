@@ -18,7 +18,7 @@ pub const OTHER_PROGRAM_UNITS: u32 = 30_000;
 /// The worst case of a proof (`prove`, `prove_benchmark`): the leaves it recomputes are charged at
 /// most [`LEAF_BUDGET_UNITS`] (the worker's batches, and `create_job`'s bound on one leaf), each
 /// charge at least the runtime's real cost (the program's compute-unit tests), plus 100 k for the
-/// audit paths and Anchor's account handling (30 k measured at the deepest path a proof may carry).
+/// audit paths and Anchor's account handling (48 k measured at the deepest path a proof may carry).
 pub const PROOF_UNITS: u32 = LEAF_BUDGET_UNITS as u32 + 100_000;
 
 /// One gpushare instruction's measured worst case.
