@@ -193,16 +193,10 @@ impl ClientSession {
         for chunk in chunks {
             self.send_or_close_one_by_one(chunk).await;
         }
-        if let Err(error) = self
-            .chain
-            .send(&together, &[])
-            .await
-        {
+        if let Err(error) = self.chain.send(&together, &[]).await {
             tracing::debug!(%error, "closing the last shards with the job was refused; one by one");
             self.send_or_close_one_by_one(last).await;
-            self.chain
-                .send(&close_job, &[])
-                .await?;
+            self.chain.send(&close_job, &[]).await?;
         }
         Ok(())
     }
@@ -210,12 +204,7 @@ impl ClientSession {
     /// Closes shards in one transaction, or one by one where that is refused (a provider may have
     /// closed one after its job expired).
     async fn send_or_close_one_by_one(&self, closes: &[Instruction]) {
-        if self
-            .chain
-            .send(closes, &[])
-            .await
-            .is_ok()
-        {
+        if self.chain.send(closes, &[]).await.is_ok() {
             return;
         }
         for close in closes {

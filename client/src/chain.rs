@@ -13,7 +13,6 @@ use anchor_lang::{AccountDeserialize, Discriminator};
 use anchor_spl::token_2022::spl_token_2022::extension::StateWithExtensions;
 use anchor_spl::token_2022::spl_token_2022::state::{Account as TokenAccount, Mint};
 use solana_account::Account;
-use solana_compute_budget_interface::ComputeBudgetInstruction;
 use solana_hash::Hash;
 use solana_keypair::Keypair;
 use solana_rpc_client::api::client_error::Error as ClientError;
@@ -138,17 +137,6 @@ pub enum ChainError {
     /// The transaction is larger than a node accepts.
     #[error("transaction of {0} bytes is larger than the {PACKET_BYTES}-byte limit")]
     TooLarge(u64),
-}
-
-/// `instructions` after the compute budget instructions a send puts first: the unit limit, and the
-/// unit price when there is one.
-fn with_budget(instructions: &[Instruction], limit: u32, price: u64) -> Vec<Instruction> {
-    let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(limit)];
-    if price > 0 {
-        all.push(ComputeBudgetInstruction::set_compute_unit_price(price));
-    }
-    all.extend_from_slice(instructions);
-    all
 }
 
 /// Most accounts one `getMultipleAccounts` request may name.
@@ -639,29 +627,37 @@ impl Chain {
         signers: &[&Keypair],
     ) -> Result<Signature, ChainError> {
         let limit = compute_budget::transaction_limit(instructions);
-        match self.send_with_limit(instructions, signers, limit).await {
-            Err(error) if error.ran_out_of_compute() && limit < compute_budget::MAX_TRANSACTION_UNITS => {
+        let first_price = self.compute_unit_price(instructions).await;
+        match self
+            .send_with_limit(instructions, signers, limit, first_price)
+            .await
+        {
+            Err(error)
+                if error.ran_out_of_compute() && limit < compute_budget::MAX_TRANSACTION_UNITS =>
+            {
                 tracing::warn!(%error, limit, "out of compute units at the measured figure; resending with the most a transaction may request");
-                self.send_with_limit(instructions, signers, compute_budget::MAX_TRANSACTION_UNITS)
+                let most = compute_budget::MAX_TRANSACTION_UNITS;
+                self.send_with_limit(instructions, signers, most, first_price)
                     .await
             }
             result => result,
         }
     }
 
-    /// [`Chain::send`] with the compute-unit limit `limit`.
+    /// [`Chain::send`] with the compute-unit limit `limit`, priced `first_price` in its first
+    /// signing round.
     async fn send_with_limit(
         &self,
         instructions: &[Instruction],
         signers: &[&Keypair],
         limit: u32,
+        first_price: u64,
     ) -> Result<Signature, ChainError> {
         // Sized with a price instruction, which a later round may add.
-        let bytes = self.transaction_bytes(&with_budget(instructions, limit, 1));
+        let bytes = self.transaction_bytes(&compute_budget::with_budget(instructions, limit, 1));
         if bytes > PACKET_BYTES {
             return Err(ChainError::TooLarge(bytes));
         }
-        let first_price = self.compute_unit_price(instructions).await;
         let mut keys: Vec<&Keypair> = vec![&self.payer];
         keys.extend_from_slice(signers);
         let mut last = String::from("blockhash expired before confirmation");
@@ -669,7 +665,7 @@ impl Chain {
             let (blockhash, last_valid_height) = self.blockhash(round > 1).await?;
             let price = self.fees.priority.price_for_round(first_price, round);
             let tx = Transaction::new_signed_with_payer(
-                &with_budget(instructions, limit, price),
+                &compute_budget::with_budget(instructions, limit, price),
                 Some(&self.payer.pubkey()),
                 &keys,
                 blockhash,
@@ -694,17 +690,22 @@ impl Chain {
     /// write-locked by every transaction it pays for, its own included, so its fees would feed back.
     /// When the fees cannot be read the last price read serves (a lookup never holds a send back).
     async fn compute_unit_price(&self, instructions: &[Instruction]) -> u64 {
-        let PriorityFee::Recent {
-            percentile,
-            max_micro_lamports,
-        } = self.fees.priority
-        else {
-            return self.fees.priority.price_for_round(0, 1);
+        let (percentile, max_micro_lamports) = match self.fees.priority {
+            PriorityFee::Fixed(price) => return price,
+            PriorityFee::Recent {
+                percentile,
+                max_micro_lamports,
+            } => (percentile, max_micro_lamports),
         };
         let payer = self.payer.pubkey();
         let mut writable: Vec<Pubkey> = instructions
             .iter()
-            .flat_map(|i| i.accounts.iter().filter(|m| m.is_writable).map(|m| m.pubkey))
+            .flat_map(|i| {
+                i.accounts
+                    .iter()
+                    .filter(|m| m.is_writable)
+                    .map(|m| m.pubkey)
+            })
             .filter(|key| *key != payer)
             .collect();
         writable.sort_unstable();
@@ -716,7 +717,8 @@ impl Chain {
             Ok(recent) => {
                 let mut fees: Vec<u64> = recent.iter().map(|f| f.prioritization_fee).collect();
                 let price = priority_fee::percentile_of(&mut fees, percentile, max_micro_lamports);
-                self.last_price.store(price, std::sync::atomic::Ordering::Relaxed);
+                self.last_price
+                    .store(price, std::sync::atomic::Ordering::Relaxed);
                 price
             }
             Err(error) => {

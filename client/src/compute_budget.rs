@@ -1,9 +1,11 @@
 //! Compute units: what each gpushare instruction consumes at its worst case, measured on the SBPF build
-//! by the program tests (docs/compute-units.md), the limit a transaction requests from those figures,
-//! and reading the runtime's `consumed N of M` log lines back into per-instruction figures.
+//! by the program tests (docs/compute-units.md), the limit a transaction requests from those figures
+//! and the compute budget instructions that carry it, and reading the runtime's `consumed N of M`
+//! log lines back into per-instruction figures.
 use anchor_lang::Discriminator;
 use anchor_lang::solana_program::instruction::Instruction;
 use gpushare_core::spot_check::LEAF_BUDGET_UNITS;
+use solana_compute_budget_interface::ComputeBudgetInstruction;
 
 /// The most compute units one transaction may request.
 pub const MAX_TRANSACTION_UNITS: u32 = 1_400_000;
@@ -138,9 +140,31 @@ fn instruction_units(instruction: &Instruction) -> u32 {
 /// The compute-unit limit a transaction carrying `instructions` requests: the sum of their worst
 /// cases plus [`MARGIN_PERCENT`], at most [`MAX_TRANSACTION_UNITS`].
 pub fn transaction_limit(instructions: &[Instruction]) -> u32 {
-    let worst: u64 = instructions.iter().map(|i| u64::from(instruction_units(i))).sum();
+    let worst: u64 = instructions
+        .iter()
+        .map(|i| u64::from(instruction_units(i)))
+        .sum();
     let with_margin = worst * u64::from(100 + MARGIN_PERCENT) / 100;
-    u32::try_from(with_margin).map_or(MAX_TRANSACTION_UNITS, |units| units.min(MAX_TRANSACTION_UNITS))
+    u32::try_from(with_margin).map_or(MAX_TRANSACTION_UNITS, |units| {
+        units.min(MAX_TRANSACTION_UNITS)
+    })
+}
+
+/// `instructions` after the compute budget instructions a transaction carries first: the unit limit
+/// `limit`, and the unit price `price` (micro-lamports per unit) when it is not 0.
+pub fn with_budget(instructions: &[Instruction], limit: u32, price: u64) -> Vec<Instruction> {
+    let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(limit)];
+    if price > 0 {
+        all.push(ComputeBudgetInstruction::set_compute_unit_price(price));
+    }
+    all.extend_from_slice(instructions);
+    all
+}
+
+/// `instructions` requesting their [`transaction_limit`], without a price: for setup transactions
+/// and test worlds, which send as the client does.
+pub fn with_limit(instructions: &[Instruction]) -> Vec<Instruction> {
+    with_budget(instructions, transaction_limit(instructions), 0)
 }
 
 /// A top-level gpushare instruction of an executed transaction and the units the runtime says it
@@ -248,7 +272,10 @@ mod tests {
             transaction_limit(&[of(claim), transfer]),
             (claim.units + OTHER_PROGRAM_UNITS) * (100 + MARGIN_PERCENT) / 100
         );
-        assert_eq!(transaction_limit(&[of(prove), of(prove)]), MAX_TRANSACTION_UNITS);
+        assert_eq!(
+            transaction_limit(&[of(prove), of(prove)]),
+            MAX_TRANSACTION_UNITS
+        );
         let unknown = Instruction::new_with_bytes(gpushare::ID, &[0; 8], Vec::new());
         assert_eq!(transaction_limit(&[unknown]), MAX_TRANSACTION_UNITS);
     }
@@ -281,8 +308,14 @@ mod tests {
         assert_eq!(
             consumed(&logs),
             vec![
-                Consumed { name: "Claim".into(), units: 50_729 },
-                Consumed { name: "SettleShard".into(), units: 10_031 },
+                Consumed {
+                    name: "Claim".into(),
+                    units: 50_729
+                },
+                Consumed {
+                    name: "SettleShard".into(),
+                    units: 10_031
+                },
             ]
         );
     }

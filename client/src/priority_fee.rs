@@ -18,7 +18,10 @@ pub enum PriorityFee {
     Fixed(u64),
     /// The `percentile`-th of the recent per-slot prioritization fees for the accounts the
     /// transaction writes, at most `max_micro_lamports`.
-    Recent { percentile: u8, max_micro_lamports: u64 },
+    Recent {
+        percentile: u8,
+        max_micro_lamports: u64,
+    },
 }
 
 impl Default for PriorityFee {
@@ -29,7 +32,9 @@ impl Default for PriorityFee {
 
 /// Why a priority fee setting could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("priority fee {0:?}: expected micro-lamports per compute unit, `recent`, `recent:<percentile>` or `recent:<percentile>:<max micro-lamports>`")]
+#[error(
+    "priority fee {0:?}: expected micro-lamports per compute unit, `recent`, `recent:<percentile>` or `recent:<percentile>:<max micro-lamports>`"
+)]
 pub struct PriorityFeeError(String);
 
 impl FromStr for PriorityFee {
@@ -145,7 +150,14 @@ mod tests {
         };
         assert_eq!("recent:90:20000".parse(), Ok(custom));
         assert_eq!(custom.to_string().parse(), Ok(custom));
-        for bad in ["", "fast", "recent:101", "recent:50:x", "recent:50:1:2", "-1"] {
+        for bad in [
+            "",
+            "fast",
+            "recent:101",
+            "recent:50:x",
+            "recent:50:1:2",
+            "-1",
+        ] {
             assert!(bad.parse::<PriorityFee>().is_err(), "{bad}");
         }
         let from_file: PriorityFee = serde_json::from_str("1200").expect("a number");
@@ -160,10 +172,18 @@ mod tests {
             percentile: 75,
             max_micro_lamports: 20_000,
         };
-        let rounds: Vec<u64> = (1..=7).map(|round| recent.price_for_round(3_000, round)).collect();
-        assert_eq!(rounds, [3_000, 6_000, 12_000, 20_000, 20_000, 20_000, 20_000]);
+        let rounds: Vec<u64> = (1..=7)
+            .map(|round| recent.price_for_round(3_000, round))
+            .collect();
+        assert_eq!(
+            rounds,
+            [3_000, 6_000, 12_000, 20_000, 20_000, 20_000, 20_000]
+        );
         assert_eq!(recent.price_for_round(0, 1), 0);
-        assert_eq!(recent.price_for_round(0, 2), 2 * ESCALATION_FLOOR_MICRO_LAMPORTS);
+        assert_eq!(
+            recent.price_for_round(0, 2),
+            2 * ESCALATION_FLOOR_MICRO_LAMPORTS
+        );
         assert_eq!(recent.price_for_round(5, 99), 20_000);
         assert_eq!(PriorityFee::Fixed(700).price_for_round(700, 5), 700);
     }

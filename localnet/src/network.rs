@@ -5,7 +5,6 @@ use anchor_lang::solana_program::instruction::Instruction;
 use anchor_spl::token_2022::spl_token_2022;
 use gpushare::state::NetworkParams;
 use gpushare_client::compute_budget;
-use solana_compute_budget_interface::ComputeBudgetInstruction;
 use solana_keypair::Keypair;
 use solana_program_pack::Pack;
 use solana_rpc_client::rpc_client::RpcClient;
@@ -185,10 +184,7 @@ fn send(
 ) -> Result<(), NetworkSetupError> {
     let mut signers = vec![payer];
     signers.extend_from_slice(extra);
-    let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(
-        compute_budget::transaction_limit(ixs),
-    )];
-    all.extend_from_slice(ixs);
+    let all = compute_budget::with_limit(ixs);
     let blockhash = rpc.get_latest_blockhash()?;
     let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &signers, blockhash);
     rpc.send_and_confirm_transaction(&tx)?;

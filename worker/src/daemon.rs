@@ -708,9 +708,7 @@ impl Worker {
             job.is_expired(round.now),
         );
         if verdict != Verdict::Pending {
-            return self
-                .settle(&at, Vec::new(), verdict)
-                .await;
+            return self.settle(&at, Vec::new(), verdict).await;
         }
         match (assignment.commitment, assignment.root) {
             (None, _) => self.compute_and_commit(key, &slot, job).await,
@@ -882,9 +880,7 @@ impl Worker {
             shard: &after,
             ..*at
         };
-        let sent = self
-            .send_then_settle(&revealed_at, steps)
-            .await;
+        let sent = self.send_then_settle(&revealed_at, steps).await;
         match sent {
             Ok(_) => {
                 self.metrics
@@ -951,8 +947,7 @@ impl Worker {
                 ..*at
             };
             let prove = ix::prove(&self.me.wallet.pubkey(), slot, batch);
-            self.send_then_settle(&proven_at, vec![prove])
-                .await?;
+            self.send_then_settle(&proven_at, vec![prove]).await?;
         }
         self.metrics
             .observe("prove", started.elapsed().as_secs_f64());
@@ -987,10 +982,7 @@ impl Worker {
     /// decides the slot.
     async fn settle_shard(&self, at: &SlotStep<'_>) -> Result<(), WorkerError> {
         let slot = &at.slot;
-        let alone = match self
-            .send_then_settle(at, Vec::new())
-            .await
-        {
+        let alone = match self.send_then_settle(at, Vec::new()).await {
             Ok(true) => return Ok(()),
             Ok(false) => self
                 .chain

@@ -56,8 +56,7 @@ fn committed_spot_job(kernel: Kernel) -> (Env, ProviderHandle, JobHandle, Output
 fn prove_one_sample(kernel: Kernel) -> (u64, usize) {
     let (mut env, p, job, output) = committed_spot_job(kernel);
     env.reveal(&p, &job, 0, 0, output.root());
-    let assignment: Assignment =
-        env.fetch(&assignment_address(&shard_address(&job.job, 0), 0));
+    let assignment: Assignment = env.fetch(&assignment_address(&shard_address(&job.job, 0), 0));
     let challenge = assignment.challenge.expect("challenge fixed at reveal");
     let proof = output.proof(kernel, &challenge, 0);
     let depth = proof.witness.path.len();
@@ -84,9 +83,27 @@ fn leaf_sizes() -> [(Kernel, Kernel, u64, u64, u64); 3] {
     let chain_steps = ((LEAF_BUDGET_UNITS - LEAF_BASE_UNITS) / SHA256_UNITS_PER_STEP) as u32;
     let pairs = ((LEAF_BUDGET_UNITS - LEAF_BASE_UNITS) / MONTE_CARLO_UNITS_PER_PAIR) as u32;
     [
-        (gemm(16), gemm(gemm_k), GEMM_UNITS_PER_MULTIPLY_ADD, 8 * 16, 8 * u64::from(gemm_k)),
-        (chain(16), chain(chain_steps), SHA256_UNITS_PER_STEP, 16, u64::from(chain_steps)),
-        (monte_carlo(1024), monte_carlo(2 * pairs), MONTE_CARLO_UNITS_PER_PAIR, 512, u64::from(pairs)),
+        (
+            gemm(16),
+            gemm(gemm_k),
+            GEMM_UNITS_PER_MULTIPLY_ADD,
+            8 * 16,
+            8 * u64::from(gemm_k),
+        ),
+        (
+            chain(16),
+            chain(chain_steps),
+            SHA256_UNITS_PER_STEP,
+            16,
+            u64::from(chain_steps),
+        ),
+        (
+            monte_carlo(1024),
+            monte_carlo(2 * pairs),
+            MONTE_CARLO_UNITS_PER_PAIR,
+            512,
+            u64::from(pairs),
+        ),
     ]
 }
 
@@ -116,7 +133,11 @@ fn the_runtime_spends_less_on_a_leaf_than_it_is_charged_for_each_kernel() {
 fn the_deepest_audit_path_a_proof_may_carry_fits_the_prove_figure() {
     // gemm_i8 with k = 16: cheap leaves, so the audit path dominates. 2 and 2¹⁴ leaves.
     let shallow = Kernel::GemmI8 { m: 1, n: 16, k: 16 };
-    let deep = Kernel::GemmI8 { m: 128, n: 1024, k: 16 };
+    let deep = Kernel::GemmI8 {
+        m: 128,
+        n: 1024,
+        k: 16,
+    };
     let (shallow_units, shallow_depth) = prove_one_sample(shallow);
     let (deep_units, deep_depth) = prove_one_sample(deep);
     // The deepest path one sample's proof may carry within a transaction's proof bytes.
@@ -148,7 +169,8 @@ fn the_widest_shard_claims_settles_and_closes_within_the_figures() {
     params.max_replicas = replicas;
     // The test network's update delay is zero: the update is in force at once.
     let update = env.update_network_ix(&env.authority.pubkey(), params);
-    env.send(&[update], &[]).expect("raise the replica cap to the program's limit");
+    env.send(&[update], &[])
+        .expect("raise the replica cap to the program's limit");
     let providers: Vec<ProviderHandle> = (0..replicas).map(|_| env.provider(STAKE)).collect();
     let job = env.job(&client, 1, replicas, replicas / 2 + 1, PRICE);
     let root = honest_root(&job.job, 0);

@@ -11,7 +11,6 @@ use gpushare::commitment::work_commitment;
 use gpushare::state::*;
 use gpushare_client::compute_budget;
 use gpushare_client::ix::{self as client_ix, Holder, NetworkKeys, Slot};
-use solana_compute_budget_interface::ComputeBudgetInstruction;
 /// The program's addresses, under the names the tests use.
 pub use gpushare_client::pda::{
     assignment as assignment_address, benchmark as benchmark_address,
@@ -315,12 +314,8 @@ impl Env {
     pub fn send(&mut self, ixs: &[Instruction], extra: &[&Keypair]) -> Result<(), Refusal> {
         let mut signers: Vec<&Keypair> = vec![&self.authority.key];
         signers.extend_from_slice(extra);
-        let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(
-            compute_budget::transaction_limit(ixs),
-        )];
-        all.extend_from_slice(ixs);
         let tx = Transaction::new_signed_with_payer(
-            &all,
+            &compute_budget::with_limit(ixs),
             Some(&self.authority.pubkey()),
             &signers,
             self.svm.latest_blockhash(),
