@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anchor_lang::prelude::Pubkey;
 
-use crate::demo::terminate;
+use crate::process::terminate;
 use crate::error::AppError;
 
 /// How long the server may take to build the dashboard and listen.

@@ -26,6 +26,7 @@ use crate::dashboard::Dashboard;
 use crate::error::AppError;
 use crate::jobs::ClientSession;
 use crate::load::LoadFigures;
+use crate::process::{sibling_binary, terminate};
 
 /// SOL (lamports) each wallet of a scenario gets for fees and rent: 10 SOL.
 pub const WALLET_LAMPORTS: u64 = 10_000_000_000;
@@ -362,25 +363,6 @@ impl Report {
     }
 }
 
-/// A gpushare binary `name`: from the environment variable `variable` when set, else next to this
-/// executable (or one directory up, for test binaries in `deps/`).
-pub fn sibling_binary(name: &str, variable: &str) -> Result<PathBuf, AppError> {
-    if let Some(path) = std::env::var_os(variable) {
-        return Ok(PathBuf::from(path));
-    }
-    let exe = std::env::current_exe().map_err(|e| AppError::io("current executable", e))?;
-    exe.ancestors()
-        .skip(1)
-        .take(2)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.exists())
-        .ok_or_else(|| {
-            AppError::InvalidArgument(format!(
-                "{name} not found next to this binary; build it or set {variable}"
-            ))
-        })
-}
-
 /// The localnet binary running in the background, and the network it created; stopped on drop.
 pub struct LocalNetwork {
     child: std::process::Child,
@@ -475,17 +457,6 @@ impl LocalNetwork {
         );
         network::fund_wallet(&rpc, &self.payer, &self.created, wallet, lamports, tokens)
             .map_err(|e| AppError::Localnet(e.to_string()))
-    }
-}
-
-/// Asks process `pid` to stop (SIGTERM), as an operator would; whether it did is for the caller to wait on.
-pub(crate) fn terminate(pid: u32) {
-    if let Err(error) = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status()
-    {
-        tracing::warn!(%error, pid, "could not send SIGTERM");
     }
 }
 
@@ -795,7 +766,7 @@ async fn keep_running(
         created.mint,
         "07".repeat(32),
     );
-    gpushare_worker::provider::wait_for_signal().await;
+    gpushare_client::local::wait_for_signal().await;
     Ok(())
 }
 

@@ -7,7 +7,11 @@ pub enum AppError {
     #[error("chain: {0}")]
     Chain(#[from] gpushare_client::chain::ChainError),
     #[error(transparent)]
-    Worker(#[from] gpushare_worker::error::WorkerError),
+    Engine(#[from] gpushare_engine::error::EngineError),
+    #[error("configuration: {0}")]
+    Keypair(#[from] gpushare_client::local::KeypairError),
+    #[error("account values out of range: {0}")]
+    AccountMath(String),
     #[error("{0}")]
     InvalidArgument(String),
     #[error("{what}: {source}")]
@@ -27,6 +31,12 @@ pub enum AppError {
     Plot(String),
     #[error("token conservation broken: {found} tokens accounted for, {expected} in supply")]
     Conservation { found: u64, expected: u64 },
+}
+
+impl From<anchor_lang::error::Error> for AppError {
+    fn from(error: anchor_lang::error::Error) -> Self {
+        AppError::AccountMath(error.to_string())
+    }
 }
 
 impl AppError {

@@ -1,8 +1,8 @@
 //! gpushare's client side: posting and following jobs ([`jobs`]), fetching and verifying their results
 //! ([`verify`]), delegating stake and claiming rewards ([`stake`]), the local demo that runs a whole network on one machine ([`demo`]), and the
 //! misbehaving RPC proxy its chaos runs use ([`chaos`]), a run's throughput, latency and costs
-//! read back from the chain ([`load`]) and drawn over time ([`plot`]), and the web dashboard's
-//! server ([`dashboard`]).
+//! read back from the chain ([`load`]) and drawn over time ([`plot`]), the web dashboard's
+//! server ([`dashboard`]), and the other gpushare binaries it runs ([`process`]).
 pub mod chaos;
 pub mod dashboard;
 pub mod demo;
@@ -10,5 +10,6 @@ pub mod error;
 pub mod jobs;
 pub mod load;
 pub mod plot;
+pub mod process;
 pub mod stake;
 pub mod verify;

@@ -15,8 +15,8 @@ use gpushare_app::demo::{self, Chaos, Scenario, Watching};
 use gpushare_app::error::AppError;
 use gpushare_app::jobs::{ClientSession, Progress};
 use gpushare_client::filters;
-use gpushare_worker::cli::{KernelArgs, parse_seed};
-use gpushare_worker::config::read_keypair;
+use gpushare_client::local::read_keypair;
+use gpushare_engine::args::{KernelArgs, parse_seed};
 use sha2::{Digest, Sha256};
 
 /// gpushare client.
@@ -387,7 +387,7 @@ async fn run(command: Command) -> Result<(), AppError> {
         } => {
             let mut dashboard = Dashboard::start(&rpc_url, network.as_ref(), port)?;
             println!("dashboard at {} (Ctrl-C stops it)", dashboard.url);
-            let stop = gpushare_worker::provider::wait_for_signal();
+            let stop = gpushare_client::local::wait_for_signal();
             tokio::pin!(stop);
             loop {
                 tokio::select! {

@@ -5,7 +5,6 @@ use anchor_lang::prelude::Pubkey;
 use gpushare::events::ReplicaPaid;
 use gpushare::state::{Delegation, Provider, Warming, tokens_for};
 use gpushare_client::{filters, ix};
-use gpushare_worker::error::WorkerError;
 
 use crate::error::AppError;
 use crate::jobs::ClientSession;
@@ -142,15 +141,14 @@ impl ClientSession {
     ) -> Result<DelegationView, AppError> {
         let provider: Provider = self.chain.existing(&delegation.provider).await?;
         let pool = provider.pool;
-        let worth =
-            |part, tokens, shares| tokens_for(part, tokens, shares).map_err(WorkerError::from);
+        let worth = |part, tokens, shares| tokens_for(part, tokens, shares).map_err(AppError::from);
         let active = worth(delegation.shares, provider.stake, pool.shares)?;
         let unbonding = worth(
             delegation.unbonding_shares,
             provider.unbonding,
             pool.unbonding_shares,
         )?;
-        delegation.accrue(&pool, now).map_err(WorkerError::from)?;
+        delegation.accrue(&pool, now)?;
         let vesting = u128::from(pool.vesting_at(now)) * delegation.shares / pool.shares.max(1);
         let recent = if replicas == 0 || pool.delegated_shares == 0 {
             Earnings::default()

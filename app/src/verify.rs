@@ -4,8 +4,8 @@
 use gpushare::state::{Job, JobInput, Shard};
 use gpushare_core::kernels::{Kernel, seeded_leaf};
 use gpushare_core::merkle::MerkleTree;
-use gpushare_worker::engine::{Input, gemm_operands};
-use gpushare_worker::freivalds;
+use gpushare_engine::freivalds;
+use gpushare_engine::shard::{Input, gemm_operands};
 use rand::Rng;
 
 /// Freivalds rounds on gemm_i8 results: a wrong product passes with probability ≤ 2⁻⁶¹ per round.

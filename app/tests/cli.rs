@@ -5,7 +5,8 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 
 use anchor_lang::prelude::Pubkey;
-use gpushare_app::demo::{LocalNetwork, TOKEN, sibling_binary};
+use gpushare_app::demo::{LocalNetwork, TOKEN};
+use gpushare_app::process::sibling_binary;
 use gpushare_client::pda;
 use solana_keypair::Keypair;
 use solana_signer::Signer;

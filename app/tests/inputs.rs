@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use anchor_lang::AccountDeserialize;
 use gpushare::state::Job;
-use gpushare_app::demo::{LocalNetwork, TOKEN, WALLET_LAMPORTS, sibling_binary};
+use gpushare_app::demo::{LocalNetwork, TOKEN, WALLET_LAMPORTS};
+use gpushare_app::process::sibling_binary;
 use gpushare_client::pda;
 use solana_keypair::Keypair;
 use solana_signer::Signer;

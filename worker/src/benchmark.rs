@@ -17,11 +17,11 @@ use gpushare_core::merkle::{Hash, MerkleTree};
 use gpushare_core::spot_check::{CHALLENGE_SLOTS, PROOF_BYTES_PER_TRANSACTION, sample_index};
 use solana_signer::Signer;
 
-use crate::backend::Backend;
+use gpushare_engine::backend::Backend;
 use crate::daemon::Identity;
-use crate::engine::{Input, ShardOutput};
+use gpushare_engine::shard::{Input, ShardOutput};
 use crate::error::WorkerError;
-use crate::hashing;
+use gpushare_engine::hashing;
 use crate::prover;
 
 /// One drawn benchmark: its size and seed.
@@ -304,7 +304,7 @@ mod tests {
     use gpushare_core::kernels::seeded_leaf;
     use gpushare_core::merkle::{leaf_hash, verify_audit_path};
 
-    use crate::cpu::CpuBackend;
+    use gpushare_engine::cpu::CpuBackend;
 
     /// The worker's commitment and proofs pass exactly the checks `prove_benchmark` makes, with the
     /// leaves the reference function defines.

@@ -3,15 +3,16 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gpushare_core::kernels::Kernel;
 
-use crate::backend::{self, BackendOptions};
 use crate::config::{Config, ConfigArgs};
-use crate::engine::Input;
 use crate::error::WorkerError;
 use crate::fault::Fault;
 use crate::provider::{self, Session};
-use crate::{bench, gpu, selftest};
+use gpushare_engine::args::{KernelArgs, parse_seed};
+use gpushare_engine::error::EngineError;
+use gpushare_engine::select::{self, BackendOptions};
+use gpushare_engine::shard::Input;
+use gpushare_engine::{bench, gpu, selftest};
 
 /// gpushare provider worker.
 #[derive(Parser, Debug)]
@@ -102,42 +103,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// The kernels by name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum KernelName {
-    GemmI8,
-    Sha256Chain,
-    MonteCarlo,
-}
-
-/// A kernel and its sizes, as flags.
-#[derive(Args, Debug, Clone)]
-pub struct KernelArgs {
-    #[arg(long, value_enum)]
-    pub kernel: KernelName,
-    /// gemm_i8: rows of A and C.
-    #[arg(long, default_value_t = 256)]
-    pub m: u32,
-    /// gemm_i8: columns of B and C.
-    #[arg(long, default_value_t = 256)]
-    pub n: u32,
-    /// gemm_i8: columns of A, rows of B.
-    #[arg(long, default_value_t = 256)]
-    pub k: u32,
-    /// sha256_chain: SHA-256 iterations per shard.
-    #[arg(long, default_value_t = 1 << 16)]
-    pub steps: u32,
-    /// sha256_chain: one leaf every this many iterations.
-    #[arg(long, default_value_t = 1 << 10)]
-    pub leaf_every: u32,
-    /// monte_carlo: blocks in the whole job.
-    #[arg(long, default_value_t = 64)]
-    pub blocks: u32,
-    /// monte_carlo: samples per block.
-    #[arg(long, default_value_t = 1 << 16)]
-    pub samples_per_block: u32,
-}
-
 #[derive(Args, Debug)]
 pub struct ComputeArgs {
     #[command(flatten)]
@@ -158,27 +123,6 @@ pub struct ComputeArgs {
     /// Where to write the shard's output bytes.
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-impl KernelArgs {
-    /// The kernel these arguments describe.
-    pub fn kernel(&self) -> Kernel {
-        match self.kernel {
-            KernelName::GemmI8 => Kernel::GemmI8 {
-                m: self.m,
-                n: self.n,
-                k: self.k,
-            },
-            KernelName::Sha256Chain => Kernel::Sha256Chain {
-                steps: self.steps,
-                leaf_every: self.leaf_every,
-            },
-            KernelName::MonteCarlo => Kernel::MonteCarlo {
-                blocks: self.blocks,
-                samples_per_block: self.samples_per_block,
-            },
-        }
-    }
 }
 
 impl ComputeArgs {
@@ -207,22 +151,13 @@ impl ComputeArgs {
     }
 }
 
-/// A 32-byte seed from 64 hex digits.
-pub fn parse_seed(text: &str) -> Result<[u8; 32], WorkerError> {
-    let bytes =
-        hex::decode(text).map_err(|e| WorkerError::InvalidArgument(format!("seed: {e}")))?;
-    bytes.try_into().map_err(|b: Vec<u8>| {
-        WorkerError::InvalidArgument(format!("seed: {} bytes, need 32", b.len()))
-    })
-}
-
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), WorkerError> {
     let config = || Config::resolve(&cli.config);
     match cli.command {
         Command::Register { stake } => {
             let config = config()?;
-            let backend = backend::select(&config.backend)?;
+            let backend = select::select(&config.backend)?;
             on_chain(&config, |session| async move {
                 session.register(stake, backend.as_ref()).await
             })
@@ -238,7 +173,7 @@ pub fn run(cli: Cli) -> Result<(), WorkerError> {
         Command::ClaimRewards => on_chain(&config()?, |s| async move { s.claim_rewards().await }),
         Command::ProveHardware => {
             let config = config()?;
-            let backend = backend::select(&config.backend)?;
+            let backend = select::select(&config.backend)?;
             on_chain(&config, |session| async move {
                 session.prove_hardware(backend).await
             })
@@ -252,8 +187,8 @@ pub fn run(cli: Cli) -> Result<(), WorkerError> {
             result
         }
         Command::Compute(args) => compute(&args, &config()?.backend),
-        Command::Selftest => selftest::run(),
-        Command::Bench(args) => bench::run(&args),
+        Command::Selftest => Ok(selftest::run()?),
+        Command::Bench(args) => Ok(bench::run(&args)?),
         Command::Ptx { arch, out } => {
             let arch = gpu::ARCHES
                 .iter()
@@ -264,7 +199,7 @@ pub fn run(cli: Cli) -> Result<(), WorkerError> {
                         gpu::ARCHES
                     ))
                 })?;
-            let ptx = gpu::compile_ptx(arch)?;
+            let ptx = gpu::compile_ptx(arch).map_err(EngineError::from)?;
             std::fs::write(&out, ptx.to_src()).map_err(|e| WorkerError::io(&out, e))?;
             println!("wrote {} ({arch})", out.display());
             Ok(())
@@ -291,7 +226,7 @@ where
 fn compute(args: &ComputeArgs, options: &BackendOptions) -> Result<(), WorkerError> {
     let kernel = args.kernel.kernel();
     let input = args.input()?;
-    let backend = backend::select(options)?;
+    let backend = select::select(options)?;
     let run = backend.shard(kernel, &input, args.shards, args.shard)?;
     let (output, phases) = (run.output, run.phases);
     if let Some(path) = &args.out {

@@ -12,11 +12,11 @@ use solana_keypair::Keypair;
 
 use gpushare_client::priority_fee::PriorityFee;
 
-use crate::backend::{BackendChoice, BackendOptions};
 use crate::budget::{Budgets, default_disk_budget, default_memory_budget};
-use crate::devices::Devices;
 use crate::error::WorkerError;
 use crate::inputs::InputPolicy;
+use gpushare_engine::devices::Devices;
+use gpushare_engine::select::{BackendChoice, BackendOptions};
 
 /// Settings given on the command line or in the environment; unset ones come from the TOML file, which
 /// holds the same settings under the same names in snake case.
@@ -368,15 +368,9 @@ impl Config {
 
     /// Reads the wallet keypair.
     pub fn wallet(&self) -> Result<Arc<Keypair>, WorkerError> {
-        read_keypair(&self.keypair)
+        gpushare_client::local::read_keypair(&self.keypair)
+            .map_err(|e| WorkerError::Config(e.to_string()))
     }
-}
-
-/// Reads a keypair file in Solana CLI format.
-pub fn read_keypair(path: &Path) -> Result<Arc<Keypair>, WorkerError> {
-    solana_keypair::read_keypair_file(path)
-        .map(Arc::new)
-        .map_err(|e| WorkerError::Config(format!("keypair {}: {e}", path.display())))
 }
 
 fn read_file(path: &Path) -> Result<ConfigArgs, WorkerError> {

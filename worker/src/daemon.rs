@@ -31,11 +31,11 @@ use solana_signer::Signer;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::backend::Backend;
+use gpushare_engine::backend::Backend;
 use crate::benchmark::{Challenger, Outcome};
 use crate::budget::{OverBudget, shard_needs};
 use crate::config::Config;
-use crate::engine::{Input, ShardRun};
+use gpushare_engine::shard::{Input, ShardRun};
 use crate::error::WorkerError;
 use crate::fault::Fault;
 use crate::index::check_shard;

@@ -1,15 +1,14 @@
 //! The worker's errors, reported in one place (`main`).
 use gpushare_core::kernels::KernelError;
-
-use crate::gpu::GpuError;
+use gpushare_engine::error::EngineError;
 
 /// Everything that can stop a worker command.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
     #[error(transparent)]
     Kernel(#[from] KernelError),
-    #[error("GPU backend: {0}")]
-    Gpu(#[from] GpuError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -17,12 +16,8 @@ pub enum WorkerError {
     },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
-    #[error("operand shapes do not match: {0}")]
-    Shape(String),
     #[error("self-check failed: {0}")]
     SelfCheck(String),
-    #[error("selftest: {0} check(s) failed")]
-    SelftestFailed(usize),
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
     #[error("chain: {0}")]
@@ -51,10 +46,10 @@ impl WorkerError {
     /// A short label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            WorkerError::Kernel(_) | WorkerError::Shape(_) => "kernel",
-            WorkerError::Gpu(_) => "gpu",
+            WorkerError::Kernel(_) => "kernel",
+            WorkerError::Engine(error) => error.kind(),
             WorkerError::Io { .. } | WorkerError::Store(_) | WorkerError::Json(_) => "store",
-            WorkerError::SelfCheck(_) | WorkerError::SelftestFailed(_) => "self_check",
+            WorkerError::SelfCheck(_) => "self_check",
             WorkerError::Chain(_) | WorkerError::AccountMath(_) => "chain",
             WorkerError::Input(_) => "input",
             WorkerError::SaltLost(_) => "salt_lost",

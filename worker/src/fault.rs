@@ -3,7 +3,7 @@
 //! verification catches and slashes it. Without the feature the worker cannot be told to cheat.
 use gpushare_core::kernels::Kernel;
 
-use crate::engine::ShardOutput;
+use gpushare_engine::shard::ShardOutput;
 
 /// Which fault to inject, if any.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]

@@ -10,7 +10,7 @@ use gpushare_core::spot_check::{
 };
 
 use crate::error::WorkerError;
-use crate::hashing;
+use gpushare_engine::hashing;
 
 /// The proofs of every sample in `0..samples` not yet in `proven` (bit i = sample i proven).
 pub fn proofs(
@@ -93,7 +93,8 @@ pub fn batches(kernel: &Kernel, proofs: Vec<SampleProof>) -> Vec<Vec<SampleProof
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Input, reference_shard};
+    use gpushare_engine::reference::reference_shard;
+    use gpushare_engine::shard::Input;
     use gpushare_core::merkle::{leaf_hash, verify_audit_path};
 
     #[test]

@@ -12,7 +12,6 @@ use gpushare_client::ix::{self, Holder};
 use solana_signer::Signer;
 use tokio::sync::Notify;
 
-use crate::backend::{self, Backend};
 use crate::benchmark::Challenger;
 use crate::config::Config;
 use crate::daemon::{Daemon, Identity, Worker};
@@ -22,6 +21,8 @@ use crate::index::{Index, SharedIndex};
 use crate::inputs::Inputs;
 use crate::metrics::{self, Metrics};
 use crate::store::Store;
+use gpushare_engine::backend::Backend;
+use gpushare_engine::select;
 
 /// A connection to the network as this provider.
 pub struct Session {
@@ -273,6 +274,7 @@ pub fn hardware_profile(backend: &dyn Backend) -> Result<HardwareProfile, Worker
             run.join()
                 .map_err(|_| WorkerError::SelfCheck("hardware probe thread panicked".into()))?
                 .map(drop)
+                .map_err(WorkerError::from)
         })
     })?;
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
@@ -307,7 +309,7 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
     {
         session.publish_endpoint(url).await?;
     }
-    let backend = backend::select(&config.backend)?;
+    let backend = select::select(&config.backend)?;
     let store = Store::open(&config.data_dir)?;
     let metrics = Metrics::new(&backend.device_names(), session.chain.requests());
     let stop = Arc::new(AtomicBool::new(false));
@@ -329,7 +331,7 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
     let signals = {
         let (stop, wake) = (Arc::clone(&stop), Arc::clone(&wake));
         tokio::spawn(async move {
-            wait_for_signal().await;
+            gpushare_client::local::wait_for_signal().await;
             tracing::info!("shutting down: finishing the current step, claiming nothing new");
             stop.store(true, Ordering::SeqCst);
             wake.notify_one();
@@ -357,26 +359,4 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
         tracing::warn!(%error, "the HTTP endpoint's task failed");
     }
     result
-}
-
-/// Waits for SIGINT or SIGTERM (Ctrl-C alone where those cannot be watched): how an operator stops
-/// a long-running command.
-pub async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(mut interrupt), Ok(mut terminate)) => {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        }
-        _ => {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    }
 }

@@ -1,15 +1,17 @@
 //! The compute engine against the reference definitions: every backend usable here on random shapes
 //! with ragged edges, and every bad shape refused with its named error.
 use gpushare_core::kernels::{Kernel, KernelError};
-use gpushare_worker::backend::{self, Backend, BackendChoice, BackendOptions};
-use gpushare_worker::cpu::{CpuBackend, gemm_i8_naive};
-use gpushare_worker::engine::{Input, compute_shard, reference_shard};
-use gpushare_worker::error::WorkerError;
-use gpushare_worker::gpu::GpuBackend;
+use gpushare_engine::backend::{Backend, compute_shard};
+use gpushare_engine::cpu::CpuBackend;
+use gpushare_engine::error::EngineError;
+use gpushare_engine::gpu::GpuBackend;
+use gpushare_engine::reference::{gemm_i8_naive, reference_shard};
+use gpushare_engine::select::{self, BackendChoice, BackendOptions};
+use gpushare_engine::shard::Input;
 use proptest::prelude::*;
 
 fn backends() -> Vec<std::sync::Arc<dyn Backend>> {
-    backend::available()
+    select::available()
 }
 
 proptest! {
@@ -67,9 +69,9 @@ fn data_inputs_match_the_reference() {
     assert_eq!(computed.bytes, reference.bytes);
 }
 
-fn kernel_error(result: Result<impl std::fmt::Debug, WorkerError>) -> KernelError {
+fn kernel_error(result: Result<impl std::fmt::Debug, EngineError>) -> KernelError {
     match result {
-        Err(WorkerError::Kernel(error)) => error,
+        Err(EngineError::Kernel(error)) => error,
         other => panic!("expected a kernel error, got {other:?}"),
     }
 }
@@ -144,11 +146,11 @@ fn bad_shapes_and_inputs_are_refused_by_name() {
     );
     assert!(matches!(
         cpu.gemm_i8(&[1, 2, 3], &[1], 2, 1, 2),
-        Err(WorkerError::Shape(_))
+        Err(EngineError::Shape(_))
     ));
     assert!(matches!(
         cpu.sha256_chains(&[[0; 32]], &[0; 16], 10, 3),
-        Err(WorkerError::Shape(_))
+        Err(EngineError::Shape(_))
     ));
 }
 
@@ -159,8 +161,8 @@ fn without_a_gpu_the_worker_falls_back_to_the_cpu_without_panicking() {
         ..BackendOptions::default()
     };
     let chosen =
-        backend::select(&options(BackendChoice::Auto)).expect("auto always finds a backend");
-    let gpu = backend::select(&options(BackendChoice::Gpu));
+        select::select(&options(BackendChoice::Auto)).expect("auto always finds a backend");
+    let gpu = select::select(&options(BackendChoice::Gpu));
     if gpu.is_err() {
         assert!(chosen.name().starts_with("cpu"), "{}", chosen.name());
     }
@@ -171,7 +173,7 @@ fn without_a_gpu_the_worker_falls_back_to_the_cpu_without_panicking() {
 /// Runs on every GPU of the machine; nothing to check where there is none.
 #[test]
 fn panelled_gpu_shards_match_the_reference() {
-    for gpu in backend::available_gpus() {
+    for gpu in select::available_gpus() {
         let limited = GpuBackend::new(gpu.ordinal())
             .unwrap()
             .with_memory_limit(Some(420_000));
@@ -200,7 +202,7 @@ fn a_pool_of_every_gpu_computes_concurrent_shards_right() {
         choice: BackendChoice::Gpu,
         ..BackendOptions::default()
     };
-    let Ok(pool) = backend::select(&options) else {
+    let Ok(pool) = select::select(&options) else {
         return;
     };
     let kernel = Kernel::GemmI8 {

@@ -6,7 +6,7 @@ use gpushare_core::kernels::{monte_carlo_block, sha256_chain_advance};
 use rayon::prelude::*;
 
 use crate::backend::{Backend, ChainKey, check_chain_shape, check_gemm_shape};
-use crate::error::WorkerError;
+use crate::error::EngineError;
 
 /// Rows of C one task computes.
 const ROW_BLOCK: usize = 16;
@@ -127,21 +127,6 @@ fn transpose_widen(b: &[i8], k: usize, n: usize) -> Vec<i16> {
     bt
 }
 
-/// The textbook triple loop, kept as the baseline the benchmark compares against.
-pub fn gemm_i8_naive(a: &[i8], b: &[i8], m: usize, n: usize, k: usize) -> Vec<i32> {
-    let mut c = vec![0i32; m * n];
-    for i in 0..m {
-        for j in 0..n {
-            let mut acc = 0i32;
-            for p in 0..k {
-                acc += i32::from(a[i * k + p]) * i32::from(b[p * n + j]);
-            }
-            c[i * n + j] = acc;
-        }
-    }
-    c
-}
-
 impl Backend for CpuBackend {
     fn name(&self) -> String {
         format!("cpu ({} threads)", rayon::current_num_threads())
@@ -154,7 +139,7 @@ impl Backend for CpuBackend {
         m: usize,
         n: usize,
         k: usize,
-    ) -> Result<Vec<i32>, WorkerError> {
+    ) -> Result<Vec<i32>, EngineError> {
         check_gemm_shape(a, b, m, n, k)?;
         let mut c = vec![0i32; m * n];
         if m == 0 || n == 0 {
@@ -183,7 +168,7 @@ impl Backend for CpuBackend {
         key: &ChainKey,
         steps: u32,
         leaf_every: u32,
-    ) -> Result<Vec<Vec<[u8; 32]>>, WorkerError> {
+    ) -> Result<Vec<Vec<[u8; 32]>>, EngineError> {
         check_chain_shape(steps, leaf_every)?;
         Ok(starts
             .par_iter()
@@ -204,7 +189,7 @@ impl Backend for CpuBackend {
         key: [u32; 2],
         blocks: Range<u32>,
         samples: u32,
-    ) -> Result<Vec<u32>, WorkerError> {
+    ) -> Result<Vec<u32>, EngineError> {
         Ok(blocks
             .into_par_iter()
             .map(|block| monte_carlo_block(key, block, samples))

@@ -96,7 +96,7 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::gemm_i8_naive;
+    use crate::reference::gemm_i8_naive;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 

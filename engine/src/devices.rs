@@ -7,9 +7,9 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use gpushare_core::kernels::Kernel;
 
 use crate::backend::{Backend, ChainKey};
-use crate::engine::{GemmShard, Input, Phases, ShardOutput, ShardRun};
-use crate::error::WorkerError;
-use crate::gpu::{GpuBackend, GpuError};
+use crate::error::{EngineError, GpuError};
+use crate::gpu::GpuBackend;
+use crate::shard::{GemmShard, Input, Phases, ShardOutput, ShardRun};
 
 /// Which GPUs to use.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
@@ -165,7 +165,7 @@ impl Backend for GpuPool {
         m: usize,
         n: usize,
         k: usize,
-    ) -> Result<Vec<i32>, WorkerError> {
+    ) -> Result<Vec<i32>, EngineError> {
         self.on_free_device(|gpu| gpu.gemm_i8(a, b, m, n, k))
     }
 
@@ -175,7 +175,7 @@ impl Backend for GpuPool {
         key: &ChainKey,
         steps: u32,
         leaf_every: u32,
-    ) -> Result<Vec<Vec<[u8; 32]>>, WorkerError> {
+    ) -> Result<Vec<Vec<[u8; 32]>>, EngineError> {
         self.on_free_device(|gpu| gpu.sha256_chains(starts, key, steps, leaf_every))
     }
 
@@ -184,7 +184,7 @@ impl Backend for GpuPool {
         key: [u32; 2],
         blocks: Range<u32>,
         samples: u32,
-    ) -> Result<Vec<u32>, WorkerError> {
+    ) -> Result<Vec<u32>, EngineError> {
         self.on_free_device(|gpu| gpu.monte_carlo(key, blocks, samples))
     }
 
@@ -192,7 +192,7 @@ impl Backend for GpuPool {
         &self,
         shard: &GemmShard,
         phases: &mut Phases,
-    ) -> Result<ShardOutput, WorkerError> {
+    ) -> Result<ShardOutput, EngineError> {
         self.on_free_device(|gpu| gpu.gemm_shard(shard, phases))
     }
 
@@ -203,11 +203,11 @@ impl Backend for GpuPool {
         input: &Input,
         shards: u32,
         shard: u32,
-    ) -> Result<ShardRun, WorkerError> {
+    ) -> Result<ShardRun, EngineError> {
         self.on_free_device(|gpu| gpu.shard(kernel, input, shards, shard))
     }
 
-    fn bare_gemm_seconds(&self, size: usize, repeats: u32) -> Result<f64, WorkerError> {
+    fn bare_gemm_seconds(&self, size: usize, repeats: u32) -> Result<f64, EngineError> {
         self.on_free_device(|gpu| gpu.bare_gemm_seconds(size, repeats))
     }
 }

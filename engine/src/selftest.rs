@@ -4,11 +4,13 @@ use gpushare_core::kernels::Kernel;
 
 use std::sync::Arc;
 
-use crate::backend::{self, Backend};
+use crate::backend::Backend;
 use crate::cpu::CpuBackend;
-use crate::engine::{self, Input};
-use crate::error::WorkerError;
+use crate::error::EngineError;
 use crate::gpu::GpuBackend;
+use crate::reference::reference_shard;
+use crate::select;
+use crate::shard::Input;
 
 /// The cases: (label, kernel, input, shards, shard).
 pub fn cases() -> Vec<(&'static str, Kernel, Input, u32, u32)> {
@@ -80,9 +82,9 @@ pub fn check(
     input: &Input,
     shards: u32,
     shard: u32,
-) -> Result<bool, WorkerError> {
-    let reference = engine::reference_shard(kernel, input, shards, shard)?;
-    let computed = engine::compute_shard(backend, kernel, input, shards, shard)?;
+) -> Result<bool, EngineError> {
+    let reference = reference_shard(kernel, input, shards, shard)?;
+    let computed = crate::backend::compute_shard(backend, kernel, input, shards, shard)?;
     Ok(computed.bytes == reference.bytes && computed.root == reference.root)
 }
 
@@ -94,7 +96,7 @@ const PANELLED_BUDGET_BYTES: u64 = 176 << 10;
 fn labelled_backends() -> Vec<(String, Arc<dyn Backend>)> {
     let mut backends: Vec<(String, Arc<dyn Backend>)> =
         vec![(CpuBackend::new().name(), Arc::new(CpuBackend::new()))];
-    for gpu in backend::available_gpus() {
+    for gpu in select::available_gpus() {
         backends.push((gpu.name(), Arc::clone(&gpu) as Arc<dyn Backend>));
         match GpuBackend::new(gpu.ordinal()) {
             Ok(limited) => backends.push((
@@ -108,7 +110,7 @@ fn labelled_backends() -> Vec<(String, Arc<dyn Backend>)> {
 }
 
 /// Runs every case on every backend; fails if any case fails.
-pub fn run() -> Result<(), WorkerError> {
+pub fn run() -> Result<(), EngineError> {
     let mut failures = 0;
     for (name, backend) in labelled_backends() {
         for (label, kernel, input, shards, shard) in cases() {
@@ -124,7 +126,7 @@ pub fn run() -> Result<(), WorkerError> {
         }
     }
     if failures > 0 {
-        return Err(WorkerError::SelftestFailed(failures));
+        return Err(EngineError::SelftestFailed(failures));
     }
     Ok(())
 }

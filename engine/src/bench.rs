@@ -9,12 +9,14 @@ use gpushare_core::kernels::{Kernel, monte_carlo_key, sha256_chain_key, sha256_c
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::backend::{self, Backend};
-use crate::cpu::{CpuBackend, gemm_i8_naive};
-use crate::engine::{Input, Phases};
-use crate::error::WorkerError;
+use crate::backend::Backend;
+use crate::cpu::CpuBackend;
+use crate::error::EngineError;
 use crate::freivalds;
 use crate::gpu::GpuBackend;
+use crate::reference::gemm_i8_naive;
+use crate::select;
+use crate::shard::{Input, Phases};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -104,7 +106,7 @@ pub struct PipelineReport {
     pub shards: Vec<ShardTiming>,
 }
 
-fn timed<T>(f: impl FnOnce() -> Result<T, WorkerError>) -> Result<(T, Duration), WorkerError> {
+fn timed<T>(f: impl FnOnce() -> Result<T, EngineError>) -> Result<(T, Duration), EngineError> {
     let started = Instant::now();
     let value = f()?;
     Ok((value, started.elapsed()))
@@ -119,14 +121,14 @@ fn progress_bar(steps: usize) -> ProgressBar {
     progress
 }
 
-fn print_json(value: &impl Serialize) -> Result<(), WorkerError> {
+fn print_json(value: &impl Serialize) -> Result<(), EngineError> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
 /// Runs the benchmark and prints the report.
-pub fn run(args: &BenchArgs) -> Result<(), WorkerError> {
-    let gpus = backend::available_gpus();
+pub fn run(args: &BenchArgs) -> Result<(), EngineError> {
+    let gpus = select::available_gpus();
     let mut backends: Vec<Arc<dyn Backend>> = vec![Arc::new(CpuBackend::new())];
     backends.extend(gpus.iter().map(|gpu| Arc::clone(gpu) as Arc<dyn Backend>));
     if args.pipeline {
@@ -156,9 +158,9 @@ fn measure(
     backends: &[Arc<dyn Backend>],
     gpus: &[Arc<GpuBackend>],
     progress: &ProgressBar,
-) -> Result<Report, WorkerError> {
+) -> Result<Report, EngineError> {
     let size = args.gemm_size;
-    let (a, b) = backend::benchmark_operands(size);
+    let (a, b) = crate::backend::benchmark_operands(size);
     let ops = 2.0 * (size as f64).powi(3);
     let shape = format!("{size}x{size}x{size}");
     let mut report = Report::default();
@@ -190,7 +192,7 @@ fn measure(
             ))
         })?;
         if !passed {
-            return Err(WorkerError::SelfCheck(format!(
+            return Err(EngineError::SelfCheck(format!(
                 "{} computed a wrong GEMM in the benchmark",
                 backend.name()
             )));
@@ -261,7 +263,7 @@ fn device_gemm(
     gpu: &GpuBackend,
     size: usize,
     repeats: u32,
-) -> Result<Option<DeviceGemm>, WorkerError> {
+) -> Result<Option<DeviceGemm>, EngineError> {
     let ops = 2.0 * (size as f64).powi(3);
     let Some((dp4a_seconds, ours)) = gpu.time_device_gemm(size, false, repeats)? else {
         return Ok(None);
@@ -270,7 +272,7 @@ fn device_gemm(
     if let Some((_, theirs)) = &cublas
         && *theirs != ours
     {
-        return Err(WorkerError::SelfCheck(
+        return Err(EngineError::SelfCheck(
             "cuBLAS and our GEMM kernel disagree".into(),
         ));
     }
@@ -292,7 +294,7 @@ fn fastest_shard(
     kernel: Kernel,
     input: &Input,
     repeats: u32,
-) -> Result<Phases, WorkerError> {
+) -> Result<Phases, EngineError> {
     backend.shard(kernel, input, 1, 0)?;
     let mut best: Option<Phases> = None;
     for _ in 0..repeats.max(1) {
@@ -301,17 +303,17 @@ fn fastest_shard(
             best = Some(phases);
         }
     }
-    best.ok_or_else(|| WorkerError::InvalidArgument("no timed run".into()))
+    best.ok_or_else(|| EngineError::InvalidArgument("no timed run".into()))
 }
 
 fn measure_pipeline(
     args: &BenchArgs,
     backends: &[Arc<dyn Backend>],
     progress: &ProgressBar,
-) -> Result<PipelineReport, WorkerError> {
+) -> Result<PipelineReport, EngineError> {
     let size = args.gemm_size;
     let dim = u32::try_from(size)
-        .map_err(|_| WorkerError::InvalidArgument("--gemm-size too large".into()))?;
+        .map_err(|_| EngineError::InvalidArgument("--gemm-size too large".into()))?;
     let seed = Input::Seed([0xbe; 32]);
     let leaf_every = (args.chain_steps / 64).max(1);
     let cases = [

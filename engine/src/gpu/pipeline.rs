@@ -11,10 +11,12 @@ use cudarc::driver::{CudaContext, CudaEvent, CudaSlice, CudaStream, DevicePtr, P
 use gpushare_core::kernels::{DataGemm, SeededGemm};
 use rayon::prelude::*;
 
-use crate::engine::{GemmShard, Input, Phases, ShardOutput};
-use crate::error::WorkerError;
+use crate::error::EngineError;
+use crate::error::GpuError;
 use crate::freivalds;
-use crate::gpu::{GpuBackend, GpuError, OperandLayout, OperandSource, guarded};
+use crate::shard::{GemmShard, Input, Phases, ShardOutput};
+
+use super::{GpuBackend, OperandLayout, OperandSource, guarded};
 
 /// Device memory left free for cuBLAS's workspace and the driver.
 const DEVICE_HEADROOM_BYTES: u64 = 512 << 20;
@@ -167,7 +169,7 @@ impl GpuBackend {
         &self,
         shard: &GemmShard,
         phases: &mut Phases,
-    ) -> Result<ShardOutput, WorkerError> {
+    ) -> Result<ShardOutput, EngineError> {
         let data = match shard.input {
             Input::Data(bytes) => Some(DataGemm::new(bytes, shard.m, shard.n, shard.k)?),
             Input::Seed(_) => None,

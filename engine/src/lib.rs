@@ -1,0 +1,39 @@
+//! gpushare-engine: the provider's compute engine. Runs the kernels defined in `gpushare-core` on a GPU
+//! (cudarc) or the CPU, bit for bit as the core crate defines them, builds the Merkle commitment of
+//! each shard's output and self-checks GEMM results with Freivalds. It knows nothing of the chain: the
+//! worker (`gpushare-worker`) and the client CLI (`gpushare`) both build on it.
+//!
+//! Module map, lowest first (a module uses only those above it):
+//! - [`error`]: [`error::EngineError`] and [`error::GpuError`];
+//! - [`hashing`], [`freivalds`], [`cuda`]: Merkle roots, Freivalds' check, the CUDA sources;
+//! - [`shard`]: a job's input, a shard's operands, output, root and phase times;
+//! - [`reference`]: a shard from the core crate's definitions, leaf by leaf, and the textbook GEMM;
+//! - [`backend`]: the [`backend::Backend`] trait, with the shard pipeline as its default;
+//! - [`cpu`], [`gpu`], [`devices`]: the CPU backend, one GPU, a pool of GPUs;
+//! - [`select`]: which backend to compute on;
+//! - [`args`], [`selftest`], [`bench`]: kernel flags, the selftest and the local benchmark.
+//!
+//! The `gpu` feature (on by default) brings the GPU backend and what chooses among backends (`gpu`,
+//! `devices`, `select`, `selftest`, `bench`) and with them cudarc. The client CLI turns it off: it
+//! needs the shard's operands, Freivalds' check and the kernel flags, never a GPU.
+pub mod args;
+pub mod backend;
+#[cfg(feature = "gpu")]
+pub mod bench;
+pub mod cpu;
+pub mod cuda;
+#[cfg(feature = "gpu")]
+pub mod devices;
+pub mod error;
+pub mod freivalds;
+#[cfg(feature = "gpu")]
+pub mod gpu;
+pub mod hashing;
+#[cfg(all(test, feature = "gpu"))]
+mod host_kernels;
+pub mod reference;
+#[cfg(feature = "gpu")]
+pub mod select;
+#[cfg(feature = "gpu")]
+pub mod selftest;
+pub mod shard;
