@@ -15,13 +15,13 @@ use gpushare_client::{ix, pda};
 use gpushare_core::benchmark::{BenchmarkSize, SAMPLES, unit_seed};
 use gpushare_core::merkle::{Hash, MerkleTree};
 use gpushare_core::spot_check::{CHALLENGE_SLOTS, PROOF_BYTES_PER_TRANSACTION, sample_index};
+use gpushare_engine::backend::Backend;
+use gpushare_engine::hashing;
+use gpushare_engine::shard::{Input, ShardOutput};
 use solana_signer::Signer;
 
-use gpushare_engine::backend::Backend;
-use crate::daemon::Identity;
-use gpushare_engine::shard::{Input, ShardOutput};
 use crate::error::WorkerError;
-use gpushare_engine::hashing;
+use crate::identity::Identity;
 use crate::prover;
 
 /// One drawn benchmark: its size and seed.

@@ -3,16 +3,16 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::config::{Config, ConfigArgs};
-use crate::error::WorkerError;
-use crate::fault::Fault;
-use crate::provider::{self, Session};
 use gpushare_engine::args::{KernelArgs, parse_seed};
 use gpushare_engine::error::EngineError;
 use gpushare_engine::select::{self, BackendOptions};
 use gpushare_engine::shard::Input;
 use gpushare_engine::{bench, gpu, selftest};
+
+use crate::config::{Config, ConfigArgs};
+use crate::error::WorkerError;
+use crate::fault::Fault;
+use crate::provider::{self, Session};
 
 /// gpushare provider worker.
 #[derive(Parser, Debug)]

@@ -11,12 +11,12 @@ use serde::Deserialize;
 use solana_keypair::Keypair;
 
 use gpushare_client::priority_fee::PriorityFee;
+use gpushare_engine::devices::Devices;
+use gpushare_engine::select::{BackendChoice, BackendOptions};
 
 use crate::budget::{Budgets, default_disk_budget, default_memory_budget};
 use crate::error::WorkerError;
 use crate::inputs::InputPolicy;
-use gpushare_engine::devices::Devices;
-use gpushare_engine::select::{BackendChoice, BackendOptions};
 
 /// Settings given on the command line or in the environment; unset ones come from the TOML file, which
 /// holds the same settings under the same names in snake case.

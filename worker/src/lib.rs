@@ -18,6 +18,7 @@ pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod fault;
+pub mod identity;
 pub mod index;
 pub mod inputs;
 pub mod metrics;

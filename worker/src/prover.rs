@@ -8,9 +8,9 @@ use gpushare_core::merkle::MerkleTree;
 use gpushare_core::spot_check::{
     LEAF_BUDGET_UNITS, PROOF_BYTES_PER_TRANSACTION, leaf_cost_units, sample_index,
 };
+use gpushare_engine::hashing;
 
 use crate::error::WorkerError;
-use gpushare_engine::hashing;
 
 /// The proofs of every sample in `0..samples` not yet in `proven` (bit i = sample i proven).
 pub fn proofs(
@@ -93,9 +93,9 @@ pub fn batches(kernel: &Kernel, proofs: Vec<SampleProof>) -> Vec<Vec<SampleProof
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gpushare_core::merkle::{leaf_hash, verify_audit_path};
     use gpushare_engine::reference::reference_shard;
     use gpushare_engine::shard::Input;
-    use gpushare_core::merkle::{leaf_hash, verify_audit_path};
 
     #[test]
     fn proofs_verify_against_the_root_and_skip_proven_samples() {

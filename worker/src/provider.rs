@@ -9,20 +9,21 @@ use gpushare::state::{Delegation, HardwareProfile, Provider, tokens_for};
 use gpushare_client::chain::{Chain, FeePolicy, RetryPolicy};
 use gpushare_client::filters;
 use gpushare_client::ix::{self, Holder};
+use gpushare_engine::backend::Backend;
+use gpushare_engine::select;
 use solana_signer::Signer;
 use tokio::sync::Notify;
 
 use crate::benchmark::Challenger;
 use crate::config::Config;
-use crate::daemon::{Daemon, Identity, Worker};
+use crate::daemon::{Daemon, Worker};
 use crate::error::WorkerError;
 use crate::fault::Fault;
+use crate::identity::Identity;
 use crate::index::{Index, SharedIndex};
 use crate::inputs::Inputs;
 use crate::metrics::{self, Metrics};
 use crate::store::Store;
-use gpushare_engine::backend::Backend;
-use gpushare_engine::select;
 
 /// A connection to the network as this provider.
 pub struct Session {

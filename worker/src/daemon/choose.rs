@@ -1,0 +1,258 @@
+//! Which open slots this provider claims: the jobs it wants (price, budgets, kernel, claim timeout),
+//! the slots they offer (a new shard, or a replica of one started), and its turn among the providers
+//! that want the same slot.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anchor_lang::prelude::Pubkey;
+use gpushare::state::{Job, JobInput, KernelSpec, Provider, Shard};
+use gpushare_client::ix::Slot;
+use gpushare_core::spot_check::leaf_fits_budget;
+use rand::seq::SliceRandom;
+use sha2::{Digest, Sha256};
+
+use super::*;
+
+impl Daemon {
+    /// Claims open slots this worker can run at an acceptable price, up to its free slots, each
+    /// attempt a task of its own. Slots of shards other providers started come first, so started
+    /// work finishes before new work starts; and a shard that needs several replicas is started only
+    /// while a slot would stay free after it. Otherwise every worker could fill up with first
+    /// replicas that all wait for second replicas nobody has room to claim.
+    pub(super) fn claim_open_slots(&mut self, round: &Arc<Round>) {
+        if round
+            .view
+            .provider
+            .check_active(&round.view.network.params)
+            .is_err()
+        {
+            return;
+        }
+        let limit = self.worker.config.concurrent_jobs;
+        let mut busy = round.view.held.len() + self.claims.len();
+        if busy >= limit {
+            return;
+        }
+        let openings = self.openings(round);
+        let peers = &round.view.peers;
+        let candidates = self
+            .in_turn(openings.joins, peers)
+            .into_iter()
+            .chain(self.in_turn(openings.starts, peers));
+        for (turn, opening) in candidates {
+            let slot = opening.slot;
+            let shard = (slot.job, slot.shard_index);
+            if busy >= limit || (opening.shared_start && busy + 1 >= limit) {
+                continue;
+            }
+            if self.claims.contains_key(&shard) {
+                continue;
+            }
+            let Some(job) = round.view.jobs.get(&slot.job).cloned() else {
+                continue;
+            };
+            let worker = Arc::clone(&self.worker);
+            let wait = CLAIM_TURN * u32::try_from(turn).unwrap_or(u32::MAX);
+            let task = tokio::spawn(async move { worker.claim(&slot, &job, wait).await });
+            self.claims.insert(shard, task);
+            busy += 1;
+        }
+    }
+
+    /// `openings` in this provider's turn order, ties in random order.
+    pub(super) fn in_turn<'a>(
+        &self,
+        openings: Vec<Opening<'a>>,
+        peers: &[Pubkey],
+    ) -> Vec<(usize, Opening<'a>)> {
+        let mut turns: Vec<(usize, Opening<'a>)> = openings
+            .into_iter()
+            .map(|opening| (self.turn(&opening, peers), opening))
+            .collect();
+        turns.shuffle(&mut rand::rng());
+        turns.sort_by_key(|(turn, _)| *turn);
+        turns
+    }
+
+    /// This provider's turn to claim an opening: how many of the network's active providers, among
+    /// those holding no replica of its shard, come before it in an order drawn from the slot (each
+    /// provider is first for its share of slots). A provider waits [`CLAIM_TURN`] for each, so that providers that saw the same new work do not
+    /// all claim it at once: the failed claims would land and pay fees.
+    pub(super) fn turn(&self, opening: &Opening<'_>, peers: &[Pubkey]) -> usize {
+        let (me, slot, shard) = (self.worker.me.provider(), &opening.slot, opening.shard);
+        let draw = |provider: &Pubkey| {
+            let mut hasher = Sha256::new();
+            hasher.update(slot.job);
+            hasher.update(slot.shard_index.to_le_bytes());
+            hasher.update([slot.replica]);
+            hasher.update(provider);
+            hasher.finalize()
+        };
+        let mine = draw(&me);
+        peers
+            .iter()
+            .filter(|peer| **peer != me && shard.is_none_or(|shard| !shard.ever_held_by(peer)))
+            .filter(|peer| draw(peer) < mine)
+            .count()
+    }
+
+    /// Whether this worker takes work from `job`: open, paying enough, a kernel it can run, shards it
+    /// can hold, proofs that fit a transaction, a claim timeout it can meet, and claims its active
+    /// stake can back.
+    pub(super) fn wants(&self, key: &Pubkey, job: &Job, round: &Round) -> bool {
+        let kernel = job.kernel.to_core();
+        let provider = &round.view.provider;
+        let provable = !job.mode.is_spot_check() || leaf_fits_budget(&kernel);
+        let holdable = kernel.check_shard_size(u32::from(job.shards)).is_ok();
+        let timeout_met = meets_claim_timeout(job, provider);
+        let backed = provider
+            .check_can_claim(&round.view.network.params, job.stake_per_claim)
+            .is_ok();
+        let proven_enough = provider
+            .check_hardware(
+                &job.hardware,
+                round.view.network.params.proof_validity_slots,
+                round.slot,
+            )
+            .is_ok();
+        let supported = match (&job.input, job.kernel) {
+            (JobInput::Data { uri, .. }, KernelSpec::GemmI8 { .. }) => {
+                ["http://", "https://", "file://"]
+                    .iter()
+                    .any(|scheme| uri.starts_with(scheme))
+            }
+            (JobInput::Data { .. }, _) => false,
+            (JobInput::Seed(_), _) => true,
+        };
+        supported
+            && provable
+            && proven_enough
+            && holdable
+            && timeout_met
+            && backed
+            && !self.unusable_jobs.contains(key)
+            && !job.cancelled
+            && job.price >= self.worker.config.min_price
+            && job.shards_settled < job.shards
+    }
+
+    /// The free slots of the jobs this worker wants, claimed in time for their shards to finish.
+    pub(super) fn openings<'a>(&self, round: &'a Round) -> Openings<'a> {
+        let provider = self.worker.me.provider();
+        let mut shards_of: HashMap<Pubkey, HashMap<u16, &Shard>> = HashMap::new();
+        for shard in round.view.shards.values() {
+            shards_of
+                .entry(shard.job)
+                .or_default()
+                .insert(shard.index, shard);
+        }
+        let mut openings = Openings::default();
+        for (key, job) in &round.view.jobs {
+            if !self.wants(key, job, round) {
+                continue;
+            }
+            let started = shards_of.get(key);
+            let deadline = round.now.saturating_add(job.claim_timeout);
+            let finishable = |unclaimed| job.check_can_finish(deadline, unclaimed).is_ok();
+            for index in 0..job.shards {
+                let slot = |replica| Slot {
+                    job: *key,
+                    shard_index: index,
+                    replica,
+                };
+                match started.and_then(|shards| shards.get(&index)) {
+                    None if !job.was_started(index) && finishable(u32::from(job.replicas) - 1) => {
+                        openings.starts.push(Opening {
+                            slot: slot(0),
+                            shard: None,
+                            shared_start: job.replicas > 1,
+                        })
+                    }
+                    None => {}
+                    Some(shard) => {
+                        let claimable = (0..shard.replicas_open)
+                            .find(|r| shard.check_claimable(*r, &provider).is_ok())
+                            .filter(|_| finishable(shard.unclaimed() - 1));
+                        openings.joins.extend(claimable.map(|replica| Opening {
+                            slot: slot(replica),
+                            shard: Some(shard),
+                            shared_start: false,
+                        }));
+                    }
+                }
+            }
+        }
+        openings
+    }
+}
+
+/// Seconds `provider` expects one shard of `job` to take, from the GEMM rate it measured at
+/// registration; `None` where it has no estimate (other kernels, or no measured rate).
+fn estimated_compute_seconds(job: &Job, provider: &Provider) -> Option<f64> {
+    let KernelSpec::GemmI8 { m, n, k } = job.kernel else {
+        return None;
+    };
+    let gops = provider.hardware.throughput_gops;
+    let rows = u64::from(m).div_ceil(u64::from(job.shards.max(1))) as f64;
+    (gops > 0).then(|| 2.0 * rows * f64::from(n) * f64::from(k) / (gops as f64 * 1e9))
+}
+
+/// Whether `job`'s claim timeout leaves `provider` room to compute a shard and commit: a client
+/// setting a deadline nobody can meet would collect the miss slashes of whoever claims.
+fn meets_claim_timeout(job: &Job, provider: &Provider) -> bool {
+    estimated_compute_seconds(job, provider).is_none_or(|seconds| {
+        seconds * CLAIM_TIMEOUT_MARGIN + CLAIM_TIMEOUT_SLACK_SECONDS <= job.claim_timeout as f64
+    })
+}
+
+/// What the jobs offer this provider: slots to claim.
+#[derive(Default)]
+pub(super) struct Openings<'a> {
+    /// A claimable replica of each shard already started.
+    joins: Vec<Opening<'a>>,
+    /// The first replica of each shard not started yet.
+    starts: Vec<Opening<'a>>,
+}
+
+/// One slot this provider may claim: its shard when started, and whether claiming it starts a
+/// shard that needs several replicas.
+pub(super) struct Opening<'a> {
+    slot: Slot,
+    shard: Option<&'a Shard>,
+    shared_start: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::zeroed;
+
+    #[test]
+    fn a_claim_timeout_nobody_could_meet_is_refused() {
+        let mut provider: Provider = zeroed();
+        let mut job: Job = zeroed();
+        (job.kernel, job.shards, job.claim_timeout) = (
+            KernelSpec::GemmI8 {
+                m: 8_192,
+                n: 8_192,
+                k: 8_192,
+            },
+            1,
+            10,
+        );
+        assert!(
+            meets_claim_timeout(&job, &provider),
+            "no measured rate: no estimate"
+        );
+        provider.hardware.throughput_gops = 100; // 2·8192³ operations: about 11 s at 100 GOPS
+        assert!(!meets_claim_timeout(&job, &provider));
+        job.claim_timeout = 40;
+        assert!(meets_claim_timeout(&job, &provider));
+        job.shards = 8;
+        job.claim_timeout = 13;
+        assert!(
+            meets_claim_timeout(&job, &provider),
+            "an eighth of the rows"
+        );
+    }
+}
