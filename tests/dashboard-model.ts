@@ -1,14 +1,25 @@
 // The dashboard's derivations that the browser run cannot reach with the test network's settings:
-// rewards part-way through a vesting period, share rounding, empty and gapped series, and grid
-// precedence. (The browser run checks the rest against the chain.)
+// the program's share and reward arithmetic against the vectors the program's own methods computed
+// (idl/pool-vectors.json, written by programs/gpushare/tests/program/pool_vectors.rs), rewards
+// part-way through a vesting period and at the limits of u64, u128 and i64 among them; empty and
+// gapped series, and grid precedence. (The browser run checks the rest against the chain.)
 import * as assert from "assert";
+import { readFileSync } from "fs";
+import { join } from "path";
 import {
+  type Accrual,
   MAX_BUCKETS,
+  MAX_SLOTS_PER_SHARD,
+  type Pool,
+  type PoolHolder,
   REWARD_SCALE,
   bucketed,
   cellState,
   claimable,
   commissionAt,
+  delegatedStake,
+  delegationUnbonding,
+  delegationWorth,
   formatTokens,
   isActive,
   jobStatus,
@@ -18,41 +29,126 @@ import {
   tokensFor,
 } from "../app/web/src/model";
 
-const pool = {
-  shares: 1_000n,
-  delegatedShares: 400n,
-  unbondingShares: 0n,
-  ownUnbondingShares: 0n,
-  commissionBps: 500,
-  pendingCommissionBps: null as number | null,
-  commissionEffectiveAt: 0n,
-  rewardPerShare: 0n,
-  rewardRemainder: 0n,
-  vestingTotal: 1_000n,
-  vestingReleased: 0n,
-  vestingFrom: 100n,
-  vestingUntil: 200n,
-};
+/** A number of the vectors: a decimal string. */
+type Decimal = string;
+
+/** A pool as the vectors write it: `Pool`'s fields, as decimal strings. */
+type PoolVector = { [field in keyof Pool]: field extends "pendingCommissionBps" ? Decimal | null : Decimal };
+
+/** A provider as the vectors write it. */
+interface ProviderVector {
+  stake: Decimal;
+  unbonding: Decimal;
+  pool: PoolVector;
+}
+
+/** One case of a section: what it is, its inputs, and the program's answer. */
+type Case<Fields> = { name: string } & Fields;
+
+/** idl/pool-vectors.json, section by section, each named after the `model.ts` function it checks. */
+interface Vectors {
+  about: string;
+  constants: { rewardScale: Decimal; maxSlotsPerShard: Decimal };
+  tokensFor: Case<{ part: Decimal; tokens: Decimal; shares: Decimal; worth: Decimal }>[];
+  releasedRewardPerShare: Case<{ pool: PoolVector; now: Decimal; rewardPerShare: Decimal }>[];
+  claimable: Case<{ pool: PoolVector; accrual: { [field in keyof Accrual]: Decimal }; shares: Decimal; now: Decimal; claimable: Decimal }>[];
+  commissionAt: Case<{ pool: PoolVector; now: Decimal; commissionBps: Decimal }>[];
+  isActive: Case<{ provider: ProviderVector; minStake: Decimal; active: boolean }>[];
+  delegatedStake: Case<{ provider: ProviderVector; minStake: Decimal; delegatedStake: Decimal }>[];
+  delegationWorth: Case<{ delegation: { shares: Decimal; unbondingShares: Decimal }; provider: ProviderVector; worth: Decimal }>[];
+  delegationUnbonding: Case<{ delegation: { shares: Decimal; unbondingShares: Decimal }; provider: ProviderVector; unbonding: Decimal }>[];
+}
+
+const vectors: Vectors = JSON.parse(readFileSync(join(__dirname, "..", "idl", "pool-vectors.json"), "utf8"));
+
+/** A pool of the vectors as the dashboard holds one: big numbers as bigints, basis points as numbers. */
+function poolOf(p: PoolVector): Pool {
+  return {
+    shares: BigInt(p.shares),
+    delegatedShares: BigInt(p.delegatedShares),
+    unbondingShares: BigInt(p.unbondingShares),
+    ownUnbondingShares: BigInt(p.ownUnbondingShares),
+    commissionBps: Number(p.commissionBps),
+    pendingCommissionBps: p.pendingCommissionBps === null ? null : Number(p.pendingCommissionBps),
+    commissionEffectiveAt: BigInt(p.commissionEffectiveAt),
+    rewardPerShare: BigInt(p.rewardPerShare),
+    rewardRemainder: BigInt(p.rewardRemainder),
+    vestingTotal: BigInt(p.vestingTotal),
+    vestingReleased: BigInt(p.vestingReleased),
+    vestingFrom: BigInt(p.vestingFrom),
+    vestingUntil: BigInt(p.vestingUntil),
+  };
+}
+
+/** A provider of the vectors as the dashboard holds one. */
+const providerOf = (p: ProviderVector): PoolHolder => ({ stake: BigInt(p.stake), unbonding: BigInt(p.unbonding), pool: poolOf(p.pool) });
+
+/** Checks that `derive` gives each case's answer, `expected`, naming the case that does not. */
+function check<Fields, Answer>(cases: Case<Fields>[], derive: (c: Case<Fields>) => Answer, expected: (c: Case<Fields>) => Answer) {
+  assert.ok(cases.length > 0, "no case");
+  for (const c of cases) assert.strictEqual(derive(c), expected(c), c.name);
+}
+
+describe("dashboard arithmetic against the program's vectors", () => {
+  it("checks every section the program writes", () => {
+    assert.deepStrictEqual(Object.keys(vectors).sort(), [
+      "about",
+      "claimable",
+      "commissionAt",
+      "constants",
+      "delegatedStake",
+      "delegationUnbonding",
+      "delegationWorth",
+      "isActive",
+      "releasedRewardPerShare",
+      "tokensFor",
+    ]);
+  });
+
+  it("uses the program's constants", () => {
+    assert.strictEqual(REWARD_SCALE, BigInt(vectors.constants.rewardScale));
+    assert.strictEqual(MAX_SLOTS_PER_SHARD, Number(vectors.constants.maxSlotsPerShard));
+  });
+
+  it("values shares as tokens_for does", () => {
+    check(vectors.tokensFor, (c) => tokensFor(BigInt(c.part), BigInt(c.tokens), BigInt(c.shares)), (c) => BigInt(c.worth));
+  });
+
+  it("releases vesting rewards into the accumulator as released_at does", () => {
+    check(vectors.releasedRewardPerShare, (c) => releasedRewardPerShare(poolOf(c.pool), BigInt(c.now)), (c) => BigInt(c.rewardPerShare));
+  });
+
+  it("gives the claimable rewards of a delegation and of the provider's own shares as the program pays them", () => {
+    check(
+      vectors.claimable,
+      (c) => {
+        const accrual = { paidPerShare: BigInt(c.accrual.paidPerShare), carry: BigInt(c.accrual.carry), owed: BigInt(c.accrual.owed) };
+        return claimable(poolOf(c.pool), accrual, BigInt(c.shares), BigInt(c.now));
+      },
+      (c) => BigInt(c.claimable),
+    );
+  });
+
+  it("applies a pending commission as commission_at does", () => {
+    check(vectors.commissionAt, (c) => commissionAt(poolOf(c.pool), BigInt(c.now)), (c) => Number(c.commissionBps));
+  });
+
+  it("counts a provider active as check_active does: its own stake, none of it unbonding", () => {
+    check(vectors.isActive, (c) => isActive(providerOf(c.provider), BigInt(c.minStake)), (c) => c.active);
+  });
+
+  it("values the delegations' part of a provider's stake", () => {
+    check(vectors.delegatedStake, (c) => delegatedStake(BigInt(c.provider.stake), providerOf(c.provider).pool), (c) => BigInt(c.delegatedStake));
+  });
+
+  it("values a delegation's active and unbonding shares as undelegate and withdraw_delegation do", () => {
+    const shares = (d: { shares: Decimal; unbondingShares: Decimal }) => ({ shares: BigInt(d.shares), unbondingShares: BigInt(d.unbondingShares) });
+    check(vectors.delegationWorth, (c) => delegationWorth(shares(c.delegation), providerOf(c.provider)), (c) => BigInt(c.worth));
+    check(vectors.delegationUnbonding, (c) => delegationUnbonding(shares(c.delegation), providerOf(c.provider)), (c) => BigInt(c.unbonding));
+  });
+});
 
 describe("dashboard derivations", () => {
-  it("releases vesting rewards in proportion to the time passed, all of them at the end", () => {
-    assert.strictEqual(releasedRewardPerShare(pool, 100), 0n);
-    assert.strictEqual(releasedRewardPerShare(pool, 150), (500n * REWARD_SCALE) / 1_000n);
-    assert.strictEqual(releasedRewardPerShare(pool, 10_000), REWARD_SCALE);
-    const accrual = { paidPerShare: 0n, carry: 0n, owed: 7n };
-    // 400 of 1,000 shares, half the period gone: 200 tokens, plus the 7 already owed.
-    assert.strictEqual(claimable(pool, accrual, 400n, 150), 207n);
-    // Nothing more once the holder has been paid up to the released accumulator.
-    assert.strictEqual(claimable(pool, { paidPerShare: REWARD_SCALE, carry: 0n, owed: 0n }, 400n, 500), 0n);
-  });
-
-  it("values shares as the program does: rounded down, never more than the class holds", () => {
-    // One virtual share and token on each side, as `tokens_for` counts them: 3 × 11 / 4.
-    assert.strictEqual(tokensFor(3n, 10n, 3n), 8n);
-    assert.strictEqual(tokensFor(5n, 10n, 3n), 10n);
-    assert.strictEqual(tokensFor(0n, 0n, 0n), 0n);
-  });
-
   it("formats base units with the mint's decimals", () => {
     assert.strictEqual(formatTokens(1_234_500n, 6), "1.2345");
     assert.strictEqual(formatTokens(12_345_678_000_000n, 6), "12,345,678");
@@ -100,20 +196,6 @@ describe("dashboard derivations", () => {
     assert.strictEqual(jobStatus({ ...job, shardsStarted: 2, shardsSettled: 1 }, 10), "running");
     assert.strictEqual(jobStatus({ ...job, shardsStarted: 2, shardsSettled: 2 }, 1_000), "settled");
     assert.strictEqual(jobStatus({ ...job, cancelled: true }, 10), "cancelled");
-  });
-
-  it("counts a provider active only on its own stake, none of it unbonding", () => {
-    const provider = { stake: 1_000n, pool };
-    // Its own 600 of 1,000 shares are worth 600 tokens.
-    assert.ok(isActive(provider, 600n));
-    assert.ok(!isActive(provider, 601n), "delegations do not count toward the minimum");
-    assert.ok(!isActive({ stake: 1_000n, pool: { ...pool, ownUnbondingShares: 1n } }, 1n), "leaving");
-  });
-
-  it("applies a raised commission once its delay is over", () => {
-    const raised = { ...pool, pendingCommissionBps: 1_000, commissionEffectiveAt: 500n };
-    assert.strictEqual(commissionAt(raised, 499), 500);
-    assert.strictEqual(commissionAt(raised, 500), 1_000);
   });
 
   it("follows a slot through its events: a reopened miss and a new claim clear the outcome", () => {

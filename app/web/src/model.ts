@@ -1,6 +1,8 @@
-// What the dashboard derives from decoded accounts and events: job and cell states, a provider's
-// record, a delegation's worth and claimable rewards (the program's share and reward arithmetic,
-// read-only), and time series. Pure functions over plain values, so they run in Node tests too.
+// What the dashboard derives from decoded accounts and events: job and cell states, the job list, a
+// provider's record, a delegation's worth and claimable rewards (the program's share and reward
+// arithmetic, read-only, held to the program by idl/pool-vectors.json), and time series. Pure
+// functions over plain values, so they run in Node tests too; the pages share derivations through
+// this module, never through each other.
 /** The program's reward accumulator scale (`REWARD_SCALE`). */
 export const REWARD_SCALE = 10n ** 18n;
 
@@ -13,6 +15,9 @@ export const big = (value: Big): bigint =>
 
 /** `value` as a JavaScript number (for times, counts and chart values; exact below 2⁵³). */
 export const num = (value: Big): number => Number(big(value));
+
+/** A unix time as a bigint, exact over all of i64 (a fractional number of seconds rounded down). */
+const seconds = (time: Big): bigint => (typeof time === "number" ? BigInt(Math.floor(time)) : big(time));
 
 /** The name of an Anchor-decoded enum value (`{ quorum: { q: 2 } }` → `quorum`). */
 export const variant = (value: object): string => Object.keys(value)[0] ?? "";
@@ -48,12 +53,12 @@ export function tokensFor(part: Big, tokens: Big, shares: Big): bigint {
 }
 
 /** The pool's reward per share once what has vested by `now` is released (the program's `released_at`). */
-export function releasedRewardPerShare(pool: Pool, now: number): bigint {
+export function releasedRewardPerShare(pool: Pool, now: Big): bigint {
   const shares = big(pool.shares);
   const total = big(pool.vestingTotal);
   const from = big(pool.vestingFrom);
   const until = big(pool.vestingUntil);
-  const t = BigInt(Math.floor(now));
+  const t = seconds(now);
   let due = total;
   if (t < until) {
     const elapsed = t > from ? t - from : 0n;
@@ -66,14 +71,14 @@ export function releasedRewardPerShare(pool: Pool, now: number): bigint {
 }
 
 /** Whole tokens a holder of `shares` with `accrual` can claim at `now` (the program's `accrue`). */
-export function claimable(pool: Pool, accrual: Accrual, shares: Big, now: number): bigint {
+export function claimable(pool: Pool, accrual: Accrual, shares: Big, now: Big): bigint {
   const rise = releasedRewardPerShare(pool, now) - big(accrual.paidPerShare);
   return big(accrual.owed) + (rise * big(shares) + big(accrual.carry)) / REWARD_SCALE;
 }
 
 /** The commission in force at `now`: a raise applies once its delay is over (the program's `commission_at`). */
-export const commissionAt = (pool: Pool, now: number): number =>
-  pool.pendingCommissionBps !== null && now >= num(pool.commissionEffectiveAt) ? pool.pendingCommissionBps : pool.commissionBps;
+export const commissionAt = (pool: Pool, now: Big): number =>
+  pool.pendingCommissionBps !== null && seconds(now) >= big(pool.commissionEffectiveAt) ? pool.pendingCommissionBps : pool.commissionBps;
 
 /**
  * Whether a provider may take work (the program's `check_active`): its own stake, not its
@@ -127,6 +132,74 @@ export function jobStatus(job: JobState, now: number): JobStatus {
   if (job.shardsSettled >= job.shards) return "settled";
   if (now >= num(job.expiresAt)) return "expired";
   return job.shardsStarted > 0 ? "running" : "open";
+}
+
+/** An address as decoded accounts and events carry it (a `PublicKey`). */
+export interface AccountKey {
+  toBase58(): string;
+}
+
+/** An event as the dashboard holds it: its name, its decoded fields, and its unix time (0 if unknown). */
+export interface TimedEvent {
+  name: string;
+  data: any;
+  time: number;
+}
+
+/** The job fields a row of the job list reads. */
+export interface ListedJob extends JobState {
+  client: AccountKey;
+  kernel: object;
+  mode: object;
+  replicas: number;
+  price: Big;
+  createdAt: Big;
+}
+
+/** One row of the job list: an open job account, or a closed job known from its events. */
+export interface JobRow<Job extends ListedJob> {
+  address: string;
+  client: Job["client"];
+  kernel: Job["kernel"];
+  mode: Job["mode"];
+  /** Settled of all shards for an open job; the shard count for a closed one. */
+  shards: string;
+  replicas: number;
+  price: Big;
+  status: JobStatus | "closed";
+  created: number;
+}
+
+/** The open job accounts, then the closed jobs whose creation and closing the history holds, newest first. */
+export function jobRows<Job extends ListedJob>(view: { jobs: Map<string, Job>; events: TimedEvent[]; now: number }): JobRow<Job>[] {
+  const rows: JobRow<Job>[] = [...view.jobs.entries()].map(([address, job]) => ({
+    address,
+    client: job.client,
+    kernel: job.kernel,
+    mode: job.mode,
+    shards: `${job.shardsSettled} / ${job.shards}`,
+    replicas: job.replicas,
+    price: job.price,
+    status: jobStatus(job, view.now),
+    created: num(job.createdAt),
+  }));
+  const closed = new Set(view.events.filter((e) => e.name === "jobClosed").map((e) => e.data.job.toBase58()));
+  for (const e of view.events) {
+    const address = e.data.job?.toBase58();
+    if (e.name !== "jobCreated" || !closed.has(address) || view.jobs.has(address)) continue;
+    rows.push({
+      address,
+      client: e.data.client,
+      kernel: e.data.kernel,
+      mode: e.data.mode,
+      shards: String(e.data.shards),
+      replicas: e.data.replicas,
+      price: e.data.price,
+      status: "closed",
+      created: e.time,
+    });
+  }
+  return rows.sort((a, b) => b.created - a.created);
 }
 
 /** One replica slot of one shard, as the grid shows it. */
@@ -208,6 +281,11 @@ export function completionRate(completed: Big, failed: Big, missed: Big): number
 export interface Point {
   time: number;
   value: number;
+}
+
+/** Sums of an event field over time (or counts, without a field): a point for each event named `name`. */
+export function points(events: TimedEvent[], name: string, field?: string): Point[] {
+  return events.filter((e) => e.name === name).map((e) => ({ time: e.time, value: field ? num(e.data[field]) : 1 }));
 }
 
 /** Most buckets a series is cut into: a longer span gets wider buckets. */

@@ -4,12 +4,12 @@ import { useEffect, useState } from "preact/hooks";
 import { PublicKey } from "@solana/web3.js";
 import { type ChainEvent, EventLog, type JobAccount, history, readAddress, watchEvents } from "../chain";
 import {
-  type Big,
   type CellState,
   MAX_SLOTS_PER_SHARD,
   big,
   cellState,
   hex,
+  jobRows,
   jobStatus,
   num,
   outcomes,
@@ -33,52 +33,6 @@ export const modeLabel = (mode: JobAccount["mode"]): string =>
 
 const STATUSES = ["all", "open", "running", "settled", "cancelled", "expired", "closed"];
 const KERNELS = ["all", "gemmI8", "sha256Chain", "monteCarlo"];
-
-/** One row of the job list: an open job account, or a closed job known from its events. */
-interface JobRow {
-  address: string;
-  client: PublicKey;
-  kernel: JobAccount["kernel"];
-  mode: JobAccount["mode"];
-  /** Settled of all shards for an open job; the shard count for a closed one. */
-  shards: string;
-  replicas: number;
-  price: Big;
-  status: string;
-  created: number;
-}
-
-/** The open job accounts, then the closed jobs whose creation and closing the history holds. */
-export function jobRows(view: { jobs: Map<string, JobAccount>; events: ChainEvent[]; now: number }): JobRow[] {
-  const rows: JobRow[] = [...view.jobs.entries()].map(([address, job]) => ({
-    address,
-    client: job.client,
-    kernel: job.kernel,
-    mode: job.mode,
-    shards: `${job.shardsSettled} / ${job.shards}`,
-    replicas: job.replicas,
-    price: job.price,
-    status: jobStatus(job, view.now),
-    created: num(job.createdAt),
-  }));
-  const closed = new Set(view.events.filter((e) => e.name === "jobClosed").map((e) => e.data.job.toBase58()));
-  for (const e of view.events) {
-    const address = e.data.job?.toBase58();
-    if (e.name !== "jobCreated" || !closed.has(address) || view.jobs.has(address)) continue;
-    rows.push({
-      address,
-      client: e.data.client,
-      kernel: e.data.kernel,
-      mode: e.data.mode,
-      shards: String(e.data.shards),
-      replicas: e.data.replicas,
-      price: e.data.price,
-      status: "closed",
-      created: e.time,
-    });
-  }
-  return rows.sort((a, b) => b.created - a.created);
-}
 
 export function JobsPage() {
   const { view } = useSession();

@@ -1,17 +1,10 @@
 // The network page: parameters, providers and stake, jobs by status, verified replicas per minute,
 // and payouts and slashes over time.
 import { Address, BUCKET_SECONDS, CumulativeTokens, Figure, Page, Source, TimeChart, Tokens, useSession } from "../ui";
-import { big, bucketed, delegatedStake, formatBps, isActive, num } from "../model";
-import { jobRows } from "./jobs";
-import type { ChainEvent } from "../chain";
+import { big, bucketed, delegatedStake, formatBps, isActive, jobRows, num, points } from "../model";
 
 /** Window the verified-replica rate is measured over. */
 const RATE_WINDOW_SECONDS = 600;
-
-/** Sums of an event field over time (or counts, without a field). */
-export function points(events: ChainEvent[], name: string, field?: string) {
-  return events.filter((e) => e.name === name).map((e) => ({ time: e.time, value: field ? num(e.data[field]) : 1 }));
-}
 
 export function NetworkPage() {
   const { view } = useSession();

@@ -11,10 +11,10 @@ import {
   delegationWorth,
   formatBps,
   num,
+  points,
   text,
 } from "../model";
 import { Address, CumulativeTokens, Figure, Notice, Page, Source, Tokens, useSession, when } from "../ui";
-import { points } from "./network";
 
 /** A provider's figures as the list shows and sorts them. */
 function row(address: string, p: ProviderAccount, now: number) {

@@ -14,6 +14,7 @@ mod harness;
 mod layout;
 mod lifecycle;
 mod outputs;
+mod pool_vectors;
 mod refusals;
 mod spot_check;
 mod staking;
