@@ -1,4 +1,4 @@
-// A throughput challenge end to end over JSON-RPC: a provider proves its throughput, then a third
+// A benchmark end to end over JSON-RPC: a provider proves its throughput, then a third
 // party challenges that proven figure for the fee; the seed and the samples come from the validator's
 // SlotHashes; the provider computes the seeded work (here, from the protocol's reference
 // definitions), commits, proves every sample, and the verdict records its proven throughput and pays
@@ -105,7 +105,7 @@ async function passBenchmark(net: Network, p: Provider, requester: Wallet) {
 /** Where a failed challenge's fee is burned. */
 const INCINERATOR = new PublicKey("1nc1nerator11111111111111111111111111111111");
 
-describe("throughput challenge", function () {
+describe("benchmark", function () {
   this.timeout(300_000);
 
   it("proves a provider's throughput, for a challenger's fee once proven, and a job admits only proven providers", async () => {

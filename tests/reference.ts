@@ -1,5 +1,5 @@
 // An outside verifier's view of gpushare results, written from the protocol's definitions (not from
-// the worker's code): the sha256_chain and seeded gemm_i8 kernels' leaves, a throughput challenge's
+// the worker's code): the sha256_chain and seeded gemm_i8 kernels' leaves, a benchmark's
 // unit seeds, the RFC 6962 Merkle Tree Hash with audit paths, and the spot-check sample indices.
 import { PublicKey } from "@solana/web3.js";
 import { createHash } from "crypto";
@@ -69,7 +69,7 @@ export function gemmLeaves(kernelSeed: Buffer, m: number, n: number, k: number):
   return leaves;
 }
 
-/** The seed of unit `unit` of a throughput challenge seeded by `seed`. */
+/** The seed of unit `unit` of a benchmark seeded by `seed`. */
 export function unitSeed(seed: Buffer, unit: number): Buffer {
   const index = Buffer.alloc(4);
   index.writeUInt32LE(unit);

@@ -528,7 +528,7 @@ impl Worker {
             .arg(self.spec.concurrent_jobs.to_string())
             .arg("--poll-seconds")
             .arg("0.5")
-            .arg("--prove-hardware")
+            .arg("--benchmark-when-due")
             .arg("false")
             .arg("--backend")
             .arg("cpu")

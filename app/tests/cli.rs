@@ -126,10 +126,10 @@ fn provider_commands_manage_stake_and_refuse_bad_requests_by_name() {
     assert!(status.contains(&f.wallet.to_string()));
     assert_eq!(
         status_line(&status, "proven"),
-        "proven      nothing yet (gpushare-worker prove-hardware)"
+        "proven      nothing yet (gpushare-worker benchmark)"
     );
     // The throughput `register` measured, proven on chain end to end on the CPU backend.
-    let proven = ok(&f.worker(&["prove-hardware"]));
+    let proven = ok(&f.worker(&["benchmark"]));
     assert!(proven.contains("proven "), "{proven}");
     let status = ok(&f.worker(&["status"]));
     assert!(

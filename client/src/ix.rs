@@ -581,7 +581,7 @@ pub fn close_job(net: &NetworkKeys, job: &Pubkey, client: &Holder) -> Instructio
     )
 }
 
-/// `requester` opens a throughput challenge on `provider` (the provider's account).
+/// `requester` opens a benchmark on `provider` (the provider's account).
 pub fn request_benchmark(requester: &Pubkey, network: &Pubkey, provider: &Pubkey) -> Instruction {
     build(
         accounts::RequestBenchmark {

@@ -31,7 +31,7 @@ pub fn reward_vault(provider: &Pubkey) -> Pubkey {
     derive(&[seeds::REWARD_VAULT, provider.as_ref()])
 }
 
-/// The open throughput challenge on `provider`.
+/// The open benchmark on `provider`.
 pub fn benchmark(provider: &Pubkey) -> Pubkey {
     derive(&[seeds::BENCHMARK, provider.as_ref()])
 }

@@ -5,9 +5,10 @@
 //!
 //! Module map, lowest first (a module uses only those above it):
 //! - [`error`]: [`error::EngineError`] and [`error::GpuError`];
-//! - [`hashing`], [`freivalds`], [`cuda`]: Merkle roots, Freivalds' check, the CUDA sources;
+//! - [`hashing`], [`cuda`]: Merkle roots, the CUDA sources and their word layout;
 //! - [`shard`]: a job's input, a shard's operands, output, root and phase times;
 //! - [`reference`]: a shard from the core crate's definitions, leaf by leaf, and the textbook GEMM;
+//! - [`freivalds`]: Freivalds' check of a GEMM result (tested against the textbook GEMM);
 //! - [`backend`]: the [`backend::Backend`] trait, with the shard pipeline as its default;
 //! - [`cpu`], [`gpu`], [`devices`]: the CPU backend, one GPU, a pool of GPUs;
 //! - [`select`]: which backend to compute on;

@@ -1,4 +1,4 @@
-//! Throughput challenges from the provider's side: the benchmark's units computed on every device at
+//! Benchmarks from the provider's side: the benchmark's units computed on every device at
 //! once, the commitment over their roots, the two-step proofs of the challenged samples, and the
 //! chain steps that take an open challenge from its seed to its verdict.
 use std::collections::HashMap;
@@ -156,13 +156,13 @@ pub struct Outcome {
 }
 
 /// The provider's side of a challenge on the chain.
-pub struct Challenger {
+pub struct BenchmarkRun {
     pub chain: Arc<Chain>,
     pub me: Identity,
     pub backend: Arc<dyn Backend>,
 }
 
-impl Challenger {
+impl BenchmarkRun {
     fn provider(&self) -> Pubkey {
         self.me.provider()
     }

@@ -58,9 +58,10 @@ pub enum Command {
     Commission(CommissionCommand),
     /// Claim what the provider's own stake has earned and settlements have not yet paid it.
     ClaimRewards,
-    /// Prove this machine's throughput on chain: open a challenge (or answer the open one),
-    /// compute it on every device, commit, prove the samples, and record the verdict.
-    ProveHardware,
+    /// Run the on-chain benchmark that proves this machine's throughput: open one (or answer the
+    /// open one), compute it on every device, commit, prove the samples, and record the verdict.
+    #[command(alias = "prove-hardware")]
+    Benchmark,
     /// Show stake, unbonding, counters and earnings.
     Status,
     /// Run the worker daemon until SIGINT/SIGTERM.
@@ -171,11 +172,11 @@ pub fn run(cli: Cli) -> Result<(), WorkerError> {
             on_chain(&config()?, |s| async move { s.set_commission(bps).await })
         }
         Command::ClaimRewards => on_chain(&config()?, |s| async move { s.claim_rewards().await }),
-        Command::ProveHardware => {
+        Command::Benchmark => {
             let config = config()?;
             let backend = select::select(&config.backend)?;
             on_chain(&config, |session| async move {
-                session.prove_hardware(backend).await
+                session.benchmark(backend).await
             })
         }
         Command::Status => on_chain(&config()?, |s| async move { s.status().await }),

@@ -126,10 +126,12 @@ pub struct ConfigArgs {
     /// downloaded inputs after they were last written [default: 24].
     #[arg(long, env = "GPUSHARE_RETENTION_HOURS", global = true)]
     pub retention_hours: Option<f64>,
-    /// Whether `run` proves this machine's throughput on chain by itself, and again before the
-    /// proof goes stale (challenges others open are answered either way) [default: true].
-    #[arg(long, env = "GPUSHARE_PROVE_HARDWARE", global = true)]
-    pub prove_hardware: Option<bool>,
+    /// Whether `run` opens the on-chain benchmark by itself when the machine has no proven
+    /// throughput, and again before the proof goes stale (benchmarks others open are answered
+    /// either way) [default: true].
+    #[arg(long, alias = "prove-hardware", env = "GPUSHARE_BENCHMARK_WHEN_DUE", global = true)]
+    #[serde(alias = "prove_hardware")]
+    pub benchmark_when_due: Option<bool>,
 }
 
 /// The resolved configuration.
@@ -153,7 +155,7 @@ pub struct Config {
     pub poll_interval: Duration,
     pub resync_interval: Duration,
     pub retention: Duration,
-    pub prove_hardware: bool,
+    pub benchmark_when_due: bool,
 }
 
 fn home() -> PathBuf {
@@ -355,7 +357,10 @@ impl Config {
             poll_interval: Duration::from_secs_f64(poll_seconds),
             resync_interval: Duration::from_secs_f64(resync_seconds),
             retention: Duration::from_secs_f64(retention_hours * 3_600.0),
-            prove_hardware: args.prove_hardware.or(file.prove_hardware).unwrap_or(true),
+            benchmark_when_due: args
+                .benchmark_when_due
+                .or(file.benchmark_when_due)
+                .unwrap_or(true),
         })
     }
 

@@ -196,7 +196,7 @@ fn digest(data: Option<&[u8]>) -> u64 {
 pub struct View {
     pub network: Network,
     pub provider: Provider,
-    pub challenge_open: bool,
+    pub benchmark_open: bool,
     pub jobs: HashMap<Pubkey, Arc<Job>>,
     /// Every shard, by its address.
     pub shards: HashMap<Pubkey, Arc<Shard>>,
@@ -345,7 +345,7 @@ impl Index {
     pub fn view(&self) -> Option<View> {
         let mut network = None;
         let mut provider = None;
-        let mut challenge_open = false;
+        let mut benchmark_open = false;
         let mut jobs = HashMap::new();
         let mut shards = HashMap::new();
         let mut held = Vec::new();
@@ -353,7 +353,7 @@ impl Index {
             match &entry.account {
                 Some(Tracked::Network(account)) => network = Some((**account).clone()),
                 Some(Tracked::Provider(account)) => provider = Some((**account).clone()),
-                Some(Tracked::Benchmark(_)) => challenge_open = true,
+                Some(Tracked::Benchmark(_)) => benchmark_open = true,
                 Some(Tracked::Job(job)) => {
                     jobs.insert(*key, Arc::clone(job));
                 }
@@ -371,7 +371,7 @@ impl Index {
         Some(View {
             network: network?,
             provider: provider?,
-            challenge_open,
+            benchmark_open,
             jobs,
             shards,
             held,

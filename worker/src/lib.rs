@@ -8,7 +8,7 @@
 //!   the data directory, data inputs under the input policy;
 //! - [`config`], [`index`], [`metrics`], [`prover`]: the configuration file, the index of the
 //!   network's open work, the Prometheus endpoint, Merkle proofs of committed outputs;
-//! - [`benchmark`]: the on-chain benchmark (the throughput challenge that proves hardware);
+//! - [`benchmark`]: the on-chain benchmark that proves a machine's throughput;
 //! - [`daemon`]: the round loop and the slot state machine;
 //! - [`provider`], [`cli`]: the provider's commands, and the command line that runs them.
 pub mod benchmark;

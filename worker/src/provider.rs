@@ -14,7 +14,7 @@ use gpushare_engine::select;
 use solana_signer::Signer;
 use tokio::sync::Notify;
 
-use crate::benchmark::Challenger;
+use crate::benchmark::BenchmarkRun;
 use crate::config::Config;
 use crate::daemon::{Daemon, Worker};
 use crate::error::WorkerError;
@@ -109,17 +109,18 @@ impl Session {
         .await
     }
 
-    /// Proves this machine's throughput on chain (answering a challenge already open on it).
-    pub async fn prove_hardware(&self, backend: Arc<dyn Backend>) -> Result<(), WorkerError> {
-        let challenger = Challenger {
+    /// Runs the on-chain benchmark that proves this machine's throughput (answering one already open
+    /// on it).
+    pub async fn benchmark(&self, backend: Arc<dyn Backend>) -> Result<(), WorkerError> {
+        let run = BenchmarkRun {
             chain: Arc::clone(&self.chain),
             me: self.me.clone(),
             backend,
         };
-        let outcome = challenger.prove().await?;
+        let outcome = run.prove().await?;
         if outcome.mops == 0 {
             return Err(WorkerError::SelfCheck(
-                "the throughput challenge failed; the provider was slashed".into(),
+                "the benchmark failed; the provider was slashed".into(),
             ));
         }
         println!(
@@ -183,7 +184,7 @@ impl Session {
             provider.hardware.throughput_gops
         );
         match provider.proven.mops {
-            0 => println!("proven      nothing yet (gpushare-worker prove-hardware)"),
+            0 => println!("proven      nothing yet (gpushare-worker benchmark)"),
             mops => println!(
                 "proven      {:.3} GOPS on {} device(s) at slot {}",
                 mops as f64 / 1_000.0,
@@ -287,7 +288,7 @@ pub fn hardware_profile(backend: &dyn Backend) -> Result<HardwareProfile, Worker
     Ok(HardwareProfile {
         gpu_model,
         memory_mib: u32::try_from(backend.memory_mib()).unwrap_or(u32::MAX),
-        // At least 1: a claim of 0 could not be sized into a throughput challenge.
+        // At least 1: a claim of 0 could not be sized into a benchmark.
         throughput_gops: ((operations / seconds / 1e9) as u64).max(1),
         devices: u8::try_from(devices.len()).unwrap_or(u8::MAX),
     })

@@ -15,7 +15,7 @@ const _: () = assert!(MAX_SLOTS_PER_SHARD == MAX_REPLICAS_LIMIT as usize);
 pub const MIN_WINDOW_SECONDS: i64 = 10;
 /// Longest claim timeout, reveal window and unbonding period, in seconds (30 days).
 pub const MAX_WINDOW_SECONDS: i64 = 30 * 24 * 3600;
-/// Longest a throughput challenge may be sized to take, in milliseconds (ten minutes).
+/// Longest a benchmark may be sized to take, in milliseconds (ten minutes).
 pub const MAX_BENCHMARK_MILLIS: u32 = 600_000;
 /// Longest a job may stay open, in seconds (90 days).
 pub const MAX_JOB_LIFETIME_SECONDS: i64 = 90 * 24 * 3600;
@@ -37,7 +37,7 @@ pub const MAX_ENDPOINT_LEN: usize = 128;
 pub const ACTIVATION_WINDOW_SECONDS: i64 = 600;
 /// Domain separator of work commitments: `sha256(COMMIT_DOMAIN ‖ root ‖ provider ‖ salt)`.
 pub const COMMIT_DOMAIN: &[u8] = b"gpushare:commit:v1";
-/// The incinerator: lamports sent here are burned. A failed throughput challenge's fee goes here, so
+/// The incinerator: lamports sent here are burned. A failed benchmark's fee goes here, so
 /// a challenge always costs its challenger and failing never pays the provider.
 pub const INCINERATOR: anchor_lang::prelude::Pubkey =
     anchor_lang::pubkey!("1nc1nerator11111111111111111111111111111111");

@@ -194,7 +194,7 @@ pub enum GpuShareError {
     NothingToClaim,
     #[msg("the provider still has delegations")]
     ProviderHasDelegations,
-    #[msg("the provider already has a throughput challenge open")]
+    #[msg("the provider already has a benchmark open")]
     BenchmarkOpen,
     #[msg("the provider claims no throughput to challenge")]
     NoThroughputClaimed,

@@ -183,12 +183,12 @@ pub mod gpushare {
         AssignmentOutcome::settle_assignment(ctx)
     }
 
-    /// The provider, or anyone for the network's fee: opens a throughput challenge on a provider.
+    /// The provider, or anyone for the network's fee: opens a benchmark on a provider.
     pub fn request_benchmark(ctx: Context<RequestBenchmark>) -> Result<()> {
         RequestBenchmark::handler(ctx)
     }
 
-    /// Anyone: draws a throughput challenge's seed, then (once committed) its challenge.
+    /// Anyone: draws a benchmark's seed, then (once committed) its challenge.
     pub fn draw_benchmark(ctx: Context<DrawBenchmark>) -> Result<()> {
         DrawBenchmark::handler(ctx)
     }
@@ -206,7 +206,7 @@ pub mod gpushare {
         ProviderBenchmark::prove_benchmark(ctx, proofs)
     }
 
-    /// Anyone: records a throughput challenge's verdict (proven throughput, or a slash) and closes it.
+    /// Anyone: records a benchmark's verdict (proven throughput, or a slash) and closes it.
     pub fn settle_benchmark(ctx: Context<SettleBenchmark>) -> Result<()> {
         SettleBenchmark::handler(ctx)
     }

@@ -18,7 +18,7 @@ pub const SHARD: &[u8] = b"shard";
 pub const ASSIGNMENT: &[u8] = b"assignment";
 /// `[DELEGATION, provider, delegator]` — one wallet's stake delegated to a provider.
 pub const DELEGATION: &[u8] = b"delegation";
-/// `[BENCHMARK, provider]` — the provider's open throughput challenge.
+/// `[BENCHMARK, provider]` — the provider's open benchmark.
 pub const BENCHMARK: &[u8] = b"benchmark";
 /// `[REWARD_VAULT, provider]` — the token account holding the rewards a provider's delegators earned.
 pub const REWARD_VAULT: &[u8] = b"rewards";

@@ -152,8 +152,6 @@ impl Daemon {
                 continue;
             }
             let started = shards_of.get(key);
-            let deadline = round.now.saturating_add(job.claim_timeout);
-            let finishable = |unclaimed| job.check_can_finish(deadline, unclaimed).is_ok();
             for index in 0..job.shards {
                 let slot = |replica| Slot {
                     job: *key,
@@ -161,7 +159,7 @@ impl Daemon {
                     replica,
                 };
                 match started.and_then(|shards| shards.get(&index)) {
-                    None if !job.was_started(index) && finishable(u32::from(job.replicas) - 1) => {
+                    None if job.check_can_start_shard(index, 0, round.now).is_ok() => {
                         openings.starts.push(Opening {
                             slot: slot(0),
                             shard: None,
@@ -171,8 +169,7 @@ impl Daemon {
                     None => {}
                     Some(shard) => {
                         let claimable = (0..shard.replicas_open)
-                            .find(|r| shard.check_claimable(*r, &provider).is_ok())
-                            .filter(|_| finishable(shard.unclaimed() - 1));
+                            .find(|r| job.check_can_join(shard, *r, &provider, round.now).is_ok());
                         openings.joins.extend(claimable.map(|replica| Opening {
                             slot: slot(replica),
                             shard: Some(shard),

@@ -116,9 +116,9 @@ pub struct Daemon {
     pruning: Option<JoinHandle<()>>,
     last_seen: Option<Provider>,
     unusable_jobs: HashSet<Pubkey>,
-    /// The throughput challenge being answered in the background.
-    challenge: Option<JoinHandle<Result<Outcome, WorkerError>>>,
+    /// The benchmark being answered in the background.
+    benchmark: Option<JoinHandle<Result<Outcome, WorkerError>>>,
     /// Slot of the last challenge this worker opened itself (a failed one is not retried at once).
-    opened_challenge_at: Option<u64>,
+    opened_benchmark_at: Option<u64>,
     resynced_at: Option<Instant>,
 }

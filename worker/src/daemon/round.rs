@@ -29,8 +29,8 @@ impl Daemon {
             pruning: None,
             last_seen: None,
             unusable_jobs: HashSet::new(),
-            challenge: None,
-            opened_challenge_at: None,
+            benchmark: None,
+            opened_benchmark_at: None,
             resynced_at: None,
         }
     }
@@ -123,7 +123,7 @@ impl Daemon {
         }
         if !stop.load(Ordering::SeqCst) {
             self.claim_open_slots(&round);
-            self.tend_challenge(&round).await;
+            self.tend_benchmark(&round).await;
             self.activate_own_stake(&round).await;
         }
         Ok(())

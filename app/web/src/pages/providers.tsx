@@ -132,7 +132,7 @@ export function ProviderPage({ address }: { address: string }) {
         <Figure name="earned" label="earned"><Tokens amount={p.earned} /></Figure>
         <Figure name="slashed" label="slashed"><Tokens amount={p.slashed} /></Figure>
         <Figure name="open-claims" label="open claims">{p.openClaims}</Figure>
-        <Figure name="proven" label="proven hardware">
+        <Figure name="proven" label="proven throughput (benchmark)">
           {num(p.proven.mops)} Mop/s on {p.proven.devices} device(s){num(p.proven.slot) > 0 ? `, proven at slot ${num(p.proven.slot)}` : ", not proven"}
         </Figure>
         <Figure name="declared" label="declared hardware">

@@ -62,17 +62,11 @@ impl Claim<'_> {
             self.network.params.proof_validity_slots,
             Clock::get()?.slot,
         )?;
-        // The replicas of the shard other than this one still to be claimed.
-        let unclaimed = if self.shard.is_new() {
-            require!(!job.cancelled, GpuShareError::JobCancelled);
-            require!(!job.was_started(shard_index), GpuShareError::ShardClosed);
-            require!(replica < job.replicas, GpuShareError::InvalidReplicaIndex);
-            u32::from(job.replicas) - 1
+        if self.shard.is_new() {
+            job.check_can_start_shard(shard_index, replica, now)
         } else {
-            self.shard.check_claimable(replica, &self.provider.key())?;
-            self.shard.unclaimed() - 1
-        };
-        job.check_can_finish(now.saturating_add(job.claim_timeout), unclaimed)
+            job.check_can_join(&self.shard, replica, &self.provider.key(), now)
+        }
     }
 
     #[access_control(ctx.accounts.validate(shard_index, replica))]

@@ -1,5 +1,5 @@
 //! `close_provider`: a provider with no stake, nothing unbonding, no claims, no delegations and no
-//! open throughput challenge leaves; its stake and reward vaults close, what is left in them (rounding dust no share owns,
+//! open benchmark leaves; its stake and reward vaults close, what is left in them (rounding dust no share owns,
 //! tokens sent from outside) and their rent back to its wallet. The provider account stays: it is the provider's track
 //! record, which leaving and registering again must not wipe.
 use anchor_lang::prelude::*;
@@ -39,7 +39,7 @@ pub struct CloseProvider<'info> {
         bump = provider.reward_vault_bump,
     )]
     pub reward_vault: Box<InterfaceAccount<'info, TokenAccount>>,
-    /// CHECK: the address of the provider's throughput challenge, which must not be open: its
+    /// CHECK: the address of the provider's benchmark, which must not be open: its
     /// settlement needs the stake vault, and its requester's lamports would be stuck.
     #[account(seeds = [seeds::BENCHMARK, provider.key().as_ref()], bump)]
     pub benchmark: UncheckedAccount<'info>,

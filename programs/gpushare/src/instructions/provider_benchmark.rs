@@ -1,4 +1,4 @@
-//! Accounts shared by the steps a provider takes on its own throughput challenge
+//! Accounts shared by the steps a provider takes on its own benchmark
 //! (`commit_benchmark`, `prove_benchmark`).
 use anchor_lang::prelude::*;
 

@@ -1,5 +1,5 @@
 //! `request_benchmark`: the provider, or anyone against it for the network's fee, opens a
-//! throughput challenge. The provider sizes its own from its claimed throughput; a third party may
+//! benchmark. The provider sizes its own from its claimed throughput; a third party may
 //! challenge only a proven figure no third party has challenged yet, sized from the larger of the
 //! claimed and the proven throughput, so a provider cannot dodge challenges by claiming nothing
 //! while its figure qualifies it for jobs, and nobody can grind it down by challenging again and

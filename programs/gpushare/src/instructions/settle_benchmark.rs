@@ -1,4 +1,4 @@
-//! `settle_benchmark` (anyone): once a throughput challenge has its verdict — every sample proven,
+//! `settle_benchmark` (anyone): once a benchmark has its verdict — every sample proven,
 //! a wrong leaf, or a deadline missed — records it and closes the challenge. Passing records the
 //! proven throughput on the provider and pays it the fee; failing burns the share fixed when the
 //! challenge opened of one claim's stake (from the stake behind the provider), clears its proven

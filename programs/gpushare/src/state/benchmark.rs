@@ -1,4 +1,4 @@
-//! A throughput challenge on one provider: the seeded gemm_i8 work it must commit to before a
+//! A benchmark on one provider: the seeded gemm_i8 work it must commit to before a
 //! deadline, the samples it must prove, and the verdict that records its proven throughput or
 //! slashes it.
 use anchor_lang::prelude::*;

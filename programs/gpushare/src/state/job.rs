@@ -352,6 +352,33 @@ impl Job {
         Ok(())
     }
 
+    /// The rule for a claim at `now` that starts new shard `shard_index` as `replica`: the job not
+    /// cancelled, the shard never started, the replica one of the job's, and the job able to finish
+    /// with the shard's other replicas still to be claimed ([`Job::check_can_finish`]). `claim`
+    /// applies it, and the worker to choose the shards it starts.
+    pub fn check_can_start_shard(&self, shard_index: u16, replica: u8, now: i64) -> Result<()> {
+        require!(!self.cancelled, GpuShareError::JobCancelled);
+        require!(!self.was_started(shard_index), GpuShareError::ShardClosed);
+        require!(replica < self.replicas, GpuShareError::InvalidReplicaIndex);
+        let others = u32::from(self.replicas).saturating_sub(1);
+        self.check_can_finish(now.saturating_add(self.claim_timeout), others)
+    }
+
+    /// The rule for a claim at `now` by `provider` of `replica` of started shard `shard`: the slot
+    /// open to it ([`Shard::check_claimable`]), and the job able to finish with the shard's other
+    /// replicas still to be claimed. `claim` applies it, and the worker to choose the slots it joins.
+    pub fn check_can_join(
+        &self,
+        shard: &Shard,
+        replica: u8,
+        provider: &Pubkey,
+        now: i64,
+    ) -> Result<()> {
+        shard.check_claimable(replica, provider)?;
+        let others = shard.unclaimed().saturating_sub(1);
+        self.check_can_finish(now.saturating_add(self.claim_timeout), others)
+    }
+
     /// Whether a claim made at `now` with no other replica to follow it could still settle before
     /// the job expires.
     pub fn claims_can_finish(&self, now: i64) -> bool {

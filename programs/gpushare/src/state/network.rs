@@ -45,7 +45,7 @@ pub struct NetworkParams {
     /// risk when its claim was made, and nothing still vesting reaches stake that joins after it.
     /// 0 joins at once.
     pub stake_warmup: i64,
-    /// Milliseconds a throughput challenge should take a machine as fast as its provider claims.
+    /// Milliseconds a benchmark should take a machine as fast as its provider claims.
     pub benchmark_millis: u32,
     /// Lamports anyone but the provider pays to challenge it: the provider's if it passes, refunded
     /// if it fails.

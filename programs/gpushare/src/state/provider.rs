@@ -119,7 +119,7 @@ pub struct Provider {
     pub pool: StakePool,
     /// Bump of the reward vault PDA.
     pub reward_vault_bump: u8,
-    /// What its last throughput challenge proved.
+    /// What its last benchmark proved.
     pub proven: ProvenHardware,
 }
 

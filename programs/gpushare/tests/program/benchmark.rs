@@ -1,4 +1,4 @@
-//! Throughput challenges: an honest provider proves its throughput and a job's minimum is enforced
+//! Benchmarks: an honest provider proves its throughput and a job's minimum is enforced
 //! with it; a third party challenges only a proven figure; a late commitment, a replayed root, a
 //! forged path and a proof for another provider each fail by name, the dishonest provider slashed
 //! (one claim's share, burned) and the challenger refunded.

@@ -1,7 +1,7 @@
 //! The second round of attacks on the network's economics, each played from the attacker's side and
 //! shown to fail with the honest parties whole (docs/program.md, "Who pays for a deviation"): ties
 //! forced on a quorum, stalls by a client's sybil, and shards left unfilled. Delegation, commission
-//! and slashing attacks are in `delegation.rs`, throughput challenges in `benchmark.rs`, refused
+//! and slashing attacks are in `delegation.rs`, benchmarks in `benchmark.rs`, refused
 //! jobs in `attacks.rs`.
 use gpushare::errors::GpuShareError;
 use gpushare::events::{
