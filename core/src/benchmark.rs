@@ -1,4 +1,4 @@
-//! Hardware benchmarks: the seeded gemm_i8 work a throughput challenge asks of a provider, how it is
+//! Hardware benchmarks: the seeded gemm_i8 work a benchmark asks of a provider, how it is
 //! sized from the throughput the provider claims, how its output is committed, and the throughput a
 //! passed challenge proves (in mega-operations per second).
 //!

@@ -6,7 +6,7 @@
 //! - [`kernels`]: the kernels' parameters, seeded inputs, output layouts and per-leaf reference;
 //! - [`merkle`]: the RFC 6962 Merkle Tree Hash over output leaves, audit paths and their check;
 //! - [`spot_check`]: spot-check challenges (sampled leaves) and the on-chain cost of one leaf;
-//! - [`benchmark`]: hardware throughput challenges: their size, seeds and proven throughput.
+//! - [`benchmark`]: hardware benchmarks: their size, seeds and proven throughput.
 #![no_std]
 
 extern crate alloc;
