@@ -5,7 +5,7 @@
 //!
 //! Module map, lowest first (a module uses only those above it):
 //! - [`error`]: [`error::EngineError`] and [`error::GpuError`];
-//! - [`hashing`], [`cuda`]: Merkle roots, the CUDA sources and their word layout;
+//! - [`hashing`], [`cuda`]: Merkle roots, the CUDA sources;
 //! - [`shard`]: a job's input, a shard's operands, output, root and phase times;
 //! - [`reference`]: a shard from the core crate's definitions, leaf by leaf, and the textbook GEMM;
 //! - [`freivalds`]: Freivalds' check of a GEMM result (tested against the textbook GEMM);

@@ -16,7 +16,7 @@ use gpushare_engine::select::{BackendChoice, BackendOptions};
 
 use crate::budget::{Budgets, default_disk_budget, default_memory_budget};
 use crate::error::WorkerError;
-use crate::inputs::InputPolicy;
+use crate::input_policy::InputPolicy;
 
 /// Settings given on the command line or in the environment; unset ones come from the TOML file, which
 /// holds the same settings under the same names in snake case.
@@ -129,7 +129,12 @@ pub struct ConfigArgs {
     /// Whether `run` opens the on-chain benchmark by itself when the machine has no proven
     /// throughput, and again before the proof goes stale (benchmarks others open are answered
     /// either way) [default: true].
-    #[arg(long, alias = "prove-hardware", env = "GPUSHARE_BENCHMARK_WHEN_DUE", global = true)]
+    #[arg(
+        long,
+        alias = "prove-hardware",
+        env = "GPUSHARE_BENCHMARK_WHEN_DUE",
+        global = true
+    )]
     #[serde(alias = "prove_hardware")]
     pub benchmark_when_due: Option<bool>,
 }

@@ -27,7 +27,7 @@ pub enum WorkerError {
     #[error("data directory: {0}")]
     Store(String),
     #[error("input: {0}")]
-    Input(#[from] crate::inputs::InputError),
+    Input(#[from] crate::input_policy::InputError),
     #[error("no saved salt, root or output for slot {0}: it cannot be revealed or proven")]
     SaltLost(anchor_lang::prelude::Pubkey),
     #[error("not registered: {0}")]

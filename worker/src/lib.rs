@@ -3,11 +3,13 @@
 //! chain commands and its local state around it.
 //!
 //! Module map, lowest first (a module uses only those above it):
-//! - [`error`]: [`error::WorkerError`], which wraps the engine's and the chain's errors;
-//! - [`budget`], [`fault`], [`store`], [`inputs`]: the provider's limits, test-only fault injection,
-//!   the data directory, data inputs under the input policy;
-//! - [`config`], [`index`], [`metrics`], [`prover`]: the configuration file, the index of the
-//!   network's open work, the Prometheus endpoint, Merkle proofs of committed outputs;
+//! - [`budget`], [`fault`], [`identity`], [`input_policy`]: the provider's limits, test-only fault
+//!   injection, its identity on the network, what a job's input may reach and each refusal's name;
+//! - [`error`]: [`error::WorkerError`], which wraps the engine's, the chain's and the inputs' errors;
+//! - [`store`], [`index`], [`prover`]: the data directory, the index of the network's open work,
+//!   Merkle proofs of committed outputs;
+//! - [`inputs`], [`metrics`], [`config`]: fetching data inputs under the policy, the Prometheus
+//!   endpoint, the configuration;
 //! - [`benchmark`]: the on-chain benchmark that proves a machine's throughput;
 //! - [`daemon`]: the round loop and the slot state machine;
 //! - [`provider`], [`cli`]: the provider's commands, and the command line that runs them.
@@ -20,6 +22,7 @@ pub mod error;
 pub mod fault;
 pub mod identity;
 pub mod index;
+pub mod input_policy;
 pub mod inputs;
 pub mod metrics;
 pub mod prover;

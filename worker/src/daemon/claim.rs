@@ -10,7 +10,7 @@ use solana_signer::Signer;
 
 use crate::budget::{OverBudget, shard_needs};
 use crate::error::WorkerError;
-use crate::inputs::InputError;
+use crate::input_policy::InputError;
 
 use super::*;
 

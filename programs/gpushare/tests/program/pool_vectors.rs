@@ -4,7 +4,7 @@
 //! they can, and committed as `idl/pool-vectors.json`, beside the IDL and the compute-unit table
 //! that other languages read too. The test fails while the committed file differs from what the
 //! program computes; `GPUSHARE_WRITE_TABLES=1 cargo test-all --test program pool_vectors` rewrites it.
-use anchor_lang::prelude::Pubkey;
+use anchor_lang::prelude::{AnchorDeserialize, Pubkey, Space};
 use gpushare::constants::{MAX_SLOTS_PER_SHARD, REWARD_SCALE};
 use gpushare::state::*;
 
@@ -608,31 +608,13 @@ fn delegation_vectors(answer: fn(&DelegationCase) -> (&'static str, Json)) -> Js
 /// A provider with `stake` active and `unbonding` unbonding tokens shared as `pool` says, nothing
 /// else set.
 fn provider(stake: u64, unbonding: u64, pool: StakePool) -> Provider {
-    Provider {
-        authority: Pubkey::default(),
-        network: Pubkey::default(),
-        stake,
-        unbonding,
-        warming: 0,
-        own_warming: Warming::default(),
-        unbonded_total: 0,
-        unbonding_ends_at: 0,
-        open_claims: 0,
-        backing: 0,
-        completed: 0,
-        failed: 0,
-        missed: 0,
-        slashed: 0,
-        earned: 0,
-        hardware: HardwareProfile::default(),
-        registered_at: 0,
-        bump: 0,
-        vault_bump: 0,
-        endpoint: String::new(),
-        pool,
-        reward_vault_bump: 0,
-        proven: ProvenHardware::default(),
-    }
+    let zeroes = [0u8; 8 + Provider::INIT_SPACE];
+    let mut provider =
+        Provider::deserialize(&mut &zeroes[..]).expect("zeroes decode as a provider");
+    provider.stake = stake;
+    provider.unbonding = unbonding;
+    provider.pool = pool;
+    provider
 }
 
 /// A delegation of `shares` active and `unbonding_shares` unbonding shares with `accrual`.
