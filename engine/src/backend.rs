@@ -126,7 +126,7 @@ pub trait Backend: Send + Sync {
     /// The bare GEMM of seeded size³ operands: the fastest of `repeats` runs after a warm-up (on a
     /// GPU, device time with the operands already there).
     fn bare_gemm_seconds(&self, size: usize, repeats: u32) -> Result<f64, EngineError> {
-        let (a, b) = benchmark_operands(size);
+        let (a, b) = bench_operands(size);
         self.gemm_i8(&a, &b, size, size, size)?;
         let mut best = f64::INFINITY;
         for _ in 0..repeats.max(1) {
@@ -148,10 +148,10 @@ pub trait Backend: Send + Sync {
     }
 }
 
-/// The seeded size×size operands A and B every GEMM benchmark uses (the GPU generates the same ones
-/// on the device).
-pub fn benchmark_operands(size: usize) -> (Vec<i8>, Vec<i8>) {
-    let seeded = SeededGemm::new(&BENCHMARK_SEED, size as u32, size as u32);
+/// The seeded size×size operands A and B of every bare GEMM that `bench` times (the GPU generates
+/// the same ones on the device).
+pub fn bench_operands(size: usize) -> (Vec<i8>, Vec<i8>) {
+    let seeded = SeededGemm::new(&BENCH_SEED, size as u32, size as u32);
     let mut a = vec![0i8; size * size];
     let mut b = vec![0i8; size * size];
     SeededGemm::fill(seeded.seed_a, 0, &mut a);
@@ -159,8 +159,8 @@ pub fn benchmark_operands(size: usize) -> (Vec<i8>, Vec<i8>) {
     (a, b)
 }
 
-/// The seed of the benchmark's operands.
-pub const BENCHMARK_SEED: [u8; 32] = [0xbe; 32];
+/// The seed of `bench`'s GEMM operands.
+pub const BENCH_SEED: [u8; 32] = [0xbe; 32];
 
 /// Refuses operand buffers whose lengths do not match the GEMM shape.
 pub fn check_gemm_shape(
@@ -236,6 +236,7 @@ pub fn host_gemm_shard(
     Ok(ShardOutput { bytes, root })
 }
 
+/// The output's Merkle root, its time added to the hash phase.
 fn hash_timed(kernel: &Kernel, bytes: Vec<u8>, phases: &mut Phases) -> ShardOutput {
     Phases::timed(&mut phases.hash, || ShardOutput::hashed(kernel, bytes))
 }

@@ -160,7 +160,7 @@ fn measure(
     progress: &ProgressBar,
 ) -> Result<Report, EngineError> {
     let size = args.gemm_size;
-    let (a, b) = crate::backend::benchmark_operands(size);
+    let (a, b) = crate::backend::bench_operands(size);
     let ops = 2.0 * (size as f64).powi(3);
     let shape = format!("{size}x{size}x{size}");
     let mut report = Report::default();

@@ -294,7 +294,7 @@ impl GpuBackend {
             (true, None) => return Ok(None),
         };
         let seeds = gpushare_core::kernels::SeededGemm::new(
-            &crate::backend::BENCHMARK_SEED,
+            &crate::backend::BENCH_SEED,
             size as u32,
             size as u32,
         );

@@ -7,11 +7,12 @@ use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 
 use crate::errors::GpuShareError;
-use crate::events::{ProviderSlashed, ReplicaPaid, ReplicaReleased, emit_event};
+use crate::events::{
+    ClaimExpired, ClaimGivenBack, ProviderSlashed, ReplicaPaid, ReplicaReleased, emit_event,
+};
 use crate::instructions::pay_from_reward_vault;
-use crate::seeds;
 use crate::state::{Assignment, Job, Network, Provider, Shard, Verdict};
-use crate::token;
+use crate::{seeds, token};
 
 #[derive(Accounts)]
 pub struct AssignmentOutcome<'info> {
@@ -220,6 +221,85 @@ impl AssignmentOutcome<'_> {
         self.shard.release(self.assignment.replica, now);
         self.job.assignments_live -= 1;
         self.provider.end_claim(self.job.stake_per_claim);
+        Ok(())
+    }
+}
+
+/// `settle_assignment` (anyone): once its shard is settled, or the job expired, an assignment is
+/// paid, slashed for fraud, or released; its account closes, rent back to the provider.
+impl AssignmentOutcome<'_> {
+    fn validate_settle(&self) -> Result<()> {
+        let settleable = matches!(
+            self.verdict()?,
+            Verdict::Pay | Verdict::SlashFraud | Verdict::Release
+        );
+        require!(settleable, GpuShareError::AssignmentNotSettleable);
+        Ok(())
+    }
+
+    #[access_control(ctx.accounts.validate_settle())]
+    pub fn settle_assignment(ctx: Context<Self>) -> Result<()> {
+        let verdict = ctx.accounts.verdict()?;
+        ctx.accounts.apply(verdict)
+    }
+}
+
+/// `expire_claim` (anyone): an assignment that missed its commit deadline or its reveal window is
+/// slashed the missed-claim share and closed; a slot that never committed reopens for others.
+impl AssignmentOutcome<'_> {
+    fn validate_expire(&self) -> Result<()> {
+        require!(
+            matches!(self.verdict()?, Verdict::SlashMissed { .. }),
+            GpuShareError::NotMissed
+        );
+        Ok(())
+    }
+
+    #[access_control(ctx.accounts.validate_expire())]
+    pub fn expire_claim(ctx: Context<Self>) -> Result<()> {
+        let verdict = ctx.accounts.verdict()?;
+        ctx.accounts.apply(verdict)?;
+        let reopened = verdict == (Verdict::SlashMissed { reopens: true });
+        emit_event(ClaimExpired {
+            job: ctx.accounts.job.key(),
+            shard_index: ctx.accounts.shard.index,
+            replica: ctx.accounts.assignment.replica,
+            reopened,
+        });
+        Ok(())
+    }
+}
+
+/// `give_back_claim`: a provider that cannot finish a claim returns it before its commit deadline.
+/// The slot reopens at once and the provider is slashed half the missed-claim share: less than
+/// letting the claim lapse, more than nothing (a free give-back would let anyone hold slots idle).
+impl AssignmentOutcome<'_> {
+    /// The holder's wallet signs as the rent receiver; the claim is uncommitted and not yet late.
+    fn validate_give_back(&self) -> Result<()> {
+        require!(self.rent_receiver.is_signer, GpuShareError::NotHolder);
+        require!(
+            self.assignment.commitment.is_none(),
+            GpuShareError::AlreadyCommitted
+        );
+        require!(
+            Clock::get()?.unix_timestamp <= self.assignment.commit_deadline,
+            GpuShareError::CommitTooLate
+        );
+        Ok(())
+    }
+
+    #[access_control(ctx.accounts.validate_give_back())]
+    pub fn give_back_claim(ctx: Context<Self>) -> Result<()> {
+        let accounts = &mut *ctx.accounts;
+        let slashed = accounts.slash(accounts.job.give_back_slash_bps())?;
+        accounts.end_assignment()?;
+        emit_event(ClaimGivenBack {
+            job: accounts.job.key(),
+            shard_index: accounts.shard.index,
+            replica: accounts.assignment.replica,
+            provider: accounts.provider.key(),
+            slashed,
+        });
         Ok(())
     }
 }

@@ -61,10 +61,7 @@ impl CloseProvider<'_> {
             GpuShareError::ProviderHasDelegations
         );
         require!(self.provider.is_empty(), GpuShareError::ProviderNotEmpty);
-        require!(
-            self.benchmark.data_is_empty(),
-            GpuShareError::BenchmarkOpen
-        );
+        require!(self.benchmark.data_is_empty(), GpuShareError::BenchmarkOpen);
         Ok(())
     }
 

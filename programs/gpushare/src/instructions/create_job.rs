@@ -7,8 +7,8 @@ use crate::errors::GpuShareError;
 use crate::events::{JobCreated, emit_event};
 use crate::seeds;
 use crate::state::{CreateJobArgs, Job, Network, VerificationMode};
-use gpushare_core::spot_check::{SpotCheckRefusal, check_spot_check};
 use crate::token;
+use gpushare_core::spot_check::{SpotCheckRefusal, check_spot_check};
 
 #[derive(Accounts)]
 #[instruction(args: CreateJobArgs)]

@@ -1,6 +1,7 @@
-//! One module per instruction: its accounts, its validation and its handler.
+//! One module per Accounts struct: the accounts, their validation and every handler that takes them
+//! (one instruction each, or several that share accounts: `provider_stake`, `provider_profile`,
+//! `provider_benchmark`, `assignment_outcome`, `treasury`).
 pub mod activate_stake;
-pub mod add_stake;
 pub mod assignment_outcome;
 pub mod cancel_job;
 pub mod claim;
@@ -10,16 +11,12 @@ pub mod close_job;
 pub mod close_provider;
 pub mod close_shard;
 pub mod commit;
-pub mod commit_benchmark;
 pub mod create_job;
 pub mod delegate;
 pub mod draw_benchmark;
-pub mod expire_claim;
 pub mod fix_challenge;
-pub mod give_back_claim;
 pub mod initialize_network;
 pub mod prove;
-pub mod prove_benchmark;
 pub mod provider_benchmark;
 pub mod provider_profile;
 pub mod provider_stake;
@@ -28,16 +25,12 @@ pub mod request_benchmark;
 pub mod request_unstake;
 pub mod reveal;
 pub mod set_commission;
-pub mod set_endpoint;
-pub mod settle_assignment;
 pub mod settle_benchmark;
 pub mod settle_shard;
 pub mod treasury;
 pub mod undelegate;
-pub mod update_hardware;
 pub mod update_network;
 pub mod withdraw_delegation;
-pub mod withdraw_stake;
 
 pub use activate_stake::*;
 pub use assignment_outcome::*;
@@ -55,7 +48,6 @@ pub use draw_benchmark::*;
 pub use fix_challenge::*;
 pub use initialize_network::*;
 pub use prove::*;
-pub use prove_benchmark::*;
 pub use provider_benchmark::*;
 pub use provider_profile::*;
 pub use provider_stake::*;

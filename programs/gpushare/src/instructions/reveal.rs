@@ -58,9 +58,11 @@ impl Reveal<'_> {
         if accounts.job.mode.is_spot_check() && accounts.assignment.challenge.is_none() {
             let key = accounts.assignment.key();
             let after = accounts.assignment.commit_slot;
-            accounts
-                .assignment
-                .fix_challenge(&key, &accounts.slot_hashes.try_borrow_data()?, after)?;
+            accounts.assignment.fix_challenge(
+                &key,
+                &accounts.slot_hashes.try_borrow_data()?,
+                after,
+            )?;
         }
         let assignment = &mut accounts.assignment;
         let shard = &mut accounts.shard;

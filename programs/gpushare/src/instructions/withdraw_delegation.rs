@@ -61,10 +61,7 @@ impl WithdrawDelegation<'_> {
             delegation.unbonding_shares > 0 || delegation.shares == 0,
             GpuShareError::NothingUnbonding
         );
-        require!(
-            self.unbonding_due()?,
-            GpuShareError::UnbondingNotOver
-        );
+        require!(self.unbonding_due()?, GpuShareError::UnbondingNotOver);
         Ok(())
     }
 
@@ -108,8 +105,7 @@ impl WithdrawDelegation<'_> {
                 amount,
             )
         })?;
-        let closing =
-            accounts.delegation.shares == 0 && accounts.delegation.unbonding_shares == 0;
+        let closing = accounts.delegation.shares == 0 && accounts.delegation.unbonding_shares == 0;
         if closing {
             pay_rewards(
                 &accounts.token_program,
