@@ -9,7 +9,9 @@ use solana_keypair::Keypair;
 #[derive(Debug, thiserror::Error)]
 #[error("keypair {path}: {reason}")]
 pub struct KeypairError {
+    /// The file, as given.
     pub path: String,
+    /// Why it could not be read or parsed.
     pub reason: String,
 }
 
