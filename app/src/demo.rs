@@ -2,6 +2,7 @@
 //! processes (`gpushare-worker run`, one optionally in labelled fault-injection mode), a client posting
 //! jobs, and a summary with a token-conservation check. The README's demo and the end-to-end tests both
 //! run [`Scenario`]s through here; chaos (a worker killed and restarted, a flaky RPC proxy) is optional.
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use gpushare::state::{
 use gpushare_client::chain::Chain;
 use gpushare_client::pda;
 use gpushare_core::kernels::Kernel;
+use gpushare_engine::shard::Input;
 use gpushare_localnet::network::{self, CreatedNetwork, PAYER_SUPPLY};
 use gpushare_localnet::write_keypair;
 use sha2::{Digest, Sha256};
@@ -23,6 +25,7 @@ use solana_signer::Signer;
 use tokio::process::{Child, Command};
 
 use crate::dashboard::Dashboard;
+use crate::embeddings::{ModelFiles, quantized_weights};
 use crate::error::AppError;
 use crate::jobs::ClientSession;
 use crate::load::LoadFigures;
@@ -44,8 +47,27 @@ pub struct ProviderSpec {
     pub stake: u64,
     pub min_price: u64,
     pub concurrent_jobs: usize,
-    /// Run with `--inject-fault wrong-output` (needs a worker built with `fault-injection`).
-    pub faulty: bool,
+    /// Run with `--inject-fault` (needs a worker built with `fault-injection`).
+    pub faulty: Option<Cheat>,
+}
+
+/// How a fault-injecting provider cheats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cheat {
+    /// Commits to a corrupted output (`wrong-output`).
+    WrongOutput,
+    /// Computes embedding jobs without the model's last layer (`skip-layer`).
+    SkipLayer,
+}
+
+impl Cheat {
+    /// The worker's `--inject-fault` value.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Cheat::WrongOutput => "wrong-output",
+            Cheat::SkipLayer => "skip-layer",
+        }
+    }
 }
 
 impl ProviderSpec {
@@ -54,7 +76,7 @@ impl ProviderSpec {
             stake: 50 * TOKEN,
             min_price: 1,
             concurrent_jobs: 3,
-            faulty: false,
+            faulty: None,
         }
     }
 }
@@ -65,6 +87,13 @@ pub enum InputSpec {
     Seed([u8; 32]),
     /// Random gemm_i8 operands written to a file and posted as a `file://` URI with their SHA-256.
     RandomData,
+    /// Texts embedded by the model in `model_dir` (a sentence-transformers package's folder with its
+    /// `model.safetensors` and `tokenizer.json`): quantized once per run, served by every provider,
+    /// and the job's kernel and token batch made from the texts (the spec's kernel is not used).
+    Texts {
+        model_dir: PathBuf,
+        texts: Vec<String>,
+    },
 }
 
 /// One job of a scenario.
@@ -171,10 +200,11 @@ impl Scenario {
 
     /// The README's demo: three providers (the third in fault-injection mode, taking only the
     /// better-paid quorum work), a delegator behind the first and another behind the faulty one,
-    /// and a mix of quorum and spot-check jobs over every kernel.
-    pub fn demo() -> Self {
+    /// and a mix of quorum and spot-check jobs over every kernel: the sentences of `texts` embedded
+    /// by the model in `model_dir` among them.
+    pub fn demo(model_dir: &Path, texts: Vec<String>) -> Self {
         let mut faulty = ProviderSpec::honest();
-        faulty.faulty = true;
+        faulty.faulty = Some(Cheat::WrongOutput);
         faulty.min_price = 3_000;
         let quorum = VerificationMode::Quorum { q: 2 };
         let spot = VerificationMode::SpotCheck { samples: 8 };
@@ -213,7 +243,16 @@ impl Scenario {
             ],
             jobs: vec![
                 job(gemm, InputSpec::Seed([1; 32]), 3, quorum, 5_000),
-                job(gemm, InputSpec::RandomData, 3, quorum, 5_000),
+                job(
+                    gemm,
+                    InputSpec::Texts {
+                        model_dir: model_dir.to_path_buf(),
+                        texts,
+                    },
+                    3,
+                    quorum,
+                    5_000,
+                ),
                 job(gemm, InputSpec::Seed([2; 32]), 1, spot, 2_000),
                 job(chain, InputSpec::Seed([3; 32]), 1, spot, 2_000),
                 job(monte_carlo, InputSpec::Seed([4; 32]), 1, spot, 2_000),
@@ -228,7 +267,7 @@ impl Scenario {
 /// One provider's outcome.
 #[derive(Clone)]
 pub struct ProviderReport {
-    pub faulty: bool,
+    pub faulty: Option<Cheat>,
     pub account: Provider,
     /// Tokens in the provider's wallet at the end (stake is in its vault).
     pub balance: u64,
@@ -294,7 +333,7 @@ impl Report {
         ));
         text.push_str("provider                        paid  fraud  missed      earned     slashed   stake left\n");
         for (i, p) in self.providers.iter().enumerate() {
-            let label = if p.faulty {
+            let label = if p.faulty.is_some() {
                 format!("provider-{} (FAULT INJECTION)", i + 1)
             } else {
                 format!("provider-{}", i + 1)
@@ -311,7 +350,7 @@ impl Report {
         }
         for (i, d) in self.delegators.iter().enumerate() {
             let behind = &self.providers[d.provider];
-            let fault = if behind.faulty {
+            let fault = if behind.faulty.is_some() {
                 " (FAULT INJECTION)"
             } else {
                 ""
@@ -496,6 +535,8 @@ struct Worker {
 
 struct Context {
     dir: PathBuf,
+    /// The weights file quantized from each model folder the jobs name.
+    models: HashMap<PathBuf, PathBuf>,
     binary: PathBuf,
     mint: Pubkey,
     rpc_url: String,
@@ -577,8 +618,8 @@ impl Worker {
     fn start(&mut self, ctx: &Context, rpc_url: &str) -> Result<(), AppError> {
         let mut command = self.command(ctx, rpc_url);
         command.arg("run");
-        if self.spec.faulty {
-            command.arg("--inject-fault").arg("wrong-output");
+        if let Some(cheat) = self.spec.faulty {
+            command.arg("--inject-fault").arg(cheat.flag());
         }
         let child = command
             .stdout(self.log_file()?)
@@ -673,8 +714,6 @@ pub fn run_watched(scenario: &Scenario, watching: Watching) -> Result<Report, Ap
         "gpushare demo: keypairs, logs and outputs in {}",
         dir.display()
     );
-    // Every setting is a flag; an empty file keeps a user's ~/.config/gpushare/worker.toml out of it.
-    std::fs::write(dir.join("worker.toml"), "").map_err(|e| AppError::io("worker.toml", e))?;
     let localnet = LocalNetwork::start(&dir)?;
     let created = &localnet.created;
     let _dashboard = watching.dashboard.then(|| {
@@ -717,6 +756,7 @@ pub fn run_watched(scenario: &Scenario, watching: Watching) -> Result<Report, Ap
         delegators.push((wallet, *spec));
     }
     let ctx = Context {
+        models: quantize_models(scenario, &dir)?,
         dir: dir.clone(),
         binary,
         mint: created.mint,
@@ -804,10 +844,10 @@ async fn drive(
     let mut posts = Vec::new();
     let mut inputs = Vec::new();
     for (id, spec) in scenario.jobs.iter().enumerate() {
-        let (input, data) = job_input(spec, &ctx.dir, id)?;
+        let (input, data, kernel) = job_input(spec, ctx, id)?;
         let args = CreateJobArgs {
             job_id: id as u64,
-            kernel: KernelSpec::from_core(spec.kernel),
+            kernel: KernelSpec::from_core(kernel),
             input,
             shards: spec.shards,
             replicas: spec.replicas,
@@ -862,7 +902,7 @@ async fn drive(
             let client = &client;
             async move {
                 let progress = client.watch(job, scenario.timeout, |_| {}).await?;
-                let verified = client.results(job, &[], data.as_deref(), None).await?.0;
+                let verified = client.results(job, &[], data.as_ref(), None).await?.0;
                 Ok::<_, AppError>((u64::from(progress.job.shards), verified as u64))
             }
         })
@@ -997,30 +1037,73 @@ fn inputs_dir(dir: &Path) -> PathBuf {
 
 fn job_input(
     spec: &JobSpec,
-    dir: &Path,
+    ctx: &Context,
     id: usize,
-) -> Result<(JobInput, Option<Vec<u8>>), AppError> {
-    match spec.input {
-        InputSpec::Seed(seed) => Ok((JobInput::Seed(seed), None)),
+) -> Result<(JobInput, Option<Input>, Kernel), AppError> {
+    let write = |bytes: &[u8]| -> Result<JobInput, AppError> {
+        let path = inputs_dir(&ctx.dir).join(format!("job-{id}-input.bin"));
+        std::fs::create_dir_all(inputs_dir(&ctx.dir))
+            .and_then(|()| std::fs::write(&path, bytes))
+            .map_err(|e| AppError::io(path.display().to_string(), e))?;
+        Ok(JobInput::Data {
+            uri: format!("file://{}", path.display()),
+            sha256: Sha256::digest(bytes).into(),
+        })
+    };
+    match &spec.input {
+        InputSpec::Seed(seed) => Ok((JobInput::Seed(*seed), None, spec.kernel)),
         InputSpec::RandomData => {
             let Kernel::GemmI8 { m, n, k } = spec.kernel else {
                 return Err(AppError::InvalidArgument(
-                    "data inputs are gemm_i8 only".into(),
+                    "random data inputs are gemm_i8 only".into(),
                 ));
             };
             let mut bytes = vec![0u8; (m * k + k * n) as usize];
             rand::fill(&mut bytes[..]);
-            let path = inputs_dir(dir).join(format!("job-{id}-input.bin"));
-            std::fs::create_dir_all(inputs_dir(dir))
-                .and_then(|()| std::fs::write(&path, &bytes))
-                .map_err(|e| AppError::io(path.display().to_string(), e))?;
-            let input = JobInput::Data {
-                uri: format!("file://{}", path.display()),
-                sha256: Sha256::digest(&bytes).into(),
+            Ok((write(&bytes)?, Some(Input::Data(bytes)), spec.kernel))
+        }
+        InputSpec::Texts { model_dir, texts } => {
+            let weights = ctx.models.get(model_dir).ok_or_else(|| {
+                AppError::InvalidArgument(format!("model {} not prepared", model_dir.display()))
+            })?;
+            let files = ModelFiles::load(weights, &model_dir.join("tokenizer.json"))?;
+            let (batch, kernel) = files.batch(texts)?;
+            let bytes = batch.to_bytes();
+            let input = write(&bytes)?;
+            let evidence = Input::Embedding {
+                data: bytes,
+                model: Arc::clone(&files.model),
             };
-            Ok((input, Some(bytes)))
+            Ok((input, Some(evidence), kernel))
         }
     }
+}
+
+/// Quantizes each model folder the scenario's jobs name into the run's directory, and lists the
+/// weights files in the workers' configuration so that every provider serves them. Every other
+/// setting is a flag; the file (empty without models) keeps a user's ~/.config/gpushare/worker.toml
+/// out of the run.
+fn quantize_models(scenario: &Scenario, dir: &Path) -> Result<HashMap<PathBuf, PathBuf>, AppError> {
+    let mut models = HashMap::new();
+    for spec in &scenario.jobs {
+        if let InputSpec::Texts { model_dir, .. } = &spec.input
+            && !models.contains_key(model_dir)
+        {
+            let weights = quantized_weights(model_dir, dir)?;
+            models.insert(model_dir.clone(), weights);
+        }
+    }
+    let listed: Vec<String> = models
+        .values()
+        .map(|path| format!("{:?}", path.display().to_string()))
+        .collect();
+    let config = if listed.is_empty() {
+        String::new()
+    } else {
+        format!("models = [{}]\n", listed.join(", "))
+    };
+    std::fs::write(dir.join("worker.toml"), config).map_err(|e| AppError::io("worker.toml", e))?;
+    Ok(models)
 }
 
 /// Waits until `worker` has committed to a slot, kills it with SIGKILL, and starts it again.

@@ -14,6 +14,8 @@ pub enum AppError {
     AccountMath(String),
     #[error("{0}")]
     InvalidArgument(String),
+    #[error("model: {0}")]
+    Model(String),
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -10,6 +10,7 @@ use gpushare::state::{Assignment, CreateJobArgs, Job, Provider, Shard};
 use gpushare_client::chain::{Chain, FeePolicy, RetryPolicy};
 use gpushare_client::ix::{self, Holder, NetworkKeys, Slot};
 use gpushare_client::{filters, pda};
+use gpushare_engine::shard::Input;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
 
@@ -233,15 +234,16 @@ impl ClientSession {
     }
 
     /// Fetches the output of every shard with a verified result on chain from the first endpoint that
-    /// serves one that verifies — those its providers published on chain, then `endpoints` — and writes it to `out` (when given) as
-    /// `shard-<index>.bin`. Returns how many shards verified and how many have no verified result on
-    /// chain (no quorum, or every replica failed its spot-check). A verified shard that no endpoint
-    /// serves correctly is an error.
+    /// serves one that verifies — those its providers published on chain, then `endpoints` — and
+    /// writes it to `out` (when given) as `shard-<index>.bin`. `data` is a data job's input (with
+    /// its model, for embeddings). Returns how many shards verified and how many have no verified
+    /// result on chain (no quorum, or every replica failed its spot-check). A verified shard that no
+    /// endpoint serves correctly is an error.
     pub async fn results(
         &self,
         job: &Pubkey,
         endpoints: &[String],
-        data: Option<&[u8]>,
+        data: Option<&Input>,
         out: Option<&Path>,
     ) -> Result<(usize, usize), AppError> {
         let progress = self.progress(job).await?;

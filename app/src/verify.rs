@@ -1,16 +1,23 @@
 //! Checks a shard's output bytes before a client uses them: the Merkle root must be the one the chain
 //! accepted, and the contents must be right on their own — Freivalds for gemm_i8, reference leaves at
-//! random positions for seeded kernels.
+//! random positions for seeded kernels, and for embeddings sequences recomputed in full (embedding
+//! and trace root) on this machine.
 use gpushare::state::{Job, JobInput, Shard};
+use gpushare_core::embedding::forward::run_sequence_with;
+use gpushare_core::embedding::layout::{
+    TokenBatch, sequence_output, sequence_output_bytes, shard_sequences,
+};
+use gpushare_core::embedding::model::Model;
 use gpushare_core::kernels::{Kernel, seeded_leaf};
 use gpushare_core::merkle::MerkleTree;
+use gpushare_engine::embed::BlockedAccumulate;
 use gpushare_engine::freivalds;
-use gpushare_engine::shard::{Input, gemm_operands};
+use gpushare_engine::shard::{Input, embedding_input, gemm_operands};
 use rand::Rng;
 
 /// Freivalds rounds on gemm_i8 results: a wrong product passes with probability ≤ 2⁻⁶¹ per round.
 const FREIVALDS_ROUNDS: u32 = 2;
-/// Leaves of a seeded non-GEMM shard recomputed by the client.
+/// Leaves of a seeded non-GEMM shard, or sequences of an embedding shard, recomputed by the client.
 const REFERENCE_SAMPLES: usize = 8;
 
 /// Why a result was rejected.
@@ -26,18 +33,21 @@ pub enum Rejection {
     Freivalds,
     #[error("leaf {0} differs from the reference")]
     ReferenceMismatch(u64),
-    #[error("the data input is needed to check a data job's result")]
+    #[error("the data input (and an embedding job's model) is needed to check a data job's result")]
     MissingData,
+    #[error("sequence {0} differs from this machine's run")]
+    SequenceMismatch(usize),
     #[error("kernel: {0}")]
     Kernel(String),
 }
 
-/// Verifies `bytes` as the output of `shard` of `job`; `data` is the input of a data job.
+/// Verifies `bytes` as the output of `shard` of `job`; `data` is the input of a data job (with the
+/// model, for an embedding job).
 pub fn verify_shard(
     job: &Job,
     shard: &Shard,
     bytes: &[u8],
-    data: Option<&[u8]>,
+    data: Option<&Input>,
 ) -> Result<(), Rejection> {
     let accepted = shard.accepted_roots();
     if accepted.is_empty() {
@@ -58,14 +68,18 @@ pub fn verify_shard(
     if !accepted.contains(&root) {
         return Err(Rejection::RootMismatch(hex::encode(root)));
     }
+    let seeded;
     let input = match (job.kernel_seed(&shard.job), &job.input, data) {
-        (Some(seed), _, _) => Input::Seed(seed),
-        (None, JobInput::Data { .. }, Some(data)) => Input::Data(data.to_vec()),
+        (Some(seed), _, _) => {
+            seeded = Input::Seed(seed);
+            &seeded
+        }
+        (None, JobInput::Data { .. }, Some(data)) => data,
         (None, _, _) => return Err(Rejection::MissingData),
     };
-    match (kernel, &input) {
+    match (kernel, input) {
         (Kernel::GemmI8 { m, n, k }, _) => {
-            let ops = gemm_operands(&input, (m, n, k), shards, index)
+            let ops = gemm_operands(input, (m, n, k), shards, index)
                 .map_err(|e| Rejection::Kernel(e.to_string()))?;
             let c: Vec<i32> = bytes
                 .chunks_exact(4)
@@ -85,8 +99,50 @@ pub fn verify_shard(
             Ok(())
         }
         (_, Input::Seed(seed)) => check_reference_leaves(kernel, seed, shards, index, bytes),
-        (_, Input::Data(_)) => Err(Rejection::Kernel("data inputs are gemm_i8 only".into())),
+        (
+            Kernel::Embedding {
+                dims,
+                sequences,
+                tokens,
+                model,
+            },
+            _,
+        ) => {
+            let (data, held) =
+                embedding_input(input, dims).map_err(|e| Rejection::Kernel(e.to_string()))?;
+            if held.identity() != model {
+                return Err(Rejection::Kernel(
+                    "the model is not the one the job names".into(),
+                ));
+            }
+            let batch = TokenBatch::from_bytes(data, sequences, tokens)
+                .map_err(|e| Rejection::Kernel(e.to_string()))?;
+            let ids = &batch.sequences[shard_sequences(sequences, shards, index)];
+            check_sampled_sequences(held, ids, dims, bytes)
+        }
+        (_, _) => Err(Rejection::Kernel("this kernel takes no data input".into())),
     }
+}
+
+/// Recomputes randomly chosen sequences of an embedding shard (`ids`, in order) and compares their
+/// embedding and trace root with `bytes`.
+fn check_sampled_sequences(
+    model: &Model,
+    ids: &[Vec<u32>],
+    dims: u32,
+    bytes: &[u8],
+) -> Result<(), Rejection> {
+    let record = sequence_output_bytes(dims) as usize;
+    let mut rng = rand::rng();
+    for _ in 0..REFERENCE_SAMPLES.min(ids.len()) {
+        let i = rng.random_range(0..ids.len());
+        let run = run_sequence_with(&BlockedAccumulate, model, &ids[i])
+            .map_err(|e| Rejection::Kernel(e.to_string()))?;
+        if sequence_output(model, &run) != bytes[i * record..(i + 1) * record] {
+            return Err(Rejection::SequenceMismatch(i));
+        }
+    }
+    Ok(())
 }
 
 /// Recomputes randomly chosen leaves of a seeded shard and compares them with `bytes`.

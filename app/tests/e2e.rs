@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use gpushare::state::{NetworkParams, VerificationMode};
 use gpushare_app::demo::{
-    self, Chaos, DelegationSpec, InputSpec, JobSpec, ProviderSpec, Report, Scenario, TOKEN,
+    self, Chaos, Cheat, DelegationSpec, InputSpec, JobSpec, ProviderSpec, Report, Scenario, TOKEN,
 };
 use gpushare_core::kernels::Kernel;
 
@@ -200,7 +200,7 @@ fn a_dishonest_worker_is_slashed_while_honest_ones_are_paid() {
         ..ProviderSpec::honest()
     };
     let dishonest = ProviderSpec {
-        faulty: true,
+        faulty: Some(Cheat::WrongOutput),
         ..ProviderSpec::honest()
     };
     let quorum = JobSpec {
@@ -256,13 +256,88 @@ fn a_dishonest_worker_is_slashed_while_honest_ones_are_paid() {
         report.shards_verified, 2,
         "the quorum shards; the spot-check shard has no verified result"
     );
-    assert_eq!(report.treasury, 4 * fee(QUORUM_PRICE), "fees only: slashes are burned");
+    assert_eq!(
+        report.treasury,
+        4 * fee(QUORUM_PRICE),
+        "fees only: slashes are burned"
+    );
     assert_eq!(report.minted - report.supply, cheat.slashed, "burned");
     assert_eq!(
         report.client_spent,
         4 * (QUORUM_PRICE + fee(QUORUM_PRICE)),
         "the failed shard is refunded"
     );
+    let _ = std::fs::remove_dir_all(&report.dir);
+}
+
+/// Sentences from the model's own card (text nobody here wrote), with the model folder
+/// scripts/fetch-model prints ($GPUSHARE_MODEL_DIR, set by the test command).
+#[cfg(feature = "fault-injection")]
+fn model_card_texts() -> (std::path::PathBuf, Vec<String>) {
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("GPUSHARE_MODEL_DIR")
+            .expect("GPUSHARE_MODEL_DIR: the folder scripts/fetch-model prints"),
+    );
+    let card = std::fs::read_to_string(dir.join("README.md")).expect("the model card");
+    let texts = card
+        .lines()
+        .filter(|line| line.len() >= 20 && line.starts_with(char::is_alphabetic))
+        .take(10)
+        .map(String::from)
+        .collect();
+    (dir, texts)
+}
+
+/// An embedding job on the localnet: two honest providers agree on each shard's root (the
+/// embeddings and each sequence's trace), the client recomputes sampled sequences and accepts them,
+/// and a third provider that skips the model's last layer disagrees, is slashed for fraud on both
+/// shards and paid nothing, while the client pays only for the honest replicas.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn an_embedding_job_is_paid_by_quorum_and_a_provider_skipping_a_layer_is_slashed() {
+    const PRICE: u64 = 5_000;
+    let (model_dir, texts) = model_card_texts();
+    assert!(texts.len() >= 6, "{texts:?}");
+    let skipper = ProviderSpec {
+        faulty: Some(Cheat::SkipLayer),
+        ..ProviderSpec::honest()
+    };
+    let job = JobSpec {
+        // Made from the texts when the job is posted.
+        kernel: Kernel::MonteCarlo {
+            blocks: 1,
+            samples_per_block: 1,
+        },
+        input: InputSpec::Texts { model_dir, texts },
+        shards: 2,
+        replicas: 3,
+        mode: VerificationMode::Quorum { q: 2 },
+        price: PRICE,
+    };
+    let scenario = Scenario {
+        delegations: Vec::new(),
+        providers: vec![ProviderSpec::honest(), ProviderSpec::honest(), skipper],
+        jobs: vec![job],
+        chaos: Chaos::None,
+        timeout: Duration::from_secs(240),
+        post_interval: None,
+    };
+    let report = run(scenario);
+    let cheat = &report.providers[2].account;
+    assert_eq!((cheat.completed, cheat.earned, cheat.failed), (0, 0, 2));
+    let params = gpushare_localnet::network::LOCAL_PARAMS;
+    assert_eq!(
+        cheat.slashed,
+        2 * NetworkParams::share(params.stake_per_claim, params.fraud_slash_bps)
+    );
+    for honest in &report.providers[..2] {
+        assert_eq!(
+            (honest.account.completed, honest.account.earned, honest.account.failed),
+            (2, 2 * PRICE, 0)
+        );
+    }
+    assert_eq!(report.shards_verified, 2, "the client recomputed and accepted both shards");
+    assert_eq!(report.client_spent, 4 * (PRICE + fee(PRICE)));
     let _ = std::fs::remove_dir_all(&report.dir);
 }
 

@@ -6,9 +6,12 @@
 //! | `gemm_i8` (C = A·B, i8 × i8 → i32, row-major, little-endian) | rows `[s·m/S, (s+1)·m/S)` of C | 8 consecutive C elements of the shard (32 bytes; the last may be shorter) |
 //! | `sha256_chain` (one chain per shard) | `steps` iterations from the shard's start state, each keyed by the shard | every `leaf_every`-th state (32 bytes) |
 //! | `monte_carlo` (π: hits of x² + y² < 2⁶⁴ on Philox4x32-10 points) | blocks `[s·B/S, (s+1)·B/S)` | one block's hit count (u32, 4 bytes) |
+//! | `embedding` (sentence embeddings, [`crate::embedding`]) | sequences `[s·N/S, (s+1)·N/S)` | 32 bytes of a sequence's embedding (i16 LE) and trace root |
 use alloc::vec::Vec;
 use core::ops::Range;
 
+use crate::embedding::layout::{OUTPUT_LEAF_BYTES, sequence_output_bytes};
+use crate::embedding::model::{MAX_HIDDEN, MAX_TOKENS};
 use crate::rng::{philox4x32_10, splitmix64_at};
 use crate::sha256;
 
@@ -26,9 +29,27 @@ pub const SHA256_CHAIN_KEY_BYTES: usize = 16;
 /// A kernel and its size parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
-    GemmI8 { m: u32, n: u32, k: u32 },
-    Sha256Chain { steps: u32, leaf_every: u32 },
-    MonteCarlo { blocks: u32, samples_per_block: u32 },
+    GemmI8 {
+        m: u32,
+        n: u32,
+        k: u32,
+    },
+    Sha256Chain {
+        steps: u32,
+        leaf_every: u32,
+    },
+    MonteCarlo {
+        blocks: u32,
+        samples_per_block: u32,
+    },
+    /// Sentence embeddings by the integer model whose weights file has Merkle root `model`, `dims`
+    /// wide, of a data batch of `sequences` token-id sequences with `tokens` ids in all.
+    Embedding {
+        model: [u8; 32],
+        dims: u32,
+        sequences: u32,
+        tokens: u32,
+    },
 }
 
 /// Why a kernel, shard or input is unusable.
@@ -44,6 +65,8 @@ pub enum KernelError {
     InputSize { expected: u64, actual: u64 },
     #[error("this kernel only takes seeded inputs")]
     SeedOnly,
+    #[error("this kernel only takes data inputs")]
+    DataOnly,
     #[error("a sha256_chain leaf after the first needs the previous leaf's state")]
     MissingPrevious,
     #[error("a shard of {bytes} output bytes is over the {MAX_SHARD_OUTPUT_BYTES}-byte limit")]
@@ -85,6 +108,17 @@ impl Kernel {
                 blocks,
                 samples_per_block,
             } => blocks >= 1 && samples_per_block >= 1 && shards <= blocks,
+            Kernel::Embedding {
+                dims,
+                sequences,
+                tokens,
+                ..
+            } => {
+                (1..=MAX_HIDDEN).contains(&dims)
+                    && shards <= sequences
+                    && tokens >= sequences
+                    && u64::from(tokens) <= u64::from(sequences) * u64::from(MAX_TOKENS)
+            }
         };
         if !valid || shards == 0 {
             return Err(KernelError::InvalidShape);
@@ -98,6 +132,7 @@ impl Kernel {
             Kernel::GemmI8 { .. } => GEMM_LEAF_ELEMENTS as usize * 4,
             Kernel::Sha256Chain { .. } => 32,
             Kernel::MonteCarlo { .. } => 4,
+            Kernel::Embedding { .. } => OUTPUT_LEAF_BYTES,
         }
     }
 
@@ -113,6 +148,12 @@ impl Kernel {
             Kernel::MonteCarlo { blocks, .. } => {
                 let range = part(u64::from(blocks), shards, shard);
                 (range.end - range.start) * 4
+            }
+            Kernel::Embedding {
+                dims, sequences, ..
+            } => {
+                let range = part(u64::from(sequences), shards, shard);
+                (range.end - range.start) * sequence_output_bytes(dims)
             }
         })
     }
@@ -147,12 +188,21 @@ impl Kernel {
         Ok(())
     }
 
-    /// Bytes a data input must have: A (m×k) then B (k×n), i8, row-major. Only gemm_i8 takes data.
+    /// Bytes a data input must have: for gemm_i8 A (m×k) then B (k×n), i8, row-major; for
+    /// embedding the token batch ([`crate::embedding::layout`]). The other kernels take seeds only.
     pub fn data_input_bytes(&self) -> Result<u64, KernelError> {
         match *self {
             Kernel::GemmI8 { m, n, k } => Ok(u64::from(k) * (u64::from(m) + u64::from(n))),
-            _ => Err(KernelError::SeedOnly),
+            Kernel::Embedding {
+                sequences, tokens, ..
+            } => Ok(4 * (1 + u64::from(sequences) + u64::from(tokens))),
+            Kernel::Sha256Chain { .. } | Kernel::MonteCarlo { .. } => Err(KernelError::SeedOnly),
         }
+    }
+
+    /// Whether the kernel can run on a seed (every kernel but embedding).
+    pub fn takes_seed(&self) -> bool {
+        !matches!(self, Kernel::Embedding { .. })
     }
 }
 
@@ -388,6 +438,7 @@ pub fn seeded_leaf(
                     .to_vec(),
             )
         }
+        Kernel::Embedding { .. } => Err(KernelError::DataOnly),
     }
 }
 

@@ -6,12 +6,14 @@
 //! - [`kernels`]: the kernels' parameters, seeded inputs, output layouts and per-leaf reference;
 //! - [`merkle`]: the RFC 6962 Merkle Tree Hash over output leaves, audit paths and their check;
 //! - [`spot_check`]: spot-check challenges (sampled leaves) and the on-chain cost of one leaf;
-//! - [`benchmark`]: hardware benchmarks: their size, seeds and proven throughput.
+//! - [`benchmark`]: hardware benchmarks: their size, seeds and proven throughput;
+//! - [`embedding`]: the integer-only sentence-embedding model: weights file, arithmetic, forward pass.
 #![no_std]
 
 extern crate alloc;
 
 pub mod benchmark;
+pub mod embedding;
 pub mod kernels;
 pub mod merkle;
 pub mod rng;

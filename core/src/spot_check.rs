@@ -74,17 +74,17 @@ pub const MONTE_CARLO_UNITS_PER_PAIR: u64 = 284;
 /// for gemm_i8, 8 elements × k multiply-adds; for sha256_chain, `leaf_every` keyed steps; for
 /// monte_carlo, one Philox block per 2 samples. Each at its measured cost with the margin, so an
 /// honest provider's proof always fits.
+/// An embedding leaf is not recomputed leaf by leaf (its check samples a layer's slice instead), so
+/// its cost is unbounded here.
 pub fn leaf_cost_units(kernel: &Kernel) -> u64 {
-    LEAF_BASE_UNITS
-        + match *kernel {
-            Kernel::GemmI8 { k, .. } => {
-                GEMM_LEAF_ELEMENTS * u64::from(k) * GEMM_UNITS_PER_MULTIPLY_ADD
-            }
-            Kernel::Sha256Chain { leaf_every, .. } => u64::from(leaf_every) * SHA256_UNITS_PER_STEP,
-            Kernel::MonteCarlo {
-                samples_per_block, ..
-            } => u64::from(samples_per_block).div_ceil(2) * MONTE_CARLO_UNITS_PER_PAIR,
-        }
+    LEAF_BASE_UNITS.saturating_add(match *kernel {
+        Kernel::GemmI8 { k, .. } => GEMM_LEAF_ELEMENTS * u64::from(k) * GEMM_UNITS_PER_MULTIPLY_ADD,
+        Kernel::Sha256Chain { leaf_every, .. } => u64::from(leaf_every) * SHA256_UNITS_PER_STEP,
+        Kernel::MonteCarlo {
+            samples_per_block, ..
+        } => u64::from(samples_per_block).div_ceil(2) * MONTE_CARLO_UNITS_PER_PAIR,
+        Kernel::Embedding { .. } => u64::MAX,
+    })
 }
 
 /// Whether one leaf of `kernel` can be recomputed within one proof instruction's budget.
@@ -112,7 +112,7 @@ pub fn sample_proof_bytes(kernel: &Kernel, leaves: u64) -> u64 {
     let witness = 4 + kernel.leaf_bytes() as u64 + 4 + 32 * depth;
     let previous = match kernel {
         Kernel::Sha256Chain { .. } => witness,
-        Kernel::GemmI8 { .. } | Kernel::MonteCarlo { .. } => 0,
+        Kernel::GemmI8 { .. } | Kernel::MonteCarlo { .. } | Kernel::Embedding { .. } => 0,
     };
     1 + witness + 1 + previous
 }
@@ -152,6 +152,8 @@ fn leaf_guess_chance(kernel: &Kernel, shards: u32) -> Result<u128, SpotCheckRefu
         Kernel::MonteCarlo {
             samples_per_block, ..
         } => CHANCE_ONE.div_ceil(u128::from(samples_per_block.max(1).isqrt())),
+        // Not recomputable leaf by leaf: counted as guessable, so leaf sampling is refused.
+        Kernel::Embedding { .. } => CHANCE_ONE,
     })
 }
 
@@ -238,7 +240,10 @@ mod tests {
             leaf_every: 4,
         };
         // 1 + (4 + 32 + 4 + 32·d) twice + 1: d = 10 fits 820 bytes, d = 11 does not.
-        assert_eq!(sample_proof_bytes(&chain(1 << 10), 1 << 10), 1 + 360 + 1 + 360);
+        assert_eq!(
+            sample_proof_bytes(&chain(1 << 10), 1 << 10),
+            1 + 360 + 1 + 360
+        );
         assert!(check_spot_check(&chain(1 << 10), 1, 8).is_ok());
         assert_eq!(
             check_spot_check(&chain(1 << 16), 1, 8),
@@ -300,7 +305,8 @@ mod tests {
         let p = core::f64::consts::PI / 4.0;
         for n in 1..=10_000u32 {
             let mode = ((f64::from(n) + 1.0) * p).floor();
-            let ln_choose = |n: f64, k: f64| ln_gamma(n + 1.0) - ln_gamma(k + 1.0) - ln_gamma(n - k + 1.0);
+            let ln_choose =
+                |n: f64, k: f64| ln_gamma(n + 1.0) - ln_gamma(k + 1.0) - ln_gamma(n - k + 1.0);
             let nf = f64::from(n);
             let pmf = (ln_choose(nf, mode) + mode * p.ln() + (nf - mode) * (1.0 - p).ln()).exp();
             assert!(pmf <= 1.0 / nf.sqrt(), "n = {n}: {pmf}");

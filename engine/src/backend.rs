@@ -7,11 +7,16 @@ use gpushare_core::kernels::{
     Kernel, SeededGemm, monte_carlo_key, part, sha256_chain_key, sha256_chain_start,
 };
 
+use gpushare_core::embedding::layout::TokenBatch;
+use gpushare_core::embedding::model::Model;
+
+use crate::embed::embedding_shard_output;
 use crate::error::EngineError;
 use crate::freivalds;
 use crate::hashing;
 use crate::shard::{
-    GemmShard, Input, Phases, ShardOutput, ShardRun, gemm_operands, i32s_to_le, seed_of,
+    GemmShard, Input, Phases, ShardOutput, ShardRun, embedding_input, gemm_operands, i32s_to_le,
+    seed_of,
 };
 
 /// The key every step of a sha256_chain hashes after the state.
@@ -114,6 +119,21 @@ pub trait Backend: Send + Sync {
                 });
                 hash_timed(&kernel, bytes, &mut phases)
             }
+            Kernel::Embedding {
+                dims,
+                sequences,
+                tokens,
+                ..
+            } => {
+                let (data, model) = embedding_input(input, dims)?;
+                let batch = Phases::timed(&mut phases.generate, || {
+                    TokenBatch::from_bytes(data, sequences, tokens)
+                })?;
+                let bytes = Phases::timed(&mut phases.kernel, || {
+                    self.embedding_shard(model, &batch, shards, shard)
+                })?;
+                hash_timed(&kernel, bytes, &mut phases)
+            }
         };
         phases.total = started.elapsed().as_secs_f64();
         Ok(ShardRun {
@@ -121,6 +141,18 @@ pub trait Backend: Send + Sync {
             phases,
             device: self.name(),
         })
+    }
+
+    /// The output bytes of an embedding shard (each sequence's embedding and trace root). By
+    /// default on the host ([`crate::embed::embedding_shard_output`]).
+    fn embedding_shard(
+        &self,
+        model: &Model,
+        batch: &TokenBatch,
+        shards: u32,
+        shard: u32,
+    ) -> Result<Vec<u8>, EngineError> {
+        embedding_shard_output(model, batch, shards, shard)
     }
 
     /// The bare GEMM of seeded size³ operands: the fastest of `repeats` runs after a warm-up (on a

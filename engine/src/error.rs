@@ -7,6 +7,8 @@ use gpushare_core::kernels::KernelError;
 pub enum EngineError {
     #[error(transparent)]
     Kernel(#[from] KernelError),
+    #[error(transparent)]
+    Sequence(#[from] gpushare_core::embedding::forward::SequenceError),
     #[error("GPU backend: {0}")]
     Gpu(#[from] GpuError),
     #[error("operand shapes do not match: {0}")]
@@ -25,7 +27,7 @@ impl EngineError {
     /// A short label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            EngineError::Kernel(_) | EngineError::Shape(_) => "kernel",
+            EngineError::Kernel(_) | EngineError::Sequence(_) | EngineError::Shape(_) => "kernel",
             EngineError::Gpu(_) => "gpu",
             EngineError::SelfCheck(_) | EngineError::SelftestFailed(_) => "self_check",
             EngineError::InvalidArgument(_) | EngineError::Json(_) => "config",

@@ -9,6 +9,8 @@
 //! - [`shard`]: a job's input, a shard's operands, output, root and phase times;
 //! - [`reference`]: a shard from the core crate's definitions, leaf by leaf, and the textbook GEMM;
 //! - [`freivalds`]: Freivalds' check of a GEMM result (tested against the textbook GEMM);
+//! - [`blocks`]: the host's GEMM blocks (AVX2 multiply-adds on i16 rows);
+//! - [`embed`]: embedding shards on the host (those blocks and core's forward pass);
 //! - [`backend`]: the [`backend::Backend`] trait, with the shard pipeline as its default;
 //! - [`cpu`], [`gpu`], [`devices`]: the CPU backend, one GPU, a pool of GPUs;
 //! - [`select`]: which backend to compute on;
@@ -19,12 +21,14 @@
 //! needs the shard's operands, Freivalds' check and the kernel flags, never a GPU.
 pub mod args;
 pub mod backend;
+pub mod blocks;
 #[cfg(feature = "gpu")]
 pub mod bench;
 pub mod cpu;
 pub mod cuda;
 #[cfg(feature = "gpu")]
 pub mod devices;
+pub mod embed;
 pub mod error;
 pub mod freivalds;
 #[cfg(feature = "gpu")]

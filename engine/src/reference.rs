@@ -1,10 +1,12 @@
 //! The reference computations the backends are checked against: a shard leaf by leaf from the core
 //! crate's definitions, and the textbook GEMM.
+use gpushare_core::embedding::forward::run_sequence;
+use gpushare_core::embedding::layout::{TokenBatch, sequence_output, shard_sequences};
 use gpushare_core::kernels::{DataGemm, Kernel, KernelError, gemm_leaf, seeded_leaf};
 use rayon::prelude::*;
 
 use crate::error::EngineError;
-use crate::shard::{Input, ShardOutput};
+use crate::shard::{Input, ShardOutput, embedding_input};
 
 /// The textbook triple loop, kept as the baseline the benchmark compares against.
 pub fn gemm_i8_naive(a: &[i8], b: &[i8], m: usize, n: usize, k: usize) -> Vec<i32> {
@@ -40,6 +42,26 @@ pub fn reference_shard(
             leaves?.concat()
         }
         (Input::Data(_), _) => return Err(KernelError::SeedOnly.into()),
+        (
+            Input::Embedding { .. },
+            Kernel::Embedding {
+                dims,
+                sequences,
+                tokens,
+                ..
+            },
+        ) => {
+            let (data, model) = embedding_input(input, dims)?;
+            let batch = TokenBatch::from_bytes(data, sequences, tokens)?;
+            let runs: Result<Vec<Vec<u8>>, EngineError> = batch.sequences
+                [shard_sequences(sequences, shards, shard)]
+            .par_iter()
+            .map(|ids| Ok(sequence_output(model, &run_sequence(model, ids)?)))
+            .collect();
+            runs?.concat()
+        }
+        (Input::Embedding { .. }, _) => return Err(KernelError::SeedOnly.into()),
+        (Input::Seed(_), Kernel::Embedding { .. }) => return Err(KernelError::DataOnly.into()),
         (Input::Seed(seed), Kernel::Sha256Chain { .. }) => {
             // Each leaf is hashed on from the one before it.
             let mut bytes = Vec::new();

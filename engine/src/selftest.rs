@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::backend::Backend;
 use crate::cpu::CpuBackend;
+use crate::embed::seeded_embedding_case;
 use crate::error::EngineError;
 use crate::gpu::GpuBackend;
 use crate::reference::reference_shard;
@@ -72,6 +73,10 @@ pub fn cases() -> Vec<(&'static str, Kernel, Input, u32, u32)> {
             3,
             2,
         ),
+        {
+            let (kernel, input) = seeded_embedding_case(2, 5, 11);
+            ("embedding, seeded model", kernel, input, 2, 1)
+        },
     ]
 }
 

@@ -4,6 +4,7 @@
 use std::ops::Range;
 use std::time::Instant;
 
+use gpushare_core::embedding::model::Model;
 use gpushare_core::kernels::{DataGemm, Kernel, KernelError, SeededGemm, part};
 use gpushare_core::merkle::Hash;
 use rayon::prelude::*;
@@ -17,8 +18,27 @@ use crate::hashing;
 pub enum Input {
     /// Generated from the seed by the kernel's standard generator.
     Seed([u8; 32]),
-    /// Downloaded bytes (gemm_i8 only: A then B, i8, row-major).
+    /// Downloaded bytes (gemm_i8: A then B, i8, row-major).
     Data(Vec<u8>),
+    /// An embedding job's downloaded token batch and the model its kernel names.
+    Embedding {
+        data: Vec<u8>,
+        model: std::sync::Arc<gpushare_core::embedding::model::Model>,
+    },
+}
+
+/// An embedding job's token batch and model, the model checked to be `dims` wide.
+pub fn embedding_input(input: &Input, dims: u32) -> Result<(&[u8], &Model), EngineError> {
+    match input {
+        Input::Embedding { data, model } if model.shape.hidden == dims => Ok((data, model)),
+        Input::Embedding { model, .. } => Err(EngineError::Shape(format!(
+            "the model is {} wide, the job asks for {dims}",
+            model.shape.hidden
+        ))),
+        _ => Err(EngineError::InvalidArgument(
+            "an embedding job needs its token batch and its model".into(),
+        )),
+    }
 }
 
 /// One computed shard: its output bytes and the root of their Merkle tree.
@@ -133,6 +153,7 @@ pub fn gemm_operands(
             let a_rows = data.a[(rows.start * k64) as usize..(rows.end * k64) as usize].to_vec();
             (a_rows, data.b.to_vec())
         }
+        Input::Embedding { .. } => return Err(KernelError::SeedOnly.into()),
     };
     Ok(GemmShardOperands {
         a_rows,
@@ -144,7 +165,7 @@ pub fn gemm_operands(
 pub(crate) fn seed_of(input: &Input) -> Result<&[u8; 32], EngineError> {
     match input {
         Input::Seed(seed) => Ok(seed),
-        Input::Data(_) => Err(KernelError::SeedOnly.into()),
+        Input::Data(_) | Input::Embedding { .. } => Err(KernelError::SeedOnly.into()),
     }
 }
 

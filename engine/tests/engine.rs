@@ -3,6 +3,7 @@
 use gpushare_core::kernels::{Kernel, KernelError};
 use gpushare_engine::backend::{Backend, compute_shard};
 use gpushare_engine::cpu::CpuBackend;
+use gpushare_engine::embed::seeded_embedding_case;
 use gpushare_engine::error::EngineError;
 use gpushare_engine::gpu::GpuBackend;
 use gpushare_engine::reference::{gemm_i8_naive, reference_shard};
@@ -259,4 +260,32 @@ fn every_leaf_of_a_computed_shard_is_the_on_chain_reference_leaf() {
             previous = bytes.try_into().ok();
         }
     }
+}
+
+#[test]
+fn embedding_shards_match_the_reference() {
+    for (layers, sequences, shards, seed) in [(1, 3, 1, 1), (2, 7, 3, 2), (1, 4, 4, 3)] {
+        let (kernel, input) = seeded_embedding_case(layers, sequences, seed);
+        for shard in 0..shards {
+            let reference = reference_shard(kernel, &input, shards, shard).unwrap();
+            for backend in backends() {
+                let computed = compute_shard(backend.as_ref(), kernel, &input, shards, shard).unwrap();
+                assert_eq!(computed.bytes, reference.bytes, "{}", backend.name());
+                assert_eq!(computed.root, reference.root);
+            }
+        }
+    }
+}
+
+#[test]
+fn an_embedding_shard_needs_its_model_of_the_right_width() {
+    let (kernel, input) = seeded_embedding_case(1, 2, 4);
+    let cpu = CpuBackend::new();
+    assert!(matches!(
+        compute_shard(&cpu, kernel, &Input::Seed([1; 32]), 1, 0),
+        Err(EngineError::InvalidArgument(_))
+    ));
+    let Kernel::Embedding { model, sequences, tokens, .. } = kernel else { unreachable!() };
+    let wider = Kernel::Embedding { model, dims: 512, sequences, tokens };
+    assert!(matches!(compute_shard(&cpu, wider, &input, 1, 0), Err(EngineError::Shape(_))));
 }

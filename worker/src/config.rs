@@ -73,6 +73,15 @@ pub struct ConfigArgs {
     /// `max` micro-lamports (default 50,000) [default: 0].
     #[arg(long, env = "GPUSHARE_PRIORITY_FEE", global = true)]
     pub priority_fee: Option<PriorityFee>,
+    /// Embedding models to serve: weights files from `gpushare model quantize` (repeat, or
+    /// comma-separated); embedding jobs naming another model are left to others [default: none].
+    #[arg(
+        long = "model",
+        env = "GPUSHARE_MODELS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub models: Option<Vec<PathBuf>>,
     /// Largest data input downloaded, bytes [default: 1 GiB].
     #[arg(long, env = "GPUSHARE_MAX_INPUT_BYTES", global = true)]
     pub max_input_bytes: Option<u64>,
@@ -155,6 +164,8 @@ pub struct Config {
     pub public_url: Option<String>,
     pub priority_fee: PriorityFee,
     pub inputs: InputPolicy,
+    /// Weights files of the embedding models served.
+    pub models: Vec<PathBuf>,
     /// Memory and disk the held slots may use, shared equally among `concurrent_jobs`.
     pub budgets: Budgets,
     pub poll_interval: Duration,
@@ -323,6 +334,7 @@ impl Config {
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9464))),
             public_url: args.public_url.clone().or(file.public_url),
             priority_fee: args.priority_fee.or(file.priority_fee).unwrap_or_default(),
+            models: args.models.clone().or(file.models).unwrap_or_default(),
             inputs: InputPolicy {
                 dirs: args
                     .input_dirs

@@ -10,6 +10,7 @@
 //!   Merkle proofs of committed outputs;
 //! - [`inputs`], [`metrics`], [`config`]: fetching data inputs under the policy, the Prometheus
 //!   endpoint, the configuration;
+//! - [`models`]: the embedding models the provider serves, by identity;
 //! - [`benchmark`]: the on-chain benchmark that proves a machine's throughput;
 //! - [`daemon`]: the round loop and the slot state machine;
 //! - [`provider`], [`cli`]: the provider's commands, and the command line that runs them.
@@ -25,6 +26,7 @@ pub mod index;
 pub mod input_policy;
 pub mod inputs;
 pub mod metrics;
+pub mod models;
 pub mod prover;
 pub mod provider;
 pub mod store;

@@ -23,6 +23,7 @@ use crate::identity::Identity;
 use crate::index::{Index, SharedIndex};
 use crate::inputs::Inputs;
 use crate::metrics::{self, Metrics};
+use crate::models::Models;
 use crate::store::Store;
 
 /// A connection to the network as this provider.
@@ -341,12 +342,14 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
     };
     tracing::info!(provider = %session.me.provider(), backend = %backend.name(), data_dir = %config.data_dir.display(), "worker running");
     let inputs = Inputs::new(config.inputs.clone())?;
+    let models = Models::load(&config.models)?;
     let daemon = Daemon::new(Worker {
         chain: session.chain,
         me: session.me,
         backend,
         store,
         inputs,
+        models,
         config,
         metrics,
         fault,

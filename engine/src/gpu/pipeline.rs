@@ -8,7 +8,7 @@ use std::sync::PoisonError;
 
 use cudarc::driver::sys::CUevent_flags;
 use cudarc::driver::{CudaContext, CudaEvent, CudaSlice, CudaStream, DevicePtr, PinnedHostSlice};
-use gpushare_core::kernels::{DataGemm, SeededGemm};
+use gpushare_core::kernels::{DataGemm, KernelError, SeededGemm};
 use rayon::prelude::*;
 
 use crate::error::EngineError;
@@ -173,6 +173,7 @@ impl GpuBackend {
         let data = match shard.input {
             Input::Data(bytes) => Some(DataGemm::new(bytes, shard.m, shard.n, shard.k)?),
             Input::Seed(_) => None,
+            Input::Embedding { .. } => return Err(KernelError::SeedOnly.into()),
         };
         let mut staging = self.staging.lock().unwrap_or_else(PoisonError::into_inner);
         let (bytes, root) = guarded(|| {
@@ -218,7 +219,7 @@ impl GpuBackend {
         let (rows, n, k, ld) = (shard.rows(), layout.n, layout.k, layout.ld);
         let seeds = match shard.input {
             Input::Seed(seed) => Some(SeededGemm::new(seed, shard.n, shard.k)),
-            Input::Data(_) => None,
+            Input::Data(_) | Input::Embedding { .. } => None,
         };
         let blas = self.blas_for(layout);
 

@@ -269,6 +269,8 @@ pub fn measure_all(work_dir: Option<&Path>) -> Result<Vec<Measurement>, MeterErr
         Kernel::MonteCarlo {
             samples_per_block, ..
         } => ("monte_carlo leaf", "samples_per_block", samples_per_block),
+        // Not among `largest_kernels`: its check recomputes a layer's slice, not a leaf.
+        Kernel::Embedding { sequences, .. } => ("embedding", "sequences", sequences),
     };
     for largest in [gemm, chain, monte_carlo] {
         let (path, name, max) = sized(largest);
@@ -320,5 +322,6 @@ fn with_size(kernel: Kernel, size: u32) -> Kernel {
             blocks,
             samples_per_block: size,
         },
+        Kernel::Embedding { .. } => kernel,
     }
 }

@@ -115,14 +115,18 @@ impl Daemon {
                 round.slot,
             )
             .is_ok();
+        let fetchable = |uri: &str| {
+            ["http://", "https://", "file://"]
+                .iter()
+                .any(|scheme| uri.starts_with(scheme))
+        };
         let supported = match (&job.input, job.kernel) {
-            (JobInput::Data { uri, .. }, KernelSpec::GemmI8 { .. }) => {
-                ["http://", "https://", "file://"]
-                    .iter()
-                    .any(|scheme| uri.starts_with(scheme))
+            (JobInput::Data { uri, .. }, KernelSpec::GemmI8 { .. }) => fetchable(uri),
+            (JobInput::Data { uri, .. }, KernelSpec::Embedding { model, .. }) => {
+                fetchable(uri) && self.worker.models.get(&model).is_some()
             }
             (JobInput::Data { .. }, _) => false,
-            (JobInput::Seed(_), _) => true,
+            (JobInput::Seed(_), kernel) => kernel.to_core().takes_seed(),
         };
         supported
             && provable

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anchor_lang::prelude::Pubkey;
-use gpushare::state::{Job, JobInput};
+use gpushare::state::{Job, JobInput, KernelSpec};
 use gpushare_client::ix::Slot;
 use gpushare_core::kernels::job_seed;
 use gpushare_engine::shard::{Input, ShardRun};
@@ -72,12 +72,20 @@ impl Worker {
         slot: &Slot,
         job: &Job,
     ) -> Result<Computation, WorkerError> {
-        let input = match &job.input {
-            JobInput::Seed(seed) => Input::Seed(job_seed(seed, &slot.job.to_bytes())),
-            JobInput::Data { uri, sha256 } => {
+        let input = match (&job.input, job.kernel) {
+            (JobInput::Seed(seed), _) => Input::Seed(job_seed(seed, &slot.job.to_bytes())),
+            (JobInput::Data { uri, sha256 }, KernelSpec::Embedding { model, .. }) => {
+                let model = self.models.get(&model).ok_or_else(|| {
+                    WorkerError::Config(format!("model {} is not served", hex::encode(model)))
+                })?;
+                let data = self.fetch_input(job, uri, sha256).await?;
+                Input::Embedding { data, model }
+            }
+            (JobInput::Data { uri, sha256 }, _) => {
                 Input::Data(self.fetch_input(job, uri, sha256).await?)
             }
         };
+        let input = self.fault.prepare(input);
         let (backend, kernel, shards, shard, fault) = (
             Arc::clone(&self.backend),
             job.kernel.to_core(),

@@ -28,6 +28,7 @@ use crate::identity::Identity;
 use crate::index::{SharedIndex, View};
 use crate::inputs::Inputs;
 use crate::metrics::Metrics;
+use crate::models::Models;
 use crate::store::Store;
 
 mod benchmark;
@@ -75,6 +76,8 @@ pub struct Worker {
     pub config: Config,
     /// Fetches job inputs under the configured policy.
     pub inputs: Inputs,
+    /// The embedding models served.
+    pub models: Models,
     pub metrics: Arc<Metrics>,
     pub fault: Fault,
     pub index: SharedIndex,

@@ -24,6 +24,10 @@ export function kernelLabel(kernel: JobAccount["kernel"]): string {
   if (kernel.gemmI8) return `gemm_i8 ${kernel.gemmI8.m}×${kernel.gemmI8.n}×${kernel.gemmI8.k}`;
   if (kernel.sha256Chain) return `sha256_chain ${kernel.sha256Chain.steps} steps, leaf every ${kernel.sha256Chain.leafEvery}`;
   if (kernel.monteCarlo) return `monte_carlo ${kernel.monteCarlo.blocks} × ${kernel.monteCarlo.samplesPerBlock}`;
+  if (kernel.embedding) {
+    const model = hex(kernel.embedding.model).slice(0, 8);
+    return `embedding ${kernel.embedding.sequences} texts, ${kernel.embedding.tokens} tokens, model ${model}…`;
+  }
   return variant(kernel);
 }
 
@@ -32,7 +36,7 @@ export const modeLabel = (mode: JobAccount["mode"]): string =>
   mode.quorum ? `quorum ${mode.quorum.q}` : `spot-check, ${mode.spotCheck?.samples} samples`;
 
 const STATUSES = ["all", "open", "running", "settled", "cancelled", "expired", "closed"];
-const KERNELS = ["all", "gemmI8", "sha256Chain", "monteCarlo"];
+const KERNELS = ["all", "gemmI8", "sha256Chain", "monteCarlo", "embedding"];
 
 export function JobsPage() {
   const { view } = useSession();

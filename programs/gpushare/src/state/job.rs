@@ -15,6 +15,15 @@ pub enum KernelSpec {
     Sha256Chain { steps: u32, leaf_every: u32 },
     /// `blocks` Philox4x32-10 blocks of `samples_per_block` samples; shards split the blocks.
     MonteCarlo { blocks: u32, samples_per_block: u32 },
+    /// Sentence embeddings of a data batch of `sequences` token-id sequences (`tokens` ids in all)
+    /// by the integer model whose weights file has Merkle root `model`, `dims` wide; shards split
+    /// the sequences (docs/verification.md).
+    Embedding {
+        model: [u8; 32],
+        dims: u32,
+        sequences: u32,
+        tokens: u32,
+    },
 }
 
 impl KernelSpec {
@@ -35,6 +44,7 @@ impl KernelSpec {
             } => {
                 blocks >= 1 && (1..=MAX_MONTE_CARLO_SAMPLES_PER_BLOCK).contains(&samples_per_block)
             }
+            KernelSpec::Embedding { .. } => self.to_core().validate(1).is_ok(),
         };
         require!(valid, GpuShareError::InvalidKernelSpec);
         Ok(())
@@ -55,6 +65,17 @@ impl KernelSpec {
                 blocks,
                 samples_per_block,
             },
+            KernelSpec::Embedding {
+                model,
+                dims,
+                sequences,
+                tokens,
+            } => Kernel::Embedding {
+                model,
+                dims,
+                sequences,
+                tokens,
+            },
         }
     }
 
@@ -73,6 +94,17 @@ impl KernelSpec {
                 blocks,
                 samples_per_block,
             },
+            Kernel::Embedding {
+                model,
+                dims,
+                sequences,
+                tokens,
+            } => KernelSpec::Embedding {
+                model,
+                dims,
+                sequences,
+                tokens,
+            },
         }
     }
 
@@ -82,6 +114,7 @@ impl KernelSpec {
             KernelSpec::GemmI8 { m, .. } => u64::from(m),
             KernelSpec::Sha256Chain { .. } => u64::MAX,
             KernelSpec::MonteCarlo { blocks, .. } => u64::from(blocks),
+            KernelSpec::Embedding { sequences, .. } => u64::from(sequences),
         }
     }
 }
@@ -108,16 +141,19 @@ impl JobInput {
         }
     }
 
-    /// Refuses data inputs for kernels that only take seeds, and empty or oversized URIs.
+    /// Refuses data inputs for kernels that only take seeds, seeds for kernels that only take
+    /// data, and empty or oversized URIs.
     pub fn validate(&self, kernel: &KernelSpec) -> Result<()> {
-        if let JobInput::Data { uri, .. } = self {
-            require!(
-                matches!(kernel, KernelSpec::GemmI8 { .. })
+        let kernel = kernel.to_core();
+        let valid = match self {
+            JobInput::Seed(_) => kernel.takes_seed(),
+            JobInput::Data { uri, .. } => {
+                kernel.data_input_bytes().is_ok()
                     && !uri.is_empty()
-                    && uri.len() <= MAX_DATA_URI_LEN,
-                GpuShareError::InvalidInput
-            );
-        }
+                    && uri.len() <= MAX_DATA_URI_LEN
+            }
+        };
+        require!(valid, GpuShareError::InvalidInput);
         Ok(())
     }
 }
@@ -414,10 +450,7 @@ impl Job {
         );
         match self.mode {
             VerificationMode::SpotCheck { .. } => {
-                require!(
-                    assignment.commitment.is_some(),
-                    GpuShareError::NotCommitted
-                );
+                require!(assignment.commitment.is_some(), GpuShareError::NotCommitted);
                 Ok(assignment.commit_slot)
             }
             VerificationMode::Quorum { .. } => {

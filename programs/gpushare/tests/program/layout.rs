@@ -8,9 +8,9 @@ fn account_sizes_match_the_documentation() {
     assert_eq!(8 + Provider::INIT_SPACE, 571);
     assert_eq!(8 + Delegation::INIT_SPACE, 169);
     assert_eq!(8 + Benchmark::INIT_SPACE, 768);
-    assert_eq!(Job::space(1), 464);
-    assert_eq!(Job::space(64), 471);
-    assert_eq!(Job::space(gpushare::constants::MAX_SHARDS_LIMIT), 975);
+    assert_eq!(Job::space(1), 496);
+    assert_eq!(Job::space(64), 503);
+    assert_eq!(Job::space(gpushare::constants::MAX_SHARDS_LIMIT), 1007);
     assert_eq!(8 + Shard::INIT_SPACE, 661);
     assert_eq!(8 + Assignment::INIT_SPACE, 281);
 }

@@ -100,6 +100,23 @@ fn only_the_authority_updates_the_network_and_only_within_bounds() {
     assert_eq!(env.network_state().params.fee_bps, 100);
 }
 
+/// An embedding job's kernel over `sequences` sequences of `tokens` ids in all (a made-up model).
+fn embedding(sequences: u32, tokens: u32) -> KernelSpec {
+    KernelSpec::Embedding {
+        model: [7; 32],
+        dims: 384,
+        sequences,
+        tokens,
+    }
+}
+
+fn data_input() -> JobInput {
+    JobInput::Data {
+        uri: "https://example.org/tokens.bin".into(),
+        sha256: [0; 32],
+    }
+}
+
 #[test]
 fn zero_oversized_or_inconsistent_job_parameters_are_refused() {
     let World {
@@ -196,6 +213,41 @@ fn zero_oversized_or_inconsistent_job_parameters_are_refused() {
                 }
             }),
             GpuShareError::InvalidInput,
+        ),
+        (
+            Box::new(|a| a.kernel = embedding(4, 20)),
+            GpuShareError::InvalidInput,
+        ),
+        (
+            Box::new(|a| {
+                a.kernel = embedding(4, 20);
+                a.input = data_input();
+                a.replicas = 1;
+                a.mode = VerificationMode::SpotCheck { samples: 8 };
+            }),
+            GpuShareError::SpotCheckNeedsSeed,
+        ),
+        (
+            Box::new(|a| {
+                a.kernel = embedding(4, 3);
+                a.input = data_input();
+            }),
+            GpuShareError::InvalidKernelSpec,
+        ),
+        (
+            Box::new(|a| {
+                a.kernel = embedding(4, 4 * 512 + 1);
+                a.input = data_input();
+            }),
+            GpuShareError::InvalidKernelSpec,
+        ),
+        (
+            Box::new(|a| {
+                a.kernel = embedding(1, 20);
+                a.input = data_input();
+                a.shards = 2;
+            }),
+            GpuShareError::InvalidShardCount,
         ),
         (
             Box::new(|a| a.claim_timeout = 5),

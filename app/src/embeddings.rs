@@ -1,0 +1,261 @@
+//! The client's side of embedding jobs: the model's files (the quantized weights and the
+//! tokenizer), texts read from plain or JSON-lines files, local runs on the CPU, jobs posted on the
+//! network and their verified results read back, and embeddings written as JSON lines or a `.npy`
+//! array (f32, one row per text).
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gpushare::state::{CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, VerificationMode};
+use gpushare_core::embedding::layout::{TokenBatch, sequence_output_bytes};
+use gpushare_core::embedding::model::Model;
+use gpushare_core::kernels::Kernel;
+use gpushare_engine::embed::embed_batch;
+use gpushare_engine::shard::Input;
+use gpushare_model::tokenize::TextTokenizer;
+use npyz::WriterBuilder;
+use sha2::{Digest, Sha256};
+
+use crate::error::AppError;
+use crate::jobs::ClientSession;
+
+/// The scale of an embedding value: i16 `v` is `v / 32767`.
+pub const EMBEDDING_SCALE: f32 = 32767.0;
+
+/// A quantized model and its tokenizer.
+pub struct ModelFiles {
+    pub model: Arc<Model>,
+    pub tokenizer: TextTokenizer,
+}
+
+impl ModelFiles {
+    /// Loads the weights file and `tokenizer.json`.
+    pub fn load(weights: &Path, tokenizer: &Path) -> Result<Self, AppError> {
+        let bytes =
+            std::fs::read(weights).map_err(|e| AppError::io(weights.display().to_string(), e))?;
+        let model = Model::from_bytes(&bytes).map_err(|e| AppError::Model(e.to_string()))?;
+        let tokenizer = TextTokenizer::from_file(tokenizer, model.shape.max_tokens)
+            .map_err(|e| AppError::Model(e.to_string()))?;
+        Ok(Self {
+            model: Arc::new(model),
+            tokenizer,
+        })
+    }
+
+    /// Each text's token ids.
+    pub fn tokenize(&self, texts: &[String]) -> Result<Vec<Vec<u32>>, AppError> {
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        self.tokenizer
+            .ids(&texts)
+            .map_err(|e| AppError::Model(e.to_string()))
+    }
+}
+
+/// The texts of a file: one per line, or with a `.jsonl` name one JSON string or `{"text": …}`
+/// object per line. Empty lines are skipped.
+pub fn read_texts(path: &Path) -> Result<Vec<String>, AppError> {
+    let content =
+        std::fs::read_to_string(path).map_err(|e| AppError::io(path.display().to_string(), e))?;
+    let json = path.extension().is_some_and(|e| e == "jsonl");
+    content
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            if !json {
+                return Ok(line.to_string());
+            }
+            let value: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| AppError::InvalidArgument(format!("{}: {e}", path.display())))?;
+            match value {
+                serde_json::Value::String(text) => Ok(text),
+                serde_json::Value::Object(mut object) => match object.remove("text") {
+                    Some(serde_json::Value::String(text)) => Ok(text),
+                    _ => Err(AppError::InvalidArgument(format!(
+                        "{}: an object line needs a \"text\" string",
+                        path.display()
+                    ))),
+                },
+                _ => Err(AppError::InvalidArgument(format!(
+                    "{}: a line must be a string or an object",
+                    path.display()
+                ))),
+            }
+        })
+        .collect()
+}
+
+/// An embedding as f32 values (each i16 over [`EMBEDDING_SCALE`]).
+pub fn to_f32(embedding: &[i16]) -> Vec<f32> {
+    embedding
+        .iter()
+        .map(|v| f32::from(*v) / EMBEDDING_SCALE)
+        .collect()
+}
+
+/// Writes the embeddings to `out`: a `.npy` array of f32 (texts × dims), or else JSON lines
+/// `{"text": …, "embedding": […]}`.
+pub fn write_embeddings(
+    out: &Path,
+    texts: &[String],
+    embeddings: &[Vec<i16>],
+) -> Result<(), AppError> {
+    let io = |e| AppError::io(out.display().to_string(), e);
+    let file = BufWriter::new(std::fs::File::create(out).map_err(io)?);
+    if out.extension().is_some_and(|e| e == "npy") {
+        let dims = embeddings.first().map_or(0, Vec::len) as u64;
+        let mut writer = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(&[embeddings.len() as u64, dims])
+            .writer(file)
+            .begin_nd()
+            .map_err(io)?;
+        writer
+            .extend(embeddings.iter().flat_map(|e| to_f32(e)))
+            .map_err(io)?;
+        return writer.finish().map_err(io);
+    }
+    let mut file = file;
+    for (text, embedding) in texts.iter().zip(embeddings) {
+        let line = serde_json::json!({ "text": text, "embedding": to_f32(embedding) });
+        writeln!(file, "{line}").map_err(io)?;
+    }
+    file.flush().map_err(io)
+}
+
+/// Embeds `texts` on this machine's CPU; returns the embeddings and the sentences per second.
+pub fn embed_locally(
+    files: &ModelFiles,
+    texts: &[String],
+) -> Result<(Vec<Vec<i16>>, f64), AppError> {
+    let started = Instant::now();
+    let ids = files.tokenize(texts)?;
+    let embeddings = embed_batch(&files.model, &ids)?;
+    let rate = texts.len() as f64 / started.elapsed().as_secs_f64();
+    Ok((embeddings, rate))
+}
+
+/// An embedding job's terms, as `gpushare embed` posts them.
+#[derive(Clone, Debug)]
+pub struct EmbeddingJob {
+    /// Where the token batch is written, for the providers to download from `data_uri`.
+    pub batch_path: std::path::PathBuf,
+    pub data_uri: String,
+    pub job_id: u64,
+    pub shards: u16,
+    pub replicas: u8,
+    pub quorum: u8,
+    pub price: u64,
+    pub claim_timeout: i64,
+    pub expires_in: i64,
+    /// How long to wait for the job's work.
+    pub timeout: Duration,
+}
+
+impl ModelFiles {
+    /// The job input of `texts`: their token batch, and the kernel that embeds it.
+    pub fn batch(&self, texts: &[String]) -> Result<(TokenBatch, Kernel), AppError> {
+        let batch = TokenBatch {
+            sequences: self.tokenize(texts)?,
+        };
+        let count = |n: u64, what| {
+            u32::try_from(n).map_err(|_| AppError::InvalidArgument(format!("too many {what}")))
+        };
+        let kernel = Kernel::Embedding {
+            model: self.model.identity(),
+            dims: self.model.shape.hidden,
+            sequences: count(batch.sequences.len() as u64, "texts")?,
+            tokens: count(batch.tokens(), "tokens")?,
+        };
+        Ok((batch, kernel))
+    }
+}
+
+/// Posts `texts` as an embedding job, waits for it, fetches and verifies every shard (its root
+/// against the chain's, sampled sequences recomputed here) and returns the embeddings in order.
+pub async fn embed_on_network(
+    client: &ClientSession,
+    files: &ModelFiles,
+    texts: &[String],
+    terms: &EmbeddingJob,
+) -> Result<Vec<Vec<i16>>, AppError> {
+    let (batch, kernel) = files.batch(texts)?;
+    let data = batch.to_bytes();
+    std::fs::write(&terms.batch_path, &data)
+        .map_err(|e| AppError::io(terms.batch_path.display().to_string(), e))?;
+    let now = client.chain.clock().await?.unix_timestamp;
+    let job = client
+        .post(CreateJobArgs {
+            job_id: terms.job_id,
+            kernel: KernelSpec::from_core(kernel),
+            input: JobInput::Data {
+                uri: terms.data_uri.clone(),
+                sha256: Sha256::digest(&data).into(),
+            },
+            shards: terms.shards,
+            replicas: terms.replicas,
+            mode: VerificationMode::Quorum { q: terms.quorum },
+            price: terms.price,
+            claim_timeout: terms.claim_timeout,
+            expires_at: now + terms.expires_in,
+            hardware: HardwareRequirement::default(),
+        })
+        .await?;
+    client.watch(&job, terms.timeout, |_| {}).await?;
+    let dir = tempfile::tempdir().map_err(|e| AppError::io("temporary directory", e))?;
+    let input = Input::Embedding {
+        data,
+        model: Arc::clone(&files.model),
+    };
+    let (_, unverified) = client
+        .results(&job, &[], Some(&input), Some(dir.path()))
+        .await?;
+    if unverified > 0 {
+        return Err(AppError::InvalidArgument(format!(
+            "job {job}: {unverified} shard(s) have no verified result (refunded); post them again"
+        )));
+    }
+    let record = sequence_output_bytes(files.model.shape.hidden) as usize;
+    let mut embeddings = Vec::with_capacity(texts.len());
+    for shard in 0..terms.shards {
+        let path = dir.path().join(format!("shard-{shard}.bin"));
+        let bytes =
+            std::fs::read(&path).map_err(|e| AppError::io(path.display().to_string(), e))?;
+        embeddings.extend(bytes.chunks_exact(record).map(|sequence| {
+            sequence[..record - 32]
+                .chunks_exact(2)
+                .map(|v| i16::from_le_bytes([v[0], v[1]]))
+                .collect::<Vec<i16>>()
+        }));
+    }
+    Ok(embeddings)
+}
+
+/// The evidence a client checks a data job's results with: the data, and for an embedding job the
+/// model from `weights`.
+pub fn evidence(data: Vec<u8>, weights: Option<&Path>) -> Result<Input, AppError> {
+    let Some(weights) = weights else {
+        return Ok(Input::Data(data));
+    };
+    let bytes =
+        std::fs::read(weights).map_err(|e| AppError::io(weights.display().to_string(), e))?;
+    let model = Model::from_bytes(&bytes).map_err(|e| AppError::Model(e.to_string()))?;
+    Ok(Input::Embedding {
+        data,
+        model: Arc::new(model),
+    })
+}
+
+/// Quantizes the model in `package_dir` (its `model.safetensors`) into `dir`, as
+/// `<first 8 hex digits of the identity>.gsm`; returns the weights file's path.
+pub fn quantized_weights(package_dir: &Path, dir: &Path) -> Result<std::path::PathBuf, AppError> {
+    let model = gpushare_model::quantize::quantize_file(
+        &package_dir.join("model.safetensors"),
+        gpushare_core::embedding::model::Shape::MINILM_L6,
+    )
+    .map_err(|e| AppError::Model(e.to_string()))?;
+    let path = dir.join(format!("{}.gsm", &hex::encode(model.identity())[..8]));
+    std::fs::write(&path, model.to_bytes())
+        .map_err(|e| AppError::io(path.display().to_string(), e))?;
+    Ok(path)
+}

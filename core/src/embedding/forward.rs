@@ -1,0 +1,324 @@
+//! The model's forward pass over one sequence of token ids: the reference every backend must match
+//! bit for bit, and the trace of every layer's activations that the shard's commitment covers.
+//!
+//! Per layer, for every token t (BERT's post-LayerNorm block; `linear` is [`fixed::linear_output`]
+//! over the row quantized by [`fixed::quantize_row`]):
+//!
+//! | row | width | definition |
+//! |---|---|---|
+//! | input | hidden | the previous layer's output (layer 0: LayerNorm(words[id] + positions[t])) |
+//! | query, key, value | hidden | `linear(input)` |
+//! | context | hidden | per head: softmax over u of clamp(⌊⌊q_t·k_u⌉₁₂·score_multiplier⌉₁₆), then clamp(⌊Σ_u p_u·v_u⌉₁₆) |
+//! | attention_sum | hidden | clamp(`linear(context)` + input) |
+//! | attended | hidden | LayerNorm(attention_sum) |
+//! | intermediate | ffn | `linear(attended)` |
+//! | output_sum | hidden | clamp(`linear(gelu(intermediate))` + attended) |
+//!
+//! and the layer's output is LayerNorm(output_sum). ⌊v⌉ₛ is [`fixed::shift_round`] by s. The
+//! embedding is the mean of the last layer's outputs over the tokens ([`fixed::div_round`]), divided
+//! by its Euclidean norm ⌊√Σ⌋ and scaled to i16: clamp(div_round(mean·32767, norm), ±32767).
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::fixed::{self, clamp_act, div_round, shift_round};
+use super::model::{Linear, Model, Norm};
+
+/// Bytes of one embedding: hidden × i16 LE.
+pub fn embedding_bytes(hidden: u32) -> usize {
+    2 * hidden as usize
+}
+
+/// Why a sequence cannot be embedded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SequenceError {
+    #[error("a sequence has no tokens")]
+    Empty,
+    #[error("a sequence of {tokens} tokens is longer than the model's {max}")]
+    TooLong { tokens: usize, max: u32 },
+    #[error("token id {0} is not in the model's vocabulary")]
+    UnknownToken(u32),
+}
+
+/// One layer's activations for every token, each `tokens × width`, row-major.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LayerTrace {
+    pub input: Vec<i32>,
+    pub query: Vec<i32>,
+    pub key: Vec<i32>,
+    pub value: Vec<i32>,
+    pub context: Vec<i32>,
+    pub attention_sum: Vec<i32>,
+    pub attended: Vec<i32>,
+    pub intermediate: Vec<i32>,
+    pub output_sum: Vec<i32>,
+}
+
+impl LayerTrace {
+    /// Token `t`'s rows in the trace's order: input, query, key, value, context, attention_sum,
+    /// attended, intermediate, output_sum.
+    pub fn token_rows(&self, t: usize, hidden: usize, ffn: usize) -> [&[i32]; 9] {
+        [
+            row(&self.input, t, hidden),
+            row(&self.query, t, hidden),
+            row(&self.key, t, hidden),
+            row(&self.value, t, hidden),
+            row(&self.context, t, hidden),
+            row(&self.attention_sum, t, hidden),
+            row(&self.attended, t, hidden),
+            row(&self.intermediate, t, ffn),
+            row(&self.output_sum, t, hidden),
+        ]
+    }
+}
+
+/// Row `t` of `width`-wide rows.
+pub fn row(rows: &[i32], t: usize, width: usize) -> &[i32] {
+    &rows[t * width..(t + 1) * width]
+}
+
+/// A sequence's forward pass: every layer's trace, the last layer's outputs and the embedding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SequenceRun {
+    pub tokens: usize,
+    pub layers: Vec<LayerTrace>,
+    /// tokens × hidden: the last layer's outputs.
+    pub output: Vec<i32>,
+    pub embedding: Vec<i16>,
+}
+
+impl SequenceRun {
+    /// The embedding's bytes (i16 LE).
+    pub fn embedding_bytes(&self) -> Vec<u8> {
+        self.embedding
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect()
+    }
+
+    /// Every traced row in the commitment's order: per layer, per token, the nine rows of
+    /// [`LayerTrace::token_rows`]; then the last layer's output, per token.
+    pub fn trace_rows(&self, model: &Model) -> impl Iterator<Item = &[i32]> {
+        let (h, f) = (model.shape.hidden as usize, model.shape.ffn as usize);
+        self.layers
+            .iter()
+            .flat_map(move |layer| (0..self.tokens).flat_map(move |t| layer.token_rows(t, h, f)))
+            .chain(self.output.chunks_exact(h))
+    }
+}
+
+/// Checks a sequence against the model: 1 to max_tokens ids, each in the vocabulary.
+pub fn check_sequence(model: &Model, ids: &[u32]) -> Result<(), SequenceError> {
+    if ids.is_empty() {
+        return Err(SequenceError::Empty);
+    }
+    if ids.len() > model.shape.max_tokens as usize {
+        return Err(SequenceError::TooLong {
+            tokens: ids.len(),
+            max: model.shape.max_tokens,
+        });
+    }
+    match ids.iter().find(|id| **id >= model.shape.vocab) {
+        Some(id) => Err(SequenceError::UnknownToken(*id)),
+        None => Ok(()),
+    }
+}
+
+/// The integer accumulators of a linear layer over quantized rows: `acc[t·outputs + j]` =
+/// Σᵢ levels[t][i]·weights[j][i]. [`Reference`] defines them; a backend may compute them faster.
+pub trait Accumulate {
+    fn accumulate(&self, linear: &Linear, levels: &[i16]) -> Vec<i32>;
+}
+
+/// The accumulators by the textbook loop ([`fixed::dot`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reference;
+
+impl Accumulate for Reference {
+    fn accumulate(&self, linear: &Linear, levels: &[i16]) -> Vec<i32> {
+        levels
+            .chunks_exact(linear.inputs)
+            .flat_map(|row| (0..linear.outputs()).map(move |j| fixed::dot(row, linear.row(j))))
+            .collect()
+    }
+}
+
+/// `linear` applied to each row of `rows`: [`fixed::quantize_row`], the accumulators, then
+/// [`fixed::linear_output`].
+pub fn linear_rows(accumulate: &impl Accumulate, linear: &Linear, rows: &[i32]) -> Vec<i32> {
+    let outputs = linear.outputs();
+    let mut levels = vec![0i16; rows.len()];
+    let scales: Vec<i64> = rows
+        .chunks_exact(linear.inputs)
+        .zip(levels.chunks_exact_mut(linear.inputs))
+        .map(|(row, levels)| fixed::quantize_row(row, levels))
+        .collect();
+    let mut out = accumulate.accumulate(linear, &levels);
+    for (row, m) in out.chunks_exact_mut(outputs).zip(scales) {
+        for (j, y) in row.iter_mut().enumerate() {
+            *y = fixed::linear_output(*y, m, linear.multipliers[j], linear.biases[j]);
+        }
+    }
+    out
+}
+
+/// LayerNorm applied to each row of `rows`.
+pub fn norm_rows(norm: &Norm, rows: &[i32]) -> Vec<i32> {
+    let mut out = vec![0i32; rows.len()];
+    for (row, y) in rows
+        .chunks_exact(norm.gain.len())
+        .zip(out.chunks_exact_mut(norm.gain.len()))
+    {
+        fixed::layer_norm(row, &norm.gain, &norm.bias, y);
+    }
+    out
+}
+
+/// `clamp(a + b)`, element by element.
+pub fn residual(a: &[i32], b: &[i32]) -> Vec<i32> {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| clamp_act(i64::from(*x) + i64::from(*y)))
+        .collect()
+}
+
+/// The attention context of every token from its query, key and value rows.
+pub fn attention(model: &Model, query: &[i32], key: &[i32], value: &[i32]) -> Vec<i32> {
+    let hidden = model.shape.hidden as usize;
+    let head_dim = model.shape.head_dim();
+    let tokens = query.len() / hidden;
+    let multiplier = i64::from(model.shape.score_multiplier);
+    let mut context = vec![0i32; query.len()];
+    let (mut logits, mut exps, mut probs) =
+        (vec![0i64; tokens], vec![0i64; tokens], vec![0i64; tokens]);
+    for head in 0..model.shape.heads as usize {
+        let cols = head * head_dim..(head + 1) * head_dim;
+        for t in 0..tokens {
+            let q = &query[t * hidden..][cols.clone()];
+            for (u, logit) in logits.iter_mut().enumerate() {
+                let k = &key[u * hidden..][cols.clone()];
+                let score: i64 = q
+                    .iter()
+                    .zip(k)
+                    .map(|(a, b)| i64::from(*a) * i64::from(*b))
+                    .sum();
+                *logit = i64::from(clamp_act(shift_round(
+                    shift_round(score, fixed::FRAC_BITS) * multiplier,
+                    16,
+                )));
+            }
+            fixed::softmax(&logits, &mut exps, &mut probs);
+            for (d, c) in cols.clone().enumerate() {
+                let sum: i64 = probs
+                    .iter()
+                    .enumerate()
+                    .map(|(u, p)| p * i64::from(value[u * hidden + head * head_dim + d]))
+                    .sum();
+                context[t * hidden + c] = clamp_act(shift_round(sum, fixed::PROB_BITS));
+            }
+        }
+    }
+    context
+}
+
+/// Layer 0's input: LayerNorm(words[id] + positions[t]) for every token.
+pub fn embed_tokens(model: &Model, ids: &[u32]) -> Vec<i32> {
+    let hidden = model.shape.hidden as usize;
+    let sums: Vec<i32> = ids
+        .iter()
+        .enumerate()
+        .flat_map(|(t, id)| {
+            let word = &model.words[*id as usize * hidden..][..hidden];
+            let position = &model.positions[t * hidden..][..hidden];
+            word.iter()
+                .zip(position)
+                .map(|(w, p)| i32::from(*w) + i32::from(*p))
+        })
+        .collect();
+    norm_rows(&model.embedding_norm, &sums)
+}
+
+/// One layer over every token, from its input rows.
+pub fn run_layer(
+    accumulate: &impl Accumulate,
+    model: &Model,
+    layer: usize,
+    input: Vec<i32>,
+) -> LayerTrace {
+    let weights = &model.layers[layer];
+    let linear = |linear: &Linear, rows: &[i32]| linear_rows(accumulate, linear, rows);
+    let query = linear(&weights.query, &input);
+    let key = linear(&weights.key, &input);
+    let value = linear(&weights.value, &input);
+    let context = attention(model, &query, &key, &value);
+    let attention_sum = residual(&linear(&weights.attention_output, &context), &input);
+    let attended = norm_rows(&weights.attention_norm, &attention_sum);
+    let intermediate = linear(&weights.intermediate, &attended);
+    let activated: Vec<i32> = intermediate.iter().map(|x| fixed::gelu(*x)).collect();
+    let output_sum = residual(&linear(&weights.output, &activated), &attended);
+    LayerTrace {
+        input,
+        query,
+        key,
+        value,
+        context,
+        attention_sum,
+        attended,
+        intermediate,
+        output_sum,
+    }
+}
+
+/// The embedding of the last layer's outputs: their mean over tokens, normalized, in i16.
+pub fn pool(hidden: usize, output: &[i32]) -> Vec<i16> {
+    let tokens = (output.len() / hidden) as i64;
+    let mean: Vec<i64> = (0..hidden)
+        .map(|i| {
+            let sum: i64 = output
+                .iter()
+                .skip(i)
+                .step_by(hidden)
+                .map(|x| i64::from(*x))
+                .sum();
+            div_round(sum, tokens)
+        })
+        .collect();
+    let norm = (mean.iter().map(|m| m * m).sum::<i64>() as u64).isqrt() as i64;
+    mean.iter()
+        .map(|m| {
+            if norm == 0 {
+                0
+            } else {
+                div_round(m * 32767, norm).clamp(-32767, 32767) as i16
+            }
+        })
+        .collect()
+}
+
+/// The forward pass over `ids`, with every layer's trace, by the reference accumulators.
+pub fn run_sequence(model: &Model, ids: &[u32]) -> Result<SequenceRun, SequenceError> {
+    run_sequence_with(&Reference, model, ids)
+}
+
+/// The forward pass over `ids` with `accumulate` computing the linear layers' accumulators.
+pub fn run_sequence_with(
+    accumulate: &impl Accumulate,
+    model: &Model,
+    ids: &[u32],
+) -> Result<SequenceRun, SequenceError> {
+    check_sequence(model, ids)?;
+    let hidden = model.shape.hidden as usize;
+    let mut input = embed_tokens(model, ids);
+    let mut layers = Vec::with_capacity(model.layers.len());
+    for layer in 0..model.layers.len() {
+        let trace = run_layer(accumulate, model, layer, input);
+        input = norm_rows(&model.layers[layer].output_norm, &trace.output_sum);
+        layers.push(trace);
+    }
+    let embedding = pool(hidden, &input);
+    Ok(SequenceRun {
+        tokens: ids.len(),
+        layers,
+        output: input,
+        embedding,
+    })
+}

@@ -1,0 +1,115 @@
+//! How an embedding job's data is laid out: the token-id batch a client posts, the sequences each
+//! shard takes, the bytes each sequence contributes to the shard's output, and the leaves of a
+//! sequence's activation trace.
+//!
+//! - **Input** (the job's data): u32 LE sequence count, then per sequence a u32 LE token count and
+//!   that many u32 LE token ids ([CLS] … [SEP], from the model's tokenizer).
+//! - **Shard s of S** takes sequences `[s·N/S, (s+1)·N/S)`.
+//! - **Output**, per sequence in order: its embedding (dims × i16 LE) then its trace root (32
+//!   bytes); leaves are 32 bytes, so a sequence is `dims/16 + 1` leaves and the client can check the
+//!   shard's root from the embeddings and trace roots alone.
+//! - **Trace root**: the RFC 6962 Merkle Tree Hash over the sequence's traced rows
+//!   ([`super::forward::SequenceRun::trace_rows`]) as i32 LE, each row cut into leaves of
+//!   [`TRACE_LEAF_VALUES`] values (a row's last leaf is shorter when its width is not a multiple).
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use crate::kernels::{KernelError, part};
+use crate::merkle::{Hash, MerkleTree, leaf_hash};
+
+use super::forward::SequenceRun;
+use super::model::Model;
+
+/// Values (i32) in one trace leaf: 128 bytes, one attention head of MiniLM.
+pub const TRACE_LEAF_VALUES: usize = 32;
+/// Bytes of one output leaf.
+pub const OUTPUT_LEAF_BYTES: usize = 32;
+
+/// Output bytes of one sequence: its embedding and its trace root.
+pub fn sequence_output_bytes(dims: u32) -> u64 {
+    2 * u64::from(dims) + 32
+}
+
+/// A decoded token-id batch: every sequence's ids, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenBatch {
+    pub sequences: Vec<Vec<u32>>,
+}
+
+impl TokenBatch {
+    /// The batch's bytes (see the module's layout).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&(self.sequences.len() as u32).to_le_bytes());
+        for ids in &self.sequences {
+            out.extend_from_slice(&(ids.len() as u32).to_le_bytes());
+            out.extend(ids.iter().flat_map(|id| id.to_le_bytes()));
+        }
+        out
+    }
+
+    /// Parses a batch that must hold exactly `sequences` sequences and `tokens` ids in all.
+    pub fn from_bytes(bytes: &[u8], sequences: u32, tokens: u32) -> Result<Self, KernelError> {
+        let mut words = bytes
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let malformed = KernelError::InputSize {
+            expected: 4 * (1 + u64::from(sequences) + u64::from(tokens)),
+            actual: bytes.len() as u64,
+        };
+        if bytes.len() as u64 != 4 * (1 + u64::from(sequences) + u64::from(tokens))
+            || words.next() != Some(sequences)
+        {
+            return Err(malformed);
+        }
+        let mut batch = Vec::with_capacity(sequences as usize);
+        for _ in 0..sequences {
+            let length = words.next().ok_or(malformed)? as usize;
+            let ids: Vec<u32> = words.by_ref().take(length).collect();
+            if ids.len() != length {
+                return Err(malformed);
+            }
+            batch.push(ids);
+        }
+        if words.next().is_some() {
+            return Err(malformed);
+        }
+        Ok(Self { sequences: batch })
+    }
+
+    /// Total token ids.
+    pub fn tokens(&self) -> u64 {
+        self.sequences.iter().map(|ids| ids.len() as u64).sum()
+    }
+}
+
+/// The sequences shard `shard` of `shards` takes.
+pub fn shard_sequences(sequences: u32, shards: u32, shard: u32) -> Range<usize> {
+    let range = part(u64::from(sequences), shards, shard);
+    range.start as usize..range.end as usize
+}
+
+/// The leaves of a sequence's trace, each row cut into [`TRACE_LEAF_VALUES`]-value pieces.
+pub fn trace_leaf_hashes(model: &Model, run: &SequenceRun) -> Vec<Hash> {
+    let mut bytes = Vec::with_capacity(4 * TRACE_LEAF_VALUES);
+    run.trace_rows(model)
+        .flat_map(|row| row.chunks(TRACE_LEAF_VALUES))
+        .map(|piece| {
+            bytes.clear();
+            bytes.extend(piece.iter().flat_map(|v| v.to_le_bytes()));
+            leaf_hash(&bytes)
+        })
+        .collect()
+}
+
+/// A sequence's trace root.
+pub fn trace_root(model: &Model, run: &SequenceRun) -> Hash {
+    MerkleTree::from_leaf_hashes(trace_leaf_hashes(model, run)).root()
+}
+
+/// A sequence's output bytes: its embedding, then its trace root.
+pub fn sequence_output(model: &Model, run: &SequenceRun) -> Vec<u8> {
+    let mut out = run.embedding_bytes();
+    out.extend_from_slice(&trace_root(model, run));
+    out
+}

@@ -1,0 +1,209 @@
+//! The embedding model's arithmetic against real-valued math, its file format, and its layouts.
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::fixed::*;
+use super::forward::{SequenceError, check_sequence, run_sequence};
+use super::layout::{TRACE_LEAF_VALUES, TokenBatch, sequence_output, shard_sequences};
+use super::model::{Model, ModelError, Shape, seeded_model};
+use crate::kernels::KernelError;
+
+/// A model small enough for unit tests: 2 layers, hidden 64 (2 heads of 32), FFN 128.
+const TINY: Shape = Shape {
+    hidden: 64,
+    heads: 2,
+    ffn: 128,
+    layers: 2,
+    vocab: 50,
+    max_tokens: 16,
+    score_multiplier: 11_585,
+};
+
+fn real(x: i64, bits: u32) -> f64 {
+    x as f64 / (1u64 << bits) as f64
+}
+
+#[test]
+fn rounding_is_half_up_for_both_signs() {
+    assert_eq!(shift_round(5, 1), 3);
+    assert_eq!(shift_round(-5, 1), -2);
+    assert_eq!(shift_round(-6, 1), -3);
+    assert_eq!(shift_round(7, 0), 7);
+    assert_eq!(div_round(5, 2), 3);
+    assert_eq!(div_round(-5, 2), -2);
+    assert_eq!(div_round(-7, 3), -2);
+    assert_eq!(div_round(7, 3), 2);
+}
+
+#[test]
+fn exp_neg_follows_the_exponential() {
+    for d in (-(20 * ONE)..=0).step_by(97) {
+        let want = real(d, FRAC_BITS).exp();
+        let got = real(exp_neg(d), EXP_BITS);
+        assert!(
+            (got - want).abs() < 2e-4 * want + 2e-9,
+            "e^{d}: {got} vs {want}"
+        );
+    }
+    assert_eq!(exp_neg(-ACT_LIMIT * 2), 0);
+}
+
+#[test]
+fn erf_and_gelu_follow_the_real_functions() {
+    for x in (-(6 * ONE)..=6 * ONE).step_by(13) {
+        let v = real(x, FRAC_BITS);
+        let erf_want = libm_erf(v.abs() / core::f64::consts::SQRT_2);
+        let gelu_want = v * 0.5 * (1.0 + v.signum() * erf_want);
+        let got = real(i64::from(gelu(x as i32)), FRAC_BITS);
+        assert!(
+            (got - gelu_want).abs() < 3e-4,
+            "gelu({v}): {got} vs {gelu_want}"
+        );
+    }
+}
+
+/// erf by its Taylor series (converges for the |x| ≤ 4.3 used here).
+fn libm_erf(x: f64) -> f64 {
+    let (mut term, mut sum, mut n) = (x, x, 0.0);
+    while term.abs() > 1e-17 {
+        n += 1.0;
+        term *= -x * x / n;
+        sum += term / (2.0 * n + 1.0);
+    }
+    sum * 2.0 / core::f64::consts::PI.sqrt()
+}
+
+#[test]
+fn quantized_rows_stay_within_the_levels() {
+    let row: Vec<i32> = (0..300).map(|i| (i * 7919 % 20001) - 10000).collect();
+    let mut levels = vec![0i16; row.len()];
+    let m = quantize_row(&row, &mut levels);
+    assert_eq!(m, 10000);
+    assert!(levels.iter().all(|l| i64::from(*l).abs() <= QUANT_LEVELS));
+    assert!(levels.contains(&(QUANT_LEVELS as i16)) || levels.contains(&(-QUANT_LEVELS as i16)));
+    for (x, l) in row.iter().zip(&levels) {
+        let want = f64::from(*x) * QUANT_LEVELS as f64 / m as f64;
+        assert!((f64::from(*l) - want).abs() <= 0.5 + 1e-9);
+    }
+    let mut zero = vec![1i16; 4];
+    assert_eq!(quantize_row(&[0; 4], &mut zero), 0);
+    assert_eq!(zero, [0; 4]);
+}
+
+#[test]
+fn layer_norm_matches_the_real_one() {
+    let row: Vec<i32> = (0..64).map(|i| ((i * 37) % 29 - 14) * 900 + 5000).collect();
+    let gain: Vec<i32> = (0..64).map(|i| 65_536 + i * 300).collect();
+    let bias: Vec<i32> = (0..64).map(|i| i * 20 - 600).collect();
+    let mut out = vec![0; 64];
+    layer_norm(&row, &gain, &bias, &mut out);
+    let xs: Vec<f64> = row.iter().map(|x| real(i64::from(*x), FRAC_BITS)).collect();
+    let mean = xs.iter().sum::<f64>() / 64.0;
+    let std = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 64.0).sqrt();
+    for i in 0..64 {
+        let want = (xs[i] - mean) / std * real(i64::from(gain[i]), GAIN_BITS)
+            + real(i64::from(bias[i]), FRAC_BITS);
+        let got = real(i64::from(out[i]), FRAC_BITS);
+        assert!((got - want).abs() < 1e-3, "{i}: {got} vs {want}");
+    }
+}
+
+#[test]
+fn softmax_probabilities_sum_to_one() {
+    let logits: Vec<i64> = (0..40).map(|i| (i * 611 % 9000) - 4500).collect();
+    let (mut exps, mut probs) = (vec![0; 40], vec![0; 40]);
+    softmax(&logits, &mut exps, &mut probs);
+    let total: i64 = probs.iter().sum();
+    assert!((total - (1 << PROB_BITS)).abs() <= 20, "{total}");
+    let denominator: f64 = logits.iter().map(|z| real(*z, FRAC_BITS).exp()).sum();
+    for (z, p) in logits.iter().zip(&probs) {
+        let want = real(*z, FRAC_BITS).exp() / denominator;
+        assert!((real(*p, PROB_BITS) - want).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn a_weights_file_round_trips_and_names_its_model() {
+    let model = seeded_model(TINY, 7);
+    let bytes = model.to_bytes();
+    assert_eq!(bytes.len() as u64, TINY.file_bytes());
+    assert_eq!(Model::from_bytes(&bytes).as_ref(), Ok(&model));
+    let mut other = model.clone();
+    other.layers[1].output.weights[5] ^= 1;
+    assert_ne!(other.identity(), model.identity());
+    assert_eq!(
+        Model::from_bytes(&bytes[..bytes.len() - 1]),
+        Err(ModelError::Size {
+            expected: TINY.file_bytes(),
+            actual: TINY.file_bytes() - 1
+        })
+    );
+    let mut wrong = bytes.clone();
+    wrong[15] = b'2';
+    assert_eq!(Model::from_bytes(&wrong), Err(ModelError::Magic));
+    let mut wide = bytes;
+    wide[16..20].copy_from_slice(&4096u32.to_le_bytes());
+    assert_eq!(Model::from_bytes(&wide), Err(ModelError::Shape));
+}
+
+#[test]
+fn sequences_are_checked_against_the_model() {
+    let model = seeded_model(TINY, 1);
+    assert_eq!(check_sequence(&model, &[]), Err(SequenceError::Empty));
+    assert_eq!(
+        check_sequence(&model, &[3, 50]),
+        Err(SequenceError::UnknownToken(50))
+    );
+    assert_eq!(
+        check_sequence(&model, &[1; 17]),
+        Err(SequenceError::TooLong {
+            tokens: 17,
+            max: 16
+        })
+    );
+    assert!(check_sequence(&model, &[1; 16]).is_ok());
+}
+
+#[test]
+fn a_sequence_run_is_deterministic_and_normalized() {
+    let model = seeded_model(TINY, 3);
+    let run = run_sequence(&model, &[1, 7, 9, 2]).expect("valid sequence");
+    assert_eq!(run_sequence(&model, &[1, 7, 9, 2]), Ok(run.clone()));
+    let norm: f64 = run
+        .embedding
+        .iter()
+        .map(|v| (f64::from(*v) / 32767.0).powi(2))
+        .sum();
+    assert!((norm - 1.0).abs() < 1e-3, "{norm}");
+    let rows = run.trace_rows(&model).count();
+    assert_eq!(rows, 2 * 4 * 9 + 4);
+    let changed = run_sequence(&model, &[1, 7, 9, 3]).expect("valid sequence");
+    assert_ne!(changed.embedding, run.embedding);
+    let output = sequence_output(&model, &run);
+    assert_eq!(output.len(), 2 * 64 + 32);
+    assert_eq!(TRACE_LEAF_VALUES, 32);
+}
+
+#[test]
+fn token_batches_round_trip_and_refuse_malformed_bytes() {
+    let batch = TokenBatch {
+        sequences: vec![vec![101, 7, 102], vec![101, 102]],
+    };
+    let bytes = batch.to_bytes();
+    assert_eq!(TokenBatch::from_bytes(&bytes, 2, 5), Ok(batch));
+    let size = |actual: usize| KernelError::InputSize {
+        expected: 4 * 8,
+        actual: actual as u64,
+    };
+    assert_eq!(TokenBatch::from_bytes(&bytes[..28], 2, 5), Err(size(28)));
+    assert_eq!(TokenBatch::from_bytes(&bytes, 3, 4), Err(size(32)));
+    let mut lying = bytes.clone();
+    lying[4] = 4;
+    assert_eq!(TokenBatch::from_bytes(&lying, 2, 5), Err(size(32)));
+}
+
+#[test]
+fn shards_split_the_sequences() {
+    let ranges: Vec<_> = (0..3).map(|s| shard_sequences(10, 3, s)).collect();
+    assert_eq!(ranges, [0..3, 3..6, 6..10]);
+}

@@ -1,0 +1,93 @@
+//! Embedding shards on the host: the linear layers' accumulators by the CPU backend's blocked AVX2
+//! multiply-adds, the rest of the forward pass by gpushare-core's definitions, one sequence per
+//! rayon task; each sequence's output is its embedding and its trace root.
+use std::sync::Arc;
+
+use gpushare_core::embedding::forward::{Accumulate, run_sequence_with};
+use gpushare_core::embedding::layout::{TokenBatch, sequence_output, shard_sequences};
+use gpushare_core::embedding::model::{Linear, Model, Shape, seeded_model};
+use gpushare_core::kernels::Kernel;
+use gpushare_core::rng::SplitMix64;
+use rayon::prelude::*;
+
+use crate::blocks::{COLUMN_BLOCK, gemm_block};
+use crate::error::EngineError;
+use crate::shard::Input;
+
+/// The accumulators by the CPU backend's GEMM blocks: levels are A, the weight rows Bᵀ.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BlockedAccumulate;
+
+impl Accumulate for BlockedAccumulate {
+    fn accumulate(&self, linear: &Linear, levels: &[i16]) -> Vec<i32> {
+        let (k, n) = (linear.inputs, linear.outputs());
+        let mut out = vec![0i32; levels.len() / k * n];
+        for first in (0..n).step_by(COLUMN_BLOCK) {
+            let columns = first..(first + COLUMN_BLOCK).min(n);
+            gemm_block(levels, &linear.weights, k, n, columns, &mut out);
+        }
+        out
+    }
+}
+
+/// The output bytes of shard `shard` of `shards` of an embedding job over `batch`: each of its
+/// sequences' embedding and trace root, in order.
+pub fn embedding_shard_output(
+    model: &Model,
+    batch: &TokenBatch,
+    shards: u32,
+    shard: u32,
+) -> Result<Vec<u8>, EngineError> {
+    let range = shard_sequences(batch.sequences.len() as u32, shards, shard);
+    let outputs = batch.sequences[range]
+        .par_iter()
+        .map(|ids| {
+            let run = run_sequence_with(&BlockedAccumulate, model, ids)?;
+            Ok(sequence_output(model, &run))
+        })
+        .collect::<Result<Vec<Vec<u8>>, EngineError>>()?;
+    Ok(outputs.concat())
+}
+
+/// Every sequence's embedding (i16), in order, without the traces: a client's local run.
+pub fn embed_batch(model: &Model, batch: &[Vec<u32>]) -> Result<Vec<Vec<i16>>, EngineError> {
+    batch
+        .par_iter()
+        .map(|ids| Ok(run_sequence_with(&BlockedAccumulate, model, ids)?.embedding))
+        .collect()
+}
+
+/// An embedding shard any backend can be checked on without the real weights: a seeded model of
+/// MiniLM's widths (`layers` layers, a 512-token vocabulary, 64 positions) and a batch of
+/// `sequences` sequences of 1 to 64 tokens drawn from `seed`.
+pub fn seeded_embedding_case(layers: u32, sequences: u32, seed: u64) -> (Kernel, Input) {
+    let shape = Shape {
+        vocab: 512,
+        max_tokens: 64,
+        layers,
+        ..Shape::MINILM_L6
+    };
+    let model = seeded_model(shape, seed);
+    let mut draw = SplitMix64::new(seed ^ 0x5eed);
+    let batch = TokenBatch {
+        sequences: (0..sequences)
+            .map(|_| {
+                let length = 1 + draw.next_u64() % u64::from(shape.max_tokens);
+                (0..length)
+                    .map(|_| (draw.next_u64() % u64::from(shape.vocab)) as u32)
+                    .collect()
+            })
+            .collect(),
+    };
+    let kernel = Kernel::Embedding {
+        model: model.identity(),
+        dims: shape.hidden,
+        sequences,
+        tokens: batch.tokens() as u32,
+    };
+    let input = Input::Embedding {
+        data: batch.to_bytes(),
+        model: Arc::new(model),
+    };
+    (kernel, input)
+}
