@@ -198,6 +198,26 @@ impl Scenario {
         }
     }
 
+    /// The same load with every job an embedding job of `texts` by the model in `model_dir` (one
+    /// shard, three replicas, quorum two — a data job needs a spare replica to outvote a lone wrong
+    /// root — at the gemm_i8 jobs' price).
+    pub fn with_embeddings(mut self, model_dir: &Path, texts: Vec<String>) -> Self {
+        for job in &mut self.jobs {
+            *job = JobSpec {
+                input: InputSpec::Texts {
+                    model_dir: model_dir.to_path_buf(),
+                    texts: texts.clone(),
+                },
+                shards: 1,
+                replicas: 3,
+                mode: VerificationMode::Quorum { q: 2 },
+                price: 2_000,
+                ..job.clone()
+            };
+        }
+        self
+    }
+
     /// The README's demo: three providers (the third in fault-injection mode, taking only the
     /// better-paid quorum work), a delegator behind the first and another behind the faulty one,
     /// and a mix of quorum and spot-check jobs over every kernel: the sentences of `texts` embedded

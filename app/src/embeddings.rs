@@ -259,3 +259,18 @@ pub fn quantized_weights(package_dir: &Path, dir: &Path) -> Result<std::path::Pa
         .map_err(|e| AppError::io(path.display().to_string(), e))?;
     Ok(path)
 }
+
+/// Up to `count` prose lines of the model card (`README.md`) in `model_dir`: lines of at least 20
+/// characters that start with a letter. Real text nobody here wrote, for the demo and the load runs.
+pub fn model_card_texts(model_dir: &Path, count: usize) -> Result<Vec<String>, AppError> {
+    let card = model_dir.join("README.md");
+    let text =
+        std::fs::read_to_string(&card).map_err(|e| AppError::io(card.display().to_string(), e))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.len() >= 20 && line.starts_with(char::is_alphabetic))
+        .take(count)
+        .map(String::from)
+        .collect())
+}

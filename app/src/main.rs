@@ -12,7 +12,7 @@ use gpushare::state::{
 };
 use gpushare_app::dashboard::Dashboard;
 use gpushare_app::demo::{self, Chaos, Scenario, Watching};
-use gpushare_app::embeddings::evidence;
+use gpushare_app::embeddings::{evidence, model_card_texts};
 use gpushare_app::error::AppError;
 use gpushare_app::jobs::{ClientSession, Progress};
 use gpushare_app::model_command::{EmbedArgs, ModelCommand};
@@ -167,6 +167,10 @@ enum Command {
         /// seconds and restart it; the first worker's memory is sampled at each restart.
         #[arg(long)]
         restart_every: Option<f64>,
+        /// Post embedding jobs instead (16 lines of the model card each, all-MiniLM-L6-v2 from this
+        /// model folder: `scripts/fetch-model`).
+        #[arg(long)]
+        embeddings_from: Option<PathBuf>,
     },
 }
 
@@ -594,12 +598,12 @@ fn main() {
             json,
             plot,
             restart_every,
-        } => bench_network(
+            embeddings_from,
+        } => embedding_load(
             Scenario::steady_load(workers, slots_per_worker, rate, seconds),
-            restart_every,
-            json,
-            plot.as_deref(),
-        ),
+            embeddings_from.as_deref(),
+        )
+        .and_then(|scenario| bench_network(scenario, restart_every, json, plot.as_deref())),
         command => tokio::runtime::Runtime::new()
             .map_err(|e| AppError::io("tokio runtime", e))
             .and_then(|runtime| runtime.block_on(run(command))),
@@ -618,20 +622,20 @@ fn demo_main(keep: bool, model_dir: &Path) -> Result<(), AppError> {
         dashboard: true,
         keep,
     };
-    let card = model_dir.join("README.md");
-    let texts = std::fs::read_to_string(&card)
-        .map_err(|e| AppError::io(card.display().to_string(), e))?
-        .lines()
-        .map(str::trim)
-        .filter(|line| line.len() >= 20 && line.chars().next().is_some_and(char::is_alphabetic))
-        .take(24)
-        .map(String::from)
-        .collect();
+    let texts = model_card_texts(model_dir, 24)?;
     let report = demo::run_watched(&Scenario::demo(model_dir, texts), watching)?;
     if !keep {
         print!("{}", report.render());
     }
     check_conservation(&report)
+}
+
+/// The load with every job an embedding job of the model card's lines, when a model folder is given.
+fn embedding_load(scenario: Scenario, model_dir: Option<&Path>) -> Result<Scenario, AppError> {
+    match model_dir {
+        Some(dir) => Ok(scenario.with_embeddings(dir, model_card_texts(dir, 16)?)),
+        None => Ok(scenario),
+    }
 }
 
 fn bench_network(

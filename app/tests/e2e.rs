@@ -270,24 +270,6 @@ fn a_dishonest_worker_is_slashed_while_honest_ones_are_paid() {
     let _ = std::fs::remove_dir_all(&report.dir);
 }
 
-/// Sentences from the model's own card (text nobody here wrote), with the model folder
-/// scripts/fetch-model prints ($GPUSHARE_MODEL_DIR, set by the test command).
-#[cfg(feature = "fault-injection")]
-fn model_card_texts() -> (std::path::PathBuf, Vec<String>) {
-    let dir = std::path::PathBuf::from(
-        std::env::var_os("GPUSHARE_MODEL_DIR")
-            .expect("GPUSHARE_MODEL_DIR: the folder scripts/fetch-model prints"),
-    );
-    let card = std::fs::read_to_string(dir.join("README.md")).expect("the model card");
-    let texts = card
-        .lines()
-        .filter(|line| line.len() >= 20 && line.starts_with(char::is_alphabetic))
-        .take(10)
-        .map(String::from)
-        .collect();
-    (dir, texts)
-}
-
 /// An embedding job on the localnet: two honest providers agree on each shard's root (the
 /// embeddings and each sequence's trace), the client recomputes sampled sequences and accepts them,
 /// and a third provider that skips the model's last layer disagrees, is slashed for fraud on both
@@ -296,8 +278,13 @@ fn model_card_texts() -> (std::path::PathBuf, Vec<String>) {
 #[test]
 fn an_embedding_job_is_paid_by_quorum_and_a_provider_skipping_a_layer_is_slashed() {
     const PRICE: u64 = 5_000;
-    let (model_dir, texts) = model_card_texts();
-    assert!(texts.len() >= 6, "{texts:?}");
+    let model_dir = std::path::PathBuf::from(
+        std::env::var_os("GPUSHARE_MODEL_DIR")
+            .expect("GPUSHARE_MODEL_DIR: the folder scripts/fetch-model prints"),
+    );
+    // The model's own card: real text nobody here wrote.
+    let texts = gpushare_app::embeddings::model_card_texts(&model_dir, 10).unwrap();
+    assert_eq!(texts.len(), 10);
     let skipper = ProviderSpec {
         faulty: Some(Cheat::SkipLayer),
         ..ProviderSpec::honest()

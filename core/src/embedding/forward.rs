@@ -190,6 +190,7 @@ pub fn attention(model: &Model, query: &[i32], key: &[i32], value: &[i32]) -> Ve
     let mut context = vec![0i32; query.len()];
     let (mut logits, mut exps, mut probs) =
         (vec![0i64; tokens], vec![0i64; tokens], vec![0i64; tokens]);
+    let mut sums = vec![0i64; head_dim];
     for head in 0..model.shape.heads as usize {
         let cols = head * head_dim..(head + 1) * head_dim;
         for t in 0..tokens {
@@ -207,13 +208,16 @@ pub fn attention(model: &Model, query: &[i32], key: &[i32], value: &[i32]) -> Ve
                 )));
             }
             fixed::softmax(&logits, &mut exps, &mut probs);
-            for (d, c) in cols.clone().enumerate() {
-                let sum: i64 = probs
-                    .iter()
-                    .enumerate()
-                    .map(|(u, p)| p * i64::from(value[u * hidden + head * head_dim + d]))
-                    .sum();
-                context[t * hidden + c] = clamp_act(shift_round(sum, fixed::PROB_BITS));
+            // Σ_u p_u·v_u for the head's columns, value rows read in order (exact: any order).
+            sums.fill(0);
+            for (u, p) in probs.iter().enumerate() {
+                let v = &value[u * hidden..][cols.clone()];
+                for (sum, x) in sums.iter_mut().zip(v) {
+                    *sum += p * i64::from(*x);
+                }
+            }
+            for (c, sum) in context[t * hidden..][cols.clone()].iter_mut().zip(&sums) {
+                *c = clamp_act(shift_round(*sum, fixed::PROB_BITS));
             }
         }
     }
