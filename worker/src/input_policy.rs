@@ -156,6 +156,8 @@ pub enum InputError {
     Unreadable(String),
     #[error("download failed: {0}")]
     Download(String),
+    #[error("the input does not fit the job: {0}")]
+    Malformed(String),
 }
 
 impl InputError {
@@ -173,6 +175,7 @@ impl InputError {
             Self::HashMismatch { .. } => "hash_mismatch",
             Self::Unreadable(_) => "unreadable",
             Self::Download(_) => "download_failed",
+            Self::Malformed(_) => "malformed",
         }
     }
 }

@@ -5,9 +5,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use gpushare::state::KernelSpec;
+use gpushare_core::embedding::layout::TokenBatch;
 use gpushare_core::embedding::model::Model;
 
 use crate::error::WorkerError;
+use crate::input_policy::InputError;
 
 /// The loaded models, by identity.
 #[derive(Clone, Debug, Default)]
@@ -36,5 +39,78 @@ impl Models {
     /// The model named `identity`, if this worker holds it.
     pub fn get(&self, identity: &[u8; 32]) -> Option<Arc<Model>> {
         self.by_identity.get(identity).cloned()
+    }
+
+    /// Checks a downloaded input against what `kernel` will make of it, before anything is claimed:
+    /// an embedding job's token batch must parse and every sequence fit the model, so that a client
+    /// cannot turn a batch the model cannot run into providers' missed claims (any bytes of the
+    /// right size are gemm_i8 operands).
+    pub fn check_data(&self, kernel: &KernelSpec, data: &[u8]) -> Result<(), InputError> {
+        let KernelSpec::Embedding {
+            model,
+            sequences,
+            tokens,
+            ..
+        } = *kernel
+        else {
+            return Ok(());
+        };
+        let model = self.get(&model).ok_or_else(|| {
+            InputError::Malformed(format!("model {} is not served here", hex::encode(model)))
+        })?;
+        let malformed = |e: &dyn std::fmt::Display| InputError::Malformed(e.to_string());
+        TokenBatch::from_bytes(data, sequences, tokens)
+            .map_err(|e| malformed(&e))?
+            .check(&model)
+            .map_err(|e| malformed(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gpushare_core::embedding::model::{Shape, seeded_model};
+
+    use super::*;
+
+    #[test]
+    fn a_token_batch_the_model_cannot_run_is_refused_before_claiming() {
+        let shape = Shape {
+            vocab: 100,
+            max_tokens: 8,
+            layers: 1,
+            ..Shape::MINILM_L6
+        };
+        let model = seeded_model(shape, 1);
+        let identity = model.identity();
+        let models = Models {
+            by_identity: HashMap::from([(identity, Arc::new(model))]),
+        };
+        let kernel = |sequences, tokens| KernelSpec::Embedding {
+            model: identity,
+            dims: 384,
+            sequences,
+            tokens,
+        };
+        let batch = |sequences: Vec<Vec<u32>>| TokenBatch { sequences }.to_bytes();
+        assert!(models.check_data(&kernel(2, 3), &batch(vec![vec![1, 2], vec![3]])).is_ok());
+        let refused = |kernel: KernelSpec, bytes: Vec<u8>| {
+            matches!(models.check_data(&kernel, &bytes), Err(InputError::Malformed(_)))
+        };
+        // A token outside the vocabulary, a sequence over the model's length, an empty one, and
+        // lengths that do not add up to the job's token count.
+        assert!(refused(kernel(2, 3), batch(vec![vec![1, 2], vec![100]])));
+        assert!(refused(kernel(1, 9), batch(vec![vec![1; 9]])));
+        assert!(refused(kernel(2, 2), batch(vec![vec![1, 2], vec![]])));
+        let mut lying = batch(vec![vec![1, 2], vec![3]]);
+        lying[4] = 3;
+        assert!(refused(kernel(2, 3), lying));
+        // A model this worker does not serve.
+        let other = KernelSpec::Embedding {
+            model: [9; 32],
+            dims: 384,
+            sequences: 1,
+            tokens: 1,
+        };
+        assert!(refused(other, batch(vec![vec![1]])));
     }
 }

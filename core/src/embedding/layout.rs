@@ -17,7 +17,7 @@ use core::ops::Range;
 use crate::kernels::{KernelError, part};
 use crate::merkle::{Hash, MerkleTree, leaf_hash};
 
-use super::forward::SequenceRun;
+use super::forward::{SequenceError, SequenceRun, check_sequence};
 use super::model::Model;
 
 /// Values (i32) in one trace leaf: 128 bytes, one attention head of MiniLM.
@@ -80,6 +80,14 @@ impl TokenBatch {
     /// Total token ids.
     pub fn tokens(&self) -> u64 {
         self.sequences.iter().map(|ids| ids.len() as u64).sum()
+    }
+
+    /// Checks every sequence against `model` ([`check_sequence`]): a provider refuses a batch its
+    /// model cannot run before claiming, so a malformed batch can never turn into a missed claim.
+    pub fn check(&self, model: &Model) -> Result<(), SequenceError> {
+        self.sequences
+            .iter()
+            .try_for_each(|ids| check_sequence(model, ids))
     }
 }
 

@@ -203,6 +203,23 @@ fn token_batches_round_trip_and_refuse_malformed_bytes() {
 }
 
 #[test]
+fn a_batch_the_model_cannot_run_is_refused_as_a_whole() {
+    let model = seeded_model(TINY, 2);
+    let fine = TokenBatch {
+        sequences: vec![vec![1, 2, 3], vec![4]],
+    };
+    assert_eq!(fine.check(&model), Ok(()));
+    let unknown = TokenBatch {
+        sequences: vec![vec![1, 2], vec![3, 50]],
+    };
+    assert_eq!(unknown.check(&model), Err(SequenceError::UnknownToken(50)));
+    let empty = TokenBatch {
+        sequences: vec![vec![1], vec![]],
+    };
+    assert_eq!(empty.check(&model), Err(SequenceError::Empty));
+}
+
+#[test]
 fn shards_split_the_sequences() {
     let ranges: Vec<_> = (0..3).map(|s| shard_sequences(10, 3, s)).collect();
     assert_eq!(ranges, [0..3, 3..6, 6..10]);

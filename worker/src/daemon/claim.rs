@@ -142,7 +142,10 @@ impl Worker {
             return Some(slot.job);
         }
         if let JobInput::Data { uri, sha256 } = &job.input
-            && let Err(error) = self.fetch_input(job, uri, sha256).await
+            && let Err(error) = self
+                .fetch_input(job, uri, sha256)
+                .await
+                .and_then(|data| self.models.check_data(&job.kernel, &data))
         {
             let reason = error.reason();
             tracing::warn!(job = %slot.job, reason, %error, "input refused; skipping the job, nothing claimed");
