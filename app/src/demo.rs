@@ -864,7 +864,8 @@ async fn drive(
     let mut posts = Vec::new();
     let mut inputs = Vec::new();
     for (id, spec) in scenario.jobs.iter().enumerate() {
-        let (input, data, kernel) = job_input(spec, ctx, id)?;
+        let address = pda::job(&client.net.network, &client.me.authority, id as u64);
+        let (input, data, kernel) = job_input(spec, ctx, id, &address)?;
         let args = CreateJobArgs {
             job_id: id as u64,
             kernel: KernelSpec::from_core(kernel),
@@ -1055,10 +1056,13 @@ fn inputs_dir(dir: &Path) -> PathBuf {
     dir.join("inputs")
 }
 
+/// Job `id`'s input (for the chain), the evidence its results are checked with, and its kernel;
+/// `address` is the job's, to which an embedding job's outputs are bound.
 fn job_input(
     spec: &JobSpec,
     ctx: &Context,
     id: usize,
+    address: &Pubkey,
 ) -> Result<(JobInput, Option<Input>, Kernel), AppError> {
     let write = |bytes: &[u8]| -> Result<JobInput, AppError> {
         let path = inputs_dir(&ctx.dir).join(format!("job-{id}-input.bin"));
@@ -1093,6 +1097,7 @@ fn job_input(
             let evidence = Input::Embedding {
                 data: bytes,
                 model: Arc::clone(&files.model),
+                job: address.to_bytes(),
             };
             Ok((input, Some(evidence), kernel))
         }

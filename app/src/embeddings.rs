@@ -155,16 +155,14 @@ pub struct EmbeddingJob {
 impl ModelFiles {
     /// The job input of `texts`: their token batch, and the kernel that embeds it.
     pub fn batch(&self, texts: &[String]) -> Result<(TokenBatch, Kernel), AppError> {
-        let batch = TokenBatch {
-            sequences: self.tokenize(texts)?,
-        };
+        let batch = TokenBatch::new(&self.tokenize(texts)?);
         let count = |n: u64, what| {
             u32::try_from(n).map_err(|_| AppError::InvalidArgument(format!("too many {what}")))
         };
         let kernel = Kernel::Embedding {
             model: self.model.identity(),
             dims: self.model.shape.hidden,
-            sequences: count(batch.sequences.len() as u64, "texts")?,
+            sequences: count(batch.len() as u64, "texts")?,
             tokens: count(batch.tokens(), "tokens")?,
         };
         Ok((batch, kernel))
@@ -206,6 +204,7 @@ pub async fn embed_on_network(
     let input = Input::Embedding {
         data,
         model: Arc::clone(&files.model),
+        job: job.to_bytes(),
     };
     let (_, unverified) = client
         .results(&job, &[], Some(&input), Some(dir.path()))
@@ -231,9 +230,13 @@ pub async fn embed_on_network(
     Ok(embeddings)
 }
 
-/// The evidence a client checks a data job's results with: the data, and for an embedding job the
-/// model from `weights`.
-pub fn evidence(data: Vec<u8>, weights: Option<&Path>) -> Result<Input, AppError> {
+/// The evidence a client checks a data job's results with: the data, and for embedding job `job`
+/// the model from `weights`.
+pub fn evidence(
+    data: Vec<u8>,
+    weights: Option<&Path>,
+    job: &anchor_lang::prelude::Pubkey,
+) -> Result<Input, AppError> {
     let Some(weights) = weights else {
         return Ok(Input::Data(data));
     };
@@ -243,6 +246,7 @@ pub fn evidence(data: Vec<u8>, weights: Option<&Path>) -> Result<Input, AppError
     Ok(Input::Embedding {
         data,
         model: Arc::new(model),
+        job: job.to_bytes(),
     })
 }
 

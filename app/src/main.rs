@@ -391,7 +391,7 @@ async fn run(command: Command) -> Result<(), AppError> {
                 .map(|path| {
                     let bytes = std::fs::read(&path)
                         .map_err(|e| AppError::io(path.display().to_string(), e))?;
-                    evidence(bytes, weights.as_deref())
+                    evidence(bytes, weights.as_deref(), &job)
                 })
                 .transpose()?;
             let (verified, unverified) = client

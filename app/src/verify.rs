@@ -108,7 +108,7 @@ pub fn verify_shard(
             },
             _,
         ) => {
-            let (data, held) =
+            let (data, held, _) =
                 embedding_input(input, dims).map_err(|e| Rejection::Kernel(e.to_string()))?;
             if held.identity() != model {
                 return Err(Rejection::Kernel(
@@ -117,28 +117,34 @@ pub fn verify_shard(
             }
             let batch = TokenBatch::from_bytes(data, sequences, tokens)
                 .map_err(|e| Rejection::Kernel(e.to_string()))?;
-            let ids = &batch.sequences[shard_sequences(sequences, shards, index)];
-            check_sampled_sequences(held, ids, dims, bytes)
+            let range = shard_sequences(sequences, shards, index);
+            let ids: Vec<&[u32]> = range.map(|i| batch.sequence(i)).collect();
+            check_sampled_sequences(held, &ids, &shard.job.to_bytes(), dims, bytes)
         }
         (_, _) => Err(Rejection::Kernel("this kernel takes no data input".into())),
     }
 }
 
-/// Recomputes randomly chosen sequences of an embedding shard (`ids`, in order) and compares their
-/// embedding and trace root with `bytes`.
+/// Recomputes [`REFERENCE_SAMPLES`] distinct sequences of an embedding shard of job `job` (`ids`, in
+/// order), chosen at random, or all of them when there are no more, and compares their embedding
+/// and trace root with `bytes`.
 fn check_sampled_sequences(
     model: &Model,
-    ids: &[Vec<u32>],
+    ids: &[&[u32]],
+    job: &[u8; 32],
     dims: u32,
     bytes: &[u8],
 ) -> Result<(), Rejection> {
     let record = sequence_output_bytes(dims) as usize;
-    let mut rng = rand::rng();
-    for _ in 0..REFERENCE_SAMPLES.min(ids.len()) {
-        let i = rng.random_range(0..ids.len());
-        let run = run_sequence_with(&BlockedAccumulate, model, &ids[i])
+    let chosen = rand::seq::index::sample(
+        &mut rand::rng(),
+        ids.len(),
+        REFERENCE_SAMPLES.min(ids.len()),
+    );
+    for i in chosen {
+        let run = run_sequence_with(&BlockedAccumulate, model, ids[i])
             .map_err(|e| Rejection::Kernel(e.to_string()))?;
-        if sequence_output(model, &run) != bytes[i * record..(i + 1) * record] {
+        if sequence_output(model, &run, job) != bytes[i * record..(i + 1) * record] {
             return Err(Rejection::SequenceMismatch(i));
         }
     }

@@ -319,11 +319,18 @@ fn an_embedding_job_is_paid_by_quorum_and_a_provider_skipping_a_layer_is_slashed
     );
     for honest in &report.providers[..2] {
         assert_eq!(
-            (honest.account.completed, honest.account.earned, honest.account.failed),
+            (
+                honest.account.completed,
+                honest.account.earned,
+                honest.account.failed
+            ),
             (2, 2 * PRICE, 0)
         );
     }
-    assert_eq!(report.shards_verified, 2, "the client recomputed and accepted both shards");
+    assert_eq!(
+        report.shards_verified, 2,
+        "the client recomputed and accepted both shards"
+    );
     assert_eq!(report.client_spent, 4 * (PRICE + fee(PRICE)));
     let _ = std::fs::remove_dir_all(&report.dir);
 }

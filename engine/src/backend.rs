@@ -125,12 +125,12 @@ pub trait Backend: Send + Sync {
                 tokens,
                 ..
             } => {
-                let (data, model) = embedding_input(input, dims)?;
+                let (data, model, job) = embedding_input(input, dims)?;
                 let batch = Phases::timed(&mut phases.generate, || {
                     TokenBatch::from_bytes(data, sequences, tokens)
                 })?;
                 let bytes = Phases::timed(&mut phases.kernel, || {
-                    self.embedding_shard(model, &batch, shards, shard)
+                    self.embedding_shard(model, &batch, job, shards, shard)
                 })?;
                 hash_timed(&kernel, bytes, &mut phases)
             }
@@ -143,16 +143,17 @@ pub trait Backend: Send + Sync {
         })
     }
 
-    /// The output bytes of an embedding shard (each sequence's embedding and trace root). By
-    /// default on the host ([`crate::embed::embedding_shard_output`]).
+    /// The output bytes of an embedding shard of job `job` (each sequence's embedding and trace
+    /// root). By default on the host ([`crate::embed::embedding_shard_output`]).
     fn embedding_shard(
         &self,
         model: &Model,
         batch: &TokenBatch,
+        job: &[u8; 32],
         shards: u32,
         shard: u32,
     ) -> Result<Vec<u8>, EngineError> {
-        embedding_shard_output(model, batch, shards, shard)
+        embedding_shard_output(model, batch, job, shards, shard)
     }
 
     /// The bare GEMM of seeded size³ operands: the fastest of `repeats` runs after a warm-up (on a

@@ -78,8 +78,7 @@ unsafe fn block_rx4_vnni<const R: usize>(a: [&[i16]; R], b: [&[i16]; 4]) -> [[i3
     }
     std::array::from_fn(|r| {
         std::array::from_fn(|t| {
-            _mm512_reduce_add_epi32(acc[r][t])
-                + dot_i16(&a[r][steps * 32..], &b[t][steps * 32..])
+            _mm512_reduce_add_epi32(acc[r][t]) + dot_i16(&a[r][steps * 32..], &b[t][steps * 32..])
         })
     })
 }
@@ -180,4 +179,3 @@ pub fn gemm_block(
         }
     }
 }
-

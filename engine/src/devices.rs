@@ -196,7 +196,9 @@ impl Backend for GpuPool {
         self.on_free_device(|gpu| gpu.gemm_shard(shard, phases))
     }
 
-    /// A whole shard on one free device, named in the output.
+    /// A whole shard on one free device, named in the output. Embedding shards run on the host
+    /// (the device pipeline does not have that kernel yet) without holding a device, so that they
+    /// never keep a GPU from the shards that use it.
     fn shard(
         &self,
         kernel: Kernel,
@@ -204,6 +206,9 @@ impl Backend for GpuPool {
         shards: u32,
         shard: u32,
     ) -> Result<ShardRun, EngineError> {
+        if let Kernel::Embedding { .. } = kernel {
+            return crate::cpu::CpuBackend::new().shard(kernel, input, shards, shard);
+        }
         self.on_free_device(|gpu| gpu.shard(kernel, input, shards, shard))
     }
 

@@ -30,20 +30,21 @@ impl Accumulate for BlockedAccumulate {
     }
 }
 
-/// The output bytes of shard `shard` of `shards` of an embedding job over `batch`: each of its
+/// The output bytes of shard `shard` of `shards` of embedding job `job` over `batch`: each of its
 /// sequences' embedding and trace root, in order.
 pub fn embedding_shard_output(
     model: &Model,
     batch: &TokenBatch,
+    job: &[u8; 32],
     shards: u32,
     shard: u32,
 ) -> Result<Vec<u8>, EngineError> {
-    let range = shard_sequences(batch.sequences.len() as u32, shards, shard);
-    let outputs = batch.sequences[range]
-        .par_iter()
-        .map(|ids| {
-            let run = run_sequence_with(&BlockedAccumulate, model, ids)?;
-            Ok(sequence_output(model, &run))
+    let range = shard_sequences(batch.len() as u32, shards, shard);
+    let outputs = range
+        .into_par_iter()
+        .map(|i| {
+            let run = run_sequence_with(&BlockedAccumulate, model, batch.sequence(i))?;
+            Ok(sequence_output(model, &run, job))
         })
         .collect::<Result<Vec<Vec<u8>>, EngineError>>()?;
     Ok(outputs.concat())
@@ -69,16 +70,15 @@ pub fn seeded_embedding_case(layers: u32, sequences: u32, seed: u64) -> (Kernel,
     };
     let model = seeded_model(shape, seed);
     let mut draw = SplitMix64::new(seed ^ 0x5eed);
-    let batch = TokenBatch {
-        sequences: (0..sequences)
-            .map(|_| {
-                let length = 1 + draw.next_u64() % u64::from(shape.max_tokens);
-                (0..length)
-                    .map(|_| (draw.next_u64() % u64::from(shape.vocab)) as u32)
-                    .collect()
-            })
-            .collect(),
-    };
+    let sequences_ids: Vec<Vec<u32>> = (0..sequences)
+        .map(|_| {
+            let length = 1 + draw.next_u64() % u64::from(shape.max_tokens);
+            (0..length)
+                .map(|_| (draw.next_u64() % u64::from(shape.vocab)) as u32)
+                .collect()
+        })
+        .collect();
+    let batch = TokenBatch::new(&sequences_ids);
     let kernel = Kernel::Embedding {
         model: model.identity(),
         dims: shape.hidden,
@@ -88,6 +88,7 @@ pub fn seeded_embedding_case(layers: u32, sequences: u32, seed: u64) -> (Kernel,
     let input = Input::Embedding {
         data: batch.to_bytes(),
         model: Arc::new(model),
+        job: [0x5e; 32],
     };
     (kernel, input)
 }

@@ -21,9 +21,9 @@
 //! needs the shard's operands, Freivalds' check and the kernel flags, never a GPU.
 pub mod args;
 pub mod backend;
-pub mod blocks;
 #[cfg(feature = "gpu")]
 pub mod bench;
+pub mod blocks;
 pub mod cpu;
 pub mod cuda;
 #[cfg(feature = "gpu")]

@@ -51,13 +51,15 @@ pub fn reference_shard(
                 ..
             },
         ) => {
-            let (data, model) = embedding_input(input, dims)?;
+            let (data, model, job) = embedding_input(input, dims)?;
             let batch = TokenBatch::from_bytes(data, sequences, tokens)?;
-            let runs: Result<Vec<Vec<u8>>, EngineError> = batch.sequences
-                [shard_sequences(sequences, shards, shard)]
-            .par_iter()
-            .map(|ids| Ok(sequence_output(model, &run_sequence(model, ids)?)))
-            .collect();
+            let runs: Result<Vec<Vec<u8>>, EngineError> = shard_sequences(sequences, shards, shard)
+                .into_par_iter()
+                .map(|i| {
+                    let run = run_sequence(model, batch.sequence(i))?;
+                    Ok(sequence_output(model, &run, job))
+                })
+                .collect();
             runs?.concat()
         }
         (Input::Embedding { .. }, _) => return Err(KernelError::SeedOnly.into()),

@@ -20,17 +20,24 @@ pub enum Input {
     Seed([u8; 32]),
     /// Downloaded bytes (gemm_i8: A then B, i8, row-major).
     Data(Vec<u8>),
-    /// An embedding job's downloaded token batch and the model its kernel names.
+    /// An embedding job's downloaded token batch, the model its kernel names, and the job's address
+    /// (every trace root is bound to it).
     Embedding {
         data: Vec<u8>,
         model: std::sync::Arc<gpushare_core::embedding::model::Model>,
+        job: [u8; 32],
     },
 }
 
-/// An embedding job's token batch and model, the model checked to be `dims` wide.
-pub fn embedding_input(input: &Input, dims: u32) -> Result<(&[u8], &Model), EngineError> {
+/// An embedding job's token batch, model and address, the model checked to be `dims` wide.
+pub fn embedding_input(
+    input: &Input,
+    dims: u32,
+) -> Result<(&[u8], &Model, &[u8; 32]), EngineError> {
     match input {
-        Input::Embedding { data, model } if model.shape.hidden == dims => Ok((data, model)),
+        Input::Embedding { data, model, job } if model.shape.hidden == dims => {
+            Ok((data, model, job))
+        }
         Input::Embedding { model, .. } => Err(EngineError::Shape(format!(
             "the model is {} wide, the job asks for {dims}",
             model.shape.hidden

@@ -269,7 +269,8 @@ fn embedding_shards_match_the_reference() {
         for shard in 0..shards {
             let reference = reference_shard(kernel, &input, shards, shard).unwrap();
             for backend in backends() {
-                let computed = compute_shard(backend.as_ref(), kernel, &input, shards, shard).unwrap();
+                let computed =
+                    compute_shard(backend.as_ref(), kernel, &input, shards, shard).unwrap();
                 assert_eq!(computed.bytes, reference.bytes, "{}", backend.name());
                 assert_eq!(computed.root, reference.root);
             }
@@ -285,7 +286,23 @@ fn an_embedding_shard_needs_its_model_of_the_right_width() {
         compute_shard(&cpu, kernel, &Input::Seed([1; 32]), 1, 0),
         Err(EngineError::InvalidArgument(_))
     ));
-    let Kernel::Embedding { model, sequences, tokens, .. } = kernel else { unreachable!() };
-    let wider = Kernel::Embedding { model, dims: 512, sequences, tokens };
-    assert!(matches!(compute_shard(&cpu, wider, &input, 1, 0), Err(EngineError::Shape(_))));
+    let Kernel::Embedding {
+        model,
+        sequences,
+        tokens,
+        ..
+    } = kernel
+    else {
+        unreachable!()
+    };
+    let wider = Kernel::Embedding {
+        model,
+        dims: 512,
+        sequences,
+        tokens,
+    };
+    assert!(matches!(
+        compute_shard(&cpu, wider, &input, 1, 0),
+        Err(EngineError::Shape(_))
+    ));
 }

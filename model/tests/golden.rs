@@ -13,7 +13,9 @@ use gpushare_model::tokenize::TextTokenizer;
 fn model_dir() -> PathBuf {
     std::env::var_os("GPUSHARE_MODEL_DIR")
         .map(PathBuf::from)
-        .expect("GPUSHARE_MODEL_DIR: the folder scripts/fetch-model prints (the test command sets it)")
+        .expect(
+            "GPUSHARE_MODEL_DIR: the folder scripts/fetch-model prints (the test command sets it)",
+        )
 }
 
 fn golden() -> serde_json::Value {

@@ -29,13 +29,14 @@ impl Fault {
     pub fn prepare(self, input: Input) -> Input {
         match (self, input) {
             #[cfg(feature = "fault-injection")]
-            (Fault::SkipLayer, Input::Embedding { data, model }) => {
+            (Fault::SkipLayer, Input::Embedding { data, model, job }) => {
                 let mut shortened = Model::clone(&model);
                 shortened.layers.pop();
                 shortened.shape.layers = shortened.layers.len() as u32;
                 Input::Embedding {
                     data,
                     model: std::sync::Arc::new(shortened),
+                    job,
                 }
             }
             (_, input) => input,

@@ -36,6 +36,16 @@ impl Models {
         Ok(Self { by_identity })
     }
 
+    /// The given models, each named by its identity.
+    pub fn from_models(models: impl IntoIterator<Item = Model>) -> Self {
+        Self {
+            by_identity: models
+                .into_iter()
+                .map(|model| (model.identity(), Arc::new(model)))
+                .collect(),
+        }
+    }
+
     /// The model named `identity`, if this worker holds it.
     pub fn get(&self, identity: &[u8; 32]) -> Option<Arc<Model>> {
         self.by_identity.get(identity).cloned()
@@ -48,9 +58,9 @@ impl Models {
     pub fn check_data(&self, kernel: &KernelSpec, data: &[u8]) -> Result<(), InputError> {
         let KernelSpec::Embedding {
             model,
+            dims,
             sequences,
             tokens,
-            ..
         } = *kernel
         else {
             return Ok(());
@@ -58,6 +68,12 @@ impl Models {
         let model = self.get(&model).ok_or_else(|| {
             InputError::Malformed(format!("model {} is not served here", hex::encode(model)))
         })?;
+        if model.shape.hidden != dims {
+            return Err(InputError::Malformed(format!(
+                "the job asks for {dims} dimensions of a {}-wide model",
+                model.shape.hidden
+            )));
+        }
         let malformed = |e: &dyn std::fmt::Display| InputError::Malformed(e.to_string());
         TokenBatch::from_bytes(data, sequences, tokens)
             .map_err(|e| malformed(&e))?
@@ -82,19 +98,24 @@ mod tests {
         };
         let model = seeded_model(shape, 1);
         let identity = model.identity();
-        let models = Models {
-            by_identity: HashMap::from([(identity, Arc::new(model))]),
-        };
+        let models = Models::from_models([model]);
         let kernel = |sequences, tokens| KernelSpec::Embedding {
             model: identity,
             dims: 384,
             sequences,
             tokens,
         };
-        let batch = |sequences: Vec<Vec<u32>>| TokenBatch { sequences }.to_bytes();
-        assert!(models.check_data(&kernel(2, 3), &batch(vec![vec![1, 2], vec![3]])).is_ok());
+        let batch = |sequences: Vec<Vec<u32>>| TokenBatch::new(&sequences).to_bytes();
+        assert!(
+            models
+                .check_data(&kernel(2, 3), &batch(vec![vec![1, 2], vec![3]]))
+                .is_ok()
+        );
         let refused = |kernel: KernelSpec, bytes: Vec<u8>| {
-            matches!(models.check_data(&kernel, &bytes), Err(InputError::Malformed(_)))
+            matches!(
+                models.check_data(&kernel, &bytes),
+                Err(InputError::Malformed(_))
+            )
         };
         // A token outside the vocabulary, a sequence over the model's length, an empty one, and
         // lengths that do not add up to the job's token count.
@@ -104,7 +125,14 @@ mod tests {
         let mut lying = batch(vec![vec![1, 2], vec![3]]);
         lying[4] = 3;
         assert!(refused(kernel(2, 3), lying));
-        // A model this worker does not serve.
+        // The model's width misnamed, and a model this worker does not serve.
+        let narrow = KernelSpec::Embedding {
+            model: identity,
+            dims: 383,
+            sequences: 1,
+            tokens: 1,
+        };
+        assert!(refused(narrow, batch(vec![vec![1]])));
         let other = KernelSpec::Embedding {
             model: [9; 32],
             dims: 384,

@@ -8,9 +8,10 @@
 //! - **Output**, per sequence in order: its embedding (dims × i16 LE) then its trace root (32
 //!   bytes); leaves are 32 bytes, so a sequence is `dims/16 + 1` leaves and the client can check the
 //!   shard's root from the embeddings and trace roots alone.
-//! - **Trace root**: the RFC 6962 Merkle Tree Hash over the sequence's traced rows
-//!   ([`super::forward::SequenceRun::trace_rows`]) as i32 LE, each row cut into leaves of
-//!   [`TRACE_LEAF_VALUES`] values (a row's last leaf is shorter when its width is not a multiple).
+//! - **Trace root**: `sha256("gpushare:embedding-trace" ‖ job address ‖ T)`, T the RFC 6962 Merkle
+//!   Tree Hash over the sequence's traced rows ([`super::forward::SequenceRun::trace_rows`]) as i32
+//!   LE, each row cut into leaves of [`TRACE_LEAF_VALUES`] values (a row's last leaf is shorter when
+//!   its width is not a multiple).
 use alloc::vec::Vec;
 use core::ops::Range;
 
@@ -30,18 +31,52 @@ pub fn sequence_output_bytes(dims: u32) -> u64 {
     2 * u64::from(dims) + 32
 }
 
-/// A decoded token-id batch: every sequence's ids, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A decoded token-id batch: every sequence's ids, stored flat (4 bytes an id and 4 a sequence, no
+/// more than the wire format: a batch of many tiny sequences cannot blow up in memory).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TokenBatch {
-    pub sequences: Vec<Vec<u32>>,
+    ids: Vec<u32>,
+    /// Where each sequence ends in `ids`.
+    ends: Vec<u32>,
 }
 
 impl TokenBatch {
+    /// The batch of `sequences`, in order.
+    pub fn new(sequences: &[Vec<u32>]) -> Self {
+        let mut batch = Self::default();
+        for ids in sequences {
+            batch.ids.extend_from_slice(ids);
+            batch.ends.push(batch.ids.len() as u32);
+        }
+        batch
+    }
+
+    /// Number of sequences.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the batch has no sequence.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Sequence `i`'s ids.
+    pub fn sequence(&self, i: usize) -> &[u32] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.ids[start..self.ends[i] as usize]
+    }
+
+    /// Every sequence's ids, in order.
+    pub fn sequences(&self) -> impl Iterator<Item = &[u32]> {
+        (0..self.len()).map(|i| self.sequence(i))
+    }
+
     /// The batch's bytes (see the module's layout).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        out.extend_from_slice(&(self.sequences.len() as u32).to_le_bytes());
-        for ids in &self.sequences {
+        let mut out = Vec::with_capacity(4 * (1 + self.len() + self.ids.len()));
+        out.extend_from_slice(&(self.len() as u32).to_le_bytes());
+        for ids in self.sequences() {
             out.extend_from_slice(&(ids.len() as u32).to_le_bytes());
             out.extend(ids.iter().flat_map(|id| id.to_le_bytes()));
         }
@@ -50,43 +85,45 @@ impl TokenBatch {
 
     /// Parses a batch that must hold exactly `sequences` sequences and `tokens` ids in all.
     pub fn from_bytes(bytes: &[u8], sequences: u32, tokens: u32) -> Result<Self, KernelError> {
+        let expected = 4 * (1 + u64::from(sequences) + u64::from(tokens));
+        let malformed = KernelError::InputSize {
+            expected,
+            actual: bytes.len() as u64,
+        };
         let mut words = bytes
             .chunks_exact(4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        let malformed = KernelError::InputSize {
-            expected: 4 * (1 + u64::from(sequences) + u64::from(tokens)),
-            actual: bytes.len() as u64,
-        };
-        if bytes.len() as u64 != 4 * (1 + u64::from(sequences) + u64::from(tokens))
-            || words.next() != Some(sequences)
-        {
+        if bytes.len() as u64 != expected || words.next() != Some(sequences) {
             return Err(malformed);
         }
-        let mut batch = Vec::with_capacity(sequences as usize);
+        // The exact size is checked: these capacities are what the bytes hold.
+        let mut batch = Self {
+            ids: Vec::with_capacity(tokens as usize),
+            ends: Vec::with_capacity(sequences as usize),
+        };
         for _ in 0..sequences {
-            let length = words.next().ok_or(malformed)? as usize;
-            let ids: Vec<u32> = words.by_ref().take(length).collect();
-            if ids.len() != length {
+            let length = words.next().ok_or(malformed)?;
+            if u64::from(length) > u64::from(tokens) - batch.ids.len() as u64 {
                 return Err(malformed);
             }
-            batch.push(ids);
+            batch.ids.extend(words.by_ref().take(length as usize));
+            batch.ends.push(batch.ids.len() as u32);
         }
-        if words.next().is_some() {
+        if batch.ids.len() as u64 != u64::from(tokens) || words.next().is_some() {
             return Err(malformed);
         }
-        Ok(Self { sequences: batch })
+        Ok(batch)
     }
 
     /// Total token ids.
     pub fn tokens(&self) -> u64 {
-        self.sequences.iter().map(|ids| ids.len() as u64).sum()
+        self.ids.len() as u64
     }
 
     /// Checks every sequence against `model` ([`check_sequence`]): a provider refuses a batch its
     /// model cannot run before claiming, so a malformed batch can never turn into a missed claim.
     pub fn check(&self, model: &Model) -> Result<(), SequenceError> {
-        self.sequences
-            .iter()
+        self.sequences()
             .try_for_each(|ids| check_sequence(model, ids))
     }
 }
@@ -110,14 +147,17 @@ pub fn trace_leaf_hashes(model: &Model, run: &SequenceRun) -> Vec<Hash> {
         .collect()
 }
 
-/// A sequence's trace root.
-pub fn trace_root(model: &Model, run: &SequenceRun) -> Hash {
-    MerkleTree::from_leaf_hashes(trace_leaf_hashes(model, run)).root()
+/// A sequence's trace root in job `job`: `sha256("gpushare:embedding-trace" ‖ job address ‖ T)`, T
+/// the Merkle root of its trace leaves. The output of one job is no output of another, though the
+/// same texts give the same embeddings.
+pub fn trace_root(model: &Model, run: &SequenceRun, job: &[u8; 32]) -> Hash {
+    let tree = MerkleTree::from_leaf_hashes(trace_leaf_hashes(model, run)).root();
+    crate::sha256(&[b"gpushare:embedding-trace", job, &tree])
 }
 
-/// A sequence's output bytes: its embedding, then its trace root.
-pub fn sequence_output(model: &Model, run: &SequenceRun) -> Vec<u8> {
+/// A sequence's output bytes in job `job`: its embedding, then its trace root.
+pub fn sequence_output(model: &Model, run: &SequenceRun, job: &[u8; 32]) -> Vec<u8> {
     let mut out = run.embedding_bytes();
-    out.extend_from_slice(&trace_root(model, run));
+    out.extend_from_slice(&trace_root(model, run, job));
     out
 }

@@ -75,6 +75,17 @@ impl Shape {
         score_multiplier: 11_585,
     };
 
+    /// Multiply-adds one token costs at most: every linear layer, and the attention over a full
+    /// sequence (logits and weighted sums).
+    pub fn multiply_adds_per_token(&self) -> u64 {
+        let (h, f, t) = (
+            u64::from(self.hidden),
+            u64::from(self.ffn),
+            u64::from(self.max_tokens),
+        );
+        u64::from(self.layers) * (4 * h * h + 2 * h * f + 2 * h * t)
+    }
+
     /// Width of one attention head.
     pub fn head_dim(&self) -> usize {
         (self.hidden / self.heads) as usize
@@ -138,7 +149,7 @@ impl Shape {
         let row = |inputs: u64| inputs + 8;
         let layer = 4 * h * row(h) + norm + f * row(h) + h * row(f) + norm;
         HEADER_BYTES as u64
-            + u64::from(self.vocab + self.max_tokens) * embedding_row
+            + (u64::from(self.vocab) + u64::from(self.max_tokens)) * embedding_row
             + norm
             + u64::from(self.layers) * layer
     }

@@ -179,16 +179,19 @@ fn a_sequence_run_is_deterministic_and_normalized() {
     assert_eq!(rows, 2 * 4 * 9 + 4);
     let changed = run_sequence(&model, &[1, 7, 9, 3]).expect("valid sequence");
     assert_ne!(changed.embedding, run.embedding);
-    let output = sequence_output(&model, &run);
+    let output = sequence_output(&model, &run, &[1; 32]);
     assert_eq!(output.len(), 2 * 64 + 32);
+    assert_ne!(
+        output,
+        sequence_output(&model, &run, &[2; 32]),
+        "bound to its job"
+    );
     assert_eq!(TRACE_LEAF_VALUES, 32);
 }
 
 #[test]
 fn token_batches_round_trip_and_refuse_malformed_bytes() {
-    let batch = TokenBatch {
-        sequences: vec![vec![101, 7, 102], vec![101, 102]],
-    };
+    let batch = TokenBatch::new(&[vec![101, 7, 102], vec![101, 102]]);
     let bytes = batch.to_bytes();
     assert_eq!(TokenBatch::from_bytes(&bytes, 2, 5), Ok(batch));
     let size = |actual: usize| KernelError::InputSize {
@@ -205,17 +208,11 @@ fn token_batches_round_trip_and_refuse_malformed_bytes() {
 #[test]
 fn a_batch_the_model_cannot_run_is_refused_as_a_whole() {
     let model = seeded_model(TINY, 2);
-    let fine = TokenBatch {
-        sequences: vec![vec![1, 2, 3], vec![4]],
-    };
+    let fine = TokenBatch::new(&[vec![1, 2, 3], vec![4]]);
     assert_eq!(fine.check(&model), Ok(()));
-    let unknown = TokenBatch {
-        sequences: vec![vec![1, 2], vec![3, 50]],
-    };
+    let unknown = TokenBatch::new(&[vec![1, 2], vec![3, 50]]);
     assert_eq!(unknown.check(&model), Err(SequenceError::UnknownToken(50)));
-    let empty = TokenBatch {
-        sequences: vec![vec![1], vec![]],
-    };
+    let empty = TokenBatch::new(&[vec![1], vec![]]);
     assert_eq!(empty.check(&model), Err(SequenceError::Empty));
 }
 

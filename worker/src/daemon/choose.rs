@@ -104,7 +104,7 @@ impl Daemon {
         let provider = &round.view.provider;
         let provable = !job.mode.is_spot_check() || leaf_fits_budget(&kernel);
         let holdable = kernel.check_shard_size(u32::from(job.shards)).is_ok();
-        let timeout_met = meets_claim_timeout(job, provider);
+        let timeout_met = meets_claim_timeout(job, provider, &self.worker.models);
         let backed = provider
             .check_can_claim(&round.view.network.params, job.stake_per_claim)
             .is_ok();
@@ -188,20 +188,29 @@ impl Daemon {
 }
 
 /// Seconds `provider` expects one shard of `job` to take, from the GEMM rate it measured at
-/// registration; `None` where it has no estimate (other kernels, or no measured rate).
-fn estimated_compute_seconds(job: &Job, provider: &Provider) -> Option<f64> {
-    let KernelSpec::GemmI8 { m, n, k } = job.kernel else {
-        return None;
+/// registration; `None` where it has no estimate (seeded chains and Monte Carlo, or no measured
+/// rate). An embedding shard is priced at the job's every token (a client may put all the long
+/// sequences in one shard), each at its model's multiply-adds.
+fn estimated_compute_seconds(job: &Job, provider: &Provider, models: &Models) -> Option<f64> {
+    let operations = match job.kernel {
+        KernelSpec::GemmI8 { m, n, k } => {
+            let rows = u64::from(m).div_ceil(u64::from(job.shards.max(1))) as f64;
+            2.0 * rows * f64::from(n) * f64::from(k)
+        }
+        KernelSpec::Embedding { model, tokens, .. } => {
+            let per_token = models.get(&model)?.shape.multiply_adds_per_token();
+            2.0 * f64::from(tokens) * per_token as f64
+        }
+        _ => return None,
     };
     let gops = provider.hardware.throughput_gops;
-    let rows = u64::from(m).div_ceil(u64::from(job.shards.max(1))) as f64;
-    (gops > 0).then(|| 2.0 * rows * f64::from(n) * f64::from(k) / (gops as f64 * 1e9))
+    (gops > 0).then(|| operations / (gops as f64 * 1e9))
 }
 
 /// Whether `job`'s claim timeout leaves `provider` room to compute a shard and commit: a client
 /// setting a deadline nobody can meet would collect the miss slashes of whoever claims.
-fn meets_claim_timeout(job: &Job, provider: &Provider) -> bool {
-    estimated_compute_seconds(job, provider).is_none_or(|seconds| {
+fn meets_claim_timeout(job: &Job, provider: &Provider, models: &Models) -> bool {
+    estimated_compute_seconds(job, provider, models).is_none_or(|seconds| {
         seconds * CLAIM_TIMEOUT_MARGIN + CLAIM_TIMEOUT_SLACK_SECONDS <= job.claim_timeout as f64
     })
 }
@@ -241,19 +250,50 @@ mod tests {
             1,
             10,
         );
+        let none = Models::default();
         assert!(
-            meets_claim_timeout(&job, &provider),
+            meets_claim_timeout(&job, &provider, &none),
             "no measured rate: no estimate"
         );
         provider.hardware.throughput_gops = 100; // 2·8192³ operations: about 11 s at 100 GOPS
-        assert!(!meets_claim_timeout(&job, &provider));
+        assert!(!meets_claim_timeout(&job, &provider, &none));
         job.claim_timeout = 40;
-        assert!(meets_claim_timeout(&job, &provider));
+        assert!(meets_claim_timeout(&job, &provider, &none));
         job.shards = 8;
         job.claim_timeout = 13;
         assert!(
-            meets_claim_timeout(&job, &provider),
+            meets_claim_timeout(&job, &provider, &none),
             "an eighth of the rows"
         );
+    }
+
+    #[test]
+    fn an_embedding_job_too_big_for_its_claim_timeout_is_refused() {
+        use gpushare_core::embedding::model::{Shape, seeded_model};
+        let shape = Shape {
+            vocab: 16,
+            layers: 1,
+            ..Shape::MINILM_L6
+        };
+        let model = seeded_model(shape, 1);
+        let identity = model.identity();
+        let models = Models::from_models([model]);
+        let mut provider: Provider = zeroed();
+        provider.hardware.throughput_gops = 100;
+        let mut job: Job = zeroed();
+        // 1.77 M + 0.2 M multiply-adds a token at most: 2·10⁶ tokens are about 79 s at 100 GOPS.
+        (job.shards, job.claim_timeout) = (4, 60);
+        job.kernel = KernelSpec::Embedding {
+            model: identity,
+            dims: 384,
+            sequences: 10_000,
+            tokens: 2_000_000,
+        };
+        assert!(
+            !meets_claim_timeout(&job, &provider, &models),
+            "every token may sit in one shard"
+        );
+        job.claim_timeout = 300;
+        assert!(meets_claim_timeout(&job, &provider, &models));
     }
 }

@@ -79,7 +79,11 @@ impl Worker {
                     WorkerError::Config(format!("model {} is not served", hex::encode(model)))
                 })?;
                 let data = self.fetch_input(job, uri, sha256).await?;
-                Input::Embedding { data, model }
+                Input::Embedding {
+                    data,
+                    model,
+                    job: slot.job.to_bytes(),
+                }
             }
             (JobInput::Data { uri, sha256 }, _) => {
                 Input::Data(self.fetch_input(job, uri, sha256).await?)
