@@ -13,6 +13,14 @@ pub const FREIVALDS_COLUMNS: &str = "freivalds_columns";
 pub const FREIVALDS_SUM: &str = "freivalds_sum";
 pub const FREIVALDS_ROWS_I8: &str = "freivalds_rows_i8";
 pub const FREIVALDS_ROWS_I32: &str = "freivalds_rows_i32";
+pub const EMBEDDING_QUANTIZE: &str = "embedding_quantize";
+pub const EMBEDDING_LINEAR: &str = "embedding_linear";
+pub const EMBEDDING_GELU: &str = "embedding_gelu";
+pub const EMBEDDING_LAYER_NORM: &str = "embedding_layer_norm";
+pub const EMBEDDING_ATTENTION: &str = "embedding_attention";
+pub const EMBEDDING_TRACE_LEAVES: &str = "embedding_trace_leaves";
+pub const EMBEDDING_TREE_LEVEL: &str = "embedding_tree_level";
+pub const EMBEDDING_POOL: &str = "embedding_pool";
 
 /// Threads per CUDA block of the GEMM kernel, and the C tile one block computes.
 pub const GEMM_THREADS: u32 = 256;
@@ -23,8 +31,11 @@ pub const WIDE_THREADS: u32 = 256;
 pub const FREIVALDS_PARTS: u32 = 32;
 
 /// Every kernel, in one translation unit: the per-thread bodies shared with the host tests
-/// (`cuda/common.cuh`), then the kernels (`cuda/kernels.cu`).
+/// (`cuda/common.cuh`, `cuda/embedding.cuh`), then the kernels (`cuda/kernels.cu`,
+/// `cuda/embedding.cu`).
 pub const SOURCE: &str = concat!(
     include_str!("../cuda/common.cuh"),
-    include_str!("../cuda/kernels.cu")
+    include_str!("../cuda/embedding.cuh"),
+    include_str!("../cuda/kernels.cu"),
+    include_str!("../cuda/embedding.cu")
 );

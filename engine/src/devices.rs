@@ -197,8 +197,8 @@ impl Backend for GpuPool {
     }
 
     /// A whole shard on one free device, named in the output. Embedding shards run on the host
-    /// (the device pipeline does not have that kernel yet) without holding a device, so that they
-    /// never keep a GPU from the shards that use it.
+    /// without holding a device when the devices' start-up probe kept them off the device, so that
+    /// they never keep a GPU from the shards that use it.
     fn shard(
         &self,
         kernel: Kernel,
@@ -206,7 +206,9 @@ impl Backend for GpuPool {
         shards: u32,
         shard: u32,
     ) -> Result<ShardRun, EngineError> {
-        if let Kernel::Embedding { .. } = kernel {
+        if let Kernel::Embedding { .. } = kernel
+            && !self.devices.iter().all(GpuBackend::embeds_on_device)
+        {
             return crate::cpu::CpuBackend::new().shard(kernel, input, shards, shard);
         }
         self.on_free_device(|gpu| gpu.shard(kernel, input, shards, shard))

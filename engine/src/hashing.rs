@@ -1,7 +1,7 @@
 //! Merkle trees of shard outputs on the CPU, every level hashed in parallel (rayon) with the sha2
 //! crate's compression function (SHA-NI where the processor has it) on blocks padded here, which
 //! saves the streaming hasher's buffering on these one- and two-block messages; the same trees as
-//! `gpushare_core::merkle`.
+//! `gpushare_core::merkle`; and digests as the CUDA kernels hold them (eight big-endian words).
 use gpushare_core::merkle::{Hash, MerkleTree, leaf_hash, root_with};
 use rayon::prelude::*;
 use sha2::digest::generic_array::GenericArray;
@@ -86,6 +86,27 @@ pub fn tree(data: &[u8], leaf_bytes: usize) -> MerkleTree {
 /// The root of that tree, without keeping its levels.
 pub fn root(data: &[u8], leaf_bytes: usize) -> Hash {
     root_with(leaf_hashes(data, leaf_bytes), level_above)
+}
+
+/// State bytes as the kernels' big-endian words.
+pub(crate) fn state_words(state: &[u8; 32]) -> [u32; 8] {
+    std::array::from_fn(|i| {
+        u32::from_be_bytes([
+            state[4 * i],
+            state[4 * i + 1],
+            state[4 * i + 2],
+            state[4 * i + 3],
+        ])
+    })
+}
+
+/// Digest words from the kernels back as bytes.
+pub(crate) fn digest_bytes(words: &[u32]) -> [u8; 32] {
+    let mut state = [0u8; 32];
+    for (i, word) in words.iter().take(8).enumerate() {
+        state[4 * i..4 * i + 4].copy_from_slice(&word.to_be_bytes());
+    }
+    state
 }
 
 #[cfg(test)]

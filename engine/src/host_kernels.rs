@@ -9,7 +9,7 @@ use gpushare_core::merkle::MerkleTree;
 use proptest::prelude::*;
 
 use crate::freivalds;
-use crate::gpu::{digest_bytes, state_words};
+use crate::hashing::{digest_bytes, state_words};
 
 unsafe extern "C" {
     fn gs_host_leaf_hashes(data: *const u8, len: u64, leaf_bytes: u32, leaves: u64, out: *mut u32);

@@ -11,6 +11,8 @@
 //! - [`freivalds`]: Freivalds' check of a GEMM result (tested against the textbook GEMM);
 //! - [`blocks`]: the host's GEMM blocks (AVX2 multiply-adds on i16 rows);
 //! - [`embed`]: embedding shards on the host (those blocks and core's forward pass);
+//! - [`embedding_pipeline`]: the embedding forward pass as a GPU runs it, over kernels a GPU or (in the
+//!   tests) their host C twins implement;
 //! - [`backend`]: the [`backend::Backend`] trait, with the shard pipeline as its default;
 //! - [`cpu`], [`gpu`], [`devices`]: the CPU backend, one GPU, a pool of GPUs;
 //! - [`select`]: which backend to compute on;
@@ -29,6 +31,8 @@ pub mod cuda;
 #[cfg(feature = "gpu")]
 pub mod devices;
 pub mod embed;
+#[cfg(feature = "gpu")]
+mod embedding_pipeline;
 pub mod error;
 pub mod freivalds;
 #[cfg(feature = "gpu")]

@@ -87,14 +87,6 @@ pub struct SequenceRun {
 }
 
 impl SequenceRun {
-    /// The embedding's bytes (i16 LE).
-    pub fn embedding_bytes(&self) -> Vec<u8> {
-        self.embedding
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect()
-    }
-
     /// Every traced row in the commitment's order: per layer, per token, the nine rows of
     /// [`LayerTrace::token_rows`]; then the last layer's output, per token.
     pub fn trace_rows(&self, model: &Model) -> impl Iterator<Item = &[i32]> {
@@ -224,11 +216,10 @@ pub fn attention(model: &Model, query: &[i32], key: &[i32], value: &[i32]) -> Ve
     context
 }
 
-/// Layer 0's input: LayerNorm(words[id] + positions[t]) for every token.
-pub fn embed_tokens(model: &Model, ids: &[u32]) -> Vec<i32> {
+/// words[id] + positions[t] for every token: what layer 0's LayerNorm takes.
+pub fn token_sums(model: &Model, ids: &[u32]) -> Vec<i32> {
     let hidden = model.shape.hidden as usize;
-    let sums: Vec<i32> = ids
-        .iter()
+    ids.iter()
         .enumerate()
         .flat_map(|(t, id)| {
             let word = &model.words[*id as usize * hidden..][..hidden];
@@ -237,8 +228,12 @@ pub fn embed_tokens(model: &Model, ids: &[u32]) -> Vec<i32> {
                 .zip(position)
                 .map(|(w, p)| i32::from(*w) + i32::from(*p))
         })
-        .collect();
-    norm_rows(&model.embedding_norm, &sums)
+        .collect()
+}
+
+/// Layer 0's input: LayerNorm(words[id] + positions[t]) for every token.
+pub fn embed_tokens(model: &Model, ids: &[u32]) -> Vec<i32> {
+    norm_rows(&model.embedding_norm, &token_sums(model, ids))
 }
 
 /// One layer over every token, from its input rows.

@@ -147,17 +147,29 @@ pub fn trace_leaf_hashes(model: &Model, run: &SequenceRun) -> Vec<Hash> {
         .collect()
 }
 
-/// A sequence's trace root in job `job`: `sha256("gpushare:embedding-trace" ‖ job address ‖ T)`, T
-/// the Merkle root of its trace leaves. The output of one job is no output of another, though the
-/// same texts give the same embeddings.
+/// A sequence's trace root in job `job` from the Merkle root `tree` of its trace leaves:
+/// `sha256("gpushare:embedding-trace" ‖ job address ‖ tree)`. The output of one job is no output of
+/// another, though the same texts give the same embeddings.
+pub fn bound_trace_root(tree: &Hash, job: &[u8; 32]) -> Hash {
+    crate::sha256(&[b"gpushare:embedding-trace", job, tree])
+}
+
+/// A sequence's trace root in job `job` ([`bound_trace_root`] of its trace leaves' tree).
 pub fn trace_root(model: &Model, run: &SequenceRun, job: &[u8; 32]) -> Hash {
-    let tree = MerkleTree::from_leaf_hashes(trace_leaf_hashes(model, run)).root();
-    crate::sha256(&[b"gpushare:embedding-trace", job, &tree])
+    bound_trace_root(
+        &MerkleTree::from_leaf_hashes(trace_leaf_hashes(model, run)).root(),
+        job,
+    )
+}
+
+/// A sequence's output bytes from its embedding and trace root: the embedding (i16 LE), then the root.
+pub fn output_record(embedding: &[i16], trace_root: &Hash) -> Vec<u8> {
+    let mut out: Vec<u8> = embedding.iter().flat_map(|v| v.to_le_bytes()).collect();
+    out.extend_from_slice(trace_root);
+    out
 }
 
 /// A sequence's output bytes in job `job`: its embedding, then its trace root.
 pub fn sequence_output(model: &Model, run: &SequenceRun, job: &[u8; 32]) -> Vec<u8> {
-    let mut out = run.embedding_bytes();
-    out.extend_from_slice(&trace_root(model, run, job));
-    out
+    output_record(&run.embedding, &trace_root(model, run, job))
 }

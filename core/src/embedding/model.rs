@@ -95,7 +95,7 @@ impl Shape {
         let ok = (1..=MAX_HIDDEN).contains(&self.hidden)
             && (1..=MAX_FFN).contains(&self.ffn)
             && self.heads >= 1
-            && self.hidden % self.heads == 0
+            && self.hidden.is_multiple_of(self.heads)
             && self.hidden / self.heads <= MAX_HEAD_DIM
             && self.score_multiplier <= 1 << 17
             && (1..=64).contains(&self.layers)

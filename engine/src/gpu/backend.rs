@@ -1,19 +1,23 @@
-//! The GPU as a [`Backend`]: each kernel on the device, small work on the CPU, and gemm_i8 shards
-//! through the device-resident pipeline.
+//! The GPU as a [`Backend`]: each kernel on the device, small work on the CPU, gemm_i8 shards
+//! through the device-resident pipeline and embedding shards through the embedding pipeline.
 use std::ops::Range;
 
 use cudarc::driver::{LaunchConfig, PushKernelArg};
+use gpushare_core::embedding::layout::{TokenBatch, shard_sequences};
+use gpushare_core::embedding::model::Model;
 
 use crate::backend::{Backend, ChainKey, check_chain_shape, check_gemm_shape, host_gemm_shard};
 use crate::error::{EngineError, GpuError};
 use crate::shard::{GemmShard, Phases, ShardOutput};
 
 use crate::cuda;
+use crate::embed::embedding_shard_output;
 
 use super::nvrtc::grid;
+use crate::hashing::{digest_bytes, state_words};
+
 use super::{
-    GPU_CHAINS_PER_CPU_THREAD, GPU_MIN_MONTE_CARLO_SAMPLES, GpuBackend, OperandLayout,
-    digest_bytes, guarded, state_words,
+    GPU_CHAINS_PER_CPU_THREAD, GPU_MIN_MONTE_CARLO_SAMPLES, GpuBackend, OperandLayout, guarded,
 };
 
 impl Backend for GpuBackend {
@@ -129,6 +133,23 @@ impl Backend for GpuBackend {
             unsafe { launch.launch(config) }?;
             Ok(s.clone_dtoh(&hits_d)?)
         })?)
+    }
+
+    fn embedding_shard(
+        &self,
+        model: &Model,
+        batch: &TokenBatch,
+        job: &[u8; 32],
+        shards: u32,
+        shard: u32,
+    ) -> Result<Vec<u8>, EngineError> {
+        if !self.embeds_on_device() {
+            return embedding_shard_output(model, batch, job, shards, shard);
+        }
+        let sequences: Vec<&[u32]> = shard_sequences(batch.len() as u32, shards, shard)
+            .map(|i| batch.sequence(i))
+            .collect();
+        self.device_embeddings(model, &sequences, job)
     }
 
     /// The device-resident pipeline; the host pipeline when the device has no room for a panel.

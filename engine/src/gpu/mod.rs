@@ -1,7 +1,8 @@
 //! The CUDA backend on cudarc, one device: NVRTC-compiled kernels (`cuda.rs`), cuBLAS's int8 GEMM
 //! where it is proven bit-identical on this device, and each kernel's operations on the device
 //! (operands generated or packed K-contiguous, GEMM, Freivalds' vectors, Merkle levels) that the
-//! device-resident shard pipeline (`gpu_pipeline.rs`) strings together. Built with dynamic loading,
+//! device-resident shard pipeline (`pipeline.rs`) strings together, and the embedding model's
+//! kernels under `embedding_pipeline` (`embedding.rs`). Built with dynamic loading,
 //! so the binary runs on machines without CUDA; there, and on any driver or library failure,
 //! construction returns an error (cudarc panics when a library is missing, hence the probes and
 //! `catch_unwind`) and the worker uses the CPU.
@@ -17,6 +18,7 @@ use crate::reference::reference_shard;
 use crate::shard::{GemmShard, Input, Phases};
 
 mod backend;
+mod embedding;
 mod gemm;
 mod nvrtc;
 mod pipeline;
@@ -98,6 +100,8 @@ pub struct GpuBackend {
     cpu: CpuBackend,
     /// Device memory one shard may use, bytes (`None`: what is free).
     pub(crate) memory_limit: Option<u64>,
+    /// Whether embedding shards run on the device: set by the start-up probe.
+    embeds_on_device: bool,
 }
 
 // SAFETY: cudarc's handles are used through the streams, which serialize work; the CUDA context is
@@ -128,10 +132,12 @@ impl GpuBackend {
                 staging: Mutex::new(None),
                 cpu: CpuBackend::new(),
                 memory_limit: None,
+                embeds_on_device: true,
             })
         })?;
         backend.blas = backend.probe_cublas();
         backend.probe_pipeline()?;
+        backend.embeds_on_device = backend.probe_embeddings();
         Ok(backend)
     }
 
@@ -232,28 +238,13 @@ impl GpuBackend {
         }
     }
 
+    /// Whether embedding shards run on this device (else on the host, without holding it).
+    pub fn embeds_on_device(&self) -> bool {
+        self.embeds_on_device
+    }
+
     /// Whether cuBLAS's int8 GEMM is in use.
     pub fn uses_cublas(&self) -> bool {
         self.blas.is_some()
     }
-}
-
-/// State bytes as the kernels' big-endian words, and digest words back as bytes.
-pub(crate) fn state_words(state: &[u8; 32]) -> [u32; 8] {
-    std::array::from_fn(|i| {
-        u32::from_be_bytes([
-            state[4 * i],
-            state[4 * i + 1],
-            state[4 * i + 2],
-            state[4 * i + 3],
-        ])
-    })
-}
-
-pub(crate) fn digest_bytes(words: &[u32]) -> [u8; 32] {
-    let mut state = [0u8; 32];
-    for (i, word) in words.iter().take(8).enumerate() {
-        state[4 * i..4 * i + 4].copy_from_slice(&word.to_be_bytes());
-    }
-    state
 }

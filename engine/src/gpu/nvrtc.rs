@@ -60,6 +60,19 @@ pub(super) struct Kernels {
     pub(super) freivalds_sum: CudaFunction,
     pub(super) freivalds_rows_i8: CudaFunction,
     pub(super) freivalds_rows_i32: CudaFunction,
+    pub(super) embedding: EmbeddingKernels,
+}
+
+/// The embedding model's kernels (`cuda/embedding.cu`).
+pub(super) struct EmbeddingKernels {
+    pub(super) quantize: CudaFunction,
+    pub(super) linear: CudaFunction,
+    pub(super) gelu: CudaFunction,
+    pub(super) layer_norm: CudaFunction,
+    pub(super) attention: CudaFunction,
+    pub(super) trace_leaves: CudaFunction,
+    pub(super) tree_level: CudaFunction,
+    pub(super) pool: CudaFunction,
 }
 
 impl Kernels {
@@ -77,6 +90,16 @@ impl Kernels {
             freivalds_sum: get(cuda::FREIVALDS_SUM)?,
             freivalds_rows_i8: get(cuda::FREIVALDS_ROWS_I8)?,
             freivalds_rows_i32: get(cuda::FREIVALDS_ROWS_I32)?,
+            embedding: EmbeddingKernels {
+                quantize: get(cuda::EMBEDDING_QUANTIZE)?,
+                linear: get(cuda::EMBEDDING_LINEAR)?,
+                gelu: get(cuda::EMBEDDING_GELU)?,
+                layer_norm: get(cuda::EMBEDDING_LAYER_NORM)?,
+                attention: get(cuda::EMBEDDING_ATTENTION)?,
+                trace_leaves: get(cuda::EMBEDDING_TRACE_LEAVES)?,
+                tree_level: get(cuda::EMBEDDING_TREE_LEVEL)?,
+                pool: get(cuda::EMBEDDING_POOL)?,
+            },
         })
     }
 }

@@ -5,9 +5,10 @@ use cudarc::driver::{CudaSlice, CudaView, CudaViewMut, PushKernelArg};
 
 use crate::cuda;
 use crate::error::GpuError;
+use crate::hashing::digest_bytes;
 
 use super::nvrtc::{arg_u32, grid};
-use super::{GpuBackend, OperandLayout, digest_bytes};
+use super::{GpuBackend, OperandLayout};
 
 impl GpuBackend {
     /// Freivalds' x = B·r (k entries) from Bᵀ, summed in column parts so that small k still fills
