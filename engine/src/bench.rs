@@ -1,7 +1,8 @@
 //! `bench`: throughput of each kernel on each backend — TOPS for GEMM (and against the naive triple
 //! loop on the CPU, and cuBLAS int8 on a GPU), SHA-256 hashes/s, Monte Carlo samples/s — and
 //! Freivalds' time as a fraction of GEMM's. `bench --pipeline`: whole shards end to end on each
-//! backend with the time of each phase, next to the bare kernel. Human-readable, or `--json`.
+//! backend with the time of each phase, next to the bare kernel (and an embedding shard's sequences
+//! per second). Human-readable, or `--json`.
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::cpu::CpuBackend;
+use crate::embed::seeded_embedding_case;
 use crate::error::EngineError;
 use crate::freivalds;
 use crate::gpu::GpuBackend;
@@ -40,6 +42,10 @@ pub struct BenchArgs {
     /// next to the bare kernel, instead of the kernels alone.
     #[arg(long)]
     pub pipeline: bool,
+    /// Sequences in the pipeline's embedding shard: 1 to 64 tokens each, through a seeded model of
+    /// all-MiniLM-L6-v2's shape (6 layers; the weights' values do not change the work).
+    #[arg(long, default_value_t = 64)]
+    pub embedding_sequences: u32,
     /// Timed runs of each shard or bare GEMM after one warm-up (the fastest shard is reported).
     #[arg(long, default_value_t = 3)]
     pub repeats: u32,
@@ -98,6 +104,8 @@ pub struct ShardTiming {
     pub bare_kernel_seconds: f64,
     /// Everything that is not the kernel, over the kernel: (total − kernel phase) / kernel phase.
     pub overhead_over_kernel: f64,
+    /// Sequences per second of whole shards (embedding shards only).
+    pub sequences_per_second: Option<f64>,
 }
 
 /// Everything `bench --pipeline` measured.
@@ -132,7 +140,7 @@ pub fn run(args: &BenchArgs) -> Result<(), EngineError> {
     let mut backends: Vec<Arc<dyn Backend>> = vec![Arc::new(CpuBackend::new())];
     backends.extend(gpus.iter().map(|gpu| Arc::clone(gpu) as Arc<dyn Backend>));
     if args.pipeline {
-        let progress = progress_bar(backends.len() * 3);
+        let progress = progress_bar(backends.len() * 4);
         let report = measure_pipeline(args, &backends, &progress)?;
         progress.finish_and_clear();
         return if args.json {
@@ -316,6 +324,11 @@ fn measure_pipeline(
         .map_err(|_| EngineError::InvalidArgument("--gemm-size too large".into()))?;
     let seed = Input::Seed([0xbe; 32]);
     let leaf_every = (args.chain_steps / 64).max(1);
+    let (embedding, embedding_input) = seeded_embedding_case(6, args.embedding_sequences, 0xbe);
+    let embedding_tokens = match embedding {
+        Kernel::Embedding { tokens, .. } => tokens,
+        _ => 0,
+    };
     let cases = [
         (
             "gemm_i8",
@@ -342,12 +355,24 @@ fn measure_pipeline(
             },
             format!("{} blocks x {} samples", args.mc_blocks, args.mc_samples),
         ),
+        (
+            "embedding",
+            embedding,
+            format!(
+                "{} seqs, {embedding_tokens} tokens",
+                args.embedding_sequences
+            ),
+        ),
     ];
     let mut report = PipelineReport::default();
     for backend in backends {
         for (name, kernel, shape) in &cases {
             progress.set_message(format!("{name} shard on {}", backend.name()));
-            let phases = fastest_shard(backend.as_ref(), *kernel, &seed, args.repeats)?;
+            let input = match kernel {
+                Kernel::Embedding { .. } => &embedding_input,
+                _ => &seed,
+            };
+            let phases = fastest_shard(backend.as_ref(), *kernel, input, args.repeats)?;
             let bare_kernel_seconds = match kernel {
                 Kernel::GemmI8 { .. } => backend.bare_gemm_seconds(size, args.repeats)?,
                 _ => phases.kernel,
@@ -360,6 +385,8 @@ fn measure_pipeline(
                 phases,
                 bare_kernel_seconds,
                 overhead_over_kernel: (phases.total - phases.kernel) / phases.kernel,
+                sequences_per_second: matches!(kernel, Kernel::Embedding { .. })
+                    .then(|| f64::from(args.embedding_sequences) / phases.total),
             });
         }
     }
@@ -440,6 +467,11 @@ fn print_pipeline(report: &PipelineReport) {
             p.copy_out * 1e3,
             shard.overhead_over_kernel * 100.0
         );
+    }
+    for shard in &report.shards {
+        if let Some(rate) = shard.sequences_per_second {
+            println!("embedding on {}: {rate:.1} sequences/s", shard.backend);
+        }
     }
     println!(
         "phases in ms; on a GPU they are device times from CUDA events and overlap (copy out runs beside hashing)"
