@@ -10,7 +10,7 @@ use gpushare_core::embedding::layout::{
 use gpushare_core::embedding::model::Model;
 use gpushare_core::kernels::{Kernel, seeded_leaf};
 use gpushare_core::merkle::MerkleTree;
-use gpushare_engine::embed::BlockedAccumulate;
+use gpushare_engine::embed::HostSteps;
 use gpushare_engine::freivalds;
 use gpushare_engine::shard::{Input, embedding_input, gemm_operands};
 use rand::Rng;
@@ -141,8 +141,9 @@ fn check_sampled_sequences(
         ids.len(),
         REFERENCE_SAMPLES.min(ids.len()),
     );
+    let steps = HostSteps::new(model);
     for i in chosen {
-        let run = run_sequence_with(&BlockedAccumulate, model, ids[i])
+        let run = run_sequence_with(&steps, model, ids[i])
             .map_err(|e| Rejection::Kernel(e.to_string()))?;
         if sequence_output(model, &run, job) != bytes[i * record..(i + 1) * record] {
             return Err(Rejection::SequenceMismatch(i));

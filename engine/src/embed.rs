@@ -1,25 +1,71 @@
-//! Embedding shards on the host: the linear layers' accumulators by the CPU backend's blocked AVX2
-//! multiply-adds, the rest of the forward pass by gpushare-core's definitions, one sequence per
-//! rayon task; each sequence's output is its embedding and its trace root.
-use std::sync::Arc;
+//! Embedding shards on the host: the linear layers' accumulators on weight panels (AVX-512 VNNI) or
+//! the CPU backend's GEMM blocks, GELU by a table of erf, the rest of the forward pass by
+//! gpushare-core's definitions, one sequence per rayon task; each sequence's output is its embedding
+//! and its trace root.
+use std::sync::{Arc, LazyLock};
 
-use gpushare_core::embedding::forward::{Accumulate, run_sequence_with};
+use gpushare_core::embedding::fixed::{ERF_SATURATION, erf, gelu_with};
+use gpushare_core::embedding::forward::{ForwardSteps, run_sequence_with};
 use gpushare_core::embedding::layout::{TokenBatch, sequence_output, shard_sequences};
-use gpushare_core::embedding::model::{Linear, Model, Shape, seeded_model};
+use gpushare_core::embedding::model::{LinearKind, Model, Shape, seeded_model};
 use gpushare_core::kernels::Kernel;
 use gpushare_core::rng::SplitMix64;
 use rayon::prelude::*;
 
 use crate::blocks::{COLUMN_BLOCK, gemm_block};
 use crate::error::EngineError;
+use crate::panels::WeightPanels;
 use crate::shard::Input;
 
-/// The accumulators by the CPU backend's GEMM blocks: levels are A, the weight rows Bᵀ.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct BlockedAccumulate;
+/// The forward pass's steps on the host: the linear layers' accumulators on [`WeightPanels`]
+/// (AVX-512 VNNI) or the CPU backend's GEMM blocks, and GELU with erf looked up in a table of
+/// every argument it can take, built once from core's erf.
+pub struct HostSteps {
+    /// Per layer, its linear layers' panels in [`LinearKind::ALL`]'s order; empty without VNNI.
+    panels: Vec<Vec<WeightPanels>>,
+}
 
-impl Accumulate for BlockedAccumulate {
-    fn accumulate(&self, linear: &Linear, levels: &[i16]) -> Vec<i32> {
+/// erf(v) for every v in [0, ERF_SATURATION] (64 KB: each below 2³⁰).
+static ERF_TABLE: LazyLock<Vec<i32>> =
+    LazyLock::new(|| (0..=ERF_SATURATION).map(|v| erf(v) as i32).collect());
+
+impl HostSteps {
+    /// The steps for `model`, its weights repacked into panels where the processor runs them.
+    pub fn new(model: &Model) -> Self {
+        let panels = if WeightPanels::supported() {
+            model
+                .layers
+                .iter()
+                .map(|layer| {
+                    LinearKind::ALL
+                        .iter()
+                        .map(|kind| WeightPanels::new(layer.linear(*kind)))
+                        .collect()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self { panels }
+    }
+}
+
+impl ForwardSteps for HostSteps {
+    fn accumulate(
+        &self,
+        model: &Model,
+        layer: usize,
+        kind: LinearKind,
+        levels: &[i16],
+    ) -> Vec<i32> {
+        let panels = LinearKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .and_then(|index| self.panels.get(layer)?.get(index));
+        if let Some(sums) = panels.and_then(|panels| panels.accumulate(levels)) {
+            return sums;
+        }
+        let linear = model.layers[layer].linear(kind);
         let (k, n) = (linear.inputs, linear.outputs());
         let mut out = vec![0i32; levels.len() / k * n];
         for first in (0..n).step_by(COLUMN_BLOCK) {
@@ -27,6 +73,18 @@ impl Accumulate for BlockedAccumulate {
             gemm_block(levels, &linear.weights, k, n, columns, &mut out);
         }
         out
+    }
+
+    fn gelu(&self, values: &[i32]) -> Vec<i32> {
+        let table = &*ERF_TABLE;
+        values
+            .iter()
+            .map(|x| {
+                gelu_with(*x, |v| {
+                    i64::from(table[v.clamp(0, ERF_SATURATION) as usize])
+                })
+            })
+            .collect()
     }
 }
 
@@ -40,10 +98,11 @@ pub fn embedding_shard_output(
     shard: u32,
 ) -> Result<Vec<u8>, EngineError> {
     let range = shard_sequences(batch.len() as u32, shards, shard);
+    let steps = HostSteps::new(model);
     let outputs = range
         .into_par_iter()
         .map(|i| {
-            let run = run_sequence_with(&BlockedAccumulate, model, batch.sequence(i))?;
+            let run = run_sequence_with(&steps, model, batch.sequence(i))?;
             Ok(sequence_output(model, &run, job))
         })
         .collect::<Result<Vec<Vec<u8>>, EngineError>>()?;
@@ -52,9 +111,10 @@ pub fn embedding_shard_output(
 
 /// Every sequence's embedding (i16), in order, without the traces: a client's local run.
 pub fn embed_batch(model: &Model, batch: &[Vec<u32>]) -> Result<Vec<Vec<i16>>, EngineError> {
+    let steps = HostSteps::new(model);
     batch
         .par_iter()
-        .map(|ids| Ok(run_sequence_with(&BlockedAccumulate, model, ids)?.embedding))
+        .map(|ids| Ok(run_sequence_with(&steps, model, ids)?.embedding))
         .collect()
 }
 

@@ -10,7 +10,8 @@
 //! - [`reference`]: a shard from the core crate's definitions, leaf by leaf, and the textbook GEMM;
 //! - [`freivalds`]: Freivalds' check of a GEMM result (tested against the textbook GEMM);
 //! - [`blocks`]: the host's GEMM blocks (AVX2 multiply-adds on i16 rows);
-//! - [`embed`]: embedding shards on the host (those blocks and core's forward pass);
+//! - [`panels`]: weight panels, the embedding's linear layers on AVX-512 VNNI broadcasts;
+//! - [`embed`]: embedding shards on the host (those panels or blocks, and core's forward pass);
 //! - [`embedding_pipeline`]: the embedding forward pass as a GPU runs it, over kernels a GPU or (in the
 //!   tests) their host C twins implement;
 //! - [`backend`]: the [`backend::Backend`] trait, with the shard pipeline as its default;
@@ -40,6 +41,7 @@ pub mod gpu;
 pub mod hashing;
 #[cfg(all(test, feature = "gpu"))]
 mod host_kernels;
+pub mod panels;
 pub mod reference;
 #[cfg(feature = "gpu")]
 pub mod select;

@@ -165,6 +165,12 @@ pub fn erf(v: i64) -> i64 {
 /// GELU, x·½(1 + erf(x/√2)): v = [`shift_round`](|x|·[`INV_SQRT_2`], 16); e = ±[`erf`](v) (the sign
 /// of x); gelu = clamp([`shift_round`](x·(2³⁰ + e), 31)). Bounds: |x·(2³⁰ + e)| < 2⁵⁵.
 pub fn gelu(x: i32) -> i32 {
+    gelu_with(x, erf)
+}
+
+/// [`gelu`] with `erf` computing [`erf`] (a backend may look it up: its argument is an integer in
+/// [0, [`ERF_SATURATION`]] once clamped as [`erf`] clamps it).
+pub fn gelu_with(x: i32, erf: impl Fn(i64) -> i64) -> i32 {
     let x = i64::from(x);
     let e = erf(shift_round(x.abs() * INV_SQRT_2, 16));
     let signed = if x < 0 { -e } else { e };

@@ -21,7 +21,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::fixed::{self, clamp_act, div_round, shift_round};
-use super::model::{Linear, Model, Norm};
+use super::model::{LinearKind, Model, Norm};
 
 /// Bytes of one embedding: hidden × i16 LE.
 pub fn embedding_bytes(hidden: u32) -> usize {
@@ -115,18 +115,33 @@ pub fn check_sequence(model: &Model, ids: &[u32]) -> Result<(), SequenceError> {
     }
 }
 
-/// The integer accumulators of a linear layer over quantized rows: `acc[t·outputs + j]` =
-/// Σᵢ levels[t][i]·weights[j][i]. [`Reference`] defines them; a backend may compute them faster.
-pub trait Accumulate {
-    fn accumulate(&self, linear: &Linear, levels: &[i16]) -> Vec<i32>;
+/// The steps of the forward pass a backend may compute its own way, with the same bits: the
+/// integer accumulators of a linear layer over quantized rows (`acc[t·outputs + j]` =
+/// Σᵢ levels[t][i]·weights[j][i]) and GELU. [`Reference`] defines them.
+pub trait ForwardSteps {
+    /// The accumulators of layer `layer`'s linear layer `kind` of `model`.
+    fn accumulate(&self, model: &Model, layer: usize, kind: LinearKind, levels: &[i16])
+    -> Vec<i32>;
+
+    /// [`fixed::gelu`] of every value.
+    fn gelu(&self, values: &[i32]) -> Vec<i32> {
+        values.iter().map(|x| fixed::gelu(*x)).collect()
+    }
 }
 
 /// The accumulators by the textbook loop ([`fixed::dot`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Reference;
 
-impl Accumulate for Reference {
-    fn accumulate(&self, linear: &Linear, levels: &[i16]) -> Vec<i32> {
+impl ForwardSteps for Reference {
+    fn accumulate(
+        &self,
+        model: &Model,
+        layer: usize,
+        kind: LinearKind,
+        levels: &[i16],
+    ) -> Vec<i32> {
+        let linear = model.layers[layer].linear(kind);
         levels
             .chunks_exact(linear.inputs)
             .flat_map(|row| (0..linear.outputs()).map(move |j| fixed::dot(row, linear.row(j))))
@@ -134,9 +149,16 @@ impl Accumulate for Reference {
     }
 }
 
-/// `linear` applied to each row of `rows`: [`fixed::quantize_row`], the accumulators, then
-/// [`fixed::linear_output`].
-pub fn linear_rows(accumulate: &impl Accumulate, linear: &Linear, rows: &[i32]) -> Vec<i32> {
+/// Layer `layer`'s linear layer `kind` applied to each row of `rows`: [`fixed::quantize_row`], the
+/// accumulators, then [`fixed::linear_output`].
+pub fn linear_rows(
+    steps: &impl ForwardSteps,
+    model: &Model,
+    layer: usize,
+    kind: LinearKind,
+    rows: &[i32],
+) -> Vec<i32> {
+    let linear = model.layers[layer].linear(kind);
     let outputs = linear.outputs();
     let mut levels = vec![0i16; rows.len()];
     let scales: Vec<i64> = rows
@@ -144,7 +166,7 @@ pub fn linear_rows(accumulate: &impl Accumulate, linear: &Linear, rows: &[i32]) 
         .zip(levels.chunks_exact_mut(linear.inputs))
         .map(|(row, levels)| fixed::quantize_row(row, levels))
         .collect();
-    let mut out = accumulate.accumulate(linear, &levels);
+    let mut out = steps.accumulate(model, layer, kind, &levels);
     for (row, m) in out.chunks_exact_mut(outputs).zip(scales) {
         for (j, y) in row.iter_mut().enumerate() {
             *y = fixed::linear_output(*y, m, linear.multipliers[j], linear.biases[j]);
@@ -238,22 +260,22 @@ pub fn embed_tokens(model: &Model, ids: &[u32]) -> Vec<i32> {
 
 /// One layer over every token, from its input rows.
 pub fn run_layer(
-    accumulate: &impl Accumulate,
+    steps: &impl ForwardSteps,
     model: &Model,
     layer: usize,
     input: Vec<i32>,
 ) -> LayerTrace {
     let weights = &model.layers[layer];
-    let linear = |linear: &Linear, rows: &[i32]| linear_rows(accumulate, linear, rows);
-    let query = linear(&weights.query, &input);
-    let key = linear(&weights.key, &input);
-    let value = linear(&weights.value, &input);
+    let linear = |kind: LinearKind, rows: &[i32]| linear_rows(steps, model, layer, kind, rows);
+    let query = linear(LinearKind::Query, &input);
+    let key = linear(LinearKind::Key, &input);
+    let value = linear(LinearKind::Value, &input);
     let context = attention(model, &query, &key, &value);
-    let attention_sum = residual(&linear(&weights.attention_output, &context), &input);
+    let attention_sum = residual(&linear(LinearKind::AttentionOutput, &context), &input);
     let attended = norm_rows(&weights.attention_norm, &attention_sum);
-    let intermediate = linear(&weights.intermediate, &attended);
-    let activated: Vec<i32> = intermediate.iter().map(|x| fixed::gelu(*x)).collect();
-    let output_sum = residual(&linear(&weights.output, &activated), &attended);
+    let intermediate = linear(LinearKind::Intermediate, &attended);
+    let activated = steps.gelu(&intermediate);
+    let output_sum = residual(&linear(LinearKind::Output, &activated), &attended);
     LayerTrace {
         input,
         query,
@@ -298,9 +320,9 @@ pub fn run_sequence(model: &Model, ids: &[u32]) -> Result<SequenceRun, SequenceE
     run_sequence_with(&Reference, model, ids)
 }
 
-/// The forward pass over `ids` with `accumulate` computing the linear layers' accumulators.
+/// The forward pass over `ids` with `steps` computing the linear layers' accumulators and GELU.
 pub fn run_sequence_with(
-    accumulate: &impl Accumulate,
+    steps: &impl ForwardSteps,
     model: &Model,
     ids: &[u32],
 ) -> Result<SequenceRun, SequenceError> {
@@ -309,7 +331,7 @@ pub fn run_sequence_with(
     let mut input = embed_tokens(model, ids);
     let mut layers = Vec::with_capacity(model.layers.len());
     for layer in 0..model.layers.len() {
-        let trace = run_layer(accumulate, model, layer, input);
+        let trace = run_layer(steps, model, layer, input);
         input = norm_rows(&model.layers[layer].output_norm, &trace.output_sum);
         layers.push(trace);
     }

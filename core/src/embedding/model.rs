@@ -198,6 +198,43 @@ pub struct Layer {
     pub output_norm: Norm,
 }
 
+/// Which of a layer's linear layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinearKind {
+    Query,
+    Key,
+    Value,
+    AttentionOutput,
+    Intermediate,
+    Output,
+}
+
+impl LinearKind {
+    /// Every kind, in the order a layer runs them.
+    pub const ALL: [LinearKind; 6] = [
+        LinearKind::Query,
+        LinearKind::Key,
+        LinearKind::Value,
+        LinearKind::AttentionOutput,
+        LinearKind::Intermediate,
+        LinearKind::Output,
+    ];
+}
+
+impl Layer {
+    /// The layer's linear layer of `kind`.
+    pub fn linear(&self, kind: LinearKind) -> &Linear {
+        match kind {
+            LinearKind::Query => &self.query,
+            LinearKind::Key => &self.key,
+            LinearKind::Value => &self.value,
+            LinearKind::AttentionOutput => &self.attention_output,
+            LinearKind::Intermediate => &self.intermediate,
+            LinearKind::Output => &self.output,
+        }
+    }
+}
+
 /// A quantized model, as the weights file holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Model {
