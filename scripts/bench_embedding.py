@@ -69,7 +69,7 @@ def main() -> None:
     print(f"| cosine similarity, minimum | {cosine.min():.5f} |")
     print(f"| same nearest neighbour | {100 * same_neighbour:.1f} % |")
     print(f"| sentence-transformers (PyTorch {torch.__version__}, float32, {cores} threads) | {float_rate:.1f} sentences/s |")
-    print(f"| gpushare CPU backend (integer, {cores} threads, process start and model load included) | {integer_rate:.1f} sentences/s |")
+    print(f"| gpushare CPU backend (integer, {cores} threads, as a provider's shard: traces hashed, process start and model load included) | {integer_rate:.1f} sentences/s |")
     print(f"| ratio integer / float | {integer_rate / float_rate:.2f} |")
 
     if args.write_golden:

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gpushare::state::{CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, VerificationMode};
-use gpushare_core::embedding::layout::{TokenBatch, sequence_output_bytes};
+use gpushare_core::embedding::layout::{TokenBatch, output_embeddings};
 use gpushare_core::embedding::model::Model;
 use gpushare_core::kernels::Kernel;
-use gpushare_engine::embed::embed_batch;
+use gpushare_engine::embed::embedding_shard_output;
 use gpushare_engine::shard::Input;
 use gpushare_model::tokenize::TextTokenizer;
 use npyz::WriterBuilder;
@@ -123,14 +123,17 @@ pub fn write_embeddings(
     file.flush().map_err(io)
 }
 
-/// Embeds `texts` on this machine's CPU; returns the embeddings and the sentences per second.
+/// Embeds `texts` on this machine's CPU as a provider computes a shard of them (every sequence's
+/// trace hashed too, so the rate is a provider's); returns the embeddings and the sentences per
+/// second.
 pub fn embed_locally(
     files: &ModelFiles,
     texts: &[String],
 ) -> Result<(Vec<Vec<i16>>, f64), AppError> {
     let started = Instant::now();
-    let ids = files.tokenize(texts)?;
-    let embeddings = embed_batch(&files.model, &ids)?;
+    let (batch, _) = files.batch(texts)?;
+    let output = embedding_shard_output(&files.model, &batch, &[0; 32], 1, 0)?;
+    let embeddings = output_embeddings(&output, files.model.shape.hidden);
     let rate = texts.len() as f64 / started.elapsed().as_secs_f64();
     Ok((embeddings, rate))
 }
@@ -214,18 +217,12 @@ pub async fn embed_on_network(
             "job {job}: {unverified} shard(s) have no verified result (refunded); post them again"
         )));
     }
-    let record = sequence_output_bytes(files.model.shape.hidden) as usize;
     let mut embeddings = Vec::with_capacity(texts.len());
     for shard in 0..terms.shards {
         let path = dir.path().join(format!("shard-{shard}.bin"));
         let bytes =
             std::fs::read(&path).map_err(|e| AppError::io(path.display().to_string(), e))?;
-        embeddings.extend(bytes.chunks_exact(record).map(|sequence| {
-            sequence[..record - 32]
-                .chunks_exact(2)
-                .map(|v| i16::from_le_bytes([v[0], v[1]]))
-                .collect::<Vec<i16>>()
-        }));
+        embeddings.extend(output_embeddings(&bytes, files.model.shape.hidden));
     }
     Ok(embeddings)
 }

@@ -3,7 +3,6 @@
 //! random positions for seeded kernels, and for embeddings sequences recomputed in full (embedding
 //! and trace root) on this machine.
 use gpushare::state::{Job, JobInput, Shard};
-use gpushare_core::embedding::forward::run_sequence_with;
 use gpushare_core::embedding::layout::{
     TokenBatch, sequence_output, sequence_output_bytes, shard_sequences,
 };
@@ -143,7 +142,8 @@ fn check_sampled_sequences(
     );
     let steps = HostSteps::new(model);
     for i in chosen {
-        let run = run_sequence_with(&steps, model, ids[i])
+        let run = steps
+            .run_sequence(model, ids[i])
             .map_err(|e| Rejection::Kernel(e.to_string()))?;
         if sequence_output(model, &run, job) != bytes[i * record..(i + 1) * record] {
             return Err(Rejection::SequenceMismatch(i));

@@ -39,12 +39,13 @@ extern "C" __global__ void embedding_attention(const int* __restrict__ query, co
 }
 
 extern "C" __global__ void embedding_trace_leaves(const int* __restrict__ rows, gs_u64 count, gs_u32 width,
-                                                  const gs_u32* __restrict__ first, const gs_u32* __restrict__ tokens,
-                                                  const gs_u64* __restrict__ base, gs_u64 layer, gs_u32 layer_leaves,
-                                                  gs_u32 token_leaves, gs_u32 offset, gs_u32* __restrict__ digests)
+                                                  gs_u32 leaf_values, const gs_u32* __restrict__ first,
+                                                  const gs_u32* __restrict__ tokens, const gs_u64* __restrict__ base,
+                                                  gs_u64 layer, gs_u32 layer_leaves, gs_u32 token_leaves,
+                                                  gs_u32 offset, gs_u32* __restrict__ digests)
 {
-    gs_trace_leaf_at(rows, count, width, first, tokens, base, layer, layer_leaves, token_leaves, offset, thread_index(),
-                     digests);
+    gs_trace_leaf_at(rows, count, width, leaf_values, first, tokens, base, layer, layer_leaves, token_leaves, offset,
+                     thread_index(), digests);
 }
 
 extern "C" __global__ void embedding_tree_level(const gs_u32* __restrict__ nodes, const gs_u64* __restrict__ below,

@@ -22,8 +22,6 @@
 #define GS_LEVEL_LOW_BITS 6
 // Widest attention head a thread holds in registers.
 #define GS_MAX_HEAD_DIM 64
-// Values in one trace leaf (core's TRACE_LEAF_VALUES).
-#define GS_TRACE_LEAF_VALUES 32u
 
 GS_CONST gs_i64 GS_EXP2_POLY[4] = {1073680337LL, -742284624LL, 247816889LL, -42395223LL};
 GS_CONST gs_i64 GS_ERF_POLY[6] = {75723579LL, 45399965LL, 9954153LL, 163224LL, 296962LL, 46239LL};
@@ -208,23 +206,23 @@ GS_FN void gs_attention_at(const int* query, const int* key, const int* value, c
         context[token * hidden + column + c] = gs_clamp_act(gs_shift_round(sums[c], GS_PROB_BITS));
 }
 
-// Leaf `index` of `count` rows `width` wide: its RFC 6962 leaf hash at its place in the traces. Leaf
-// p of token t's row is leaf base[token] + layer·tokens[token]·layer_leaves + t·token_leaves +
-// offset + p of its sequence's trace, t = token − first[token] (core's trace_rows order, each row cut
-// as trace_leaf_hashes cuts it).
-GS_FN void gs_trace_leaf_at(const int* rows, gs_u64 count, gs_u32 width, const gs_u32* first, const gs_u32* tokens,
-                            const gs_u64* base, gs_u64 layer, gs_u32 layer_leaves, gs_u32 token_leaves,
-                            gs_u32 offset, gs_u64 index, gs_u32* digests)
+// Leaf `index` of `count` rows `width` wide, cut into leaves of `leaf_values` values (core's
+// trace_leaf_values): its RFC 6962 leaf hash at its place in the traces. Leaf p of token t's row is
+// leaf base[token] + layer·tokens[token]·layer_leaves + t·token_leaves + offset + p of its
+// sequence's trace, t = token − first[token] (core's trace_rows order).
+GS_FN void gs_trace_leaf_at(const int* rows, gs_u64 count, gs_u32 width, gs_u32 leaf_values, const gs_u32* first,
+                            const gs_u32* tokens, const gs_u64* base, gs_u64 layer, gs_u32 layer_leaves,
+                            gs_u32 token_leaves, gs_u32 offset, gs_u64 index, gs_u32* digests)
 {
-    const gs_u32 pieces = (width + GS_TRACE_LEAF_VALUES - 1) / GS_TRACE_LEAF_VALUES;
+    const gs_u32 pieces = (width + leaf_values - 1) / leaf_values;
     if (index >= count * pieces) return;
     const gs_u64 token = index / pieces;
     const gs_u32 piece = (gs_u32)(index % pieces);
-    const gs_u32 rest = width - piece * GS_TRACE_LEAF_VALUES;
-    const gs_u32 values = rest < GS_TRACE_LEAF_VALUES ? rest : GS_TRACE_LEAF_VALUES;
+    const gs_u32 rest = width - piece * leaf_values;
+    const gs_u32 values = rest < leaf_values ? rest : leaf_values;
     const gs_u64 leaf = base[token] + layer * tokens[token] * layer_leaves + (token - first[token]) * token_leaves +
                         offset + piece;
-    gs_sha256_prefixed(0x00, (const gs_u8*)(rows + token * width + piece * GS_TRACE_LEAF_VALUES), 4u * values,
+    gs_sha256_prefixed(0x00, (const gs_u8*)(rows + token * width + (gs_u64)piece * leaf_values), 4ull * values,
                        digests + 8 * leaf);
 }
 

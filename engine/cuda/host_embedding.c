@@ -50,13 +50,14 @@ void gs_host_embedding_attention(const int* query, const int* key, const int* va
         gs_attention_at(query, key, value, first, count, tokens, hidden, heads, multiplier, t, context);
 }
 
-void gs_host_embedding_trace_leaves(const int* rows, gs_u64 count, gs_u32 width, const gs_u32* first,
-                                    const gs_u32* tokens, const gs_u64* base, gs_u64 layer, gs_u32 layer_leaves,
-                                    gs_u32 token_leaves, gs_u32 offset, gs_u32* digests)
+void gs_host_embedding_trace_leaves(const int* rows, gs_u64 count, gs_u32 width, gs_u32 leaf_values,
+                                    const gs_u32* first, const gs_u32* tokens, const gs_u64* base, gs_u64 layer,
+                                    gs_u32 layer_leaves, gs_u32 token_leaves, gs_u32 offset, gs_u32* digests)
 {
-    const gs_u64 pieces = (width + GS_TRACE_LEAF_VALUES - 1) / GS_TRACE_LEAF_VALUES;
+    const gs_u64 pieces = (width + leaf_values - 1) / leaf_values;
     for (gs_u64 t = 0; t < count * pieces; ++t)
-        gs_trace_leaf_at(rows, count, width, first, tokens, base, layer, layer_leaves, token_leaves, offset, t, digests);
+        gs_trace_leaf_at(rows, count, width, leaf_values, first, tokens, base, layer, layer_leaves, token_leaves,
+                         offset, t, digests);
 }
 
 void gs_host_embedding_tree_level(const gs_u32* nodes, const gs_u64* below, const gs_u64* above, gs_u32 trees,

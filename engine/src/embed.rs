@@ -5,7 +5,9 @@
 use std::sync::{Arc, LazyLock};
 
 use gpushare_core::embedding::fixed::{ERF_SATURATION, erf, gelu_with};
-use gpushare_core::embedding::forward::{ForwardSteps, run_sequence_with};
+use gpushare_core::embedding::forward::{
+    ForwardSteps, SequenceError, SequenceRun, run_sequence_with,
+};
 use gpushare_core::embedding::layout::{TokenBatch, sequence_output, shard_sequences};
 use gpushare_core::embedding::model::{LinearKind, Model, Shape, seeded_model};
 use gpushare_core::kernels::Kernel;
@@ -18,8 +20,9 @@ use crate::panels::WeightPanels;
 use crate::shard::Input;
 
 /// The forward pass's steps on the host: the linear layers' accumulators on [`WeightPanels`]
-/// (AVX-512 VNNI) or the CPU backend's GEMM blocks, and GELU with erf looked up in a table of
-/// every argument it can take, built once from core's erf.
+/// (AVX-512 VNNI) or the CPU backend's GEMM blocks, the attention on AVX-512
+/// ([`crate::attention`]), and GELU with erf looked up in a table of every argument it can take,
+/// built once from core's erf.
 pub struct HostSteps {
     /// Per layer, its linear layers' panels in [`LinearKind::ALL`]'s order; empty without VNNI.
     panels: Vec<Vec<WeightPanels>>,
@@ -50,6 +53,38 @@ impl HostSteps {
     }
 }
 
+impl HostSteps {
+    /// Core's forward pass over `ids` with these steps, in its AVX-512 build where the processor
+    /// has AVX-512 (F, DQ, BW, VL): the same integer loops, vectorized with 64-bit lanes.
+    pub fn run_sequence(&self, model: &Model, ids: &[u32]) -> Result<SequenceRun, SequenceError> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            // SAFETY: the processor's features were checked above.
+            return unsafe { run_sequence_avx512(self, model, ids) };
+        }
+        run_sequence_with(self, model, ids)
+    }
+}
+
+/// [`run_sequence_with`] compiled for AVX-512: core's `#[inline]` arithmetic is inlined here and
+/// vectorized with the wider instructions; the same bits, as integer arithmetic has no other.
+///
+/// # Safety
+/// The processor must support AVX-512 F, DQ, BW and VL.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512dq,avx512bw,avx512vl")]
+unsafe fn run_sequence_avx512(
+    steps: &HostSteps,
+    model: &Model,
+    ids: &[u32],
+) -> Result<SequenceRun, SequenceError> {
+    run_sequence_with(steps, model, ids)
+}
+
 impl ForwardSteps for HostSteps {
     fn accumulate(
         &self,
@@ -73,6 +108,10 @@ impl ForwardSteps for HostSteps {
             gemm_block(levels, &linear.weights, k, n, columns, &mut out);
         }
         out
+    }
+
+    fn attention(&self, model: &Model, query: &[i32], key: &[i32], value: &[i32]) -> Vec<i32> {
+        crate::attention::attention(model, query, key, value)
     }
 
     fn gelu(&self, values: &[i32]) -> Vec<i32> {
@@ -102,20 +141,11 @@ pub fn embedding_shard_output(
     let outputs = range
         .into_par_iter()
         .map(|i| {
-            let run = run_sequence_with(&steps, model, batch.sequence(i))?;
+            let run = steps.run_sequence(model, batch.sequence(i))?;
             Ok(sequence_output(model, &run, job))
         })
         .collect::<Result<Vec<Vec<u8>>, EngineError>>()?;
     Ok(outputs.concat())
-}
-
-/// Every sequence's embedding (i16), in order, without the traces: a client's local run.
-pub fn embed_batch(model: &Model, batch: &[Vec<u32>]) -> Result<Vec<Vec<i16>>, EngineError> {
-    let steps = HostSteps::new(model);
-    batch
-        .par_iter()
-        .map(|ids| Ok(run_sequence_with(&steps, model, ids)?.embedding))
-        .collect()
 }
 
 /// An embedding shard any backend can be checked on without the real weights: a seeded model of

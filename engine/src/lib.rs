@@ -10,7 +10,8 @@
 //! - [`reference`]: a shard from the core crate's definitions, leaf by leaf, and the textbook GEMM;
 //! - [`freivalds`]: Freivalds' check of a GEMM result (tested against the textbook GEMM);
 //! - [`blocks`]: the host's GEMM blocks (AVX2 multiply-adds on i16 rows);
-//! - [`panels`]: weight panels, the embedding's linear layers on AVX-512 VNNI broadcasts;
+//! - [`panels`], [`attention`]: the embedding's linear layers on AVX-512 VNNI broadcasts, its
+//!   attention on AVX-512;
 //! - [`embed`]: embedding shards on the host (those panels or blocks, and core's forward pass);
 //! - [`embedding_pipeline`]: the embedding forward pass as a GPU runs it, over kernels a GPU or (in the
 //!   tests) their host C twins implement;
@@ -23,6 +24,7 @@
 //! `devices`, `select`, `selftest`, `bench`) and with them cudarc. The client CLI turns it off: it
 //! needs the shard's operands, Freivalds' check and the kernel flags, never a GPU.
 pub mod args;
+pub mod attention;
 pub mod backend;
 #[cfg(feature = "gpu")]
 pub mod bench;

@@ -37,16 +37,19 @@ pub const ERF_POLY: [i64; 6] = [75_723_579, 45_399_965, 9_954_153, 163_224, 296_
 pub const ERF_SATURATION: i64 = 4 << FRAC_BITS;
 
 /// `v / 2^s` rounded half up: ⌊(v + 2^(s−1)) / 2^s⌋ (`v` itself when `s` is 0).
+#[inline]
 pub fn shift_round(v: i64, s: u32) -> i64 {
     if s == 0 { v } else { (v + (1 << (s - 1))) >> s }
 }
 
 /// `a / b` rounded half up for `b > 0`: ⌊(2a + b) / 2b⌋.
+#[inline]
 pub fn div_round(a: i64, b: i64) -> i64 {
     (2 * a + b).div_euclid(2 * b)
 }
 
 /// `v` clamped to ±[`ACT_LIMIT`].
+#[inline]
 pub fn clamp_act(v: i64) -> i32 {
     v.clamp(-ACT_LIMIT, ACT_LIMIT) as i32
 }
@@ -57,6 +60,7 @@ pub const RECIPROCAL_BITS: u32 = 32;
 /// The GEMM input of a row: with m = max |x| and r = [`div_round`](`QUANT_LEVELS`·2³², m), each
 /// level is [`shift_round`](x·r, 32), within ±`QUANT_LEVELS`; returns m. A zero row has all levels 0.
 /// Bounds: |x·r| ≤ m·r < 2⁴⁴.
+#[inline]
 pub fn quantize_row(row: &[i32], levels: &mut [i16]) -> i64 {
     let m = row.iter().map(|x| i64::from(*x).abs()).max().unwrap_or(0);
     let reciprocal = if m == 0 {
@@ -71,6 +75,7 @@ pub fn quantize_row(row: &[i32], levels: &mut [i16]) -> i64 {
 }
 
 /// Σ levels·weights: exact in i32 (|level| ≤ 2047, |weight| ≤ 127, at most 8,192 terms: < 2³¹).
+#[inline]
 pub fn dot(levels: &[i16], weights: &[i16]) -> i32 {
     levels
         .iter()
@@ -84,6 +89,7 @@ pub fn dot(levels: &[i16], weights: &[i16]) -> i32 {
 /// [`MULTIPLIER_SHIFT`] fraction bits, `bias` is an activation:
 /// `clamp(bias + shift_round(shift_round(acc·multiplier, 24)·m, 16))`.
 /// Bounds: |acc·multiplier| < 2⁶², the first shift leaves < 2³⁸, times m (< 2²⁴) < 2⁶².
+#[inline]
 pub fn linear_output(acc: i32, m: i64, multiplier: i64, bias: i64) -> i32 {
     let scaled = shift_round(i64::from(acc) * multiplier, MULTIPLIER_PRE_SHIFT);
     clamp_act(bias + shift_round(scaled * m, MULTIPLIER_SHIFT - MULTIPLIER_PRE_SHIFT))
@@ -92,6 +98,7 @@ pub fn linear_output(acc: i32, m: i64, multiplier: i64, bias: i64) -> i32 {
 /// e^d for an activation `d ≤ 0`, with [`EXP_BITS`] fraction bits: d·log₂e = −(n + r) with integer
 /// n and r ∈ [0, 1) (28 fraction bits), then 2^(−r) by [`EXP2_POLY`] (Horner, each product rounded
 /// by [`shift_round`] 28), shifted right by n ([`shift_round`]); 0 when n > 30.
+#[inline]
 pub fn exp_neg(d: i64) -> i64 {
     const R_BITS: u32 = FRAC_BITS + 16;
     // |d| ≤ 2²⁶ (a difference of two clamped logits): t < 2⁴³.
@@ -110,6 +117,7 @@ pub fn exp_neg(d: i64) -> i64 {
 
 /// Softmax of `logits` (activations) into `probs` with [`PROB_BITS`] fraction bits: e_u =
 /// [`exp_neg`](z_u − max z), p_u = [`div_round`](e_u·2¹⁶, Σe).
+#[inline]
 pub fn softmax(logits: &[i64], exps: &mut [i64], probs: &mut [i64]) {
     let top = logits.iter().copied().max().unwrap_or(0);
     for (e, z) in exps.iter_mut().zip(logits) {
@@ -127,6 +135,7 @@ pub fn softmax(logits: &[i64], exps: &mut [i64], probs: &mut [i64]) {
 /// fraction bits); r = [`div_round`](2⁴⁴, σ); normalized = [`shift_round`](d·r, 24) (16 fraction
 /// bits); y = clamp([`shift_round`](normalized·gain, 20) + bias); y = bias where σ is 0.
 /// Bounds: |d| < 2²⁵, Σd² < 2⁶¹, |d| ≤ σ·√n/2⁴ so |d·r| < 2⁵⁰, |normalized·gain| < 2⁵⁸.
+#[inline]
 pub fn layer_norm(row: &[i32], gain: &[i32], bias: &[i32], out: &mut [i32]) {
     let n = row.len() as i64;
     let mean = div_round(row.iter().map(|x| i64::from(*x)).sum(), n);
@@ -147,6 +156,7 @@ pub fn layer_norm(row: &[i32], gain: &[i32], bias: &[i32], out: &mut [i32]) {
 /// p = 2³⁰ + v'(a₁ + v'(a₂ + … + v'·a₆)) by Horner, each product [`shift_round`] 12; q =
 /// [`div_round`](2⁶⁰, p); q squared four times (each [`shift_round`] 30); erf = 2³⁰ − q. Bounds: p <
 /// 2³², each Horner product < 2⁴⁶, q ≤ 2³⁰.
+#[inline]
 pub fn erf(v: i64) -> i64 {
     const ONE_30: i64 = 1 << 30;
     let v = v.clamp(0, ERF_SATURATION);
@@ -164,12 +174,14 @@ pub fn erf(v: i64) -> i64 {
 
 /// GELU, x·½(1 + erf(x/√2)): v = [`shift_round`](|x|·[`INV_SQRT_2`], 16); e = ±[`erf`](v) (the sign
 /// of x); gelu = clamp([`shift_round`](x·(2³⁰ + e), 31)). Bounds: |x·(2³⁰ + e)| < 2⁵⁵.
+#[inline]
 pub fn gelu(x: i32) -> i32 {
     gelu_with(x, erf)
 }
 
 /// [`gelu`] with `erf` computing [`erf`] (a backend may look it up: its argument is an integer in
 /// [0, [`ERF_SATURATION`]] once clamped as [`erf`] clamps it).
+#[inline]
 pub fn gelu_with(x: i32, erf: impl Fn(i64) -> i64) -> i32 {
     let x = i64::from(x);
     let e = erf(shift_round(x.abs() * INV_SQRT_2, 16));

@@ -117,7 +117,7 @@ pub fn check_sequence(model: &Model, ids: &[u32]) -> Result<(), SequenceError> {
 
 /// The steps of the forward pass a backend may compute its own way, with the same bits: the
 /// integer accumulators of a linear layer over quantized rows (`acc[t·outputs + j]` =
-/// Σᵢ levels[t][i]·weights[j][i]) and GELU. [`Reference`] defines them.
+/// Σᵢ levels[t][i]·weights[j][i]), GELU and the attention. [`Reference`] defines them.
 pub trait ForwardSteps {
     /// The accumulators of layer `layer`'s linear layer `kind` of `model`.
     fn accumulate(&self, model: &Model, layer: usize, kind: LinearKind, levels: &[i16])
@@ -126,6 +126,11 @@ pub trait ForwardSteps {
     /// [`fixed::gelu`] of every value.
     fn gelu(&self, values: &[i32]) -> Vec<i32> {
         values.iter().map(|x| fixed::gelu(*x)).collect()
+    }
+
+    /// The attention context of every token ([`attention`]).
+    fn attention(&self, model: &Model, query: &[i32], key: &[i32], value: &[i32]) -> Vec<i32> {
+        attention(model, query, key, value)
     }
 }
 
@@ -151,6 +156,7 @@ impl ForwardSteps for Reference {
 
 /// Layer `layer`'s linear layer `kind` applied to each row of `rows`: [`fixed::quantize_row`], the
 /// accumulators, then [`fixed::linear_output`].
+#[inline]
 pub fn linear_rows(
     steps: &impl ForwardSteps,
     model: &Model,
@@ -176,6 +182,7 @@ pub fn linear_rows(
 }
 
 /// LayerNorm applied to each row of `rows`.
+#[inline]
 pub fn norm_rows(norm: &Norm, rows: &[i32]) -> Vec<i32> {
     let mut out = vec![0i32; rows.len()];
     for (row, y) in rows
@@ -188,6 +195,7 @@ pub fn norm_rows(norm: &Norm, rows: &[i32]) -> Vec<i32> {
 }
 
 /// `clamp(a + b)`, element by element.
+#[inline]
 pub fn residual(a: &[i32], b: &[i32]) -> Vec<i32> {
     a.iter()
         .zip(b)
@@ -196,6 +204,7 @@ pub fn residual(a: &[i32], b: &[i32]) -> Vec<i32> {
 }
 
 /// The attention context of every token from its query, key and value rows.
+#[inline]
 pub fn attention(model: &Model, query: &[i32], key: &[i32], value: &[i32]) -> Vec<i32> {
     let hidden = model.shape.hidden as usize;
     let head_dim = model.shape.head_dim();
@@ -239,6 +248,7 @@ pub fn attention(model: &Model, query: &[i32], key: &[i32], value: &[i32]) -> Ve
 }
 
 /// words[id] + positions[t] for every token: what layer 0's LayerNorm takes.
+#[inline]
 pub fn token_sums(model: &Model, ids: &[u32]) -> Vec<i32> {
     let hidden = model.shape.hidden as usize;
     ids.iter()
@@ -254,6 +264,7 @@ pub fn token_sums(model: &Model, ids: &[u32]) -> Vec<i32> {
 }
 
 /// Layer 0's input: LayerNorm(words[id] + positions[t]) for every token.
+#[inline]
 pub fn embed_tokens(model: &Model, ids: &[u32]) -> Vec<i32> {
     norm_rows(&model.embedding_norm, &token_sums(model, ids))
 }
@@ -270,7 +281,7 @@ pub fn run_layer(
     let query = linear(LinearKind::Query, &input);
     let key = linear(LinearKind::Key, &input);
     let value = linear(LinearKind::Value, &input);
-    let context = attention(model, &query, &key, &value);
+    let context = steps.attention(model, &query, &key, &value);
     let attention_sum = residual(&linear(LinearKind::AttentionOutput, &context), &input);
     let attended = norm_rows(&weights.attention_norm, &attention_sum);
     let intermediate = linear(LinearKind::Intermediate, &attended);
@@ -290,6 +301,7 @@ pub fn run_layer(
 }
 
 /// The embedding of the last layer's outputs: their mean over tokens, normalized, in i16.
+#[inline]
 pub fn pool(hidden: usize, output: &[i32]) -> Vec<i16> {
     let tokens = (output.len() / hidden) as i64;
     let mean: Vec<i64> = (0..hidden)

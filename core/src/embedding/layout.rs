@@ -10,8 +10,8 @@
 //!   shard's root from the embeddings and trace roots alone.
 //! - **Trace root**: `sha256("gpushare:embedding-trace" ‖ job address ‖ T)`, T the RFC 6962 Merkle
 //!   Tree Hash over the sequence's traced rows ([`super::forward::SequenceRun::trace_rows`]) as i32
-//!   LE, each row cut into leaves of [`TRACE_LEAF_VALUES`] values (a row's last leaf is shorter when
-//!   its width is not a multiple).
+//!   LE, each row cut into leaves of [`trace_leaf_values`] values, the model's hidden width (a hidden
+//!   row is one leaf, an FFN row a few; a row's last leaf is shorter when its width is not a multiple).
 use alloc::vec::Vec;
 use core::ops::Range;
 
@@ -19,10 +19,8 @@ use crate::kernels::{KernelError, part};
 use crate::merkle::{Hash, MerkleTree, leaf_hash};
 
 use super::forward::{SequenceError, SequenceRun, check_sequence};
-use super::model::Model;
+use super::model::{Model, Shape};
 
-/// Values (i32) in one trace leaf: 128 bytes, one attention head of MiniLM.
-pub const TRACE_LEAF_VALUES: usize = 32;
 /// Bytes of one output leaf.
 pub const OUTPUT_LEAF_BYTES: usize = 32;
 
@@ -134,11 +132,18 @@ pub fn shard_sequences(sequences: u32, shards: u32, shard: u32) -> Range<usize> 
     range.start as usize..range.end as usize
 }
 
-/// The leaves of a sequence's trace, each row cut into [`TRACE_LEAF_VALUES`]-value pieces.
+/// Values (i32) in one trace leaf: the model's hidden width (MiniLM: 384, 1,536 bytes), so that a
+/// check that needs a whole hidden row (a linear layer's input, LayerNorm, attention) proves one leaf.
+pub fn trace_leaf_values(shape: &Shape) -> usize {
+    shape.hidden as usize
+}
+
+/// The leaves of a sequence's trace, each row cut into [`trace_leaf_values`]-value pieces.
 pub fn trace_leaf_hashes(model: &Model, run: &SequenceRun) -> Vec<Hash> {
-    let mut bytes = Vec::with_capacity(4 * TRACE_LEAF_VALUES);
+    let leaf_values = trace_leaf_values(&model.shape);
+    let mut bytes = Vec::with_capacity(4 * leaf_values);
     run.trace_rows(model)
-        .flat_map(|row| row.chunks(TRACE_LEAF_VALUES))
+        .flat_map(|row| row.chunks(leaf_values))
         .map(|piece| {
             bytes.clear();
             bytes.extend(piece.iter().flat_map(|v| v.to_le_bytes()));
@@ -167,6 +172,20 @@ pub fn output_record(embedding: &[i16], trace_root: &Hash) -> Vec<u8> {
     let mut out: Vec<u8> = embedding.iter().flat_map(|v| v.to_le_bytes()).collect();
     out.extend_from_slice(trace_root);
     out
+}
+
+/// The embeddings of a shard's output bytes (records of `dims` i16 values and a trace root each).
+pub fn output_embeddings(bytes: &[u8], dims: u32) -> Vec<Vec<i16>> {
+    let embedding = 2 * dims as usize;
+    bytes
+        .chunks_exact(sequence_output_bytes(dims) as usize)
+        .map(|record| {
+            record[..embedding]
+                .chunks_exact(2)
+                .map(|v| i16::from_le_bytes([v[0], v[1]]))
+                .collect()
+        })
+        .collect()
 }
 
 /// A sequence's output bytes in job `job`: its embedding, then its trace root.

@@ -4,7 +4,9 @@ use alloc::vec::Vec;
 
 use super::fixed::*;
 use super::forward::{SequenceError, check_sequence, run_sequence};
-use super::layout::{TRACE_LEAF_VALUES, TokenBatch, sequence_output, shard_sequences};
+use super::layout::{
+    TokenBatch, output_embeddings, sequence_output, shard_sequences, trace_leaf_values,
+};
 use super::model::{Model, ModelError, Shape, seeded_model};
 use crate::kernels::KernelError;
 
@@ -186,7 +188,12 @@ fn a_sequence_run_is_deterministic_and_normalized() {
         sequence_output(&model, &run, &[2; 32]),
         "bound to its job"
     );
-    assert_eq!(TRACE_LEAF_VALUES, 32);
+    let two = [output.clone(), sequence_output(&model, &changed, &[1; 32])].concat();
+    assert_eq!(
+        output_embeddings(&two, 64),
+        vec![run.embedding.clone(), changed.embedding.clone()]
+    );
+    assert_eq!(trace_leaf_values(&model.shape), 64);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! forward pass, so the device's orchestration is tested on machines without a GPU.
 use cudarc::driver::{DeviceRepr, ValidAsZeroBits};
 use gpushare_core::embedding::forward::{check_sequence, token_sums};
-use gpushare_core::embedding::layout::{TRACE_LEAF_VALUES, bound_trace_root, output_record};
+use gpushare_core::embedding::layout::{bound_trace_root, output_record, trace_leaf_values};
 use gpushare_core::embedding::model::{Linear, Model, Norm};
 
 use crate::error::EngineError;
@@ -19,10 +19,12 @@ mod host;
 pub(crate) trait Element: Copy + Default + DeviceRepr + ValidAsZeroBits + 'static {}
 impl<T: Copy + Default + DeviceRepr + ValidAsZeroBits + 'static> Element for T {}
 
-/// Where a buffer of rows' trace leaves go: leaf p of token t's row is leaf
-/// `layer·tokens·layer_leaves + t·token_leaves + offset + p` of its sequence's trace.
+/// How a buffer of rows is cut into trace leaves (`leaf_values` values each) and where they go:
+/// leaf p of token t's row is leaf `layer·tokens·layer_leaves + t·token_leaves + offset + p` of its
+/// sequence's trace.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LeafPlacement {
+    pub leaf_values: u32,
     pub layer: u64,
     pub layer_leaves: u32,
     pub token_leaves: u32,
@@ -286,12 +288,13 @@ pub(crate) fn embedding_outputs<O: EmbeddingOps>(
 }
 
 /// Leaves a row of `width` values is cut into.
-fn pieces(width: usize) -> u32 {
-    width.div_ceil(TRACE_LEAF_VALUES) as u32
+fn pieces(width: usize, leaf_values: usize) -> u32 {
+    width.div_ceil(leaf_values) as u32
 }
 
 /// Where the next traced buffer's leaves go: rows are recorded in core's trace order.
 struct TraceCursor {
+    leaf_values: usize,
     layer: u64,
     offset: u32,
     layer_leaves: u32,
@@ -307,13 +310,14 @@ impl TraceCursor {
         digests: &mut O::Buffer<u32>,
     ) -> Result<(), EngineError> {
         let place = LeafPlacement {
+            leaf_values: self.leaf_values as u32,
             layer: self.layer,
             layer_leaves: self.layer_leaves,
             token_leaves: self.layer_leaves,
             offset: self.offset,
         };
         ops.trace_leaves(rows, width, tokens, place, digests)?;
-        self.offset += pieces(width);
+        self.offset += pieces(width, self.leaf_values);
         Ok(())
     }
 }
@@ -328,9 +332,10 @@ fn run_chunk<O: EmbeddingOps>(
 ) -> Result<Vec<u8>, EngineError> {
     let shape = &model.shape;
     let (hidden, ffn) = (shape.hidden as usize, shape.ffn as usize);
-    let layer_leaves = 8 * pieces(hidden) + pieces(ffn);
+    let leaf_values = trace_leaf_values(shape);
+    let layer_leaves = 8 * pieces(hidden, leaf_values) + pieces(ffn, leaf_values);
     let token_leaves =
-        u64::from(shape.layers) * u64::from(layer_leaves) + u64::from(pieces(hidden));
+        u64::from(shape.layers) * u64::from(layer_leaves) + u64::from(pieces(hidden, leaf_values));
 
     let (mut first, mut count, mut leaf_base) = (Vec::new(), Vec::new(), Vec::new());
     let (mut sequence_first, mut tree_first, mut sums) = (vec![0u32], vec![0u64], Vec::new());
@@ -365,6 +370,7 @@ fn run_chunk<O: EmbeddingOps>(
     )?;
     for (layer, w) in weights.layers.iter().enumerate() {
         let mut trace = TraceCursor {
+            leaf_values,
             layer: layer as u64,
             offset: 0,
             layer_leaves,
@@ -402,9 +408,10 @@ fn run_chunk<O: EmbeddingOps>(
         ops.layer_norm(&output_sum, rows, &w.output_norm, &mut input)?;
     }
     let last = LeafPlacement {
+        leaf_values: leaf_values as u32,
         layer: u64::from(shape.layers),
         layer_leaves,
-        token_leaves: pieces(hidden),
+        token_leaves: pieces(hidden, leaf_values),
         offset: 0,
     };
     ops.trace_leaves(&input, hidden, &tokens, last, &mut digests)?;

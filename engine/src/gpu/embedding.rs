@@ -237,14 +237,14 @@ impl EmbeddingOps for GpuBackend {
         digests: &mut CudaSlice<u32>,
     ) -> Result<(), EngineError> {
         let (count, width32) = (tokens.tokens as u64, arg_u32(width as u64)?);
-        let leaves =
-            count * width.div_ceil(gpushare_core::embedding::layout::TRACE_LEAF_VALUES) as u64;
+        let leaves = count * width.div_ceil(place.leaf_values.max(1) as usize) as u64;
         self.on_stream(|s| {
             let mut launch = s.launch_builder(&self.kernels.embedding.trace_leaves);
             launch
                 .arg(rows)
                 .arg(&count)
                 .arg(&width32)
+                .arg(&place.leaf_values)
                 .arg(&tokens.first)
                 .arg(&tokens.count)
                 .arg(&tokens.leaf_base)
