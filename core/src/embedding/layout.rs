@@ -133,7 +133,7 @@ pub fn shard_sequences(sequences: u32, shards: u32, shard: u32) -> Range<usize> 
 }
 
 /// Values (i32) in one trace leaf: the model's hidden width (MiniLM: 384, 1,536 bytes), so that a
-/// check that needs a whole hidden row (a linear layer's input, LayerNorm, attention) proves one leaf.
+/// check that needs a whole hidden row (a linear layer's input, LayerNorm) proves one leaf.
 pub fn trace_leaf_values(shape: &Shape) -> usize {
     shape.hidden as usize
 }
