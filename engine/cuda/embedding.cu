@@ -41,11 +41,12 @@ extern "C" __global__ void embedding_attention(const int* __restrict__ query, co
 extern "C" __global__ void embedding_trace_leaves(const int* __restrict__ rows, gs_u64 count, gs_u32 width,
                                                   gs_u32 leaf_values, const gs_u32* __restrict__ first,
                                                   const gs_u32* __restrict__ tokens, const gs_u64* __restrict__ base,
-                                                  gs_u64 layer, gs_u32 layer_leaves, gs_u32 token_leaves,
-                                                  gs_u32 offset, gs_u32* __restrict__ digests)
+                                                  gs_u64 block, gs_u64 offset, gs_u32 token_stride,
+                                                  gs_u32 piece_stride_tokens, gs_u32 piece_stride,
+                                                  gs_u32* __restrict__ digests)
 {
-    gs_trace_leaf_at(rows, count, width, leaf_values, first, tokens, base, layer, layer_leaves, token_leaves, offset,
-                     thread_index(), digests);
+    gs_trace_leaf_at(rows, count, width, leaf_values, first, tokens, base, block, offset, token_stride,
+                     piece_stride_tokens, piece_stride, thread_index(), digests);
 }
 
 extern "C" __global__ void embedding_tree_level(const gs_u32* __restrict__ nodes, const gs_u64* __restrict__ below,
@@ -55,8 +56,14 @@ extern "C" __global__ void embedding_tree_level(const gs_u32* __restrict__ nodes
     gs_tree_parent_at(nodes, below, above, trees, thread_index(), parents);
 }
 
-extern "C" __global__ void embedding_pool(const int* __restrict__ rows, const gs_u32* __restrict__ first,
-                                          gs_u32 sequences, gs_u32 hidden, short* __restrict__ out)
+extern "C" __global__ void embedding_pool_mean(const int* __restrict__ rows, const gs_u32* __restrict__ first,
+                                               gs_u32 sequences, gs_u32 hidden, int* __restrict__ means)
 {
-    gs_pool_at(rows, first, sequences, hidden, thread_index(), out);
+    gs_pool_mean_at(rows, first, sequences, hidden, thread_index(), means);
+}
+
+extern "C" __global__ void embedding_normalize(const int* __restrict__ means, gs_u32 sequences, gs_u32 hidden,
+                                               short* __restrict__ out)
+{
+    gs_normalize_at(means, sequences, hidden, thread_index(), out);
 }

@@ -206,23 +206,25 @@ GS_FN void gs_attention_at(const int* query, const int* key, const int* value, c
         context[token * hidden + column + c] = gs_clamp_act(gs_shift_round(sums[c], GS_PROB_BITS));
 }
 
-// Leaf `index` of `count` rows `width` wide, cut into leaves of `leaf_values` values (core's
-// trace_leaf_values): its RFC 6962 leaf hash at its place in the traces. Leaf p of token t's row is
-// leaf base[token] + layer·tokens[token]·layer_leaves + t·token_leaves + offset + p of its
-// sequence's trace, t = token − first[token] (core's trace_rows order).
+// Leaf `index` of `count` rows `width` wide, cut into pieces of `leaf_values` values: its RFC 6962
+// leaf hash at its place in its sequence's trace (core's TraceLayout). Piece p of row r is leaf
+//   base[r] + L·block + offset + t·token_stride + p·(L·piece_stride_tokens + piece_stride)
+// with L = tokens[r] (its sequence's length) and t = r − first[r] (its place in the sequence).
 GS_FN void gs_trace_leaf_at(const int* rows, gs_u64 count, gs_u32 width, gs_u32 leaf_values, const gs_u32* first,
-                            const gs_u32* tokens, const gs_u64* base, gs_u64 layer, gs_u32 layer_leaves,
-                            gs_u32 token_leaves, gs_u32 offset, gs_u64 index, gs_u32* digests)
+                            const gs_u32* tokens, const gs_u64* base, gs_u64 block, gs_u64 offset,
+                            gs_u32 token_stride, gs_u32 piece_stride_tokens, gs_u32 piece_stride, gs_u64 index,
+                            gs_u32* digests)
 {
     const gs_u32 pieces = (width + leaf_values - 1) / leaf_values;
     if (index >= count * pieces) return;
-    const gs_u64 token = index / pieces;
+    const gs_u64 row = index / pieces;
     const gs_u32 piece = (gs_u32)(index % pieces);
     const gs_u32 rest = width - piece * leaf_values;
     const gs_u32 values = rest < leaf_values ? rest : leaf_values;
-    const gs_u64 leaf = base[token] + layer * tokens[token] * layer_leaves + (token - first[token]) * token_leaves +
-                        offset + piece;
-    gs_sha256_prefixed(0x00, (const gs_u8*)(rows + token * width + (gs_u64)piece * leaf_values), 4ull * values,
+    const gs_u64 length = tokens[row];
+    const gs_u64 leaf = base[row] + length * block + offset + (row - first[row]) * token_stride +
+                        (gs_u64)piece * (length * piece_stride_tokens + piece_stride);
+    gs_sha256_prefixed(0x00, (const gs_u8*)(rows + row * width + (gs_u64)piece * leaf_values), 4ull * values,
                        digests + 8 * leaf);
 }
 
@@ -241,27 +243,29 @@ GS_FN void gs_tree_parent_at(const gs_u32* nodes, const gs_u64* below, const gs_
     gs_parent_at(nodes + 8 * below[low], below[low + 1] - below[low], index - above[low], parents + 8 * above[low]);
 }
 
-// Sequence `s`'s embedding from its last layer's rows [first[s], first[s + 1]) (core's pool): the
-// mean over tokens, divided by its norm, in i16. The mean is computed twice rather than stored.
-GS_FN gs_i64 gs_pool_mean(const int* rows, gs_u64 start, gs_u64 tokens, gs_u32 hidden, gs_u32 i)
-{
-    gs_i64 sum = 0;
-    for (gs_u64 t = 0; t < tokens; ++t) sum += rows[(start + t) * hidden + i];
-    return gs_div_round(sum, (gs_i64)tokens);
-}
-
-GS_FN void gs_pool_at(const int* rows, const gs_u32* first, gs_u32 sequences, gs_u32 hidden, gs_u64 s, short* out)
+// Sequence `s`'s pooled mean from its last layer's rows [first[s], first[s + 1]) (core's pool_mean):
+// per column, the rounded mean over its tokens.
+GS_FN void gs_pool_mean_at(const int* rows, const gs_u32* first, gs_u32 sequences, gs_u32 hidden, gs_u64 s, int* means)
 {
     if (s >= sequences) return;
     const gs_u64 start = first[s], tokens = first[s + 1] - first[s];
-    gs_i64 squares = 0;
     for (gs_u32 i = 0; i < hidden; ++i) {
-        const gs_i64 mean = gs_pool_mean(rows, start, tokens, hidden, i);
-        squares += mean * mean;
+        gs_i64 sum = 0;
+        for (gs_u64 t = 0; t < tokens; ++t) sum += rows[(start + t) * hidden + i];
+        means[s * hidden + i] = (int)gs_div_round(sum, (gs_i64)tokens);
     }
+}
+
+// Sequence `s`'s embedding from its pooled mean (core's normalize): divided by its norm, in i16.
+GS_FN void gs_normalize_at(const int* means, gs_u32 sequences, gs_u32 hidden, gs_u64 s, short* out)
+{
+    if (s >= sequences) return;
+    const int* mean = means + s * hidden;
+    gs_i64 squares = 0;
+    for (gs_u32 i = 0; i < hidden; ++i) squares += (gs_i64)mean[i] * (gs_i64)mean[i];
     const gs_i64 norm = (gs_i64)gs_isqrt((gs_u64)squares);
     for (gs_u32 i = 0; i < hidden; ++i) {
-        const gs_i64 v = norm == 0 ? 0 : gs_div_round(gs_pool_mean(rows, start, tokens, hidden, i) * 32767, norm);
+        const gs_i64 v = norm == 0 ? 0 : gs_div_round((gs_i64)mean[i] * 32767, norm);
         out[s * hidden + i] = (short)(v < -32767 ? -32767 : (v > 32767 ? 32767 : v));
     }
 }

@@ -51,13 +51,14 @@ void gs_host_embedding_attention(const int* query, const int* key, const int* va
 }
 
 void gs_host_embedding_trace_leaves(const int* rows, gs_u64 count, gs_u32 width, gs_u32 leaf_values,
-                                    const gs_u32* first, const gs_u32* tokens, const gs_u64* base, gs_u64 layer,
-                                    gs_u32 layer_leaves, gs_u32 token_leaves, gs_u32 offset, gs_u32* digests)
+                                    const gs_u32* first, const gs_u32* tokens, const gs_u64* base, gs_u64 block,
+                                    gs_u64 offset, gs_u32 token_stride, gs_u32 piece_stride_tokens,
+                                    gs_u32 piece_stride, gs_u32* digests)
 {
     const gs_u64 pieces = (width + leaf_values - 1) / leaf_values;
     for (gs_u64 t = 0; t < count * pieces; ++t)
-        gs_trace_leaf_at(rows, count, width, leaf_values, first, tokens, base, layer, layer_leaves, token_leaves,
-                         offset, t, digests);
+        gs_trace_leaf_at(rows, count, width, leaf_values, first, tokens, base, block, offset, token_stride,
+                         piece_stride_tokens, piece_stride, t, digests);
 }
 
 void gs_host_embedding_tree_level(const gs_u32* nodes, const gs_u64* below, const gs_u64* above, gs_u32 trees,
@@ -66,9 +67,14 @@ void gs_host_embedding_tree_level(const gs_u32* nodes, const gs_u64* below, cons
     for (gs_u64 t = 0; t < above[trees]; ++t) gs_tree_parent_at(nodes, below, above, trees, t, parents);
 }
 
-void gs_host_embedding_pool(const int* rows, const gs_u32* first, gs_u32 sequences, gs_u32 hidden, short* out)
+void gs_host_embedding_pool_mean(const int* rows, const gs_u32* first, gs_u32 sequences, gs_u32 hidden, int* means)
 {
-    for (gs_u64 s = 0; s < sequences; ++s) gs_pool_at(rows, first, sequences, hidden, s, out);
+    for (gs_u64 s = 0; s < sequences; ++s) gs_pool_mean_at(rows, first, sequences, hidden, s, means);
+}
+
+void gs_host_embedding_normalize(const int* means, gs_u32 sequences, gs_u32 hidden, short* out)
+{
+    for (gs_u64 s = 0; s < sequences; ++s) gs_normalize_at(means, sequences, hidden, s, out);
 }
 
 // The element functions alone, for the tests against core's fixed-point arithmetic.

@@ -35,6 +35,7 @@ pub fn attention(model: &Model, query: &[i32], key: &[i32], value: &[i32]) -> Ve
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq")]
 unsafe fn attention_avx512(model: &Model, query: &[i32], key: &[i32], value: &[i32]) -> Vec<i32> {
+    use crate::rows::shift_round;
     use std::arch::x86_64::*;
     let hidden = model.shape.hidden as usize;
     let head_dim = model.shape.head_dim();
@@ -72,14 +73,8 @@ unsafe fn attention_avx512(model: &Model, query: &[i32], key: &[i32], value: &[i
                         _mm512_mul_epi32(k, _mm512_set1_epi64(i64::from(*q))),
                     );
                 }
-                let rounded = _mm512_srai_epi64::<{ FRAC_BITS }>(_mm512_add_epi64(
-                    score,
-                    _mm512_set1_epi64(1 << (FRAC_BITS - 1)),
-                ));
-                let scaled = _mm512_srai_epi64::<16>(_mm512_add_epi64(
-                    _mm512_mullo_epi64(rounded, multiplier),
-                    _mm512_set1_epi64(1 << 15),
-                ));
+                let rounded = shift_round::<{ FRAC_BITS }>(score);
+                let scaled = shift_round::<16>(_mm512_mullo_epi64(rounded, multiplier));
                 // SAFETY: `first + LANES <= padded == logits.len()`.
                 unsafe { _mm512_storeu_si512(logits[first..].as_mut_ptr().cast(), clamp(scaled)) };
             }
@@ -95,10 +90,7 @@ unsafe fn attention_avx512(model: &Model, query: &[i32], key: &[i32], value: &[i
             }
             let out = &mut context[t * hidden..][columns.clone()];
             for (block, sum) in sums.iter().enumerate() {
-                let rounded = _mm512_srai_epi64::<{ PROB_BITS }>(_mm512_add_epi64(
-                    *sum,
-                    _mm512_set1_epi64(1 << (PROB_BITS - 1)),
-                ));
+                let rounded = shift_round::<{ PROB_BITS }>(*sum);
                 // SAFETY: the block's LANES values lie within the head's columns of `out`.
                 unsafe {
                     _mm256_storeu_si256(

@@ -20,7 +20,8 @@ pub const EMBEDDING_LAYER_NORM: &str = "embedding_layer_norm";
 pub const EMBEDDING_ATTENTION: &str = "embedding_attention";
 pub const EMBEDDING_TRACE_LEAVES: &str = "embedding_trace_leaves";
 pub const EMBEDDING_TREE_LEVEL: &str = "embedding_tree_level";
-pub const EMBEDDING_POOL: &str = "embedding_pool";
+pub const EMBEDDING_POOL_MEAN: &str = "embedding_pool_mean";
+pub const EMBEDDING_NORMALIZE: &str = "embedding_normalize";
 
 /// Threads per CUDA block of the GEMM kernel, and the C tile one block computes.
 pub const GEMM_THREADS: u32 = 256;

@@ -9,7 +9,7 @@ use gpushare_core::embedding::forward::{
     ForwardSteps, SequenceError, SequenceRun, run_sequence_with,
 };
 use gpushare_core::embedding::layout::{TokenBatch, sequence_output, shard_sequences};
-use gpushare_core::embedding::model::{LinearKind, Model, Shape, seeded_model};
+use gpushare_core::embedding::model::{Linear, LinearKind, Model, Shape, seeded_model};
 use gpushare_core::kernels::Kernel;
 use gpushare_core::rng::SplitMix64;
 use rayon::prelude::*;
@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use crate::blocks::{COLUMN_BLOCK, gemm_block};
 use crate::error::EngineError;
 use crate::panels::WeightPanels;
+use crate::rows;
 use crate::shard::Input;
 
 /// The forward pass's steps on the host: the linear layers' accumulators on [`WeightPanels`]
@@ -26,6 +27,8 @@ use crate::shard::Input;
 pub struct HostSteps {
     /// Per layer, its linear layers' panels in [`LinearKind::ALL`]'s order; empty without VNNI.
     panels: Vec<Vec<WeightPanels>>,
+    /// Whether the row steps run on AVX-512 ([`rows::supported`]).
+    vector_rows: bool,
 }
 
 /// erf(v) for every v in [0, ERF_SATURATION] (64 KB: each below 2³⁰).
@@ -49,7 +52,10 @@ impl HostSteps {
         } else {
             Vec::new()
         };
-        Self { panels }
+        Self {
+            panels,
+            vector_rows: rows::supported(),
+        }
     }
 }
 
@@ -112,6 +118,14 @@ impl ForwardSteps for HostSteps {
 
     fn attention(&self, model: &Model, query: &[i32], key: &[i32], value: &[i32]) -> Vec<i32> {
         crate::attention::attention(model, query, key, value)
+    }
+
+    fn quantize_row(&self, row: &[i32], levels: &mut [i16]) -> i64 {
+        rows::quantize_row(self.vector_rows, row, levels)
+    }
+
+    fn requantize_row(&self, accumulators: &mut [i32], m: i64, linear: &Linear) {
+        rows::requantize_row(self.vector_rows, accumulators, m, linear)
     }
 
     fn gelu(&self, values: &[i32]) -> Vec<i32> {

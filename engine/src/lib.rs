@@ -10,8 +10,8 @@
 //! - [`reference`]: a shard from the core crate's definitions, leaf by leaf, and the textbook GEMM;
 //! - [`freivalds`]: Freivalds' check of a GEMM result (tested against the textbook GEMM);
 //! - [`blocks`]: the host's GEMM blocks (AVX2 multiply-adds on i16 rows);
-//! - [`panels`], [`attention`]: the embedding's linear layers on AVX-512 VNNI broadcasts, its
-//!   attention on AVX-512;
+//! - [`panels`], [`rows`], [`attention`]: the embedding's linear layers on AVX-512 VNNI
+//!   broadcasts, the row steps around them and its attention on AVX-512;
 //! - [`embed`]: embedding shards on the host (those panels or blocks, and core's forward pass);
 //! - [`embedding_pipeline`]: the embedding forward pass as a GPU runs it, over kernels a GPU or (in the
 //!   tests) their host C twins implement;
@@ -45,6 +45,7 @@ pub mod hashing;
 mod host_kernels;
 pub mod panels;
 pub mod reference;
+pub mod rows;
 #[cfg(feature = "gpu")]
 pub mod select;
 #[cfg(feature = "gpu")]

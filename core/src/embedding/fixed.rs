@@ -63,15 +63,28 @@ pub const RECIPROCAL_BITS: u32 = 32;
 #[inline]
 pub fn quantize_row(row: &[i32], levels: &mut [i16]) -> i64 {
     let m = row.iter().map(|x| i64::from(*x).abs()).max().unwrap_or(0);
-    let reciprocal = if m == 0 {
+    let reciprocal = row_reciprocal(m);
+    for (level, x) in levels.iter_mut().zip(row) {
+        *level = quantize_value(*x, reciprocal);
+    }
+    m
+}
+
+/// [`quantize_row`]'s r for a row of largest magnitude `m`: [`div_round`](`QUANT_LEVELS`·2³², m), 0
+/// for a zero row.
+#[inline]
+pub fn row_reciprocal(m: i64) -> i64 {
+    if m == 0 {
         0
     } else {
         div_round(QUANT_LEVELS << RECIPROCAL_BITS, m)
-    };
-    for (level, x) in levels.iter_mut().zip(row) {
-        *level = shift_round(i64::from(*x) * reciprocal, RECIPROCAL_BITS) as i16;
     }
-    m
+}
+
+/// [`quantize_row`]'s level of `x` with the row's reciprocal: [`shift_round`](x·r, 32).
+#[inline]
+pub fn quantize_value(x: i32, reciprocal: i64) -> i16 {
+    shift_round(i64::from(x) * reciprocal, RECIPROCAL_BITS) as i16
 }
 
 /// Σ levels·weights: exact in i32 (|level| ≤ 2047, |weight| ≤ 127, at most 8,192 terms: < 2³¹).

@@ -21,7 +21,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::fixed::{self, clamp_act, div_round, shift_round};
-use super::model::{LinearKind, Model, Norm};
+use super::model::{Linear, LinearKind, Model, Norm};
 
 /// Bytes of one embedding: hidden × i16 LE.
 pub fn embedding_bytes(hidden: u32) -> usize {
@@ -53,24 +53,6 @@ pub struct LayerTrace {
     pub output_sum: Vec<i32>,
 }
 
-impl LayerTrace {
-    /// Token `t`'s rows in the trace's order: input, query, key, value, context, attention_sum,
-    /// attended, intermediate, output_sum.
-    pub fn token_rows(&self, t: usize, hidden: usize, ffn: usize) -> [&[i32]; 9] {
-        [
-            row(&self.input, t, hidden),
-            row(&self.query, t, hidden),
-            row(&self.key, t, hidden),
-            row(&self.value, t, hidden),
-            row(&self.context, t, hidden),
-            row(&self.attention_sum, t, hidden),
-            row(&self.attended, t, hidden),
-            row(&self.intermediate, t, ffn),
-            row(&self.output_sum, t, hidden),
-        ]
-    }
-}
-
 /// Row `t` of `width`-wide rows.
 pub fn row(rows: &[i32], t: usize, width: usize) -> &[i32] {
     &rows[t * width..(t + 1) * width]
@@ -84,18 +66,6 @@ pub struct SequenceRun {
     /// tokens × hidden: the last layer's outputs.
     pub output: Vec<i32>,
     pub embedding: Vec<i16>,
-}
-
-impl SequenceRun {
-    /// Every traced row in the commitment's order: per layer, per token, the nine rows of
-    /// [`LayerTrace::token_rows`]; then the last layer's output, per token.
-    pub fn trace_rows(&self, model: &Model) -> impl Iterator<Item = &[i32]> {
-        let (h, f) = (model.shape.hidden as usize, model.shape.ffn as usize);
-        self.layers
-            .iter()
-            .flat_map(move |layer| (0..self.tokens).flat_map(move |t| layer.token_rows(t, h, f)))
-            .chain(self.output.chunks_exact(h))
-    }
 }
 
 /// Checks a sequence against the model: 1 to max_tokens ids, each in the vocabulary.
@@ -117,7 +87,8 @@ pub fn check_sequence(model: &Model, ids: &[u32]) -> Result<(), SequenceError> {
 
 /// The steps of the forward pass a backend may compute its own way, with the same bits: the
 /// integer accumulators of a linear layer over quantized rows (`acc[t·outputs + j]` =
-/// Σᵢ levels[t][i]·weights[j][i]), GELU and the attention. [`Reference`] defines them.
+/// Σᵢ levels[t][i]·weights[j][i]), quantizing and requantizing rows, GELU and the attention.
+/// [`Reference`] defines them.
 pub trait ForwardSteps {
     /// The accumulators of layer `layer`'s linear layer `kind` of `model`.
     fn accumulate(&self, model: &Model, layer: usize, kind: LinearKind, levels: &[i16])
@@ -126,6 +97,16 @@ pub trait ForwardSteps {
     /// [`fixed::gelu`] of every value.
     fn gelu(&self, values: &[i32]) -> Vec<i32> {
         values.iter().map(|x| fixed::gelu(*x)).collect()
+    }
+
+    /// [`fixed::quantize_row`] of one row: its levels into `levels`, its scale returned.
+    fn quantize_row(&self, row: &[i32], levels: &mut [i16]) -> i64 {
+        fixed::quantize_row(row, levels)
+    }
+
+    /// [`requantize_row`].
+    fn requantize_row(&self, accumulators: &mut [i32], m: i64, linear: &Linear) {
+        requantize_row(accumulators, m, linear)
     }
 
     /// The attention context of every token ([`attention`]).
@@ -155,7 +136,7 @@ impl ForwardSteps for Reference {
 }
 
 /// Layer `layer`'s linear layer `kind` applied to each row of `rows`: [`fixed::quantize_row`], the
-/// accumulators, then [`fixed::linear_output`].
+/// accumulators, then [`fixed::linear_output`] (each through `steps`).
 #[inline]
 pub fn linear_rows(
     steps: &impl ForwardSteps,
@@ -170,15 +151,25 @@ pub fn linear_rows(
     let scales: Vec<i64> = rows
         .chunks_exact(linear.inputs)
         .zip(levels.chunks_exact_mut(linear.inputs))
-        .map(|(row, levels)| fixed::quantize_row(row, levels))
+        .map(|(row, levels)| steps.quantize_row(row, levels))
         .collect();
     let mut out = steps.accumulate(model, layer, kind, &levels);
     for (row, m) in out.chunks_exact_mut(outputs).zip(scales) {
-        for (j, y) in row.iter_mut().enumerate() {
-            *y = fixed::linear_output(*y, m, linear.multipliers[j], linear.biases[j]);
-        }
+        steps.requantize_row(row, m, linear);
     }
     out
+}
+
+/// [`fixed::linear_output`] of one row of `linear`'s accumulators, in place, for a row of scale `m`.
+#[inline]
+pub fn requantize_row(accumulators: &mut [i32], m: i64, linear: &Linear) {
+    for ((y, multiplier), bias) in accumulators
+        .iter_mut()
+        .zip(&linear.multipliers)
+        .zip(&linear.biases)
+    {
+        *y = fixed::linear_output(*y, m, *multiplier, *bias);
+    }
 }
 
 /// LayerNorm applied to each row of `rows`.
@@ -300,11 +291,12 @@ pub fn run_layer(
     }
 }
 
-/// The embedding of the last layer's outputs: their mean over tokens, normalized, in i16.
+/// The mean over tokens of the last layer's outputs, per column: [`div_round`](Σₜ x, tokens), an
+/// activation (committed in the trace: the embedding is checked from it).
 #[inline]
-pub fn pool(hidden: usize, output: &[i32]) -> Vec<i16> {
+pub fn pool_mean(hidden: usize, output: &[i32]) -> Vec<i32> {
     let tokens = (output.len() / hidden) as i64;
-    let mean: Vec<i64> = (0..hidden)
+    (0..hidden)
         .map(|i| {
             let sum: i64 = output
                 .iter()
@@ -312,19 +304,31 @@ pub fn pool(hidden: usize, output: &[i32]) -> Vec<i16> {
                 .step_by(hidden)
                 .map(|x| i64::from(*x))
                 .sum();
-            div_round(sum, tokens)
+            div_round(sum, tokens) as i32
         })
-        .collect();
-    let norm = (mean.iter().map(|m| m * m).sum::<i64>() as u64).isqrt() as i64;
+        .collect()
+}
+
+/// The embedding of a pooled mean: divided by its Euclidean norm ⌊√Σ⌋, scaled to ±32,767 in i16
+/// (all zeros for a zero mean).
+#[inline]
+pub fn normalize(mean: &[i32]) -> Vec<i16> {
+    let norm = (mean.iter().map(|m| i64::from(*m).pow(2)).sum::<i64>() as u64).isqrt() as i64;
     mean.iter()
         .map(|m| {
             if norm == 0 {
                 0
             } else {
-                div_round(m * 32767, norm).clamp(-32767, 32767) as i16
+                div_round(i64::from(*m) * 32767, norm).clamp(-32767, 32767) as i16
             }
         })
         .collect()
+}
+
+/// The embedding of the last layer's outputs: [`normalize`] of their [`pool_mean`].
+#[inline]
+pub fn pool(hidden: usize, output: &[i32]) -> Vec<i16> {
+    normalize(&pool_mean(hidden, output))
 }
 
 /// The forward pass over `ids`, with every layer's trace, by the reference accumulators.

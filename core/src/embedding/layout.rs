@@ -1,6 +1,5 @@
 //! How an embedding job's data is laid out: the token-id batch a client posts, the sequences each
-//! shard takes, the bytes each sequence contributes to the shard's output, and the leaves of a
-//! sequence's activation trace.
+//! shard takes, and the bytes each sequence contributes to the shard's output.
 //!
 //! - **Input** (the job's data): u32 LE sequence count, then per sequence a u32 LE token count and
 //!   that many u32 LE token ids ([CLS] … [SEP], from the model's tokenizer).
@@ -9,17 +8,16 @@
 //!   bytes); leaves are 32 bytes, so a sequence is `dims/16 + 1` leaves and the client can check the
 //!   shard's root from the embeddings and trace roots alone.
 //! - **Trace root**: `sha256("gpushare:embedding-trace" ‖ job address ‖ T)`, T the RFC 6962 Merkle
-//!   Tree Hash over the sequence's traced rows ([`super::forward::SequenceRun::trace_rows`]) as i32
-//!   LE, each row cut into leaves of [`trace_leaf_values`] values, the model's hidden width (a hidden
-//!   row is one leaf, an FFN row a few; a row's last leaf is shorter when its width is not a multiple).
+//!   Tree Hash over the sequence's activation trace ([`super::trace`]).
 use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::kernels::{KernelError, part};
-use crate::merkle::{Hash, MerkleTree, leaf_hash};
+use crate::merkle::Hash;
 
 use super::forward::{SequenceError, SequenceRun, check_sequence};
-use super::model::{Model, Shape};
+use super::model::Model;
+use super::trace::trace_root;
 
 /// Bytes of one output leaf.
 pub const OUTPUT_LEAF_BYTES: usize = 32;
@@ -130,41 +128,6 @@ impl TokenBatch {
 pub fn shard_sequences(sequences: u32, shards: u32, shard: u32) -> Range<usize> {
     let range = part(u64::from(sequences), shards, shard);
     range.start as usize..range.end as usize
-}
-
-/// Values (i32) in one trace leaf: the model's hidden width (MiniLM: 384, 1,536 bytes), so that a
-/// check that needs a whole hidden row (a linear layer's input, LayerNorm) proves one leaf.
-pub fn trace_leaf_values(shape: &Shape) -> usize {
-    shape.hidden as usize
-}
-
-/// The leaves of a sequence's trace, each row cut into [`trace_leaf_values`]-value pieces.
-pub fn trace_leaf_hashes(model: &Model, run: &SequenceRun) -> Vec<Hash> {
-    let leaf_values = trace_leaf_values(&model.shape);
-    let mut bytes = Vec::with_capacity(4 * leaf_values);
-    run.trace_rows(model)
-        .flat_map(|row| row.chunks(leaf_values))
-        .map(|piece| {
-            bytes.clear();
-            bytes.extend(piece.iter().flat_map(|v| v.to_le_bytes()));
-            leaf_hash(&bytes)
-        })
-        .collect()
-}
-
-/// A sequence's trace root in job `job` from the Merkle root `tree` of its trace leaves:
-/// `sha256("gpushare:embedding-trace" ‖ job address ‖ tree)`. The output of one job is no output of
-/// another, though the same texts give the same embeddings.
-pub fn bound_trace_root(tree: &Hash, job: &[u8; 32]) -> Hash {
-    crate::sha256(&[b"gpushare:embedding-trace", job, tree])
-}
-
-/// A sequence's trace root in job `job` ([`bound_trace_root`] of its trace leaves' tree).
-pub fn trace_root(model: &Model, run: &SequenceRun, job: &[u8; 32]) -> Hash {
-    bound_trace_root(
-        &MerkleTree::from_leaf_hashes(trace_leaf_hashes(model, run)).root(),
-        job,
-    )
 }
 
 /// A sequence's output bytes from its embedding and trace root: the embedding (i16 LE), then the root.

@@ -3,12 +3,13 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::fixed::*;
+use super::forward::pool_mean;
 use super::forward::{SequenceError, check_sequence, run_sequence};
-use super::layout::{
-    TokenBatch, output_embeddings, sequence_output, shard_sequences, trace_leaf_values,
-};
+use super::layout::{TokenBatch, output_embeddings, sequence_output, shard_sequences};
 use super::model::{Model, ModelError, Shape, seeded_model};
+use super::trace::{TraceLayout, TracedRow, trace_leaf_hashes};
 use crate::kernels::KernelError;
+use crate::merkle::{Hash, leaf_hash};
 
 /// A model small enough for unit tests: 2 layers, hidden 64 (2 heads of 32), FFN 128.
 const TINY: Shape = Shape {
@@ -177,8 +178,6 @@ fn a_sequence_run_is_deterministic_and_normalized() {
         .map(|v| (f64::from(*v) / 32767.0).powi(2))
         .sum();
     assert!((norm - 1.0).abs() < 1e-3, "{norm}");
-    let rows = run.trace_rows(&model).count();
-    assert_eq!(rows, 2 * 4 * 9 + 4);
     let changed = run_sequence(&model, &[1, 7, 9, 3]).expect("valid sequence");
     assert_ne!(changed.embedding, run.embedding);
     let output = sequence_output(&model, &run, &[1; 32]);
@@ -193,7 +192,65 @@ fn a_sequence_run_is_deterministic_and_normalized() {
         output_embeddings(&two, 64),
         vec![run.embedding.clone(), changed.embedding.clone()]
     );
-    assert_eq!(trace_leaf_values(&model.shape), 64);
+}
+
+/// Every leaf the layout names holds the values it says, and the names cover every leaf once.
+#[test]
+fn the_trace_layout_places_every_leaf() {
+    let model = seeded_model(TINY, 3);
+    let ids = [1, 7, 9, 2, 4];
+    let run = run_sequence(&model, &ids).expect("valid sequence");
+    let layout = TraceLayout::new(model.shape, ids.len());
+    let leaves = trace_leaf_hashes(&model, &run);
+    assert_eq!(leaves.len() as u64, layout.leaves());
+    assert_eq!(layout.leaves(), 2 * 5 * (7 + 1 + 2 * 2) + 1 + 2 * 5);
+    let hash = |values: &[i32]| -> Hash {
+        leaf_hash(
+            &values
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<u8>>(),
+        )
+    };
+    let (h, d) = (64, 32);
+    let at = |index: u64| leaves[index as usize];
+    let mut named = Vec::new();
+    for (l, layer) in run.layers.iter().enumerate() {
+        let l = l as u32;
+        for t in 0..ids.len() {
+            for kind in TracedRow::ALL {
+                let width = kind.width(&model.shape);
+                for (piece, values) in kind.rows(layer)[t * width..(t + 1) * width]
+                    .chunks(h)
+                    .enumerate()
+                {
+                    let index = layout.row_leaf(l, t as u64, kind, piece as u64);
+                    assert_eq!(at(index), hash(values), "{kind:?} {t} {piece}");
+                    named.push(index);
+                }
+            }
+            for head in 0..2u32 {
+                let columns = t * h + head as usize * d..t * h + (head as usize + 1) * d;
+                let key = layout.key_piece(l, head, t as u64);
+                let value = layout.value_piece(l, head, t as u64);
+                assert_eq!(at(key), hash(&layer.key[columns.clone()]));
+                assert_eq!(at(value), hash(&layer.value[columns]));
+                named.extend([key, value]);
+            }
+        }
+    }
+    assert_eq!(at(layout.mean_leaf()), hash(&pool_mean(h, &run.output)));
+    named.push(layout.mean_leaf());
+    for group in 0..2u32 {
+        for t in 0..ids.len() {
+            let index = layout.output_piece(group, t as u64);
+            let start = t * h + group as usize * d;
+            assert_eq!(at(index), hash(&run.output[start..start + d]));
+            named.push(index);
+        }
+    }
+    named.sort_unstable();
+    assert_eq!(named, (0..layout.leaves()).collect::<Vec<u64>>());
 }
 
 #[test]

@@ -74,10 +74,11 @@ unsafe extern "C" {
         first: *const u32,
         tokens: *const u32,
         base: *const u64,
-        layer: u64,
-        layer_leaves: u32,
-        token_leaves: u32,
-        offset: u32,
+        block: u64,
+        offset: u64,
+        token_stride: u32,
+        piece_stride_tokens: u32,
+        piece_stride: u32,
         digests: *mut u32,
     );
     fn gs_host_embedding_tree_level(
@@ -87,13 +88,14 @@ unsafe extern "C" {
         trees: u32,
         parents: *mut u32,
     );
-    fn gs_host_embedding_pool(
+    fn gs_host_embedding_pool_mean(
         rows: *const i32,
         first: *const u32,
         sequences: u32,
         hidden: u32,
-        out: *mut i16,
+        means: *mut i32,
     );
+    fn gs_host_embedding_normalize(means: *const i32, sequences: u32, hidden: u32, out: *mut i16);
     fn gs_host_exp_neg(d: i64) -> i64;
     fn gs_host_erf(v: i64) -> i64;
     fn gs_host_gelu(x: i32) -> i32;
@@ -295,10 +297,11 @@ impl EmbeddingOps for HostOps {
                 tokens.first.as_ptr(),
                 tokens.count.as_ptr(),
                 tokens.leaf_base.as_ptr(),
-                place.layer,
-                place.layer_leaves,
-                place.token_leaves,
+                place.block,
                 place.offset,
+                place.token_stride,
+                place.piece_stride_tokens,
+                place.piece_stride,
                 digests.as_mut_ptr(),
             )
         };
@@ -330,27 +333,41 @@ impl EmbeddingOps for HostOps {
         Ok(())
     }
 
-    fn pool(
+    fn pool_mean(
         &self,
         rows: &Vec<i32>,
         first: &Vec<u32>,
         sequences: u32,
         hidden: u32,
-        out: &mut Vec<i16>,
+        means: &mut Vec<i32>,
     ) -> Result<(), EngineError> {
         fits(first, sequences as usize + 1);
         fits(rows, first[sequences as usize] as usize * hidden as usize);
-        fits(out, sequences as usize * hidden as usize);
+        fits(means, sequences as usize * hidden as usize);
         // SAFETY: sizes checked above.
         unsafe {
-            gs_host_embedding_pool(
+            gs_host_embedding_pool_mean(
                 rows.as_ptr(),
                 first.as_ptr(),
                 sequences,
                 hidden,
-                out.as_mut_ptr(),
+                means.as_mut_ptr(),
             )
         };
+        Ok(())
+    }
+
+    fn normalize(
+        &self,
+        means: &Vec<i32>,
+        sequences: u32,
+        hidden: u32,
+        out: &mut Vec<i16>,
+    ) -> Result<(), EngineError> {
+        fits(means, sequences as usize * hidden as usize);
+        fits(out, sequences as usize * hidden as usize);
+        // SAFETY: sizes checked above.
+        unsafe { gs_host_embedding_normalize(means.as_ptr(), sequences, hidden, out.as_mut_ptr()) };
         Ok(())
     }
 }

@@ -6,8 +6,9 @@
 //! forward pass, so the device's orchestration is tested on machines without a GPU.
 use cudarc::driver::{DeviceRepr, ValidAsZeroBits};
 use gpushare_core::embedding::forward::{check_sequence, token_sums};
-use gpushare_core::embedding::layout::{bound_trace_root, output_record, trace_leaf_values};
+use gpushare_core::embedding::layout::output_record;
 use gpushare_core::embedding::model::{Linear, Model, Norm};
+use gpushare_core::embedding::trace::{TraceLayout, TracedRow, bound_trace_root};
 
 use crate::error::EngineError;
 use crate::hashing::digest_bytes;
@@ -19,16 +20,17 @@ mod host;
 pub(crate) trait Element: Copy + Default + DeviceRepr + ValidAsZeroBits + 'static {}
 impl<T: Copy + Default + DeviceRepr + ValidAsZeroBits + 'static> Element for T {}
 
-/// How a buffer of rows is cut into trace leaves (`leaf_values` values each) and where they go:
-/// leaf p of token t's row is leaf `layer·tokens·layer_leaves + t·token_leaves + offset + p` of its
-/// sequence's trace.
+/// How a buffer of rows is cut into trace leaves (`leaf_values` values each) and where they go
+/// (core's `TraceLayout`): piece p of row r, the t-th of a sequence of L tokens, is leaf
+/// `L·block + offset + t·token_stride + p·(L·piece_stride_tokens + piece_stride)` of the sequence's trace.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LeafPlacement {
     pub leaf_values: u32,
-    pub layer: u64,
-    pub layer_leaves: u32,
-    pub token_leaves: u32,
-    pub offset: u32,
+    pub block: u64,
+    pub offset: u64,
+    pub token_stride: u32,
+    pub piece_stride_tokens: u32,
+    pub piece_stride: u32,
 }
 
 /// The steps of the forward pass, each over every token of a chunk (the bodies of
@@ -113,12 +115,21 @@ pub(crate) trait EmbeddingOps: Sized {
         parents: &mut Self::Buffer<u32>,
     ) -> Result<(), EngineError>;
 
-    /// Each sequence's embedding from its last layer's rows (`first`: each sequence's first row,
+    /// Each sequence's pooled mean of its last layer's rows (`first`: each sequence's first row,
     /// then the end).
-    fn pool(
+    fn pool_mean(
         &self,
         rows: &Self::Buffer<i32>,
         first: &Self::Buffer<u32>,
+        sequences: u32,
+        hidden: u32,
+        means: &mut Self::Buffer<i32>,
+    ) -> Result<(), EngineError>;
+
+    /// Each sequence's embedding from its pooled mean.
+    fn normalize(
+        &self,
+        means: &Self::Buffer<i32>,
         sequences: u32,
         hidden: u32,
         out: &mut Self::Buffer<i16>,
@@ -149,8 +160,8 @@ pub(crate) struct SplitLevels<O: EmbeddingOps> {
     pub scales: O::Buffer<i64>,
 }
 
-/// Every token of a chunk: its sequence's first row, its sequence's length and where its sequence's
-/// trace leaves start.
+/// Every row of a buffer (a token, or a sequence's pooled mean): its sequence's first row, its
+/// sequence's length and where its sequence's trace leaves start.
 pub(crate) struct TokenTable<O: EmbeddingOps> {
     pub first: O::Buffer<u32>,
     pub count: O::Buffer<u32>,
@@ -287,38 +298,57 @@ pub(crate) fn embedding_outputs<O: EmbeddingOps>(
     Ok(out)
 }
 
-/// Leaves a row of `width` values is cut into.
-fn pieces(width: usize, leaf_values: usize) -> u32 {
-    width.div_ceil(leaf_values) as u32
+/// Where a layer's rows and pieces go in the traces, from core's layout of the trace.
+struct TracePlaces {
+    layout: TraceLayout,
 }
 
-/// Where the next traced buffer's leaves go: rows are recorded in core's trace order.
-struct TraceCursor {
-    leaf_values: usize,
-    layer: u64,
-    offset: u32,
-    layer_leaves: u32,
-}
+impl TracePlaces {
+    /// Row `kind` of every token in layer `layer`: hidden-wide leaves, token by token.
+    fn row(&self, layer: u32, kind: TracedRow) -> LeafPlacement {
+        let layout = &self.layout;
+        LeafPlacement {
+            leaf_values: layout.row_leaf_values() as u32,
+            block: u64::from(layer) * layout.layer_leaves_per_token(),
+            offset: layout.row_offset(kind),
+            token_stride: layout.token_row_leaves() as u32,
+            piece_stride_tokens: 0,
+            piece_stride: 1,
+        }
+    }
 
-impl TraceCursor {
-    fn record<O: EmbeddingOps>(
-        &mut self,
-        ops: &O,
-        rows: &O::Buffer<i32>,
-        width: usize,
-        tokens: &TokenTable<O>,
-        digests: &mut O::Buffer<u32>,
-    ) -> Result<(), EngineError> {
-        let place = LeafPlacement {
-            leaf_values: self.leaf_values as u32,
-            layer: self.layer,
-            layer_leaves: self.layer_leaves,
-            token_leaves: self.layer_leaves,
-            offset: self.offset,
-        };
-        ops.trace_leaves(rows, width, tokens, place, digests)?;
-        self.offset += pieces(width, self.leaf_values);
-        Ok(())
+    /// The keys (`values` false) or values of every token in layer `layer`: head by head, one
+    /// head-wide piece a token.
+    fn heads(&self, layer: u32, values: bool) -> LeafPlacement {
+        let layout = &self.layout;
+        LeafPlacement {
+            leaf_values: layout.piece_values() as u32,
+            block: u64::from(layer) * layout.layer_leaves_per_token()
+                + layout.token_row_leaves()
+                + u64::from(values),
+            offset: 0,
+            token_stride: 1,
+            piece_stride_tokens: 2,
+            piece_stride: 0,
+        }
+    }
+
+    /// After the last layer: the pooled mean (`offset` 0, one row a sequence), then the last layer's
+    /// output in column groups (`offset` 1).
+    fn after_layers(&self, layers: u32, groups: bool) -> LeafPlacement {
+        let layout = &self.layout;
+        LeafPlacement {
+            leaf_values: if groups {
+                layout.piece_values()
+            } else {
+                layout.row_leaf_values()
+            } as u32,
+            block: u64::from(layers) * layout.layer_leaves_per_token(),
+            offset: u64::from(groups),
+            token_stride: u32::from(groups),
+            piece_stride_tokens: u32::from(groups),
+            piece_stride: 0,
+        }
     }
 }
 
@@ -332,10 +362,9 @@ fn run_chunk<O: EmbeddingOps>(
 ) -> Result<Vec<u8>, EngineError> {
     let shape = &model.shape;
     let (hidden, ffn) = (shape.hidden as usize, shape.ffn as usize);
-    let leaf_values = trace_leaf_values(shape);
-    let layer_leaves = 8 * pieces(hidden, leaf_values) + pieces(ffn, leaf_values);
-    let token_leaves =
-        u64::from(shape.layers) * u64::from(layer_leaves) + u64::from(pieces(hidden, leaf_values));
+    let places = TracePlaces {
+        layout: TraceLayout::new(*shape, 0),
+    };
 
     let (mut first, mut count, mut leaf_base) = (Vec::new(), Vec::new(), Vec::new());
     let (mut sequence_first, mut tree_first, mut sums) = (vec![0u32], vec![0u64], Vec::new());
@@ -349,7 +378,7 @@ fn run_chunk<O: EmbeddingOps>(
         }
         sums.extend(token_sums(model, ids));
         sequence_first.push(first.len() as u32);
-        tree_first.push(leaves + ids.len() as u64 * token_leaves);
+        tree_first.push(leaves + TraceLayout::new(*shape, ids.len()).leaves());
     }
     let rows = first.len();
     let tokens = TokenTable {
@@ -357,6 +386,17 @@ fn run_chunk<O: EmbeddingOps>(
         count: ops.upload(&count)?,
         leaf_base: ops.upload(&leaf_base)?,
         tokens: rows,
+    };
+    let means_table = TokenTable {
+        first: ops.upload(&(0..sequences.len() as u32).collect::<Vec<u32>>())?,
+        count: ops.upload(
+            &sequences
+                .iter()
+                .map(|ids| ids.len() as u32)
+                .collect::<Vec<u32>>(),
+        )?,
+        leaf_base: ops.upload(&tree_first[..sequences.len()])?,
+        tokens: sequences.len(),
     };
     let leaves_total = *tree_first.last().unwrap_or(&0) as usize;
     let mut digests = ops.zeros::<u32>(8 * leaves_total)?;
@@ -369,22 +409,17 @@ fn run_chunk<O: EmbeddingOps>(
         &mut input,
     )?;
     for (layer, w) in weights.layers.iter().enumerate() {
-        let mut trace = TraceCursor {
-            leaf_values,
-            layer: layer as u64,
-            offset: 0,
-            layer_leaves,
+        let layer = layer as u32;
+        let mut record = |buffer: &O::Buffer<i32>, width: usize, place: LeafPlacement| {
+            ops.trace_leaves(buffer, width, &tokens, place, &mut digests)
         };
-        let mut record = |buffer: &O::Buffer<i32>, width: usize| {
-            trace.record(ops, buffer, width, &tokens, &mut digests)
-        };
-        record(&input, hidden)?;
+        record(&input, hidden, places.row(layer, TracedRow::Input))?;
         let query = linear(ops, &w.query, &input, rows, None)?;
-        record(&query, hidden)?;
+        record(&query, hidden, places.row(layer, TracedRow::Query))?;
         let key = linear(ops, &w.key, &input, rows, None)?;
-        record(&key, hidden)?;
+        record(&key, hidden, places.heads(layer, false))?;
         let value = linear(ops, &w.value, &input, rows, None)?;
-        record(&value, hidden)?;
+        record(&value, hidden, places.heads(layer, true))?;
         let mut context = ops.zeros::<i32>(rows * hidden)?;
         let attention = AttentionShape {
             tokens: rows,
@@ -393,39 +428,50 @@ fn run_chunk<O: EmbeddingOps>(
             score_multiplier: i64::from(shape.score_multiplier),
         };
         ops.attention([&query, &key, &value], &tokens, attention, &mut context)?;
-        record(&context, hidden)?;
+        record(&context, hidden, places.row(layer, TracedRow::Context))?;
         let attention_sum = linear(ops, &w.attention_output, &context, rows, Some(&input))?;
-        record(&attention_sum, hidden)?;
+        record(
+            &attention_sum,
+            hidden,
+            places.row(layer, TracedRow::AttentionSum),
+        )?;
         let mut attended = ops.zeros::<i32>(rows * hidden)?;
         ops.layer_norm(&attention_sum, rows, &w.attention_norm, &mut attended)?;
-        record(&attended, hidden)?;
+        record(&attended, hidden, places.row(layer, TracedRow::Attended))?;
         let intermediate = linear(ops, &w.intermediate, &attended, rows, None)?;
-        record(&intermediate, ffn)?;
+        record(
+            &intermediate,
+            ffn,
+            places.row(layer, TracedRow::Intermediate),
+        )?;
         let mut activated = ops.zeros::<i32>(rows * ffn)?;
         ops.gelu(&intermediate, rows * ffn, &mut activated)?;
         let output_sum = linear(ops, &w.output, &activated, rows, Some(&attended))?;
-        record(&output_sum, hidden)?;
+        record(&output_sum, hidden, places.row(layer, TracedRow::OutputSum))?;
         ops.layer_norm(&output_sum, rows, &w.output_norm, &mut input)?;
     }
-    let last = LeafPlacement {
-        leaf_values: leaf_values as u32,
-        layer: u64::from(shape.layers),
-        layer_leaves,
-        token_leaves: pieces(hidden, leaf_values),
-        offset: 0,
-    };
-    ops.trace_leaves(&input, hidden, &tokens, last, &mut digests)?;
-
-    let roots = tree_roots(ops, digests, tree_first)?;
-    let mut embeddings = ops.zeros::<i16>(sequences.len() * hidden)?;
+    let mut means = ops.zeros::<i32>(sequences.len() * hidden)?;
     let sequence_first_d = ops.upload(&sequence_first)?;
-    ops.pool(
+    ops.pool_mean(
         &input,
         &sequence_first_d,
         sequences.len() as u32,
         shape.hidden,
+        &mut means,
+    )?;
+    let mean_place = places.after_layers(shape.layers, false);
+    ops.trace_leaves(&means, hidden, &means_table, mean_place, &mut digests)?;
+    let groups_place = places.after_layers(shape.layers, true);
+    ops.trace_leaves(&input, hidden, &tokens, groups_place, &mut digests)?;
+    let mut embeddings = ops.zeros::<i16>(sequences.len() * hidden)?;
+    ops.normalize(
+        &means,
+        sequences.len() as u32,
+        shape.hidden,
         &mut embeddings,
     )?;
+
+    let roots = tree_roots(ops, digests, tree_first)?;
     let embeddings = ops.download(&embeddings)?;
     Ok(embeddings
         .chunks_exact(hidden)

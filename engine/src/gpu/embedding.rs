@@ -248,10 +248,11 @@ impl EmbeddingOps for GpuBackend {
                 .arg(&tokens.first)
                 .arg(&tokens.count)
                 .arg(&tokens.leaf_base)
-                .arg(&place.layer)
-                .arg(&place.layer_leaves)
-                .arg(&place.token_leaves)
+                .arg(&place.block)
                 .arg(&place.offset)
+                .arg(&place.token_stride)
+                .arg(&place.piece_stride_tokens)
+                .arg(&place.piece_stride)
                 .arg(digests);
             // SAFETY: as above; every leaf lands within its sequence's trace in `digests`.
             unsafe { launch.launch(grid(leaves, cuda::WIDE_THREADS)?) }?;
@@ -282,22 +283,38 @@ impl EmbeddingOps for GpuBackend {
         })
     }
 
-    fn pool(
+    fn pool_mean(
         &self,
         rows: &CudaSlice<i32>,
         first: &CudaSlice<u32>,
         sequences: u32,
         hidden: u32,
-        out: &mut CudaSlice<i16>,
+        means: &mut CudaSlice<i32>,
     ) -> Result<(), EngineError> {
         self.on_stream(|s| {
-            let mut launch = s.launch_builder(&self.kernels.embedding.pool);
+            let mut launch = s.launch_builder(&self.kernels.embedding.pool_mean);
             launch
                 .arg(rows)
                 .arg(first)
                 .arg(&sequences)
                 .arg(&hidden)
-                .arg(out);
+                .arg(means);
+            // SAFETY: as above.
+            unsafe { launch.launch(grid(u64::from(sequences), cuda::WIDE_THREADS)?) }?;
+            Ok(())
+        })
+    }
+
+    fn normalize(
+        &self,
+        means: &CudaSlice<i32>,
+        sequences: u32,
+        hidden: u32,
+        out: &mut CudaSlice<i16>,
+    ) -> Result<(), EngineError> {
+        self.on_stream(|s| {
+            let mut launch = s.launch_builder(&self.kernels.embedding.normalize);
+            launch.arg(means).arg(&sequences).arg(&hidden).arg(out);
             // SAFETY: as above.
             unsafe { launch.launch(grid(u64::from(sequences), cuda::WIDE_THREADS)?) }?;
             Ok(())

@@ -72,7 +72,8 @@ pub(super) struct EmbeddingKernels {
     pub(super) attention: CudaFunction,
     pub(super) trace_leaves: CudaFunction,
     pub(super) tree_level: CudaFunction,
-    pub(super) pool: CudaFunction,
+    pub(super) pool_mean: CudaFunction,
+    pub(super) normalize: CudaFunction,
 }
 
 impl Kernels {
@@ -98,7 +99,8 @@ impl Kernels {
                 attention: get(cuda::EMBEDDING_ATTENTION)?,
                 trace_leaves: get(cuda::EMBEDDING_TRACE_LEAVES)?,
                 tree_level: get(cuda::EMBEDDING_TREE_LEVEL)?,
-                pool: get(cuda::EMBEDDING_POOL)?,
+                pool_mean: get(cuda::EMBEDDING_POOL_MEAN)?,
+                normalize: get(cuda::EMBEDDING_NORMALIZE)?,
             },
         })
     }
