@@ -194,7 +194,8 @@ pub fn residual(a: &[i32], b: &[i32]) -> Vec<i32> {
         .collect()
 }
 
-/// The attention context of every token from its query, key and value rows.
+/// The attention context of every token from its query, key and value rows: per head, each token
+/// [`attend`]s over every token's key and value pieces of that head.
 #[inline]
 pub fn attention(model: &Model, query: &[i32], key: &[i32], value: &[i32]) -> Vec<i32> {
     let hidden = model.shape.hidden as usize;
@@ -202,40 +203,59 @@ pub fn attention(model: &Model, query: &[i32], key: &[i32], value: &[i32]) -> Ve
     let tokens = query.len() / hidden;
     let multiplier = i64::from(model.shape.score_multiplier);
     let mut context = vec![0i32; query.len()];
-    let (mut logits, mut exps, mut probs) =
-        (vec![0i64; tokens], vec![0i64; tokens], vec![0i64; tokens]);
-    let mut sums = vec![0i64; head_dim];
+    let (mut keys, mut values) = (vec![0i32; tokens * head_dim], vec![0i32; tokens * head_dim]);
     for head in 0..model.shape.heads as usize {
         let cols = head * head_dim..(head + 1) * head_dim;
+        for u in 0..tokens {
+            keys[u * head_dim..][..head_dim].copy_from_slice(&key[u * hidden..][cols.clone()]);
+            values[u * head_dim..][..head_dim].copy_from_slice(&value[u * hidden..][cols.clone()]);
+        }
         for t in 0..tokens {
             let q = &query[t * hidden..][cols.clone()];
-            for (u, logit) in logits.iter_mut().enumerate() {
-                let k = &key[u * hidden..][cols.clone()];
-                let score: i64 = q
-                    .iter()
-                    .zip(k)
-                    .map(|(a, b)| i64::from(*a) * i64::from(*b))
-                    .sum();
-                *logit = i64::from(clamp_act(shift_round(
-                    shift_round(score, fixed::FRAC_BITS) * multiplier,
-                    16,
-                )));
-            }
-            fixed::softmax(&logits, &mut exps, &mut probs);
-            // Σ_u p_u·v_u for the head's columns, value rows read in order (exact: any order).
-            sums.fill(0);
-            for (u, p) in probs.iter().enumerate() {
-                let v = &value[u * hidden..][cols.clone()];
-                for (sum, x) in sums.iter_mut().zip(v) {
-                    *sum += p * i64::from(*x);
-                }
-            }
-            for (c, sum) in context[t * hidden..][cols.clone()].iter_mut().zip(&sums) {
-                *c = clamp_act(shift_round(*sum, fixed::PROB_BITS));
-            }
+            attend(
+                q,
+                &keys,
+                &values,
+                multiplier,
+                &mut context[t * hidden..][cols.clone()],
+            );
         }
     }
     context
+}
+
+/// One head's context for one query piece: `keys` and `values` hold every token's piece of the head
+/// back to back (as the trace's head pieces lie). logit_u = clamp(⌊⌊q·k_u⌉₁₂·multiplier⌉₁₆), p =
+/// [`fixed::softmax`] of the logits, context = clamp(⌊Σ_u p_u·v_u⌉₁₆) per column.
+#[inline]
+pub fn attend(query: &[i32], keys: &[i32], values: &[i32], multiplier: i64, context: &mut [i32]) {
+    let head_dim = query.len();
+    let logits: Vec<i64> = keys
+        .chunks_exact(head_dim)
+        .map(|k| {
+            let score: i64 = query
+                .iter()
+                .zip(k)
+                .map(|(a, b)| i64::from(*a) * i64::from(*b))
+                .sum();
+            i64::from(clamp_act(shift_round(
+                shift_round(score, fixed::FRAC_BITS) * multiplier,
+                16,
+            )))
+        })
+        .collect();
+    let (mut exps, mut probs) = (vec![0i64; logits.len()], vec![0i64; logits.len()]);
+    fixed::softmax(&logits, &mut exps, &mut probs);
+    // Σ_u p_u·v_u, value pieces read in order (exact: any order).
+    let mut sums = vec![0i64; head_dim];
+    for (p, v) in probs.iter().zip(values.chunks_exact(head_dim)) {
+        for (sum, x) in sums.iter_mut().zip(v) {
+            *sum += p * i64::from(*x);
+        }
+    }
+    for (c, sum) in context.iter_mut().zip(&sums) {
+        *c = clamp_act(shift_round(*sum, fixed::PROB_BITS));
+    }
 }
 
 /// words[id] + positions[t] for every token: what layer 0's LayerNorm takes.
