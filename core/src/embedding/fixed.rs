@@ -42,10 +42,16 @@ pub fn shift_round(v: i64, s: u32) -> i64 {
     if s == 0 { v } else { (v + (1 << (s - 1))) >> s }
 }
 
-/// `a / b` rounded half up for `b > 0`: ⌊(2a + b) / 2b⌋.
+/// `a / b` rounded half up for `b > 0`: ⌊(2a + b) / 2b⌋. Computed with unsigned division (a
+/// negative numerator's floor is minus the ceiling of its magnitude), which the SBF target has.
 #[inline]
 pub fn div_round(a: i64, b: i64) -> i64 {
-    (2 * a + b).div_euclid(2 * b)
+    let (n, d) = (2 * a + b, (2 * b).unsigned_abs());
+    if n >= 0 {
+        (n.unsigned_abs() / d) as i64
+    } else {
+        -(n.unsigned_abs().div_ceil(d) as i64)
+    }
 }
 
 /// `v` clamped to ±[`ACT_LIMIT`].

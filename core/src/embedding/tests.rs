@@ -38,6 +38,14 @@ fn rounding_is_half_up_for_both_signs() {
     assert_eq!(div_round(7, 3), 2);
 }
 
+proptest::proptest! {
+    /// The unsigned-division form is the floor definition ⌊(2a + b) / 2b⌋ for every b > 0.
+    #[test]
+    fn div_round_is_the_floor_of_the_rounded_quotient(a in -(1i64 << 61)..(1i64 << 61), b in 1i64..(1 << 40)) {
+        proptest::prop_assert_eq!(div_round(a, b), (2 * a + b).div_euclid(2 * b));
+    }
+}
+
 #[test]
 fn exp_neg_follows_the_exponential() {
     for d in (-(20 * ONE)..=0).step_by(97) {

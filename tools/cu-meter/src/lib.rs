@@ -10,11 +10,14 @@ pub mod vm;
 
 use std::path::Path;
 
+use gpushare_core::embedding::fixed::FRAC_BITS;
+use gpushare_core::embedding::model::Shape;
 use gpushare_core::kernels::{Kernel, MAX_SHARD_OUTPUT_BYTES, seeded_leaf};
 use gpushare_core::merkle::{Hash, node_hash};
+use gpushare_core::rng::SplitMix64;
 use gpushare_core::spot_check::{leaf_cost_units, leaf_fits_budget};
-use gpushare_cu_probe::Case;
 use gpushare_cu_probe::case::{INPUT_REGION_BYTES, OUTCOME_OFFSET};
+use gpushare_cu_probe::{Case, EmbeddingCase};
 
 pub use error::MeterError;
 
@@ -24,7 +27,8 @@ const SEED: [u8; 32] = [7; 32];
 /// One measured run.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Measurement {
-    /// What ran: `gemm_i8 leaf`, `sha256_chain leaf`, `monte_carlo leaf`, `inclusion check`.
+    /// What ran: `gemm_i8 leaf`, `sha256_chain leaf`, `monte_carlo leaf`, `inclusion check`, or an
+    /// embedding check's computation.
     pub path: &'static str,
     /// Its size, in words (`k = 1024`).
     pub parameter: String,
@@ -73,21 +77,48 @@ impl Measurement {
     }
 }
 
+/// Which eBPF probe a meter runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// The program's verification paths: leaves and inclusion checks ([`Case`]).
+    Paths,
+    /// The embedding checks' computations ([`EmbeddingCase`]), built apart so that they never
+    /// change how the paths are compiled.
+    EmbeddingChecks,
+}
+
+impl Probe {
+    fn features(self) -> &'static str {
+        match self {
+            Probe::Paths => "ebpf",
+            Probe::EmbeddingChecks => "ebpf,embedding-checks",
+        }
+    }
+
+    fn directory(self) -> &'static str {
+        match self {
+            Probe::Paths => "cu-meter",
+            Probe::EmbeddingChecks => "cu-meter-embedding",
+        }
+    }
+}
+
 /// The eBPF program, built once.
 pub struct Meter {
     program: vm::Program,
 }
 
 impl Meter {
-    /// Builds the probe into `work_dir` (default: `$CARGO_TARGET_DIR/cu-meter`), lowers, links and loads it.
-    pub fn build(work_dir: Option<&Path>) -> Result<Self, MeterError> {
+    /// Builds `probe` (cached under `$CARGO_TARGET_DIR`), lowers it into `work_dir` (default: a
+    /// directory of this run's own), links and loads it.
+    pub fn build(work_dir: Option<&Path>, probe: Probe) -> Result<Self, MeterError> {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         // The probe's build is cached (cargo locks its directory); the IR and the object of this run
         // go to `work_dir`, or to a directory of this run's own.
         let probe_dir = std::env::var_os("CARGO_TARGET_DIR")
             .map_or_else(|| workspace.join("target"), Into::into)
-            .join("cu-meter");
-        let bitcode = lower::probe_bitcode(&workspace, &probe_dir)?;
+            .join(probe.directory());
+        let bitcode = lower::probe_bitcode(&workspace, &probe_dir, probe.features())?;
         let scratch =
             tempfile::tempdir().map_err(|e| MeterError::Io("a temporary directory".into(), e))?;
         let work_dir = work_dir.unwrap_or(scratch.path());
@@ -113,8 +144,42 @@ impl Meter {
             Case::Leaf { kernel, .. } => Some(leaf_cost_units(kernel)),
             Case::Inclusion { .. } => None,
         };
+        // Only a successful verification is a measurement: both sides computed the leaf, or the path held.
+        let native = case.run().ok();
+        let verified = match case {
+            Case::Leaf { .. } => native.is_some(),
+            Case::Inclusion { .. } => native.as_deref() == Some(&[1]),
+        };
+        let mut measured = self.run(path, parameter, value, case.encode(), native, verified)?;
+        measured.charged = charged;
+        Ok(measured)
+    }
+
+    /// Runs an embedding check's computation as eBPF and natively (the meter of
+    /// [`Probe::EmbeddingChecks`]); the measurement, if both agree.
+    pub fn measure_embedding(
+        &self,
+        path: &'static str,
+        parameter: String,
+        value: u64,
+        case: &EmbeddingCase,
+    ) -> Result<Measurement, MeterError> {
+        let native = case.run().ok();
+        let verified = native.is_some();
+        self.run(path, parameter, value, case.encode(), native, verified)
+    }
+
+    /// Runs the encoded case in the VM; the measurement if it computed `native` and that verified.
+    fn run(
+        &self,
+        path: &'static str,
+        parameter: String,
+        value: u64,
+        mut input: Vec<u8>,
+        native: Option<Vec<u8>>,
+        verified: bool,
+    ) -> Result<Measurement, MeterError> {
         let name = format!("{path} ({parameter})");
-        let mut input = case.encode();
         input.resize(INPUT_REGION_BYTES, 0);
         let run = self.program.run(input).map_err(|error| MeterError::Run {
             case: name.clone(),
@@ -127,12 +192,6 @@ impl Meter {
         let ebpf = (status == 0)
             .then(|| outcome.get(16..16 + len).map(<[u8]>::to_vec))
             .flatten();
-        // Only a successful verification is a measurement: both sides computed the leaf, or the path held.
-        let native = case.run().ok();
-        let verified = match case {
-            Case::Leaf { .. } => native.is_some(),
-            Case::Inclusion { .. } => native.as_deref() == Some(&[1]),
-        };
         if !verified || ebpf != native {
             return Err(MeterError::Mismatch { case: name });
         }
@@ -142,7 +201,7 @@ impl Meter {
             value,
             units: run.units,
             syscall_units: run.syscall_units,
-            charged,
+            charged: None,
             largest: false,
         })
     }
@@ -260,7 +319,7 @@ const SMALL_SIZES: [u32; 2] = [1, 64];
 /// largest `create_job` accepts (for sha256_chain also its first leaf), and the inclusion check at
 /// depth 1 and at the deepest tree.
 pub fn measure_all(work_dir: Option<&Path>) -> Result<Vec<Measurement>, MeterError> {
-    let meter = Meter::build(work_dir)?;
+    let meter = Meter::build(work_dir, Probe::Paths)?;
     let mut all = Vec::new();
     let [gemm, chain, monte_carlo] = largest_kernels();
     let sized = |kernel: Kernel| match kernel {
@@ -307,6 +366,68 @@ pub fn measure_all(work_dir: Option<&Path>) -> Result<Vec<Measurement>, MeterErr
         measured.largest = depth == deepest;
         all.push(measured);
     }
+    all.extend(embedding_checks(&Meter::build(
+        work_dir,
+        Probe::EmbeddingChecks,
+    )?)?);
+    Ok(all)
+}
+
+/// Sequence lengths the attention check is measured at (its cost is linear in them; the VM's 32 KiB
+/// heap holds a 64-token head's keys and values with the case's copies).
+const ATTENTION_TOKENS: [u32; 3] = [16, 32, 64];
+
+/// The computations of issue 28's sampled embedding checks, at all-MiniLM-L6-v2's widths, on
+/// seeded values in the model's ranges: one head's attention for one token, a LayerNorm row, and
+/// one output of the FFN's second linear layer (GELU over the intermediate row included).
+pub fn embedding_checks(meter: &Meter) -> Result<Vec<Measurement>, MeterError> {
+    let shape = Shape::MINILM_L6;
+    let (hidden, ffn, head_dim) = (shape.hidden as usize, shape.ffn as usize, shape.head_dim());
+    let mut draw = SplitMix64::new(0xe6b);
+    let mut values = |count: usize, limit: i64| -> Vec<i32> {
+        (0..count)
+            .map(|_| ((draw.next_u64() % (2 * limit as u64 + 1)) as i64 - limit) as i32)
+            .collect()
+    };
+    let one = 1i64 << FRAC_BITS;
+    let mut all = Vec::new();
+    for tokens in ATTENTION_TOKENS {
+        let case = EmbeddingCase::Attention {
+            multiplier: i64::from(shape.score_multiplier),
+            query: values(head_dim, 4 * one),
+            keys: values(tokens as usize * head_dim, 4 * one),
+            values: values(tokens as usize * head_dim, 4 * one),
+        };
+        all.push(meter.measure_embedding(
+            "embedding attention",
+            format!("one head, tokens = {tokens}"),
+            tokens.into(),
+            &case,
+        )?);
+    }
+    let layer_norm = EmbeddingCase::LayerNorm {
+        row: values(hidden, 8 * one),
+        gain: values(hidden, 1 << 17),
+        bias: values(hidden, one),
+    };
+    all.push(meter.measure_embedding(
+        "embedding LayerNorm",
+        format!("one row, width = {hidden}"),
+        hidden as u64,
+        &layer_norm,
+    )?);
+    let ffn_output = EmbeddingCase::FfnOutput {
+        intermediate: values(ffn, 8 * one),
+        weights: values(ffn, 127).into_iter().map(|w| w as i16).collect(),
+        multiplier: 1 << 30,
+        bias: one,
+    };
+    all.push(meter.measure_embedding(
+        "embedding FFN output",
+        format!("GELU and one dot, width = {ffn}"),
+        ffn as u64,
+        &ffn_output,
+    )?);
     Ok(all)
 }
 

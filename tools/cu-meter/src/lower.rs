@@ -2,7 +2,7 @@
 //! core and alloc, merged by fat LTO) as LLVM bitcode for the host; the IR is retargeted to BPF, with
 //! what the upstream BPF backend cannot select rewritten as the SBF toolchain provides it: memory
 //! operations of variable length call the `sol_mem*_` syscalls; a 128-bit multiply, and the high half
-//! an overflow-checked 64-bit multiply needs, call out-of-line functions computing it in 64-bit parts,
+//! an overflow-checked 64-bit multiply (unsigned or signed) needs, call out-of-line functions computing it in 64-bit parts,
 //! as SBF programs call compiler-builtins' `__multi3` (out of line, so that known-zero operands cannot
 //! fold the work away, as they cannot on SBF); `llc-22` emits the object.
 use std::path::{Path, PathBuf};
@@ -41,6 +41,21 @@ define internal { i64, i1 } @gpushare.umul_with_overflow_i64(i64 %a, i64 %b) alw
   %r1 = insertvalue { i64, i1 } %r0, i1 %o, 1
   ret { i64, i1 } %r1
 }
+define internal { i64, i1 } @gpushare.smul_with_overflow_i64(i64 %a, i64 %b) alwaysinline {
+  %p = mul i64 %a, %b
+  %u = call i64 @gpushare.umulh(i64 %a, i64 %b)
+  %an = icmp slt i64 %a, 0
+  %bn = icmp slt i64 %b, 0
+  %sa = select i1 %an, i64 %b, i64 0
+  %sb = select i1 %bn, i64 %a, i64 0
+  %h1 = sub i64 %u, %sa
+  %h = sub i64 %h1, %sb
+  %s = ashr i64 %p, 63
+  %o = icmp ne i64 %h, %s
+  %r0 = insertvalue { i64, i1 } poison, i64 %p, 0
+  %r1 = insertvalue { i64, i1 } %r0, i1 %o, 1
+  ret { i64, i1 } %r1
+}
 define internal i64 @gpushare.multi3_hi(i64 %alo, i64 %ahi, i64 %blo, i64 %bhi) noinline {
   %h0 = call i64 @gpushare.umulh(i64 %alo, i64 %blo)
   %h1 = mul i64 %ahi, %blo
@@ -71,7 +86,11 @@ define internal i64 @gpushare.umulh(i64 %a, i64 %b) noinline {
 "#;
 
 /// Builds the probe crate's merged bitcode; returns its path.
-pub fn probe_bitcode(workspace: &Path, target_dir: &Path) -> Result<PathBuf, MeterError> {
+pub fn probe_bitcode(
+    workspace: &Path,
+    target_dir: &Path,
+    features: &str,
+) -> Result<PathBuf, MeterError> {
     check_llvm_version()?;
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .current_dir(workspace)
@@ -91,7 +110,7 @@ pub fn probe_bitcode(workspace: &Path, target_dir: &Path) -> Result<PathBuf, Met
         ])
         .args([
             "--features",
-            "ebpf",
+            features,
             "--crate-type",
             "staticlib",
             "--target-dir",
@@ -242,14 +261,19 @@ fn strip_host_attributes(line: &str) -> String {
         .join(" ")
 }
 
-/// Memory operations of variable length, and overflow-checked 64-bit multiplies, call the helpers
-/// instead of the intrinsics. Constant-length memory operations are left to `llc`, which expands
+/// Memory operations of variable length, and overflow-checked 64-bit multiplies (unsigned and
+/// signed), call the helpers instead of the intrinsics. Constant-length memory operations are left to `llc`, which expands
 /// them inline as SBF's backend does, or fails loudly where it would need a library call.
 fn rewrite_calls(line: &str) -> String {
-    let mut line = line.replace(
-        "@llvm.umul.with.overflow.i64(",
-        "@gpushare.umul_with_overflow_i64(",
-    );
+    let mut line = line
+        .replace(
+            "@llvm.umul.with.overflow.i64(",
+            "@gpushare.umul_with_overflow_i64(",
+        )
+        .replace(
+            "@llvm.smul.with.overflow.i64(",
+            "@gpushare.smul_with_overflow_i64(",
+        );
     for (intrinsic, helper) in [
         ("@llvm.memcpy.p0.p0.i64(", "@gpushare.memcpy("),
         ("@llvm.memmove.p0.p0.i64(", "@gpushare.memmove("),

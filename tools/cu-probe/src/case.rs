@@ -5,9 +5,9 @@ use gpushare_core::kernels::{Kernel, KernelError, seeded_leaf};
 use gpushare_core::merkle::{Hash, verify_audit_path};
 
 /// Bytes of the input region: the encoded case, then the outcome at [`OUTCOME_OFFSET`].
-pub const INPUT_REGION_BYTES: usize = 16 * 1024;
+pub const INPUT_REGION_BYTES: usize = 40 * 1024;
 /// Where the outcome is written: status (u64), length (u64), then the bytes.
-pub const OUTCOME_OFFSET: usize = 8 * 1024;
+pub const OUTCOME_OFFSET: usize = 32 * 1024;
 /// Longest audit path a case may carry (a tree of 2⁶⁴ leaves).
 pub const MAX_PATH: usize = 64;
 
@@ -37,10 +37,10 @@ pub enum Case {
 pub type Outcome = Result<Vec<u8>, KernelError>;
 
 /// Reads the input region front to back.
-struct Reader<'a>(&'a [u8]);
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+    pub(crate) fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
         let (head, rest) = self.0.split_first_chunk::<N>()?;
         self.0 = rest;
         Some(*head)

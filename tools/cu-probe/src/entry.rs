@@ -2,7 +2,7 @@
 //! outcome; a bump allocator over the VM heap; panics end the run through the `abort` syscall.
 use core::alloc::{GlobalAlloc, Layout};
 
-use crate::case::{Case, INPUT_REGION_BYTES, OUTCOME_OFFSET};
+use crate::case::{INPUT_REGION_BYTES, OUTCOME_OFFSET};
 
 /// Where the VM maps the heap, and its size (the runtime's default 32 KiB).
 const HEAP_START: usize = 0x3_0000_0000;
@@ -21,7 +21,11 @@ unsafe extern "C" {
 pub unsafe extern "C" fn entrypoint(input: *mut u8) -> u64 {
     // SAFETY: the caller maps the whole input region at `input`.
     let region = unsafe { core::slice::from_raw_parts_mut(input, INPUT_REGION_BYTES) };
-    let Some(case) = Case::decode(&region[..OUTCOME_OFFSET]) else {
+    #[cfg(not(feature = "embedding-checks"))]
+    let case = crate::Case::decode(&region[..OUTCOME_OFFSET]);
+    #[cfg(feature = "embedding-checks")]
+    let case = crate::EmbeddingCase::decode(&region[..OUTCOME_OFFSET]);
+    let Some(case) = case else {
         return 1;
     };
     let (status, bytes) = match case.run() {
