@@ -10,6 +10,7 @@ use gpushare_core::embedding::forward::{
 };
 use gpushare_core::embedding::layout::{TokenBatch, sequence_output, shard_sequences};
 use gpushare_core::embedding::model::{Linear, LinearKind, Model, Shape, seeded_model};
+use gpushare_core::embedding::trace::TraceLayout;
 use gpushare_core::kernels::Kernel;
 use gpushare_core::rng::SplitMix64;
 use rayon::prelude::*;
@@ -160,6 +161,31 @@ pub fn embedding_shard_output(
         })
         .collect::<Result<Vec<Vec<u8>>, EngineError>>()?;
     Ok(outputs.concat())
+}
+
+/// Sequences the host computes at once: one a thread of rayon's pool.
+pub fn host_threads() -> u64 {
+    rayon::current_num_threads() as u64
+}
+
+/// Host memory an embedding shard may use at once, in bytes: the weight panels (a second copy of the
+/// linear layers' weights, i16) and, for each of `threads` sequences in flight, the trace of a
+/// sequence of `longest` tokens (every layer's rows, i32), one layer's buffers besides it, and its
+/// trace's leaf hashes. An upper bound for budgeting, not an allocation count.
+pub fn host_working_memory(shape: &Shape, longest: u64, threads: u64) -> u64 {
+    let (hidden, ffn, layers) = (
+        u64::from(shape.hidden),
+        u64::from(shape.ffn),
+        u64::from(shape.layers),
+    );
+    let panels = 2 * layers * (4 * hidden * hidden + 2 * hidden * ffn);
+    // A layer's rows a token: eight hidden-wide and one FFN-wide (forward::LayerTrace).
+    let trace = 4 * layers * (8 * hidden + ffn);
+    // Levels, accumulators and the activated FFN row of the layer being computed.
+    let buffers = 2 * ffn + 2 * 4 * ffn;
+    let leaves = 32 * TraceLayout::new(*shape, 1).leaves();
+    let sequence = longest.saturating_mul(trace + buffers + leaves);
+    panels.saturating_add(threads.saturating_mul(sequence))
 }
 
 /// An embedding shard any backend can be checked on without the real weights: a seeded model of

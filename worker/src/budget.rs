@@ -1,11 +1,14 @@
 //! The machine's resource budgets for held slots: what one shard of a job needs in memory (its
-//! output, its Merkle tree, its operands or input) and on disk (its output and input), checked
+//! output, its Merkle tree, its operands or input, an embedding model's working memory) and on disk
+//! (its output and input), checked
 //! before a slot is claimed against the share of the budgets one slot may use. The defaults come
 //! from the machine: half of the memory available and nine tenths of the data directory's free
 //! space when the worker starts.
 use std::path::Path;
 
+use gpushare_core::embedding::model::Shape;
 use gpushare_core::kernels::{Kernel, KernelError};
+use gpushare_engine::embed::host_working_memory;
 
 /// What one shard of a job needs, in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +66,29 @@ pub fn shard_needs(
             .saturating_add(operands)
             .saturating_add(input_bytes),
         disk: output.saturating_add(input_bytes),
+    })
+}
+
+/// [`shard_needs`] of an embedding job whose model has `shape`, with the host's working memory for
+/// its longest possible sequence on `threads` threads ([`host_working_memory`]).
+pub fn embedding_shard_needs(
+    kernel: &Kernel,
+    shards: u32,
+    input_bytes: u64,
+    shape: &Shape,
+    threads: u64,
+) -> Result<ShardNeeds, KernelError> {
+    let needs = shard_needs(kernel, shards, input_bytes)?;
+    let tokens = match *kernel {
+        Kernel::Embedding { tokens, .. } => u64::from(tokens),
+        _ => 0,
+    };
+    let longest = tokens.min(u64::from(shape.max_tokens));
+    Ok(ShardNeeds {
+        memory: needs
+            .memory
+            .saturating_add(host_working_memory(shape, longest, threads)),
+        ..needs
     })
 }
 
@@ -150,6 +176,45 @@ mod tests {
                 disk: 1024 * 32
             }
         );
+    }
+
+    /// A long sequence of MiniLM on many threads needs its traces in memory: a budget that holds the
+    /// output alone refuses it.
+    #[test]
+    fn an_embedding_shard_needs_its_working_memory() {
+        let shape = Shape::MINILM_L6;
+        let kernel = Kernel::Embedding {
+            model: [0; 32],
+            dims: shape.hidden,
+            sequences: 64,
+            tokens: 64 * 256,
+        };
+        let plain = shard_needs(&kernel, 1, 0).unwrap();
+        let needs = embedding_shard_needs(&kernel, 1, 0, &shape, 16).unwrap();
+        let per_sequence = 256 * 4 * 6 * (8 * 384 + 1536);
+        assert!(
+            needs.memory >= plain.memory + 16 * per_sequence,
+            "{needs:?}"
+        );
+        let budgets = Budgets {
+            memory: 2 * plain.memory,
+            disk: u64::MAX,
+            slots: 1,
+        };
+        assert!(budgets.check(plain).is_ok());
+        assert!(matches!(
+            budgets.check(needs),
+            Err(OverBudget::Memory { .. })
+        ));
+        // A short batch bounds its sequences by its tokens, not the model's length.
+        let short = Kernel::Embedding {
+            model: [0; 32],
+            dims: shape.hidden,
+            sequences: 1,
+            tokens: 8,
+        };
+        let small = embedding_shard_needs(&short, 1, 0, &shape, 16).unwrap();
+        assert!(small.memory < needs.memory / 8, "{small:?}");
     }
 
     #[test]

@@ -6,9 +6,11 @@ use anchor_lang::prelude::Pubkey;
 use gpushare::state::{Assignment, Job, JobInput};
 use gpushare_client::chain::ChainError;
 use gpushare_client::ix::{self, Slot};
+use gpushare_core::kernels::Kernel;
+use gpushare_engine::embed::host_threads;
 use solana_signer::Signer;
 
-use crate::budget::{OverBudget, shard_needs};
+use crate::budget::{OverBudget, embedding_shard_needs, shard_needs};
 use crate::error::WorkerError;
 use crate::input_policy::InputError;
 
@@ -34,7 +36,20 @@ impl Worker {
             JobInput::Data { .. } => kernel.data_input_bytes()?,
             JobInput::Seed(_) => 0,
         };
-        let needs = shard_needs(&kernel, u32::from(job.shards), input_bytes)?;
+        let shards = u32::from(job.shards);
+        let needs = match kernel {
+            Kernel::Embedding { model, .. } => match self.models.get(&model) {
+                Some(served) => embedding_shard_needs(
+                    &kernel,
+                    shards,
+                    input_bytes,
+                    &served.shape,
+                    host_threads(),
+                )?,
+                None => shard_needs(&kernel, shards, input_bytes)?,
+            },
+            _ => shard_needs(&kernel, shards, input_bytes)?,
+        };
         self.config.budgets.check(needs)
     }
 
