@@ -20,7 +20,8 @@
 // A 12-bit level is split into an int8 high part and a 6-bit low part: level = hi·64 + lo, so each
 // half runs through the int8 GEMM and the accumulator is 64·acc(hi) + acc(lo), exactly.
 #define GS_LEVEL_LOW_BITS 6
-// Widest attention head a thread holds in registers.
+// Widest attention head a thread holds in registers (a model with wider heads embeds on the host:
+// cuda.rs's EMBEDDING_MAX_HEAD_DIM).
 #define GS_MAX_HEAD_DIM 64
 
 GS_CONST gs_i64 GS_EXP2_POLY[4] = {1073680337LL, -742284624LL, 247816889LL, -42395223LL};

@@ -83,3 +83,4 @@ gs_i64 gs_host_erf(gs_i64 v) { return gs_erf(v); }
 int gs_host_gelu(int x) { return gs_gelu(x); }
 gs_u64 gs_host_isqrt(gs_u64 n) { return gs_isqrt(n); }
 gs_i64 gs_host_div_round(gs_i64 a, gs_i64 b) { return gs_div_round(a, b); }
+gs_u32 gs_host_max_head_dim(void) { return GS_MAX_HEAD_DIM; }

@@ -26,6 +26,9 @@ pub const EMBEDDING_NORMALIZE: &str = "embedding_normalize";
 /// Threads per CUDA block of the GEMM kernel, and the C tile one block computes.
 pub const GEMM_THREADS: u32 = 256;
 pub const GEMM_TILE: u32 = 64;
+/// Widest attention head the embedding kernels hold in registers (`GS_MAX_HEAD_DIM` in
+/// `cuda/embedding.cuh`, checked equal by the tests): a model with wider heads embeds on the host.
+pub const EMBEDDING_MAX_HEAD_DIM: usize = 64;
 /// Threads per CUDA block of every other kernel.
 pub const WIDE_THREADS: u32 = 256;
 /// Column parts Freivalds' B·r is split into (blocks enough to fill a GPU when k is small).

@@ -28,8 +28,6 @@ use crate::shard::Input;
 pub struct HostSteps {
     /// Per layer, its linear layers' panels in [`LinearKind::ALL`]'s order; empty without VNNI.
     panels: Vec<Vec<WeightPanels>>,
-    /// Whether the row steps run on AVX-512 ([`rows::supported`]).
-    vector_rows: bool,
 }
 
 /// erf(v) for every v in [0, ERF_SATURATION] (64 KB: each below 2³⁰).
@@ -53,10 +51,7 @@ impl HostSteps {
         } else {
             Vec::new()
         };
-        Self {
-            panels,
-            vector_rows: rows::supported(),
-        }
+        Self { panels }
     }
 }
 
@@ -122,11 +117,11 @@ impl ForwardSteps for HostSteps {
     }
 
     fn quantize_row(&self, row: &[i32], levels: &mut [i16]) -> i64 {
-        rows::quantize_row(self.vector_rows, row, levels)
+        rows::quantize_row(row, levels)
     }
 
     fn requantize_row(&self, accumulators: &mut [i32], m: i64, linear: &Linear) {
-        rows::requantize_row(self.vector_rows, accumulators, m, linear)
+        rows::requantize_row(accumulators, m, linear)
     }
 
     fn gelu(&self, values: &[i32]) -> Vec<i32> {

@@ -11,8 +11,8 @@ use gpushare_core::embedding::model::Linear;
 /// Values in one vector step: eight i64 lanes.
 const LANES: usize = 8;
 
-/// Whether this processor runs the vector steps (AVX-512 F, DQ, BW and VL).
-pub fn supported() -> bool {
+/// Whether this processor runs the vector steps (AVX-512 F, DQ, BW and VL; detected once, then cached).
+fn supported() -> bool {
     #[cfg(target_arch = "x86_64")]
     let supported = std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512dq")
@@ -23,27 +23,23 @@ pub fn supported() -> bool {
     supported
 }
 
-/// [`fixed::quantize_row`] of `row` into `levels`; returns the row's scale. `vector`: the caller
-/// checked [`supported`].
-pub fn quantize_row(vector: bool, row: &[i32], levels: &mut [i16]) -> i64 {
+/// [`fixed::quantize_row`] of `row` into `levels` (as many as both hold); returns the row's scale.
+pub fn quantize_row(row: &[i32], levels: &mut [i16]) -> i64 {
     #[cfg(target_arch = "x86_64")]
-    if vector {
-        // SAFETY: the caller checked the processor's features.
+    if supported() {
+        // SAFETY: the processor's features were checked above.
         return unsafe { quantize_row_avx512(row, levels) };
     }
-    let _ = vector;
     fixed::quantize_row(row, levels)
 }
 
-/// [`fixed::linear_output`] of every accumulator of a row of scale `m`, in place. `vector`: the
-/// caller checked [`supported`].
-pub fn requantize_row(vector: bool, accumulators: &mut [i32], m: i64, linear: &Linear) {
+/// [`fixed::linear_output`] of every accumulator of a row of scale `m`, in place.
+pub fn requantize_row(accumulators: &mut [i32], m: i64, linear: &Linear) {
     #[cfg(target_arch = "x86_64")]
-    if vector {
-        // SAFETY: the caller checked the processor's features.
+    if supported() {
+        // SAFETY: the processor's features were checked above.
         return unsafe { requantize_row_avx512(accumulators, m, linear) };
     }
-    let _ = vector;
     forward::requantize_row(accumulators, m, linear)
 }
 
@@ -64,7 +60,9 @@ pub(crate) fn shift_round<const S: u32>(
 #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
 unsafe fn quantize_row_avx512(row: &[i32], levels: &mut [i16]) -> i64 {
     use std::arch::x86_64::*;
+    // The scale is the whole row's; levels are written for as many values as both hold, as core's.
     let whole = row.len() / LANES * LANES;
+    let written = row.len().min(levels.len()) / LANES * LANES;
     let (mut high, mut low) = (_mm512_set1_epi64(0), _mm512_set1_epi64(0));
     for chunk in row[..whole].chunks_exact(LANES) {
         // SAFETY: the chunk holds LANES i32s.
@@ -80,9 +78,9 @@ unsafe fn quantize_row_avx512(row: &[i32], levels: &mut [i16]) -> i64 {
         .unwrap_or(0);
     let reciprocal = fixed::row_reciprocal(m);
     let r = _mm512_set1_epi64(reciprocal);
-    for (chunk, out) in row[..whole]
+    for (chunk, out) in row[..written]
         .chunks_exact(LANES)
-        .zip(levels[..whole].chunks_exact_mut(LANES))
+        .zip(levels[..written].chunks_exact_mut(LANES))
     {
         // SAFETY: the chunk holds LANES i32s and `out` LANES i16s.
         unsafe {
@@ -91,7 +89,7 @@ unsafe fn quantize_row_avx512(row: &[i32], levels: &mut [i16]) -> i64 {
             _mm_storeu_si128(out.as_mut_ptr().cast(), _mm512_cvtepi64_epi16(level));
         }
     }
-    for (level, x) in levels[whole..].iter_mut().zip(&row[whole..]) {
+    for (level, x) in levels[written..].iter_mut().zip(&row[written..]) {
         *level = fixed::quantize_value(*x, reciprocal);
     }
     m
@@ -155,7 +153,7 @@ mod tests {
             let limit = (1i64 << scale).min(ACT_LIMIT);
             let row: Vec<i32> = (0..width).map(|_| ((draw.next_u64() % (2 * limit as u64 + 1)) as i64 - limit) as i32).collect();
             let (mut ours, mut theirs) = (vec![0i16; width], vec![0i16; width]);
-            prop_assert_eq!(quantize_row(supported(), &row, &mut ours), fixed::quantize_row(&row, &mut theirs));
+            prop_assert_eq!(quantize_row(&row, &mut ours), fixed::quantize_row(&row, &mut theirs));
             prop_assert_eq!(ours, theirs);
         }
 
@@ -171,7 +169,7 @@ mod tests {
             };
             let accumulators: Vec<i32> = (0..width).map(|_| (draw.next_u64() % (1 << 26)) as i32 - (1 << 25)).collect();
             let mut ours = accumulators.clone();
-            requantize_row(supported(), &mut ours, m, &linear);
+            requantize_row(&mut ours, m, &linear);
             let theirs: Vec<i32> = accumulators.iter().enumerate()
                 .map(|(j, acc)| fixed::linear_output(*acc, m, linear.multipliers[j], linear.biases[j]))
                 .collect();

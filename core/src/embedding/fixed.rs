@@ -93,7 +93,7 @@ pub fn quantize_value(x: i32, reciprocal: i64) -> i16 {
     shift_round(i64::from(x) * reciprocal, RECIPROCAL_BITS) as i16
 }
 
-/// Σ levels·weights: exact in i32 (|level| ≤ 2047, |weight| ≤ 127, at most 8,192 terms: < 2³¹).
+/// Σ levels·weights: exact in i32 (|level| ≤ 2047, |weight| ≤ 128, at most 8,192 terms: < 2³¹).
 #[inline]
 pub fn dot(levels: &[i16], weights: &[i16]) -> i32 {
     levels

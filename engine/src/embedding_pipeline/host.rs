@@ -101,6 +101,7 @@ unsafe extern "C" {
     fn gs_host_gelu(x: i32) -> i32;
     fn gs_host_isqrt(n: u64) -> u64;
     fn gs_host_div_round(a: i64, b: i64) -> i64;
+    fn gs_host_max_head_dim() -> u32;
 }
 
 /// The ops on host vectors, by the C bodies. Every call checks the sizes the C code will touch.
@@ -422,6 +423,13 @@ fn the_pipeline_refuses_a_sequence_the_model_cannot_run() {
         matches!(refused, Err(EngineError::Sequence(_))),
         "{refused:?}"
     );
+}
+
+#[test]
+fn the_widest_head_the_kernels_hold_is_the_one_the_backend_assumes() {
+    // SAFETY: returns a constant.
+    let kernels = unsafe { gs_host_max_head_dim() };
+    assert_eq!(kernels as usize, crate::cuda::EMBEDDING_MAX_HEAD_DIM);
 }
 
 #[test]

@@ -143,7 +143,7 @@ impl Backend for GpuBackend {
         shards: u32,
         shard: u32,
     ) -> Result<Vec<u8>, EngineError> {
-        if !self.embeds_on_device() {
+        if !self.embeds_on_device() || model.shape.head_dim() > cuda::EMBEDDING_MAX_HEAD_DIM {
             return embedding_shard_output(model, batch, job, shards, shard);
         }
         let sequences: Vec<&[u32]> = shard_sequences(batch.len() as u32, shards, shard)
