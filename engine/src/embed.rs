@@ -53,19 +53,13 @@ impl HostSteps {
         };
         Self { panels }
     }
-}
 
-impl HostSteps {
     /// Core's forward pass over `ids` with these steps, in its AVX-512 build where the processor
     /// has AVX-512 (F, DQ, BW, VL): the same integer loops, vectorized with 64-bit lanes.
     pub fn run_sequence(&self, model: &Model, ids: &[u32]) -> Result<SequenceRun, SequenceError> {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-        {
-            // SAFETY: the processor's features were checked above.
+        if rows::supported() {
+            // SAFETY: `rows::supported` checked AVX-512 F, DQ, BW and VL.
             return unsafe { run_sequence_avx512(self, model, ids) };
         }
         run_sequence_with(self, model, ids)

@@ -12,7 +12,7 @@ use gpushare_core::embedding::model::Linear;
 const LANES: usize = 8;
 
 /// Whether this processor runs the vector steps (AVX-512 F, DQ, BW and VL; detected once, then cached).
-fn supported() -> bool {
+pub(crate) fn supported() -> bool {
     #[cfg(target_arch = "x86_64")]
     let supported = std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512dq")

@@ -356,7 +356,8 @@ pub fn run_sequence(model: &Model, ids: &[u32]) -> Result<SequenceRun, SequenceE
     run_sequence_with(&Reference, model, ids)
 }
 
-/// The forward pass over `ids` with `steps` computing the linear layers' accumulators and GELU.
+/// The forward pass over `ids` with `steps` computing the steps a backend may take over
+/// ([`ForwardSteps`]: accumulators, quantizing and requantizing rows, GELU, attention).
 pub fn run_sequence_with(
     steps: &impl ForwardSteps,
     model: &Model,

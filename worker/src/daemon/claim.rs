@@ -37,18 +37,15 @@ impl Worker {
             JobInput::Seed(_) => 0,
         };
         let shards = u32::from(job.shards);
-        let needs = match kernel {
-            Kernel::Embedding { model, .. } => match self.models.get(&model) {
-                Some(served) => embedding_shard_needs(
-                    &kernel,
-                    shards,
-                    input_bytes,
-                    &served.shape,
-                    host_threads(),
-                )?,
-                None => shard_needs(&kernel, shards, input_bytes)?,
-            },
-            _ => shard_needs(&kernel, shards, input_bytes)?,
+        let served = match kernel {
+            Kernel::Embedding { model, .. } => self.models.get(&model),
+            _ => None,
+        };
+        let needs = match served {
+            Some(served) => {
+                embedding_shard_needs(&kernel, shards, input_bytes, &served.shape, host_threads())?
+            }
+            None => shard_needs(&kernel, shards, input_bytes)?,
         };
         self.config.budgets.check(needs)
     }
