@@ -25,7 +25,7 @@ use solana_signer::Signer;
 use tokio::process::{Child, Command};
 
 use crate::dashboard::Dashboard;
-use crate::embeddings::{ModelFiles, quantized_weights};
+use crate::embeddings::{ModelFiles, check_spot_checkable, quantized_weights};
 use crate::error::AppError;
 use crate::jobs::ClientSession;
 use crate::load::LoadFigures;
@@ -1092,6 +1092,7 @@ fn job_input(
             })?;
             let files = ModelFiles::load(weights, &model_dir.join("tokenizer.json"))?;
             let (batch, kernel) = files.batch(texts)?;
+            check_spot_checkable(&batch, spec.mode)?;
             let bytes = batch.to_bytes();
             let input = write(&bytes)?;
             let evidence = Input::Embedding {

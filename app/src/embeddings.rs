@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gpushare::state::{CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, VerificationMode};
+use gpushare_core::embedding::check::MAX_CHECKED_TOKENS;
 use gpushare_core::embedding::layout::{TokenBatch, output_embeddings};
 use gpushare_core::embedding::model::Model;
 use gpushare_core::kernels::Kernel;
@@ -147,7 +148,8 @@ pub struct EmbeddingJob {
     pub job_id: u64,
     pub shards: u16,
     pub replicas: u8,
-    pub quorum: u8,
+    /// Quorum, or the program's spot-check of each replica.
+    pub mode: VerificationMode,
     pub price: u64,
     pub claim_timeout: i64,
     pub expires_in: i64,
@@ -164,12 +166,25 @@ impl ModelFiles {
         };
         let kernel = Kernel::Embedding {
             model: self.model.identity(),
+            batch: batch.tree().root(),
             dims: self.model.shape.hidden,
             sequences: count(batch.len() as u64, "texts")?,
             tokens: count(batch.tokens(), "tokens")?,
         };
         Ok((batch, kernel))
     }
+}
+
+/// Refuses to post a spot-checked batch with a sequence longer than the program's check runs (the
+/// providers would refuse it and the job would expire unclaimed).
+pub fn check_spot_checkable(batch: &TokenBatch, mode: VerificationMode) -> Result<(), AppError> {
+    let longest = batch.longest();
+    if mode.is_spot_check() && longest > MAX_CHECKED_TOKENS as usize {
+        return Err(AppError::InvalidArgument(format!(
+            "a text of {longest} tokens is longer than a spot-check checks ({MAX_CHECKED_TOKENS}); post it under quorum"
+        )));
+    }
+    Ok(())
 }
 
 /// Posts `texts` as an embedding job, waits for it, fetches and verifies every shard (its root
@@ -181,6 +196,7 @@ pub async fn embed_on_network(
     terms: &EmbeddingJob,
 ) -> Result<Vec<Vec<i16>>, AppError> {
     let (batch, kernel) = files.batch(texts)?;
+    check_spot_checkable(&batch, terms.mode)?;
     let data = batch.to_bytes();
     std::fs::write(&terms.batch_path, &data)
         .map_err(|e| AppError::io(terms.batch_path.display().to_string(), e))?;
@@ -195,7 +211,7 @@ pub async fn embed_on_network(
             },
             shards: terms.shards,
             replicas: terms.replicas,
-            mode: VerificationMode::Quorum { q: terms.quorum },
+            mode: terms.mode,
             price: terms.price,
             claim_timeout: terms.claim_timeout,
             expires_at: now + terms.expires_in,

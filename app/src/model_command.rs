@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use gpushare::state::VerificationMode;
 use gpushare_core::embedding::model::Shape;
 
 use crate::embeddings::{
@@ -99,6 +100,10 @@ pub struct EmbedArgs {
     /// Roots revealed by at least this many replicas win.
     #[arg(long, default_value_t = 2)]
     pub quorum: u8,
+    /// Check each replica on chain instead: this many samples of its trace recomputed by the
+    /// program (at least 16; sequences of at most 64 tokens; one replica may suffice).
+    #[arg(long, conflicts_with = "quorum")]
+    pub spot_check: Option<u8>,
     /// Paid per verified shard-replica, base units.
     #[arg(long)]
     pub price: u64,
@@ -129,7 +134,10 @@ impl EmbedArgs {
             }),
             shards: self.shards,
             replicas: self.replicas,
-            quorum: self.quorum,
+            mode: match self.spot_check {
+                Some(samples) => VerificationMode::SpotCheck { samples },
+                None => VerificationMode::Quorum { q: self.quorum },
+            },
             price: self.price,
             claim_timeout: self.claim_timeout,
             expires_in: self.expires_in,

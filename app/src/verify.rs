@@ -104,6 +104,7 @@ pub fn verify_shard(
                 sequences,
                 tokens,
                 model,
+                ..
             },
             _,
         ) => {

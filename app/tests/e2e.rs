@@ -335,6 +335,95 @@ fn an_embedding_job_is_paid_by_quorum_and_a_provider_skipping_a_layer_is_slashed
     let _ = std::fs::remove_dir_all(&report.dir);
 }
 
+/// A spot-checked embedding job on the localnet (issue 28): one replica per shard, no quorum. The
+/// honest provider stages each challenged sample's witness in proof buffers, the program recomputes
+/// the sampled cells, and the provider is paid; the client recomputes sampled sequences and accepts
+/// them. A provider that skips the model's last layer cannot prove its trace (its layout is a layer
+/// short), proves nothing and is slashed for the missed proof; the client is refunded that shard.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_spot_checked_embedding_job_is_paid_with_one_replica_and_a_layer_skipper_misses() {
+    const PRICE: u64 = 5_000;
+    let model_dir = std::path::PathBuf::from(
+        std::env::var_os("GPUSHARE_MODEL_DIR")
+            .expect("GPUSHARE_MODEL_DIR: the folder scripts/fetch-model prints"),
+    );
+    // The model card's lines short enough for the check (at most 64 tokens each).
+    let tokenizer =
+        gpushare_model::tokenize::TextTokenizer::from_file(&model_dir.join("tokenizer.json"), 256)
+            .unwrap();
+    let texts: Vec<String> = gpushare_app::embeddings::model_card_texts(&model_dir, 40)
+        .unwrap()
+        .into_iter()
+        .filter(|text| {
+            tokenizer.ids(&[text.as_str()]).unwrap()[0].len()
+                <= gpushare_core::embedding::check::MAX_CHECKED_TOKENS as usize
+        })
+        .take(8)
+        .collect();
+    assert_eq!(texts.len(), 8);
+    let job = |shards| JobSpec {
+        // Made from the texts when the job is posted.
+        kernel: Kernel::MonteCarlo {
+            blocks: 1,
+            samples_per_block: 1,
+        },
+        input: InputSpec::Texts {
+            model_dir: model_dir.clone(),
+            texts: texts.clone(),
+        },
+        shards,
+        replicas: 1,
+        mode: VerificationMode::SpotCheck { samples: 16 },
+        price: PRICE,
+    };
+    let honest = run(Scenario {
+        delegations: Vec::new(),
+        providers: vec![ProviderSpec::honest()],
+        jobs: vec![job(2)],
+        chaos: Chaos::None,
+        timeout: Duration::from_secs(240),
+        post_interval: None,
+    });
+    let provider = &honest.providers[0].account;
+    assert_eq!(
+        (
+            provider.completed,
+            provider.earned,
+            provider.failed,
+            provider.missed
+        ),
+        (2, 2 * PRICE, 0, 0)
+    );
+    assert_eq!(
+        honest.shards_verified, 2,
+        "the client recomputed and accepted both shards"
+    );
+    assert_eq!(honest.client_spent, 2 * (PRICE + fee(PRICE)));
+    let _ = std::fs::remove_dir_all(&honest.dir);
+
+    let skipper = run(Scenario {
+        delegations: Vec::new(),
+        providers: vec![ProviderSpec {
+            faulty: Some(Cheat::SkipLayer),
+            ..ProviderSpec::honest()
+        }],
+        jobs: vec![job(1)],
+        chaos: Chaos::None,
+        timeout: Duration::from_secs(240),
+        post_interval: None,
+    });
+    let cheat = &skipper.providers[0].account;
+    assert_eq!((cheat.completed, cheat.earned, cheat.missed), (0, 0, 1));
+    let params = gpushare_localnet::network::LOCAL_PARAMS;
+    assert_eq!(
+        cheat.slashed,
+        NetworkParams::share(params.stake_per_claim, params.miss_slash_bps)
+    );
+    assert_eq!(skipper.client_spent, 0, "the missed shard is refunded");
+    let _ = std::fs::remove_dir_all(&skipper.dir);
+}
+
 /// A steady load (a job a second for 15 s on three workers): every job paid, tokens conserved, and the
 /// run read back from the chain's history. Nothing about speed is asserted: the figures of a longer
 /// `gpushare bench-network` run are in docs/performance.md.

@@ -470,6 +470,64 @@ pub fn prove(authority: &Pubkey, slot: &Slot, proofs: Vec<SampleProof>) -> Instr
     )
 }
 
+/// Opens the buffer of `slot`'s embedding sample `sample`.
+pub fn open_proof_buffer(authority: &Pubkey, slot: &Slot, sample: u8) -> Instruction {
+    let assignment = slot.assignment();
+    build(
+        accounts::OpenProofBuffer {
+            authority: *authority,
+            assignment,
+            buffer: pda::proof_buffer(&assignment, sample),
+            system_program: system_program::ID,
+        },
+        instruction::OpenProofBuffer { sample },
+    )
+}
+
+/// Writes `bytes` at `offset` of `slot`'s buffer of sample `sample`.
+pub fn write_proof_buffer(
+    authority: &Pubkey,
+    slot: &Slot,
+    sample: u8,
+    offset: u32,
+    bytes: Vec<u8>,
+) -> Instruction {
+    build(
+        accounts::WriteProofBuffer {
+            authority: *authority,
+            buffer: pda::proof_buffer(&slot.assignment(), sample),
+            system_program: system_program::ID,
+        },
+        instruction::WriteProofBuffer { offset, bytes },
+    )
+}
+
+/// Closes `slot`'s buffer of sample `sample`, its rent back to `authority`.
+pub fn close_proof_buffer(authority: &Pubkey, slot: &Slot, sample: u8) -> Instruction {
+    build(
+        accounts::CloseProofBuffer {
+            authority: *authority,
+            buffer: pda::proof_buffer(&slot.assignment(), sample),
+        },
+        instruction::CloseProofBuffer {},
+    )
+}
+
+/// Proves `slot`'s embedding sample `sample` from its buffer (and closes the buffer).
+pub fn prove_embedding(authority: &Pubkey, slot: &Slot, sample: u8) -> Instruction {
+    let assignment = slot.assignment();
+    build(
+        accounts::ProveEmbedding {
+            authority: *authority,
+            job: slot.job,
+            shard: slot.shard(),
+            assignment,
+            buffer: pda::proof_buffer(&assignment, sample),
+        },
+        instruction::ProveEmbedding { sample },
+    )
+}
+
 pub fn settle_shard(job: &Pubkey, shard_index: u16) -> Instruction {
     build(
         accounts::SettleShard {

@@ -65,3 +65,8 @@ pub fn shard(job: &Pubkey, index: u16) -> Pubkey {
 pub fn assignment(shard: &Pubkey, replica: u8) -> Pubkey {
     derive(&[seeds::ASSIGNMENT, shard.as_ref(), &[replica]])
 }
+
+/// The buffer staging embedding sample `sample`'s witness for `assignment`.
+pub fn proof_buffer(assignment: &Pubkey, sample: u8) -> Pubkey {
+    derive(&[seeds::PROOF_BUFFER, assignment.as_ref(), &[sample]])
+}

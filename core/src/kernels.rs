@@ -43,9 +43,11 @@ pub enum Kernel {
         samples_per_block: u32,
     },
     /// Sentence embeddings by the integer model whose weights file has Merkle root `model`, `dims`
-    /// wide, of a data batch of `sequences` token-id sequences with `tokens` ids in all.
+    /// wide, of a data batch of `sequences` token-id sequences with `tokens` ids in all, whose
+    /// batch tree ([`crate::embedding::layout::TokenBatch::tree`]) has root `batch`.
     Embedding {
         model: [u8; 32],
+        batch: [u8; 32],
         dims: u32,
         sequences: u32,
         tokens: u32,

@@ -151,11 +151,13 @@ impl MerkleTree {
 
 /// Checks that `leaf_hashes` are the leaves `range` of the tree of `size` leaves whose root is
 /// `root`, with a [`MerkleTree::range_proof`]: each level of the range is completed by the proof's
-/// boundary nodes and paired up as the tree pairs it, until one node is left.
+/// boundary nodes and paired up as the tree pairs it, until one node is left. The levels are
+/// computed in `leaf_hashes`' own buffer (two spare slots spare it a reallocation): on SBF, whose
+/// allocator never frees, a range costs its hashes and nothing more.
 pub fn verify_range(
     range: Range<u64>,
     size: u64,
-    leaf_hashes: &[Hash],
+    leaf_hashes: Vec<Hash>,
     proof: &[Hash],
     root: &Hash,
 ) -> bool {
@@ -163,29 +165,38 @@ pub fn verify_range(
         return false;
     }
     let mut proof = proof.iter();
-    let mut nodes = leaf_hashes.to_vec();
+    let mut nodes = leaf_hashes;
     let (mut first, mut end, mut count) = (range.start, range.end, size);
     while count > 1 {
-        let mut level = Vec::with_capacity(nodes.len() + 2);
         if first % 2 == 1 {
             match proof.next() {
-                Some(left) => level.push(*left),
+                Some(left) => nodes.insert(0, *left),
                 None => return false,
             }
         }
-        level.extend_from_slice(&nodes);
         if end % 2 == 1 && end < count {
             match proof.next() {
-                Some(right) => level.push(*right),
+                Some(right) => nodes.push(*right),
                 None => return false,
             }
         }
-        nodes = level_above(&level);
+        pair_up_in_place(&mut nodes);
         first /= 2;
         end = end.div_ceil(2);
         count = count.div_ceil(2);
     }
     proof.next().is_none() && nodes.as_slice() == [*root]
+}
+
+/// [`level_above`] of `nodes`, written over them: node i of the level above is the parent of
+/// nodes 2i and 2i + 1, which are read before anything at or after 2i is written.
+fn pair_up_in_place(nodes: &mut Vec<Hash>) {
+    let pairs = nodes.len().div_ceil(2);
+    for i in 0..pairs {
+        let right = nodes.get(2 * i + 1).copied();
+        nodes[i] = parent(&nodes[2 * i], right.as_ref());
+    }
+    nodes.truncate(pairs);
 }
 
 /// Checks that `leaf_hash` is leaf `index` of the tree of `size` leaves whose root is `root`.
@@ -332,25 +343,25 @@ mod tests {
             let range = first as u64..end as u64;
             let proof = tree.range_proof(range.clone()).unwrap();
             prop_assert!(proof.len() <= 2 * (usize::BITS - n.leading_zeros()) as usize);
-            prop_assert!(verify_range(range.clone(), n as u64, &hashes[first..end], &proof, &root));
+            prop_assert!(verify_range(range.clone(), n as u64, hashes[first..end].to_vec(), &proof, &root));
             let mut bad = hashes[first..end].to_vec();
             let at = flip % bad.len();
             bad[at][flip % 32] ^= 1;
-            prop_assert!(!verify_range(range.clone(), n as u64, &bad, &proof, &root));
+            prop_assert!(!verify_range(range.clone(), n as u64, bad.clone(), &proof, &root));
             if !proof.is_empty() {
                 let mut bad_proof = proof.clone();
                 bad_proof[flip % proof.len()][0] ^= 1;
-                prop_assert!(!verify_range(range.clone(), n as u64, &hashes[first..end], &bad_proof, &root));
-                prop_assert!(!verify_range(range.clone(), n as u64, &hashes[first..end], &proof[1..], &root));
+                prop_assert!(!verify_range(range.clone(), n as u64, hashes[first..end].to_vec(), &bad_proof, &root));
+                prop_assert!(!verify_range(range.clone(), n as u64, hashes[first..end].to_vec(), &proof[1..], &root));
             }
             let mut longer = proof.clone();
             longer.push(root);
-            prop_assert!(!verify_range(range.clone(), n as u64, &hashes[first..end], &longer, &root));
+            prop_assert!(!verify_range(range.clone(), n as u64, hashes[first..end].to_vec(), &longer, &root));
             if end < n {
-                prop_assert!(!verify_range(range.start + 1..range.end + 1, n as u64, &hashes[first..end], &proof, &root));
+                prop_assert!(!verify_range(range.start + 1..range.end + 1, n as u64, hashes[first..end].to_vec(), &proof, &root));
             }
             // A single leaf's range proof is its audit path's content, checked the same way.
-            prop_assert!(verify_range(first as u64..first as u64 + 1, n as u64, &hashes[first..=first], &tree.range_proof(first as u64..first as u64 + 1).unwrap(), &root));
+            prop_assert!(verify_range(first as u64..first as u64 + 1, n as u64, hashes[first..=first].to_vec(), &tree.range_proof(first as u64..first as u64 + 1).unwrap(), &root));
         }
     }
 

@@ -200,6 +200,7 @@ pub fn seeded_embedding_case(layers: u32, sequences: u32, seed: u64) -> (Kernel,
     let batch = TokenBatch::new(&sequences_ids);
     let kernel = Kernel::Embedding {
         model: model.identity(),
+        batch: batch.tree().root(),
         dims: shape.hidden,
         sequences,
         tokens: batch.tokens() as u32,

@@ -288,6 +288,7 @@ fn an_embedding_shard_needs_its_model_of_the_right_width() {
     ));
     let Kernel::Embedding {
         model,
+        batch,
         sequences,
         tokens,
         ..
@@ -297,6 +298,7 @@ fn an_embedding_shard_needs_its_model_of_the_right_width() {
     };
     let wider = Kernel::Embedding {
         model,
+        batch,
         dims: 512,
         sequences,
         tokens,

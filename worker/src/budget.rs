@@ -185,6 +185,7 @@ mod tests {
         let shape = Shape::MINILM_L6;
         let kernel = Kernel::Embedding {
             model: [0; 32],
+            batch: [0; 32],
             dims: shape.hidden,
             sequences: 64,
             tokens: 64 * 256,
@@ -209,6 +210,7 @@ mod tests {
         // A short batch bounds its sequences by its tokens, not the model's length.
         let short = Kernel::Embedding {
             model: [0; 32],
+            batch: [0; 32],
             dims: shape.hidden,
             sequences: 1,
             tokens: 8,

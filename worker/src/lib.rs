@@ -11,6 +11,8 @@
 //! - [`inputs`], [`metrics`], [`config`]: fetching data inputs under the policy, the Prometheus
 //!   endpoint, the configuration;
 //! - [`models`]: the embedding models the provider serves, by identity;
+//! - [`embedding_prover`]: the witnesses of a spot-checked embedding shard's samples, checked here
+//!   before they are staged;
 //! - [`benchmark`]: the on-chain benchmark that proves a machine's throughput;
 //! - [`daemon`]: the round loop and the slot state machine;
 //! - [`provider`], [`cli`]: the provider's commands, and the command line that runs them.
@@ -19,6 +21,7 @@ pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod embedding_prover;
 pub mod error;
 pub mod fault;
 pub mod identity;

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use gpushare::state::KernelSpec;
+use gpushare::state::{KernelSpec, VerificationMode};
+use gpushare_core::embedding::check::MAX_CHECKED_TOKENS;
 use gpushare_core::embedding::layout::TokenBatch;
 use gpushare_core::embedding::model::Model;
 
@@ -52,12 +53,19 @@ impl Models {
     }
 
     /// Checks a downloaded input against what `kernel` will make of it, before anything is claimed:
-    /// an embedding job's token batch must parse and every sequence fit the model, so that a client
-    /// cannot turn a batch the model cannot run into providers' missed claims (any bytes of the
-    /// right size are gemm_i8 operands).
-    pub fn check_data(&self, kernel: &KernelSpec, data: &[u8]) -> Result<(), InputError> {
+    /// an embedding job's token batch must parse, have the batch root the job names, and every
+    /// sequence fit the model (and, spot-checked, the check's [`MAX_CHECKED_TOKENS`]), so that a
+    /// client cannot turn a batch the model cannot run or the program cannot check into providers'
+    /// missed claims (any bytes of the right size are gemm_i8 operands).
+    pub fn check_data(
+        &self,
+        kernel: &KernelSpec,
+        mode: VerificationMode,
+        data: &[u8],
+    ) -> Result<(), InputError> {
         let KernelSpec::Embedding {
             model,
+            batch: root,
             dims,
             sequences,
             tokens,
@@ -75,10 +83,20 @@ impl Models {
             )));
         }
         let malformed = |e: &dyn std::fmt::Display| InputError::Malformed(e.to_string());
-        TokenBatch::from_bytes(data, sequences, tokens)
-            .map_err(|e| malformed(&e))?
-            .check(&model)
-            .map_err(|e| malformed(&e))
+        let batch = TokenBatch::from_bytes(data, sequences, tokens).map_err(|e| malformed(&e))?;
+        batch.check(&model).map_err(|e| malformed(&e))?;
+        if batch.tree().root() != root {
+            return Err(InputError::Malformed(
+                "the token batch's tree does not have the job's batch root".into(),
+            ));
+        }
+        let longest = batch.longest();
+        if mode.is_spot_check() && longest > MAX_CHECKED_TOKENS as usize {
+            return Err(InputError::Malformed(format!(
+                "a sequence of {longest} tokens is longer than a spot-check can check ({MAX_CHECKED_TOKENS})"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -99,24 +117,29 @@ mod tests {
         let model = seeded_model(shape, 1);
         let identity = model.identity();
         let models = Models::from_models([model]);
+        let honest = TokenBatch::new(&[vec![1, 2], vec![3]]);
         let kernel = |sequences, tokens| KernelSpec::Embedding {
             model: identity,
+            batch: honest.tree().root(),
             dims: 384,
             sequences,
             tokens,
         };
         let batch = |sequences: Vec<Vec<u32>>| TokenBatch::new(&sequences).to_bytes();
+        let quorum = VerificationMode::Quorum { q: 2 };
         assert!(
             models
-                .check_data(&kernel(2, 3), &batch(vec![vec![1, 2], vec![3]]))
+                .check_data(&kernel(2, 3), quorum, &honest.to_bytes())
                 .is_ok()
         );
         let refused = |kernel: KernelSpec, bytes: Vec<u8>| {
             matches!(
-                models.check_data(&kernel, &bytes),
+                models.check_data(&kernel, quorum, &bytes),
                 Err(InputError::Malformed(_))
             )
         };
+        // Ids other than the batch root names.
+        assert!(refused(kernel(2, 3), batch(vec![vec![1, 2], vec![4]])));
         // A token outside the vocabulary, a sequence over the model's length, an empty one, and
         // lengths that do not add up to the job's token count.
         assert!(refused(kernel(2, 3), batch(vec![vec![1, 2], vec![100]])));
@@ -128,6 +151,7 @@ mod tests {
         // The model's width misnamed, and a model this worker does not serve.
         let narrow = KernelSpec::Embedding {
             model: identity,
+            batch: [0; 32],
             dims: 383,
             sequences: 1,
             tokens: 1,
@@ -135,6 +159,7 @@ mod tests {
         assert!(refused(narrow, batch(vec![vec![1]])));
         let other = KernelSpec::Embedding {
             model: [9; 32],
+            batch: [0; 32],
             dims: 384,
             sequences: 1,
             tokens: 1,

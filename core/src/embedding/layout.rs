@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::kernels::{KernelError, part};
-use crate::merkle::Hash;
+use crate::merkle::{Hash, MerkleTree, leaf_hash};
 
 use super::forward::{SequenceError, SequenceRun, check_sequence};
 use super::model::Model;
@@ -109,6 +109,29 @@ impl TokenBatch {
             return Err(malformed);
         }
         Ok(batch)
+    }
+
+    /// Sequence `i`'s leaf of the batch tree: its ids, u32 LE (its length is the leaf's).
+    pub fn sequence_leaf(&self, i: usize) -> Vec<u8> {
+        self.sequence(i)
+            .iter()
+            .flat_map(|id| id.to_le_bytes())
+            .collect()
+    }
+
+    /// The batch tree: RFC 6962 over every sequence's leaf, in order. Its root is the kernel's
+    /// `batch`, which lets the program learn one sequence's ids from its audit path.
+    pub fn tree(&self) -> MerkleTree {
+        MerkleTree::from_leaf_hashes(
+            (0..self.len())
+                .map(|i| leaf_hash(&self.sequence_leaf(i)))
+                .collect(),
+        )
+    }
+
+    /// The longest sequence's length (0 for an empty batch).
+    pub fn longest(&self) -> usize {
+        self.sequences().map(<[u32]>::len).max().unwrap_or_default()
     }
 
     /// Total token ids.

@@ -75,6 +75,18 @@ impl Shape {
         score_multiplier: 11_585,
     };
 
+    /// Two layers of two 16-wide heads, FFN 64, a 40-token vocabulary: every operation of the
+    /// forward pass at a size whose every check the tests can enumerate.
+    pub const TWO_LAYERS: Shape = Shape {
+        hidden: 32,
+        heads: 2,
+        ffn: 64,
+        layers: 2,
+        vocab: 40,
+        max_tokens: 16,
+        score_multiplier: 16_384,
+    };
+
     /// Multiply-adds one token costs at most: every linear layer, and the attention over a full
     /// sequence (logits and weighted sums).
     pub fn multiply_adds_per_token(&self) -> u64 {
@@ -104,7 +116,8 @@ impl Shape {
         if ok { Ok(()) } else { Err(ModelError::Shape) }
     }
 
-    fn header(&self) -> Vec<u8> {
+    /// The weights file's first leaf: the magic, then the shape's seven u32 LE.
+    pub fn header(&self) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
         for v in [
             self.hidden,
@@ -120,7 +133,8 @@ impl Shape {
         out
     }
 
-    fn from_header(bytes: &[u8]) -> Result<Self, ModelError> {
+    /// The shape a weights file's first leaf declares, refused outside the integer definition's bounds.
+    pub fn from_header(bytes: &[u8]) -> Result<Self, ModelError> {
         if bytes.len() < HEADER_BYTES || &bytes[..MAGIC.len()] != MAGIC {
             return Err(ModelError::Magic);
         }

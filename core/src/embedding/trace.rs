@@ -159,40 +159,50 @@ impl TraceLayout {
     }
 }
 
-/// The leaf hashes of a sequence's trace, in the order [`TraceLayout`] gives.
-pub fn trace_leaf_hashes(model: &Model, run: &SequenceRun) -> Vec<Hash> {
+/// Each leaf of a sequence's trace, as its values, in the order [`TraceLayout`] gives.
+pub fn visit_trace_leaves(model: &Model, run: &SequenceRun, mut visit: impl FnMut(&[i32])) {
     let layout = TraceLayout::new(model.shape, run.tokens);
     let (hidden, piece) = (model.shape.hidden as usize, layout.piece_values());
-    let mut leaves = Vec::with_capacity(layout.leaves() as usize);
-    let mut bytes = Vec::with_capacity(4 * hidden);
-    let mut hash = |values: &[i32]| {
-        bytes.clear();
-        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-        leaves.push(leaf_hash(&bytes));
-    };
     for layer in &run.layers {
         for t in 0..run.tokens {
             for kind in TracedRow::ALL {
                 let width = kind.width(&model.shape);
                 row(kind.rows(layer), t, width)
                     .chunks(layout.row_leaf_values())
-                    .for_each(&mut hash);
+                    .for_each(&mut visit);
             }
         }
         for head in 0..model.shape.heads as usize {
             for rows in [&layer.key, &layer.value] {
                 for t in 0..run.tokens {
-                    hash(&rows[t * hidden + head * piece..][..piece]);
+                    visit(&rows[t * hidden + head * piece..][..piece]);
                 }
             }
         }
     }
-    hash(&pool_mean(hidden, &run.output));
+    visit(&pool_mean(hidden, &run.output));
     for group in 0..model.shape.heads as usize {
         for t in 0..run.tokens {
-            hash(&run.output[t * hidden + group * piece..][..piece]);
+            visit(&run.output[t * hidden + group * piece..][..piece]);
         }
     }
+}
+
+/// A trace leaf's bytes: its values, i32 LE.
+pub fn leaf_bytes(values: &[i32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// The leaf hashes of a sequence's trace, in the order [`TraceLayout`] gives.
+pub fn trace_leaf_hashes(model: &Model, run: &SequenceRun) -> Vec<Hash> {
+    let layout = TraceLayout::new(model.shape, run.tokens);
+    let mut leaves = Vec::with_capacity(layout.leaves() as usize);
+    let mut bytes = Vec::with_capacity(4 * layout.row_leaf_values());
+    visit_trace_leaves(model, run, |values| {
+        bytes.clear();
+        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        leaves.push(leaf_hash(&bytes));
+    });
     leaves
 }
 

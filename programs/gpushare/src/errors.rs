@@ -136,7 +136,9 @@ pub enum GpuShareError {
     NothingWarming,
     #[msg("the stake's warm-up is not over")]
     StillWarming,
-    #[msg("the stake's activation window is over: it warms again when more is staked, or comes back")]
+    #[msg(
+        "the stake's activation window is over: it warms again when more is staked, or comes back"
+    )]
     ActivationLapsed,
     #[msg("the incinerator account must be the incinerator")]
     WrongIncinerator,
@@ -216,4 +218,18 @@ pub enum GpuShareError {
     HardwareNotProven,
     #[msg("the provider's throughput proof is older than the job or network allows")]
     HardwareProofStale,
+    #[msg("a proof buffer write must start where the buffer's bytes end")]
+    ProofBufferOffset,
+    #[msg("only an embedding job's samples are proven from a proof buffer")]
+    NotEmbeddingJob,
+    #[msg("the staged witness is malformed or not in the sample's order")]
+    MalformedWitness,
+    #[msg("the model's header or a weights leaf is not a valid model's")]
+    InvalidModelLeaf,
+    #[msg("a spot-check needs the job's width to be the model's and a multiple of 16")]
+    EmbeddingWidthNotCheckable,
+    #[msg("the sampled sequence is empty, outside the vocabulary or longer than a check allows")]
+    SequenceNotCheckable,
+    #[msg("a spot-checked embedding job needs a data input and at least the minimum samples")]
+    EmbeddingSpotCheckRefused,
 }

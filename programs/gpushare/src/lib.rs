@@ -173,6 +173,30 @@ pub mod gpushare {
         Prove::handler(ctx, proofs)
     }
 
+    /// A provider opens the buffer it stages embedding sample `sample`'s witness in.
+    pub fn open_proof_buffer(ctx: Context<OpenProofBuffer>, sample: u8) -> Result<()> {
+        OpenProofBuffer::handler(ctx, sample)
+    }
+
+    /// A provider appends witness bytes to its proof buffer at `offset` (the bytes it holds).
+    pub fn write_proof_buffer(
+        ctx: Context<WriteProofBuffer>,
+        offset: u32,
+        bytes: Vec<u8>,
+    ) -> Result<()> {
+        WriteProofBuffer::handler(ctx, offset, bytes)
+    }
+
+    /// A provider closes its proof buffer and gets its rent back.
+    pub fn close_proof_buffer(ctx: Context<CloseProofBuffer>) -> Result<()> {
+        CloseProofBuffer::handler(ctx)
+    }
+
+    /// A provider proves one challenged sample of a spot-checked embedding job from its buffer.
+    pub fn prove_embedding(ctx: Context<ProveEmbedding>, sample: u8) -> Result<()> {
+        ProveEmbedding::handler(ctx, sample)
+    }
+
     /// Anyone: decides a shard's outcome from its revealed roots.
     pub fn settle_shard(ctx: Context<SettleShard>) -> Result<()> {
         SettleShard::handler(ctx)

@@ -16,6 +16,8 @@ pub const ESCROW_VAULT: &[u8] = b"escrow";
 pub const SHARD: &[u8] = b"shard";
 /// `[ASSIGNMENT, shard, replica]` — one (shard, replica) slot held by one provider.
 pub const ASSIGNMENT: &[u8] = b"assignment";
+/// `[PROOF_BUFFER, assignment, sample]` — a staged witness of one embedding sample.
+pub const PROOF_BUFFER: &[u8] = b"proof-buffer";
 /// `[DELEGATION, provider, delegator]` — one wallet's stake delegated to a provider.
 pub const DELEGATION: &[u8] = b"delegation";
 /// `[BENCHMARK, provider]` — the provider's open benchmark.

@@ -10,8 +10,11 @@ pub mod vm;
 
 use std::path::Path;
 
-use gpushare_core::embedding::fixed::FRAC_BITS;
-use gpushare_core::embedding::model::Shape;
+use gpushare_core::embedding::check::prover::{Prover, SequenceTrace, shard_output};
+use gpushare_core::embedding::check::{CheckContext, MAX_CHECKED_TOKENS, Operation, Sample};
+use gpushare_core::embedding::forward::run_sequence;
+use gpushare_core::embedding::layout::TokenBatch;
+use gpushare_core::embedding::model::{LinearKind, Model, Shape, seeded_model};
 use gpushare_core::kernels::{Kernel, MAX_SHARD_OUTPUT_BYTES, seeded_leaf};
 use gpushare_core::merkle::{Hash, node_hash};
 use gpushare_core::rng::SplitMix64;
@@ -38,6 +41,8 @@ pub struct Measurement {
     pub units: u64,
     /// Of those, units charged by syscalls (`sol_sha256`, `sol_memcpy_`…).
     pub syscall_units: u64,
+    /// Heap bytes the run allocated (the runtime gives a program 32 KiB unless it asks for more).
+    pub heap_bytes: u64,
     /// What the program charges for it (`leaf_cost_units`), for a leaf.
     pub charged: Option<u64>,
     /// Whether this is the largest size `create_job` accepts (the deepest tree, for inclusion).
@@ -53,19 +58,20 @@ impl Measurement {
     /// The measurements as a table.
     pub fn table(all: &[Measurement]) -> String {
         let mut out = format!(
-            "{:<18} {:<34} {:>10} {:>13} {:>14} {:>10}\n",
-            "path", "parameter", "units", "instructions", "syscall units", "charged"
+            "{:<18} {:<34} {:>10} {:>13} {:>14} {:>10} {:>8}\n",
+            "path", "parameter", "units", "instructions", "syscall units", "charged", "heap"
         );
         for m in all {
             let largest = if m.largest { " (largest accepted)" } else { "" };
             out.push_str(&format!(
-                "{:<18} {:<34} {:>10} {:>13} {:>14} {:>10}\n",
+                "{:<18} {:<34} {:>10} {:>13} {:>14} {:>10} {:>8}\n",
                 m.path,
                 format!("{}{largest}", m.parameter),
                 m.units,
                 m.instructions(),
                 m.syscall_units,
                 m.charged.map_or_else(|| "-".to_owned(), |c| c.to_string()),
+                m.heap_bytes,
             ));
         }
         out
@@ -92,6 +98,13 @@ impl Probe {
         match self {
             Probe::Paths => "ebpf",
             Probe::EmbeddingChecks => "ebpf,embedding-checks",
+        }
+    }
+
+    fn inlining(self) -> lower::Inlining {
+        match self {
+            Probe::Paths => lower::Inlining::Chosen,
+            Probe::EmbeddingChecks => lower::Inlining::Everything,
         }
     }
 
@@ -124,7 +137,7 @@ impl Meter {
         let work_dir = work_dir.unwrap_or(scratch.path());
         std::fs::create_dir_all(work_dir)
             .map_err(|e| MeterError::Io(work_dir.display().to_string(), e))?;
-        let object = lower::to_object(&bitcode, work_dir)?;
+        let object = lower::to_object(&bitcode, work_dir, probe.inlining())?;
         let bytes =
             std::fs::read(&object).map_err(|e| MeterError::Io(object.display().to_string(), e))?;
         Ok(Self {
@@ -165,7 +178,7 @@ impl Meter {
         case: &EmbeddingCase,
     ) -> Result<Measurement, MeterError> {
         let native = case.run().ok();
-        let verified = native.is_some();
+        let verified = native.as_deref().is_some_and(EmbeddingCase::matched);
         self.run(path, parameter, value, case.encode(), native, verified)
     }
 
@@ -201,6 +214,7 @@ impl Meter {
             value,
             units: run.units,
             syscall_units: run.syscall_units,
+            heap_bytes: run.heap_bytes,
             charged: None,
             largest: false,
         })
@@ -373,61 +387,139 @@ pub fn measure_all(work_dir: Option<&Path>) -> Result<Vec<Measurement>, MeterErr
     Ok(all)
 }
 
-/// Sequence lengths the attention check is measured at (its cost is linear in them; the VM's 32 KiB
-/// heap holds a 64-token head's keys and values with the case's copies).
-const ATTENTION_TOKENS: [u32; 3] = [16, 32, 64];
+/// Sequence lengths the checks are measured at: an attention or pooling check reads every token's
+/// piece, and [`MAX_CHECKED_TOKENS`] is the longest a spot-checked job may hold.
+const CHECKED_TOKENS: [u32; 3] = [16, 32, MAX_CHECKED_TOKENS];
 
-/// The computations of issue 28's sampled embedding checks, at all-MiniLM-L6-v2's widths, on
-/// seeded values in the model's ranges: one head's attention for one token, a LayerNorm row, and
-/// one output of the FFN's second linear layer (GELU over the intermediate row included).
+/// The job address every measured embedding check is bound to (any address costs the same).
+const EMBEDDING_JOB: [u8; 32] = [0x6a; 32];
+
+/// A shard of three sequences ([`CHECKED_TOKENS`] long) through a seeded model of
+/// all-MiniLM-L6-v2's shape, as its provider keeps it to prove samples.
+struct MeteredShard {
+    model: Model,
+    batch: TokenBatch,
+    traces: Vec<SequenceTrace>,
+    output: Vec<u8>,
+}
+
+impl MeteredShard {
+    fn new() -> Result<Self, MeterError> {
+        let model = seeded_model(Shape::MINILM_L6, 0xe6b);
+        let mut draw = SplitMix64::new(0xe6b);
+        let sequences: Vec<Vec<u32>> = CHECKED_TOKENS
+            .iter()
+            .map(|tokens| {
+                (0..*tokens)
+                    .map(|_| (draw.next_u64() % u64::from(model.shape.vocab)) as u32)
+                    .collect()
+            })
+            .collect();
+        let batch = TokenBatch::new(&sequences);
+        let all = 0..batch.len() as u32;
+        let (output, traces) = shard_output(&model, &batch, all, &EMBEDDING_JOB, |ids| {
+            run_sequence(&model, ids)
+        })
+        .map_err(|e| MeterError::Case(e.to_string()))?;
+        Ok(Self {
+            model,
+            batch,
+            traces,
+            output,
+        })
+    }
+
+    /// The case of the first challenge (of a fixed sequence of them) whose sample 0 `wanted`
+    /// accepts.
+    fn case(&self, wanted: impl Fn(&Sample) -> bool) -> Result<EmbeddingCase<'static>, MeterError> {
+        let prover = Prover::new(&self.model, &self.batch, &self.output);
+        let [model, batch, root] = prover.roots();
+        let sequences = self.batch.len() as u32;
+        for attempt in 0u32..100_000 {
+            let challenge = gpushare_core::sha256(&[b"cu-meter", &attempt.to_le_bytes()]);
+            let context = CheckContext {
+                job: &EMBEDDING_JOB,
+                model: &model,
+                batch: &batch,
+                batch_sequences: sequences,
+                dims: self.model.shape.hidden,
+                shard_sequences: 0..sequences,
+                shard_root: &root,
+                challenge: &challenge,
+            };
+            let drawn = prover.sample(&context, 0);
+            if !wanted(&drawn) {
+                continue;
+            }
+            let witness = prover
+                .witness(&context, 0, &self.traces[drawn.sequence as usize])
+                .map_err(|e| MeterError::Case(format!("{e:?}")))?;
+            return Ok(EmbeddingCase {
+                job: EMBEDDING_JOB,
+                model,
+                batch,
+                batch_sequences: sequences,
+                dims: self.model.shape.hidden,
+                first_sequence: 0,
+                end_sequence: sequences,
+                shard_root: root,
+                challenge,
+                sample: 0,
+                witness: witness.into(),
+            });
+        }
+        Err(MeterError::Case(
+            "no challenge draws the wanted cell".into(),
+        ))
+    }
+}
+
+/// Issue 28's sampled embedding checks, whole, as `prove_embedding` runs them at all-MiniLM-L6-v2's
+/// shape (a seeded model): every opening hashed and verified, the cell recomputed. Attention and
+/// pooling at each of [`CHECKED_TOKENS`]; every other cell at the longest (its trace's tree is the
+/// deepest).
 pub fn embedding_checks(meter: &Meter) -> Result<Vec<Measurement>, MeterError> {
-    let shape = Shape::MINILM_L6;
-    let (hidden, ffn, head_dim) = (shape.hidden as usize, shape.ffn as usize, shape.head_dim());
-    let mut draw = SplitMix64::new(0xe6b);
-    let mut values = |count: usize, limit: i64| -> Vec<i32> {
-        (0..count)
-            .map(|_| ((draw.next_u64() % (2 * limit as u64 + 1)) as i64 - limit) as i32)
-            .collect()
-    };
-    let one = 1i64 << FRAC_BITS;
+    let shard = MeteredShard::new()?;
+    let layers = shard.model.shape.layers;
     let mut all = Vec::new();
-    for tokens in ATTENTION_TOKENS {
-        let case = EmbeddingCase::Attention {
-            multiplier: i64::from(shape.score_multiplier),
-            query: values(head_dim, 4 * one),
-            keys: values(tokens as usize * head_dim, 4 * one),
-            values: values(tokens as usize * head_dim, 4 * one),
-        };
-        all.push(meter.measure_embedding(
-            "embedding attention",
-            format!("one head, tokens = {tokens}"),
+    let mut measure = |name: String, tokens: u32, wanted: &dyn Fn(&Sample) -> bool| {
+        let case = shard
+            .case(|drawn| CHECKED_TOKENS[drawn.sequence as usize] == tokens && wanted(drawn))?;
+        let mut measured = meter.measure_embedding(
+            "embedding check",
+            format!("{name}, tokens = {tokens}"),
             tokens.into(),
             &case,
-        )?);
+        )?;
+        measured.largest = tokens == MAX_CHECKED_TOKENS;
+        all.push(measured);
+        Ok::<(), MeterError>(())
+    };
+    for tokens in CHECKED_TOKENS {
+        measure("attention".into(), tokens, &|d| {
+            d.operation == Operation::Attention
+        })?;
+        measure("pooling".into(), tokens, &|d| {
+            d.operation == Operation::Pool
+        })?;
     }
-    let layer_norm = EmbeddingCase::LayerNorm {
-        row: values(hidden, 8 * one),
-        gain: values(hidden, 1 << 17),
-        bias: values(hidden, one),
-    };
-    all.push(meter.measure_embedding(
-        "embedding LayerNorm",
-        format!("one row, width = {hidden}"),
-        hidden as u64,
-        &layer_norm,
-    )?);
-    let ffn_output = EmbeddingCase::FfnOutput {
-        intermediate: values(ffn, 8 * one),
-        weights: values(ffn, 127).into_iter().map(|w| w as i16).collect(),
-        multiplier: 1 << 30,
-        bias: one,
-    };
-    all.push(meter.measure_embedding(
-        "embedding FFN output",
-        format!("GELU and one dot, width = {ffn}"),
-        ffn as u64,
-        &ffn_output,
-    )?);
+    let longest = MAX_CHECKED_TOKENS;
+    for kind in LinearKind::ALL {
+        let name = format!("{kind:?} output").to_lowercase();
+        measure(name, longest, &|d| d.operation == Operation::Linear(kind))?;
+    }
+    measure("token embedding".into(), longest, &|d| {
+        d.operation == Operation::Embed
+    })?;
+    measure("attention LayerNorm".into(), longest, &|d| {
+        d.operation == Operation::AttentionNorm
+    })?;
+    measure("output LayerNorm".into(), longest, &|d| {
+        d.operation == Operation::OutputNorm && d.layer + 1 < layers
+    })?;
+    measure("last output LayerNorm".into(), longest, &|d| {
+        d.operation == Operation::OutputNorm && d.layer + 1 == layers
+    })?;
     Ok(all)
 }
 

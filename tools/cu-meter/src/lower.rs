@@ -1,7 +1,7 @@
 //! Lowers the probe crate to an eBPF object: rustc emits the whole program (the probe, gpushare-core,
 //! core and alloc, merged by fat LTO) as LLVM bitcode for the host; the IR is retargeted to BPF, with
 //! what the upstream BPF backend cannot select rewritten as the SBF toolchain provides it: memory
-//! operations of variable length call the `sol_mem*_` syscalls; a 128-bit multiply, and the high half
+//! operations of variable length, and comparisons (`bcmp`, `memcmp`), call the `sol_mem*_` syscalls; a 128-bit multiply, and the high half
 //! an overflow-checked 64-bit multiply (unsigned or signed) needs, call out-of-line functions computing it in 64-bit parts,
 //! as SBF programs call compiler-builtins' `__multi3` (out of line, so that known-zero operands cannot
 //! fold the work away, as they cannot on SBF); `llc-22` emits the object.
@@ -20,6 +20,13 @@ const HELPERS: &str = r#"
 declare i64 @sol_memcpy_(ptr, ptr, i64)
 declare i64 @sol_memmove_(ptr, ptr, i64)
 declare i64 @sol_memset_(ptr, i64, i64)
+declare i64 @sol_memcmp_(ptr, ptr, i64, ptr)
+define internal i32 @gpushare.bcmp(ptr %a, ptr %b, i64 %n) alwaysinline {
+  %r = alloca i32, align 4
+  call i64 @sol_memcmp_(ptr %a, ptr %b, i64 %n, ptr %r)
+  %v = load i32, ptr %r, align 4
+  ret i32 %v
+}
 define internal void @gpushare.memcpy(ptr %d, ptr %s, i64 %n, i1 %v) alwaysinline {
   call i64 @sol_memcpy_(ptr %d, ptr %s, i64 %n)
   ret void
@@ -168,8 +175,19 @@ fn check_llvm_version() -> Result<(), MeterError> {
     }
 }
 
+/// How much of the probe is inlined before code generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inlining {
+    /// What LLVM chose, and the rewriting's helpers.
+    Chosen,
+    /// Every function: upstream BPF passes at most five arguments, in registers, and returns no
+    /// aggregates, where SBF passes more on its stack. The embedding check's functions take more
+    /// (slices are two words each), so its probe is measured without the calls' few units.
+    Everything,
+}
+
 /// Lowers `bitcode` to a BPF object in `dir`: disassembly, rewriting, inlining, code generation.
-pub fn to_object(bitcode: &Path, dir: &Path) -> Result<PathBuf, MeterError> {
+pub fn to_object(bitcode: &Path, dir: &Path, inlining: Inlining) -> Result<PathBuf, MeterError> {
     let host_ir = dir.join("probe.ll");
     run(
         "llvm-dis-22",
@@ -178,7 +196,11 @@ pub fn to_object(bitcode: &Path, dir: &Path) -> Result<PathBuf, MeterError> {
     let text = std::fs::read_to_string(&host_ir)
         .map_err(|e| MeterError::Io(host_ir.display().to_string(), e))?;
     let rewritten = dir.join("probe-bpf.ll");
-    std::fs::write(&rewritten, retarget(&text))
+    let retargeted = match inlining {
+        Inlining::Chosen => retarget(&text),
+        Inlining::Everything => inline_everything(&retarget(&text)),
+    };
+    std::fs::write(&rewritten, retargeted)
         .map_err(|e| MeterError::Io(rewritten.display().to_string(), e))?;
     let inlined = dir.join("probe-bpf-inlined.ll");
     run(
@@ -250,6 +272,29 @@ pub fn retarget(ir: &str) -> String {
     out
 }
 
+/// `ir` with every attribute group asking its functions to be inlined: `noinline` and `optnone`
+/// dropped, `alwaysinline` added (the rewriting's helpers, which name their attributes in place,
+/// keep theirs).
+pub fn inline_everything(ir: &str) -> String {
+    let mut out = String::with_capacity(ir.len());
+    for line in ir.lines() {
+        match line.strip_suffix('}') {
+            Some(group) if line.starts_with("attributes #") => {
+                let kept: Vec<&str> = group
+                    .split(' ')
+                    .filter(|word| *word != "noinline" && *word != "optnone")
+                    .collect();
+                out.push_str(&format!("{} alwaysinline }}\n", kept.join(" ").trim_end()));
+            }
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
 fn strip_host_attributes(line: &str) -> String {
     line.split(' ')
         .filter(|word| {
@@ -266,6 +311,8 @@ fn strip_host_attributes(line: &str) -> String {
 /// them inline as SBF's backend does, or fails loudly where it would need a library call.
 fn rewrite_calls(line: &str) -> String {
     let mut line = line
+        .replace("@bcmp(", "@gpushare.bcmp(")
+        .replace("@memcmp(", "@gpushare.bcmp(")
         .replace(
             "@llvm.umul.with.overflow.i64(",
             "@gpushare.umul_with_overflow_i64(",

@@ -22,8 +22,10 @@ use solana_program_runtime::execution_budget::{
 use crate::error::MeterError;
 use crate::link::{Linked, RODATA_VADDR, key};
 
-/// The heap a program gets by default (the runtime's `HEAP_LENGTH`).
-const HEAP_BYTES: usize = solana_program_entrypoint::HEAP_LENGTH;
+/// The heap the VM maps: the most a transaction may request (`RequestHeapFrame`), so that a run
+/// reports what it allocates even past the runtime's default 32 KiB (`HEAP_LENGTH`), which the
+/// budget test holds the program's own checks to.
+const HEAP_BYTES: usize = 256 * 1024;
 /// Units a run may use before it is stopped: far beyond any transaction, so that an over-budget
 /// path is measured, not cut short.
 const RUN_LIMIT: u64 = 1 << 32;
@@ -157,6 +159,24 @@ declare_builtin_function!(
 );
 
 declare_builtin_function!(
+    /// `sol_memcmp_(a, b, n, result)`, charged as agave's `mem_op_consume`: the difference of the
+    /// first differing bytes (0 when equal) written to `result` as an i32.
+    SolMemcmp,
+    fn rust(meter: &mut Meter, a: u64, b: u64, n: u64, result: u64, _e: u64,
+    ) -> Result<u64, Box<dyn std::error::Error>> {
+        meter.charge_mem_op(n);
+        let (left, right) = (meter.read(a, n)?, meter.read(b, n)?);
+        let difference = left
+            .iter()
+            .zip(&right)
+            .find(|(x, y)| x != y)
+            .map_or(0, |(x, y)| i32::from(*x) - i32::from(*y));
+        meter.write(result, &difference.to_le_bytes())?;
+        Ok(0)
+    }
+);
+
+declare_builtin_function!(
     /// `sol_log_(message, len)`: max(100, len) units.
     SolLog,
     fn rust(meter: &mut Meter, _message: u64, len: u64, _c: u64, _d: u64, _e: u64,
@@ -196,6 +216,8 @@ pub struct Run {
     /// All units: instructions and syscalls.
     pub units: u64,
     pub syscall_units: u64,
+    /// Heap the run allocated (its allocator never frees).
+    pub heap_bytes: u64,
     pub input: Vec<u8>,
 }
 
@@ -213,6 +235,7 @@ impl Program {
         SolMemcpy::register(&mut loader, "sol_memcpy_").map_err(load)?;
         SolMemmove::register(&mut loader, "sol_memmove_").map_err(load)?;
         SolMemset::register(&mut loader, "sol_memset_").map_err(load)?;
+        SolMemcmp::register(&mut loader, "sol_memcmp_").map_err(load)?;
         SolLog::register(&mut loader, "sol_log_").map_err(load)?;
         SolLog64::register(&mut loader, "sol_log_64_").map_err(load)?;
         Abort::register(&mut loader, "abort").map_err(load)?;
@@ -299,9 +322,12 @@ impl Program {
         }
         let syscall_units = meter.syscall_units;
         drop(meter);
+        // The probe's allocator keeps its cursor (the next free address) in the heap's first word.
+        let cursor = u64::from_le_bytes(heap.as_slice()[..8].try_into().unwrap_or_default());
         Ok(Run {
             units,
             syscall_units,
+            heap_bytes: cursor.saturating_sub(ebpf::MM_HEAP_START),
             input,
         })
     }

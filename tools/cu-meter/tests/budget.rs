@@ -3,7 +3,7 @@
 //! eBPF (or within the margin of it) would let a client post a job whose honest providers can never
 //! prove their work, and are slashed for it.
 use gpushare_core::spot_check::CHARGE_MARGIN_PERCENT;
-use gpushare_cu_meter::measure_all;
+use gpushare_cu_meter::{Measurement, measure_all};
 
 /// The most compute units a transaction may request.
 const MAX_TRANSACTION_UNITS: u64 =
@@ -13,8 +13,9 @@ const MAX_TRANSACTION_UNITS: u64 =
 const UNMEASURED_ALLOWANCE: u64 = 300_000;
 
 #[test]
-fn every_leaf_create_job_accepts_fits_one_proof_transaction_by_measure() {
+fn every_leaf_and_embedding_check_create_job_accepts_fits_one_proof_transaction_by_measure() {
     let all = measure_all(None).unwrap_or_else(|error| panic!("{error}"));
+    embedding_checks_fit(&all);
     let deepest = all
         .iter()
         .find(|m| m.path == "inclusion check" && m.largest)
@@ -44,5 +45,38 @@ fn every_leaf_create_job_accepts_fits_one_proof_transaction_by_measure() {
                 deepest.units
             );
         }
+    }
+}
+
+/// Heap the program's own account handling takes before a check runs, stated, not measured: Anchor
+/// deserializes the job, the shard, the assignment and the buffer's header (under 2 KiB together).
+const UNMEASURED_HEAP_ALLOWANCE: u64 = 4 * 1024;
+/// The heap a program has unless its transaction asks for more (the runtime's `HEAP_LENGTH`).
+const DEFAULT_HEAP_BYTES: u64 = 32 * 1024;
+
+/// Every embedding check (`prove_embedding`'s computation, whole) fits one transaction with the
+/// margin and the program's default heap.
+fn embedding_checks_fit(all: &[Measurement]) {
+    let checks: Vec<_> = all.iter().filter(|m| m.path == "embedding check").collect();
+    assert!(
+        checks.iter().any(|m| m.largest),
+        "the longest sequence is measured"
+    );
+    for check in checks {
+        assert!(
+            check.units * CHARGE_MARGIN_PERCENT / 100 + UNMEASURED_ALLOWANCE
+                <= MAX_TRANSACTION_UNITS,
+            "{} ({}): {} units, with the {CHARGE_MARGIN_PERCENT} % margin and the allowance, exceed one transaction",
+            check.path,
+            check.parameter,
+            check.units
+        );
+        assert!(
+            check.heap_bytes + UNMEASURED_HEAP_ALLOWANCE <= DEFAULT_HEAP_BYTES,
+            "{} ({}): {} heap bytes leave too little of the default heap",
+            check.path,
+            check.parameter,
+            check.heap_bytes
+        );
     }
 }

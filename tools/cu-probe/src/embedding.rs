@@ -1,183 +1,113 @@
-//! The computations of the embedding checks (issue 28), as the meter runs them: one
-//! [`EmbeddingCase`] encoded into the input region, computed by [`EmbeddingCase::run`] with
-//! gpushare-core. Built into an eBPF probe of its own (feature `embedding-checks`), so that its code
-//! never changes how the leaf and inclusion paths are compiled and measured.
+//! The embedding spot-check (issue 28) as the meter runs it: one [`EmbeddingCase`] — what the job
+//! names, the sample and its staged witness — encoded into the input region and checked by
+//! gpushare-core's [`check_sample`], exactly as `prove_embedding` checks it: every opening hashed and
+//! verified, the cell recomputed. Built into an eBPF probe of its own (feature `embedding-checks`), so
+//! that its code never changes how the leaf and inclusion paths are compiled and measured.
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 
-use gpushare_core::embedding::fixed;
-use gpushare_core::embedding::forward::attend;
+use gpushare_core::embedding::check::{CheckContext, Verdict, check_sample};
 
 use crate::case::{OUTCOME_OFFSET, Outcome, Reader};
 
-/// One computation an embedding check performs.
+/// One sample's check: the job's address, model identity, batch root and size, embedding width,
+/// the shard's sequences and revealed root, the challenge, the sample and its witness (read in
+/// place from the input region, as the program reads its proof buffer).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EmbeddingCase {
-    /// One query piece over a sequence's key and value pieces of one head (`forward::attend`).
-    Attention {
-        multiplier: i64,
-        query: Vec<i32>,
-        keys: Vec<i32>,
-        values: Vec<i32>,
-    },
-    /// LayerNorm of one row (`fixed::layer_norm`).
-    LayerNorm {
-        row: Vec<i32>,
-        gain: Vec<i32>,
-        bias: Vec<i32>,
-    },
-    /// One output of the FFN's second linear layer: GELU of the intermediate row, quantized, one
-    /// weight row's dot product, requantized (`fixed`'s functions).
-    FfnOutput {
-        intermediate: Vec<i32>,
-        weights: Vec<i16>,
-        multiplier: i64,
-        bias: i64,
-    },
+pub struct EmbeddingCase<'a> {
+    pub job: [u8; 32],
+    pub model: [u8; 32],
+    pub batch: [u8; 32],
+    pub batch_sequences: u32,
+    pub dims: u32,
+    pub first_sequence: u32,
+    pub end_sequence: u32,
+    pub shard_root: [u8; 32],
+    pub challenge: [u8; 32],
+    pub sample: u8,
+    pub witness: Cow<'a, [u8]>,
 }
 
-/// Appends `values` as a u64 LE count, then each value LE.
-fn put<const N: usize, T: Copy>(out: &mut Vec<u8>, values: &[T], bytes: impl Fn(T) -> [u8; N]) {
-    out.extend_from_slice(&(values.len() as u64).to_le_bytes());
-    values
-        .iter()
-        .for_each(|v| out.extend_from_slice(&bytes(*v)));
-}
+/// The outcome byte of a check whose witness verified and matched; 1 when it differed, 2 when the
+/// witness was refused.
+const MATCHES: u8 = 0;
 
-/// A u64 LE count, then that many values of N bytes (at most what the region holds), read into a
-/// vector sized up front.
-fn values<const N: usize, T: Clone + Default>(
-    read: &mut Reader,
-    value: impl Fn([u8; N]) -> T,
-) -> Option<Vec<T>> {
-    let count = usize::try_from(u64::from_le_bytes(read.take()?))
-        .ok()
-        .filter(|n| *n <= OUTCOME_OFFSET / N)?;
-    let mut out = alloc::vec![T::default(); count];
-    for slot in &mut out {
-        *slot = value(read.take()?);
-    }
-    Some(out)
-}
-
-/// i32 values as their LE bytes.
-fn le_bytes(values: &[i32]) -> Vec<u8> {
-    let mut out = alloc::vec![0u8; 4 * values.len()];
-    for (bytes, v) in out.chunks_exact_mut(4).zip(values) {
-        bytes.copy_from_slice(&v.to_le_bytes());
-    }
-    out
-}
-
-impl EmbeddingCase {
-    /// The case as the entry point reads it.
+impl<'a> EmbeddingCase<'a> {
+    /// The case as the entry point reads it: the fixed fields in order, then the witness's u64 LE
+    /// length and bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        match self {
-            EmbeddingCase::Attention {
-                multiplier,
-                query,
-                keys,
-                values,
-            } => {
-                out.push(0);
-                out.extend_from_slice(&multiplier.to_le_bytes());
-                for rows in [query, keys, values] {
-                    put(&mut out, rows, i32::to_le_bytes);
-                }
-            }
-            EmbeddingCase::LayerNorm { row, gain, bias } => {
-                out.push(1);
-                for values in [row, gain, bias] {
-                    put(&mut out, values, i32::to_le_bytes);
-                }
-            }
-            EmbeddingCase::FfnOutput {
-                intermediate,
-                weights,
-                multiplier,
-                bias,
-            } => {
-                out.push(2);
-                out.extend_from_slice(&multiplier.to_le_bytes());
-                out.extend_from_slice(&bias.to_le_bytes());
-                put(&mut out, intermediate, i32::to_le_bytes);
-                put(&mut out, weights, i16::to_le_bytes);
-            }
+        let mut out = Vec::with_capacity(200 + self.witness.len());
+        for hash in [&self.job, &self.model, &self.batch] {
+            out.extend_from_slice(hash);
         }
+        for word in [
+            self.batch_sequences,
+            self.dims,
+            self.first_sequence,
+            self.end_sequence,
+        ] {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        out.extend_from_slice(&self.shard_root);
+        out.extend_from_slice(&self.challenge);
+        out.push(self.sample);
+        out.extend_from_slice(&(self.witness.len() as u64).to_le_bytes());
+        out.extend_from_slice(&self.witness);
         out
     }
 
     /// Reads a case back, or None for bytes no [`EmbeddingCase::encode`] wrote.
-    pub fn decode(bytes: &[u8]) -> Option<EmbeddingCase> {
+    pub fn decode(bytes: &'a [u8]) -> Option<EmbeddingCase<'a>> {
         let mut read = Reader(bytes);
-        let [tag] = read.take()?;
-        let i32s = |read: &mut Reader| values(read, i32::from_le_bytes);
-        match tag {
-            0 => {
-                let multiplier = i64::from_le_bytes(read.take()?);
-                let (query, keys, values) = (i32s(&mut read)?, i32s(&mut read)?, i32s(&mut read)?);
-                Some(EmbeddingCase::Attention {
-                    multiplier,
-                    query,
-                    keys,
-                    values,
-                })
-            }
-            1 => {
-                let (row, gain, bias) = (i32s(&mut read)?, i32s(&mut read)?, i32s(&mut read)?);
-                Some(EmbeddingCase::LayerNorm { row, gain, bias })
-            }
-            2 => {
-                let (multiplier, bias) = (
-                    i64::from_le_bytes(read.take()?),
-                    i64::from_le_bytes(read.take()?),
-                );
-                let intermediate = i32s(&mut read)?;
-                let weights = values(&mut read, i16::from_le_bytes)?;
-                Some(EmbeddingCase::FfnOutput {
-                    intermediate,
-                    weights,
-                    multiplier,
-                    bias,
-                })
-            }
-            _ => None,
-        }
+        let (job, model, batch) = (read.take()?, read.take()?, read.take()?);
+        let mut word = || read.take().map(u32::from_le_bytes);
+        let (batch_sequences, dims, first_sequence, end_sequence) =
+            (word()?, word()?, word()?, word()?);
+        let (shard_root, challenge) = (read.take()?, read.take()?);
+        let [sample] = read.take()?;
+        let length = usize::try_from(u64::from_le_bytes(read.take()?))
+            .ok()
+            .filter(|n| *n <= OUTCOME_OFFSET)?;
+        let witness = Cow::Borrowed(read.0.get(..length)?);
+        Some(EmbeddingCase {
+            job,
+            model,
+            batch,
+            batch_sequences,
+            dims,
+            first_sequence,
+            end_sequence,
+            shard_root,
+            challenge,
+            sample,
+            witness,
+        })
     }
 
-    /// Computes the case with gpushare-core; the outcome is the values' LE bytes.
+    /// Checks the sample with gpushare-core; the outcome is one byte: 0 matched, 1 differed, 2
+    /// refused.
     pub fn run(&self) -> Outcome {
-        Ok(match self {
-            EmbeddingCase::Attention {
-                multiplier,
-                query,
-                keys,
-                values,
-            } => {
-                let mut context = alloc::vec![0i32; query.len()];
-                attend(query, keys, values, *multiplier, &mut context);
-                le_bytes(&context)
+        let context = CheckContext {
+            job: &self.job,
+            model: &self.model,
+            batch: &self.batch,
+            batch_sequences: self.batch_sequences,
+            dims: self.dims,
+            shard_sequences: self.first_sequence..self.end_sequence,
+            shard_root: &self.shard_root,
+            challenge: &self.challenge,
+        };
+        Ok(alloc::vec![
+            match check_sample(&context, self.sample, &self.witness) {
+                Ok(Verdict::Matches) => MATCHES,
+                Ok(Verdict::Differs) => 1,
+                Err(_) => 2,
             }
-            EmbeddingCase::LayerNorm { row, gain, bias } => {
-                let mut out = alloc::vec![0i32; row.len()];
-                fixed::layer_norm(row, gain, bias, &mut out);
-                le_bytes(&out)
-            }
-            EmbeddingCase::FfnOutput {
-                intermediate,
-                weights,
-                multiplier,
-                bias,
-            } => {
-                let mut activated = alloc::vec![0i32; intermediate.len()];
-                for (y, x) in activated.iter_mut().zip(intermediate) {
-                    *y = fixed::gelu(*x);
-                }
-                let mut levels = alloc::vec![0i16; activated.len()];
-                let m = fixed::quantize_row(&activated, &mut levels);
-                let acc = fixed::dot(&levels, weights);
-                le_bytes(&[fixed::linear_output(acc, m, *multiplier, *bias)])
-            }
-        })
+        ])
+    }
+
+    /// Whether an outcome is a match: the only outcome the meter measures.
+    pub fn matched(outcome: &[u8]) -> bool {
+        outcome == [MATCHES]
     }
 }

@@ -4,9 +4,10 @@ use core::alloc::{GlobalAlloc, Layout};
 
 use crate::case::{INPUT_REGION_BYTES, OUTCOME_OFFSET};
 
-/// Where the VM maps the heap, and its size (the runtime's default 32 KiB).
+/// Where the VM maps the heap, and its size (the most a transaction may request; the meter reports
+/// what a run allocated, against the runtime's default 32 KiB).
 const HEAP_START: usize = 0x3_0000_0000;
-const HEAP_BYTES: usize = 32 * 1024;
+const HEAP_BYTES: usize = 256 * 1024;
 
 unsafe extern "C" {
     /// Ends the run with an error (a syscall of the meter).

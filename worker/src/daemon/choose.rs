@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anchor_lang::prelude::Pubkey;
 use gpushare::state::{Job, JobInput, KernelSpec, Provider, Shard};
 use gpushare_client::ix::Slot;
+use gpushare_core::kernels::Kernel;
 use gpushare_core::spot_check::leaf_fits_budget;
 use rand::seq::SliceRandom;
 use sha2::{Digest, Sha256};
@@ -102,7 +103,11 @@ impl Daemon {
     pub(super) fn wants(&self, key: &Pubkey, job: &Job, round: &Round) -> bool {
         let kernel = job.kernel.to_core();
         let provider = &round.view.provider;
-        let provable = !job.mode.is_spot_check() || leaf_fits_budget(&kernel);
+        // An embedding spot-check is proven cell by cell (`prove_embedding`); a batch it cannot
+        // check is refused before claiming (`Models::check_data`).
+        let provable = !job.mode.is_spot_check()
+            || matches!(kernel, Kernel::Embedding { .. })
+            || leaf_fits_budget(&kernel);
         let holdable = kernel.check_shard_size(u32::from(job.shards)).is_ok();
         let timeout_met = meets_claim_timeout(job, provider, &self.worker.models);
         let backed = provider
@@ -285,6 +290,7 @@ mod tests {
         (job.shards, job.claim_timeout) = (4, 60);
         job.kernel = KernelSpec::Embedding {
             model: identity,
+            batch: [0; 32],
             dims: 384,
             sequences: 10_000,
             tokens: 2_000_000,

@@ -157,7 +157,7 @@ impl Worker {
             && let Err(error) = self
                 .fetch_input(job, uri, sha256)
                 .await
-                .and_then(|data| self.models.check_data(&job.kernel, &data))
+                .and_then(|data| self.models.check_data(&job.kernel, job.mode, &data))
         {
             let reason = error.reason();
             tracing::warn!(job = %slot.job, reason, %error, "input refused; skipping the job, nothing claimed");

@@ -35,6 +35,7 @@ mod benchmark;
 mod choose;
 mod claim;
 mod compute;
+mod embedding_proof;
 mod round;
 mod settle;
 mod slot;

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use anchor_lang::solana_program::instruction::Instruction;
 use gpushare::commitment::work_commitment;
-use gpushare::state::{Shard, ShardPhase, Verdict};
+use gpushare::state::{KernelSpec, Shard, ShardPhase, Verdict};
 use gpushare_client::ix::{self, Slot};
 use gpushare_core::spot_check::CHALLENGE_SLOTS;
 use solana_signer::Signer;
@@ -198,6 +198,9 @@ impl Worker {
         let decided = (shard.passed_mask | shard.failed_mask) & (1 << slot.replica) != 0;
         if decided || shard.check_proof_open(at.round.now).is_err() {
             return Ok(());
+        }
+        if matches!(job.kernel, KernelSpec::Embedding { .. }) {
+            return self.prove_embedding(at, samples, challenge).await;
         }
         let output = self
             .store

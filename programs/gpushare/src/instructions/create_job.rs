@@ -6,8 +6,9 @@ use crate::constants::{MAX_JOB_LIFETIME_SECONDS, MIN_WINDOW_SECONDS};
 use crate::errors::GpuShareError;
 use crate::events::{JobCreated, emit_event};
 use crate::seeds;
-use crate::state::{CreateJobArgs, Job, Network, VerificationMode};
+use crate::state::{CreateJobArgs, Job, KernelSpec, Network, VerificationMode};
 use crate::token;
+use gpushare_core::embedding::check::{MIN_EMBEDDING_SAMPLES, dims_checkable};
 use gpushare_core::spot_check::{SpotCheckRefusal, check_spot_check};
 
 #[derive(Accounts)]
@@ -79,24 +80,15 @@ impl CreateJob<'_> {
                 GpuShareError::QuorumWithoutSpare
             );
         }
-        if args.mode.is_spot_check() {
-            require!(
-                args.input.seed().is_some(),
-                GpuShareError::SpotCheckNeedsSeed
-            );
-            let kernel = args.kernel.to_core();
-            require!(
-                gpushare_core::spot_check::leaf_fits_budget(&kernel),
-                GpuShareError::LeafTooExpensive
-            );
-            if let VerificationMode::SpotCheck { samples } = args.mode {
-                check_spot_check(&kernel, u32::from(args.shards), samples).map_err(|refusal| {
-                    match refusal {
-                        SpotCheckRefusal::ProofTooLarge { .. } => GpuShareError::ProofTooLarge,
-                        SpotCheckRefusal::LeavesGuessable { .. } => GpuShareError::LeavesGuessable,
-                        SpotCheckRefusal::InvalidShape => GpuShareError::InvalidShardCount,
-                    }
-                })?;
+        if let VerificationMode::SpotCheck { samples } = args.mode {
+            match args.kernel {
+                KernelSpec::Embedding { dims, .. } => require!(
+                    args.input.seed().is_none()
+                        && samples >= MIN_EMBEDDING_SAMPLES
+                        && dims_checkable(dims),
+                    GpuShareError::EmbeddingSpotCheckRefused
+                ),
+                _ => Self::validate_seeded_spot_check(args, samples)?,
             }
         }
         require!(args.price > 0, GpuShareError::InvalidPrice);
@@ -111,6 +103,27 @@ impl CreateJob<'_> {
             GpuShareError::InvalidExpiry
         );
         Ok(())
+    }
+
+    /// A seeded kernel's spot-check: its leaves recomputed one per proof, each within the budget
+    /// and a transaction, and not guessable.
+    fn validate_seeded_spot_check(args: &CreateJobArgs, samples: u8) -> Result<()> {
+        require!(
+            args.input.seed().is_some(),
+            GpuShareError::SpotCheckNeedsSeed
+        );
+        let kernel = args.kernel.to_core();
+        require!(
+            gpushare_core::spot_check::leaf_fits_budget(&kernel),
+            GpuShareError::LeafTooExpensive
+        );
+        check_spot_check(&kernel, u32::from(args.shards), samples).map_err(|refusal| {
+            error!(match refusal {
+                SpotCheckRefusal::ProofTooLarge { .. } => GpuShareError::ProofTooLarge,
+                SpotCheckRefusal::LeavesGuessable { .. } => GpuShareError::LeavesGuessable,
+                SpotCheckRefusal::InvalidShape => GpuShareError::InvalidShardCount,
+            })
+        })
     }
 
     #[access_control(ctx.accounts.validate(&args))]

@@ -54,40 +54,20 @@ pub struct Prove<'info> {
 }
 
 /// What one sample's proof showed.
-enum SampleOutcome {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SampleOutcome {
     Matches,
     Differs,
 }
 
 impl Prove<'_> {
-    /// Samples to prove: a spot-check's, or a dispute's.
-    fn samples(&self) -> Result<u8> {
-        self.job
-            .samples_to_prove(&self.shard)
-            .ok_or_else(|| error!(GpuShareError::NotSpotCheck))
-    }
-
     fn validate(&self, proofs: &[SampleProof]) -> Result<()> {
-        let samples = self.samples()?;
-        require!(
-            self.assignment.challenge.is_some(),
-            GpuShareError::NotChallenged
-        );
-        require!(
-            self.shard.failed_mask & (1 << self.assignment.replica) == 0,
-            GpuShareError::DuplicateProof
-        );
-        self.shard.check_proof_open(Clock::get()?.unix_timestamp)?;
-        let mut seen = self.assignment.proven;
-        for proof in proofs {
-            require!(proof.sample < samples, GpuShareError::InvalidSample);
-            require!(
-                seen & (1 << proof.sample) == 0,
-                GpuShareError::DuplicateProof
-            );
-            seen |= 1 << proof.sample;
-        }
-        Ok(())
+        check_provable(
+            &self.job,
+            &self.shard,
+            &self.assignment,
+            proofs.iter().map(|proof| proof.sample),
+        )
     }
 
     /// Checks one sample's witnesses against the revealed root and compares its leaf with the reference.
@@ -141,49 +121,101 @@ impl Prove<'_> {
 
     #[access_control(ctx.accounts.validate(&proofs))]
     pub fn handler(ctx: Context<Self>, proofs: Vec<SampleProof>) -> Result<()> {
-        let samples = ctx.accounts.samples()?;
+        let samples = samples_to_prove(&ctx.accounts.job, &ctx.accounts.shard)?;
         let kernel = ctx.accounts.job.kernel.to_core();
-        let (job, shard_index, replica) = (
-            ctx.accounts.job.key(),
-            ctx.accounts.shard.index,
-            ctx.accounts.assignment.replica,
-        );
+        let job = ctx.accounts.job.key();
         for proof in &proofs {
-            match ctx.accounts.check_sample(kernel, proof)? {
-                SampleOutcome::Matches => {
-                    ctx.accounts.assignment.proven |= 1 << proof.sample;
-                    emit_event(SampleProven {
-                        job,
-                        shard_index,
-                        replica,
-                        sample: proof.sample,
-                    });
-                }
-                SampleOutcome::Differs => {
-                    ctx.accounts.shard.record_failed(replica);
-                    emit_event(SpotCheckFailed {
-                        job,
-                        shard_index,
-                        replica,
-                        sample: proof.sample,
-                    });
-                    return Ok(());
-                }
-            }
-        }
-        let all = if samples == 64 {
-            u64::MAX
-        } else {
-            (1u64 << samples) - 1
-        };
-        if ctx.accounts.assignment.proven == all {
-            ctx.accounts.shard.record_passed(replica);
-            emit_event(ReplicaProven {
+            let outcome = ctx.accounts.check_sample(kernel, proof)?;
+            let accounts = &mut *ctx.accounts;
+            if record_sample(
+                &mut accounts.shard,
+                &mut accounts.assignment,
                 job,
-                shard_index,
-                replica,
-            });
+                samples,
+                proof.sample,
+                outcome,
+            ) == SampleOutcome::Differs
+            {
+                return Ok(());
+            }
         }
         Ok(())
     }
+}
+
+/// Samples the assignment must prove: a spot-check's, or a dispute's.
+pub(crate) fn samples_to_prove(job: &Job, shard: &Shard) -> Result<u8> {
+    job.samples_to_prove(shard)
+        .ok_or_else(|| error!(GpuShareError::NotSpotCheck))
+}
+
+/// Refuses proofs of `samples` unless the assignment is challenged, has not failed, its shard's
+/// proof window is open, and each sample is one it must prove and has not proven yet.
+pub(crate) fn check_provable(
+    job: &Job,
+    shard: &Shard,
+    assignment: &Assignment,
+    samples: impl IntoIterator<Item = u8>,
+) -> Result<()> {
+    let count = samples_to_prove(job, shard)?;
+    require!(assignment.challenge.is_some(), GpuShareError::NotChallenged);
+    require!(
+        shard.failed_mask & (1 << assignment.replica) == 0,
+        GpuShareError::DuplicateProof
+    );
+    shard.check_proof_open(Clock::get()?.unix_timestamp)?;
+    let mut seen = assignment.proven;
+    for sample in samples {
+        require!(sample < count, GpuShareError::InvalidSample);
+        require!(seen & (1 << sample) == 0, GpuShareError::DuplicateProof);
+        seen |= 1 << sample;
+    }
+    Ok(())
+}
+
+/// Records what one sample's proof showed: proven (and the replica passed once all `samples` are),
+/// or the replica failed, with its events. Returns the outcome.
+pub(crate) fn record_sample(
+    shard: &mut Shard,
+    assignment: &mut Assignment,
+    job: Pubkey,
+    samples: u8,
+    sample: u8,
+    outcome: SampleOutcome,
+) -> SampleOutcome {
+    let (shard_index, replica) = (shard.index, assignment.replica);
+    match outcome {
+        SampleOutcome::Matches => {
+            assignment.proven |= 1 << sample;
+            emit_event(SampleProven {
+                job,
+                shard_index,
+                replica,
+                sample,
+            });
+            let all = if samples == 64 {
+                u64::MAX
+            } else {
+                (1u64 << samples) - 1
+            };
+            if assignment.proven == all {
+                shard.record_passed(replica);
+                emit_event(ReplicaProven {
+                    job,
+                    shard_index,
+                    replica,
+                });
+            }
+        }
+        SampleOutcome::Differs => {
+            shard.record_failed(replica);
+            emit_event(SpotCheckFailed {
+                job,
+                shard_index,
+                replica,
+                sample,
+            });
+        }
+    }
+    outcome
 }

@@ -20,6 +20,7 @@ pub enum KernelSpec {
     /// the sequences (docs/verification.md).
     Embedding {
         model: [u8; 32],
+        batch: [u8; 32],
         dims: u32,
         sequences: u32,
         tokens: u32,
@@ -67,11 +68,13 @@ impl KernelSpec {
             },
             KernelSpec::Embedding {
                 model,
+                batch,
                 dims,
                 sequences,
                 tokens,
             } => Kernel::Embedding {
                 model,
+                batch,
                 dims,
                 sequences,
                 tokens,
@@ -96,11 +99,13 @@ impl KernelSpec {
             },
             Kernel::Embedding {
                 model,
+                batch,
                 dims,
                 sequences,
                 tokens,
             } => KernelSpec::Embedding {
                 model,
+                batch,
                 dims,
                 sequences,
                 tokens,
@@ -191,6 +196,39 @@ impl VerificationMode {
 
 /// Samples each replica of a seeded quorum job proves when its shard reaches no quorum.
 pub const DISPUTE_SAMPLES: u8 = 16;
+
+/// What an embedding job names that the check of one of its shard's samples reads
+/// ([`Job::embedding_check`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmbeddingCheckJob {
+    pub address: [u8; 32],
+    pub model: [u8; 32],
+    pub batch: [u8; 32],
+    pub sequences: u32,
+    pub dims: u32,
+    pub shard_sequences: core::ops::Range<u32>,
+}
+
+impl EmbeddingCheckJob {
+    /// The check's context for a provider whose revealed root is `shard_root`, challenged with
+    /// `challenge`.
+    pub fn context<'a>(
+        &'a self,
+        shard_root: &'a [u8; 32],
+        challenge: &'a [u8; 32],
+    ) -> gpushare_core::embedding::check::CheckContext<'a> {
+        gpushare_core::embedding::check::CheckContext {
+            job: &self.address,
+            model: &self.model,
+            batch: &self.batch,
+            batch_sequences: self.sequences,
+            dims: self.dims,
+            shard_sequences: self.shard_sequences.clone(),
+            shard_root,
+            challenge,
+        }
+    }
+}
 
 /// Seconds a shard needs once its replicas committed (see [`Job::settling_seconds`]).
 pub fn settling_seconds(reveal_window: i64, disputes: bool) -> i64 {
@@ -328,6 +366,34 @@ impl Job {
         self.input
             .seed()
             .map(|seed| gpushare_core::kernels::job_seed(seed, &address.to_bytes()))
+    }
+
+    /// What the check of a spot-checked embedding sample reads of this job at `address`, for shard
+    /// `shard_index`; `None` for another kernel.
+    pub fn embedding_check(&self, address: &Pubkey, shard_index: u16) -> Option<EmbeddingCheckJob> {
+        let KernelSpec::Embedding {
+            model,
+            batch,
+            dims,
+            sequences,
+            ..
+        } = self.kernel
+        else {
+            return None;
+        };
+        let range = gpushare_core::embedding::layout::shard_sequences(
+            sequences,
+            u32::from(self.shards),
+            u32::from(shard_index),
+        );
+        Some(EmbeddingCheckJob {
+            address: address.to_bytes(),
+            model,
+            batch,
+            sequences,
+            dims,
+            shard_sequences: range.start as u32..range.end as u32,
+        })
     }
 
     /// Whether shard `index` ever started.

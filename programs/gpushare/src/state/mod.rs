@@ -5,6 +5,7 @@ pub mod delegation;
 pub mod job;
 pub mod network;
 pub mod pool;
+pub mod proof_buffer;
 pub mod provider;
 pub mod shard;
 
@@ -14,5 +15,6 @@ pub use delegation::*;
 pub use job::*;
 pub use network::*;
 pub use pool::*;
+pub use proof_buffer::*;
 pub use provider::*;
 pub use shard::*;

@@ -10,6 +10,7 @@ mod compute_units;
 mod conservation;
 mod delegation;
 mod economics;
+mod embedding_spot_check;
 mod harness;
 mod layout;
 mod lifecycle;

@@ -104,6 +104,7 @@ fn only_the_authority_updates_the_network_and_only_within_bounds() {
 fn embedding(sequences: u32, tokens: u32) -> KernelSpec {
     KernelSpec::Embedding {
         model: [7; 32],
+        batch: [8; 32],
         dims: 384,
         sequences,
         tokens,
@@ -225,7 +226,7 @@ fn zero_oversized_or_inconsistent_job_parameters_are_refused() {
                 a.replicas = 1;
                 a.mode = VerificationMode::SpotCheck { samples: 8 };
             }),
-            GpuShareError::SpotCheckNeedsSeed,
+            GpuShareError::EmbeddingSpotCheckRefused,
         ),
         (
             Box::new(|a| {

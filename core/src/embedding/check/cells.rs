@@ -1,0 +1,287 @@
+//! Each cell's openings ([`plan`]) and its recomputation from them ([`recompute`]), by the
+//! reference arithmetic of [`crate::embedding::fixed`] and [`crate::embedding::forward`].
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::embedding::fixed::{
+    self, ACT_LIMIT, clamp_act, dot, layer_norm, linear_output, quantize_row,
+};
+use crate::embedding::forward::{attend, normalize, pool_mean};
+use crate::embedding::model::{LinearKind, Shape};
+use crate::embedding::trace::{TraceLayout, TracedRow};
+
+use super::{CheckError, Operation, Plan, Sample, Verdict, norm_of, row_range};
+
+/// The leaves sample `sample` opens (see [`Plan`]), for a sequence of token ids `ids`.
+pub fn plan(shape: &Shape, layout: &TraceLayout, sample: &Sample, ids: &[u32]) -> Plan {
+    let (layer, t, j) = (
+        sample.layer,
+        u64::from(sample.token),
+        u64::from(sample.column),
+    );
+    let (hidden, head_dim) = (u64::from(shape.hidden), shape.head_dim() as u64);
+    let tokens = ids.len() as u64;
+    let row = |kind| row_range(layout, layer, t, kind);
+    let single = |leaf: u64| leaf..leaf + 1;
+    let norm = norm_of(sample.operation, layer).map(|norm| shape.norm_leaf(norm));
+    let (trace, model) = match sample.operation {
+        Operation::Embed => {
+            let id = ids.get(t as usize).copied().unwrap_or_default();
+            (
+                vec![row_range(layout, 0, t, TracedRow::Input)],
+                vec![shape.word_leaf(id), shape.position_leaf(t)],
+            )
+        }
+        Operation::Linear(kind) => {
+            let mut trace = match kind {
+                LinearKind::Query | LinearKind::Key | LinearKind::Value => {
+                    vec![row(TracedRow::Input)]
+                }
+                LinearKind::AttentionOutput => vec![row(TracedRow::Context), row(TracedRow::Input)],
+                LinearKind::Intermediate => vec![row(TracedRow::Attended)],
+                LinearKind::Output => {
+                    vec![row(TracedRow::Intermediate), row(TracedRow::Attended)]
+                }
+            };
+            let piece = |kind| single(layout.row_leaf(layer, t, kind, j / hidden));
+            trace.push(match kind {
+                LinearKind::Query => piece(TracedRow::Query),
+                LinearKind::Key => single(layout.key_piece(layer, (j / head_dim) as u32, t)),
+                LinearKind::Value => single(layout.value_piece(layer, (j / head_dim) as u32, t)),
+                LinearKind::AttentionOutput => piece(TracedRow::AttentionSum),
+                LinearKind::Intermediate => piece(TracedRow::Intermediate),
+                LinearKind::Output => piece(TracedRow::OutputSum),
+            });
+            (trace, vec![shape.linear_leaf(layer, kind, j)])
+        }
+        Operation::Attention => {
+            let head = j as u32;
+            let keys = layout.key_piece(layer, head, 0);
+            let values = layout.value_piece(layer, head, 0);
+            (
+                vec![
+                    row(TracedRow::Query),
+                    keys..keys + tokens,
+                    values..values + tokens,
+                    row(TracedRow::Context),
+                ],
+                vec![],
+            )
+        }
+        Operation::AttentionNorm => (
+            vec![row(TracedRow::AttentionSum), row(TracedRow::Attended)],
+            vec![],
+        ),
+        Operation::OutputNorm => {
+            let mut trace = vec![row(TracedRow::OutputSum)];
+            if layer + 1 < shape.layers {
+                trace.push(row_range(layout, layer + 1, t, TracedRow::Input));
+            } else {
+                trace.extend((0..shape.heads).map(|group| single(layout.output_piece(group, t))));
+            }
+            (trace, vec![])
+        }
+        Operation::Pool => {
+            let first = layout.output_piece(j as u32, 0);
+            (
+                vec![single(layout.mean_leaf()), first..first + tokens],
+                vec![],
+            )
+        }
+    };
+    Plan {
+        trace,
+        model: model.into_iter().chain(norm).collect(),
+    }
+}
+
+/// Committed activations: the leaves' i32 LE values, each within the clamps (`None` when a leaf
+/// is not whole values or a value is outside them: no honest trace holds such a leaf).
+fn activations(leaves: &[&[u8]]) -> Option<Vec<i32>> {
+    // Sized up front: a growing vector leaves every smaller buffer behind on SBF's heap.
+    let mut values = Vec::with_capacity(leaves.iter().map(|leaf| leaf.len() / 4).sum());
+    for leaf in leaves {
+        if leaf.len() % 4 != 0 {
+            return None;
+        }
+        for b in leaf.chunks_exact(4) {
+            let v = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            if i64::from(v).abs() > ACT_LIMIT {
+                return None;
+            }
+            values.push(v);
+        }
+    }
+    Some(values)
+}
+
+/// `count` activations, or `None`.
+fn row_of(leaves: &[&[u8]], count: usize) -> Option<Vec<i32>> {
+    activations(leaves).filter(|values| values.len() == count)
+}
+
+fn i16s(leaf: &[u8], count: usize) -> Result<Vec<i16>, CheckError> {
+    if leaf.len() != 2 * count {
+        return Err(CheckError::InvalidModel);
+    }
+    Ok(leaf
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect())
+}
+
+fn i32s(leaf: &[u8]) -> Vec<i32> {
+    leaf.chunks_exact(4)
+        .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// LayerNorm of `row` by the norm leaf `leaf` (its gains, then its biases).
+fn layer_norm_of(row: &[i32], leaf: &[u8]) -> Result<Vec<i32>, CheckError> {
+    if leaf.len() != 8 * row.len() {
+        return Err(CheckError::InvalidModel);
+    }
+    let norm = i32s(leaf);
+    let (gain, bias) = norm.split_at(row.len());
+    let mut out = vec![0i32; row.len()];
+    layer_norm(row, gain, bias, &mut out);
+    Ok(out)
+}
+
+/// Value `at` of a committed leaf, if the leaf holds it and it is within the clamps.
+fn committed_value(leaf: &[u8], at: usize) -> Option<i32> {
+    let b = leaf.get(4 * at..4 * at + 4)?;
+    let v = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    (i64::from(v).abs() <= ACT_LIMIT).then_some(v)
+}
+
+/// Output `j` of a linear layer whose row `leaf` (inputs × i8, u32 multiplier, i32 bias) takes `input`.
+fn linear_one(input: &[i32], leaf: &[u8]) -> Result<i32, CheckError> {
+    let inputs = input.len();
+    if leaf.len() != inputs + 8 {
+        return Err(CheckError::InvalidModel);
+    }
+    let weights: Vec<i16> = leaf[..inputs].iter().map(|w| i16::from(*w as i8)).collect();
+    let tail = i32s(&leaf[inputs..]);
+    let (multiplier, bias) = (i64::from(tail[0] as u32), i64::from(tail[1]));
+    let mut levels = vec![0i16; inputs];
+    let m = quantize_row(input, &mut levels);
+    Ok(linear_output(dot(&levels, &weights), m, multiplier, bias))
+}
+
+/// Why a recomputation has no equal/unequal answer: a committed value no honest trace holds (a
+/// wrong output in itself), or a model leaf that is not a valid model's (no evidence at all).
+enum Unanswered {
+    Committed,
+    Refused(CheckError),
+}
+
+impl From<CheckError> for Unanswered {
+    fn from(error: CheckError) -> Self {
+        Unanswered::Refused(error)
+    }
+}
+
+/// `count` committed activations of `leaves`.
+fn committed(leaves: &[&[u8]], count: usize) -> Result<Vec<i32>, Unanswered> {
+    row_of(leaves, count).ok_or(Unanswered::Committed)
+}
+
+/// Recomputes the sample's output from its openings (in [`plan`]'s order) and compares it with the
+/// committed one. `embedding` is the sequence's embedding leaves (opened for pooling only).
+pub fn recompute(
+    shape: &Shape,
+    sample: &Sample,
+    ids: &[u32],
+    trace: &[Vec<&[u8]>],
+    weights: &[&[u8]],
+    embedding: &[&[u8]],
+) -> Result<Verdict, CheckError> {
+    match matches(shape, sample, ids.len(), trace, weights, embedding) {
+        Ok(true) => Ok(Verdict::Matches),
+        Ok(false) | Err(Unanswered::Committed) => Ok(Verdict::Differs),
+        Err(Unanswered::Refused(error)) => Err(error),
+    }
+}
+
+/// Whether the committed output is the recomputed one.
+fn matches(
+    shape: &Shape,
+    sample: &Sample,
+    tokens: usize,
+    trace: &[Vec<&[u8]>],
+    weights: &[&[u8]],
+    embedding: &[&[u8]],
+) -> Result<bool, Unanswered> {
+    let (hidden, head_dim) = (shape.hidden as usize, shape.head_dim());
+    let j = sample.column as usize;
+    match sample.operation {
+        Operation::Embed => {
+            let x = committed(&trace[0], hidden)?;
+            let word = i16s(weights[0], hidden)?;
+            let position = i16s(weights[1], hidden)?;
+            let sums: Vec<i32> = word
+                .iter()
+                .zip(&position)
+                .map(|(w, p)| i32::from(*w) + i32::from(*p))
+                .collect();
+            Ok(layer_norm_of(&sums, weights[2])? == x)
+        }
+        Operation::Linear(kind) => {
+            let mut input = committed(&trace[0], shape.linear_inputs(kind))?;
+            if kind == LinearKind::Output {
+                input.iter_mut().for_each(|x| *x = fixed::gelu(*x));
+            }
+            let mut y = linear_one(&input, weights[0])?;
+            if matches!(kind, LinearKind::AttentionOutput | LinearKind::Output) {
+                let residual = committed(&trace[1], hidden)?;
+                y = clamp_act(i64::from(y) + i64::from(residual[j]));
+            }
+            let at = match kind {
+                LinearKind::Key | LinearKind::Value => j % head_dim,
+                _ => j % hidden,
+            };
+            let output = trace[trace.len() - 1].first().copied().unwrap_or_default();
+            Ok(committed_value(output, at).ok_or(Unanswered::Committed)? == y)
+        }
+        Operation::Attention => {
+            // Only the head's columns of the query and context rows are read.
+            let head = |leaves: &[&[u8]]| -> Result<Vec<i32>, Unanswered> {
+                (j * head_dim..(j + 1) * head_dim)
+                    .map(|c| {
+                        leaves
+                            .get(c / hidden)
+                            .and_then(|leaf| committed_value(leaf, c % hidden))
+                            .ok_or(Unanswered::Committed)
+                    })
+                    .collect()
+            };
+            let query = head(&trace[0])?;
+            let keys = committed(&trace[1], tokens * head_dim)?;
+            let values = committed(&trace[2], tokens * head_dim)?;
+            let context = head(&trace[3])?;
+            let mut out = vec![0i32; head_dim];
+            attend(
+                &query,
+                &keys,
+                &values,
+                i64::from(shape.score_multiplier),
+                &mut out,
+            );
+            Ok(out == context)
+        }
+        Operation::AttentionNorm | Operation::OutputNorm => {
+            let input = committed(&trace[0], hidden)?;
+            let output = committed(&trace[1..].concat(), hidden)?;
+            Ok(layer_norm_of(&input, weights[0])? == output)
+        }
+        Operation::Pool => {
+            let mean = committed(&trace[0], hidden)?;
+            let pieces = committed(&trace[1], tokens * head_dim)?;
+            // The pieces are the group's columns, token by token: their own pooled mean.
+            let group_matches = pool_mean(head_dim, &pieces) == mean[j * head_dim..][..head_dim];
+            let embedding = i16s(&embedding.concat(), hidden).map_err(|_| Unanswered::Committed)?;
+            Ok(group_matches && normalize(&mean) == embedding)
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! The on-chain check of an embedding shard (issue 28): after a provider commits its shard root, a
+//! challenge from slot hashes draws samples; each sample names a sequence of the shard, a token of
+//! it, one operation of the forward pass (a cell) and one column of that operation's output. The
+//! provider opens what the cell reads and writes — the weights under the model's identity, the
+//! token ids under the job's batch root, the activations under the sequence's trace root under the
+//! shard root — and the check recomputes the output with the reference arithmetic of
+//! [`super::forward`] and compares it with the committed value.
+//!
+//! - [`Sample`]: the draw ([`Sample::draw`]): half the samples check a token's embedding, the only
+//!   cell that ties a trace to the client's token ids (a provider reusing another text's trace
+//!   fails nothing else); the other half weigh every other cell equally;
+//! - [`plan`]: which leaves a cell opens, in order, for the prover and the check alike;
+//! - [`check_sample`]: the check, which the program runs and the worker runs before sending;
+//! - [`prover`]: a witness built from a forward pass (host side);
+//! - [`cheats`]: the cheating provers the detection table plays.
+//!
+//! docs/verification.md has the witness layout, the compute units measured per cell and the
+//! detection table.
+mod cells;
+pub mod cheats;
+pub mod prover;
+#[cfg(test)]
+mod tests;
+pub mod witness;
+
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use crate::merkle::Hash;
+use crate::sha256;
+
+use super::layout::{OUTPUT_LEAF_BYTES, sequence_output_bytes};
+use super::model::{LinearKind, MAX_TOKENS, Shape};
+use super::trace::{TraceLayout, TracedRow, bound_trace_root};
+use crate::embedding::model_leaves::NormLeaf;
+pub use cells::plan;
+use witness::WitnessReader;
+
+/// Longest sequence a spot-checked job may hold: an attention cell reads every token's key and
+/// value piece of one head, and at 64 tokens that is 16 KB of values and about 300 k compute units
+/// (docs/verification.md). The worker refuses a spot-checked batch with a longer sequence.
+pub const MAX_CHECKED_TOKENS: u32 = 64;
+
+/// Fewest samples a spot-checked embedding job may ask for: at 16, every cheat the detection table
+/// plays is caught with at least the share of the work it saves (docs/verification.md).
+pub const MIN_EMBEDDING_SAMPLES: u8 = 16;
+
+/// One operation of the forward pass, for one token (or, for pooling, one column group).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// Layer 0's input row: LayerNorm(words[id] + positions[t]).
+    Embed,
+    /// One output of a linear layer (with the residual that follows the attention output and the
+    /// FFN output, and the GELU before the FFN output).
+    Linear(LinearKind),
+    /// One head's context for the token.
+    Attention,
+    /// The LayerNorm after the attention.
+    AttentionNorm,
+    /// The LayerNorm after the FFN: the next layer's input row (the last layer's output pieces).
+    OutputNorm,
+    /// One column group of the pooled mean, and the embedding from the whole mean.
+    Pool,
+}
+
+/// A layer's operations, in the order the layer runs them.
+pub const LAYER_OPERATIONS: [Operation; 9] = [
+    Operation::Linear(LinearKind::Query),
+    Operation::Linear(LinearKind::Key),
+    Operation::Linear(LinearKind::Value),
+    Operation::Attention,
+    Operation::Linear(LinearKind::AttentionOutput),
+    Operation::AttentionNorm,
+    Operation::Linear(LinearKind::Intermediate),
+    Operation::Linear(LinearKind::Output),
+    Operation::OutputNorm,
+];
+
+/// One sampled check: the sequence (its index in the job's batch), the token, the layer and
+/// operation, and the column (an output for a linear layer, a head for attention, a column group
+/// for pooling; 0 otherwise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sample {
+    pub sequence: u32,
+    pub token: u32,
+    pub layer: u32,
+    pub operation: Operation,
+    pub column: u32,
+}
+
+/// The 32 bytes of randomness behind sample `sample`: `sha256(challenge ‖ sample)`, as four u64 LE
+/// words (the first is the one [`crate::spot_check::sample_index`] takes).
+fn draw_words(challenge: &Hash, sample: u8) -> [u64; 4] {
+    let digest = sha256(&[challenge, &[sample]]);
+    let word = |i: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&digest[8 * i..8 * i + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    [word(0), word(1), word(2), word(3)]
+}
+
+impl Sample {
+    /// The sequence sample `sample` of `challenge` checks among the shard's `sequences`.
+    pub fn sequence(challenge: &Hash, sample: u8, sequences: &Range<u32>) -> u32 {
+        let span = u64::from(sequences.end.saturating_sub(sequences.start)).max(1);
+        sequences.start + (draw_words(challenge, sample)[0] % span) as u32
+    }
+
+    /// Slots of the draw's other cells: each layer's nine, and pooling.
+    fn cell_slots(shape: &Shape) -> u64 {
+        u64::from(shape.layers) * LAYER_OPERATIONS.len() as u64 + 1
+    }
+
+    /// Every slot of the draw: as many for the token embedding as for every other cell together,
+    /// then each layer's nine cells, then pooling.
+    pub fn slots(shape: &Shape) -> u64 {
+        2 * Self::cell_slots(shape)
+    }
+
+    /// The slots the token-embedding cell takes: half of them.
+    pub fn embed_slots(shape: &Shape) -> u64 {
+        Self::cell_slots(shape)
+    }
+
+    /// The cell of draw slot `slot`: its layer and operation.
+    pub fn cell(shape: &Shape, slot: u64) -> (u32, Operation) {
+        let (per_layer, embed) = (LAYER_OPERATIONS.len() as u64, Self::embed_slots(shape));
+        if slot < embed {
+            (0, Operation::Embed)
+        } else if slot - embed < u64::from(shape.layers) * per_layer {
+            let cell = slot - embed;
+            (
+                (cell / per_layer) as u32,
+                LAYER_OPERATIONS[(cell % per_layer) as usize],
+            )
+        } else {
+            (shape.layers - 1, Operation::Pool)
+        }
+    }
+
+    /// Columns an operation's check picks one of.
+    pub fn columns(shape: &Shape, operation: Operation) -> u32 {
+        match operation {
+            Operation::Linear(kind) => shape.linear_outputs(kind) as u32,
+            Operation::Attention | Operation::Pool => shape.heads,
+            Operation::Embed | Operation::AttentionNorm | Operation::OutputNorm => 1,
+        }
+    }
+
+    /// Sample `sample` of `challenge` in a shard of `sequences`, once the drawn sequence is known
+    /// to have `tokens` tokens: the token, the cell (slot uniform over [`Sample::slots`]) and the
+    /// column, each uniform.
+    pub fn draw(
+        challenge: &Hash,
+        sample: u8,
+        sequences: &Range<u32>,
+        shape: &Shape,
+        tokens: u32,
+    ) -> Self {
+        let words = draw_words(challenge, sample);
+        let (layer, operation) = Self::cell(shape, words[2] % Self::slots(shape));
+        Self {
+            sequence: Self::sequence(challenge, sample, sequences),
+            token: (words[1] % u64::from(tokens.max(1))) as u32,
+            layer,
+            operation,
+            column: (words[3] % u64::from(Self::columns(shape, operation))) as u32,
+        }
+    }
+}
+
+/// What a job names that a check reads.
+#[derive(Clone, Debug)]
+pub struct CheckContext<'a> {
+    /// The job's address (trace roots are bound to it).
+    pub job: &'a [u8; 32],
+    /// The model's identity.
+    pub model: &'a Hash,
+    /// The job's batch root and its number of sequences.
+    pub batch: &'a Hash,
+    pub batch_sequences: u32,
+    /// The embedding's width.
+    pub dims: u32,
+    /// The shard's sequences and the provider's revealed shard root.
+    pub shard_sequences: Range<u32>,
+    pub shard_root: &'a Hash,
+    /// The assignment's challenge.
+    pub challenge: &'a Hash,
+}
+
+/// The outcome of a check whose openings all verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The committed output is the recomputed one.
+    Matches,
+    /// It is not (or a committed activation is outside the clamps, or a leaf has the wrong
+    /// width): the valid openings are evidence of a wrong computation.
+    Differs,
+}
+
+/// Why a witness is refused without a verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    #[error("the witness is malformed or not in the plan's order")]
+    Malformed,
+    #[error("an opening does not verify against its root")]
+    InvalidProof,
+    #[error("the model's header or a weights leaf is not a valid model's")]
+    InvalidModel,
+    #[error(
+        "the model's width does not match the job's embedding width, or it is not a multiple of 16"
+    )]
+    WidthMismatch,
+    #[error(
+        "the sequence is empty, has an id outside the vocabulary, or is longer than the check allows"
+    )]
+    InvalidSequence,
+}
+
+/// The shard tree's leaves holding the output record of the shard's `k`-th sequence.
+fn record_leaves(dims: u32, k: u64) -> Range<u64> {
+    let per_sequence = sequence_output_bytes(dims) / OUTPUT_LEAF_BYTES as u64;
+    k * per_sequence..(k + 1) * per_sequence
+}
+
+/// Whether a spot-check can address a job of embedding width `dims`: every sequence's output
+/// record must start on a leaf (dims a multiple of 16).
+pub fn dims_checkable(dims: u32) -> bool {
+    dims.is_multiple_of(16)
+}
+
+/// Checks sample `sample` of the context's challenge against `witness`: opens the model's header,
+/// the sequence's token ids, the sequence's output record and trace root, then the cell's plan, and
+/// recomputes. Errors are witnesses that prove nothing; a [`Verdict`] is evidence either way.
+pub fn check_sample(
+    context: &CheckContext,
+    sample: u8,
+    witness: &[u8],
+) -> Result<Verdict, CheckError> {
+    let sequence = Sample::sequence(context.challenge, sample, &context.shard_sequences);
+    check_drawn(context, sequence, witness, |shape, tokens| {
+        Sample::draw(
+            context.challenge,
+            sample,
+            &context.shard_sequences,
+            shape,
+            tokens,
+        )
+    })
+}
+
+/// [`check_sample`] of the sample `draw` makes of sequence `sequence` once the model's shape and
+/// the sequence's length are opened.
+fn check_drawn(
+    context: &CheckContext,
+    sequence: u32,
+    witness: &[u8],
+    draw: impl FnOnce(&Shape, u32) -> Sample,
+) -> Result<Verdict, CheckError> {
+    let mut reader = WitnessReader::new(witness);
+    // The header is leaf 0 of the weights file; its shape gives the tree's size.
+    let header = read_header(&mut reader, context.model)?;
+    if header.hidden != context.dims || !dims_checkable(context.dims) {
+        return Err(CheckError::WidthMismatch);
+    }
+    if !context.shard_sequences.contains(&sequence) {
+        return Err(CheckError::Malformed);
+    }
+    let ids_leaf = reader.opening(
+        u64::from(sequence)..u64::from(sequence) + 1,
+        u64::from(context.batch_sequences),
+        context.batch,
+    )?;
+    let ids = token_ids(ids_leaf[0], &header)?;
+    let drawn = draw(&header, ids.len() as u32);
+    // The sequence's output record (the embedding, then the trace root), whole for pooling.
+    let k = u64::from(sequence - context.shard_sequences.start);
+    let record = record_leaves(context.dims, k);
+    let shard_leaves = u64::from(context.shard_sequences.end - context.shard_sequences.start)
+        * (record.end - record.start);
+    let opened = if drawn.operation == Operation::Pool {
+        record.clone()
+    } else {
+        record.end - 1..record.end
+    };
+    let record_opened = reader.opening(opened, shard_leaves, context.shard_root)?;
+    let trace_tree = reader.hash()?;
+    let bound = record_opened.last().copied().unwrap_or_default();
+    if bound != bound_trace_root(&trace_tree, context.job) {
+        return Err(CheckError::InvalidProof);
+    }
+    let layout = TraceLayout::new(header, ids.len());
+    let plan = plan(&header, &layout, &drawn, &ids);
+    let mut trace = Vec::with_capacity(plan.trace.len());
+    for range in &plan.trace {
+        trace.push(reader.opening(range.clone(), layout.leaves(), &trace_tree)?);
+    }
+    let mut weights = Vec::with_capacity(plan.model.len());
+    for leaf in &plan.model {
+        weights.push(reader.opening(*leaf..leaf + 1, header.model_leaves(), context.model)?[0]);
+    }
+    reader.finish()?;
+    let embedding = &record_opened[..record_opened.len() - 1];
+    cells::recompute(&header, &drawn, &ids, &trace, &weights, embedding)
+}
+
+fn read_header(reader: &mut WitnessReader, model: &Hash) -> Result<Shape, CheckError> {
+    let leaf = reader.peek_leaf()?;
+    let shape = Shape::from_header(leaf).map_err(|_| CheckError::InvalidModel)?;
+    reader.opening(0..1, shape.model_leaves(), model)?;
+    Ok(shape)
+}
+
+fn token_ids(leaf: &[u8], shape: &Shape) -> Result<Vec<u32>, CheckError> {
+    if leaf.is_empty() || !leaf.len().is_multiple_of(4) {
+        return Err(CheckError::InvalidSequence);
+    }
+    let ids: Vec<u32> = leaf
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let longest = MAX_CHECKED_TOKENS.min(shape.max_tokens).min(MAX_TOKENS);
+    if ids.len() > longest as usize || ids.iter().any(|id| *id >= shape.vocab) {
+        return Err(CheckError::InvalidSequence);
+    }
+    Ok(ids)
+}
+
+/// Which leaves a sample opens, after the header, the ids and the record: ranges of the trace,
+/// then single leaves of the weights file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub trace: Vec<Range<u64>>,
+    pub model: Vec<u64>,
+}
+
+/// The trace range holding token `t`'s whole row of `kind` in `layer`.
+fn row_range(layout: &TraceLayout, layer: u32, t: u64, kind: TracedRow) -> Range<u64> {
+    let first = layout.row_leaf(layer, t, kind, 0);
+    first..first + layout.row_pieces(kind)
+}
+
+/// The norm a LayerNorm cell reads.
+fn norm_of(operation: Operation, layer: u32) -> Option<NormLeaf> {
+    match operation {
+        Operation::Embed => Some(NormLeaf::Embedding),
+        Operation::AttentionNorm => Some(NormLeaf::Attention(layer)),
+        Operation::OutputNorm => Some(NormLeaf::Output(layer)),
+        _ => None,
+    }
+}

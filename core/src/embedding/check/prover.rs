@@ -1,0 +1,173 @@
+//! A provider's side of the check: the witness of one sample, built from the shard it committed —
+//! the weights file's leaves, the job's batch, the shard's output and each sampled sequence's trace.
+//! It writes what [`super::check_sample`] reads, in the same [`super::plan`].
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use crate::embedding::forward::{SequenceError, SequenceRun};
+use crate::embedding::layout::{OUTPUT_LEAF_BYTES, TokenBatch, output_record};
+use crate::embedding::model::Model;
+use crate::embedding::trace::{TraceLayout, bound_trace_root, leaf_bytes, visit_trace_leaves};
+use crate::merkle::{Hash, MerkleError, MerkleTree, leaf_hash};
+
+use super::witness::WitnessWriter;
+use super::{CheckContext, Operation, Sample, plan, record_leaves};
+
+/// A sequence's trace as its provider keeps it to open: every leaf's bytes and their tree, and the
+/// embedding it committed beside them.
+pub struct SequenceTrace {
+    pub leaves: Vec<Vec<u8>>,
+    pub tree: MerkleTree,
+    pub embedding: Vec<i16>,
+}
+
+impl SequenceTrace {
+    /// The trace of `run` through `model`.
+    pub fn new(model: &Model, run: &SequenceRun) -> Self {
+        let mut leaves =
+            Vec::with_capacity(TraceLayout::new(model.shape, run.tokens).leaves() as usize);
+        visit_trace_leaves(model, run, |values| leaves.push(leaf_bytes(values)));
+        let tree =
+            MerkleTree::from_leaf_hashes(leaves.iter().map(|leaf| leaf_hash(leaf)).collect());
+        Self {
+            leaves,
+            tree,
+            embedding: run.embedding.clone(),
+        }
+    }
+}
+
+/// What a provider opens from: the weights file's leaves and tree, the job's batch and its tree,
+/// and the shard's output bytes and tree.
+pub struct Prover<'a> {
+    model: &'a Model,
+    model_leaves: Vec<Vec<u8>>,
+    model_tree: MerkleTree,
+    batch: &'a TokenBatch,
+    batch_tree: MerkleTree,
+    shard_output: &'a [u8],
+    shard_tree: MerkleTree,
+}
+
+impl<'a> Prover<'a> {
+    /// The prover of a shard of `batch` through `model` whose committed output is `shard_output`.
+    pub fn new(model: &'a Model, batch: &'a TokenBatch, shard_output: &'a [u8]) -> Self {
+        let model_leaves = model.leaves();
+        let model_tree =
+            MerkleTree::from_leaf_hashes(model_leaves.iter().map(|leaf| leaf_hash(leaf)).collect());
+        Self {
+            model,
+            model_leaves,
+            model_tree,
+            batch,
+            batch_tree: batch.tree(),
+            shard_output,
+            shard_tree: MerkleTree::from_data(shard_output, OUTPUT_LEAF_BYTES),
+        }
+    }
+
+    /// The roots the job and the provider's reveal name: the model's identity, the batch root and
+    /// the shard root.
+    pub fn roots(&self) -> [Hash; 3] {
+        [
+            self.model_tree.root(),
+            self.batch_tree.root(),
+            self.shard_tree.root(),
+        ]
+    }
+}
+
+/// The output of a shard of `batch`'s `sequences` in job `job`, each sequence's run computed by
+/// `run` (the reference, or a cheat in tests), with every sequence's trace.
+pub fn shard_output(
+    model: &Model,
+    batch: &TokenBatch,
+    sequences: Range<u32>,
+    job: &[u8; 32],
+    run: impl Fn(&[u32]) -> Result<SequenceRun, SequenceError>,
+) -> Result<(Vec<u8>, Vec<SequenceTrace>), SequenceError> {
+    let (mut output, mut traces) = (Vec::new(), Vec::new());
+    for sequence in sequences {
+        let trace = SequenceTrace::new(model, &run(batch.sequence(sequence as usize))?);
+        output.extend(output_record(
+            &trace.embedding,
+            &bound_trace_root(&trace.tree.root(), job),
+        ));
+        traces.push(trace);
+    }
+    Ok((output, traces))
+}
+
+impl Prover<'_> {
+    /// The sample's draw: its sequence is known from the challenge, its token from the sequence.
+    pub fn sample(&self, context: &CheckContext, sample: u8) -> Sample {
+        let sequence = Sample::sequence(context.challenge, sample, &context.shard_sequences);
+        let tokens = self.batch.sequence(sequence as usize).len() as u32;
+        Sample::draw(
+            context.challenge,
+            sample,
+            &context.shard_sequences,
+            &self.model.shape,
+            tokens,
+        )
+    }
+
+    /// The witness of sample `sample`, whose sequence's trace is `trace`.
+    pub fn witness(
+        &self,
+        context: &CheckContext,
+        sample: u8,
+        trace: &SequenceTrace,
+    ) -> Result<Vec<u8>, MerkleError> {
+        self.witness_of(context, &self.sample(context, sample), trace)
+    }
+
+    /// The witness of the check `drawn`, whose sequence's trace is `trace`.
+    pub fn witness_of(
+        &self,
+        context: &CheckContext,
+        drawn: &Sample,
+        trace: &SequenceTrace,
+    ) -> Result<Vec<u8>, MerkleError> {
+        let shape = self.model.shape;
+        let ids = self.batch.sequence(drawn.sequence as usize);
+        let mut writer = WitnessWriter::default();
+        writer.opening(&self.model_tree, 0..1, &[&self.model_leaves[0]])?;
+        let sequence = u64::from(drawn.sequence);
+        let id_bytes = self.batch.sequence_leaf(drawn.sequence as usize);
+        writer.opening(&self.batch_tree, sequence..sequence + 1, &[&id_bytes])?;
+        let record = record_leaves(
+            context.dims,
+            u64::from(drawn.sequence - context.shard_sequences.start),
+        );
+        let opened = if drawn.operation == Operation::Pool {
+            record
+        } else {
+            record.end - 1..record.end
+        };
+        let output_leaves: Vec<&[u8]> = self.shard_output.chunks(OUTPUT_LEAF_BYTES).collect();
+        writer.opening(
+            &self.shard_tree,
+            opened.clone(),
+            &output_leaves[opened.start as usize..opened.end as usize],
+        )?;
+        writer.hash(&trace.tree.root());
+        let layout = TraceLayout::new(shape, ids.len());
+        let plan = plan(&shape, &layout, drawn, ids);
+        for range in plan.trace {
+            let leaves: Vec<&[u8]> = trace.leaves[range.start as usize..range.end as usize]
+                .iter()
+                .map(Vec::as_slice)
+                .collect();
+            writer.opening(&trace.tree, range, &leaves)?;
+        }
+        for leaf in plan.model {
+            writer.opening(
+                &self.model_tree,
+                leaf..leaf + 1,
+                &[&self.model_leaves[leaf as usize]],
+            )?;
+        }
+        Ok(writer.into_bytes())
+    }
+}

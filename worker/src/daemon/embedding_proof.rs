@@ -1,0 +1,130 @@
+//! Proving a challenged slot of a spot-checked embedding job: every unproven sample's witness,
+//! checked here first (`crate::embedding_prover`), is staged in a proof buffer of its own — opened
+//! with its first piece, then written piece by piece in order — and proven by `prove_embedding`.
+//! Samples stage side by side; the proof that completes the slot goes with its settlement.
+use std::time::Instant;
+
+use gpushare::state::{JobInput, KernelSpec};
+use gpushare_client::ix::{self, Slot};
+use gpushare_client::pda;
+use gpushare_core::embedding::layout::TokenBatch;
+use gpushare_engine::shard::Input;
+use solana_signer::Signer;
+
+use crate::embedding_prover::{EmbeddingShard, StagedSample};
+use crate::error::WorkerError;
+
+use super::*;
+
+/// Witness bytes one `write_proof_buffer` carries: what is left of a 1,232-byte transaction after
+/// the signature, six account keys, the compute-budget instructions and the open instruction that
+/// goes with the first piece.
+const WRITE_BYTES: usize = 800;
+
+impl Worker {
+    /// Stages and proves every unproven sample of an embedding slot challenged with `challenge`.
+    pub(super) async fn prove_embedding(
+        &self,
+        at: &SlotStep<'_>,
+        samples: u8,
+        challenge: [u8; 32],
+    ) -> Result<(), WorkerError> {
+        let (job, slot) = (at.job, at.slot);
+        let (Some(check), KernelSpec::Embedding { tokens, .. }, JobInput::Data { uri, sha256 }) = (
+            job.embedding_check(&slot.job, slot.shard_index),
+            job.kernel,
+            &job.input,
+        ) else {
+            return Ok(());
+        };
+        let root = at.assignment.root.ok_or(WorkerError::SaltLost(at.key))?;
+        let served = self.models.get(&check.model).ok_or_else(|| {
+            WorkerError::Config(format!("model {} is not served", hex::encode(check.model)))
+        })?;
+        let data = self.fetch_input(job, uri, sha256).await?;
+        // The model this worker computed with: the job's, unless a fault was injected.
+        let Input::Embedding {
+            data,
+            model: computed_with,
+            ..
+        } = self.fault.prepare(Input::Embedding {
+            data,
+            model: Arc::clone(&served),
+            job: check.address,
+        })
+        else {
+            return Err(WorkerError::SelfCheck(
+                "the prepared input is not an embedding's".into(),
+            ));
+        };
+        let output = self
+            .store
+            .output(&slot.job, slot.shard_index)?
+            .ok_or(WorkerError::SaltLost(at.key))?;
+        let unproven: Vec<u8> = (0..samples)
+            .filter(|sample| at.assignment.proven & (1u64 << sample) == 0)
+            .collect();
+        let started = Instant::now();
+        let staged = tokio::task::spawn_blocking(move || {
+            let batch = TokenBatch::from_bytes(&data, check.sequences, tokens)
+                .map_err(|e| WorkerError::SelfCheck(e.to_string()))?;
+            EmbeddingShard {
+                model: &served,
+                computed_with: &computed_with,
+                batch: &batch,
+                output: &output,
+            }
+            .witnesses(&check.context(&root, &challenge), unproven)
+        })
+        .await
+        .map_err(|e| WorkerError::SelfCheck(e.to_string()))??;
+        futures::future::try_join_all(staged.iter().map(|staged| self.stage(&slot, staged)))
+            .await?;
+        let authority = self.me.wallet.pubkey();
+        let Some((last, earlier)) = staged.split_last() else {
+            return Ok(());
+        };
+        let proofs = earlier.iter().map(|staged| {
+            let prove = ix::prove_embedding(&authority, &slot, staged.sample);
+            async move { self.chain.send(&[prove], &[]).await }
+        });
+        futures::future::try_join_all(proofs).await?;
+        let mut after = at.shard.clone();
+        after.record_passed(slot.replica);
+        let proven_at = SlotStep {
+            shard: &after,
+            ..*at
+        };
+        let prove = ix::prove_embedding(&authority, &slot, last.sample);
+        self.send_then_settle(&proven_at, vec![prove]).await?;
+        self.metrics
+            .observe("prove", started.elapsed().as_secs_f64());
+        tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, samples, "proved embedding samples");
+        Ok(())
+    }
+
+    /// Writes one sample's witness into its buffer: a buffer left by an earlier attempt is closed
+    /// first, then the buffer is opened with the first piece and the rest follow in order.
+    async fn stage(&self, slot: &Slot, staged: &StagedSample) -> Result<(), WorkerError> {
+        let authority = self.me.wallet.pubkey();
+        let buffer = pda::proof_buffer(&slot.assignment(), staged.sample);
+        if self.chain.account_at(&buffer).await?.1.is_some() {
+            let close = ix::close_proof_buffer(&authority, slot, staged.sample);
+            self.chain.send(&[close], &[]).await?;
+        }
+        for (i, piece) in staged.witness.chunks(WRITE_BYTES).enumerate() {
+            let offset = (i * WRITE_BYTES) as u32;
+            let write =
+                ix::write_proof_buffer(&authority, slot, staged.sample, offset, piece.to_vec());
+            let instructions = match i {
+                0 => vec![
+                    ix::open_proof_buffer(&authority, slot, staged.sample),
+                    write,
+                ],
+                _ => vec![write],
+            };
+            self.chain.send(&instructions, &[]).await?;
+        }
+        Ok(())
+    }
+}
