@@ -1,7 +1,7 @@
 //! Proving a challenged slot of a spot-checked embedding job: every unproven sample's witness,
 //! checked here first (`crate::embedding_prover`), is staged in a proof buffer of its own — opened
 //! with its first piece, then written piece by piece in order — and proven by `prove_embedding`.
-//! Samples stage side by side; the proof that completes the slot goes with its settlement.
+//! Samples stage a few at a time; the proof that completes the slot goes with its settlement.
 use std::time::Instant;
 
 use gpushare::state::{JobInput, KernelSpec};
@@ -20,6 +20,10 @@ use super::*;
 /// the signature, six account keys, the compute-budget instructions and the open instruction that
 /// goes with the first piece.
 const WRITE_BYTES: usize = 800;
+
+/// Samples staged side by side: enough to overlap their transactions' confirmations, few enough
+/// that the rent their buffers hold at once stays about a quarter of a SOL.
+const STAGED_AT_ONCE: usize = 4;
 
 impl Worker {
     /// Stages and proves every unproven sample of an embedding slot challenged with `challenge`.
@@ -78,8 +82,12 @@ impl Worker {
         })
         .await
         .map_err(|e| WorkerError::SelfCheck(e.to_string()))??;
-        futures::future::try_join_all(staged.iter().map(|staged| self.stage(&slot, staged)))
-            .await?;
+        // A few samples at a time: each buffer holds its witness's rent (about 0.07 SOL for 9 KB)
+        // until its proof closes it.
+        for batch in staged.chunks(STAGED_AT_ONCE) {
+            futures::future::try_join_all(batch.iter().map(|staged| self.stage(&slot, staged)))
+                .await?;
+        }
         let authority = self.me.wallet.pubkey();
         let Some((last, earlier)) = staged.split_last() else {
             return Ok(());
