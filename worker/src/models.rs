@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gpushare::state::{KernelSpec, VerificationMode};
-use gpushare_core::embedding::check::MAX_CHECKED_TOKENS;
+use gpushare_core::embedding::check::{MAX_CHECKED_TOKENS, shape_checkable};
 use gpushare_core::embedding::layout::TokenBatch;
 use gpushare_core::embedding::model::Model;
 
@@ -90,11 +90,18 @@ impl Models {
                 "the token batch's tree does not have the job's batch root".into(),
             ));
         }
-        let longest = batch.longest();
-        if mode.is_spot_check() && longest > MAX_CHECKED_TOKENS as usize {
-            return Err(InputError::Malformed(format!(
-                "a sequence of {longest} tokens is longer than a spot-check can check ({MAX_CHECKED_TOKENS})"
-            )));
+        if mode.is_spot_check() {
+            let longest = batch.longest();
+            if longest > MAX_CHECKED_TOKENS as usize {
+                return Err(InputError::Malformed(format!(
+                    "a sequence of {longest} tokens is longer than a spot-check can check ({MAX_CHECKED_TOKENS})"
+                )));
+            }
+            if !shape_checkable(&model.shape) {
+                return Err(InputError::Malformed(
+                    "the model is larger than the shape a spot-check's cost is measured at".into(),
+                ));
+            }
         }
         Ok(())
     }
@@ -165,5 +172,44 @@ mod tests {
             tokens: 1,
         };
         assert!(refused(other, batch(vec![vec![1]])));
+    }
+
+    #[test]
+    fn a_spot_check_the_program_could_not_afford_is_refused_before_claiming() {
+        let small = Shape {
+            vocab: 100,
+            max_tokens: 80,
+            layers: 1,
+            ..Shape::MINILM_L6
+        };
+        let wide = Shape {
+            hidden: 512,
+            heads: 8,
+            ..small
+        };
+        let (small, wide) = (seeded_model(small, 1), seeded_model(wide, 1));
+        let kernel = |model: &Model, batch: &TokenBatch| KernelSpec::Embedding {
+            model: model.identity(),
+            batch: batch.tree().root(),
+            dims: model.shape.hidden,
+            sequences: batch.len() as u32,
+            tokens: batch.tokens() as u32,
+        };
+        let check = |model: &Model, mode, ids: Vec<u32>| {
+            let batch = TokenBatch::new(&[ids]);
+            Models::from_models([model.clone()]).check_data(
+                &kernel(model, &batch),
+                mode,
+                &batch.to_bytes(),
+            )
+        };
+        let spot_check = VerificationMode::SpotCheck { samples: 16 };
+        let quorum = VerificationMode::Quorum { q: 2 };
+        assert!(check(&small, spot_check, vec![1; 64]).is_ok());
+        // A sequence longer than the check's attention can read, and a model wider than measured.
+        assert!(check(&small, spot_check, vec![1; 65]).is_err());
+        assert!(check(&small, quorum, vec![1; 65]).is_ok());
+        assert!(check(&wide, spot_check, vec![1; 8]).is_err());
+        assert!(check(&wide, quorum, vec![1; 8]).is_ok());
     }
 }

@@ -111,11 +111,28 @@ impl TokenBatch {
         Ok(batch)
     }
 
-    /// Sequence `i`'s leaf of the batch tree: its ids, u32 LE (its length is the leaf's).
+    /// The job-wide index of sequence `i`'s first token (the batch's token count for `i` = len).
+    pub fn first_token(&self, i: usize) -> u32 {
+        match i {
+            0 => 0,
+            _ => self.ends[i - 1],
+        }
+    }
+
+    /// The sequence holding the job-wide token `token` (the last sequence for a token past the end).
+    pub fn sequence_holding(&self, token: u64) -> usize {
+        self.ends
+            .partition_point(|end| u64::from(*end) <= token)
+            .min(self.len().saturating_sub(1))
+    }
+
+    /// Sequence `i`'s leaf of the batch tree: its first token's job-wide index, then its ids, u32
+    /// LE (its length is the leaf's): from one leaf the program learns where a sequence lies among
+    /// the job's tokens as well as what it holds.
     pub fn sequence_leaf(&self, i: usize) -> Vec<u8> {
-        self.sequence(i)
-            .iter()
-            .flat_map(|id| id.to_le_bytes())
+        core::iter::once(self.first_token(i))
+            .chain(self.sequence(i).iter().copied())
+            .flat_map(|word| word.to_le_bytes())
             .collect()
     }
 

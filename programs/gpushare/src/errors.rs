@@ -232,4 +232,6 @@ pub enum GpuShareError {
     SequenceNotCheckable,
     #[msg("a spot-checked embedding job needs a data input and at least the minimum samples")]
     EmbeddingSpotCheckRefused,
+    #[msg("the witness opens another sequence than the shard's one that holds the sampled token")]
+    NotTheSampledSequence,
 }

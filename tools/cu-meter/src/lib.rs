@@ -434,7 +434,7 @@ impl MeteredShard {
     fn case(&self, wanted: impl Fn(&Sample) -> bool) -> Result<EmbeddingCase<'static>, MeterError> {
         let prover = Prover::new(&self.model, &self.batch, &self.output);
         let [model, batch, root] = prover.roots();
-        let sequences = self.batch.len() as u32;
+        let (sequences, tokens) = (self.batch.len() as u32, self.batch.tokens() as u32);
         for attempt in 0u32..100_000 {
             let challenge = gpushare_core::sha256(&[b"cu-meter", &attempt.to_le_bytes()]);
             let context = CheckContext {
@@ -442,6 +442,7 @@ impl MeteredShard {
                 model: &model,
                 batch: &batch,
                 batch_sequences: sequences,
+                batch_tokens: tokens,
                 dims: self.model.shape.hidden,
                 shard_sequences: 0..sequences,
                 shard_root: &root,
@@ -459,6 +460,7 @@ impl MeteredShard {
                 model,
                 batch,
                 batch_sequences: sequences,
+                batch_tokens: tokens,
                 dims: self.model.shape.hidden,
                 first_sequence: 0,
                 end_sequence: sequences,

@@ -10,7 +10,8 @@ use gpushare_core::embedding::check::{CheckContext, Verdict, check_sample};
 
 use crate::case::{OUTCOME_OFFSET, Outcome, Reader};
 
-/// One sample's check: the job's address, model identity, batch root and size, embedding width,
+/// One sample's check: the job's address, model identity, batch root and size (sequences and
+/// tokens), embedding width,
 /// the shard's sequences and revealed root, the challenge, the sample and its witness (read in
 /// place from the input region, as the program reads its proof buffer).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +20,7 @@ pub struct EmbeddingCase<'a> {
     pub model: [u8; 32],
     pub batch: [u8; 32],
     pub batch_sequences: u32,
+    pub batch_tokens: u32,
     pub dims: u32,
     pub first_sequence: u32,
     pub end_sequence: u32,
@@ -42,6 +44,7 @@ impl<'a> EmbeddingCase<'a> {
         }
         for word in [
             self.batch_sequences,
+            self.batch_tokens,
             self.dims,
             self.first_sequence,
             self.end_sequence,
@@ -61,8 +64,8 @@ impl<'a> EmbeddingCase<'a> {
         let mut read = Reader(bytes);
         let (job, model, batch) = (read.take()?, read.take()?, read.take()?);
         let mut word = || read.take().map(u32::from_le_bytes);
-        let (batch_sequences, dims, first_sequence, end_sequence) =
-            (word()?, word()?, word()?, word()?);
+        let (batch_sequences, batch_tokens, dims, first_sequence, end_sequence) =
+            (word()?, word()?, word()?, word()?, word()?);
         let (shard_root, challenge) = (read.take()?, read.take()?);
         let [sample] = read.take()?;
         let length = usize::try_from(u64::from_le_bytes(read.take()?))
@@ -74,6 +77,7 @@ impl<'a> EmbeddingCase<'a> {
             model,
             batch,
             batch_sequences,
+            batch_tokens,
             dims,
             first_sequence,
             end_sequence,
@@ -92,6 +96,7 @@ impl<'a> EmbeddingCase<'a> {
             model: &self.model,
             batch: &self.batch,
             batch_sequences: self.batch_sequences,
+            batch_tokens: self.batch_tokens,
             dims: self.dims,
             shard_sequences: self.first_sequence..self.end_sequence,
             shard_root: &self.shard_root,

@@ -1,10 +1,11 @@
 //! Proving a challenged slot of a spot-checked embedding job: every unproven sample's witness,
 //! checked here first (`crate::embedding_prover`), is staged in a proof buffer of its own — opened
 //! with its first piece, then written piece by piece in order — and proven by `prove_embedding`.
-//! Samples stage a few at a time; the proof that completes the slot goes with its settlement.
+//! Samples are staged and proven a few at a time; the proof that completes the slot goes with its
+//! settlement.
 use std::time::Instant;
 
-use gpushare::state::{JobInput, KernelSpec};
+use gpushare::state::{JobInput, KernelSpec, ProofBuffer};
 use gpushare_client::ix::{self, Slot};
 use gpushare_client::pda;
 use gpushare_core::embedding::layout::TokenBatch;
@@ -21,8 +22,8 @@ use super::*;
 /// goes with the first piece.
 const WRITE_BYTES: usize = 800;
 
-/// Samples staged side by side: enough to overlap their transactions' confirmations, few enough
-/// that the rent their buffers hold at once stays about a quarter of a SOL.
+/// Samples staged and proven side by side: enough to overlap their transactions' confirmations,
+/// few enough that the rent their buffers hold at once stays about a quarter of a SOL.
 const STAGED_AT_ONCE: usize = 4;
 
 impl Worker {
@@ -82,21 +83,22 @@ impl Worker {
         })
         .await
         .map_err(|e| WorkerError::SelfCheck(e.to_string()))??;
-        // A few samples at a time: each buffer holds its witness's rent (about 0.07 SOL for 9 KB)
-        // until its proof closes it.
-        for batch in staged.chunks(STAGED_AT_ONCE) {
-            futures::future::try_join_all(batch.iter().map(|staged| self.stage(&slot, staged)))
-                .await?;
-        }
         let authority = self.me.wallet.pubkey();
         let Some((last, earlier)) = staged.split_last() else {
             return Ok(());
         };
-        let proofs = earlier.iter().map(|staged| {
-            let prove = ix::prove_embedding(&authority, &slot, staged.sample);
-            async move { self.chain.send(&[prove], &[]).await }
-        });
-        futures::future::try_join_all(proofs).await?;
+        // A few samples at a time, each staged then proven before the next few: a buffer holds
+        // its witness's rent (about 0.07 SOL for 9 KB) until its proof closes it.
+        for batch in earlier.chunks(STAGED_AT_ONCE) {
+            futures::future::try_join_all(batch.iter().map(|staged| async move {
+                self.stage(&slot, staged).await?;
+                let prove = ix::prove_embedding(&authority, &slot, staged.sample);
+                self.chain.send(&[prove], &[]).await?;
+                Ok::<(), WorkerError>(())
+            }))
+            .await?;
+        }
+        self.stage(&slot, last).await?;
         let mut after = at.shard.clone();
         after.record_passed(slot.replica);
         let proven_at = SlotStep {
@@ -108,6 +110,29 @@ impl Worker {
         self.metrics
             .observe("prove", started.elapsed().as_secs_f64());
         tracing::info!(job = %slot.job, shard = slot.shard_index, replica = slot.replica, samples, "proved embedding samples");
+        Ok(())
+    }
+
+    /// Closes the proof buffers an interrupted proof of `slot` left behind (its `samples`), their
+    /// rent back: called once the slot is settled, whatever its verdict.
+    pub(super) async fn sweep_proof_buffers(
+        &self,
+        slot: &Slot,
+        samples: u8,
+    ) -> Result<(), WorkerError> {
+        let authority = self.me.wallet.pubkey();
+        let buffers: Vec<_> = (0..samples)
+            .map(|sample| pda::proof_buffer(&slot.assignment(), sample))
+            .collect();
+        let left = self.chain.accounts::<ProofBuffer>(&buffers).await?;
+        let closes: Vec<_> = (0..samples)
+            .zip(left)
+            .filter(|(_, buffer)| buffer.is_some())
+            .map(|(sample, _)| ix::close_proof_buffer(&authority, slot, sample))
+            .collect();
+        for batch in closes.chunks(STAGED_AT_ONCE) {
+            self.chain.send(batch, &[]).await?;
+        }
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use anchor_lang::solana_program::instruction::Instruction;
-use gpushare::state::{Assignment, Resolution, ShardPhase, Verdict};
+use gpushare::state::{Assignment, KernelSpec, Resolution, ShardPhase, Verdict, VerificationMode};
 use gpushare_client::chain::ChainError;
 use gpushare_client::ix::{self, Holder, Slot};
 
@@ -84,6 +84,12 @@ impl Worker {
         self.chain.send(&before, &[]).await?;
         self.store.remove_slot(&at.key)?;
         self.index.lock().forget(at.key, at.round.slot);
+        if let (KernelSpec::Embedding { .. }, VerificationMode::SpotCheck { samples }) =
+            (at.job.kernel, at.job.mode)
+            && let Err(error) = self.sweep_proof_buffers(slot, samples).await
+        {
+            tracing::warn!(job = %slot.job, shard = slot.shard_index, %error, "proof buffers left open");
+        }
         self.metrics
             .observe("settle", started.elapsed().as_secs_f64());
         match verdict {

@@ -52,7 +52,12 @@ pub fn plan(shape: &Shape, layout: &TraceLayout, sample: &Sample, ids: &[u32]) -
                 LinearKind::Intermediate => piece(TracedRow::Intermediate),
                 LinearKind::Output => piece(TracedRow::OutputSum),
             });
-            (trace, vec![shape.linear_leaf(layer, kind, j)])
+            let mut weights = vec![shape.linear_leaf(layer, kind, j)];
+            if kind == LinearKind::Output {
+                let input = u64::from(sample.input_column);
+                weights.push(shape.linear_leaf(layer, LinearKind::Intermediate, input));
+            }
+            (trace, weights)
         }
         Operation::Attention => {
             let head = j as u32;
@@ -230,6 +235,12 @@ fn matches(
         Operation::Linear(kind) => {
             let mut input = committed(&trace[0], shape.linear_inputs(kind))?;
             if kind == LinearKind::Output {
+                // One output of the FFN's first layer too, from the attended row opened anyway.
+                let attended = committed(&trace[1], hidden)?;
+                let at = sample.input_column as usize;
+                if input.get(at) != Some(&linear_one(&attended, weights[1])?) {
+                    return Ok(false);
+                }
                 input.iter_mut().for_each(|x| *x = fixed::gelu(*x));
             }
             let mut y = linear_one(&input, weights[0])?;

@@ -1,43 +1,54 @@
 //! Cheating provers the detection table (docs/verification.md) and the tests play, beyond running
-//! the reference with other weights or on other ids: a forward pass a profit-seeking provider might
+//! the reference with other weights or on other ids: forward passes a profit-seeking provider might
 //! commit instead of the reference, laid out as an honest trace so that every opening verifies and
 //! only the recomputation of a sampled cell can tell.
 use alloc::vec;
+use alloc::vec::Vec;
+use core::ops::Range;
 
-use crate::embedding::forward::{LayerTrace, SequenceError, SequenceRun, run_sequence};
-use crate::embedding::model::Model;
+use crate::embedding::forward::{ForwardSteps, Reference};
+use crate::embedding::model::{LinearKind, Model};
 
-/// The forward pass with layer `skipped` left out at no cost: the model run without it, and the
-/// layer's rows committed as zeros with its input for its output, so that the trace keeps every
-/// layer's leaves (a trace a layer short does not even open).
-pub fn skipping_layer(
-    model: &Model,
-    ids: &[u32],
-    skipped: usize,
-) -> Result<SequenceRun, SequenceError> {
-    let mut shortened = model.clone();
-    shortened.layers.remove(skipped);
-    shortened.shape.layers -= 1;
-    let mut run = run_sequence(&shortened, ids)?;
-    let input = run
-        .layers
-        .get(skipped)
-        .map_or_else(|| run.output.clone(), |next| next.input.clone());
-    let zeros = |width: u32| vec![0; ids.len() * width as usize];
-    let hidden = model.shape.hidden;
-    run.layers.insert(
-        skipped,
-        LayerTrace {
-            input,
-            query: zeros(hidden),
-            key: zeros(hidden),
-            value: zeros(hidden),
-            context: zeros(hidden),
-            attention_sum: zeros(hidden),
-            attended: zeros(hidden),
-            intermediate: zeros(model.shape.ffn),
-            output_sum: zeros(hidden),
-        },
-    );
-    Ok(run)
+/// A provider that never computes some linear layers' accumulators: in `layers`, the linear
+/// layers of `kinds` output their biases, and everything after is computed from those, so that
+/// every cell but theirs (and the FFN's second layer, which checks one output of its first) is
+/// consistent. Rows of biases are the same for every token, so whatever reads them costs one
+/// token's work, not the sequence's.
+#[derive(Clone, Debug)]
+pub struct ZeroAccumulators {
+    pub layers: Range<usize>,
+    pub kinds: Vec<LinearKind>,
+}
+
+impl ZeroAccumulators {
+    /// Layer `layer` hollowed out: its q, k, v and FFN-first accumulators never computed (with the
+    /// rows that read them costing one token's work, almost the whole layer saved).
+    pub fn hollow_layer(layer: usize) -> Self {
+        Self {
+            layers: layer..layer + 1,
+            kinds: vec![
+                LinearKind::Query,
+                LinearKind::Key,
+                LinearKind::Value,
+                LinearKind::Intermediate,
+            ],
+        }
+    }
+}
+
+impl ForwardSteps for ZeroAccumulators {
+    fn accumulate(
+        &self,
+        model: &Model,
+        layer: usize,
+        kind: LinearKind,
+        levels: &[i16],
+    ) -> Vec<i32> {
+        if self.layers.contains(&layer) && self.kinds.contains(&kind) {
+            let linear = model.layers[layer].linear(kind);
+            vec![0; levels.len() / linear.inputs * linear.outputs()]
+        } else {
+            Reference.accumulate(model, layer, kind, levels)
+        }
+    }
 }

@@ -12,7 +12,7 @@
 //! - [`plan`]: which leaves a cell opens, in order, for the prover and the check alike;
 //! - [`check_sample`]: the check, which the program runs and the worker runs before sending;
 //! - [`prover`]: a witness built from a forward pass (host side);
-//! - [`cheats`]: the cheating provers the detection table plays.
+//! - [`cheats`]: cheating provers the detection table plays.
 //!
 //! docs/verification.md has the witness layout, the compute units measured per cell and the
 //! detection table.
@@ -78,7 +78,9 @@ pub const LAYER_OPERATIONS: [Operation; 9] = [
 
 /// One sampled check: the sequence (its index in the job's batch), the token, the layer and
 /// operation, and the column (an output for a linear layer, a head for attention, a column group
-/// for pooling; 0 otherwise).
+/// for pooling; 0 otherwise). The FFN's second layer also checks one output of its first,
+/// `input_column`: otherwise a first layer committed as zeros would make the second free (its
+/// input quantizes to nothing) while only the first's own cells could tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sample {
     pub sequence: u32,
@@ -86,10 +88,11 @@ pub struct Sample {
     pub layer: u32,
     pub operation: Operation,
     pub column: u32,
+    pub input_column: u32,
 }
 
 /// The 32 bytes of randomness behind sample `sample`: `sha256(challenge ‖ sample)`, as four u64 LE
-/// words (the first is the one [`crate::spot_check::sample_index`] takes).
+/// words: the token, the FFN input's column, the cell, the column.
 fn draw_words(challenge: &Hash, sample: u8) -> [u64; 4] {
     let digest = sha256(&[challenge, &[sample]]);
     let word = |i: usize| {
@@ -101,10 +104,12 @@ fn draw_words(challenge: &Hash, sample: u8) -> [u64; 4] {
 }
 
 impl Sample {
-    /// The sequence sample `sample` of `challenge` checks among the shard's `sequences`.
-    pub fn sequence(challenge: &Hash, sample: u8, sequences: &Range<u32>) -> u32 {
-        let span = u64::from(sequences.end.saturating_sub(sequences.start)).max(1);
-        sequences.start + (draw_words(challenge, sample)[0] % span) as u32
+    /// The token sample `sample` of `challenge` checks: uniform over the shard's tokens `tokens`
+    /// (the job's token indices, first to last), so that a long sequence is drawn as often as the
+    /// work in it.
+    pub fn token_index(challenge: &Hash, sample: u8, tokens: &Range<u64>) -> u64 {
+        let span = tokens.end.saturating_sub(tokens.start).max(1);
+        tokens.start + draw_words(challenge, sample)[0] % span
     }
 
     /// Slots of the draw's other cells: each layer's nine, and pooling.
@@ -148,24 +153,23 @@ impl Sample {
         }
     }
 
-    /// Sample `sample` of `challenge` in a shard of `sequences`, once the drawn sequence is known
-    /// to have `tokens` tokens: the token, the cell (slot uniform over [`Sample::slots`]) and the
-    /// column, each uniform.
-    pub fn draw(
-        challenge: &Hash,
-        sample: u8,
-        sequences: &Range<u32>,
-        shape: &Shape,
-        tokens: u32,
-    ) -> Self {
+    /// Sample `sample` of `challenge` at token `token` of sequence `sequence` (the sequence that
+    /// holds [`Sample::token_index`]): the cell (slot uniform over [`Sample::slots`]), its column and,
+    /// for the FFN's second layer, the column of its input that is checked too, each uniform.
+    pub fn draw(challenge: &Hash, sample: u8, shape: &Shape, sequence: u32, token: u32) -> Self {
         let words = draw_words(challenge, sample);
         let (layer, operation) = Self::cell(shape, words[2] % Self::slots(shape));
+        let input_column = match operation {
+            Operation::Linear(LinearKind::Output) => (words[1] % u64::from(shape.ffn)) as u32,
+            _ => 0,
+        };
         Self {
-            sequence: Self::sequence(challenge, sample, sequences),
-            token: (words[1] % u64::from(tokens.max(1))) as u32,
+            sequence,
+            token,
             layer,
             operation,
             column: (words[3] % u64::from(Self::columns(shape, operation))) as u32,
+            input_column,
         }
     }
 }
@@ -177,9 +181,10 @@ pub struct CheckContext<'a> {
     pub job: &'a [u8; 32],
     /// The model's identity.
     pub model: &'a Hash,
-    /// The job's batch root and its number of sequences.
+    /// The job's batch root, its number of sequences and of tokens.
     pub batch: &'a Hash,
     pub batch_sequences: u32,
+    pub batch_tokens: u32,
     /// The embedding's width.
     pub dims: u32,
     /// The shard's sequences and the provider's revealed shard root.
@@ -216,12 +221,30 @@ pub enum CheckError {
         "the sequence is empty, has an id outside the vocabulary, or is longer than the check allows"
     )]
     InvalidSequence,
+    #[error("the opened sequence is not the shard's one that holds the sampled token")]
+    WrongSequence,
 }
 
 /// The shard tree's leaves holding the output record of the shard's `k`-th sequence.
 fn record_leaves(dims: u32, k: u64) -> Range<u64> {
     let per_sequence = sequence_output_bytes(dims) / OUTPUT_LEAF_BYTES as u64;
     k * per_sequence..(k + 1) * per_sequence
+}
+
+/// The model shape the checks are measured at, compute units and heap (docs/verification.md):
+/// all-MiniLM-L6-v2's.
+pub const MEASURED_SHAPE: Shape = Shape::MINILM_L6;
+
+/// Whether every check of a model of `shape` costs at most what [`MEASURED_SHAPE`]'s does: no
+/// width larger, no more leaves in its weights file (its paths no deeper). A provider takes
+/// spot-checked jobs only of such models: a wider one's checks could outgrow the heap or the
+/// compute a proof requests, and its provider would miss.
+pub fn shape_checkable(shape: &Shape) -> bool {
+    let measured = MEASURED_SHAPE;
+    shape.hidden <= measured.hidden
+        && shape.ffn <= measured.ffn
+        && shape.head_dim() <= measured.head_dim()
+        && shape.model_leaves() <= measured.model_leaves()
 }
 
 /// Whether a spot-check can address a job of embedding width `dims`: every sequence's output
@@ -231,32 +254,44 @@ pub fn dims_checkable(dims: u32) -> bool {
 }
 
 /// Checks sample `sample` of the context's challenge against `witness`: opens the model's header,
-/// the sequence's token ids, the sequence's output record and trace root, then the cell's plan, and
-/// recomputes. Errors are witnesses that prove nothing; a [`Verdict`] is evidence either way.
+/// the batch leaves that bound the shard's tokens and the sequence holding the sampled token, the
+/// sequence's output record and trace root, then the cell's plan, and recomputes. Errors are
+/// witnesses that prove nothing; a [`Verdict`] is evidence either way.
 pub fn check_sample(
     context: &CheckContext,
     sample: u8,
     witness: &[u8],
 ) -> Result<Verdict, CheckError> {
-    let sequence = Sample::sequence(context.challenge, sample, &context.shard_sequences);
-    check_drawn(context, sequence, witness, |shape, tokens| {
-        Sample::draw(
+    check_drawn(context, witness, |shape, opened| {
+        let token = Sample::token_index(context.challenge, sample, &opened.shard_tokens);
+        let within = token
+            .checked_sub(u64::from(opened.first_token))
+            .filter(|t| *t < opened.ids.len() as u64)
+            .ok_or(CheckError::WrongSequence)?;
+        Ok(Sample::draw(
             context.challenge,
             sample,
-            &context.shard_sequences,
             shape,
-            tokens,
-        )
+            opened.sequence,
+            within as u32,
+        ))
     })
 }
 
-/// [`check_sample`] of the sample `draw` makes of sequence `sequence` once the model's shape and
-/// the sequence's length are opened.
+/// The batch leaves a witness opens before its sample: the shard's token range (from the first
+/// tokens of its first sequence and of the next shard's), and the sequence the sample reads.
+struct OpenedSequence {
+    shard_tokens: Range<u64>,
+    sequence: u32,
+    first_token: u32,
+    ids: Vec<u32>,
+}
+
+/// [`check_sample`] of the sample `draw` makes once the model's shape and the sequence are opened.
 fn check_drawn(
     context: &CheckContext,
-    sequence: u32,
     witness: &[u8],
-    draw: impl FnOnce(&Shape, u32) -> Sample,
+    draw: impl FnOnce(&Shape, &OpenedSequence) -> Result<Sample, CheckError>,
 ) -> Result<Verdict, CheckError> {
     let mut reader = WitnessReader::new(witness);
     // The header is leaf 0 of the weights file; its shape gives the tree's size.
@@ -264,34 +299,27 @@ fn check_drawn(
     if header.hidden != context.dims || !dims_checkable(context.dims) {
         return Err(CheckError::WidthMismatch);
     }
-    if !context.shard_sequences.contains(&sequence) {
-        return Err(CheckError::Malformed);
-    }
-    let ids_leaf = reader.opening(
-        u64::from(sequence)..u64::from(sequence) + 1,
-        u64::from(context.batch_sequences),
-        context.batch,
-    )?;
-    let ids = token_ids(ids_leaf[0], &header)?;
-    let drawn = draw(&header, ids.len() as u32);
+    let opened = read_sequence(&mut reader, context, &header)?;
+    let drawn = draw(&header, &opened)?;
+    let ids = &opened.ids;
     // The sequence's output record (the embedding, then the trace root), whole for pooling.
-    let k = u64::from(sequence - context.shard_sequences.start);
+    let k = u64::from(opened.sequence - context.shard_sequences.start);
     let record = record_leaves(context.dims, k);
     let shard_leaves = u64::from(context.shard_sequences.end - context.shard_sequences.start)
         * (record.end - record.start);
-    let opened = if drawn.operation == Operation::Pool {
+    let opened_record = if drawn.operation == Operation::Pool {
         record.clone()
     } else {
         record.end - 1..record.end
     };
-    let record_opened = reader.opening(opened, shard_leaves, context.shard_root)?;
+    let record_opened = reader.opening(opened_record, shard_leaves, context.shard_root)?;
     let trace_tree = reader.hash()?;
     let bound = record_opened.last().copied().unwrap_or_default();
     if bound != bound_trace_root(&trace_tree, context.job) {
         return Err(CheckError::InvalidProof);
     }
     let layout = TraceLayout::new(header, ids.len());
-    let plan = plan(&header, &layout, &drawn, &ids);
+    let plan = plan(&header, &layout, &drawn, ids);
     let mut trace = Vec::with_capacity(plan.trace.len());
     for range in &plan.trace {
         trace.push(reader.opening(range.clone(), layout.leaves(), &trace_tree)?);
@@ -302,7 +330,54 @@ fn check_drawn(
     }
     reader.finish()?;
     let embedding = &record_opened[..record_opened.len() - 1];
-    cells::recompute(&header, &drawn, &ids, &trace, &weights, embedding)
+    cells::recompute(&header, &drawn, ids, &trace, &weights, embedding)
+}
+
+/// Opens the batch leaves before a sample: the shard's first sequence's (where its tokens start),
+/// the next shard's first sequence's unless this shard is the last (where they end; else the job's
+/// token count), then the sequence the witness names, which must be the shard's.
+fn read_sequence(
+    reader: &mut WitnessReader,
+    context: &CheckContext,
+    shape: &Shape,
+) -> Result<OpenedSequence, CheckError> {
+    let shards = &context.shard_sequences;
+    let start = first_token(batch_leaf(reader, context, shards.start)?)?;
+    let end = if shards.end < context.batch_sequences {
+        first_token(batch_leaf(reader, context, shards.end)?)?
+    } else {
+        context.batch_tokens
+    };
+    let sequence = reader.word()? as u32;
+    if !shards.contains(&sequence) {
+        return Err(CheckError::WrongSequence);
+    }
+    let leaf = batch_leaf(reader, context, sequence)?;
+    Ok(OpenedSequence {
+        shard_tokens: u64::from(start)..u64::from(end),
+        sequence,
+        first_token: first_token(leaf)?,
+        ids: token_ids(&leaf[4..], shape)?,
+    })
+}
+
+/// Batch leaf `index`, opened against the job's batch root.
+fn batch_leaf<'a>(
+    reader: &mut WitnessReader<'a>,
+    context: &CheckContext,
+    index: u32,
+) -> Result<&'a [u8], CheckError> {
+    let index = u64::from(index);
+    let size = u64::from(context.batch_sequences);
+    Ok(reader.opening(index..index + 1, size, context.batch)?[0])
+}
+
+/// A batch leaf's first token: the job-wide index of its sequence's first token.
+fn first_token(leaf: &[u8]) -> Result<u32, CheckError> {
+    match leaf.first_chunk::<4>() {
+        Some(word) => Ok(u32::from_le_bytes(*word)),
+        None => Err(CheckError::InvalidSequence),
+    }
 }
 
 fn read_header(reader: &mut WitnessReader, model: &Hash) -> Result<Shape, CheckError> {

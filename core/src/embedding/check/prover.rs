@@ -99,16 +99,24 @@ pub fn shard_output(
 }
 
 impl Prover<'_> {
-    /// The sample's draw: its sequence is known from the challenge, its token from the sequence.
+    /// The shard's tokens, job-wide: from its first sequence's first token to the next shard's.
+    fn shard_tokens(&self, context: &CheckContext) -> Range<u64> {
+        let first = |sequence: u32| u64::from(self.batch.first_token(sequence as usize));
+        first(context.shard_sequences.start)..first(context.shard_sequences.end)
+    }
+
+    /// The sample's draw: its token from the challenge among the shard's, its sequence the one
+    /// holding it.
     pub fn sample(&self, context: &CheckContext, sample: u8) -> Sample {
-        let sequence = Sample::sequence(context.challenge, sample, &context.shard_sequences);
-        let tokens = self.batch.sequence(sequence as usize).len() as u32;
+        let token = Sample::token_index(context.challenge, sample, &self.shard_tokens(context));
+        let sequence = self.batch.sequence_holding(token);
+        let within = token - u64::from(self.batch.first_token(sequence));
         Sample::draw(
             context.challenge,
             sample,
-            &context.shard_sequences,
             &self.model.shape,
-            tokens,
+            sequence as u32,
+            within as u32,
         )
     }
 
@@ -133,9 +141,17 @@ impl Prover<'_> {
         let ids = self.batch.sequence(drawn.sequence as usize);
         let mut writer = WitnessWriter::default();
         writer.opening(&self.model_tree, 0..1, &[&self.model_leaves[0]])?;
-        let sequence = u64::from(drawn.sequence);
-        let id_bytes = self.batch.sequence_leaf(drawn.sequence as usize);
-        writer.opening(&self.batch_tree, sequence..sequence + 1, &[&id_bytes])?;
+        let batch_leaf = |writer: &mut WitnessWriter, sequence: u32| {
+            let at = u64::from(sequence);
+            let leaf = self.batch.sequence_leaf(sequence as usize);
+            writer.opening(&self.batch_tree, at..at + 1, &[&leaf])
+        };
+        batch_leaf(&mut writer, context.shard_sequences.start)?;
+        if context.shard_sequences.end < context.batch_sequences {
+            batch_leaf(&mut writer, context.shard_sequences.end)?;
+        }
+        writer.word(drawn.sequence);
+        batch_leaf(&mut writer, drawn.sequence)?;
         let record = record_leaves(
             context.dims,
             u64::from(drawn.sequence - context.shard_sequences.start),

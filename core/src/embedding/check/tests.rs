@@ -5,12 +5,12 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use crate::embedding::forward::{SequenceRun, run_sequence};
+use crate::embedding::forward::{SequenceRun, run_sequence, run_sequence_with};
 use crate::embedding::layout::TokenBatch;
-use crate::embedding::model::{Model, Shape, seeded_model};
+use crate::embedding::model::{LinearKind, Model, Shape, seeded_model};
 use crate::merkle::Hash;
 
-use super::cheats::skipping_layer;
+use super::cheats::ZeroAccumulators;
 use super::prover::{Prover, SequenceTrace, shard_output};
 use super::*;
 
@@ -64,6 +64,7 @@ impl Shard {
             model,
             batch,
             batch_sequences: self.batch.len() as u32,
+            batch_tokens: self.batch.tokens() as u32,
             dims: SMALL.hidden,
             shard_sequences: self.sequences.clone(),
             shard_root: root,
@@ -85,24 +86,36 @@ fn honest(model: &Model, ids: &[u32]) -> SequenceRun {
     run_sequence(model, ids).unwrap()
 }
 
-/// Every (slot, token, column) the draw can make for `sequence`, each with its chance.
+/// Every (slot, token, column, input column) the draw can make for `sequence`, each with its
+/// chance.
 fn every_sample(shape: &Shape, sequence: u32, tokens: u32) -> Vec<(Sample, f64)> {
     let slots = Sample::slots(shape);
     let mut all = Vec::new();
     for slot in 0..slots {
         let (layer, operation) = Sample::cell(shape, slot);
         let columns = Sample::columns(shape, operation);
+        let inputs = match operation {
+            Operation::Linear(LinearKind::Output) => shape.ffn,
+            _ => 1,
+        };
         for token in 0..tokens {
             for column in 0..columns {
-                let chance = 1.0 / (slots as f64 * tokens as f64 * columns as f64);
-                let sample = Sample {
-                    sequence,
-                    token,
-                    layer,
-                    operation,
-                    column,
-                };
-                all.push((sample, chance));
+                for input_column in 0..inputs {
+                    let chance = 1.0
+                        / (slots as f64
+                            * f64::from(tokens)
+                            * f64::from(columns)
+                            * f64::from(inputs));
+                    let sample = Sample {
+                        sequence,
+                        token,
+                        layer,
+                        operation,
+                        column,
+                        input_column,
+                    };
+                    all.push((sample, chance));
+                }
             }
         }
     }
@@ -122,7 +135,7 @@ fn chance_caught(shard: &Shard, reference: &Model, sequence: u32) -> f64 {
             let witness = prover
                 .witness_of(&context, &sample, shard.trace(sequence))
                 .unwrap();
-            let verdict = check_drawn(&context, sequence, &witness, |_, _| sample).unwrap();
+            let verdict = check_drawn(&context, &witness, |_, _| Ok(sample)).unwrap();
             if verdict == Verdict::Differs {
                 chance
             } else {
@@ -223,19 +236,39 @@ fn caught_by(chance: f64, samples: i32) -> f64 {
     1.0 - (1.0 - chance).powi(samples)
 }
 
+/// The chance one sample catches `cheat` on sequence 1, of the shard computed with it.
+fn chance_against(model: &Model, cheat: &ZeroAccumulators) -> f64 {
+    let shard = Shard::new(model, batch(), 0..4, |model, ids| {
+        run_sequence_with(cheat, model, ids).unwrap()
+    });
+    chance_caught(&shard, model, 1)
+}
+
 #[test]
-fn a_skipped_layer_is_caught_by_its_cells() {
+fn a_hollowed_layer_is_caught_by_its_five_cells() {
     let model = seeded_model(SMALL, 3);
     for layer in 0..2 {
-        let shard = Shard::new(&model, batch(), 0..4, |model, ids| {
-            skipping_layer(model, ids, layer).unwrap()
-        });
-        let chance = chance_caught(&shard, &model, 1);
-        // Eight of the layer's nine cells (its attention over zeros is zeros) of the draw's 38.
-        let cells = 8.0 / Sample::slots(&SMALL) as f64;
+        let chance = chance_against(&model, &ZeroAccumulators::hollow_layer(layer));
+        // Its q, k, v and FFN-first cells, and its FFN-second cell, which checks one output of the
+        // first, of the draw's 38 slots.
+        let cells = 5.0 / Sample::slots(&SMALL) as f64;
         assert!(chance > 0.95 * cells, "layer {layer}: {chance}");
-        assert!(caught_by(chance, 16) > 0.95);
+        assert!(caught_by(chance, 16) > 0.85);
     }
+}
+
+#[test]
+fn an_ffn_first_layer_left_uncomputed_everywhere_is_caught_by_both_ffn_cells() {
+    // Its outputs would make the second layer's input one row of biases: the second layer's cell
+    // checks one output of the first so that it catches this too.
+    let model = seeded_model(SMALL, 3);
+    let cheat = ZeroAccumulators {
+        layers: 0..2,
+        kinds: vec![LinearKind::Intermediate],
+    };
+    let chance = chance_against(&model, &cheat);
+    let cells = 4.0 / Sample::slots(&SMALL) as f64;
+    assert!(chance > 0.95 * cells, "{chance} against {cells}");
 }
 
 #[test]
@@ -280,6 +313,33 @@ fn another_texts_activations_are_caught_by_the_token_embedding() {
     // [SEP] are the same).
     let expected = Sample::embed_slots(&SMALL) as f64 / Sample::slots(&SMALL) as f64 * 4.0 / 6.0;
     assert!(chance > 0.99 * expected, "{chance} against {expected}");
+}
+
+#[test]
+fn a_long_sequence_is_drawn_as_often_as_the_work_in_it() {
+    // One 12-token sequence among six of two tokens: half the shard's work, so half the draws
+    // (drawn by sequence, it would be one in seven, and skipping it would rarely be caught).
+    let model = seeded_model(SMALL, 3);
+    let mut sequences = vec![vec![1; 12]];
+    sequences.extend((0..6).map(|_| vec![1, 2]));
+    let shard = Shard::new(&model, TokenBatch::new(&sequences), 0..7, |model, ids| {
+        honest(model, ids)
+    });
+    let prover = shard.prover(&model);
+    let roots = prover.roots();
+    let draws = 4_000;
+    let long = (0..draws / 64)
+        .flat_map(|round: u32| {
+            let challenge = crate::sha256(&[&round.to_le_bytes()]);
+            let context = shard.context(&roots, &challenge);
+            (0..64)
+                .map(|sample| prover.sample(&context, sample).sequence)
+                .collect::<Vec<_>>()
+        })
+        .filter(|sequence| *sequence == 0)
+        .count();
+    let share = long as f64 / f64::from(draws / 64 * 64);
+    assert!((share - 0.5).abs() < 0.04, "{share}");
 }
 
 #[test]

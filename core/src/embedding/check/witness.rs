@@ -4,7 +4,8 @@
 //! are borrowed from the witness, never copied: a witness staged in an account is read in place.
 //!
 //! An opening is `u32 count ‖ (u32 length ‖ bytes) × count ‖ u32 hashes ‖ 32 × hashes`, all LE; the
-//! trace's Merkle root (before it is bound to the job) is 32 bytes on its own.
+//! sampled sequence's index is a u32 on its own before its opening, and the trace's Merkle root
+//! (before it is bound to the job) 32 bytes on its own.
 use alloc::vec::Vec;
 use core::ops::Range;
 
@@ -32,7 +33,8 @@ impl<'a> WitnessReader<'a> {
         Ok(head)
     }
 
-    fn word(&mut self) -> Result<usize, CheckError> {
+    /// A u32 LE.
+    pub fn word(&mut self) -> Result<usize, CheckError> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
     }
@@ -123,6 +125,11 @@ impl WitnessWriter {
             .iter()
             .for_each(|hash| self.bytes.extend_from_slice(hash));
         Ok(())
+    }
+
+    /// Appends a u32 LE.
+    pub fn word(&mut self, word: u32) {
+        self.bytes.extend_from_slice(&word.to_le_bytes());
     }
 
     /// Appends a bare hash.

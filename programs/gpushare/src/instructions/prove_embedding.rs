@@ -76,6 +76,7 @@ impl ProveEmbedding<'_> {
                 CheckError::InvalidModel => GpuShareError::InvalidModelLeaf,
                 CheckError::WidthMismatch => GpuShareError::EmbeddingWidthNotCheckable,
                 CheckError::InvalidSequence => GpuShareError::SequenceNotCheckable,
+                CheckError::WrongSequence => GpuShareError::NotTheSampledSequence,
             })
         })
     }

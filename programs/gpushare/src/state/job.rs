@@ -205,6 +205,7 @@ pub struct EmbeddingCheckJob {
     pub model: [u8; 32],
     pub batch: [u8; 32],
     pub sequences: u32,
+    pub tokens: u32,
     pub dims: u32,
     pub shard_sequences: core::ops::Range<u32>,
 }
@@ -222,6 +223,7 @@ impl EmbeddingCheckJob {
             model: &self.model,
             batch: &self.batch,
             batch_sequences: self.sequences,
+            batch_tokens: self.tokens,
             dims: self.dims,
             shard_sequences: self.shard_sequences.clone(),
             shard_root,
@@ -376,7 +378,7 @@ impl Job {
             batch,
             dims,
             sequences,
-            ..
+            tokens,
         } = self.kernel
         else {
             return None;
@@ -391,6 +393,7 @@ impl Job {
             model,
             batch,
             sequences,
+            tokens,
             dims,
             shard_sequences: range.start as u32..range.end as u32,
         })

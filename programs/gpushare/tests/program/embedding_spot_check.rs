@@ -1,6 +1,6 @@
 //! Spot-checked embedding jobs (issue 28), played against the program: an honest provider stages
 //! each sample's witness in a proof buffer and is paid with one replica; each cheat — a skipped
-//! layer, other weights, one layer's wrong weights, another text's activations — proves a sample
+//! layer hollowed out, other weights, one layer's wrong weights, another text's activations — proves a sample
 //! the program recomputes differently and is slashed for fraud, the client refunded; a cheater that
 //! withholds its proofs is slashed for the miss; bad witnesses and buffer writes are refused by
 //! name. On the SBPF build the runtime meters every step (the figures of `compute_budget`).
@@ -11,10 +11,10 @@ use gpushare::state::*;
 use gpushare_client::ix as client_ix;
 use gpushare_client::pda;
 use gpushare_core::embedding::check::MAX_CHECKED_TOKENS;
-use gpushare_core::embedding::check::cheats::skipping_layer;
+use gpushare_core::embedding::check::cheats::ZeroAccumulators;
 use gpushare_core::embedding::check::prover::{Prover, SequenceTrace, shard_output};
 use gpushare_core::embedding::check::{CheckContext, Operation, Sample, Verdict, check_sample};
-use gpushare_core::embedding::forward::{SequenceRun, run_sequence};
+use gpushare_core::embedding::forward::{SequenceRun, run_sequence, run_sequence_with};
 use gpushare_core::embedding::layout::TokenBatch;
 use gpushare_core::embedding::model::{LinearKind, Model, Shape, seeded_model};
 use solana_keypair::Keypair;
@@ -185,6 +185,7 @@ impl World {
             model: &identity,
             batch: &batch,
             batch_sequences: self.batch.len() as u32,
+            batch_tokens: self.batch.tokens() as u32,
             dims: model.shape.hidden,
             shard_sequences: 0..self.batch.len() as u32,
             shard_root: &root,
@@ -336,9 +337,9 @@ fn cheat_is_slashed_for_fraud(name: &str, run: impl Fn(&Model, &[u32]) -> Sequen
 }
 
 #[test]
-fn a_skipped_layer_is_slashed_for_fraud() {
-    cheat_is_slashed_for_fraud("skipped layer", |model, ids| {
-        skipping_layer(model, ids, 1).unwrap()
+fn a_hollowed_layer_is_slashed_for_fraud() {
+    cheat_is_slashed_for_fraud("hollowed layer", |model, ids| {
+        run_sequence_with(&ZeroAccumulators::hollow_layer(1), model, ids).unwrap()
     });
 }
 
@@ -371,7 +372,7 @@ fn a_cheater_withholding_its_proofs_is_slashed_for_the_miss_and_the_client_refun
     let model = seeded_model(SMALL, 28);
     let batch = batch_of(&[5, 9], SMALL.vocab);
     let mut world = World::new(&model, batch, 16, 3, |ids| {
-        skipping_layer(&model, ids, 0).unwrap()
+        run_sequence_with(&ZeroAccumulators::hollow_layer(0), &model, ids).unwrap()
     });
     let (job, p) = (world.job, &world.p);
     world.env.warp(default_params().reveal_window + 1);
