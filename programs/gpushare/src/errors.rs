@@ -218,7 +218,7 @@ pub enum GpuShareError {
     HardwareNotProven,
     #[msg("the provider's throughput proof is older than the job or network allows")]
     HardwareProofStale,
-    #[msg("a proof buffer write must start where the buffer's bytes end")]
+    #[msg("a proof buffer write may end at most 10 KiB past the buffer's bytes, and 64 KiB in all")]
     ProofBufferOffset,
     #[msg("only an embedding job's samples are proven from a proof buffer")]
     NotEmbeddingJob,

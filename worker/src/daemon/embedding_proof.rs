@@ -1,6 +1,6 @@
 //! Proving a challenged slot of a spot-checked embedding job: every unproven sample's witness,
 //! checked here first (`crate::embedding_prover`), is staged in a proof buffer of its own — opened
-//! with its first piece, then written piece by piece in order — and proven by `prove_embedding`.
+//! with its first piece, then written twelve pieces at a time — and proven by `prove_embedding`.
 //! Samples are staged and proven a few at a time; the proof that completes the slot goes with its
 //! settlement.
 use std::time::Instant;
@@ -21,6 +21,10 @@ use super::*;
 /// the signature, six account keys, the compute-budget instructions and the open instruction that
 /// goes with the first piece.
 const WRITE_BYTES: usize = 800;
+
+/// Writes sent side by side: the pieces of one wave reach at most 9,600 bytes past what the waves
+/// before them wrote, within the 10 KiB a buffer may grow in one write, whatever order they land in.
+const PIECES_PER_WAVE: usize = 12;
 
 /// Samples staged and proven side by side: enough to overlap their transactions' confirmations,
 /// few enough that the rent their buffers hold at once stays about a quarter of a SOL.
@@ -93,8 +97,9 @@ impl Worker {
             futures::future::try_join_all(batch.iter().map(|staged| async move {
                 self.stage(&slot, staged).await?;
                 let prove = ix::prove_embedding(&authority, &slot, staged.sample);
-                self.chain.send(&[prove], &[]).await?;
-                Ok::<(), WorkerError>(())
+                let proven = self.chain.send(&[prove], &[]).await;
+                self.close_after_failure(&slot, staged.sample, proven.map(drop).map_err(Into::into))
+                    .await
             }))
             .await?;
         }
@@ -137,7 +142,8 @@ impl Worker {
     }
 
     /// Writes one sample's witness into its buffer: a buffer left by an earlier attempt is closed
-    /// first, then the buffer is opened with the first piece and the rest follow in order.
+    /// first, then the buffer is opened with the first piece and the rest follow in waves. A write
+    /// that fails closes the buffer again, its rent back, and the step is retried later.
     async fn stage(&self, slot: &Slot, staged: &StagedSample) -> Result<(), WorkerError> {
         let authority = self.me.wallet.pubkey();
         let buffer = pda::proof_buffer(&slot.assignment(), staged.sample);
@@ -145,19 +151,54 @@ impl Worker {
             let close = ix::close_proof_buffer(&authority, slot, staged.sample);
             self.chain.send(&[close], &[]).await?;
         }
-        for (i, piece) in staged.witness.chunks(WRITE_BYTES).enumerate() {
-            let offset = (i * WRITE_BYTES) as u32;
-            let write =
-                ix::write_proof_buffer(&authority, slot, staged.sample, offset, piece.to_vec());
-            let instructions = match i {
-                0 => vec![
-                    ix::open_proof_buffer(&authority, slot, staged.sample),
-                    write,
-                ],
-                _ => vec![write],
-            };
-            self.chain.send(&instructions, &[]).await?;
+        let written = async {
+            // The first piece opens the buffer; the rest go a wave at a time, each wave at most the
+            // 10 KiB a buffer may grow in one write past what the waves before it wrote.
+            let mut pieces = staged.witness.chunks(WRITE_BYTES).enumerate();
+            if let Some((_, first)) = pieces.next() {
+                let open = ix::open_proof_buffer(&authority, slot, staged.sample);
+                let write =
+                    ix::write_proof_buffer(&authority, slot, staged.sample, 0, first.to_vec());
+                self.chain.send(&[open, write], &[]).await?;
+            }
+            let rest: Vec<_> = pieces.collect();
+            for wave in rest.chunks(PIECES_PER_WAVE) {
+                let writes = wave.iter().map(|(i, piece)| {
+                    let offset = (i * WRITE_BYTES) as u32;
+                    let write = ix::write_proof_buffer(
+                        &authority,
+                        slot,
+                        staged.sample,
+                        offset,
+                        piece.to_vec(),
+                    );
+                    async move { self.chain.send(&[write], &[]).await }
+                });
+                futures::future::try_join_all(writes).await?;
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.close_after_failure(slot, staged.sample, written).await
+    }
+
+    /// `outcome`, after closing sample `sample`'s buffer if it failed (the buffer may be half
+    /// written, or its proof refused): its rent is not left behind.
+    async fn close_after_failure(
+        &self,
+        slot: &Slot,
+        sample: u8,
+        outcome: Result<(), WorkerError>,
+    ) -> Result<(), WorkerError> {
+        if outcome.is_err() {
+            let buffer = pda::proof_buffer(&slot.assignment(), sample);
+            if let Ok((_, Some(_))) = self.chain.account_at(&buffer).await {
+                let close = ix::close_proof_buffer(&self.me.wallet.pubkey(), slot, sample);
+                if let Err(error) = self.chain.send(&[close], &[]).await {
+                    tracing::warn!(job = %slot.job, sample, %error, "proof buffer left open");
+                }
+            }
+        }
+        outcome
     }
 }

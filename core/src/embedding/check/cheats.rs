@@ -6,7 +6,11 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use crate::embedding::forward::{ForwardSteps, Reference};
+use crate::embedding::fixed::gelu;
+use crate::embedding::forward::{
+    ForwardSteps, LayerTrace, Reference, SequenceError, SequenceRun, check_sequence, embed_tokens,
+    linear_rows, norm_rows, pool, residual, row, run_layer,
+};
 use crate::embedding::model::{LinearKind, Model};
 
 /// A provider that never computes some linear layers' accumulators: in `layers`, the linear
@@ -51,4 +55,40 @@ impl ForwardSteps for ZeroAccumulators {
             Reference.accumulate(model, layer, kind, levels)
         }
     }
+}
+
+/// A provider that computes layer 0 up to its attention's sum, then commits token 0's attended row
+/// for every token: all that follows is the same row for every token, one token's work for the
+/// sequence's, and every cell is consistent but layer 0's attention LayerNorm at the other tokens.
+/// The draw prices it at that one cell's share (docs/verification.md, "Open").
+pub fn collapsed_after_first_attention(
+    model: &Model,
+    ids: &[u32],
+) -> Result<SequenceRun, SequenceError> {
+    check_sequence(model, ids)?;
+    let hidden = model.shape.hidden as usize;
+    let honest = run_layer(&Reference, model, 0, embed_tokens(model, ids));
+    let attended = row(&honest.attended, 0, hidden).repeat(ids.len());
+    let intermediate = linear_rows(&Reference, model, 0, LinearKind::Intermediate, &attended);
+    let activated: Vec<i32> = intermediate.iter().map(|x| gelu(*x)).collect();
+    let output = linear_rows(&Reference, model, 0, LinearKind::Output, &activated);
+    let output_sum = residual(&output, &attended);
+    let mut input = norm_rows(&model.layers[0].output_norm, &output_sum);
+    let mut layers = vec![LayerTrace {
+        attended,
+        intermediate,
+        output_sum,
+        ..honest
+    }];
+    for layer in 1..model.layers.len() {
+        let trace = run_layer(&Reference, model, layer, input);
+        input = norm_rows(&model.layers[layer].output_norm, &trace.output_sum);
+        layers.push(trace);
+    }
+    Ok(SequenceRun {
+        tokens: ids.len(),
+        layers,
+        embedding: pool(hidden, &input),
+        output: input,
+    })
 }

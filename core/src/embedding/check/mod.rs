@@ -236,13 +236,16 @@ fn record_leaves(dims: u32, k: u64) -> Range<u64> {
 pub const MEASURED_SHAPE: Shape = Shape::MINILM_L6;
 
 /// Whether every check of a model of `shape` costs at most what [`MEASURED_SHAPE`]'s does: no
-/// width larger, no more leaves in its weights file (its paths no deeper). A provider takes
-/// spot-checked jobs only of such models: a wider one's checks could outgrow the heap or the
+/// width larger, no more heads (the last LayerNorm opens one piece per head) or layers (the trace
+/// no deeper), no more leaves in its weights file (its paths no deeper). A provider takes
+/// spot-checked jobs only of such models: a larger one's checks could outgrow the heap or the
 /// compute a proof requests, and its provider would miss.
 pub fn shape_checkable(shape: &Shape) -> bool {
     let measured = MEASURED_SHAPE;
     shape.hidden <= measured.hidden
         && shape.ffn <= measured.ffn
+        && shape.heads <= measured.heads
+        && shape.layers <= measured.layers
         && shape.head_dim() <= measured.head_dim()
         && shape.model_leaves() <= measured.model_leaves()
 }

@@ -10,7 +10,7 @@ use crate::embedding::layout::TokenBatch;
 use crate::embedding::model::{LinearKind, Model, Shape, seeded_model};
 use crate::merkle::Hash;
 
-use super::cheats::ZeroAccumulators;
+use super::cheats::{ZeroAccumulators, collapsed_after_first_attention};
 use super::prover::{Prover, SequenceTrace, shard_output};
 use super::*;
 
@@ -269,6 +269,23 @@ fn an_ffn_first_layer_left_uncomputed_everywhere_is_caught_by_both_ffn_cells() {
     let chance = chance_against(&model, &cheat);
     let cells = 4.0 / Sample::slots(&SMALL) as f64;
     assert!(chance > 0.95 * cells, "{chance} against {cells}");
+}
+
+#[test]
+fn a_collapse_after_one_cheap_cell_is_caught_only_by_that_cell() {
+    // The open weakness of docs/verification.md: one forward pass for the sequence, priced at one
+    // cell's share of the draw.
+    let model = seeded_model(SMALL, 3);
+    let shard = Shard::new(&model, batch(), 0..4, |model, ids| {
+        collapsed_after_first_attention(model, ids).unwrap()
+    });
+    let chance = chance_caught(&shard, &model, 1);
+    let tokens = 6.0;
+    let one_cell = (tokens - 1.0) / tokens / Sample::slots(&SMALL) as f64;
+    assert!(
+        (chance - one_cell).abs() < 0.2 * one_cell,
+        "{chance} against {one_cell}"
+    );
 }
 
 #[test]

@@ -25,4 +25,21 @@ impl ProofBuffer {
     pub fn space(length: usize) -> usize {
         Self::HEADER + length
     }
+
+    /// Most a write may grow a buffer: what an account may grow in one instruction.
+    pub const MAX_GROWTH: usize = 10 * 1024;
+    /// Most witness bytes a buffer holds (the largest witness of a model `shape_checkable` admits is
+    /// under 24 KB).
+    pub const MAX_WITNESS: usize = 64 * 1024;
+
+    /// The buffer's length once `bytes` bytes are written at `offset` into one of `length`: what
+    /// they reach, but at most [`Self::MAX_GROWTH`] more and [`Self::MAX_WITNESS`] in all (a write
+    /// past that is refused).
+    pub fn length_after(length: u32, offset: u32, bytes: usize) -> usize {
+        let length = length as usize;
+        let end = (offset as usize).saturating_add(bytes);
+        end.min(length + Self::MAX_GROWTH)
+            .min(Self::MAX_WITNESS)
+            .max(length)
+    }
 }

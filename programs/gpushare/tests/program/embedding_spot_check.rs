@@ -394,10 +394,17 @@ fn bad_witnesses_and_buffer_writes_are_refused_by_name_and_change_nothing() {
     let (p, job) = (&world.p, world.job);
     let slot = slot(&job, 0, 0);
     let authority = p.wallet.pubkey();
-    // A write out of order, and a stranger writing into the provider's buffer.
+    // A write too far ahead, and a stranger writing into the provider's buffer.
     let open = client_ix::open_proof_buffer(&authority, &slot, 0);
     world.env.send(&[open], &[&p.wallet.key]).expect("open");
-    let skipping_ahead = client_ix::write_proof_buffer(&authority, &slot, 0, 8, vec![1; 8]);
+    // Pieces land in any order, but a buffer grows at most 10 KiB a write.
+    let ahead = client_ix::write_proof_buffer(&authority, &slot, 0, 8_000, vec![1; 8]);
+    world
+        .env
+        .send(&[ahead], &[&p.wallet.key])
+        .expect("a piece ahead of the others");
+    let skipping_ahead =
+        client_ix::write_proof_buffer(&authority, &slot, 0, 8_008 + 10_240, vec![1; 8]);
     world.env.assert_refused(
         &[skipping_ahead],
         &[&p.wallet.key],
