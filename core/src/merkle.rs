@@ -84,6 +84,11 @@ impl MerkleTree {
         Self { levels }
     }
 
+    /// Builds the tree over `leaves`, each hashed as a leaf.
+    pub fn from_leaves(leaves: &[impl AsRef<[u8]>]) -> Self {
+        Self::from_leaf_hashes(leaves.iter().map(|leaf| leaf_hash(leaf.as_ref())).collect())
+    }
+
     /// Builds the tree over `data` cut into `leaf_bytes`-byte leaves (the last may be shorter).
     pub fn from_data(data: &[u8], leaf_bytes: usize) -> Self {
         Self::from_leaf_hashes(data.chunks(leaf_bytes.max(1)).map(leaf_hash).collect())

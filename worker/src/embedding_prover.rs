@@ -43,11 +43,11 @@ impl EmbeddingShard<'_> {
         let mut traces: HashMap<u32, SequenceTrace> = HashMap::new();
         let mut staged = Vec::new();
         for sample in samples {
-            let sequence = prover.sample(context, sample).sequence;
-            let trace = match traces.entry(sequence) {
+            let drawn = prover.sample(context, sample);
+            let trace = match traces.entry(drawn.sequence) {
                 Entry::Occupied(entry) => entry.into_mut(),
                 Entry::Vacant(entry) => {
-                    let ids = self.batch.sequence(sequence as usize);
+                    let ids = self.batch.sequence(drawn.sequence as usize);
                     let run = steps
                         .run_sequence(self.computed_with, ids)
                         .map_err(|e| WorkerError::SelfCheck(e.to_string()))?;
@@ -55,7 +55,7 @@ impl EmbeddingShard<'_> {
                 }
             };
             let witness = prover
-                .witness(context, sample, trace)
+                .witness_of(context, &drawn, trace)
                 .map_err(|e| WorkerError::SelfCheck(format!("sample {sample}: {e:?}")))?;
             match check_sample(context, sample, &witness) {
                 Ok(Verdict::Matches) => staged.push(StagedSample { sample, witness }),

@@ -20,7 +20,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::merkle::{Hash, MerkleTree, leaf_hash};
+use crate::merkle::{Hash, MerkleTree};
 
 /// The header's first bytes; its last digit is the definition's version.
 pub const MAGIC: &[u8; 16] = b"gpushare:model:1";
@@ -394,8 +394,7 @@ impl Model {
 
     /// The model's identity: the Merkle Tree Hash over the file's leaves.
     pub fn identity(&self) -> Hash {
-        MerkleTree::from_leaf_hashes(self.leaves().iter().map(|leaf| leaf_hash(leaf)).collect())
-            .root()
+        MerkleTree::from_leaves(&self.leaves()).root()
     }
 }
 

@@ -120,11 +120,6 @@ fn activations(leaves: &[&[u8]]) -> Option<Vec<i32>> {
     Some(values)
 }
 
-/// `count` activations, or `None`.
-fn row_of(leaves: &[&[u8]], count: usize) -> Option<Vec<i32>> {
-    activations(leaves).filter(|values| values.len() == count)
-}
-
 fn i16s(leaf: &[u8], count: usize) -> Result<Vec<i16>, CheckError> {
     if leaf.len() != 2 * count {
         return Err(CheckError::InvalidModel);
@@ -187,22 +182,25 @@ impl From<CheckError> for Unanswered {
     }
 }
 
-/// `count` committed activations of `leaves`.
+/// `count` committed activations of `leaves` (any other count is a wrong output in itself).
 fn committed(leaves: &[&[u8]], count: usize) -> Result<Vec<i32>, Unanswered> {
-    row_of(leaves, count).ok_or(Unanswered::Committed)
+    activations(leaves)
+        .filter(|values| values.len() == count)
+        .ok_or(Unanswered::Committed)
 }
 
 /// Recomputes the sample's output from its openings (in [`plan`]'s order) and compares it with the
-/// committed one. `embedding` is the sequence's embedding leaves (opened for pooling only).
+/// committed one, for a sequence of `tokens` tokens. `embedding` is the sequence's embedding leaves
+/// (opened for pooling only).
 pub fn recompute(
     shape: &Shape,
     sample: &Sample,
-    ids: &[u32],
+    tokens: usize,
     trace: &[Vec<&[u8]>],
     weights: &[&[u8]],
     embedding: &[&[u8]],
 ) -> Result<Verdict, CheckError> {
-    match matches(shape, sample, ids.len(), trace, weights, embedding) {
+    match matches(shape, sample, tokens, trace, weights, embedding) {
         Ok(true) => Ok(Verdict::Matches),
         Ok(false) | Err(Unanswered::Committed) => Ok(Verdict::Differs),
         Err(Unanswered::Refused(error)) => Err(error),

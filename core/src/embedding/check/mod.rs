@@ -1,6 +1,7 @@
 //! The on-chain check of an embedding shard (issue 28): after a provider commits its shard root, a
-//! challenge from slot hashes draws samples; each sample names a sequence of the shard, a token of
-//! it, one operation of the forward pass (a cell) and one column of that operation's output. The
+//! challenge from slot hashes draws samples; each sample names a token of the shard (and so the
+//! sequence holding it), one operation of the forward pass (a cell) and one column of that
+//! operation's output. The
 //! provider opens what the cell reads and writes — the weights under the model's identity, the
 //! token ids under the job's batch root, the activations under the sequence's trace root under the
 //! shard root — and the check recomputes the output with the reference arithmetic of
@@ -37,12 +38,13 @@ pub use cells::plan;
 use witness::WitnessReader;
 
 /// Longest sequence a spot-checked job may hold: an attention cell reads every token's key and
-/// value piece of one head, and at 64 tokens that is 16 KB of values and about 300 k compute units
-/// (docs/verification.md). The worker refuses a spot-checked batch with a longer sequence.
+/// value piece of one head, and at 64 tokens that is 16 KB of values, 26 KB of heap and about
+/// 480 k compute units (docs/verification.md). The worker refuses a spot-checked batch with a longer sequence.
 pub const MAX_CHECKED_TOKENS: u32 = 64;
 
-/// Fewest samples a spot-checked embedding job may ask for: at 16, every cheat the detection table
-/// plays is caught with at least the share of the work it saves (docs/verification.md).
+/// Fewest samples a spot-checked embedding job may ask for: at 16, every cheat of the detection
+/// table but the collapse after one cheap cell (docs/verification.md, "Open") is caught with at
+/// least the share of the work it saves.
 pub const MIN_EMBEDDING_SAMPLES: u8 = 16;
 
 /// One operation of the forward pass, for one token (or, for pooling, one column group).
@@ -333,7 +335,7 @@ fn check_drawn(
     }
     reader.finish()?;
     let embedding = &record_opened[..record_opened.len() - 1];
-    cells::recompute(&header, &drawn, ids, &trace, &weights, embedding)
+    cells::recompute(&header, &drawn, ids.len(), &trace, &weights, embedding)
 }
 
 /// Opens the batch leaves before a sample: the shard's first sequence's (where its tokens start),

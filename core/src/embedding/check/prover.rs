@@ -8,7 +8,7 @@ use crate::embedding::forward::{SequenceError, SequenceRun};
 use crate::embedding::layout::{OUTPUT_LEAF_BYTES, TokenBatch, output_record};
 use crate::embedding::model::Model;
 use crate::embedding::trace::{TraceLayout, bound_trace_root, leaf_bytes, visit_trace_leaves};
-use crate::merkle::{Hash, MerkleError, MerkleTree, leaf_hash};
+use crate::merkle::{Hash, MerkleError, MerkleTree};
 
 use super::witness::WitnessWriter;
 use super::{CheckContext, Operation, Sample, plan, record_leaves};
@@ -27,8 +27,7 @@ impl SequenceTrace {
         let mut leaves =
             Vec::with_capacity(TraceLayout::new(model.shape, run.tokens).leaves() as usize);
         visit_trace_leaves(model, run, |values| leaves.push(leaf_bytes(values)));
-        let tree =
-            MerkleTree::from_leaf_hashes(leaves.iter().map(|leaf| leaf_hash(leaf)).collect());
+        let tree = MerkleTree::from_leaves(&leaves);
         Self {
             leaves,
             tree,
@@ -53,8 +52,7 @@ impl<'a> Prover<'a> {
     /// The prover of a shard of `batch` through `model` whose committed output is `shard_output`.
     pub fn new(model: &'a Model, batch: &'a TokenBatch, shard_output: &'a [u8]) -> Self {
         let model_leaves = model.leaves();
-        let model_tree =
-            MerkleTree::from_leaf_hashes(model_leaves.iter().map(|leaf| leaf_hash(leaf)).collect());
+        let model_tree = MerkleTree::from_leaves(&model_leaves);
         Self {
             model,
             model_leaves,

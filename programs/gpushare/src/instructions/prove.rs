@@ -72,11 +72,7 @@ impl Prove<'_> {
 
     /// Checks one sample's witnesses against the revealed root and compares its leaf with the reference.
     fn check_sample(&self, kernel: Kernel, proof: &SampleProof) -> Result<SampleOutcome> {
-        let assignment = &self.assignment;
-        let (root, challenge) = match (assignment.root, assignment.challenge) {
-            (Some(root), Some(challenge)) => (root, challenge),
-            _ => return err!(GpuShareError::NotChallenged),
-        };
+        let (root, challenge) = self.assignment.challenged_root()?;
         let seed = self
             .job
             .kernel_seed(&self.job.key())

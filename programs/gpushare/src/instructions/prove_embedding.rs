@@ -58,10 +58,7 @@ impl ProveEmbedding<'_> {
             .job
             .embedding_check(&self.job.key(), self.shard.index)
             .ok_or(GpuShareError::NotEmbeddingJob)?;
-        let (root, challenge) = match (self.assignment.root, self.assignment.challenge) {
-            (Some(root), Some(challenge)) => (root, challenge),
-            _ => return err!(GpuShareError::NotChallenged),
-        };
+        let (root, challenge) = self.assignment.challenged_root()?;
         let context = job.context(&root, &challenge);
         let info = self.buffer.to_account_info();
         let data = info.try_borrow_data()?;

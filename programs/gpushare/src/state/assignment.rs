@@ -42,6 +42,14 @@ impl Assignment {
         self.job == Pubkey::default()
     }
 
+    /// The revealed root and the challenge its samples are drawn from, once both exist.
+    pub fn challenged_root(&self) -> Result<([u8; 32], [u8; 32])> {
+        match (self.root, self.challenge) {
+            (Some(root), Some(challenge)) => Ok((root, challenge)),
+            _ => err!(crate::errors::GpuShareError::NotChallenged),
+        }
+    }
+
     /// Fixes the challenge of this assignment (address `key`) from the SlotHashes data: the hashes
     /// of the slots after `after` (see `Job::challenge_after`), the same whoever sends it and
     /// whenever.
