@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gpushare::state::{CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, VerificationMode};
-use gpushare_core::embedding::check::MAX_CHECKED_TOKENS;
+use gpushare_core::embedding::check::near_duplicates::near_duplicates;
+use gpushare_core::embedding::check::{Draw, job_checkable};
 use gpushare_core::embedding::layout::{TokenBatch, output_embeddings};
 use gpushare_core::embedding::model::Model;
 use gpushare_core::kernels::Kernel;
@@ -175,16 +176,31 @@ impl ModelFiles {
     }
 }
 
-/// Refuses to post a spot-checked batch with a sequence longer than the program's check runs (the
-/// providers would refuse it and the job would expire unclaimed).
-pub fn check_spot_checkable(batch: &TokenBatch, mode: VerificationMode) -> Result<(), AppError> {
-    let longest = batch.longest();
-    if mode.is_spot_check() && longest > MAX_CHECKED_TOKENS as usize {
-        return Err(AppError::InvalidArgument(format!(
-            "a text of {longest} tokens is longer than a spot-check checks ({MAX_CHECKED_TOKENS}); post it under quorum"
-        )));
+/// Refuses to post a spot-checked batch the program would refuse or could not check: other than
+/// 64 samples, a model larger than the checks are measured at, or a sequence longer than the check
+/// runs (the providers would refuse it and the job would expire unclaimed); or one holding two
+/// texts so alike that reusing one's work for the other would pay (`near_duplicates`).
+pub fn check_spot_checkable(
+    model: &Model,
+    batch: &TokenBatch,
+    mode: VerificationMode,
+) -> Result<(), AppError> {
+    let VerificationMode::SpotCheck { samples } = mode else {
+        return Ok(());
+    };
+    let refused = |why: String| AppError::InvalidArgument(format!("{why}; post it under quorum"));
+    job_checkable(&model.shape, batch.longest(), samples)
+        .map_err(|why| refused(why.to_string()))?;
+    match near_duplicates(batch, &Draw::new(&model.shape)) {
+        Some(pair) => Err(refused(format!(
+            "texts {} and {} differ in {} of their {} tokens: a provider could reuse one's work for the other past what the spot-check catches",
+            pair.first,
+            pair.second,
+            pair.differing,
+            batch.sequence(pair.first).len()
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Posts `texts` as an embedding job, waits for it, fetches and verifies every shard (its root
@@ -196,7 +212,7 @@ pub async fn embed_on_network(
     terms: &EmbeddingJob,
 ) -> Result<Vec<Vec<i16>>, AppError> {
     let (batch, kernel) = files.batch(texts)?;
-    check_spot_checkable(&batch, terms.mode)?;
+    check_spot_checkable(&files.model, &batch, terms.mode)?;
     let data = batch.to_bytes();
     std::fs::write(&terms.batch_path, &data)
         .map_err(|e| AppError::io(terms.batch_path.display().to_string(), e))?;
@@ -290,4 +306,34 @@ pub fn model_card_texts(model_dir: &Path, count: usize) -> Result<Vec<String>, A
         .take(count)
         .map(String::from)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use gpushare_core::embedding::model::{Shape, seeded_model};
+
+    use super::*;
+
+    #[test]
+    fn a_spot_check_is_refused_before_posting_what_it_could_not_price() {
+        let model = seeded_model(Shape::TWO_LAYERS, 1);
+        let spot_check = VerificationMode::SpotCheck { samples: 64 };
+        let distinct = TokenBatch::new(&[vec![1, 2, 3, 4], vec![5, 6, 7, 8], vec![9; 12]]);
+        assert!(check_spot_checkable(&model, &distinct, spot_check).is_ok());
+        // Fewer samples than the draw is weighed for.
+        let fewer = VerificationMode::SpotCheck { samples: 16 };
+        assert!(check_spot_checkable(&model, &distinct, fewer).is_err());
+        // Two texts of 48 tokens that differ in one.
+        let mut template: Vec<u32> = (10..58).collect();
+        let first = template.clone();
+        template[3] = 30;
+        let templated = TokenBatch::new(&[first, template]);
+        let refusal = check_spot_checkable(&model, &templated, spot_check).unwrap_err();
+        assert!(
+            refusal.to_string().contains("differ in 1 of their 48"),
+            "{refusal}"
+        );
+        let quorum = VerificationMode::Quorum { q: 2 };
+        assert!(check_spot_checkable(&model, &templated, quorum).is_ok());
+    }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use gpushare::state::VerificationMode;
+use gpushare_core::embedding::check::EMBEDDING_SAMPLES;
 use gpushare_core::embedding::model::Shape;
 
 use crate::embeddings::{
@@ -100,10 +101,10 @@ pub struct EmbedArgs {
     /// Roots revealed by at least this many replicas win.
     #[arg(long, default_value_t = 2)]
     pub quorum: u8,
-    /// Check each replica on chain instead: this many samples of its trace recomputed by the
-    /// program (at least 16; sequences of at most 64 tokens; one replica may suffice).
+    /// Check each replica on chain instead: 64 samples of its trace recomputed by the program
+    /// (sequences of at most 64 tokens; one replica may suffice).
     #[arg(long, conflicts_with = "quorum")]
-    pub spot_check: Option<u8>,
+    pub spot_check: bool,
     /// Paid per verified shard-replica, base units.
     #[arg(long)]
     pub price: u64,
@@ -134,9 +135,12 @@ impl EmbedArgs {
             }),
             shards: self.shards,
             replicas: self.replicas,
-            mode: match self.spot_check {
-                Some(samples) => VerificationMode::SpotCheck { samples },
-                None => VerificationMode::Quorum { q: self.quorum },
+            mode: if self.spot_check {
+                VerificationMode::SpotCheck {
+                    samples: EMBEDDING_SAMPLES,
+                }
+            } else {
+                VerificationMode::Quorum { q: self.quorum }
             },
             price: self.price,
             claim_timeout: self.claim_timeout,

@@ -374,7 +374,9 @@ fn a_spot_checked_embedding_job_is_paid_with_one_replica_and_a_layer_skipper_mis
         },
         shards,
         replicas: 1,
-        mode: VerificationMode::SpotCheck { samples: 16 },
+        mode: VerificationMode::SpotCheck {
+            samples: gpushare_core::embedding::check::EMBEDDING_SAMPLES,
+        },
         price: PRICE,
     };
     let honest = run(Scenario {

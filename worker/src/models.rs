@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gpushare::state::{KernelSpec, VerificationMode};
-use gpushare_core::embedding::check::{MAX_CHECKED_TOKENS, shape_checkable};
+use gpushare_core::embedding::check::job_checkable;
 use gpushare_core::embedding::layout::TokenBatch;
 use gpushare_core::embedding::model::Model;
 
@@ -54,7 +54,7 @@ impl Models {
 
     /// Checks a downloaded input against what `kernel` will make of it, before anything is claimed:
     /// an embedding job's token batch must parse, have the batch root the job names, and every
-    /// sequence fit the model (and, spot-checked, the check's [`MAX_CHECKED_TOKENS`]), so that a
+    /// sequence fit the model (and, spot-checked, what [`job_checkable`] asks), so that a
     /// client cannot turn a batch the model cannot run or the program cannot check into providers'
     /// missed claims (any bytes of the right size are gemm_i8 operands).
     pub fn check_data(
@@ -90,18 +90,8 @@ impl Models {
                 "the token batch's tree does not have the job's batch root".into(),
             ));
         }
-        if mode.is_spot_check() {
-            let longest = batch.longest();
-            if longest > MAX_CHECKED_TOKENS as usize {
-                return Err(InputError::Malformed(format!(
-                    "a sequence of {longest} tokens is longer than a spot-check can check ({MAX_CHECKED_TOKENS})"
-                )));
-            }
-            if !shape_checkable(&model.shape) {
-                return Err(InputError::Malformed(
-                    "the model is larger than the shape a spot-check's cost is measured at".into(),
-                ));
-            }
+        if let VerificationMode::SpotCheck { samples } = mode {
+            job_checkable(&model.shape, batch.longest(), samples).map_err(|e| malformed(&e))?;
         }
         Ok(())
     }
@@ -203,7 +193,7 @@ mod tests {
                 &batch.to_bytes(),
             )
         };
-        let spot_check = VerificationMode::SpotCheck { samples: 16 };
+        let spot_check = VerificationMode::SpotCheck { samples: 64 };
         let quorum = VerificationMode::Quorum { q: 2 };
         assert!(check(&small, spot_check, vec![1; 64]).is_ok());
         // A sequence longer than the check's attention can read, and a model wider than measured.
@@ -211,5 +201,8 @@ mod tests {
         assert!(check(&small, quorum, vec![1; 65]).is_ok());
         assert!(check(&wide, spot_check, vec![1; 8]).is_err());
         assert!(check(&wide, quorum, vec![1; 8]).is_ok());
+        // Fewer samples than the draw is weighed for.
+        let fewer = VerificationMode::SpotCheck { samples: 16 };
+        assert!(check(&small, fewer, vec![1; 8]).is_err());
     }
 }

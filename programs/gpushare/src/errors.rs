@@ -230,8 +230,10 @@ pub enum GpuShareError {
     EmbeddingWidthNotCheckable,
     #[msg("the sampled sequence is empty, outside the vocabulary or longer than a check allows")]
     SequenceNotCheckable,
-    #[msg("a spot-checked embedding job needs a data input and at least the minimum samples")]
+    #[msg("a spot-checked embedding job needs a data input, 64 samples and a width of 16s")]
     EmbeddingSpotCheckRefused,
     #[msg("the witness opens another sequence than the shard's one that holds the sampled token")]
     NotTheSampledSequence,
+    #[msg("the model is larger than a spot-check is measured at, or its draw is not priced")]
+    ModelNotCheckable,
 }

@@ -45,6 +45,8 @@ pub struct Measurement {
     pub heap_bytes: u64,
     /// What the program charges for it (`leaf_cost_units`), for a leaf.
     pub charged: Option<u64>,
+    /// The witness's bytes, for an embedding check: what a provider stages in a proof buffer.
+    pub witness_bytes: Option<u64>,
     /// Whether this is the largest size `create_job` accepts (the deepest tree, for inclusion).
     pub largest: bool,
 }
@@ -58,20 +60,29 @@ impl Measurement {
     /// The measurements as a table.
     pub fn table(all: &[Measurement]) -> String {
         let mut out = format!(
-            "{:<18} {:<34} {:>10} {:>13} {:>14} {:>10} {:>8}\n",
-            "path", "parameter", "units", "instructions", "syscall units", "charged", "heap"
+            "{:<18} {:<34} {:>10} {:>13} {:>14} {:>10} {:>8} {:>8}\n",
+            "path",
+            "parameter",
+            "units",
+            "instructions",
+            "syscall units",
+            "charged",
+            "heap",
+            "witness"
         );
+        let or_dash = |value: Option<u64>| value.map_or_else(|| "-".to_owned(), |v| v.to_string());
         for m in all {
             let largest = if m.largest { " (largest accepted)" } else { "" };
             out.push_str(&format!(
-                "{:<18} {:<34} {:>10} {:>13} {:>14} {:>10} {:>8}\n",
+                "{:<18} {:<34} {:>10} {:>13} {:>14} {:>10} {:>8} {:>8}\n",
                 m.path,
                 format!("{}{largest}", m.parameter),
                 m.units,
                 m.instructions(),
                 m.syscall_units,
-                m.charged.map_or_else(|| "-".to_owned(), |c| c.to_string()),
+                or_dash(m.charged),
                 m.heap_bytes,
+                or_dash(m.witness_bytes),
             ));
         }
         out
@@ -179,7 +190,11 @@ impl Meter {
     ) -> Result<Measurement, MeterError> {
         let native = case.run().ok();
         let verified = native.as_deref().is_some_and(EmbeddingCase::matched);
-        self.run(path, parameter, value, case.encode(), native, verified)
+        let measured = self.run(path, parameter, value, case.encode(), native, verified)?;
+        Ok(Measurement {
+            witness_bytes: Some(case.witness.len() as u64),
+            ..measured
+        })
     }
 
     /// Runs the encoded case in the VM; the measurement if it computed `native` and that verified.
@@ -216,6 +231,7 @@ impl Meter {
             syscall_units: run.syscall_units,
             heap_bytes: run.heap_bytes,
             charged: None,
+            witness_bytes: None,
             largest: false,
         })
     }

@@ -60,7 +60,7 @@ impl ForwardSteps for ZeroAccumulators {
 /// A provider that computes layer 0 up to its attention's sum, then commits token 0's attended row
 /// for every token: all that follows is the same row for every token, one token's work for the
 /// sequence's, and every cell is consistent but layer 0's attention LayerNorm at the other tokens.
-/// The draw prices it at that one cell's share (docs/verification.md, "Open").
+/// The draw weighs that cell by the work after it (`check::draw`).
 pub fn collapsed_after_first_attention(
     model: &Model,
     ids: &[u32],

@@ -7,9 +7,8 @@
 //! shard root — and the check recomputes the output with the reference arithmetic of
 //! [`super::forward`] and compares it with the committed value.
 //!
-//! - [`Sample`]: the draw ([`Sample::draw`]): half the samples check a token's embedding, the only
-//!   cell that ties a trace to the client's token ids (a provider reusing another text's trace
-//!   fails nothing else); the other half weigh every other cell equally;
+//! - [`Sample`]: the draw ([`Sample::draw`]): a token uniform over the shard's, and a cell by
+//!   [`draw`]'s weights;
 //! - [`plan`]: which leaves a cell opens, in order, for the prover and the check alike;
 //! - [`check_sample`]: the check, which the program runs and the worker runs before sending;
 //! - [`prover`]: a witness built from a forward pass (host side);
@@ -19,6 +18,8 @@
 //! detection table.
 mod cells;
 pub mod cheats;
+pub mod draw;
+pub mod near_duplicates;
 pub mod prover;
 #[cfg(test)]
 mod tests;
@@ -35,6 +36,7 @@ use super::model::{LinearKind, MAX_TOKENS, Shape};
 use super::trace::{TraceLayout, TracedRow, bound_trace_root};
 use crate::embedding::model_leaves::NormLeaf;
 pub use cells::plan;
+pub use draw::Draw;
 use witness::WitnessReader;
 
 /// Longest sequence a spot-checked job may hold: an attention cell reads every token's key and
@@ -42,10 +44,11 @@ use witness::WitnessReader;
 /// 480 k compute units (docs/verification.md). The worker refuses a spot-checked batch with a longer sequence.
 pub const MAX_CHECKED_TOKENS: u32 = 64;
 
-/// Fewest samples a spot-checked embedding job may ask for: at 16, every cheat of the detection
-/// table but the collapse after one cheap cell (docs/verification.md, "Open") is caught with at
-/// least the share of the work it saves.
-pub const MIN_EMBEDDING_SAMPLES: u8 = 16;
+/// Samples a spot-checked embedding job asks for, all a slot can hold: [`draw`]'s weights are
+/// computed for this many, so that a lie at any cell of the residual stream is caught with at least
+/// the share of the work it saves, and every cheat of the detection table (docs/verification.md)
+/// with more.
+pub const EMBEDDING_SAMPLES: u8 = crate::spot_check::MAX_SAMPLES;
 
 /// One operation of the forward pass, for one token (or, for pooling, one column group).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,38 +117,6 @@ impl Sample {
         tokens.start + draw_words(challenge, sample)[0] % span
     }
 
-    /// Slots of the draw's other cells: each layer's nine, and pooling.
-    fn cell_slots(shape: &Shape) -> u64 {
-        u64::from(shape.layers) * LAYER_OPERATIONS.len() as u64 + 1
-    }
-
-    /// Every slot of the draw: as many for the token embedding as for every other cell together,
-    /// then each layer's nine cells, then pooling.
-    pub fn slots(shape: &Shape) -> u64 {
-        2 * Self::cell_slots(shape)
-    }
-
-    /// The slots the token-embedding cell takes: half of them.
-    pub fn embed_slots(shape: &Shape) -> u64 {
-        Self::cell_slots(shape)
-    }
-
-    /// The cell of draw slot `slot`: its layer and operation.
-    pub fn cell(shape: &Shape, slot: u64) -> (u32, Operation) {
-        let (per_layer, embed) = (LAYER_OPERATIONS.len() as u64, Self::embed_slots(shape));
-        if slot < embed {
-            (0, Operation::Embed)
-        } else if slot - embed < u64::from(shape.layers) * per_layer {
-            let cell = slot - embed;
-            (
-                (cell / per_layer) as u32,
-                LAYER_OPERATIONS[(cell % per_layer) as usize],
-            )
-        } else {
-            (shape.layers - 1, Operation::Pool)
-        }
-    }
-
     /// Columns an operation's check picks one of.
     pub fn columns(shape: &Shape, operation: Operation) -> u32 {
         match operation {
@@ -156,11 +127,11 @@ impl Sample {
     }
 
     /// Sample `sample` of `challenge` at token `token` of sequence `sequence` (the sequence that
-    /// holds [`Sample::token_index`]): the cell (slot uniform over [`Sample::slots`]), its column and,
-    /// for the FFN's second layer, the column of its input that is checked too, each uniform.
-    pub fn draw(challenge: &Hash, sample: u8, shape: &Shape, sequence: u32, token: u32) -> Self {
-        let words = draw_words(challenge, sample);
-        let (layer, operation) = Self::cell(shape, words[2] % Self::slots(shape));
+    /// holds [`Sample::token_index`]): the cell by `draw`'s weights ([`Draw::cell`]), its column
+    /// and, for the FFN's second layer, the column of its input that is checked too, each uniform.
+    pub fn draw(challenge: &Hash, sample: u8, draw: &Draw, sequence: u32, token: u32) -> Self {
+        let (words, shape) = (draw_words(challenge, sample), &draw.shape);
+        let draw::Cell { layer, operation } = draw.cell(words[2]);
         let input_column = match operation {
             Operation::Linear(LinearKind::Output) => (words[1] % u64::from(shape.ffn)) as u32,
             _ => 0,
@@ -225,6 +196,8 @@ pub enum CheckError {
     InvalidSequence,
     #[error("the opened sequence is not the shard's one that holds the sampled token")]
     WrongSequence,
+    #[error("the model is larger than the checks are measured at, or its draw is not priced")]
+    ShapeNotCheckable,
 }
 
 /// The shard tree's leaves holding the output record of the shard's `k`-th sequence.
@@ -239,10 +212,15 @@ pub const MEASURED_SHAPE: Shape = Shape::MINILM_L6;
 
 /// Whether every check of a model of `shape` costs at most what [`MEASURED_SHAPE`]'s does: no
 /// width larger, no more heads (the last LayerNorm opens one piece per head) or layers (the trace
-/// no deeper), no more leaves in its weights file (its paths no deeper). A provider takes
-/// spot-checked jobs only of such models: a larger one's checks could outgrow the heap or the
-/// compute a proof requests, and its provider would miss.
+/// no deeper), no more leaves in its weights file (its paths no deeper), and the draw's weights
+/// [`Draw::priced`]. A provider takes spot-checked jobs only of such models (a larger one's checks
+/// could outgrow the heap or the compute a proof requests), and the check refuses any other.
 pub fn shape_checkable(shape: &Shape) -> bool {
+    within_measured(shape) && Draw::new(shape).priced()
+}
+
+/// [`shape_checkable`]'s bounds on the shape's sizes.
+fn within_measured(shape: &Shape) -> bool {
     let measured = MEASURED_SHAPE;
     shape.hidden <= measured.hidden
         && shape.ffn <= measured.ffn
@@ -250,6 +228,34 @@ pub fn shape_checkable(shape: &Shape) -> bool {
         && shape.layers <= measured.layers
         && shape.head_dim() <= measured.head_dim()
         && shape.model_leaves() <= measured.model_leaves()
+}
+
+/// Why a spot-checked embedding job cannot be checked: the worker refuses it before claiming, and
+/// the client before posting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotCheckable {
+    #[error("an embedding spot-check draws {EMBEDDING_SAMPLES} samples, not {0}")]
+    Samples(u8),
+    #[error("the model is larger than the shape a spot-check's cost is measured at")]
+    Model,
+    #[error(
+        "a sequence of {0} tokens is longer than a spot-check can check ({MAX_CHECKED_TOKENS})"
+    )]
+    Sequence(usize),
+}
+
+/// Whether a spot-check of `samples` samples can check a batch whose longest sequence has
+/// `longest` tokens, embedded by a model of `shape`.
+pub fn job_checkable(shape: &Shape, longest: usize, samples: u8) -> Result<(), NotCheckable> {
+    if samples != EMBEDDING_SAMPLES {
+        Err(NotCheckable::Samples(samples))
+    } else if !shape_checkable(shape) {
+        Err(NotCheckable::Model)
+    } else if longest > MAX_CHECKED_TOKENS as usize {
+        Err(NotCheckable::Sequence(longest))
+    } else {
+        Ok(())
+    }
 }
 
 /// Whether a spot-check can address a job of embedding width `dims`: every sequence's output
@@ -267,7 +273,7 @@ pub fn check_sample(
     sample: u8,
     witness: &[u8],
 ) -> Result<Verdict, CheckError> {
-    check_drawn(context, witness, |shape, opened| {
+    check_drawn(context, witness, |draw, opened| {
         let token = Sample::token_index(context.challenge, sample, &opened.shard_tokens);
         let within = token
             .checked_sub(u64::from(opened.first_token))
@@ -276,7 +282,7 @@ pub fn check_sample(
         Ok(Sample::draw(
             context.challenge,
             sample,
-            shape,
+            draw,
             opened.sequence,
             within as u32,
         ))
@@ -296,7 +302,7 @@ struct OpenedSequence {
 fn check_drawn(
     context: &CheckContext,
     witness: &[u8],
-    draw: impl FnOnce(&Shape, &OpenedSequence) -> Result<Sample, CheckError>,
+    draw: impl FnOnce(&Draw, &OpenedSequence) -> Result<Sample, CheckError>,
 ) -> Result<Verdict, CheckError> {
     let mut reader = WitnessReader::new(witness);
     // The header is leaf 0 of the weights file; its shape gives the tree's size.
@@ -304,8 +310,13 @@ fn check_drawn(
     if header.hidden != context.dims || !dims_checkable(context.dims) {
         return Err(CheckError::WidthMismatch);
     }
+    // The draw's weights, computed once: they also say whether the shape is priced.
+    let weights = Draw::new(&header);
+    if !within_measured(&header) || !weights.priced() {
+        return Err(CheckError::ShapeNotCheckable);
+    }
     let opened = read_sequence(&mut reader, context, &header)?;
-    let drawn = draw(&header, &opened)?;
+    let drawn = draw(&weights, &opened)?;
     let ids = &opened.ids;
     // The sequence's output record (the embedding, then the trace root), whole for pooling.
     let k = u64::from(opened.sequence - context.shard_sequences.start);

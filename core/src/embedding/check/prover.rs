@@ -11,7 +11,7 @@ use crate::embedding::trace::{TraceLayout, bound_trace_root, leaf_bytes, visit_t
 use crate::merkle::{Hash, MerkleError, MerkleTree};
 
 use super::witness::WitnessWriter;
-use super::{CheckContext, Operation, Sample, plan, record_leaves};
+use super::{CheckContext, Draw, Operation, Sample, plan, record_leaves};
 
 /// A sequence's trace as its provider keeps it to open: every leaf's bytes and their tree, and the
 /// embedding it committed beside them.
@@ -112,7 +112,7 @@ impl Prover<'_> {
         Sample::draw(
             context.challenge,
             sample,
-            &self.model.shape,
+            &Draw::new(&self.model.shape),
             sequence as u32,
             within as u32,
         )

@@ -8,7 +8,7 @@ use crate::events::{JobCreated, emit_event};
 use crate::seeds;
 use crate::state::{CreateJobArgs, Job, KernelSpec, Network, VerificationMode};
 use crate::token;
-use gpushare_core::embedding::check::{MIN_EMBEDDING_SAMPLES, dims_checkable};
+use gpushare_core::embedding::check::{EMBEDDING_SAMPLES, dims_checkable};
 use gpushare_core::spot_check::{SpotCheckRefusal, check_spot_check};
 
 #[derive(Accounts)]
@@ -84,7 +84,7 @@ impl CreateJob<'_> {
             match args.kernel {
                 KernelSpec::Embedding { dims, .. } => require!(
                     args.input.seed().is_none()
-                        && samples >= MIN_EMBEDDING_SAMPLES
+                        && samples == EMBEDDING_SAMPLES
                         && dims_checkable(dims),
                     GpuShareError::EmbeddingSpotCheckRefused
                 ),

@@ -74,6 +74,7 @@ impl ProveEmbedding<'_> {
                 CheckError::WidthMismatch => GpuShareError::EmbeddingWidthNotCheckable,
                 CheckError::InvalidSequence => GpuShareError::SequenceNotCheckable,
                 CheckError::WrongSequence => GpuShareError::NotTheSampledSequence,
+                CheckError::ShapeNotCheckable => GpuShareError::ModelNotCheckable,
             })
         })
     }

@@ -1,6 +1,7 @@
 //! Spot-checked embedding jobs (issue 28), played against the program: an honest provider stages
 //! each sample's witness in a proof buffer and is paid with one replica; each cheat — a skipped
-//! layer hollowed out, other weights, one layer's wrong weights, another text's activations — proves a sample
+//! layer hollowed out, other weights, one layer's wrong weights, another text's activations, a collapse
+//! to one token's forward pass after a cheap cell — proves a sample
 //! the program recomputes differently and is slashed for fraud, the client refunded; a cheater that
 //! withholds its proofs is slashed for the miss; bad witnesses and buffer writes are refused by
 //! name. On the SBPF build the runtime meters every step (the figures of `compute_budget`).
@@ -10,10 +11,12 @@ use gpushare::events::{ReplicaProven, SpotCheckFailed};
 use gpushare::state::*;
 use gpushare_client::ix as client_ix;
 use gpushare_client::pda;
-use gpushare_core::embedding::check::MAX_CHECKED_TOKENS;
-use gpushare_core::embedding::check::cheats::ZeroAccumulators;
+use gpushare_core::embedding::check::cheats::{ZeroAccumulators, collapsed_after_first_attention};
 use gpushare_core::embedding::check::prover::{Prover, SequenceTrace, shard_output};
-use gpushare_core::embedding::check::{CheckContext, Operation, Sample, Verdict, check_sample};
+use gpushare_core::embedding::check::{
+    CheckContext, CheckError, Operation, Sample, Verdict, check_sample,
+};
+use gpushare_core::embedding::check::{EMBEDDING_SAMPLES, MAX_CHECKED_TOKENS};
 use gpushare_core::embedding::forward::{SequenceRun, run_sequence, run_sequence_with};
 use gpushare_core::embedding::layout::TokenBatch;
 use gpushare_core::embedding::model::{LinearKind, Model, Shape, seeded_model};
@@ -121,6 +124,9 @@ fn prove_ix(p: &ProviderHandle, job: &JobHandle, sample: u8) -> Instruction {
     client_ix::prove_embedding(&p.wallet.pubkey(), &slot(job, 0, 0), sample)
 }
 
+/// What the check makes of a witness.
+type Checked = Result<Verdict, CheckError>;
+
 /// A job's shard, committed by a provider who ran each sequence as `run`, with the check's context.
 struct World {
     env: Env,
@@ -176,7 +182,16 @@ impl World {
     }
 
     /// The witness of `sample` against the job's model `model`, and what the check makes of it.
-    fn witness(&self, model: &Model, sample: u8) -> (Vec<u8>, Verdict, Sample) {
+    fn witness(&self, model: &Model, sample: u8) -> (Vec<u8>, Checked, Sample) {
+        self.witnesses(model, sample..sample + 1).remove(0)
+    }
+
+    /// [`World::witness`] of each of `samples`, from one prover.
+    fn witnesses(
+        &self,
+        model: &Model,
+        samples: std::ops::Range<u8>,
+    ) -> Vec<(Vec<u8>, Checked, Sample)> {
         let prover = Prover::new(model, &self.batch, &self.committed.output);
         let [identity, batch, root] = prover.roots();
         let job = self.job.job.to_bytes();
@@ -191,16 +206,20 @@ impl World {
             shard_root: &root,
             challenge: &self.challenge,
         };
-        let drawn = prover.sample(&context, sample);
-        let witness = prover
-            .witness(
-                &context,
-                sample,
-                &self.committed.traces[drawn.sequence as usize],
-            )
-            .unwrap();
-        let verdict = check_sample(&context, sample, &witness).unwrap();
-        (witness, verdict, drawn)
+        samples
+            .map(|sample| {
+                let drawn = prover.sample(&context, sample);
+                let witness = prover
+                    .witness(
+                        &context,
+                        sample,
+                        &self.committed.traces[drawn.sequence as usize],
+                    )
+                    .unwrap();
+                let verdict = check_sample(&context, sample, &witness);
+                (witness, verdict, drawn)
+            })
+            .collect()
     }
 }
 
@@ -226,13 +245,12 @@ fn batch_of(lengths: &[usize], vocab: u32) -> TokenBatch {
 #[test]
 fn an_honest_provider_is_paid_with_one_replica_at_all_minilm_l6_v2s_shape() {
     let model = seeded_model(Shape::MINILM_L6, 28);
-    let samples = 16;
     let batch = batch_of(&[7, 64, 20], model.shape.vocab);
-    let mut world = World::new(&model, batch, samples, 1, honest(&model));
+    let mut world = World::new(&model, batch, EMBEDDING_SAMPLES, 1, honest(&model));
     let rent_before = world.env.lamports(&world.p.wallet.pubkey());
-    for sample in 0..samples {
-        let (witness, verdict, _) = world.witness(&model, sample);
-        assert_eq!(verdict, Verdict::Matches);
+    for (sample, (witness, verdict, _)) in (0..).zip(world.witnesses(&model, 0..EMBEDDING_SAMPLES))
+    {
+        assert_eq!(verdict, Ok(Verdict::Matches));
         world
             .prove(sample, &witness)
             .expect("prove an honest sample");
@@ -244,7 +262,7 @@ fn an_honest_provider_is_paid_with_one_replica_at_all_minilm_l6_v2s_shape() {
     }
     assert_eq!(world.env.events::<ReplicaProven>().len(), 1);
     // Every buffer's rent came back; the provider paid only fees.
-    assert!(world.env.lamports(&world.p.wallet.pubkey()) + 10_000 * 400 >= rent_before);
+    assert!(world.env.lamports(&world.p.wallet.pubkey()) + 5_000 * 2_500 >= rent_before);
     let (job, p) = (world.job, &world.p);
     world.env.settle_shard(&job, 0);
     world.env.settle_assignment(p, &job, 0, 0);
@@ -268,13 +286,20 @@ fn the_heaviest_cells_prove_within_their_figure_and_the_default_heap() {
     };
     let mut proven = Vec::new();
     for salt in 0..8 {
-        let mut world = World::new(&model, batch.clone(), 64, salt, honest(&model));
-        for sample in 0..64 {
-            let (witness, verdict, drawn) = world.witness(&model, sample);
+        let mut world = World::new(
+            &model,
+            batch.clone(),
+            EMBEDDING_SAMPLES,
+            salt,
+            honest(&model),
+        );
+        for (sample, (witness, verdict, drawn)) in
+            (0..).zip(world.witnesses(&model, 0..EMBEDDING_SAMPLES))
+        {
             if !heaviest(&drawn) || proven.contains(&drawn.operation) {
                 continue;
             }
-            assert_eq!(verdict, Verdict::Matches);
+            assert_eq!(verdict, Ok(Verdict::Matches));
             world
                 .prove(sample, &witness)
                 .expect("the heaviest cells prove within the figure");
@@ -297,15 +322,15 @@ fn cheat_is_slashed_for_fraud(name: &str, run: impl Fn(&Model, &[u32]) -> Sequen
             .map(|s| (0..8u32).map(|t| (s * 8 + t) % SMALL.vocab).collect())
             .collect::<Vec<Vec<u32>>>(),
     );
-    let samples = 32;
-    let mut world = World::new(&model, batch, samples, 7, |ids| run(&model, ids));
+    let mut world = World::new(&model, batch, EMBEDDING_SAMPLES, 7, |ids| run(&model, ids));
     let mut caught = None;
-    for sample in 0..samples {
-        let (witness, verdict, drawn) = world.witness(&model, sample);
+    for (sample, (witness, verdict, drawn)) in
+        (0..).zip(world.witnesses(&model, 0..EMBEDDING_SAMPLES))
+    {
         world
             .prove(sample, &witness)
             .expect("a valid witness lands");
-        if verdict == Verdict::Differs {
+        if verdict == Ok(Verdict::Differs) {
             caught = Some((sample, drawn.operation));
             break;
         }
@@ -368,10 +393,36 @@ fn another_texts_activations_are_slashed_for_fraud() {
 }
 
 #[test]
+fn a_collapse_after_one_cheap_cell_is_slashed_for_fraud() {
+    cheat_is_slashed_for_fraud("collapse after layer 0's attention", |model, ids| {
+        collapsed_after_first_attention(model, ids).unwrap()
+    });
+}
+
+#[test]
+fn a_model_the_draw_cannot_price_proves_nothing() {
+    // Deeper than the shape the checks are measured at: an honest worker refuses the job, and a
+    // provider that claims it anyway can prove no sample, so it misses.
+    let deep = seeded_model(Shape { layers: 7, ..SMALL }, 28);
+    let batch = batch_of(&[5, 3], SMALL.vocab);
+    let mut world = World::new(&deep, batch, EMBEDDING_SAMPLES, 5, honest(&deep));
+    let (witness, verdict, _) = world.witness(&deep, 0);
+    assert_eq!(verdict, Err(CheckError::ShapeNotCheckable));
+    let (p, job) = (&world.p, world.job);
+    stage(&mut world.env, p, &job, 0, &witness);
+    let prove = prove_ix(p, &job, 0);
+    world.env.assert_refused(
+        &[prove],
+        &[&p.wallet.key],
+        code(GpuShareError::ModelNotCheckable),
+    );
+}
+
+#[test]
 fn a_cheater_withholding_its_proofs_is_slashed_for_the_miss_and_the_client_refunded() {
     let model = seeded_model(SMALL, 28);
     let batch = batch_of(&[5, 9], SMALL.vocab);
-    let mut world = World::new(&model, batch, 16, 3, |ids| {
+    let mut world = World::new(&model, batch, EMBEDDING_SAMPLES, 3, |ids| {
         run_sequence_with(&ZeroAccumulators::hollow_layer(0), &model, ids).unwrap()
     });
     let (job, p) = (world.job, &world.p);
@@ -389,7 +440,7 @@ fn a_cheater_withholding_its_proofs_is_slashed_for_the_miss_and_the_client_refun
 fn bad_witnesses_and_buffer_writes_are_refused_by_name_and_change_nothing() {
     let model = seeded_model(SMALL, 28);
     let batch = batch_of(&[6, 4], SMALL.vocab);
-    let mut world = World::new(&model, batch, 16, 5, honest(&model));
+    let mut world = World::new(&model, batch, EMBEDDING_SAMPLES, 5, honest(&model));
     let (witness, _, _) = world.witness(&model, 0);
     let (p, job) = (&world.p, world.job);
     let slot = slot(&job, 0, 0);
@@ -471,11 +522,14 @@ fn an_embedding_spot_check_the_program_cannot_run_is_refused_at_create_job() {
             uri: "https://example.org/batch".into(),
             sha256: [0; 32],
         };
-        args.mode = VerificationMode::SpotCheck { samples: 16 };
+        args.mode = VerificationMode::SpotCheck {
+            samples: EMBEDDING_SAMPLES,
+        };
         args
     };
     let refusals: Vec<JobArgsMutation> = vec![
-        Box::new(|args| args.mode = VerificationMode::SpotCheck { samples: 15 }),
+        Box::new(|args| args.mode = VerificationMode::SpotCheck { samples: 63 }),
+        Box::new(|args| args.mode = VerificationMode::SpotCheck { samples: 16 }),
         Box::new(|args| {
             if let KernelSpec::Embedding { dims, .. } = &mut args.kernel {
                 *dims = 40;
