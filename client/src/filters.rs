@@ -17,12 +17,14 @@ pub const DELEGATION_DELEGATOR: usize = 8;
 pub const DELEGATION_PROVIDER: usize = 8 + 32;
 /// `Provider::network`.
 pub const PROVIDER_NETWORK: usize = 8 + 32;
+/// `ProofBuffer::authority`.
+pub const PROOF_BUFFER_AUTHORITY: usize = 8 + 32 + 1;
 
 #[cfg(test)]
 mod tests {
     use anchor_lang::prelude::Pubkey;
     use anchor_lang::{AccountSerialize, Space};
-    use gpushare::state::{Assignment, Delegation, Job, Provider, Shard};
+    use gpushare::state::{Assignment, Delegation, Job, ProofBuffer, Provider, Shard};
 
     fn serialized<T: AccountSerialize>(account: &T, space: usize) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(space);
@@ -59,6 +61,11 @@ mod tests {
         provider.network = key;
         let bytes = serialized(&provider, Provider::INIT_SPACE);
         assert_eq!(at(&bytes, super::PROVIDER_NETWORK), key);
+        let mut buffer: ProofBuffer = zeroed();
+        buffer.assignment = Pubkey::new_unique();
+        buffer.authority = key;
+        let bytes = serialized(&buffer, ProofBuffer::INIT_SPACE);
+        assert_eq!(at(&bytes, super::PROOF_BUFFER_AUTHORITY), key);
         let mut job: Job = zeroed();
         job.network = key;
         assert_eq!(

@@ -502,12 +502,12 @@ pub fn write_proof_buffer(
     )
 }
 
-/// Closes `slot`'s buffer of sample `sample`, its rent back to `authority`.
-pub fn close_proof_buffer(authority: &Pubkey, slot: &Slot, sample: u8) -> Instruction {
+/// Closes the buffer of `assignment`'s sample `sample`, its rent back to `authority`.
+pub fn close_proof_buffer(authority: &Pubkey, assignment: &Pubkey, sample: u8) -> Instruction {
     build(
         accounts::CloseProofBuffer {
             authority: *authority,
-            buffer: pda::proof_buffer(&slot.assignment(), sample),
+            buffer: pda::proof_buffer(assignment, sample),
         },
         instruction::CloseProofBuffer {},
     )

@@ -1,13 +1,14 @@
 //! Proving a challenged slot of a spot-checked embedding job: every unproven sample's witness,
 //! checked here first (`crate::embedding_prover`), is staged in a proof buffer of its own — opened
 //! with its first piece, then written twelve pieces at a time — and proven by `prove_embedding`.
-//! Samples are staged and proven a few at a time; the proof that completes the slot goes with its
-//! settlement.
+//! Samples are staged and proven sixteen at a time; the proof that completes the slot goes with its
+//! settlement. Buffers left behind are closed when the slot settles, and at every resync those whose
+//! assignment is gone (settled or expired while the worker was down).
 use std::time::Instant;
 
 use gpushare::state::{JobInput, KernelSpec, ProofBuffer};
 use gpushare_client::ix::{self, Slot};
-use gpushare_client::pda;
+use gpushare_client::{filters, pda};
 use gpushare_core::embedding::layout::TokenBatch;
 use gpushare_engine::shard::Input;
 use solana_signer::Signer;
@@ -30,6 +31,34 @@ const PIECES_PER_WAVE: usize = 12;
 /// the localnet's 30-second reveal window, few enough that the rent their buffers hold at once
 /// stays about 1.3 SOL at all-MiniLM-L6-v2's shape (every lamport of it returned by the proofs).
 const STAGED_AT_ONCE: usize = 16;
+
+impl Daemon {
+    /// Closes, in the background (one sweep at a time), the proof buffers of this provider whose
+    /// assignments are gone ([`Worker::close_abandoned_proof_buffers`]): at start and at every
+    /// resync.
+    pub(super) fn sweep_abandoned_proof_buffers(&mut self) {
+        if self
+            .sweeping
+            .as_ref()
+            .is_some_and(|task| !task.is_finished())
+        {
+            return;
+        }
+        let worker = Arc::clone(&self.worker);
+        self.sweeping = Some(tokio::spawn(async move {
+            match worker.close_abandoned_proof_buffers().await {
+                Ok(0) => {}
+                Ok(closed) => {
+                    tracing::info!(
+                        closed,
+                        "closed proof buffers of finished slots; rent returned"
+                    )
+                }
+                Err(error) => tracing::warn!(%error, "could not sweep proof buffers"),
+            }
+        }));
+    }
+}
 
 impl Worker {
     /// Stages and proves every unproven sample of an embedding slot challenged with `challenge`.
@@ -126,18 +155,52 @@ impl Worker {
         slot: &Slot,
         samples: u8,
     ) -> Result<(), WorkerError> {
-        let authority = self.me.wallet.pubkey();
+        let assignment = slot.assignment();
         let buffers: Vec<_> = (0..samples)
-            .map(|sample| pda::proof_buffer(&slot.assignment(), sample))
+            .map(|sample| pda::proof_buffer(&assignment, sample))
             .collect();
         let left = self.chain.accounts::<ProofBuffer>(&buffers).await?;
-        let closes: Vec<_> = (0..samples)
+        let open: Vec<(Pubkey, u8)> = (0..samples)
             .zip(left)
             .filter(|(_, buffer)| buffer.is_some())
-            .map(|(sample, _)| ix::close_proof_buffer(&authority, slot, sample))
+            .map(|(sample, _)| (assignment, sample))
             .collect();
-        for batch in closes.chunks(STAGED_AT_ONCE) {
-            self.chain.send(batch, &[]).await?;
+        self.close_buffers(&open).await
+    }
+
+    /// Closes every proof buffer this provider holds whose assignment is gone (settled or expired
+    /// while the worker was down, so that no settlement of its own swept it); returns how many.
+    /// Only the provider can close its buffers, so without this their rent would stay locked.
+    pub(super) async fn close_abandoned_proof_buffers(&self) -> Result<usize, WorkerError> {
+        let authority = self.me.wallet.pubkey();
+        let held = self
+            .chain
+            .program_accounts::<ProofBuffer>(&[(
+                filters::PROOF_BUFFER_AUTHORITY,
+                authority.as_ref(),
+            )])
+            .await?;
+        let assignments: Vec<Pubkey> = held.iter().map(|(_, buffer)| buffer.assignment).collect();
+        let live = self.chain.accounts::<Assignment>(&assignments).await?;
+        let abandoned: Vec<(Pubkey, u8)> = held
+            .iter()
+            .zip(live)
+            .filter(|(_, assignment)| assignment.is_none())
+            .map(|((_, buffer), _)| (buffer.assignment, buffer.sample))
+            .collect();
+        self.close_buffers(&abandoned).await?;
+        Ok(abandoned.len())
+    }
+
+    /// Closes the buffers of `(assignment, sample)`, a transaction for every sixteen.
+    async fn close_buffers(&self, buffers: &[(Pubkey, u8)]) -> Result<(), WorkerError> {
+        let authority = self.me.wallet.pubkey();
+        for batch in buffers.chunks(STAGED_AT_ONCE) {
+            let closes: Vec<_> = batch
+                .iter()
+                .map(|(assignment, sample)| ix::close_proof_buffer(&authority, assignment, *sample))
+                .collect();
+            self.chain.send(&closes, &[]).await?;
         }
         Ok(())
     }
@@ -149,7 +212,7 @@ impl Worker {
         let authority = self.me.wallet.pubkey();
         let buffer = pda::proof_buffer(&slot.assignment(), staged.sample);
         if self.chain.account_at(&buffer).await?.1.is_some() {
-            let close = ix::close_proof_buffer(&authority, slot, staged.sample);
+            let close = ix::close_proof_buffer(&authority, &slot.assignment(), staged.sample);
             self.chain.send(&[close], &[]).await?;
         }
         let written = async {
@@ -194,7 +257,8 @@ impl Worker {
         if outcome.is_err() {
             let buffer = pda::proof_buffer(&slot.assignment(), sample);
             if let Ok((_, Some(_))) = self.chain.account_at(&buffer).await {
-                let close = ix::close_proof_buffer(&self.me.wallet.pubkey(), slot, sample);
+                let close =
+                    ix::close_proof_buffer(&self.me.wallet.pubkey(), &slot.assignment(), sample);
                 if let Err(error) = self.chain.send(&[close], &[]).await {
                     tracing::warn!(job = %slot.job, sample, %error, "proof buffer left open");
                 }

@@ -118,6 +118,8 @@ pub struct Daemon {
     claims: HashMap<(Pubkey, u16), JoinHandle<Option<Pubkey>>>,
     closing: Option<JoinHandle<()>>,
     pruning: Option<JoinHandle<()>>,
+    /// The sweep of proof buffers whose assignments are gone, running in the background.
+    sweeping: Option<JoinHandle<()>>,
     last_seen: Option<Provider>,
     unusable_jobs: HashSet<Pubkey>,
     /// The benchmark being answered in the background.

@@ -27,6 +27,7 @@ impl Daemon {
             claims: HashMap::new(),
             closing: None,
             pruning: None,
+            sweeping: None,
             last_seen: None,
             unusable_jobs: HashSet::new(),
             benchmark: None,
@@ -120,6 +121,7 @@ impl Daemon {
         self.close_paid_shards(&round);
         if resync {
             self.prune(&round);
+            self.sweep_abandoned_proof_buffers();
         }
         if !stop.load(Ordering::SeqCst) {
             self.claim_open_slots(&round);

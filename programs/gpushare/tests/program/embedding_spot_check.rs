@@ -425,13 +425,33 @@ fn a_cheater_withholding_its_proofs_is_slashed_for_the_miss_and_the_client_refun
     let mut world = World::new(&model, batch, EMBEDDING_SAMPLES, 3, |ids| {
         run_sequence_with(&ZeroAccumulators::hollow_layer(0), &model, ids).unwrap()
     });
+    // It stages one sample and stops there (a worker that crashed mid-proof looks the same).
+    let (witness, _, _) = world.witness(&model, 0);
     let (job, p) = (world.job, &world.p);
+    stage(&mut world.env, p, &job, 0, &witness);
     world.env.warp(default_params().reveal_window + 1);
     world.env.settle_shard(&job, 0);
     world.env.expire(p, &job, 0, 0);
     let state: Provider = world.env.fetch(&p.provider);
     assert_eq!(state.missed, 1);
     assert_eq!(state.slashed, claim_slash(default_params().miss_slash_bps));
+    // The buffer outlives its assignment, and its provider alone still closes it, rent back.
+    let assignment = slot(&job, 0, 0).assignment();
+    let buffer = pda::proof_buffer(&assignment, 0);
+    assert!(!world.env.exists(&assignment) && world.env.exists(&buffer));
+    let before = world.env.lamports(&p.wallet.pubkey());
+    let rent = world.env.lamports(&buffer);
+    let close = client_ix::close_proof_buffer(&p.wallet.pubkey(), &assignment, 0);
+    world
+        .env
+        .send(&[close], &[&p.wallet.key])
+        .expect("close an abandoned buffer");
+    assert!(!world.env.exists(&buffer));
+    let after = world.env.lamports(&p.wallet.pubkey());
+    assert!(
+        after + 5_000 >= before + rent,
+        "the rent came back, less a fee at most"
+    );
     world.close();
     assert!(world.env.balance(&world.client.token) >= WALLET_TOKENS);
 }
@@ -473,7 +493,7 @@ fn bad_witnesses_and_buffer_writes_are_refused_by_name_and_change_nothing() {
         &[&stranger],
         code(GpuShareError::NotProviderAuthority),
     );
-    let close = client_ix::close_proof_buffer(&authority, &slot, 0);
+    let close = client_ix::close_proof_buffer(&authority, &slot.assignment(), 0);
     world.env.send(&[close], &[&p.wallet.key]).expect("close");
     // A flipped byte in a leaf, a truncated witness, and another sample's witness.
     let mut tampered = witness.clone();
@@ -491,7 +511,7 @@ fn bad_witnesses_and_buffer_writes_are_refused_by_name_and_change_nothing() {
         world
             .env
             .assert_refused(&[prove], &[&p.wallet.key], code(expected));
-        let close = client_ix::close_proof_buffer(&authority, &slot, 0);
+        let close = client_ix::close_proof_buffer(&authority, &slot.assignment(), 0);
         world.env.send(&[close], &[&p.wallet.key]).expect("close");
     }
     assert!(
