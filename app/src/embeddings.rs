@@ -193,11 +193,12 @@ pub fn check_spot_checkable(
         .map_err(|why| refused(why.to_string()))?;
     match near_duplicates(batch, &Draw::new(&model.shape)) {
         Some(pair) => Err(refused(format!(
-            "texts {} and {} differ in {} of their {} tokens: a provider could reuse one's work for the other past what the spot-check catches",
-            pair.first,
+            "text {} differs from text {} in {} of {} tokens and has {} more: a provider could reuse the other's work for it past what the spot-check catches",
             pair.second,
+            pair.first,
             pair.differing,
-            batch.sequence(pair.first).len()
+            batch.sequence(pair.first).len(),
+            pair.extra
         ))),
         None => Ok(()),
     }
@@ -330,7 +331,7 @@ mod tests {
         let templated = TokenBatch::new(&[first, template]);
         let refusal = check_spot_checkable(&model, &templated, spot_check).unwrap_err();
         assert!(
-            refusal.to_string().contains("differ in 1 of their 48"),
+            refusal.to_string().contains("in 1 of 48 tokens"),
             "{refusal}"
         );
         let quorum = VerificationMode::Quorum { q: 2 };

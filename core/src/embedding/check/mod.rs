@@ -211,8 +211,9 @@ fn record_leaves(dims: u32, k: u64) -> Range<u64> {
 pub const MEASURED_SHAPE: Shape = Shape::MINILM_L6;
 
 /// Whether every check of a model of `shape` costs at most what [`MEASURED_SHAPE`]'s does: no
-/// width larger, no more heads (the last LayerNorm opens one piece per head) or layers (the trace
-/// no deeper), no more leaves in its weights file (its paths no deeper), and the draw's weights
+/// width larger, no more heads (the last LayerNorm opens one piece per head) or layers, no more
+/// leaves in its weights file (its paths no deeper), no more FFN leaves to a row, no deeper trace at
+/// the longest sequence, and the draw's weights
 /// [`Draw::priced`]. A provider takes spot-checked jobs only of such models (a larger one's checks
 /// could outgrow the heap or the compute a proof requests), and the check refuses any other.
 pub fn shape_checkable(shape: &Shape) -> bool {
@@ -222,12 +223,17 @@ pub fn shape_checkable(shape: &Shape) -> bool {
 /// [`shape_checkable`]'s bounds on the shape's sizes.
 fn within_measured(shape: &Shape) -> bool {
     let measured = MEASURED_SHAPE;
+    let longest = |shape: &Shape| TraceLayout::new(*shape, MAX_CHECKED_TOKENS as usize).leaves();
     shape.hidden <= measured.hidden
         && shape.ffn <= measured.ffn
         && shape.heads <= measured.heads
         && shape.layers <= measured.layers
         && shape.head_dim() <= measured.head_dim()
         && shape.model_leaves() <= measured.model_leaves()
+        // The FFN's second layer opens its input row a width at a time, and the deepest trace
+        // is the longest sequence's: no more of either than measured.
+        && shape.ffn.div_ceil(shape.hidden) <= measured.ffn.div_ceil(measured.hidden)
+        && longest(shape) <= longest(&measured)
 }
 
 /// Why a spot-checked embedding job cannot be checked: the worker refuses it before claiming, and
