@@ -21,6 +21,10 @@
 //! shortest, so the prices bound every length's. The token embedding, the only cell that ties a
 //! trace to the client's ids, takes a quarter of the scale; every other cell shares an eighth on top
 //! of its price; a model whose weights sum to more than the scale is not [`Draw::priced`].
+//!
+//! What this does not price: a lie at one column that steers a whole row's arithmetic (its
+//! quantization scale, or a LayerNorm's statistics), sparing a dense layer while only that column's
+//! check can tell (docs/verification.md, "Open: lies at one column").
 use alloc::vec::Vec;
 
 use super::{EMBEDDING_SAMPLES, LAYER_OPERATIONS, MAX_CHECKED_TOKENS, Operation};
