@@ -57,6 +57,37 @@ impl ForwardSteps for ZeroAccumulators {
     }
 }
 
+/// A provider that commits one column of every `kind` output at the clamp: the row that reads it is
+/// quantized with its largest value as the scale, so every other value becomes 0 or ±1 and the
+/// dense layer after it a sum of a few weight columns, and every cell after it is consistent. Only
+/// a check of that column tells: the open weakness of docs/verification.md ("Open: lies at one
+/// column").
+#[derive(Clone, Debug)]
+pub struct ColumnAtTheClamp {
+    pub kind: LinearKind,
+    pub column: usize,
+}
+
+impl ForwardSteps for ColumnAtTheClamp {
+    fn accumulate(
+        &self,
+        model: &Model,
+        layer: usize,
+        kind: LinearKind,
+        levels: &[i16],
+    ) -> Vec<i32> {
+        let mut accumulators = Reference.accumulate(model, layer, kind, levels);
+        if kind == self.kind {
+            let outputs = model.layers[layer].linear(kind).outputs();
+            for row in accumulators.chunks_mut(outputs) {
+                // Requantized with a positive multiplier, the largest accumulator clamps.
+                row[self.column] = i32::MAX;
+            }
+        }
+        accumulators
+    }
+}
+
 /// A provider that computes layer 0 up to its attention's sum, then commits token 0's attended row
 /// for every token: all that follows is the same row for every token, one token's work for the
 /// sequence's, and every cell is consistent but layer 0's attention LayerNorm at the other tokens.

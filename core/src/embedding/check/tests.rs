@@ -10,7 +10,7 @@ use crate::embedding::layout::TokenBatch;
 use crate::embedding::model::{LinearKind, Model, Shape, seeded_model};
 use crate::merkle::Hash;
 
-use super::cheats::{ZeroAccumulators, collapsed_after_first_attention};
+use super::cheats::{ColumnAtTheClamp, ZeroAccumulators, collapsed_after_first_attention};
 use super::prover::{Prover, SequenceTrace, shard_output};
 use super::*;
 
@@ -562,6 +562,53 @@ fn a_batch_of_near_duplicate_texts_is_found_before_it_is_spot_checked() {
     quarter[..4].copy_from_slice(&[1, 2, 3, 4]);
     let distinct = TokenBatch::new(&[template(900), template(900), quarter]);
     assert_eq!(near_duplicates(&distinct, &draw), None);
+}
+
+#[test]
+fn one_column_at_the_clamp_is_caught_only_at_that_column() {
+    // The open weakness of docs/verification.md ("Open: lies at one column"): the FFN's first output
+    // committed at the clamp in one column, in every layer and at every token, makes the second
+    // layer's input quantize to almost nothing, and only that column's checks can tell.
+    let model = seeded_model(SMALL, 3);
+    let cheat = ColumnAtTheClamp {
+        kind: LinearKind::Intermediate,
+        column: 5,
+    };
+    let shard = Shard::new(&model, batch(), 0..4, |model, ids| {
+        run_sequence_with(&cheat, model, ids).unwrap()
+    });
+    let chance = chance_caught(&shard, &model, 1);
+    let ffn = f64::from(SMALL.ffn);
+    let one_column = share(&SMALL, |cell| {
+        matches!(
+            cell.operation,
+            Operation::Linear(LinearKind::Intermediate | LinearKind::Output)
+        )
+    }) / ffn;
+    assert!(
+        (chance - one_column).abs() < 0.05 * one_column,
+        "{chance} against {one_column}"
+    );
+    // What the second layer reads: nearly every level 0, against a dense honest row.
+    let nonzero = |run: &SequenceRun| {
+        let row = &run.layers[0].intermediate[..SMALL.ffn as usize];
+        let activated: Vec<i32> = row
+            .iter()
+            .map(|x| crate::embedding::fixed::gelu(*x))
+            .collect();
+        let mut levels = vec![0i16; activated.len()];
+        crate::embedding::fixed::quantize_row(&activated, &mut levels);
+        levels.iter().filter(|level| **level != 0).count()
+    };
+    let ids = batch().sequence(1).to_vec();
+    let (lied, honest) = (
+        nonzero(&run_sequence_with(&cheat, &model, &ids).unwrap()),
+        nonzero(&run_sequence(&model, &ids).unwrap()),
+    );
+    assert!(
+        lied <= 8 && honest > 48,
+        "{lied} of 64 levels lied, {honest} honest"
+    );
 }
 
 #[test]
