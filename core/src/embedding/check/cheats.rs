@@ -13,18 +13,40 @@ use crate::embedding::forward::{
 };
 use crate::embedding::model::{LinearKind, Model};
 
-/// A provider that never computes some linear layers' accumulators: in `layers`, the linear
-/// layers of `kinds` output their biases, and everything after is computed from those, so that
+/// A provider that tampers with some linear layers' accumulators: in `layers`, the linear layers
+/// of `kinds` are written as `tamper` says, and everything after is computed from them, so that
 /// every cell but theirs (and the FFN's second layer, which checks one output of its first) is
-/// consistent. Rows of biases are the same for every token, so whatever reads them costs one
-/// token's work, not the sequence's.
+/// consistent.
 #[derive(Clone, Debug)]
-pub struct ZeroAccumulators {
+pub struct TamperedAccumulators {
     pub layers: Range<usize>,
     pub kinds: Vec<LinearKind>,
+    pub tamper: Tamper,
 }
 
-impl ZeroAccumulators {
+/// How [`TamperedAccumulators`] writes a layer's accumulators.
+#[derive(Clone, Copy, Debug)]
+pub enum Tamper {
+    /// Never computed: the layer outputs its biases, the same row for every token, so whatever
+    /// reads them costs one token's work, not the sequence's.
+    Zero,
+    /// Computed, but one column committed at the clamp: the row that reads it is quantized with
+    /// its largest value as the scale, so every other value becomes 0 or ±1 and the dense layer
+    /// after it a sum of a few weight columns. Only a check of that column tells: the open
+    /// weakness of docs/verification.md ("Open: lies at one column").
+    ColumnAtTheClamp(usize),
+}
+
+impl TamperedAccumulators {
+    /// The FFN's first layer tampered with as `tamper` says, in `layers`.
+    pub fn ffn_first(layers: Range<usize>, tamper: Tamper) -> Self {
+        Self {
+            layers,
+            kinds: vec![LinearKind::Intermediate],
+            tamper,
+        }
+    }
+
     /// Layer `layer` hollowed out: its q, k, v and FFN-first accumulators never computed (with the
     /// rows that read them costing one token's work, almost the whole layer saved).
     pub fn hollow_layer(layer: usize) -> Self {
@@ -36,11 +58,12 @@ impl ZeroAccumulators {
                 LinearKind::Value,
                 LinearKind::Intermediate,
             ],
+            tamper: Tamper::Zero,
         }
     }
 }
 
-impl ForwardSteps for ZeroAccumulators {
+impl ForwardSteps for TamperedAccumulators {
     fn accumulate(
         &self,
         model: &Model,
@@ -48,43 +71,20 @@ impl ForwardSteps for ZeroAccumulators {
         kind: LinearKind,
         levels: &[i16],
     ) -> Vec<i32> {
-        if self.layers.contains(&layer) && self.kinds.contains(&kind) {
-            let linear = model.layers[layer].linear(kind);
-            vec![0; levels.len() / linear.inputs * linear.outputs()]
-        } else {
-            Reference.accumulate(model, layer, kind, levels)
-        }
-    }
-}
-
-/// A provider that commits one column of every `kind` output at the clamp: the row that reads it is
-/// quantized with its largest value as the scale, so every other value becomes 0 or ±1 and the
-/// dense layer after it a sum of a few weight columns, and every cell after it is consistent. Only
-/// a check of that column tells: the open weakness of docs/verification.md ("Open: lies at one
-/// column").
-#[derive(Clone, Debug)]
-pub struct ColumnAtTheClamp {
-    pub kind: LinearKind,
-    pub column: usize,
-}
-
-impl ForwardSteps for ColumnAtTheClamp {
-    fn accumulate(
-        &self,
-        model: &Model,
-        layer: usize,
-        kind: LinearKind,
-        levels: &[i16],
-    ) -> Vec<i32> {
-        let mut accumulators = Reference.accumulate(model, layer, kind, levels);
-        if kind == self.kind {
-            let outputs = model.layers[layer].linear(kind).outputs();
-            for row in accumulators.chunks_mut(outputs) {
-                // Requantized with a positive multiplier, the largest accumulator clamps.
-                row[self.column] = i32::MAX;
+        let linear = model.layers[layer].linear(kind);
+        let tampered = self.layers.contains(&layer) && self.kinds.contains(&kind);
+        match self.tamper {
+            Tamper::Zero if tampered => vec![0; levels.len() / linear.inputs * linear.outputs()],
+            Tamper::ColumnAtTheClamp(column) if tampered => {
+                let mut accumulators = Reference.accumulate(model, layer, kind, levels);
+                for row in accumulators.chunks_mut(linear.outputs()) {
+                    // Requantized with a positive multiplier, the largest accumulator clamps.
+                    row[column] = i32::MAX;
+                }
+                accumulators
             }
+            _ => Reference.accumulate(model, layer, kind, levels),
         }
-        accumulators
     }
 }
 

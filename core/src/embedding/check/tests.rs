@@ -10,7 +10,7 @@ use crate::embedding::layout::TokenBatch;
 use crate::embedding::model::{LinearKind, Model, Shape, seeded_model};
 use crate::merkle::Hash;
 
-use super::cheats::{ColumnAtTheClamp, ZeroAccumulators, collapsed_after_first_attention};
+use super::cheats::{Tamper, TamperedAccumulators, collapsed_after_first_attention};
 use super::prover::{Prover, SequenceTrace, shard_output};
 use super::*;
 
@@ -245,7 +245,7 @@ fn caught_by(chance: f64, samples: i32) -> f64 {
 }
 
 /// The chance one sample catches `cheat` on sequence 1, of the shard computed with it.
-fn chance_against(model: &Model, cheat: &ZeroAccumulators) -> f64 {
+fn chance_against(model: &Model, cheat: &TamperedAccumulators) -> f64 {
     let shard = Shard::new(model, batch(), 0..4, |model, ids| {
         run_sequence_with(cheat, model, ids).unwrap()
     });
@@ -256,7 +256,7 @@ fn chance_against(model: &Model, cheat: &ZeroAccumulators) -> f64 {
 fn a_hollowed_layer_is_caught_by_its_five_cells() {
     let model = seeded_model(SMALL, 3);
     for layer in 0..2 {
-        let chance = chance_against(&model, &ZeroAccumulators::hollow_layer(layer));
+        let chance = chance_against(&model, &TamperedAccumulators::hollow_layer(layer));
         // Its q, k, v and FFN-first cells, and its FFN-second cell, which checks one output of the
         // first.
         let cells = share(&SMALL, |cell| {
@@ -282,10 +282,7 @@ fn an_ffn_first_layer_left_uncomputed_everywhere_is_caught_by_both_ffn_cells() {
     // Its outputs would make the second layer's input one row of biases: the second layer's cell
     // checks one output of the first so that it catches this too.
     let model = seeded_model(SMALL, 3);
-    let cheat = ZeroAccumulators {
-        layers: 0..2,
-        kinds: vec![LinearKind::Intermediate],
-    };
+    let cheat = TamperedAccumulators::ffn_first(0..2, Tamper::Zero);
     let chance = chance_against(&model, &cheat);
     let cells = share(&SMALL, |cell| {
         matches!(
@@ -570,10 +567,7 @@ fn one_column_at_the_clamp_is_caught_only_at_that_column() {
     // committed at the clamp in one column, in every layer and at every token, makes the second
     // layer's input quantize to almost nothing, and only that column's checks can tell.
     let model = seeded_model(SMALL, 3);
-    let cheat = ColumnAtTheClamp {
-        kind: LinearKind::Intermediate,
-        column: 5,
-    };
+    let cheat = TamperedAccumulators::ffn_first(0..2, Tamper::ColumnAtTheClamp(5));
     let shard = Shard::new(&model, batch(), 0..4, |model, ids| {
         run_sequence_with(&cheat, model, ids).unwrap()
     });

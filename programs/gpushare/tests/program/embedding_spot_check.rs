@@ -11,7 +11,9 @@ use gpushare::events::{ReplicaProven, SpotCheckFailed};
 use gpushare::state::*;
 use gpushare_client::ix as client_ix;
 use gpushare_client::pda;
-use gpushare_core::embedding::check::cheats::{ZeroAccumulators, collapsed_after_first_attention};
+use gpushare_core::embedding::check::cheats::{
+    TamperedAccumulators, collapsed_after_first_attention,
+};
 use gpushare_core::embedding::check::prover::{Prover, SequenceTrace, shard_output};
 use gpushare_core::embedding::check::{
     CheckContext, CheckError, Operation, Sample, Verdict, check_sample,
@@ -364,7 +366,7 @@ fn cheat_is_slashed_for_fraud(name: &str, run: impl Fn(&Model, &[u32]) -> Sequen
 #[test]
 fn a_hollowed_layer_is_slashed_for_fraud() {
     cheat_is_slashed_for_fraud("hollowed layer", |model, ids| {
-        run_sequence_with(&ZeroAccumulators::hollow_layer(1), model, ids).unwrap()
+        run_sequence_with(&TamperedAccumulators::hollow_layer(1), model, ids).unwrap()
     });
 }
 
@@ -423,7 +425,7 @@ fn a_cheater_withholding_its_proofs_is_slashed_for_the_miss_and_the_client_refun
     let model = seeded_model(SMALL, 28);
     let batch = batch_of(&[5, 9], SMALL.vocab);
     let mut world = World::new(&model, batch, EMBEDDING_SAMPLES, 3, |ids| {
-        run_sequence_with(&ZeroAccumulators::hollow_layer(0), &model, ids).unwrap()
+        run_sequence_with(&TamperedAccumulators::hollow_layer(0), &model, ids).unwrap()
     });
     // It stages one sample and stops there (a worker that crashed mid-proof looks the same).
     let (witness, _, _) = world.witness(&model, 0);
