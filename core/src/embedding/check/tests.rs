@@ -426,6 +426,23 @@ fn every_set_of_lies_in_minilms_first_two_layers_is_caught_with_at_least_the_sha
 }
 
 #[test]
+fn a_draw_word_picks_each_cell_over_exactly_its_weight() {
+    // The cell of a word is the one whose run of the weights' sum holds it: the first and last word
+    // of each run, and the sum itself wrapping to the first cell.
+    let draw = Draw::new(&Shape::MINILM_L6);
+    let mut start = 0u64;
+    for (cell, weight) in draw.weighted() {
+        assert!(weight > 0, "{cell:?}");
+        assert_eq!(draw.cell(start), cell);
+        assert_eq!(draw.cell(start + weight - 1), cell);
+        start += weight;
+    }
+    assert_eq!(start, draw.total);
+    assert_eq!(draw.cell(draw.total).operation, Operation::Embed);
+    assert_eq!(draw.cell(u64::MAX), draw.cell(u64::MAX % draw.total));
+}
+
+#[test]
 fn every_model_no_larger_than_the_measured_one_and_at_least_96_wide_is_priced() {
     for layers in 1..=MEASURED_SHAPE.layers {
         for hidden in (96..=MEASURED_SHAPE.hidden).step_by(16) {
