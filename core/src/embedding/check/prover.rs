@@ -42,6 +42,8 @@ pub struct Prover<'a> {
     model: &'a Model,
     model_leaves: Vec<Vec<u8>>,
     model_tree: MerkleTree,
+    /// The model's draw, the same for every sample.
+    draw: Draw,
     batch: &'a TokenBatch,
     batch_tree: MerkleTree,
     shard_output: &'a [u8],
@@ -57,6 +59,7 @@ impl<'a> Prover<'a> {
             model,
             model_leaves,
             model_tree,
+            draw: Draw::new(&model.shape),
             batch,
             batch_tree: batch.tree(),
             shard_output,
@@ -112,7 +115,7 @@ impl Prover<'_> {
         Sample::draw(
             context.challenge,
             sample,
-            &Draw::new(&self.model.shape),
+            &self.draw,
             sequence as u32,
             within as u32,
         )
