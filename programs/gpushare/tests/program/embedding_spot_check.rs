@@ -467,7 +467,14 @@ fn bad_witnesses_and_buffer_writes_are_refused_by_name_and_change_nothing() {
     let model = seeded_model(SMALL, 28);
     let batch = batch_of(&[6, 4], SMALL.vocab);
     let mut world = World::new(&model, batch, EMBEDDING_SAMPLES, 5, honest(&model));
-    let (witness, _, _) = world.witness(&model, 0);
+    // Sample 0's witness, and the first other sample drawn at another cell: two samples can
+    // land on one cell (the draws are random each run), and then one witness proves both.
+    let mut witnesses = world.witnesses(&model, 0..EMBEDDING_SAMPLES);
+    let (witness, _, first) = witnesses.remove(0);
+    let other = 1 + witnesses
+        .iter()
+        .position(|(_, _, drawn)| drawn != &first)
+        .expect("64 samples land on more than one cell") as u8;
     let (p, job) = (&world.p, world.job);
     let slot = slot(&job, 0, 0);
     let authority = p.wallet.pubkey();
@@ -521,8 +528,8 @@ fn bad_witnesses_and_buffer_writes_are_refused_by_name_and_change_nothing() {
         world.env.send(&[close], &[&p.wallet.key]).expect("close");
     }
     assert!(
-        world.prove(1, &witness).is_err(),
-        "sample 0's witness proves nothing of sample 1"
+        world.prove(other, &witness).is_err(),
+        "sample 0's witness proves nothing of a sample drawn elsewhere"
     );
     // The honest witness still proves its sample.
     world.prove(0, &witness).expect("the honest witness");
