@@ -76,6 +76,19 @@ pub fn quantize_row(row: &[i32], levels: &mut [i16]) -> i64 {
     m
 }
 
+/// The index of the value that sets [`quantize_row`]'s scale: the first of largest magnitude (0 for
+/// an empty row).
+#[inline]
+pub fn largest_magnitude(row: &[i32]) -> usize {
+    let mut at = 0;
+    for (i, x) in row.iter().enumerate() {
+        if x.unsigned_abs() > row[at].unsigned_abs() {
+            at = i;
+        }
+    }
+    at
+}
+
 /// [`quantize_row`]'s r for a row of largest magnitude `m`: [`div_round`](`QUANT_LEVELS`·2³², m), 0
 /// for a zero row.
 #[inline]

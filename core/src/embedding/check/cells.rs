@@ -4,7 +4,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::embedding::fixed::{
-    self, ACT_LIMIT, clamp_act, dot, layer_norm, linear_output, quantize_row,
+    self, ACT_LIMIT, clamp_act, dot, largest_magnitude, layer_norm, linear_output, quantize_row,
 };
 use crate::embedding::forward::{attend, normalize, pool_mean};
 use crate::embedding::model::{LinearKind, Shape};
@@ -52,12 +52,7 @@ pub fn plan(shape: &Shape, layout: &TraceLayout, sample: &Sample, ids: &[u32]) -
                 LinearKind::Intermediate => piece(TracedRow::Intermediate),
                 LinearKind::Output => piece(TracedRow::OutputSum),
             });
-            let mut weights = vec![shape.linear_leaf(layer, kind, j)];
-            if kind == LinearKind::Output {
-                let input = u64::from(sample.input_column);
-                weights.push(shape.linear_leaf(layer, LinearKind::Intermediate, input));
-            }
-            (trace, weights)
+            (trace, vec![shape.linear_leaf(layer, kind, j)])
         }
         Operation::Attention => {
             let head = j as u32;
@@ -100,6 +95,28 @@ pub fn plan(shape: &Shape, layout: &TraceLayout, sample: &Sample, ids: &[u32]) -
     }
 }
 
+/// Whether `sample`'s witness names a scale column. The FFN's second layer quantizes its input row
+/// with the row's largest |GELU| as the scale ([`fixed::quantize_row`]), so a lie at that one column
+/// of the first layer's output alone would shrink every other level to nothing and make the second
+/// layer nearly free. Its cell therefore also recomputes that output of the first layer: the
+/// witness names the column ([`scale_column`]) as a u32 after the plan's openings, then opens its
+/// weight row ([`scale_column_leaf`]), and the check refuses a column that does not set the scale.
+pub fn reads_scale_column(sample: &Sample) -> bool {
+    sample.operation == Operation::Linear(LinearKind::Output)
+}
+
+/// The column of an FFN first-layer output row `intermediate` that sets its second layer's input
+/// scale: the first of largest |GELU|.
+pub fn scale_column(intermediate: &[i32]) -> usize {
+    let activated: Vec<i32> = intermediate.iter().map(|x| fixed::gelu(*x)).collect();
+    largest_magnitude(&activated)
+}
+
+/// The weight leaf of the FFN first layer's output `column` in `sample`'s layer.
+pub fn scale_column_leaf(shape: &Shape, sample: &Sample, column: u32) -> u64 {
+    shape.linear_leaf(sample.layer, LinearKind::Intermediate, u64::from(column))
+}
+
 /// Committed activations: the leaves' i32 LE values, each within the clamps (`None` when a leaf
 /// is not whole values or a value is outside them: no honest trace holds such a leaf).
 fn activations(leaves: &[&[u8]]) -> Option<Vec<i32>> {
@@ -130,7 +147,8 @@ fn i16s(leaf: &[u8], count: usize) -> Result<Vec<i16>, CheckError> {
         .collect())
 }
 
-fn i32s(leaf: &[u8]) -> Vec<i32> {
+/// A leaf's i32 LE values.
+pub(super) fn i32s(leaf: &[u8]) -> Vec<i32> {
     leaf.chunks_exact(4)
         .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect()
@@ -189,18 +207,25 @@ fn committed(leaves: &[&[u8]], count: usize) -> Result<Vec<i32>, Unanswered> {
         .ok_or(Unanswered::Committed)
 }
 
-/// Recomputes the sample's output from its openings (in [`plan`]'s order) and compares it with the
-/// committed one, for a sequence of `tokens` tokens. `embedding` is the sequence's embedding leaves
-/// (opened for pooling only).
+/// What a cell's witness opens, in [`plan`]'s order: the trace's leaves by range, the model's
+/// leaves (the scale column's last, see [`reads_scale_column`]), the sequence's embedding leaves
+/// (for pooling only), and the scale column the witness names.
+pub struct Openings<'a> {
+    pub trace: Vec<Vec<&'a [u8]>>,
+    pub weights: Vec<&'a [u8]>,
+    pub embedding: &'a [&'a [u8]],
+    pub scale_column: Option<usize>,
+}
+
+/// Recomputes the sample's output from its openings and compares it with the committed one, for a
+/// sequence of `tokens` tokens.
 pub fn recompute(
     shape: &Shape,
     sample: &Sample,
     tokens: usize,
-    trace: &[Vec<&[u8]>],
-    weights: &[&[u8]],
-    embedding: &[&[u8]],
+    opened: &Openings,
 ) -> Result<Verdict, CheckError> {
-    match matches(shape, sample, tokens, trace, weights, embedding) {
+    match matches(shape, sample, tokens, opened) {
         Ok(true) => Ok(Verdict::Matches),
         Ok(false) | Err(Unanswered::Committed) => Ok(Verdict::Differs),
         Err(Unanswered::Refused(error)) => Err(error),
@@ -212,10 +237,9 @@ fn matches(
     shape: &Shape,
     sample: &Sample,
     tokens: usize,
-    trace: &[Vec<&[u8]>],
-    weights: &[&[u8]],
-    embedding: &[&[u8]],
+    opened: &Openings,
 ) -> Result<bool, Unanswered> {
+    let (trace, weights) = (&opened.trace, &opened.weights);
     let (hidden, head_dim) = (shape.hidden as usize, shape.head_dim());
     let j = sample.column as usize;
     match sample.operation {
@@ -233,13 +257,18 @@ fn matches(
         Operation::Linear(kind) => {
             let mut input = committed(&trace[0], shape.linear_inputs(kind))?;
             if kind == LinearKind::Output {
-                // One output of the FFN's first layer too, from the attended row opened anyway.
+                // The first layer's output that sets the input's scale too, from the attended row
+                // opened anyway (see `reads_scale_column`).
+                let at = opened.scale_column.ok_or(CheckError::Malformed)?;
+                let first = *input.get(at).ok_or(CheckError::Malformed)?;
+                input.iter_mut().for_each(|x| *x = fixed::gelu(*x));
+                if largest_magnitude(&input) != at {
+                    return Err(Unanswered::Refused(CheckError::Malformed));
+                }
                 let attended = committed(&trace[1], hidden)?;
-                let at = sample.input_column as usize;
-                if input.get(at) != Some(&linear_one(&attended, weights[1])?) {
+                if first != linear_one(&attended, weights[1])? {
                     return Ok(false);
                 }
-                input.iter_mut().for_each(|x| *x = fixed::gelu(*x));
             }
             let mut y = linear_one(&input, weights[0])?;
             if matches!(kind, LinearKind::AttentionOutput | LinearKind::Output) {
@@ -289,7 +318,8 @@ fn matches(
             let pieces = committed(&trace[1], tokens * head_dim)?;
             // The pieces are the group's columns, token by token: their own pooled mean.
             let group_matches = pool_mean(head_dim, &pieces) == mean[j * head_dim..][..head_dim];
-            let embedding = i16s(&embedding.concat(), hidden).map_err(|_| Unanswered::Committed)?;
+            let embedding =
+                i16s(&opened.embedding.concat(), hidden).map_err(|_| Unanswered::Committed)?;
             Ok(group_matches && normalize(&mean) == embedding)
         }
     }

@@ -15,8 +15,8 @@ use crate::embedding::model::{LinearKind, Model};
 
 /// A provider that tampers with some linear layers' accumulators: in `layers`, the linear layers
 /// of `kinds` are written as `tamper` says, and everything after is computed from them, so that
-/// every cell but theirs (and the FFN's second layer, which checks one output of its first) is
-/// consistent.
+/// every cell but theirs (and the FFN's second layer, which checks the output of its first that
+/// sets its input's scale) is consistent.
 #[derive(Clone, Debug)]
 pub struct TamperedAccumulators {
     pub layers: Range<usize>,
@@ -32,8 +32,9 @@ pub enum Tamper {
     Zero,
     /// Computed, but one column committed at the clamp: the row that reads it is quantized with
     /// its largest value as the scale, so every other value becomes 0 or ±1 and the dense layer
-    /// after it a sum of a few weight columns. Only a check of that column tells: the open
-    /// weakness of docs/verification.md ("Open: lies at one column").
+    /// after it a sum of a few weight columns. Only a check of that column tells; the FFN's second
+    /// layer's cells recompute the column that sets their input's scale for this reason
+    /// (docs/verification.md, "Lies at one column").
     ColumnAtTheClamp(usize),
 }
 

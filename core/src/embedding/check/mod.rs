@@ -83,9 +83,8 @@ pub const LAYER_OPERATIONS: [Operation; 9] = [
 
 /// One sampled check: the sequence (its index in the job's batch), the token, the layer and
 /// operation, and the column (an output for a linear layer, a head for attention, a column group
-/// for pooling; 0 otherwise). The FFN's second layer also checks one output of its first,
-/// `input_column`: otherwise a first layer committed as zeros would make the second free (its
-/// input quantizes to nothing) while only the first's own cells could tell.
+/// for pooling; 0 otherwise). The FFN's second layer also checks the output of its first that sets
+/// its input's scale, which the witness names ([`cells::scale_column_leaf`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sample {
     pub sequence: u32,
@@ -93,19 +92,18 @@ pub struct Sample {
     pub layer: u32,
     pub operation: Operation,
     pub column: u32,
-    pub input_column: u32,
 }
 
-/// The 32 bytes of randomness behind sample `sample`: `sha256(challenge ‖ sample)`, as four u64 LE
-/// words: the token, the FFN input's column, the cell, the column.
-fn draw_words(challenge: &Hash, sample: u8) -> [u64; 4] {
+/// The randomness behind sample `sample`: `sha256(challenge ‖ sample)`, its first three u64 LE
+/// words: the token, the cell, the column.
+fn draw_words(challenge: &Hash, sample: u8) -> [u64; 3] {
     let digest = sha256(&[challenge, &[sample]]);
     let word = |i: usize| {
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(&digest[8 * i..8 * i + 8]);
         u64::from_le_bytes(bytes)
     };
-    [word(0), word(1), word(2), word(3)]
+    [word(0), word(1), word(2)]
 }
 
 impl Sample {
@@ -127,22 +125,17 @@ impl Sample {
     }
 
     /// Sample `sample` of `challenge` at token `token` of sequence `sequence` (the sequence that
-    /// holds [`Sample::token_index`]): the cell by `draw`'s weights ([`Draw::cell`]), its column
-    /// and, for the FFN's second layer, the column of its input that is checked too, each uniform.
+    /// holds [`Sample::token_index`]): the cell by `draw`'s weights ([`Draw::cell`]) and its column,
+    /// uniform.
     pub fn draw(challenge: &Hash, sample: u8, draw: &Draw, sequence: u32, token: u32) -> Self {
         let (words, shape) = (draw_words(challenge, sample), &draw.shape);
-        let draw::Cell { layer, operation } = draw.cell(words[2]);
-        let input_column = match operation {
-            Operation::Linear(LinearKind::Output) => (words[1] % u64::from(shape.ffn)) as u32,
-            _ => 0,
-        };
+        let draw::Cell { layer, operation } = draw.cell(words[1]);
         Self {
             sequence,
             token,
             layer,
             operation,
-            column: (words[3] % u64::from(Self::columns(shape, operation))) as u32,
-            input_column,
+            column: (words[2] % u64::from(Self::columns(shape, operation))) as u32,
         }
     }
 }
@@ -305,9 +298,9 @@ struct OpenedSequence {
 }
 
 /// [`check_sample`] of the sample `draw` makes once the model's shape and the sequence are opened.
-fn check_drawn(
+fn check_drawn<'a>(
     context: &CheckContext,
-    witness: &[u8],
+    witness: &'a [u8],
     draw: impl FnOnce(&Draw, &OpenedSequence) -> Result<Sample, CheckError>,
 ) -> Result<Verdict, CheckError> {
     let mut reader = WitnessReader::new(witness);
@@ -346,13 +339,34 @@ fn check_drawn(
     for range in &plan.trace {
         trace.push(reader.opening(range.clone(), layout.leaves(), &trace_tree)?);
     }
-    let mut weights = Vec::with_capacity(plan.model.len());
+    let model_leaf = |reader: &mut WitnessReader<'a>, leaf: u64| {
+        reader
+            .opening(leaf..leaf + 1, header.model_leaves(), context.model)
+            .map(|leaves| leaves[0])
+    };
+    let mut weights = Vec::with_capacity(plan.model.len() + 1);
     for leaf in &plan.model {
-        weights.push(reader.opening(*leaf..leaf + 1, header.model_leaves(), context.model)?[0]);
+        weights.push(model_leaf(&mut reader, *leaf)?);
     }
+    let scale_column = if cells::reads_scale_column(&drawn) {
+        let column = reader.word()?;
+        if column >= header.ffn as usize {
+            return Err(CheckError::Malformed);
+        }
+        let leaf = cells::scale_column_leaf(&header, &drawn, column as u32);
+        weights.push(model_leaf(&mut reader, leaf)?);
+        Some(column)
+    } else {
+        None
+    };
     reader.finish()?;
-    let embedding = &record_opened[..record_opened.len() - 1];
-    cells::recompute(&header, &drawn, ids.len(), &trace, &weights, embedding)
+    let opened = cells::Openings {
+        trace,
+        weights,
+        embedding: &record_opened[..record_opened.len() - 1],
+        scale_column,
+    };
+    cells::recompute(&header, &drawn, ids.len(), &opened)
 }
 
 /// Opens the batch leaves before a sample: the shard's first sequence's (where its tokens start),

@@ -7,11 +7,13 @@ use core::ops::Range;
 use crate::embedding::forward::{SequenceError, SequenceRun};
 use crate::embedding::layout::{OUTPUT_LEAF_BYTES, TokenBatch, output_record};
 use crate::embedding::model::Model;
-use crate::embedding::trace::{TraceLayout, bound_trace_root, leaf_bytes, visit_trace_leaves};
+use crate::embedding::trace::{
+    TraceLayout, TracedRow, bound_trace_root, leaf_bytes, visit_trace_leaves,
+};
 use crate::merkle::{Hash, MerkleError, MerkleTree};
 
 use super::witness::WitnessWriter;
-use super::{CheckContext, Draw, Operation, Sample, plan, record_leaves};
+use super::{CheckContext, Draw, Operation, Sample, cells, plan, record_leaves, row_range};
 
 /// A sequence's trace as its provider keeps it to open: every leaf's bytes and their tree, and the
 /// embedding it committed beside them.
@@ -178,12 +180,30 @@ impl Prover<'_> {
                 .collect();
             writer.opening(&trace.tree, range, &leaves)?;
         }
-        for leaf in plan.model {
+        let model_leaf = |writer: &mut WitnessWriter, leaf: u64| {
             writer.opening(
                 &self.model_tree,
                 leaf..leaf + 1,
                 &[&self.model_leaves[leaf as usize]],
-            )?;
+            )
+        };
+        for leaf in plan.model {
+            model_leaf(&mut writer, leaf)?;
+        }
+        if cells::reads_scale_column(drawn) {
+            let row = row_range(
+                &layout,
+                drawn.layer,
+                u64::from(drawn.token),
+                TracedRow::Intermediate,
+            );
+            let values: Vec<i32> = trace.leaves[row.start as usize..row.end as usize]
+                .iter()
+                .flat_map(|leaf| cells::i32s(leaf))
+                .collect();
+            let column = cells::scale_column(&values) as u32;
+            writer.word(column);
+            model_leaf(&mut writer, cells::scale_column_leaf(&shape, drawn, column))?;
         }
         Ok(writer.into_bytes())
     }

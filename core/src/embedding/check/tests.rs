@@ -97,33 +97,24 @@ fn share(shape: &Shape, pick: impl Fn(&draw::Cell) -> bool) -> f64 {
     picked as f64 / draw.total as f64
 }
 
-/// Every (cell, token, column, input column) the draw can make for `sequence`, each with its
-/// chance.
+/// Every (cell, token, column) the draw can make for `sequence`, each with its chance.
 fn every_sample(shape: &Shape, sequence: u32, tokens: u32) -> Vec<(Sample, f64)> {
     let draw = Draw::new(shape);
     let total = draw.total as f64;
     let mut all = Vec::new();
     for (draw::Cell { layer, operation }, weight) in draw.weighted() {
         let columns = Sample::columns(shape, operation);
-        let inputs = match operation {
-            Operation::Linear(LinearKind::Output) => shape.ffn,
-            _ => 1,
-        };
         for token in 0..tokens {
             for column in 0..columns {
-                for input_column in 0..inputs {
-                    let chance = weight as f64
-                        / (total * f64::from(tokens) * f64::from(columns) * f64::from(inputs));
-                    let sample = Sample {
-                        sequence,
-                        token,
-                        layer,
-                        operation,
-                        column,
-                        input_column,
-                    };
-                    all.push((sample, chance));
-                }
+                let chance = weight as f64 / (total * f64::from(tokens) * f64::from(columns));
+                let sample = Sample {
+                    sequence,
+                    token,
+                    layer,
+                    operation,
+                    column,
+                };
+                all.push((sample, chance));
             }
         }
     }
@@ -236,6 +227,58 @@ fn a_witness_that_does_not_verify_is_refused_by_name() {
     assert_eq!(
         check_sample(&wider, 0, &witness),
         Err(CheckError::WidthMismatch)
+    );
+}
+
+#[test]
+fn a_second_ffn_cell_naming_a_column_that_does_not_set_its_scale_is_refused() {
+    let model = seeded_model(SMALL, 3);
+    let shard = Shard::new(&model, batch(), 0..4, honest);
+    let prover = shard.prover(&model);
+    let (roots, challenge) = (prover.roots(), [0; 32]);
+    let context = shard.context(&roots, &challenge);
+    let sample = Sample {
+        sequence: 1,
+        token: 2,
+        layer: 1,
+        operation: Operation::Linear(LinearKind::Output),
+        column: 7,
+    };
+    let witness = prover
+        .witness_of(&context, &sample, shard.trace(1))
+        .unwrap();
+    assert_eq!(
+        check_drawn(&context, &witness, |_, _| Ok(sample)),
+        Ok(Verdict::Matches)
+    );
+    // The witness ends with the scale column's word and its weight row's opening: name another
+    // column, with a valid opening of its row.
+    let leaves = model.leaves();
+    let tree = crate::merkle::MerkleTree::from_leaves(&leaves);
+    let tail = |column: u32| {
+        let mut writer = witness::WitnessWriter::default();
+        writer.word(column);
+        let leaf = cells::scale_column_leaf(&SMALL, &sample, column);
+        writer
+            .opening(&tree, leaf..leaf + 1, &[&leaves[leaf as usize]])
+            .unwrap();
+        writer.into_bytes()
+    };
+    let row = &shard.trace(1).leaves;
+    let layout = TraceLayout::new(SMALL, shard.batch.sequence(1).len());
+    let range = row_range(&layout, 1, 2, TracedRow::Intermediate);
+    let values: Vec<i32> = row[range.start as usize..range.end as usize]
+        .iter()
+        .flat_map(|leaf| cells::i32s(leaf))
+        .collect();
+    let scale = cells::scale_column(&values) as u32;
+    let honest_tail = tail(scale);
+    assert!(witness.ends_with(&honest_tail));
+    let mut other = witness[..witness.len() - honest_tail.len()].to_vec();
+    other.extend(tail((scale + 1) % SMALL.ffn));
+    assert_eq!(
+        check_drawn(&context, &other, |_, _| Ok(sample)),
+        Err(CheckError::Malformed)
     );
 }
 
@@ -579,10 +622,10 @@ fn a_batch_of_near_duplicate_texts_is_found_before_it_is_spot_checked() {
 }
 
 #[test]
-fn one_column_at_the_clamp_is_caught_only_at_that_column() {
-    // The open weakness of docs/verification.md ("Open: lies at one column"): the FFN's first output
-    // committed at the clamp in one column, in every layer and at every token, makes the second
-    // layer's input quantize to almost nothing, and only that column's checks can tell.
+fn one_ffn_column_at_the_clamp_is_caught_by_every_second_ffn_cell_with_more_than_it_saves() {
+    // The FFN's first output committed at the clamp in one column, in every layer and at every
+    // token, would make the second layer's input quantize to almost nothing and the second layer
+    // nearly free. That column sets the input's scale, so every second-layer cell recomputes it.
     let model = seeded_model(SMALL, 3);
     let cheat = TamperedAccumulators::ffn_first(0..2, Tamper::ColumnAtTheClamp(5));
     let shard = Shard::new(&model, batch(), 0..4, |model, ids| {
@@ -590,17 +633,21 @@ fn one_column_at_the_clamp_is_caught_only_at_that_column() {
     });
     let chance = chance_caught(&shard, &model, 1);
     let ffn = f64::from(SMALL.ffn);
-    let one_column = share(&SMALL, |cell| {
-        matches!(
-            cell.operation,
-            Operation::Linear(LinearKind::Intermediate | LinearKind::Output)
-        )
-    }) / ffn;
+    let at = |kind| share(&SMALL, |cell| cell.operation == Operation::Linear(kind));
+    let expected = at(LinearKind::Output) + at(LinearKind::Intermediate) / ffn;
     assert!(
-        (chance - one_column).abs() < 0.05 * one_column,
-        "{chance} against {one_column}"
+        (chance - expected).abs() < 0.05 * expected,
+        "{chance} against {expected}"
     );
-    // What the second layer reads: nearly every level 0, against a dense honest row.
+    // What it would save: the second dense layer, of every layer's work at six tokens.
+    let (hidden, tokens) = (f64::from(SMALL.hidden), 6.0);
+    let layer = 4.0 * hidden * hidden + 2.0 * hidden * ffn + 2.0 * hidden * tokens;
+    let saved = hidden * ffn / layer;
+    assert!(
+        caught_by(chance, i32::from(EMBEDDING_SAMPLES)) >= saved,
+        "{chance} a sample against {saved} saved"
+    );
+    // Why it would pay uncaught: the second layer reads nearly every level 0, against a dense row.
     let nonzero = |run: &SequenceRun| {
         let row = &run.layers[0].intermediate[..SMALL.ffn as usize];
         let activated: Vec<i32> = row
