@@ -4,12 +4,13 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::embedding::fixed::{
-    self, ACT_LIMIT, clamp_act, dot, largest_magnitude, layer_norm, linear_output, quantize_row,
+    self, ACT_LIMIT, clamp_act, dot, layer_norm, linear_output, quantize_row,
 };
 use crate::embedding::forward::{attend, normalize, pool_mean};
 use crate::embedding::model::{LinearKind, Shape};
 use crate::embedding::trace::{TraceLayout, TracedRow};
 
+use super::steering::Steering;
 use super::{CheckError, Operation, Plan, Sample, Verdict, norm_of, row_range};
 
 /// The leaves sample `sample` opens (see [`Plan`]), for a sequence of token ids `ids`.
@@ -68,12 +69,22 @@ pub fn plan(shape: &Shape, layout: &TraceLayout, sample: &Sample, ids: &[u32]) -
                 vec![],
             )
         }
+        // The sum, the rows its steering column is recomputed from (`steering`), the output.
         Operation::AttentionNorm => (
-            vec![row(TracedRow::AttentionSum), row(TracedRow::Attended)],
+            vec![
+                row(TracedRow::AttentionSum),
+                row(TracedRow::Context),
+                row(TracedRow::Input),
+                row(TracedRow::Attended),
+            ],
             vec![],
         ),
         Operation::OutputNorm => {
-            let mut trace = vec![row(TracedRow::OutputSum)];
+            let mut trace = vec![
+                row(TracedRow::OutputSum),
+                row(TracedRow::Intermediate),
+                row(TracedRow::Attended),
+            ];
             if layer + 1 < shape.layers {
                 trace.push(row_range(layout, layer + 1, t, TracedRow::Input));
             } else {
@@ -95,26 +106,13 @@ pub fn plan(shape: &Shape, layout: &TraceLayout, sample: &Sample, ids: &[u32]) -
     }
 }
 
-/// Whether `sample`'s witness names a scale column. The FFN's second layer quantizes its input row
-/// with the row's largest |GELU| as the scale ([`fixed::quantize_row`]), so a lie at that one column
-/// of the first layer's output alone would shrink every other level to nothing and make the second
-/// layer nearly free. Its cell therefore also recomputes that output of the first layer: the
-/// witness names the column ([`scale_column`]) as a u32 after the plan's openings, then opens its
-/// weight row ([`scale_column_leaf`]), and the check refuses a column that does not set the scale.
-pub fn reads_scale_column(sample: &Sample) -> bool {
-    sample.operation == Operation::Linear(LinearKind::Output)
-}
-
-/// The column of an FFN first-layer output row `intermediate` that sets its second layer's input
-/// scale: the first of largest |GELU|.
-pub fn scale_column(intermediate: &[i32]) -> usize {
-    let activated: Vec<i32> = intermediate.iter().map(|x| fixed::gelu(*x)).collect();
-    largest_magnitude(&activated)
-}
-
-/// The weight leaf of the FFN first layer's output `column` in `sample`'s layer.
-pub fn scale_column_leaf(shape: &Shape, sample: &Sample, column: u32) -> u64 {
-    shape.linear_leaf(sample.layer, LinearKind::Intermediate, u64::from(column))
+/// A linear layer of `kind`'s input row as it reads the committed one `row`: the FFN's second
+/// layer through the GELU, every other as it is.
+pub(super) fn as_read(kind: LinearKind, mut row: Vec<i32>) -> Vec<i32> {
+    if kind == LinearKind::Output {
+        row.iter_mut().for_each(|x| *x = fixed::gelu(*x));
+    }
+    row
 }
 
 /// Committed activations: the leaves' i32 LE values, each within the clamps (`None` when a leaf
@@ -187,6 +185,30 @@ fn linear_one(input: &[i32], leaf: &[u8]) -> Result<i32, CheckError> {
     Ok(linear_output(dot(&levels, &weights), m, multiplier, bias))
 }
 
+/// Output `j` of a linear layer whose row `leaf` reads `input` (as read), plus the residual row's
+/// value `j` for the dense layers that end a branch, clamped.
+fn branch_output(
+    input: &[i32],
+    leaf: &[u8],
+    residual: Option<&[i32]>,
+    j: usize,
+) -> Result<i32, CheckError> {
+    let y = linear_one(input, leaf)?;
+    Ok(match residual {
+        Some(residual) => clamp_act(i64::from(y) + i64::from(residual[j])),
+        None => y,
+    })
+}
+
+/// The steering column the witness named, if it is `read`'s (the row as its reader reads it); a
+/// witness naming another is malformed.
+fn confirmed(steering: &Steering, read: &[i32], named: Option<usize>) -> Result<usize, Unanswered> {
+    match named {
+        Some(at) if steering.pick(read) == at => Ok(at),
+        _ => Err(Unanswered::Refused(CheckError::Malformed)),
+    }
+}
+
 /// Why a recomputation has no equal/unequal answer: a committed value no honest trace holds (a
 /// wrong output in itself), or a model leaf that is not a valid model's (no evidence at all).
 enum Unanswered {
@@ -208,13 +230,13 @@ fn committed(leaves: &[&[u8]], count: usize) -> Result<Vec<i32>, Unanswered> {
 }
 
 /// What a cell's witness opens, in [`plan`]'s order: the trace's leaves by range, the model's
-/// leaves (the scale column's last, see [`reads_scale_column`]), the sequence's embedding leaves
-/// (for pooling only), and the scale column the witness names.
+/// leaves (the steering column's producer row last, see [`Steering`]), the sequence's embedding
+/// leaves (for pooling only), and the steering column the witness names.
 pub struct Openings<'a> {
     pub trace: Vec<Vec<&'a [u8]>>,
     pub weights: Vec<&'a [u8]>,
     pub embedding: &'a [&'a [u8]],
-    pub scale_column: Option<usize>,
+    pub steering_column: Option<usize>,
 }
 
 /// Recomputes the sample's output from its openings and compares it with the committed one, for a
@@ -255,26 +277,24 @@ fn matches(
             Ok(layer_norm_of(&sums, weights[2])? == x)
         }
         Operation::Linear(kind) => {
-            let mut input = committed(&trace[0], shape.linear_inputs(kind))?;
-            if kind == LinearKind::Output {
-                // The first layer's output that sets the input's scale too, from the attended row
-                // opened anyway (see `reads_scale_column`).
-                let at = opened.scale_column.ok_or(CheckError::Malformed)?;
-                let first = *input.get(at).ok_or(CheckError::Malformed)?;
-                input.iter_mut().for_each(|x| *x = fixed::gelu(*x));
-                if largest_magnitude(&input) != at {
-                    return Err(Unanswered::Refused(CheckError::Malformed));
-                }
-                let attended = committed(&trace[1], hidden)?;
-                if first != linear_one(&attended, weights[1])? {
+            let committed_input = committed(&trace[0], shape.linear_inputs(kind))?;
+            let named = opened
+                .steering_column
+                .and_then(|at| committed_input.get(at).copied());
+            let input = as_read(kind, committed_input);
+            // The residual row of the dense layers that end a branch (for the FFN, also its first
+            // layer's input).
+            let residual = matches!(kind, LinearKind::AttentionOutput | LinearKind::Output)
+                .then(|| committed(&trace[1], hidden))
+                .transpose()?;
+            if let (Some(steering), Some(attended)) = (Steering::of(sample), &residual) {
+                // The first layer's output that sets the input's scale.
+                confirmed(&steering, &input, opened.steering_column)?;
+                if named != Some(linear_one(attended, weights[1])?) {
                     return Ok(false);
                 }
             }
-            let mut y = linear_one(&input, weights[0])?;
-            if matches!(kind, LinearKind::AttentionOutput | LinearKind::Output) {
-                let residual = committed(&trace[1], hidden)?;
-                y = clamp_act(i64::from(y) + i64::from(residual[j]));
-            }
+            let y = branch_output(&input, weights[0], residual.as_deref(), j)?;
             let at = match kind {
                 LinearKind::Key | LinearKind::Value => j % head_dim,
                 _ => j % hidden,
@@ -309,9 +329,21 @@ fn matches(
             Ok(out == context)
         }
         Operation::AttentionNorm | Operation::OutputNorm => {
-            let input = committed(&trace[0], hidden)?;
-            let output = committed(&trace[1..].concat(), hidden)?;
-            Ok(layer_norm_of(&input, weights[0])? == output)
+            let sum = committed(&trace[0], hidden)?;
+            let steering = Steering::of(sample).ok_or(CheckError::Malformed)?;
+            let at = confirmed(&steering, &sum, opened.steering_column)?;
+            // The steering column by the dense layer that produced it, and its residual.
+            let producer = steering.producer;
+            let input = as_read(
+                producer,
+                committed(&trace[1], shape.linear_inputs(producer))?,
+            );
+            let residual = committed(&trace[2], hidden)?;
+            if branch_output(&input, weights[1], Some(&residual), at)? != sum[at] {
+                return Ok(false);
+            }
+            let output = committed(&trace[3..].concat(), hidden)?;
+            Ok(layer_norm_of(&sum, weights[0])? == output)
         }
         Operation::Pool => {
             let mean = committed(&trace[0], hidden)?;

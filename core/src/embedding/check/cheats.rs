@@ -36,6 +36,11 @@ pub enum Tamper {
     /// layer's cells recompute the column that sets their input's scale for this reason
     /// (docs/verification.md, "Lies at one column").
     ColumnAtTheClamp(usize),
+    /// Computed, but one column of one token's row committed at the clamp. At a key, every score
+    /// of that token that the column reaches with a positive query value then outweighs the rest
+    /// past what `exp_neg` resolves: those queries attend to that token alone, and their contexts
+    /// are one row, its value (docs/verification.md, "Lies at one column": open).
+    OneValueAtTheClamp { token: usize, column: usize },
 }
 
 impl TamperedAccumulators {
@@ -80,6 +85,13 @@ impl ForwardSteps for TamperedAccumulators {
                 let mut accumulators = Reference.accumulate(model, layer, kind, levels);
                 for row in accumulators.chunks_mut(linear.outputs()) {
                     // Requantized with a positive multiplier, the largest accumulator clamps.
+                    row[column] = i32::MAX;
+                }
+                accumulators
+            }
+            Tamper::OneValueAtTheClamp { token, column } if tampered => {
+                let mut accumulators = Reference.accumulate(model, layer, kind, levels);
+                if let Some(row) = accumulators.chunks_mut(linear.outputs()).nth(token) {
                     row[column] = i32::MAX;
                 }
                 accumulators

@@ -21,6 +21,7 @@ pub mod cheats;
 pub mod draw;
 pub mod near_duplicates;
 pub mod prover;
+pub mod steering;
 #[cfg(test)]
 mod tests;
 pub mod witness;
@@ -37,6 +38,7 @@ use super::trace::{TraceLayout, TracedRow, bound_trace_root};
 use crate::embedding::model_leaves::NormLeaf;
 pub use cells::plan;
 pub use draw::Draw;
+use steering::Steering;
 use witness::WitnessReader;
 
 /// Longest sequence a spot-checked job may hold: an attention cell reads every token's key and
@@ -84,7 +86,7 @@ pub const LAYER_OPERATIONS: [Operation; 9] = [
 /// One sampled check: the sequence (its index in the job's batch), the token, the layer and
 /// operation, and the column (an output for a linear layer, a head for attention, a column group
 /// for pooling; 0 otherwise). The FFN's second layer also checks the output of its first that sets
-/// its input's scale, which the witness names ([`cells::scale_column_leaf`]).
+/// its input's scale, which the witness names ([`steering`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sample {
     pub sequence: u32,
@@ -348,23 +350,26 @@ fn check_drawn<'a>(
     for leaf in &plan.model {
         weights.push(model_leaf(&mut reader, *leaf)?);
     }
-    let scale_column = if cells::reads_scale_column(&drawn) {
-        let column = reader.word()?;
-        if column >= header.ffn as usize {
-            return Err(CheckError::Malformed);
+    let steering_column = match Steering::of(&drawn) {
+        Some(steering) => {
+            let column = reader.word()?;
+            if column >= steering.columns(&header) {
+                return Err(CheckError::Malformed);
+            }
+            weights.push(model_leaf(
+                &mut reader,
+                steering.leaf(&header, &drawn, column as u32),
+            )?);
+            Some(column)
         }
-        let leaf = cells::scale_column_leaf(&header, &drawn, column as u32);
-        weights.push(model_leaf(&mut reader, leaf)?);
-        Some(column)
-    } else {
-        None
+        None => None,
     };
     reader.finish()?;
     let opened = cells::Openings {
         trace,
         weights,
         embedding: &record_opened[..record_opened.len() - 1],
-        scale_column,
+        steering_column,
     };
     cells::recompute(&header, &drawn, ids.len(), &opened)
 }

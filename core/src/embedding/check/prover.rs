@@ -7,11 +7,10 @@ use core::ops::Range;
 use crate::embedding::forward::{SequenceError, SequenceRun};
 use crate::embedding::layout::{OUTPUT_LEAF_BYTES, TokenBatch, output_record};
 use crate::embedding::model::Model;
-use crate::embedding::trace::{
-    TraceLayout, TracedRow, bound_trace_root, leaf_bytes, visit_trace_leaves,
-};
+use crate::embedding::trace::{TraceLayout, bound_trace_root, leaf_bytes, visit_trace_leaves};
 use crate::merkle::{Hash, MerkleError, MerkleTree};
 
+use super::steering::Steering;
 use super::witness::WitnessWriter;
 use super::{CheckContext, Draw, Operation, Sample, cells, plan, record_leaves, row_range};
 
@@ -190,20 +189,15 @@ impl Prover<'_> {
         for leaf in plan.model {
             model_leaf(&mut writer, leaf)?;
         }
-        if cells::reads_scale_column(drawn) {
-            let row = row_range(
-                &layout,
-                drawn.layer,
-                u64::from(drawn.token),
-                TracedRow::Intermediate,
-            );
+        if let Some(steering) = Steering::of(drawn) {
+            let row = row_range(&layout, drawn.layer, u64::from(drawn.token), steering.row);
             let values: Vec<i32> = trace.leaves[row.start as usize..row.end as usize]
                 .iter()
                 .flat_map(|leaf| cells::i32s(leaf))
                 .collect();
-            let column = cells::scale_column(&values) as u32;
+            let column = steering.column_of(values) as u32;
             writer.word(column);
-            model_leaf(&mut writer, cells::scale_column_leaf(&shape, drawn, column))?;
+            model_leaf(&mut writer, steering.leaf(&shape, drawn, column))?;
         }
         Ok(writer.into_bytes())
     }
