@@ -23,12 +23,12 @@ pub const OTHER_PROGRAM_UNITS: u32 = 30_000;
 /// audit paths and Anchor's account handling (48 k measured at the deepest path a proof may carry).
 pub const PROOF_UNITS: u32 = LEAF_BUDGET_UNITS as u32 + 100_000;
 
-/// The worst case of `prove_embedding`: the heaviest cell (the last output LayerNorm, which also
-/// recomputes its sum's steering column through the FFN's second layer and opens the output's
-/// pieces; one head's attention over 64 tokens, the longest sequence a spot-checked job may hold,
-/// comes next) at all-MiniLM-L6-v2's shape, the draw's weights computed and every opening hashed
-/// and verified: 752,542 measured on the SBPF build, plus 15 % and 15,000 (docs/compute-units.md).
-pub const EMBEDDING_PROOF_UNITS: u32 = 881_000;
+/// The worst case of `prove_embedding`: the heaviest cell (one head's attention over 64 tokens, the
+/// longest sequence a spot-checked job may hold, with the key piece its query favours recomputed;
+/// the last output LayerNorm, with its sum's steering column through the FFN's second layer, comes
+/// next) at all-MiniLM-L6-v2's shape, the draw's weights computed and every opening hashed and
+/// verified: 926,972 measured on the SBPF build, plus 15 % and 15,000 (docs/compute-units.md).
+pub const EMBEDDING_PROOF_UNITS: u32 = 1_082_000;
 
 /// One gpushare instruction's measured worst case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

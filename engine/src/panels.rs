@@ -178,7 +178,7 @@ mod tests {
             };
             for t in 0..tokens {
                 for j in 0..outputs {
-                    prop_assert_eq!(sums[t * outputs + j], dot(&levels[t * inputs..(t + 1) * inputs], linear.row(j)));
+                    prop_assert_eq!(sums[t * outputs + j], dot(&levels[t * inputs..(t + 1) * inputs], linear.row(j).iter().copied()));
                 }
             }
         }

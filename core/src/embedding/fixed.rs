@@ -107,12 +107,13 @@ pub fn quantize_value(x: i32, reciprocal: i64) -> i16 {
 }
 
 /// Σ levels·weights: exact in i32 (|level| ≤ 2047, |weight| ≤ 128, at most 8,192 terms: < 2³¹).
+/// The weights are a model's i16 row or a weights file's i8 bytes, read in place.
 #[inline]
-pub fn dot(levels: &[i16], weights: &[i16]) -> i32 {
+pub fn dot<W: Into<i32>>(levels: &[i16], weights: impl IntoIterator<Item = W>) -> i32 {
     levels
         .iter()
         .zip(weights)
-        .map(|(l, w)| i32::from(*l) * i32::from(*w))
+        .map(|(l, w)| i32::from(*l) * w.into())
         .sum()
 }
 

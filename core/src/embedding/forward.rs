@@ -130,7 +130,9 @@ impl ForwardSteps for Reference {
         let linear = model.layers[layer].linear(kind);
         levels
             .chunks_exact(linear.inputs)
-            .flat_map(|row| (0..linear.outputs()).map(move |j| fixed::dot(row, linear.row(j))))
+            .flat_map(|row| {
+                (0..linear.outputs()).map(move |j| fixed::dot(row, linear.row(j).iter().copied()))
+            })
             .collect()
     }
 }
@@ -225,13 +227,24 @@ pub fn attention(model: &Model, query: &[i32], key: &[i32], value: &[i32]) -> Ve
 }
 
 /// One head's context for one query piece: `keys` and `values` hold every token's piece of the head
-/// back to back (as the trace's head pieces lie). logit_u = clamp(⌊⌊q·k_u⌉₁₂·multiplier⌉₁₆), p =
-/// [`fixed::softmax`] of the logits, context = clamp(⌊Σ_u p_u·v_u⌉₁₆) per column.
+/// back to back (as the trace's head pieces lie): [`mix`] of the [`logits`]. Returns the token the
+/// query favours.
 #[inline]
-pub fn attend(query: &[i32], keys: &[i32], values: &[i32], multiplier: i64, context: &mut [i32]) {
-    let head_dim = query.len();
-    let logits: Vec<i64> = keys
-        .chunks_exact(head_dim)
+pub fn attend(
+    query: &[i32],
+    keys: &[i32],
+    values: &[i32],
+    multiplier: i64,
+    context: &mut [i32],
+) -> usize {
+    mix(&logits(query, keys, multiplier), values, context)
+}
+
+/// One query piece's logits against every token's key piece of the head:
+/// logit_u = clamp(⌊⌊q·k_u⌉₁₂·multiplier⌉₁₆).
+#[inline]
+pub fn logits(query: &[i32], keys: &[i32], multiplier: i64) -> Vec<i64> {
+    keys.chunks_exact(query.len())
         .map(|k| {
             let score: i64 = query
                 .iter()
@@ -243,9 +256,17 @@ pub fn attend(query: &[i32], keys: &[i32], values: &[i32], multiplier: i64, cont
                 16,
             )))
         })
-        .collect();
+        .collect()
+}
+
+/// A head's context from a query's `logits` and every token's value piece: p = [`fixed::softmax`]
+/// of the logits, context = clamp(⌊Σ_u p_u·v_u⌉₁₆) per column. Returns the token the query
+/// favours: the first of largest logit.
+#[inline]
+pub fn mix(logits: &[i64], values: &[i32], context: &mut [i32]) -> usize {
+    let head_dim = context.len();
     let (mut exps, mut probs) = (vec![0i64; logits.len()], vec![0i64; logits.len()]);
-    fixed::softmax(&logits, &mut exps, &mut probs);
+    fixed::softmax(logits, &mut exps, &mut probs);
     // Σ_u p_u·v_u, value pieces read in order (exact: any order).
     let mut sums = vec![0i64; head_dim];
     for (p, v) in probs.iter().zip(values.chunks_exact(head_dim)) {
@@ -256,6 +277,13 @@ pub fn attend(query: &[i32], keys: &[i32], values: &[i32], multiplier: i64, cont
     for (c, sum) in context.iter_mut().zip(&sums) {
         *c = clamp_act(shift_round(*sum, fixed::PROB_BITS));
     }
+    let mut favourite = 0;
+    for (u, logit) in logits.iter().enumerate() {
+        if *logit > logits[favourite] {
+            favourite = u;
+        }
+    }
+    favourite
 }
 
 /// words[id] + positions[t] for every token: what layer 0's LayerNorm takes.

@@ -54,6 +54,11 @@ const UNMEASURED_HEAP_ALLOWANCE: u64 = 4 * 1024;
 /// The heap a program has unless its transaction asks for more (the runtime's `HEAP_LENGTH`).
 const DEFAULT_HEAP_BYTES: u64 = 32 * 1024;
 
+/// The margin on an embedding check's measure: no charge stands between it and the runtime (the
+/// SBPF build's own runs set `prove_embedding`'s figure, docs/compute-units.md), and they measured
+/// at most 11 % above this meter, Anchor's handling included.
+const EMBEDDING_MARGIN_PERCENT: u64 = 120;
+
 /// Every embedding check (`prove_embedding`'s computation, whole) fits one transaction with the
 /// margin and the program's default heap.
 fn embedding_checks_fit(all: &[Measurement]) {
@@ -64,9 +69,9 @@ fn embedding_checks_fit(all: &[Measurement]) {
     );
     for check in checks {
         assert!(
-            check.units * CHARGE_MARGIN_PERCENT / 100 + UNMEASURED_ALLOWANCE
+            check.units * EMBEDDING_MARGIN_PERCENT / 100 + UNMEASURED_ALLOWANCE
                 <= MAX_TRANSACTION_UNITS,
-            "{} ({}): {} units, with the {CHARGE_MARGIN_PERCENT} % margin and the allowance, exceed one transaction",
+            "{} ({}): {} units, with the {EMBEDDING_MARGIN_PERCENT} % margin and the allowance, exceed one transaction",
             check.path,
             check.parameter,
             check.units

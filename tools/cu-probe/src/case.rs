@@ -4,10 +4,11 @@ use alloc::vec::Vec;
 use gpushare_core::kernels::{Kernel, KernelError, seeded_leaf};
 use gpushare_core::merkle::{Hash, verify_audit_path};
 
-/// Bytes of the input region: the encoded case, then the outcome at [`OUTCOME_OFFSET`].
-pub const INPUT_REGION_BYTES: usize = 40 * 1024;
+/// Bytes of the input region: the encoded case (a witness up to the proof buffer's 64 KiB, less
+/// the case's own fields), then the outcome at [`OUTCOME_OFFSET`].
+pub const INPUT_REGION_BYTES: usize = 72 * 1024;
 /// Where the outcome is written: status (u64), length (u64), then the bytes.
-pub const OUTCOME_OFFSET: usize = 32 * 1024;
+pub const OUTCOME_OFFSET: usize = 64 * 1024;
 /// Longest audit path a case may carry (a tree of 2⁶⁴ leaves).
 pub const MAX_PATH: usize = 64;
 

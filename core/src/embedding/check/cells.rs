@@ -2,11 +2,12 @@
 //! reference arithmetic of [`crate::embedding::fixed`] and [`crate::embedding::forward`].
 use alloc::vec;
 use alloc::vec::Vec;
+use core::ops::Range;
 
 use crate::embedding::fixed::{
     self, ACT_LIMIT, clamp_act, dot, layer_norm, linear_output, quantize_row,
 };
-use crate::embedding::forward::{attend, normalize, pool_mean};
+use crate::embedding::forward::{logits, mix, normalize, pool_mean};
 use crate::embedding::model::{LinearKind, Shape};
 use crate::embedding::trace::{TraceLayout, TracedRow};
 
@@ -24,13 +25,13 @@ pub fn plan(shape: &Shape, layout: &TraceLayout, sample: &Sample, ids: &[u32]) -
     let tokens = ids.len() as u64;
     let row = |kind| row_range(layout, layer, t, kind);
     let single = |leaf: u64| leaf..leaf + 1;
-    let norm = norm_of(sample.operation, layer).map(|norm| shape.norm_leaf(norm));
+    let norm = norm_of(sample.operation, layer).map(|norm| single(shape.norm_leaf(norm)));
     let (trace, model) = match sample.operation {
         Operation::Embed => {
             let id = ids.get(t as usize).copied().unwrap_or_default();
             (
                 vec![row_range(layout, 0, t, TracedRow::Input)],
-                vec![shape.word_leaf(id), shape.position_leaf(t)],
+                vec![single(shape.word_leaf(id)), single(shape.position_leaf(t))],
             )
         }
         Operation::Linear(kind) => {
@@ -44,16 +45,22 @@ pub fn plan(shape: &Shape, layout: &TraceLayout, sample: &Sample, ids: &[u32]) -
                     vec![row(TracedRow::Intermediate), row(TracedRow::Attended)]
                 }
             };
+            // A query or key cell checks its head's piece (its column is a head), any other one
+            // output.
             let piece = |kind| single(layout.row_leaf(layer, t, kind, j / hidden));
             trace.push(match kind {
                 LinearKind::Query => piece(TracedRow::Query),
-                LinearKind::Key => single(layout.key_piece(layer, (j / head_dim) as u32, t)),
+                LinearKind::Key => single(layout.key_piece(layer, j as u32, t)),
                 LinearKind::Value => single(layout.value_piece(layer, (j / head_dim) as u32, t)),
                 LinearKind::AttentionOutput => piece(TracedRow::AttentionSum),
                 LinearKind::Intermediate => piece(TracedRow::Intermediate),
                 LinearKind::Output => piece(TracedRow::OutputSum),
             });
-            (trace, vec![shape.linear_leaf(layer, kind, j)])
+            let rows = match kind {
+                LinearKind::Query | LinearKind::Key => head_rows(shape, layer, kind, j as u32),
+                _ => single(shape.linear_leaf(layer, kind, j)),
+            };
+            (trace, vec![rows])
         }
         Operation::Attention => {
             let head = j as u32;
@@ -106,6 +113,13 @@ pub fn plan(shape: &Shape, layout: &TraceLayout, sample: &Sample, ids: &[u32]) -
     }
 }
 
+/// The weight rows of `kind`'s outputs in head `head` of layer `layer`: a contiguous range.
+pub(super) fn head_rows(shape: &Shape, layer: u32, kind: LinearKind, head: u32) -> Range<u64> {
+    let head_dim = shape.head_dim() as u64;
+    let first = shape.linear_leaf(layer, kind, u64::from(head) * head_dim);
+    first..first + head_dim
+}
+
 /// A linear layer of `kind`'s input row as it reads the committed one `row`: the FFN's second
 /// layer through the GELU, every other as it is.
 pub(super) fn as_read(kind: LinearKind, mut row: Vec<i32>) -> Vec<i32> {
@@ -115,11 +129,13 @@ pub(super) fn as_read(kind: LinearKind, mut row: Vec<i32>) -> Vec<i32> {
     row
 }
 
-/// Committed activations: the leaves' i32 LE values, each within the clamps (`None` when a leaf
-/// is not whole values or a value is outside them: no honest trace holds such a leaf).
-fn activations(leaves: &[&[u8]]) -> Option<Vec<i32>> {
+/// Committed activations: the leaves' i32 LE values, each within the clamps, into `values`
+/// (emptied first; its room is reused). `None` when a leaf is not whole values or a value is
+/// outside them: no honest trace holds such a leaf.
+fn activations_into(leaves: &[&[u8]], values: &mut Vec<i32>) -> Option<()> {
+    values.clear();
     // Sized up front: a growing vector leaves every smaller buffer behind on SBF's heap.
-    let mut values = Vec::with_capacity(leaves.iter().map(|leaf| leaf.len() / 4).sum());
+    values.reserve_exact(leaves.iter().map(|leaf| leaf.len() / 4).sum());
     for leaf in leaves {
         if leaf.len() % 4 != 0 {
             return None;
@@ -132,7 +148,7 @@ fn activations(leaves: &[&[u8]]) -> Option<Vec<i32>> {
             values.push(v);
         }
     }
-    Some(values)
+    Some(())
 }
 
 fn i16s(leaf: &[u8], count: usize) -> Result<Vec<i16>, CheckError> {
@@ -171,18 +187,33 @@ fn committed_value(leaf: &[u8], at: usize) -> Option<i32> {
     (i64::from(v).abs() <= ACT_LIMIT).then_some(v)
 }
 
-/// Output `j` of a linear layer whose row `leaf` (inputs × i8, u32 multiplier, i32 bias) takes `input`.
-fn linear_one(input: &[i32], leaf: &[u8]) -> Result<i32, CheckError> {
+/// The outputs of a linear layer whose rows `leaves` (each inputs × i8, u32 multiplier, i32 bias)
+/// take `input`, quantized once; each row's weights are read in place.
+fn linear_outputs(input: &[i32], leaves: &[&[u8]]) -> Result<Vec<i32>, CheckError> {
     let inputs = input.len();
-    if leaf.len() != inputs + 8 {
-        return Err(CheckError::InvalidModel);
-    }
-    let weights: Vec<i16> = leaf[..inputs].iter().map(|w| i16::from(*w as i8)).collect();
-    let tail = i32s(&leaf[inputs..]);
-    let (multiplier, bias) = (i64::from(tail[0] as u32), i64::from(tail[1]));
     let mut levels = vec![0i16; inputs];
     let m = quantize_row(input, &mut levels);
-    Ok(linear_output(dot(&levels, &weights), m, multiplier, bias))
+    let word = |b: &[u8]| i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    leaves
+        .iter()
+        .map(|leaf| {
+            if leaf.len() != inputs + 8 {
+                return Err(CheckError::InvalidModel);
+            }
+
+            let (multiplier, bias) = (
+                word(&leaf[inputs..]) & 0xffff_ffff,
+                word(&leaf[inputs + 4..]),
+            );
+            let acc = dot(&levels, leaf[..inputs].iter().map(|w| *w as i8));
+            Ok(linear_output(acc, m, multiplier, bias))
+        })
+        .collect()
+}
+
+/// The output of a linear layer whose row `leaf` takes `input` ([`linear_outputs`] of one row).
+fn linear_one(input: &[i32], leaf: &[u8]) -> Result<i32, CheckError> {
+    Ok(linear_outputs(input, &[leaf])?[0])
 }
 
 /// Output `j` of a linear layer whose row `leaf` reads `input` (as read), plus the residual row's
@@ -224,19 +255,26 @@ impl From<CheckError> for Unanswered {
 
 /// `count` committed activations of `leaves` (any other count is a wrong output in itself).
 fn committed(leaves: &[&[u8]], count: usize) -> Result<Vec<i32>, Unanswered> {
-    activations(leaves)
-        .filter(|values| values.len() == count)
+    let mut values = Vec::new();
+    committed_into(leaves, count, &mut values)?;
+    Ok(values)
+}
+
+/// [`committed`] into `values`, reusing its room.
+fn committed_into(leaves: &[&[u8]], count: usize, values: &mut Vec<i32>) -> Result<(), Unanswered> {
+    activations_into(leaves, values)
+        .filter(|()| values.len() == count)
         .ok_or(Unanswered::Committed)
 }
 
 /// What a cell's witness opens, in [`plan`]'s order: the trace's leaves by range, the model's
-/// leaves (the steering column's producer row last, see [`Steering`]), the sequence's embedding
-/// leaves (for pooling only), and the steering column the witness names.
+/// leaves, each with those of the index the witness names last ([`super::named::Named`]), the sequence's
+/// embedding leaves (for pooling only), and that index.
 pub struct Openings<'a> {
     pub trace: Vec<Vec<&'a [u8]>>,
     pub weights: Vec<&'a [u8]>,
     pub embedding: &'a [&'a [u8]],
-    pub steering_column: Option<usize>,
+    pub named: Option<usize>,
 }
 
 /// Recomputes the sample's output from its openings and compares it with the committed one, for a
@@ -276,11 +314,21 @@ fn matches(
                 .collect();
             Ok(layer_norm_of(&sums, weights[2])? == x)
         }
+        Operation::Linear(kind @ (LinearKind::Query | LinearKind::Key)) => {
+            // The head's whole piece: a lie at any of its columns can steer the head's scores.
+            let input = committed(&trace[0], hidden)?;
+            let piece = match kind {
+                LinearKind::Query => (j * head_dim..(j + 1) * head_dim)
+                    .map(|c| trace[1].first().and_then(|leaf| committed_value(leaf, c)))
+                    .collect::<Option<Vec<i32>>>()
+                    .ok_or(Unanswered::Committed)?,
+                _ => committed(&trace[1], head_dim)?,
+            };
+            Ok(linear_outputs(&input, weights)? == piece)
+        }
         Operation::Linear(kind) => {
             let committed_input = committed(&trace[0], shape.linear_inputs(kind))?;
-            let named = opened
-                .steering_column
-                .and_then(|at| committed_input.get(at).copied());
+            let first = opened.named.and_then(|at| committed_input.get(at).copied());
             let input = as_read(kind, committed_input);
             // The residual row of the dense layers that end a branch (for the FFN, also its first
             // layer's input).
@@ -289,8 +337,8 @@ fn matches(
                 .transpose()?;
             if let (Some(steering), Some(attended)) = (Steering::of(sample), &residual) {
                 // The first layer's output that sets the input's scale.
-                confirmed(&steering, &input, opened.steering_column)?;
-                if named != Some(linear_one(attended, weights[1])?) {
+                confirmed(&steering, &input, opened.named)?;
+                if first != Some(linear_one(attended, weights[1])?) {
                     return Ok(false);
                 }
             }
@@ -315,23 +363,29 @@ fn matches(
                     .collect()
             };
             let query = head(&trace[0])?;
-            let keys = committed(&trace[1], tokens * head_dim)?;
-            let values = committed(&trace[2], tokens * head_dim)?;
             let context = head(&trace[3])?;
+            // The keys, then the values, in one buffer: the heap never frees.
+            let mut pieces = committed(&trace[1], tokens * head_dim)?;
+            let logits = logits(&query, &pieces, i64::from(shape.score_multiplier));
+            // The favourite key's piece, from its token's input row by the head's key rows (see
+            // `Named::FavouriteKey`); the favourite itself is confirmed below.
+            let at = opened.named.ok_or(CheckError::Malformed)?;
+            let key = pieces
+                .get(at * head_dim..(at + 1) * head_dim)
+                .ok_or(CheckError::Malformed)?;
+            let input = committed(&trace[4], hidden)?;
+            let key_matches = linear_outputs(&input, weights)? == key;
+            committed_into(&trace[2], tokens * head_dim, &mut pieces)?;
             let mut out = vec![0i32; head_dim];
-            attend(
-                &query,
-                &keys,
-                &values,
-                i64::from(shape.score_multiplier),
-                &mut out,
-            );
-            Ok(out == context)
+            if mix(&logits, &pieces, &mut out) != at {
+                return Err(Unanswered::Refused(CheckError::Malformed));
+            }
+            Ok(out == context && key_matches)
         }
         Operation::AttentionNorm | Operation::OutputNorm => {
             let sum = committed(&trace[0], hidden)?;
             let steering = Steering::of(sample).ok_or(CheckError::Malformed)?;
-            let at = confirmed(&steering, &sum, opened.steering_column)?;
+            let at = confirmed(&steering, &sum, opened.named)?;
             // The steering column by the dense layer that produced it, and its residual.
             let producer = steering.producer;
             let input = as_read(

@@ -19,6 +19,7 @@
 mod cells;
 pub mod cheats;
 pub mod draw;
+pub mod named;
 pub mod near_duplicates;
 pub mod prover;
 pub mod steering;
@@ -38,7 +39,7 @@ use super::trace::{TraceLayout, TracedRow, bound_trace_root};
 use crate::embedding::model_leaves::NormLeaf;
 pub use cells::plan;
 pub use draw::Draw;
-use steering::Steering;
+use named::Named;
 use witness::WitnessReader;
 
 /// Longest sequence a spot-checked job may hold: an attention cell reads every token's key and
@@ -84,9 +85,9 @@ pub const LAYER_OPERATIONS: [Operation; 9] = [
 ];
 
 /// One sampled check: the sequence (its index in the job's batch), the token, the layer and
-/// operation, and the column (an output for a linear layer, a head for attention, a column group
-/// for pooling; 0 otherwise). The FFN's second layer also checks the output of its first that sets
-/// its input's scale, which the witness names ([`steering`]).
+/// operation, and the column (an output for a linear layer, a head for the query and key layers,
+/// whose cells check a head's piece, and for attention, a column group for pooling; 0 otherwise).
+/// Some cells also check an index the witness names ([`named`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sample {
     pub sequence: u32,
@@ -120,6 +121,7 @@ impl Sample {
     /// Columns an operation's check picks one of.
     pub fn columns(shape: &Shape, operation: Operation) -> u32 {
         match operation {
+            Operation::Linear(LinearKind::Query | LinearKind::Key) => shape.heads,
             Operation::Linear(kind) => shape.linear_outputs(kind) as u32,
             Operation::Attention | Operation::Pool => shape.heads,
             Operation::Embed | Operation::AttentionNorm | Operation::OutputNorm => 1,
@@ -300,9 +302,9 @@ struct OpenedSequence {
 }
 
 /// [`check_sample`] of the sample `draw` makes once the model's shape and the sequence are opened.
-fn check_drawn<'a>(
+fn check_drawn(
     context: &CheckContext,
-    witness: &'a [u8],
+    witness: &[u8],
     draw: impl FnOnce(&Draw, &OpenedSequence) -> Result<Sample, CheckError>,
 ) -> Result<Verdict, CheckError> {
     let mut reader = WitnessReader::new(witness);
@@ -341,26 +343,22 @@ fn check_drawn<'a>(
     for range in &plan.trace {
         trace.push(reader.opening(range.clone(), layout.leaves(), &trace_tree)?);
     }
-    let model_leaf = |reader: &mut WitnessReader<'a>, leaf: u64| {
-        reader
-            .opening(leaf..leaf + 1, header.model_leaves(), context.model)
-            .map(|leaves| leaves[0])
-    };
-    let mut weights = Vec::with_capacity(plan.model.len() + 1);
-    for leaf in &plan.model {
-        weights.push(model_leaf(&mut reader, *leaf)?);
+    let mut weights = Vec::new();
+    for range in &plan.model {
+        weights.extend(reader.opening(range.clone(), header.model_leaves(), context.model)?);
     }
-    let steering_column = match Steering::of(&drawn) {
-        Some(steering) => {
-            let column = reader.word()?;
-            if column >= steering.columns(&header) {
+    let named = match Named::of(&drawn) {
+        Some(named) => {
+            let index = reader.word()?;
+            if index >= named.bound(&header, ids.len()) {
                 return Err(CheckError::Malformed);
             }
-            weights.push(model_leaf(
-                &mut reader,
-                steering.leaf(&header, &drawn, column as u32),
-            )?);
-            Some(column)
+            for range in named.trace(&layout, &drawn, index as u32) {
+                trace.push(reader.opening(range, layout.leaves(), &trace_tree)?);
+            }
+            let range = named.model(&header, &drawn, index as u32);
+            weights.extend(reader.opening(range, header.model_leaves(), context.model)?);
+            Some(index)
         }
         None => None,
     };
@@ -369,7 +367,7 @@ fn check_drawn<'a>(
         trace,
         weights,
         embedding: &record_opened[..record_opened.len() - 1],
-        steering_column,
+        named,
     };
     cells::recompute(&header, &drawn, ids.len(), &opened)
 }
@@ -444,11 +442,11 @@ fn token_ids(leaf: &[u8], shape: &Shape) -> Result<Vec<u32>, CheckError> {
 }
 
 /// Which leaves a sample opens, after the header, the ids and the record: ranges of the trace,
-/// then single leaves of the weights file.
+/// then ranges of the weights file (then what the witness names, [`Named`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
     pub trace: Vec<Range<u64>>,
-    pub model: Vec<u64>,
+    pub model: Vec<Range<u64>>,
 }
 
 /// The trace range holding token `t`'s whole row of `kind` in `layer`.

@@ -1,18 +1,19 @@
 //! A provider's side of the check: the witness of one sample, built from the shard it committed —
 //! the weights file's leaves, the job's batch, the shard's output and each sampled sequence's trace.
 //! It writes what [`super::check_sample`] reads, in the same [`super::plan`].
+use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use crate::embedding::forward::{SequenceError, SequenceRun};
+use crate::embedding::forward::{SequenceError, SequenceRun, attend};
 use crate::embedding::layout::{OUTPUT_LEAF_BYTES, TokenBatch, output_record};
 use crate::embedding::model::Model;
 use crate::embedding::trace::{TraceLayout, bound_trace_root, leaf_bytes, visit_trace_leaves};
 use crate::merkle::{Hash, MerkleError, MerkleTree};
 
-use super::steering::Steering;
+use super::named::Named;
 use super::witness::WitnessWriter;
-use super::{CheckContext, Draw, Operation, Sample, cells, plan, record_leaves, row_range};
+use super::{CheckContext, Draw, Operation, Plan, Sample, cells, plan, record_leaves, row_range};
 
 /// A sequence's trace as its provider keeps it to open: every leaf's bytes and their tree, and the
 /// embedding it committed beside them.
@@ -172,33 +173,72 @@ impl Prover<'_> {
         writer.hash(&trace.tree.root());
         let layout = TraceLayout::new(shape, ids.len());
         let plan = plan(&shape, &layout, drawn, ids);
-        for range in plan.trace {
+        let trace_leaves = |writer: &mut WitnessWriter, range: Range<u64>| {
             let leaves: Vec<&[u8]> = trace.leaves[range.start as usize..range.end as usize]
                 .iter()
                 .map(Vec::as_slice)
                 .collect();
-            writer.opening(&trace.tree, range, &leaves)?;
-        }
-        let model_leaf = |writer: &mut WitnessWriter, leaf: u64| {
-            writer.opening(
-                &self.model_tree,
-                leaf..leaf + 1,
-                &[&self.model_leaves[leaf as usize]],
-            )
+            writer.opening(&trace.tree, range, &leaves)
         };
-        for leaf in plan.model {
-            model_leaf(&mut writer, leaf)?;
+        for range in plan.trace.iter().cloned() {
+            trace_leaves(&mut writer, range)?;
         }
-        if let Some(steering) = Steering::of(drawn) {
-            let row = row_range(&layout, drawn.layer, u64::from(drawn.token), steering.row);
-            let values: Vec<i32> = trace.leaves[row.start as usize..row.end as usize]
+        let model_leaves = |writer: &mut WitnessWriter, range: Range<u64>| {
+            let leaves: Vec<&[u8]> = self.model_leaves[range.start as usize..range.end as usize]
                 .iter()
-                .flat_map(|leaf| cells::i32s(leaf))
+                .map(Vec::as_slice)
                 .collect();
-            let column = steering.column_of(values) as u32;
-            writer.word(column);
-            model_leaf(&mut writer, steering.leaf(&shape, drawn, column))?;
+            writer.opening(&self.model_tree, range, &leaves)
+        };
+        for range in plan.model.iter().cloned() {
+            model_leaves(&mut writer, range)?;
+        }
+        if let Some(named) = Named::of(drawn) {
+            let index = self.named_index(&named, &layout, drawn, &plan, trace);
+            writer.word(index);
+            for range in named.trace(&layout, drawn, index) {
+                trace_leaves(&mut writer, range)?;
+            }
+            model_leaves(&mut writer, named.model(&shape, drawn, index))?;
         }
         Ok(writer.into_bytes())
+    }
+
+    /// The index `drawn`'s witness names ([`Named`]), from the committed trace `trace`, whose leaves
+    /// `plan` opens.
+    fn named_index(
+        &self,
+        named: &Named,
+        layout: &TraceLayout,
+        drawn: &Sample,
+        plan: &Plan,
+        trace: &SequenceTrace,
+    ) -> u32 {
+        let values = |range: &Range<u64>| -> Vec<i32> {
+            trace.leaves[range.start as usize..range.end as usize]
+                .iter()
+                .flat_map(|leaf| cells::i32s(leaf))
+                .collect()
+        };
+        match named {
+            Named::Steering(steering) => {
+                let row = row_range(layout, drawn.layer, u64::from(drawn.token), steering.row);
+                steering.column_of(values(&row)) as u32
+            }
+            Named::FavouriteKey => {
+                // The plan opens the query row, the head's keys and values (`cells::plan`).
+                let head_dim = self.model.shape.head_dim();
+                let query = values(&plan.trace[0]);
+                let head = &query[drawn.column as usize * head_dim..][..head_dim];
+                let mut context = vec![0i32; head_dim];
+                attend(
+                    head,
+                    &values(&plan.trace[1]),
+                    &values(&plan.trace[2]),
+                    i64::from(self.model.shape.score_multiplier),
+                    &mut context,
+                ) as u32
+            }
+        }
     }
 }

@@ -1,7 +1,6 @@
 //! Lies at one value that steer a whole row through a statistic of it (docs/verification.md, "Lies
-//! at one column"): the routes the steering columns close, played against the check, the witness
-//! that names another column refused, and the routes still open, pinned at the one column that can
-//! tell.
+//! at one column"): the routes the checks close, played against the check, a witness naming
+//! another index refused, and the route still open, pinned at the one column that can tell.
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -11,10 +10,9 @@ use crate::embedding::model::{LinearKind, seeded_model};
 use crate::embedding::trace::TraceLayout;
 
 use super::super::cheats::{Tamper, TamperedAccumulators};
-use super::super::steering::Steering;
+use super::super::named::Named;
 use super::super::{
-    CheckError, EMBEDDING_SAMPLES, Operation, Sample, Verdict, cells, check_drawn, row_range,
-    witness,
+    CheckError, EMBEDDING_SAMPLES, Operation, Sample, Verdict, check_drawn, witness,
 };
 use super::{SMALL, Shard, batch, caught_by, chance_caught, honest, share};
 
@@ -39,9 +37,10 @@ fn nonzero_levels(
 }
 
 #[test]
-fn a_witness_naming_a_column_that_does_not_steer_its_row_is_refused() {
+fn a_witness_naming_another_index_than_the_committed_values_give_is_refused() {
     // The FFN's second output names its input's scale column, the LayerNorms their sum's column
-    // farthest from the mean: each witness ends with that column and its producer's weight row.
+    // farthest from the mean, attention the key its query favours: each witness ends with that
+    // index and what it opens.
     let model = seeded_model(SMALL, 3);
     let shard = Shard::new(&model, batch(), 0..4, honest);
     let prover = shard.prover(&model);
@@ -49,47 +48,51 @@ fn a_witness_naming_a_column_that_does_not_steer_its_row_is_refused() {
     let context = shard.context(&roots, &challenge);
     let (leaves, tokens) = (model.leaves(), shard.batch.sequence(1).len());
     let tree = crate::merkle::MerkleTree::from_leaves(&leaves);
-    let layout = TraceLayout::new(SMALL, tokens);
-    for (layer, operation) in [
-        (1, Operation::Linear(LinearKind::Output)),
-        (0, Operation::AttentionNorm),
-        (0, Operation::OutputNorm),
-        (1, Operation::OutputNorm),
+    let (layout, trace) = (TraceLayout::new(SMALL, tokens), shard.trace(1));
+    for (layer, operation, column) in [
+        (1, Operation::Linear(LinearKind::Output), 7),
+        (0, Operation::AttentionNorm, 0),
+        (0, Operation::OutputNorm, 0),
+        (1, Operation::OutputNorm, 0),
+        (0, Operation::Attention, 1),
     ] {
         let sample = Sample {
             sequence: 1,
             token: 2,
             layer,
             operation,
-            column: 7,
+            column,
         };
-        let witness = prover
-            .witness_of(&context, &sample, shard.trace(1))
-            .unwrap();
+        let witness = prover.witness_of(&context, &sample, trace).unwrap();
         assert_eq!(
             check_drawn(&context, &witness, |_, _| Ok(sample)),
             Ok(Verdict::Matches)
         );
-        let steering = Steering::of(&sample).unwrap();
-        let tail = |column: u32| {
+        let named = Named::of(&sample).unwrap();
+        let tail = |index: u32| {
             let mut writer = witness::WitnessWriter::default();
-            writer.word(column);
-            let leaf = steering.leaf(&SMALL, &sample, column);
-            writer
-                .opening(&tree, leaf..leaf + 1, &[&leaves[leaf as usize]])
-                .unwrap();
+            writer.word(index);
+            for range in named.trace(&layout, &sample, index) {
+                let opened: Vec<&[u8]> = trace.leaves[range.start as usize..range.end as usize]
+                    .iter()
+                    .map(Vec::as_slice)
+                    .collect();
+                writer.opening(&trace.tree, range, &opened).unwrap();
+            }
+            let range = named.model(&SMALL, &sample, index);
+            let opened: Vec<&[u8]> = leaves[range.start as usize..range.end as usize]
+                .iter()
+                .map(Vec::as_slice)
+                .collect();
+            writer.opening(&tree, range, &opened).unwrap();
             writer.into_bytes()
         };
-        let range = row_range(&layout, layer, 2, steering.row);
-        let values: Vec<i32> = shard.trace(1).leaves[range.start as usize..range.end as usize]
-            .iter()
-            .flat_map(|leaf| cells::i32s(leaf))
-            .collect();
-        let steers = steering.column_of(values) as u32;
-        let honest_tail = tail(steers);
-        assert!(witness.ends_with(&honest_tail), "{operation:?}");
-        let mut other = witness[..witness.len() - honest_tail.len()].to_vec();
-        other.extend(tail((steers + 1) % steering.columns(&SMALL) as u32));
+        let bound = named.bound(&SMALL, tokens) as u32;
+        let named_index = (0..bound)
+            .find(|index| witness.ends_with(&tail(*index)))
+            .unwrap();
+        let mut other = witness[..witness.len() - tail(named_index).len()].to_vec();
+        other.extend(tail((named_index + 1) % bound));
         assert_eq!(
             check_drawn(&context, &other, |_, _| Ok(sample)),
             Err(CheckError::Malformed),
@@ -199,12 +202,11 @@ fn one_sum_column_at_the_clamp_is_caught_by_every_layernorm_cell_after_it() {
 }
 
 #[test]
-fn one_key_at_the_clamp_is_caught_only_at_its_token_and_column() {
-    // An open weakness (docs/verification.md, "Lies at one column"): one token's key committed at
-    // the clamp in one column makes every query with a positive value there attend to that token
-    // alone (the other keys' exponentials are 0), so that their contexts are one row, which the
-    // attention output's dense layer could read once. Only the key cells at that token and column
-    // can tell.
+fn one_key_at_the_clamp_is_caught_by_every_query_it_steers_with_more_than_it_saves() {
+    // One token's key committed at the clamp in one column makes every query with a positive value
+    // there attend to that token alone (the other keys' exponentials are 0): their contexts are
+    // one row, its value, which the attention output's dense layer could read once. Every steered
+    // query's attention cell recomputes the key it favours, and the key cells check the whole head.
     let model = seeded_model(SMALL, 3);
     let (token, column) = (0, 5);
     let cheat = TamperedAccumulators {
@@ -217,31 +219,74 @@ fn one_key_at_the_clamp_is_caught_only_at_its_token_and_column() {
     });
     let chance = chance_caught(&shard, &model, 1);
     let ids = batch().sequence(1).to_vec();
-    let tokens = ids.len() as f64;
-    let expected = share(&SMALL, |cell| {
-        cell.operation == Operation::Linear(LinearKind::Key)
-    }) / (f64::from(SMALL.hidden) * tokens);
-    assert!(
-        (chance - expected).abs() < 0.05 * expected,
-        "{chance} against {expected}"
+    let run = run_sequence_with(&cheat, &model, &ids).unwrap();
+    let (hidden, head_dim, heads) = (
+        SMALL.hidden as usize,
+        SMALL.head_dim(),
+        f64::from(SMALL.heads),
     );
+    let (tokens, head) = (ids.len() as f64, column / head_dim);
+    let piece = |rows: &[i32], t: usize| rows[t * hidden + head * head_dim..][..head_dim].to_vec();
+    // Each layer's queries that now read the lied token's value alone.
+    let steered: Vec<f64> = run
+        .layers
+        .iter()
+        .map(|layer| {
+            (0..ids.len())
+                .filter(|t| piece(&layer.context, *t) == piece(&layer.value, token))
+                .count() as f64
+        })
+        .collect();
+    assert!(steered[0] >= 2.0, "{steered:?}");
+    let attention = |layer: u32| {
+        share(&SMALL, |cell| {
+            cell.layer == layer && cell.operation == Operation::Attention
+        })
+    };
+    let by_queries: f64 = (0..2)
+        .map(|l| attention(l) / heads * steered[l as usize] / tokens)
+        .sum();
+    assert!(chance >= 0.95 * by_queries, "{chance} against {by_queries}");
+    // What it would save: the head's attention and its share of the attention output's dense
+    // layer, at the steered queries.
+    let (hidden, ffn) = (hidden as f64, f64::from(SMALL.ffn));
+    let layer = 4.0 * hidden * hidden + 2.0 * hidden * ffn + 2.0 * hidden * tokens;
+    let saved: f64 = steered
+        .iter()
+        .map(|s| s / tokens * (2.0 * hidden * tokens + hidden * hidden) / heads / (2.0 * layer))
+        .sum();
+    assert!(
+        caught_by(chance, i32::from(EMBEDDING_SAMPLES)) >= saved,
+        "{chance} a sample against {saved} saved"
+    );
+}
+
+#[test]
+fn one_query_column_at_the_clamp_is_caught_by_every_query_cell_of_its_head() {
+    // A query committed at the clamp in one column, at every token, makes every token favour the
+    // key with the largest value there alone: the head's contexts are one row. The query cells
+    // check their token's whole head piece, so each of them at that head finds it.
+    let model = seeded_model(SMALL, 3);
+    let column = 5;
+    let cheat = TamperedAccumulators {
+        layers: 0..2,
+        kinds: vec![LinearKind::Query],
+        tamper: Tamper::ColumnAtTheClamp(column),
+    };
+    let shard = Shard::new(&model, batch(), 0..4, |model, ids| {
+        run_sequence_with(&cheat, model, ids).unwrap()
+    });
+    let chance = chance_caught(&shard, &model, 1);
+    let expected = share(&SMALL, |cell| {
+        cell.operation == Operation::Linear(LinearKind::Query)
+    }) / f64::from(SMALL.heads);
+    assert!(chance >= 0.95 * expected, "{chance} against {expected}");
+    let ids = batch().sequence(1).to_vec();
     let run = run_sequence_with(&cheat, &model, &ids).unwrap();
     let (hidden, head_dim) = (SMALL.hidden as usize, SMALL.head_dim());
-    let layer = &run.layers[0];
-    let piece = |rows: &[i32], t: usize| {
-        rows[t * hidden + column / head_dim * head_dim..][..head_dim].to_vec()
-    };
-    let steered: Vec<usize> = (0..ids.len())
-        .filter(|t| layer.query[t * hidden + column] > 0)
-        .collect();
-    assert!(steered.len() >= 2, "{steered:?}");
-    for t in steered {
-        assert_eq!(
-            piece(&layer.context, t),
-            piece(&layer.value, token),
-            "token {t}"
-        );
-    }
+    let head =
+        |t: usize| &run.layers[0].context[t * hidden + column / head_dim * head_dim..][..head_dim];
+    assert!((1..ids.len()).all(|t| head(t) == head(0)));
 }
 
 #[test]
