@@ -27,8 +27,8 @@ pub const PROOF_UNITS: u32 = LEAF_BUDGET_UNITS as u32 + 100_000;
 /// longest sequence a spot-checked job may hold, with the key piece its query favours recomputed;
 /// the last output LayerNorm, with its sum's steering column through the FFN's second layer, comes
 /// next) at all-MiniLM-L6-v2's shape, the draw's weights computed and every opening hashed and
-/// verified: 926,972 measured on the SBPF build, plus 15 % and 15,000 (docs/compute-units.md).
-pub const EMBEDDING_PROOF_UNITS: u32 = 1_082_000;
+/// verified: 928,905 measured on the SBPF build, plus 15 % and 15,000 (docs/compute-units.md).
+pub const EMBEDDING_PROOF_UNITS: u32 = 1_084_000;
 
 /// One gpushare instruction's measured worst case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

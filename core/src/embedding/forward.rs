@@ -286,6 +286,15 @@ pub fn mix(logits: &[i64], values: &[i32], context: &mut [i32]) -> usize {
     favourite
 }
 
+/// The largest magnitude a context value can have when no value of its column (any token's) is
+/// larger than `largest`, in a sequence of `tokens` tokens: a context is a convex combination of the
+/// values, but for the rounding of the probabilities (each within ½ of its share of 2¹⁶, so that
+/// they sum to at most 2¹⁶ + tokens/2) and its own (under 1): largest·(1 + tokens/2¹⁷) + 1, up.
+#[inline]
+pub fn context_bound(largest: u64, tokens: usize) -> u64 {
+    largest + (largest * tokens as u64).div_ceil(1 << (fixed::PROB_BITS + 1)) + 1
+}
+
 /// words[id] + positions[t] for every token: what layer 0's LayerNorm takes.
 #[inline]
 pub fn token_sums(model: &Model, ids: &[u32]) -> Vec<i32> {

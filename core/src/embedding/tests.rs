@@ -134,6 +134,42 @@ fn softmax_probabilities_sum_to_one() {
 }
 
 #[test]
+fn a_context_is_never_larger_than_its_largest_value_allows() {
+    // Random logits and values up to the clamp, and equal logits, whose rounded probabilities
+    // sum past 2¹⁶ (three thirds round up): `context_bound` holds for every one.
+    let mut draw = crate::rng::SplitMix64::new(28);
+    let mut cases: Vec<(Vec<i64>, Vec<i32>)> = vec![(vec![0; 3], vec![1 << 20; 3])];
+    for tokens in [1usize, 2, 3, 7, 16, 64] {
+        for _ in 0..200 {
+            let spread = 1 + draw.next_u64() % (1 << 18);
+            let logits = (0..tokens)
+                .map(|_| (draw.next_u64() % spread) as i64 - (spread / 2) as i64)
+                .collect();
+            let largest = 1 + draw.next_u64() % ACT_LIMIT as u64;
+            let values = (0..tokens)
+                .map(|_| (draw.next_u64() % (2 * largest + 1)) as i32 - largest as i32)
+                .collect();
+            cases.push((logits, values));
+        }
+    }
+    for (logits, values) in cases {
+        let mut context = [0i32; 1];
+        super::forward::mix(&logits, &values, &mut context);
+        let largest = values
+            .iter()
+            .map(|v| u64::from(v.unsigned_abs()))
+            .max()
+            .unwrap_or(0);
+        let bound = super::forward::context_bound(largest, values.len());
+        assert!(
+            u64::from(context[0].unsigned_abs()) <= bound,
+            "{logits:?} {values:?}: {} past {bound}",
+            context[0]
+        );
+    }
+}
+
+#[test]
 fn a_weights_file_round_trips_and_names_its_model() {
     let model = seeded_model(TINY, 7);
     let bytes = model.to_bytes();

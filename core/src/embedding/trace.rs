@@ -83,6 +83,11 @@ impl TraceLayout {
         }
     }
 
+    /// The model's shape.
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+
     /// Values in a row leaf: the hidden width.
     pub fn row_leaf_values(&self) -> usize {
         self.shape.hidden as usize
@@ -141,6 +146,12 @@ impl TraceLayout {
     /// Token `token`'s value piece of head `head` in layer `layer`.
     pub fn value_piece(&self, layer: u32, head: u32, token: u64) -> u64 {
         self.key_piece(layer, head, token) + self.tokens
+    }
+
+    /// The head's value pieces of every token, in token order.
+    pub fn value_pieces(&self, layer: u32, head: u32) -> core::ops::Range<u64> {
+        let first = self.value_piece(layer, head, 0);
+        first..first + self.tokens
     }
 
     /// The pooled mean's leaf.

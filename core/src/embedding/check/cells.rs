@@ -5,12 +5,13 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::embedding::fixed::{
-    self, ACT_LIMIT, clamp_act, dot, layer_norm, linear_output, quantize_row,
+    self, ACT_LIMIT, clamp_act, dot, largest_magnitude, layer_norm, linear_output, quantize_row,
 };
-use crate::embedding::forward::{logits, mix, normalize, pool_mean};
+use crate::embedding::forward::{context_bound, logits, mix, normalize, pool_mean};
 use crate::embedding::model::{LinearKind, Shape};
 use crate::embedding::trace::{TraceLayout, TracedRow};
 
+use super::named::largest_value_token;
 use super::steering::Steering;
 use super::{CheckError, Operation, Plan, Sample, Verdict, norm_of, row_range};
 
@@ -335,6 +336,26 @@ fn matches(
             let residual = matches!(kind, LinearKind::AttentionOutput | LinearKind::Output)
                 .then(|| committed(&trace[1], hidden))
                 .transpose()?;
+            if kind == LinearKind::AttentionOutput {
+                // The context's largest column, within what the head's values allow (`named`).
+                let index = opened.named.ok_or(CheckError::Malformed)?;
+                let (token, column) = (index / hidden, index % hidden);
+                if largest_magnitude(&input) != column {
+                    return Err(Unanswered::Refused(CheckError::Malformed));
+                }
+                let pieces = committed(&trace[3], tokens * head_dim)?;
+                if largest_value_token(&pieces, head_dim, column % head_dim) != token {
+                    return Err(Unanswered::Refused(CheckError::Malformed));
+                }
+                let value = pieces[token * head_dim + column % head_dim];
+                let row = committed(&trace[4], hidden)?;
+                let bound = context_bound(u64::from(value.unsigned_abs()), tokens);
+                if linear_one(&row, weights[1])? != value
+                    || u64::from(input[column].unsigned_abs()) > bound
+                {
+                    return Ok(false);
+                }
+            }
             if let (Some(steering), Some(attended)) = (Steering::of(sample), &residual) {
                 // The first layer's output that sets the input's scale.
                 confirmed(&steering, &input, opened.named)?;
@@ -347,7 +368,11 @@ fn matches(
                 LinearKind::Key | LinearKind::Value => j % head_dim,
                 _ => j % hidden,
             };
-            let output = trace[trace.len() - 1].first().copied().unwrap_or_default();
+            // The output's leaf follows the input row and, for a branch's end, the residual row.
+            let output = trace[1 + usize::from(residual.is_some())]
+                .first()
+                .copied()
+                .unwrap_or_default();
             Ok(committed_value(output, at).ok_or(Unanswered::Committed)? == y)
         }
         Operation::Attention => {

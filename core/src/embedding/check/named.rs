@@ -8,10 +8,19 @@
 //!   column can make every query favour that token alone (its context is then exactly that token's
 //!   value, one row for every steered query), and the key cells would find it only at that token;
 //!   this way every steered query's attention cell recomputes it.
+//! - An attention output cell names, for its input row (the context), the column that sets the
+//!   row's quantization scale (the first of largest magnitude) and the token whose value in that
+//!   column is the largest of the head's (the first), as token × hidden + column, and opens the
+//!   head's value pieces, that token's input row and the value layer's weight row of the column.
+//!   The check recomputes that value and requires the context's to be within it
+//!   ([`forward::context_bound`](crate::embedding::forward::context_bound): a context is a convex
+//!   combination of values). One column of the values at the clamp, even at one token, would
+//!   otherwise set every token's scale and shrink every other level to nothing.
 use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::Range;
 
+use crate::embedding::fixed::largest_magnitude;
 use crate::embedding::model::{LinearKind, Shape};
 use crate::embedding::trace::{TraceLayout, TracedRow};
 
@@ -23,6 +32,7 @@ use super::{Operation, Sample, cells, row_range};
 pub enum Named {
     Steering(Steering),
     FavouriteKey,
+    LargestValue,
 }
 
 impl Named {
@@ -30,6 +40,7 @@ impl Named {
     pub fn of(sample: &Sample) -> Option<Self> {
         match sample.operation {
             Operation::Attention => Some(Named::FavouriteKey),
+            Operation::Linear(LinearKind::AttentionOutput) => Some(Named::LargestValue),
             _ => Steering::of(sample).map(Named::Steering),
         }
     }
@@ -39,20 +50,28 @@ impl Named {
         match self {
             Named::Steering(steering) => steering.columns(shape),
             Named::FavouriteKey => tokens,
+            Named::LargestValue => tokens * shape.hidden as usize,
         }
     }
 
     /// The trace leaves `index` opens.
     pub fn trace(&self, layout: &TraceLayout, sample: &Sample, index: u32) -> Vec<Range<u64>> {
+        let input =
+            |token: u32| row_range(layout, sample.layer, u64::from(token), TracedRow::Input);
         match self {
             Named::Steering(_) => vec![],
-            Named::FavouriteKey => vec![row_range(
-                layout,
-                sample.layer,
-                u64::from(index),
-                TracedRow::Input,
-            )],
+            Named::FavouriteKey => vec![input(index)],
+            Named::LargestValue => {
+                let (token, column) = self.token_and_column(layout.shape(), index);
+                let head = column / layout.shape().head_dim() as u32;
+                vec![layout.value_pieces(sample.layer, head), input(token)]
+            }
         }
+    }
+
+    /// A [`Named::LargestValue`] index's token and column.
+    pub fn token_and_column(&self, shape: &Shape, index: u32) -> (u32, u32) {
+        (index / shape.hidden, index % shape.hidden)
     }
 
     /// The weights file's leaves `index` opens.
@@ -65,6 +84,21 @@ impl Named {
             Named::FavouriteKey => {
                 cells::head_rows(shape, sample.layer, LinearKind::Key, sample.column)
             }
+            Named::LargestValue => {
+                let (_, column) = self.token_and_column(shape, index);
+                let leaf = shape.linear_leaf(sample.layer, LinearKind::Value, u64::from(column));
+                leaf..leaf + 1
+            }
         }
     }
+}
+
+/// The token whose value in column `column` of a head is the largest in magnitude (the first), of
+/// every token's value piece `pieces`, `head_dim` values each.
+pub fn largest_value_token(pieces: &[i32], head_dim: usize, column: usize) -> usize {
+    let values: Vec<i32> = pieces
+        .chunks_exact(head_dim)
+        .map(|piece| piece[column])
+        .collect();
+    largest_magnitude(&values)
 }

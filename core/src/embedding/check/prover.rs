@@ -5,13 +5,16 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::Range;
 
+use crate::embedding::fixed::largest_magnitude;
 use crate::embedding::forward::{SequenceError, SequenceRun, attend};
 use crate::embedding::layout::{OUTPUT_LEAF_BYTES, TokenBatch, output_record};
 use crate::embedding::model::Model;
-use crate::embedding::trace::{TraceLayout, bound_trace_root, leaf_bytes, visit_trace_leaves};
+use crate::embedding::trace::{
+    TraceLayout, TracedRow, bound_trace_root, leaf_bytes, visit_trace_leaves,
+};
 use crate::merkle::{Hash, MerkleError, MerkleTree};
 
-use super::named::Named;
+use super::named::{Named, largest_value_token};
 use super::witness::WitnessWriter;
 use super::{CheckContext, Draw, Operation, Plan, Sample, cells, plan, record_leaves, row_range};
 
@@ -238,6 +241,14 @@ impl Prover<'_> {
                     i64::from(self.model.shape.score_multiplier),
                     &mut context,
                 ) as u32
+            }
+            Named::LargestValue => {
+                let (token, head_dim) = (u64::from(drawn.token), self.model.shape.head_dim());
+                let context = values(&row_range(layout, drawn.layer, token, TracedRow::Context));
+                let column = largest_magnitude(&context);
+                let pieces = values(&layout.value_pieces(drawn.layer, (column / head_dim) as u32));
+                let largest = largest_value_token(&pieces, head_dim, column % head_dim);
+                (largest * context.len() + column) as u32
             }
         }
     }

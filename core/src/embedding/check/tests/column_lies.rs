@@ -1,10 +1,10 @@
 //! Lies at one value that steer a whole row through a statistic of it (docs/verification.md, "Lies
-//! at one column"): the routes the checks close, played against the check, a witness naming
-//! another index refused, and the route still open, pinned at the one column that can tell.
+//! at one column"): each route played against the check, caught with more than it saves, and a
+//! witness naming another index than the committed values give refused.
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::embedding::fixed::{gelu, quantize_row};
+use crate::embedding::fixed::{gelu, largest_magnitude, quantize_row};
 use crate::embedding::forward::{SequenceRun, run_sequence, run_sequence_with};
 use crate::embedding::model::{LinearKind, seeded_model};
 use crate::embedding::trace::TraceLayout;
@@ -39,7 +39,8 @@ fn nonzero_levels(
 #[test]
 fn a_witness_naming_another_index_than_the_committed_values_give_is_refused() {
     // The FFN's second output names its input's scale column, the LayerNorms their sum's column
-    // farthest from the mean, attention the key its query favours: each witness ends with that
+    // farthest from the mean, attention the key its query favours, the attention output its
+    // context's largest column and the head's largest value there: each witness ends with that
     // index and what it opens.
     let model = seeded_model(SMALL, 3);
     let shard = Shard::new(&model, batch(), 0..4, honest);
@@ -55,6 +56,7 @@ fn a_witness_naming_another_index_than_the_committed_values_give_is_refused() {
         (0, Operation::OutputNorm, 0),
         (1, Operation::OutputNorm, 0),
         (0, Operation::Attention, 1),
+        (1, Operation::Linear(LinearKind::AttentionOutput), 3),
     ] {
         let sample = Sample {
             sequence: 1,
@@ -290,28 +292,75 @@ fn one_query_column_at_the_clamp_is_caught_by_every_query_cell_of_its_head() {
 }
 
 #[test]
-fn one_value_column_at_the_clamp_is_caught_only_at_that_column() {
-    // An open weakness (docs/verification.md, "Lies at one column"): the values committed at the
-    // clamp in one column make that column of every token's context the clamp, which then sets the
-    // scale the attention output's input is quantized with: nearly every other level is 0.
+fn one_value_at_the_clamp_is_caught_by_every_attention_output_cell_it_steers() {
+    // One column of the values at the clamp, at every token or at one, makes that column of a
+    // context the largest of its row, and so the scale the attention output's input is quantized
+    // with: nearly every other level is 0, and that dense layer nearly free. The attention output
+    // cell recomputes the head's largest value in its context's largest column, and bounds the
+    // context by it, so every steered token's cell catches it.
     let model = seeded_model(SMALL, 3);
+    let column = 5;
+    for tamper in [
+        Tamper::ColumnAtTheClamp(column),
+        Tamper::OneValueAtTheClamp { token: 0, column },
+    ] {
+        let cheat = TamperedAccumulators {
+            layers: 0..2,
+            kinds: vec![LinearKind::Value],
+            tamper,
+        };
+        let shard = Shard::new(&model, batch(), 0..4, |model, ids| {
+            run_sequence_with(&cheat, model, ids).unwrap()
+        });
+        let chance = chance_caught(&shard, &model, 1);
+        let ids = batch().sequence(1).to_vec();
+        let run = run_sequence_with(&cheat, &model, &ids).unwrap();
+        let (hidden, tokens) = (SMALL.hidden as usize, ids.len() as f64);
+        // Each layer's tokens whose context row the lied column sets the scale of.
+        let steered: Vec<f64> = run
+            .layers
+            .iter()
+            .map(|layer| {
+                layer
+                    .context
+                    .chunks_exact(hidden)
+                    .filter(|row| largest_magnitude(row) == column)
+                    .count() as f64
+            })
+            .collect();
+        assert!(steered[0] >= 2.0, "{tamper:?}: {steered:?}");
+        let output_cells = |layer: u32| {
+            share(&SMALL, |cell| {
+                cell.layer == layer
+                    && cell.operation == Operation::Linear(LinearKind::AttentionOutput)
+            })
+        };
+        let by_outputs: f64 = (0..2)
+            .map(|l| output_cells(l) * steered[l as usize] / tokens)
+            .sum();
+        assert!(
+            chance >= 0.95 * by_outputs,
+            "{tamper:?}: {chance} against {by_outputs}"
+        );
+        // What it would save: the attention output's dense layer at the steered tokens.
+        let (hidden, ffn) = (hidden as f64, f64::from(SMALL.ffn));
+        let layer = 4.0 * hidden * hidden + 2.0 * hidden * ffn + 2.0 * hidden * tokens;
+        let saved: f64 = steered
+            .iter()
+            .map(|s| s / tokens * hidden * hidden / (2.0 * layer))
+            .sum();
+        assert!(
+            caught_by(chance, i32::from(EMBEDDING_SAMPLES)) >= saved,
+            "{tamper:?}: {chance} a sample against {saved} saved"
+        );
+    }
+    // Why it would pay uncaught: the attention output reads nearly every level 0.
     let cheat = TamperedAccumulators {
         layers: 0..2,
         kinds: vec![LinearKind::Value],
-        tamper: Tamper::ColumnAtTheClamp(5),
+        tamper: Tamper::ColumnAtTheClamp(column),
     };
-    let shard = Shard::new(&model, batch(), 0..4, |model, ids| {
-        run_sequence_with(&cheat, model, ids).unwrap()
-    });
-    let chance = chance_caught(&shard, &model, 1);
     let hidden = SMALL.hidden as usize;
-    let expected = share(&SMALL, |cell| {
-        cell.operation == Operation::Linear(LinearKind::Value)
-    }) / hidden as f64;
-    assert!(
-        (chance - expected).abs() < 0.05 * expected,
-        "{chance} against {expected}"
-    );
     let (lied, honest) = nonzero_levels(&cheat, |run| run.layers[0].context[..hidden].to_vec());
     assert!(
         lied <= 4 && honest >= 24,
