@@ -6,7 +6,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use crate::embedding::fixed::gelu;
+use crate::embedding::fixed::{ACT_LIMIT, gelu};
 use crate::embedding::forward::{
     ForwardSteps, LayerTrace, Reference, SequenceError, SequenceRun, check_sequence, embed_tokens,
     linear_rows, norm_rows, pool, residual, row, run_layer,
@@ -127,6 +127,51 @@ pub fn collapsed_after_first_attention(
     for layer in 1..model.layers.len() {
         let trace = run_layer(&Reference, model, layer, input);
         input = norm_rows(&model.layers[layer].output_norm, &trace.output_sum);
+        layers.push(trace);
+    }
+    Ok(SequenceRun {
+        tokens: ids.len(),
+        layers,
+        embedding: pool(hidden, &input),
+        output: input,
+    })
+}
+
+/// A provider that commits layer `layer`'s input row of token `token` made up so that the token's
+/// key wins the queries: every column at the clamp, signed as the key layer's weights carry the sum
+/// of the layer's queries (one pass over the key weights, not the attention), and everything from
+/// it on computed from it. Every query it steers then attends to that token alone, and its context
+/// is that token's value; every cell is consistent but the previous layer's output LayerNorm at
+/// that token (docs/verification.md, "Open: one token steering every query").
+pub fn one_token_steering(
+    model: &Model,
+    ids: &[u32],
+    layer: usize,
+    token: usize,
+) -> Result<SequenceRun, SequenceError> {
+    check_sequence(model, ids)?;
+    let hidden = model.shape.hidden as usize;
+    let mut input = embed_tokens(model, ids);
+    let mut layers = Vec::new();
+    for l in 0..layer {
+        let trace = run_layer(&Reference, model, l, input);
+        input = norm_rows(&model.layers[l].output_norm, &trace.output_sum);
+        layers.push(trace);
+    }
+    let queries = linear_rows(&Reference, model, layer, LinearKind::Query, &input);
+    let aim: Vec<i64> = (0..hidden)
+        .map(|j| queries.chunks_exact(hidden).map(|q| i64::from(q[j])).sum())
+        .collect();
+    let keys = model.layers[layer].linear(LinearKind::Key);
+    for i in 0..hidden {
+        let pull: i64 = (0..hidden)
+            .map(|j| aim[j] * i64::from(keys.row(j)[i]))
+            .sum();
+        input[token * hidden + i] = if pull < 0 { -ACT_LIMIT } else { ACT_LIMIT } as i32;
+    }
+    for l in layer..model.layers.len() {
+        let trace = run_layer(&Reference, model, l, input);
+        input = norm_rows(&model.layers[l].output_norm, &trace.output_sum);
         layers.push(trace);
     }
     Ok(SequenceRun {

@@ -22,9 +22,10 @@
 //! trace to the client's ids, takes a quarter of the scale; every other cell shares an eighth on top
 //! of its price; a model whose weights sum to more than the scale is not [`Draw::priced`].
 //!
-//! What this does not price: a lie at one column that steers a whole row's arithmetic (its
-//! quantization scale, or a LayerNorm's statistics), sparing a dense layer while only that column's
-//! check can tell (docs/verification.md, "Open: lies at one column").
+//! Lies at one column that steer a whole row's arithmetic are caught by the cells that read the row
+//! ([`super::named`]), not by these weights. What they do not price: one token's lie that changes
+//! other tokens' work through the attention, drawn 1/T as often as a lie at every token
+//! (docs/verification.md, "Open: one token steering every query").
 use alloc::vec::Vec;
 
 use super::{EMBEDDING_SAMPLES, LAYER_OPERATIONS, MAX_CHECKED_TOKENS, Operation};

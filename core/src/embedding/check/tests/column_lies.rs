@@ -9,7 +9,7 @@ use crate::embedding::forward::{SequenceRun, run_sequence, run_sequence_with};
 use crate::embedding::model::{LinearKind, seeded_model};
 use crate::embedding::trace::TraceLayout;
 
-use super::super::cheats::{Tamper, TamperedAccumulators};
+use super::super::cheats::{Tamper, TamperedAccumulators, one_token_steering};
 use super::super::named::Named;
 use super::super::{
     CheckError, EMBEDDING_SAMPLES, Operation, Sample, Verdict, check_drawn, witness,
@@ -365,5 +365,39 @@ fn one_value_at_the_clamp_is_caught_by_every_attention_output_cell_it_steers() {
     assert!(
         lied <= 4 && honest >= 24,
         "{lied} of {hidden} levels lied, {honest} honest"
+    );
+}
+
+#[test]
+fn one_token_made_up_to_steer_every_query_is_caught_only_at_its_own_row() {
+    // The open weakness of docs/verification.md ("Open: one token steering every query"): token
+    // 0's layer 1 input row made up so that its key wins the queries. Every steered query's context
+    // is token 0's value, so the attention output's dense layer could run once for them, while only
+    // layer 0's output LayerNorm at token 0 can tell: its share over the tokens.
+    let model = seeded_model(SMALL, 3);
+    let token = 0;
+    let shard = Shard::new(&model, batch(), 0..4, |model, ids| {
+        one_token_steering(model, ids, 1, token).unwrap()
+    });
+    let chance = chance_caught(&shard, &model, 1);
+    let ids = batch().sequence(1).to_vec();
+    let expected = share(&SMALL, |cell| {
+        cell.layer == 0 && cell.operation == Operation::OutputNorm
+    }) / ids.len() as f64;
+    assert!(
+        (chance - expected).abs() < 0.05 * expected,
+        "{chance} against {expected}"
+    );
+    let run = one_token_steering(&model, &ids, 1, token).unwrap();
+    let (hidden, layer) = (SMALL.hidden as usize, &run.layers[1]);
+    let steered = (0..ids.len())
+        .filter(|t| {
+            layer.context[t * hidden..][..hidden] == layer.value[token * hidden..][..hidden]
+        })
+        .count();
+    assert!(
+        steered * 2 > ids.len(),
+        "{steered} of {} steered",
+        ids.len()
     );
 }
