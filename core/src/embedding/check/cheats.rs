@@ -142,7 +142,7 @@ pub fn collapsed_after_first_attention(
 /// of the layer's queries (one pass over the key weights, not the attention), and everything from
 /// it on computed from it. Every query it steers then attends to that token alone, and its context
 /// is that token's value; every cell is consistent but the previous layer's output LayerNorm at
-/// that token (docs/verification.md, "Open: one token steering every query").
+/// that token, whose weight prices it (docs/verification.md, "One token steering every query").
 pub fn one_token_steering(
     model: &Model,
     ids: &[u32],

@@ -19,13 +19,16 @@
 //! `p` of a cell's work no larger than the work `u` before each (within 2 %). The attention's own
 //! work is taken at the longest sequence a check allows and the work before every cell at the
 //! shortest, so the prices bound every length's. The token embedding, the only cell that ties a
-//! trace to the client's ids, takes a quarter of the scale; every other cell shares an eighth on top
-//! of its price; a model whose weights sum to more than the scale is not [`Draw::priced`].
+//! trace to the client's ids, takes a quarter of the scale; every other cell shares a sixteenth on
+//! top of its price; a model whose weights sum to more than the scale is not [`Draw::priced`].
 //!
-//! Lies at one column that steer a whole row's arithmetic are caught by the cells that read the row
-//! ([`super::named`]), not by these weights. What they do not price: one token's lie that changes
-//! other tokens' work through the attention, drawn 1/T as often as a lie at every token
-//! (docs/verification.md, "Open: one token steering every query").
+//! One token's lie can also change other tokens' work, through the attention: a made-up input row
+//! can make its key win every query ([`hosts_a_steering_row`]), drawn 1/T as often as a lie at every
+//! token. The cell that hosts it weighs that too, by share rather than by price; the tests check
+//! the rule for every set of steered layers together with the whole-row lies (`check/tests`).
+//! Lies at one column that steer a whole row's arithmetic are caught by the cells that read the
+//! row ([`super::named`]), not by these weights.
+
 use alloc::vec::Vec;
 
 use super::{EMBEDDING_SAMPLES, LAYER_OPERATIONS, MAX_CHECKED_TOKENS, Operation};
@@ -38,8 +41,8 @@ pub const WEIGHT_SCALE: u64 = 1 << 20;
 /// The token embedding's weight: a quarter of the scale.
 const EMBED_WEIGHT: u64 = WEIGHT_SCALE / 4;
 
-/// What every other cell shares equally, on top of its price: an eighth of the scale.
-const SHARED_WEIGHT: u64 = WEIGHT_SCALE / 8;
+/// What every other cell shares equally, on top of its price: a sixteenth of the scale.
+const SHARED_WEIGHT: u64 = WEIGHT_SCALE / 16;
 
 /// One cell of the forward pass: a layer's operation (layer 0 for the token embedding, the last
 /// for pooling).
@@ -135,6 +138,16 @@ fn spares(operation: Operation) -> Spares {
     }
 }
 
+/// Whether one token's lie at `cell` can steer the next layer's attention for every token: its
+/// output is that layer's input row, which a provider can make up so that the token's key wins every
+/// query (the key it favours is recomputed from that row, so only this cell compares the row with
+/// anything). Every context is then that token's value, and the attention and its output's dense
+/// layer are computed once (docs/verification.md, "One token steering every query"). The token
+/// embedding hosts layer 0's, and its quarter of the scale prices it.
+fn hosts_a_steering_row(shape: &Shape, cell: Cell) -> bool {
+    cell.operation == Operation::OutputNorm && cell.layer + 1 < shape.layers
+}
+
 /// A cell's position among its layer's operations.
 fn position(operation: Operation) -> usize {
     LAYER_OPERATIONS
@@ -183,6 +196,20 @@ impl Draw {
             from[i] = from[i].saturating_add(from[i + 1]);
         }
         let shared = SHARED_WEIGHT / (count as u64 - 1);
+        // One token's steering lie is drawn 1/T as often as a lie at every token, and spares the
+        // next layer's attention and attention output for every token: its share of the work
+        // (the attention at the longest sequence, over the work at one token, which overstates it),
+        // times T over the samples.
+        let steered = work(shape, Operation::Attention, MAX_CHECKED_TOKENS)
+            + work(shape, Operation::Linear(LinearKind::AttentionOutput), 1);
+        let steering_weight = |cell: Cell| {
+            if hosts_a_steering_row(shape, cell) {
+                (WEIGHT_SCALE * steered * u64::from(MAX_CHECKED_TOKENS))
+                    .div_ceil(before * u64::from(EMBEDDING_SAMPLES))
+            } else {
+                0
+            }
+        };
         let weights: Vec<u64> = cells(shape)
             .enumerate()
             .map(|(i, cell)| {
@@ -199,7 +226,7 @@ impl Draw {
                     Spares::Everything => from[i],
                     Spares::Nothing => own,
                 };
-                shared + spared.div_ceil(u64::from(EMBEDDING_SAMPLES))
+                shared + spared.div_ceil(u64::from(EMBEDDING_SAMPLES)) + steering_weight(cell)
             })
             .collect();
         let total = weights.iter().sum();
@@ -216,9 +243,10 @@ impl Draw {
     }
 
     /// Whether the weights sum to at most [`WEIGHT_SCALE`], so that each cell's share of the draw
-    /// is at least its price over [`EMBEDDING_SAMPLES`]: true of all-MiniLM-L6-v2 and of every model
-    /// no larger and at least 96 wide (`check/tests.rs`); narrower deep models price their early
-    /// cells above the scale.
+    /// is at least its price over [`EMBEDDING_SAMPLES`]: true of all-MiniLM-L6-v2 (0.96 of the
+    /// scale) and of every model no larger that is at least 160 wide with an FFN at least four times
+    /// as wide (`check/tests`); narrower deep models, and narrow FFNs, price their early cells and
+    /// steering rows above the scale.
     pub fn priced(&self) -> bool {
         self.total <= WEIGHT_SCALE
     }

@@ -1,6 +1,7 @@
 //! Lies at one value that steer a whole row through a statistic of it (docs/verification.md, "Lies
-//! at one column"): each route played against the check, caught with more than it saves, and a
-//! witness naming another index than the committed values give refused.
+//! at one column"), and one token's row steering every query: each route played against the
+//! check, caught with more than it saves, and a witness naming another index than the committed
+//! values give refused.
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -369,11 +370,11 @@ fn one_value_at_the_clamp_is_caught_by_every_attention_output_cell_it_steers() {
 }
 
 #[test]
-fn one_token_made_up_to_steer_every_query_is_caught_only_at_its_own_row() {
-    // The open weakness of docs/verification.md ("Open: one token steering every query"): token
-    // 0's layer 1 input row made up so that its key wins the queries. Every steered query's context
-    // is token 0's value, so the attention output's dense layer could run once for them, while only
-    // layer 0's output LayerNorm at token 0 can tell: its share over the tokens.
+fn one_token_made_up_to_steer_every_query_is_caught_with_more_than_it_saves() {
+    // Token 0's layer 1 input row made up so that its key wins the queries: every steered query's
+    // context is token 0's value, so the attention and its output's dense layer could run once,
+    // while only layer 0's output LayerNorm at token 0 can tell, drawn one time in the sequence's
+    // tokens. That cell's weight prices it (`draw::hosts_a_steering_row`).
     let model = seeded_model(SMALL, 3);
     let token = 0;
     let shard = Shard::new(&model, batch(), 0..4, |model, ids| {
@@ -381,9 +382,10 @@ fn one_token_made_up_to_steer_every_query_is_caught_only_at_its_own_row() {
     });
     let chance = chance_caught(&shard, &model, 1);
     let ids = batch().sequence(1).to_vec();
+    let tokens = ids.len() as f64;
     let expected = share(&SMALL, |cell| {
         cell.layer == 0 && cell.operation == Operation::OutputNorm
-    }) / ids.len() as f64;
+    }) / tokens;
     assert!(
         (chance - expected).abs() < 0.05 * expected,
         "{chance} against {expected}"
@@ -394,10 +396,14 @@ fn one_token_made_up_to_steer_every_query_is_caught_only_at_its_own_row() {
         .filter(|t| {
             layer.context[t * hidden..][..hidden] == layer.value[token * hidden..][..hidden]
         })
-        .count();
+        .count() as f64;
+    assert!(2.0 * steered > tokens, "{steered} of {tokens} steered");
+    // What it would save: layer 1's attention and its output's dense layer at the steered tokens.
+    let (hidden, ffn) = (hidden as f64, f64::from(SMALL.ffn));
+    let per_layer = 4.0 * hidden * hidden + 2.0 * hidden * ffn + 2.0 * hidden * tokens;
+    let saved = steered / tokens * (2.0 * hidden * tokens + hidden * hidden) / (2.0 * per_layer);
     assert!(
-        steered * 2 > ids.len(),
-        "{steered} of {} steered",
-        ids.len()
+        caught_by(chance, i32::from(EMBEDDING_SAMPLES)) >= saved,
+        "{chance} a sample against {saved} saved"
     );
 }
