@@ -24,11 +24,12 @@ pub const OTHER_PROGRAM_UNITS: u32 = 30_000;
 pub const PROOF_UNITS: u32 = LEAF_BUDGET_UNITS as u32 + 100_000;
 
 /// The worst case of `prove_embedding`: the heaviest cell (one head's attention over 64 tokens, the
-/// longest sequence a spot-checked job may hold, with the key piece its query favours recomputed;
-/// the last output LayerNorm, with its sum's steering column through the FFN's second layer, comes
-/// next) at all-MiniLM-L6-v2's shape, the draw's weights computed and every opening hashed and
-/// verified: 928,905 measured on the SBPF build, plus 15 % and 15,000 (docs/compute-units.md).
-pub const EMBEDDING_PROOF_UNITS: u32 = 1_084_000;
+/// longest sequence a spot-checked job may hold, with the key piece its query favours recomputed
+/// and that token's input row re-derived; the last output LayerNorm comes next) at
+/// all-MiniLM-L6-v2's shape, the draw's weights computed and every opening hashed and verified:
+/// 1,083,270 measured on the SBPF build, plus 15 % and 15,000 (docs/compute-units.md). A
+/// transaction asks for the 1,400,000 it may, less than the figure and its 20 % margin.
+pub const EMBEDDING_PROOF_UNITS: u32 = 1_261_000;
 
 /// One gpushare instruction's measured worst case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

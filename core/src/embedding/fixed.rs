@@ -170,18 +170,41 @@ pub fn softmax(logits: &[i64], exps: &mut [i64], probs: &mut [i64]) {
 /// Bounds: |d| < 2²⁵, Σd² < 2⁶¹, |d| ≤ σ·√n/2⁴ so |d·r| < 2⁵⁰, |normalized·gain| < 2⁵⁸.
 #[inline]
 pub fn layer_norm(row: &[i32], gain: &[i32], bias: &[i32], out: &mut [i32]) {
-    let n = row.len() as i64;
-    let mean = div_round(row.iter().map(|x| i64::from(*x)).sum(), n);
-    let squares: i64 = row.iter().map(|x| (i64::from(*x) - mean).pow(2)).sum();
-    let sigma = (div_round(squares, n) as u64 * 256).isqrt() as i64;
-    let reciprocal = if sigma == 0 {
-        0
-    } else {
-        div_round(1 << 44, sigma)
-    };
+    let norm = RowNorm::of(row);
     for (((y, x), g), b) in out.iter_mut().zip(row).zip(gain).zip(bias) {
-        let normalized = shift_round((i64::from(*x) - mean) * reciprocal, 24);
-        *y = clamp_act(shift_round(normalized * i64::from(*g), 20) + i64::from(*b));
+        *y = norm.apply(*x, *g, *b);
+    }
+}
+
+/// [`layer_norm`]'s statistics of one row: its mean and reciprocal deviation, so that each output
+/// can be computed on its own ([`RowNorm::apply`]) from a gain and bias read where they lie.
+#[derive(Clone, Copy, Debug)]
+pub struct RowNorm {
+    mean: i64,
+    reciprocal: i64,
+}
+
+impl RowNorm {
+    /// The statistics of `row`.
+    #[inline]
+    pub fn of(row: &[i32]) -> Self {
+        let n = row.len() as i64;
+        let mean = div_round(row.iter().map(|x| i64::from(*x)).sum(), n);
+        let squares: i64 = row.iter().map(|x| (i64::from(*x) - mean).pow(2)).sum();
+        let sigma = (div_round(squares, n) as u64 * 256).isqrt() as i64;
+        let reciprocal = if sigma == 0 {
+            0
+        } else {
+            div_round(1 << 44, sigma)
+        };
+        Self { mean, reciprocal }
+    }
+
+    /// The output of the row's value `x` with gain `gain` and bias `bias`.
+    #[inline]
+    pub fn apply(&self, x: i32, gain: i32, bias: i32) -> i32 {
+        let normalized = shift_round((i64::from(x) - self.mean) * self.reciprocal, 24);
+        clamp_act(shift_round(normalized * i64::from(gain), 20) + i64::from(bias))
     }
 }
 

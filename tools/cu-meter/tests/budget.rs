@@ -56,8 +56,11 @@ const DEFAULT_HEAP_BYTES: u64 = 32 * 1024;
 
 /// The margin on an embedding check's measure: no charge stands between it and the runtime (the
 /// SBPF build's own runs set `prove_embedding`'s figure, docs/compute-units.md), and they measured
-/// at most 11 % above this meter, Anchor's handling included.
+/// about 11 % above this meter, Anchor's handling included.
 const EMBEDDING_MARGIN_PERCENT: u64 = 120;
+/// What a proof transaction carries besides the check, stated: the settlement the worker bundles
+/// with a shard's last proof (`settle_shard` and `settle_assignment`, 140,000 by their figures).
+const EMBEDDING_ALLOWANCE: u64 = 150_000;
 
 /// Every embedding check (`prove_embedding`'s computation, whole) fits one transaction with the
 /// margin and the program's default heap.
@@ -69,7 +72,7 @@ fn embedding_checks_fit(all: &[Measurement]) {
     );
     for check in checks {
         assert!(
-            check.units * EMBEDDING_MARGIN_PERCENT / 100 + UNMEASURED_ALLOWANCE
+            check.units * EMBEDDING_MARGIN_PERCENT / 100 + EMBEDDING_ALLOWANCE
                 <= MAX_TRANSACTION_UNITS,
             "{} ({}): {} units, with the {EMBEDDING_MARGIN_PERCENT} % margin and the allowance, exceed one transaction",
             check.path,

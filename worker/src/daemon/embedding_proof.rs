@@ -29,7 +29,7 @@ const PIECES_PER_WAVE: usize = 12;
 
 /// Samples staged and proven side by side: enough that a shard's 64 prove in four rounds, within
 /// the localnet's 30-second reveal window, few enough that the rent their buffers hold at once
-/// stays about 1.6 SOL at all-MiniLM-L6-v2's shape (every lamport of it returned by the proofs).
+/// stays about 1.8 SOL at all-MiniLM-L6-v2's shape (every lamport of it returned by the proofs).
 const STAGED_AT_ONCE: usize = 16;
 
 /// `close_proof_buffer`s one transaction carries: two accounts and a discriminator each, well
@@ -126,7 +126,7 @@ impl Worker {
             return Ok(());
         };
         // Sixteen samples at a time, each staged then proven before the next: a buffer holds its
-        // witness's rent (about 0.10 SOL for 14.6 KB, the draw's average) until its proof closes it.
+        // witness's rent (about 0.11 SOL for 15.7 KB, the draw's average) until its proof closes it.
         for batch in earlier.chunks(STAGED_AT_ONCE) {
             futures::future::try_join_all(batch.iter().map(|staged| async move {
                 self.stage(&slot, staged).await?;

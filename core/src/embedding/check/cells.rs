@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::embedding::fixed::{
-    self, ACT_LIMIT, clamp_act, dot, largest_magnitude, layer_norm, linear_output, quantize_row,
+    self, ACT_LIMIT, RowNorm, clamp_act, dot, largest_magnitude, linear_output, quantize_row,
 };
 use crate::embedding::forward::{context_bound, logits, mix, normalize, pool_mean};
 use crate::embedding::model::{LinearKind, Shape};
@@ -169,16 +169,48 @@ pub(super) fn i32s(leaf: &[u8]) -> Vec<i32> {
         .collect()
 }
 
-/// LayerNorm of `row` by the norm leaf `leaf` (its gains, then its biases).
-fn layer_norm_of(row: &[i32], leaf: &[u8]) -> Result<Vec<i32>, CheckError> {
-    if leaf.len() != 8 * row.len() {
+/// Whether the LayerNorm of `row` by the norm leaf `leaf` (its gains, then its biases, i32 LE) is
+/// `expected`: each output computed on its own from the leaf's bytes, nothing allocated.
+fn normalizes_to(row: &[i32], leaf: &[u8], expected: &[i32]) -> Result<bool, CheckError> {
+    let n = row.len();
+    if leaf.len() != 8 * n {
         return Err(CheckError::InvalidModel);
     }
-    let norm = i32s(leaf);
-    let (gain, bias) = norm.split_at(row.len());
-    let mut out = vec![0i32; row.len()];
-    layer_norm(row, gain, bias, &mut out);
-    Ok(out)
+    let word = |at: usize| {
+        let b = &leaf[4 * at..4 * at + 4];
+        i32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    };
+    let norm = RowNorm::of(row);
+    Ok(expected.len() == n
+        && (0..n).all(|i| norm.apply(row[i], word(i), word(n + i)) == expected[i]))
+}
+
+/// Layer 0's input sums of a token: its word row plus its position row (each `hidden` i16 LE).
+fn embedding_sums(word: &[u8], position: &[u8], hidden: usize) -> Result<Vec<i32>, CheckError> {
+    let (word, position) = (i16s(word, hidden)?, i16s(position, hidden)?);
+    Ok(word
+        .iter()
+        .zip(&position)
+        .map(|(w, p)| i32::from(*w) + i32::from(*p))
+        .collect())
+}
+
+/// Whether `input`, a token's input row, is what it comes from ([`super::named::origin_trace`]):
+/// the previous layer's output LayerNorm of the token's committed output sum `previous` by the norm
+/// leaf `leaves[0]`, or for layer 0 (no `previous`) the embedding LayerNorm (`leaves[2]`) of its word
+/// and position rows (`leaves[0]`, `leaves[1]`).
+fn derives_input(
+    input: &[i32],
+    previous: Option<&Vec<&[u8]>>,
+    leaves: &[&[u8]],
+) -> Result<bool, Unanswered> {
+    let hidden = input.len();
+    let leaf = |at: usize| leaves.get(at).copied().ok_or(CheckError::Malformed);
+    let (row, norm) = match previous {
+        Some(sum) => (committed(sum, hidden)?, leaf(0)?),
+        None => (embedding_sums(leaf(0)?, leaf(1)?, hidden)?, leaf(2)?),
+    };
+    Ok(normalizes_to(&row, norm, input)?)
 }
 
 /// Value `at` of a committed leaf, if the leaf holds it and it is within the clamps.
@@ -306,14 +338,7 @@ fn matches(
     match sample.operation {
         Operation::Embed => {
             let x = committed(&trace[0], hidden)?;
-            let word = i16s(weights[0], hidden)?;
-            let position = i16s(weights[1], hidden)?;
-            let sums: Vec<i32> = word
-                .iter()
-                .zip(&position)
-                .map(|(w, p)| i32::from(*w) + i32::from(*p))
-                .collect();
-            Ok(layer_norm_of(&sums, weights[2])? == x)
+            Ok(derives_input(&x, None, weights)?)
         }
         Operation::Linear(kind @ (LinearKind::Query | LinearKind::Key)) => {
             // The head's whole piece: a lie at any of its columns can steer the head's scores.
@@ -352,6 +377,7 @@ fn matches(
                 let bound = context_bound(u64::from(value.unsigned_abs()), tokens);
                 if linear_one(&row, weights[1])? != value
                     || u64::from(input[column].unsigned_abs()) > bound
+                    || !derives_input(&row, trace.get(5), &weights[2..])?
                 {
                     return Ok(false);
                 }
@@ -399,7 +425,9 @@ fn matches(
                 .get(at * head_dim..(at + 1) * head_dim)
                 .ok_or(CheckError::Malformed)?;
             let input = committed(&trace[4], hidden)?;
-            let key_matches = linear_outputs(&input, weights)? == key;
+            let (rows, origin) = weights.split_at(head_dim);
+            let key_matches = linear_outputs(&input, rows)? == key
+                && derives_input(&input, trace.get(5), origin)?;
             committed_into(&trace[2], tokens * head_dim, &mut pieces)?;
             let mut out = vec![0i32; head_dim];
             if mix(&logits, &pieces, &mut out) != at {
@@ -422,7 +450,7 @@ fn matches(
                 return Ok(false);
             }
             let output = committed(&trace[3..].concat(), hidden)?;
-            Ok(layer_norm_of(&sum, weights[0])? == output)
+            Ok(normalizes_to(&sum, weights[0], &output)?)
         }
         Operation::Pool => {
             let mean = committed(&trace[0], hidden)?;

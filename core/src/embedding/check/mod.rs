@@ -356,8 +356,9 @@ fn check_drawn(
             for range in named.trace(&layout, &drawn, index as u32) {
                 trace.push(reader.opening(range, layout.leaves(), &trace_tree)?);
             }
-            let range = named.model(&header, &drawn, index as u32);
-            weights.extend(reader.opening(range, header.model_leaves(), context.model)?);
+            for range in named.model(&header, &drawn, index as u32, ids) {
+                weights.extend(reader.opening(range, header.model_leaves(), context.model)?);
+            }
             Some(index)
         }
         None => None,

@@ -22,6 +22,7 @@ use core::ops::Range;
 
 use crate::embedding::fixed::largest_magnitude;
 use crate::embedding::model::{LinearKind, Shape};
+use crate::embedding::model_leaves::NormLeaf;
 use crate::embedding::trace::{TraceLayout, TracedRow};
 
 use super::steering::Steering;
@@ -54,19 +55,31 @@ impl Named {
         }
     }
 
+    /// The token whose input row the named index re-derives (see [`origin_trace`]): the favourite,
+    /// or the largest value's token.
+    pub fn token(&self, shape: &Shape, index: u32) -> Option<u32> {
+        match self {
+            Named::Steering(_) => None,
+            Named::FavouriteKey => Some(index),
+            Named::LargestValue => Some(self.token_and_column(shape, index).0),
+        }
+    }
+
     /// The trace leaves `index` opens.
     pub fn trace(&self, layout: &TraceLayout, sample: &Sample, index: u32) -> Vec<Range<u64>> {
-        let input =
-            |token: u32| row_range(layout, sample.layer, u64::from(token), TracedRow::Input);
-        match self {
+        let mut trace = match self {
             Named::Steering(_) => vec![],
-            Named::FavouriteKey => vec![input(index)],
+            Named::FavouriteKey => vec![],
             Named::LargestValue => {
-                let (token, column) = self.token_and_column(layout.shape(), index);
+                let (_, column) = self.token_and_column(layout.shape(), index);
                 let head = column / layout.shape().head_dim() as u32;
-                vec![layout.value_pieces(sample.layer, head), input(token)]
+                vec![layout.value_pieces(sample.layer, head)]
             }
+        };
+        if let Some(token) = self.token(layout.shape(), index) {
+            trace.extend(origin_trace(layout, sample.layer, token));
         }
+        trace
     }
 
     /// A [`Named::LargestValue`] index's token and column.
@@ -74,23 +87,62 @@ impl Named {
         (index / shape.hidden, index % shape.hidden)
     }
 
-    /// The weights file's leaves `index` opens.
-    pub fn model(&self, shape: &Shape, sample: &Sample, index: u32) -> Range<u64> {
-        match self {
-            Named::Steering(steering) => {
-                let leaf = steering.leaf(shape, sample, index);
-                leaf..leaf + 1
-            }
+    /// The weights file's leaves `index` opens, in a sequence of token ids `ids`.
+    pub fn model(
+        &self,
+        shape: &Shape,
+        sample: &Sample,
+        index: u32,
+        ids: &[u32],
+    ) -> Vec<Range<u64>> {
+        let single = |leaf: u64| leaf..leaf + 1;
+        let mut model = vec![match self {
+            Named::Steering(steering) => single(steering.leaf(shape, sample, index)),
             Named::FavouriteKey => {
                 cells::head_rows(shape, sample.layer, LinearKind::Key, sample.column)
             }
             Named::LargestValue => {
                 let (_, column) = self.token_and_column(shape, index);
-                let leaf = shape.linear_leaf(sample.layer, LinearKind::Value, u64::from(column));
-                leaf..leaf + 1
+                single(shape.linear_leaf(sample.layer, LinearKind::Value, u64::from(column)))
             }
+        }];
+        if let Some(token) = self.token(shape, index) {
+            model.extend(origin_model(shape, sample.layer, token, ids).map(single));
         }
+        model
     }
+}
+
+/// The trace leaves that re-derive token `token`'s input row of layer `layer` (which another token's
+/// key or value is recomputed from, so a made-up row there cannot steer every query): the row
+/// itself, then the previous layer's output sum (none for layer 0, whose row comes from the model).
+/// A row re-derived this way is a LayerNorm's output, of the size of an honest one.
+pub fn origin_trace(layout: &TraceLayout, layer: u32, token: u32) -> Vec<Range<u64>> {
+    let row = |layer, kind| row_range(layout, layer, u64::from(token), kind);
+    let mut trace = vec![row(layer, TracedRow::Input)];
+    if let Some(previous) = layer.checked_sub(1) {
+        trace.push(row(previous, TracedRow::OutputSum));
+    }
+    trace
+}
+
+/// The weights file's leaves [`origin_trace`]'s row is re-derived with: the previous layer's output
+/// LayerNorm, or for layer 0 the token's word and position rows and the embedding LayerNorm.
+pub fn origin_model(
+    shape: &Shape,
+    layer: u32,
+    token: u32,
+    ids: &[u32],
+) -> impl Iterator<Item = u64> {
+    let leaves = match layer.checked_sub(1) {
+        Some(previous) => vec![shape.norm_leaf(NormLeaf::Output(previous))],
+        None => vec![
+            shape.word_leaf(ids.get(token as usize).copied().unwrap_or_default()),
+            shape.position_leaf(u64::from(token)),
+            shape.norm_leaf(NormLeaf::Embedding),
+        ],
+    };
+    leaves.into_iter()
 }
 
 /// The token whose value in column `column` of a head is the largest in magnitude (the first), of

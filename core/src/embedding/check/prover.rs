@@ -202,7 +202,9 @@ impl Prover<'_> {
             for range in named.trace(&layout, drawn, index) {
                 trace_leaves(&mut writer, range)?;
             }
-            model_leaves(&mut writer, named.model(&shape, drawn, index))?;
+            for range in named.model(&shape, drawn, index, ids) {
+                model_leaves(&mut writer, range)?;
+            }
         }
         Ok(writer.into_bytes())
     }
