@@ -515,13 +515,17 @@ pub fn embedding_checks(meter: &Meter) -> Result<Vec<Measurement>, MeterError> {
     };
     for tokens in CHECKED_TOKENS {
         measure("attention".into(), tokens, &|d| {
-            d.operation == Operation::Attention
+            d.operation == Operation::Attention && d.layer > 0
         })?;
         measure("pooling".into(), tokens, &|d| {
             d.operation == Operation::Pool
         })?;
     }
     let longest = MAX_CHECKED_TOKENS;
+    // Layer 0's favourite key re-derives its row from the token's word and position rows.
+    measure("attention at layer 0".into(), longest, &|d| {
+        d.operation == Operation::Attention && d.layer == 0
+    })?;
     for kind in LinearKind::ALL {
         let name = format!("{kind:?} output").to_lowercase();
         measure(name, longest, &|d| d.operation == Operation::Linear(kind))?;

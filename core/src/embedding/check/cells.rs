@@ -185,13 +185,17 @@ fn normalizes_to(row: &[i32], leaf: &[u8], expected: &[i32]) -> Result<bool, Che
         && (0..n).all(|i| norm.apply(row[i], word(i), word(n + i)) == expected[i]))
 }
 
-/// Layer 0's input sums of a token: its word row plus its position row (each `hidden` i16 LE).
+/// Layer 0's input sums of a token: its word row plus its position row (each `hidden` i16 LE),
+/// read in place.
 fn embedding_sums(word: &[u8], position: &[u8], hidden: usize) -> Result<Vec<i32>, CheckError> {
-    let (word, position) = (i16s(word, hidden)?, i16s(position, hidden)?);
+    if word.len() != 2 * hidden || position.len() != 2 * hidden {
+        return Err(CheckError::InvalidModel);
+    }
+    let value = |b: &[u8]| i32::from(i16::from_le_bytes([b[0], b[1]]));
     Ok(word
-        .iter()
-        .zip(&position)
-        .map(|(w, p)| i32::from(*w) + i32::from(*p))
+        .chunks_exact(2)
+        .zip(position.chunks_exact(2))
+        .map(|(w, p)| value(w) + value(p))
         .collect())
 }
 
@@ -415,25 +419,27 @@ fn matches(
             };
             let query = head(&trace[0])?;
             let context = head(&trace[3])?;
-            // The keys, then the values, in one buffer: the heap never frees.
+            // The keys, then the values, then the favourite's input row, in one buffer: the heap
+            // never frees.
             let mut pieces = committed(&trace[1], tokens * head_dim)?;
             let logits = logits(&query, &pieces, i64::from(shape.score_multiplier));
-            // The favourite key's piece, from its token's input row by the head's key rows (see
-            // `Named::FavouriteKey`); the favourite itself is confirmed below.
             let at = opened.named.ok_or(CheckError::Malformed)?;
             let key = pieces
                 .get(at * head_dim..(at + 1) * head_dim)
-                .ok_or(CheckError::Malformed)?;
-            let input = committed(&trace[4], hidden)?;
-            let (rows, origin) = weights.split_at(head_dim);
-            let key_matches = linear_outputs(&input, rows)? == key
-                && derives_input(&input, trace.get(5), origin)?;
+                .ok_or(CheckError::Malformed)?
+                .to_vec();
             committed_into(&trace[2], tokens * head_dim, &mut pieces)?;
             let mut out = vec![0i32; head_dim];
             if mix(&logits, &pieces, &mut out) != at {
                 return Err(Unanswered::Refused(CheckError::Malformed));
             }
-            Ok(out == context && key_matches)
+            // The favourite key's piece, from its token's input row by the head's key rows, and
+            // that row from where it comes (see `Named::FavouriteKey`).
+            committed_into(&trace[4], hidden, &mut pieces)?;
+            let (rows, origin) = weights.split_at(head_dim);
+            Ok(out == context
+                && linear_outputs(&pieces, rows)? == key
+                && derives_input(&pieces, trace.get(5), origin)?)
         }
         Operation::AttentionNorm | Operation::OutputNorm => {
             let sum = committed(&trace[0], hidden)?;
