@@ -401,19 +401,44 @@ pub fn run_sequence_with(
     ids: &[u32],
 ) -> Result<SequenceRun, SequenceError> {
     check_sequence(model, ids)?;
-    let hidden = model.shape.hidden as usize;
-    let mut input = embed_tokens(model, ids);
     let mut layers = Vec::with_capacity(model.layers.len());
-    for layer in 0..model.layers.len() {
+    let output = run_layers(
+        steps,
+        model,
+        0..model.layers.len(),
+        embed_tokens(model, ids),
+        &mut layers,
+    );
+    Ok(SequenceRun::finish(model, layers, output))
+}
+
+/// Layers `range` of the forward pass from the first one's input rows `input`, each layer's trace
+/// pushed to `traces`; returns the last one's output rows.
+pub fn run_layers(
+    steps: &impl ForwardSteps,
+    model: &Model,
+    range: core::ops::Range<usize>,
+    mut input: Vec<i32>,
+    traces: &mut Vec<LayerTrace>,
+) -> Vec<i32> {
+    for layer in range {
         let trace = run_layer(steps, model, layer, input);
         input = norm_rows(&model.layers[layer].output_norm, &trace.output_sum);
-        layers.push(trace);
+        traces.push(trace);
     }
-    let embedding = pool(hidden, &input);
-    Ok(SequenceRun {
-        tokens: ids.len(),
-        layers,
-        output: input,
-        embedding,
-    })
+    input
+}
+
+impl SequenceRun {
+    /// The run whose layers' traces are `layers` and whose last layer output `output`: its
+    /// embedding pooled from it.
+    pub fn finish(model: &Model, layers: Vec<LayerTrace>, output: Vec<i32>) -> Self {
+        let hidden = model.shape.hidden as usize;
+        Self {
+            tokens: output.len() / hidden,
+            layers,
+            embedding: pool(hidden, &output),
+            output,
+        }
+    }
 }

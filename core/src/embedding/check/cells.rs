@@ -358,7 +358,10 @@ fn matches(
         }
         Operation::Linear(kind) => {
             let committed_input = committed(&trace[0], shape.linear_inputs(kind))?;
-            let first = opened.named.and_then(|at| committed_input.get(at).copied());
+            // The FFN first layer's output at the steering column, before the GELU.
+            let first = Steering::of(sample)
+                .and(opened.named)
+                .and_then(|at| committed_input.get(at).copied());
             let input = as_read(kind, committed_input);
             // The residual row of the dense layers that end a branch (for the FFN, also its first
             // layer's input).
@@ -395,7 +398,7 @@ fn matches(
             }
             let y = branch_output(&input, weights[0], residual.as_deref(), j)?;
             let at = match kind {
-                LinearKind::Key | LinearKind::Value => j % head_dim,
+                LinearKind::Value => j % head_dim,
                 _ => j % hidden,
             };
             // The output's leaf follows the input row and, for a branch's end, the residual row.

@@ -9,7 +9,7 @@ use core::ops::Range;
 use crate::embedding::fixed::{ACT_LIMIT, gelu};
 use crate::embedding::forward::{
     ForwardSteps, LayerTrace, Reference, SequenceError, SequenceRun, check_sequence, embed_tokens,
-    linear_rows, norm_rows, pool, residual, row, run_layer,
+    linear_rows, norm_rows, residual, row, run_layer, run_layers,
 };
 use crate::embedding::model::{LinearKind, Model};
 
@@ -117,24 +117,15 @@ pub fn collapsed_after_first_attention(
     let activated: Vec<i32> = intermediate.iter().map(|x| gelu(*x)).collect();
     let output = linear_rows(&Reference, model, 0, LinearKind::Output, &activated);
     let output_sum = residual(&output, &attended);
-    let mut input = norm_rows(&model.layers[0].output_norm, &output_sum);
+    let input = norm_rows(&model.layers[0].output_norm, &output_sum);
     let mut layers = vec![LayerTrace {
         attended,
         intermediate,
         output_sum,
         ..honest
     }];
-    for layer in 1..model.layers.len() {
-        let trace = run_layer(&Reference, model, layer, input);
-        input = norm_rows(&model.layers[layer].output_norm, &trace.output_sum);
-        layers.push(trace);
-    }
-    Ok(SequenceRun {
-        tokens: ids.len(),
-        layers,
-        embedding: pool(hidden, &input),
-        output: input,
-    })
+    let output = run_layers(&Reference, model, 1..model.layers.len(), input, &mut layers);
+    Ok(SequenceRun::finish(model, layers, output))
 }
 
 /// A provider that commits layer `layer`'s input row of token `token` made up so that the token's
@@ -151,13 +142,14 @@ pub fn one_token_steering(
 ) -> Result<SequenceRun, SequenceError> {
     check_sequence(model, ids)?;
     let hidden = model.shape.hidden as usize;
-    let mut input = embed_tokens(model, ids);
     let mut layers = Vec::new();
-    for l in 0..layer {
-        let trace = run_layer(&Reference, model, l, input);
-        input = norm_rows(&model.layers[l].output_norm, &trace.output_sum);
-        layers.push(trace);
-    }
+    let mut input = run_layers(
+        &Reference,
+        model,
+        0..layer,
+        embed_tokens(model, ids),
+        &mut layers,
+    );
     let queries = linear_rows(&Reference, model, layer, LinearKind::Query, &input);
     let aim: Vec<i64> = (0..hidden)
         .map(|j| queries.chunks_exact(hidden).map(|q| i64::from(q[j])).sum())
@@ -169,15 +161,12 @@ pub fn one_token_steering(
             .sum();
         input[token * hidden + i] = if pull < 0 { -ACT_LIMIT } else { ACT_LIMIT } as i32;
     }
-    for l in layer..model.layers.len() {
-        let trace = run_layer(&Reference, model, l, input);
-        input = norm_rows(&model.layers[l].output_norm, &trace.output_sum);
-        layers.push(trace);
-    }
-    Ok(SequenceRun {
-        tokens: ids.len(),
-        layers,
-        embedding: pool(hidden, &input),
-        output: input,
-    })
+    let output = run_layers(
+        &Reference,
+        model,
+        layer..model.layers.len(),
+        input,
+        &mut layers,
+    );
+    Ok(SequenceRun::finish(model, layers, output))
 }

@@ -176,34 +176,20 @@ impl Prover<'_> {
         writer.hash(&trace.tree.root());
         let layout = TraceLayout::new(shape, ids.len());
         let plan = plan(&shape, &layout, drawn, ids);
-        let trace_leaves = |writer: &mut WitnessWriter, range: Range<u64>| {
-            let leaves: Vec<&[u8]> = trace.leaves[range.start as usize..range.end as usize]
-                .iter()
-                .map(Vec::as_slice)
-                .collect();
-            writer.opening(&trace.tree, range, &leaves)
-        };
         for range in plan.trace.iter().cloned() {
-            trace_leaves(&mut writer, range)?;
+            writer.opening_of(&trace.tree, range, &trace.leaves)?;
         }
-        let model_leaves = |writer: &mut WitnessWriter, range: Range<u64>| {
-            let leaves: Vec<&[u8]> = self.model_leaves[range.start as usize..range.end as usize]
-                .iter()
-                .map(Vec::as_slice)
-                .collect();
-            writer.opening(&self.model_tree, range, &leaves)
-        };
         for range in plan.model.iter().cloned() {
-            model_leaves(&mut writer, range)?;
+            writer.opening_of(&self.model_tree, range, &self.model_leaves)?;
         }
         if let Some(named) = Named::of(drawn) {
             let index = self.named_index(&named, &layout, drawn, &plan, trace);
             writer.word(index);
             for range in named.trace(&layout, drawn, index) {
-                trace_leaves(&mut writer, range)?;
+                writer.opening_of(&trace.tree, range, &trace.leaves)?;
             }
             for range in named.model(&shape, drawn, index, ids) {
-                model_leaves(&mut writer, range)?;
+                writer.opening_of(&self.model_tree, range, &self.model_leaves)?;
             }
         }
         Ok(writer.into_bytes())

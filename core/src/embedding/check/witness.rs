@@ -104,6 +104,20 @@ pub struct WitnessWriter {
 }
 
 impl WitnessWriter {
+    /// [`WitnessWriter::opening`] of leaves `range` of `tree`, taken from all of its leaves `all`.
+    pub fn opening_of(
+        &mut self,
+        tree: &MerkleTree,
+        range: Range<u64>,
+        all: &[Vec<u8>],
+    ) -> Result<(), MerkleError> {
+        let leaves: Vec<&[u8]> = all[range.start as usize..range.end as usize]
+            .iter()
+            .map(Vec::as_slice)
+            .collect();
+        self.opening(tree, range, &leaves)
+    }
+
     /// Appends leaves `range` of `tree`, whose contents are `leaves`, with their range proof.
     pub fn opening(
         &mut self,

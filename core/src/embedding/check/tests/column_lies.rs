@@ -12,10 +12,11 @@ use crate::embedding::trace::TraceLayout;
 
 use super::super::cheats::{Tamper, TamperedAccumulators, one_token_steering};
 use super::super::named::Named;
-use super::super::{
-    CheckError, EMBEDDING_SAMPLES, Operation, Sample, Verdict, check_drawn, witness,
+use super::super::{CheckError, Operation, Sample, Verdict, check_drawn, witness};
+use super::{
+    SMALL, Shard, assert_loses, batch, chance_against, chance_caught, honest, share,
+    small_layer_work,
 };
-use super::{SMALL, Shard, batch, caught_by, chance_caught, honest, share};
 
 /// Nonzero levels of a row as quantized, for token 0 of sequence 1 run with `cheat` and honestly:
 /// `row` picks the row as its reader reads it.
@@ -77,18 +78,12 @@ fn a_witness_naming_another_index_than_the_committed_values_give_is_refused() {
             let mut writer = witness::WitnessWriter::default();
             writer.word(index);
             for range in named.trace(&layout, &sample, index) {
-                let opened: Vec<&[u8]> = trace.leaves[range.start as usize..range.end as usize]
-                    .iter()
-                    .map(Vec::as_slice)
-                    .collect();
-                writer.opening(&trace.tree, range, &opened).unwrap();
+                writer
+                    .opening_of(&trace.tree, range, &trace.leaves)
+                    .unwrap();
             }
             for range in named.model(&SMALL, &sample, index, &ids) {
-                let opened: Vec<&[u8]> = leaves[range.start as usize..range.end as usize]
-                    .iter()
-                    .map(Vec::as_slice)
-                    .collect();
-                writer.opening(&tree, range, &opened).unwrap();
+                writer.opening_of(&tree, range, &leaves).unwrap();
             }
             writer.into_bytes()
         };
@@ -113,10 +108,7 @@ fn one_ffn_column_at_the_clamp_is_caught_by_every_second_ffn_cell_with_more_than
     // nearly free. That column sets the input's scale, so every second-layer cell recomputes it.
     let model = seeded_model(SMALL, 3);
     let cheat = TamperedAccumulators::ffn_first(0..2, Tamper::ColumnAtTheClamp(5));
-    let shard = Shard::new(&model, batch(), 0..4, |model, ids| {
-        run_sequence_with(&cheat, model, ids).unwrap()
-    });
-    let chance = chance_caught(&shard, &model, 1);
+    let chance = chance_against(&model, &cheat);
     let ffn = f64::from(SMALL.ffn);
     let at = |kind| share(&SMALL, |cell| cell.operation == Operation::Linear(kind));
     let expected = at(LinearKind::Output) + at(LinearKind::Intermediate) / ffn;
@@ -126,12 +118,9 @@ fn one_ffn_column_at_the_clamp_is_caught_by_every_second_ffn_cell_with_more_than
     );
     // What it would save: the second dense layer, of every layer's work at six tokens.
     let (hidden, tokens) = (f64::from(SMALL.hidden), 6.0);
-    let layer = 4.0 * hidden * hidden + 2.0 * hidden * ffn + 2.0 * hidden * tokens;
+    let layer = small_layer_work(tokens);
     let saved = hidden * ffn / layer;
-    assert!(
-        caught_by(chance, i32::from(EMBEDDING_SAMPLES)) >= saved,
-        "{chance} a sample against {saved} saved"
-    );
+    assert_loses(chance, saved, "the FFN column");
     // Why it would pay uncaught: the second layer reads nearly every level 0, against a dense row.
     let (lied, honest) = nonzero_levels(&cheat, |run| {
         let row = &run.layers[0].intermediate[..SMALL.ffn as usize];
@@ -160,10 +149,7 @@ fn one_sum_column_at_the_clamp_is_caught_by_every_layernorm_cell_after_it() {
             kinds: vec![kind],
             tamper: Tamper::ColumnAtTheClamp(5),
         };
-        let shard = Shard::new(&model, batch(), 0..4, |model, ids| {
-            run_sequence_with(&cheat, model, ids).unwrap()
-        });
-        let chance = chance_caught(&shard, &model, 1);
+        let chance = chance_against(&model, &cheat);
         let hidden = f64::from(SMALL.hidden);
         let expected = share(&SMALL, |cell| cell.operation == norm)
             + share(&SMALL, |cell| cell.operation == Operation::Linear(kind)) / hidden;
@@ -193,16 +179,13 @@ fn one_sum_column_at_the_clamp_is_caught_by_every_layernorm_cell_after_it() {
         // What a collapse after the lied sum of layer 0 saves at the other tokens, at most: the
         // rest of layer 0 and all of layer 1.
         let (ffn, tokens) = (f64::from(SMALL.ffn), 6.0);
-        let layer = 4.0 * hidden * hidden + 2.0 * hidden * ffn + 2.0 * hidden * tokens;
+        let layer = small_layer_work(tokens);
         let after = match kind {
             LinearKind::AttentionOutput => 2.0 * hidden * ffn + layer,
             _ => layer,
         };
         let saved = (tokens - 1.0) / tokens * after / (2.0 * layer);
-        assert!(
-            caught_by(chance, i32::from(EMBEDDING_SAMPLES)) >= saved,
-            "{kind:?}: {chance} a sample against {saved} saved"
-        );
+        assert_loses(chance, saved, kind);
     }
 }
 
@@ -219,10 +202,7 @@ fn one_key_at_the_clamp_is_caught_by_every_query_it_steers_with_more_than_it_sav
         kinds: vec![LinearKind::Key],
         tamper: Tamper::OneValueAtTheClamp { token, column },
     };
-    let shard = Shard::new(&model, batch(), 0..4, |model, ids| {
-        run_sequence_with(&cheat, model, ids).unwrap()
-    });
-    let chance = chance_caught(&shard, &model, 1);
+    let chance = chance_against(&model, &cheat);
     let ids = batch().sequence(1).to_vec();
     let run = run_sequence_with(&cheat, &model, &ids).unwrap();
     let (hidden, head_dim, heads) = (
@@ -254,16 +234,13 @@ fn one_key_at_the_clamp_is_caught_by_every_query_it_steers_with_more_than_it_sav
     assert!(chance >= 0.95 * by_queries, "{chance} against {by_queries}");
     // What it would save: the head's attention and its share of the attention output's dense
     // layer, at the steered queries.
-    let (hidden, ffn) = (hidden as f64, f64::from(SMALL.ffn));
-    let layer = 4.0 * hidden * hidden + 2.0 * hidden * ffn + 2.0 * hidden * tokens;
+    let hidden = hidden as f64;
+    let layer = small_layer_work(tokens);
     let saved: f64 = steered
         .iter()
         .map(|s| s / tokens * (2.0 * hidden * tokens + hidden * hidden) / heads / (2.0 * layer))
         .sum();
-    assert!(
-        caught_by(chance, i32::from(EMBEDDING_SAMPLES)) >= saved,
-        "{chance} a sample against {saved} saved"
-    );
+    assert_loses(chance, saved, "one key");
 }
 
 #[test]
@@ -278,10 +255,7 @@ fn one_query_column_at_the_clamp_is_caught_by_every_query_cell_of_its_head() {
         kinds: vec![LinearKind::Query],
         tamper: Tamper::ColumnAtTheClamp(column),
     };
-    let shard = Shard::new(&model, batch(), 0..4, |model, ids| {
-        run_sequence_with(&cheat, model, ids).unwrap()
-    });
-    let chance = chance_caught(&shard, &model, 1);
+    let chance = chance_against(&model, &cheat);
     let expected = share(&SMALL, |cell| {
         cell.operation == Operation::Linear(LinearKind::Query)
     }) / f64::from(SMALL.heads);
@@ -312,10 +286,7 @@ fn one_value_at_the_clamp_is_caught_by_every_attention_output_cell_it_steers() {
             kinds: vec![LinearKind::Value],
             tamper,
         };
-        let shard = Shard::new(&model, batch(), 0..4, |model, ids| {
-            run_sequence_with(&cheat, model, ids).unwrap()
-        });
-        let chance = chance_caught(&shard, &model, 1);
+        let chance = chance_against(&model, &cheat);
         let ids = batch().sequence(1).to_vec();
         let run = run_sequence_with(&cheat, &model, &ids).unwrap();
         let (hidden, tokens) = (SMALL.hidden as usize, ids.len() as f64);
@@ -346,16 +317,13 @@ fn one_value_at_the_clamp_is_caught_by_every_attention_output_cell_it_steers() {
             "{tamper:?}: {chance} against {by_outputs}"
         );
         // What it would save: the attention output's dense layer at the steered tokens.
-        let (hidden, ffn) = (hidden as f64, f64::from(SMALL.ffn));
-        let layer = 4.0 * hidden * hidden + 2.0 * hidden * ffn + 2.0 * hidden * tokens;
+        let hidden = hidden as f64;
+        let layer = small_layer_work(tokens);
         let saved: f64 = steered
             .iter()
             .map(|s| s / tokens * hidden * hidden / (2.0 * layer))
             .sum();
-        assert!(
-            caught_by(chance, i32::from(EMBEDDING_SAMPLES)) >= saved,
-            "{tamper:?}: {chance} a sample against {saved} saved"
-        );
+        assert_loses(chance, saved, tamper);
     }
     // Why it would pay uncaught: the attention output reads nearly every level 0.
     let cheat = TamperedAccumulators {
@@ -412,11 +380,8 @@ fn one_token_made_up_to_steer_every_query_is_caught_with_more_than_it_saves() {
         "{chance} against {host} + {readers}"
     );
     // What it would save: layer 1's attention and its output's dense layer at the steered tokens.
-    let (hidden, ffn) = (hidden as f64, f64::from(SMALL.ffn));
-    let per_layer = 4.0 * hidden * hidden + 2.0 * hidden * ffn + 2.0 * hidden * tokens;
+    let hidden = hidden as f64;
+    let per_layer = small_layer_work(tokens);
     let saved = steered / tokens * (2.0 * hidden * tokens + hidden * hidden) / (2.0 * per_layer);
-    assert!(
-        caught_by(chance, i32::from(EMBEDDING_SAMPLES)) >= saved,
-        "{chance} a sample against {saved} saved"
-    );
+    assert_loses(chance, saved, "one token's row");
 }
