@@ -1092,7 +1092,7 @@ fn job_input(
             })?;
             let files = ModelFiles::load(weights, &model_dir.join("tokenizer.json"))?;
             let (batch, kernel) = files.batch(texts)?;
-            check_spot_checkable(&files.model, &batch, spec.mode)?;
+            check_spot_checkable(&files.model, &files.identity, &batch, spec.mode)?;
             let bytes = batch.to_bytes();
             let input = write(&bytes)?;
             let evidence = Input::Embedding {

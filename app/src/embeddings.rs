@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use gpushare::state::{CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, VerificationMode};
 use gpushare_core::embedding::check::near_duplicates::near_duplicates;
-use gpushare_core::embedding::check::{Draw, job_checkable};
+use gpushare_core::embedding::check::{Draw, job_checkable, sinks_measured};
 use gpushare_core::embedding::layout::{TokenBatch, output_embeddings};
 use gpushare_core::embedding::model::Model;
 use gpushare_core::kernels::Kernel;
+use gpushare_core::merkle::Hash;
 use gpushare_engine::embed::embedding_shard_output;
 use gpushare_engine::shard::Input;
 use gpushare_model::tokenize::TextTokenizer;
@@ -28,6 +29,8 @@ pub const EMBEDDING_SCALE: f32 = 32767.0;
 /// A quantized model and its tokenizer.
 pub struct ModelFiles {
     pub model: Arc<Model>,
+    /// The model's identity, hashed once at load: what a job names.
+    pub identity: Hash,
     pub tokenizer: TextTokenizer,
 }
 
@@ -40,6 +43,7 @@ impl ModelFiles {
         let tokenizer = TextTokenizer::from_file(tokenizer, model.shape.max_tokens)
             .map_err(|e| AppError::Model(e.to_string()))?;
         Ok(Self {
+            identity: model.identity(),
             model: Arc::new(model),
             tokenizer,
         })
@@ -166,7 +170,7 @@ impl ModelFiles {
             u32::try_from(n).map_err(|_| AppError::InvalidArgument(format!("too many {what}")))
         };
         let kernel = Kernel::Embedding {
-            model: self.model.identity(),
+            model: self.identity,
             batch: batch.tree().root(),
             dims: self.model.shape.hidden,
             sequences: count(batch.len() as u64, "texts")?,
@@ -178,10 +182,13 @@ impl ModelFiles {
 
 /// Refuses to post a spot-checked batch the program would refuse or could not check: other than
 /// 64 samples, a model larger than the checks are measured at, or a sequence longer than the check
-/// runs (the providers would refuse it and the job would expire unclaimed); or one holding two
-/// texts so alike that reusing one's work for the other would pay (`near_duplicates`).
+/// runs (the providers would refuse it and the job would expire unclaimed); one holding two texts so
+/// alike that reusing one's work for the other would pay (`near_duplicates`); or a model (of
+/// identity `identity`) whose attention nobody measured for sinks a provider could make exact
+/// (`sinks_measured`).
 pub fn check_spot_checkable(
     model: &Model,
+    identity: &Hash,
     batch: &TokenBatch,
     mode: VerificationMode,
 ) -> Result<(), AppError> {
@@ -191,6 +198,11 @@ pub fn check_spot_checkable(
     let refused = |why: String| AppError::InvalidArgument(format!("{why}; post it under quorum"));
     job_checkable(&model.shape, batch.longest(), samples)
         .map_err(|why| refused(why.to_string()))?;
+    if !sinks_measured(identity) {
+        return Err(refused(
+            "nobody has measured this model's attention for sink heads a provider could make exact unchecked (docs/verification.md)".into(),
+        ));
+    }
     match near_duplicates(batch, &Draw::new(&model.shape)) {
         Some(pair) => Err(refused(format!(
             "text {} differs from text {} in {} of {} tokens and has {} more: a provider could reuse the other's work for it past what the spot-check catches",
@@ -213,7 +225,7 @@ pub async fn embed_on_network(
     terms: &EmbeddingJob,
 ) -> Result<Vec<Vec<i16>>, AppError> {
     let (batch, kernel) = files.batch(texts)?;
-    check_spot_checkable(&files.model, &batch, terms.mode)?;
+    check_spot_checkable(&files.model, &files.identity, &batch, terms.mode)?;
     let data = batch.to_bytes();
     std::fs::write(&terms.batch_path, &data)
         .map_err(|e| AppError::io(terms.batch_path.display().to_string(), e))?;
@@ -311,6 +323,7 @@ pub fn model_card_texts(model_dir: &Path, count: usize) -> Result<Vec<String>, A
 
 #[cfg(test)]
 mod tests {
+    use gpushare_core::embedding::check::MEASURED_MODELS;
     use gpushare_core::embedding::model::{Shape, seeded_model};
 
     use super::*;
@@ -318,23 +331,29 @@ mod tests {
     #[test]
     fn a_spot_check_is_refused_before_posting_what_it_could_not_price() {
         let model = seeded_model(Shape::TWO_LAYERS, 1);
+        // The measured model's identity, so that the batch's own refusals show.
+        let measured = MEASURED_MODELS[0];
         let spot_check = VerificationMode::SpotCheck { samples: 64 };
         let distinct = TokenBatch::new(&[vec![1, 2, 3, 4], vec![5, 6, 7, 8], vec![9; 12]]);
-        assert!(check_spot_checkable(&model, &distinct, spot_check).is_ok());
+        assert!(check_spot_checkable(&model, &measured, &distinct, spot_check).is_ok());
+        // A model nobody measured for sink heads.
+        let refusal =
+            check_spot_checkable(&model, &model.identity(), &distinct, spot_check).unwrap_err();
+        assert!(refusal.to_string().contains("sink heads"), "{refusal}");
         // Fewer samples than the draw is weighed for.
         let fewer = VerificationMode::SpotCheck { samples: 16 };
-        assert!(check_spot_checkable(&model, &distinct, fewer).is_err());
+        assert!(check_spot_checkable(&model, &measured, &distinct, fewer).is_err());
         // Two texts of 48 tokens that differ in one.
         let mut template: Vec<u32> = (10..58).collect();
         let first = template.clone();
         template[3] = 30;
         let templated = TokenBatch::new(&[first, template]);
-        let refusal = check_spot_checkable(&model, &templated, spot_check).unwrap_err();
+        let refusal = check_spot_checkable(&model, &measured, &templated, spot_check).unwrap_err();
         assert!(
             refusal.to_string().contains("in 1 of 48 tokens"),
             "{refusal}"
         );
         let quorum = VerificationMode::Quorum { q: 2 };
-        assert!(check_spot_checkable(&model, &templated, quorum).is_ok());
+        assert!(check_spot_checkable(&model, &model.identity(), &templated, quorum).is_ok());
     }
 }

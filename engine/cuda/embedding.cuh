@@ -199,7 +199,8 @@ GS_FN void gs_attention_at(const int* query, const int* key, const int* value, c
     for (gs_u64 u = 0; u < keys; ++u) {
         const gs_i64 e =
             gs_exp_neg(gs_attention_logit(q, key + (start + u) * hidden + column, head_dim, multiplier) - top);
-        const gs_i64 p = gs_div_round(e << GS_PROB_BITS, sum);
+        // Rounded up, as core's softmax: nonzero exactly while e is.
+        const gs_i64 p = ((e << GS_PROB_BITS) + sum - 1) / sum;
         const int* v = value + (start + u) * hidden + column;
         for (gs_u32 c = 0; c < head_dim; ++c) sums[c] += p * (gs_i64)v[c];
     }

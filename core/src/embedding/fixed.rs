@@ -149,17 +149,22 @@ pub fn exp_neg(d: i64) -> i64 {
 }
 
 /// Softmax of `logits` (activations) into `probs` with [`PROB_BITS`] fraction bits: e_u =
-/// [`exp_neg`](z_u − max z), p_u = [`div_round`](e_u·2¹⁶, Σe).
+/// [`exp_neg`](z_u − max z), p_u = ⌈e_u·2¹⁶ / Σe⌉. Rounded up, so that a key keeps a nonzero
+/// probability exactly while its exponential is nonzero: rounded to nearest, it lost it at a logit
+/// gap of 11.8, which a made-up row could reach to make a head's attention one key's
+/// (docs/verification.md, "One token steering every query"). The probabilities sum to less than
+/// 2¹⁶ + T.
 #[inline]
 pub fn softmax(logits: &[i64], exps: &mut [i64], probs: &mut [i64]) {
     let top = logits.iter().copied().max().unwrap_or(0);
     for (e, z) in exps.iter_mut().zip(logits) {
         *e = exp_neg(z - top);
     }
-    // The largest logit gives e ≈ 2³⁰, so the sum is positive; at most 2⁹ terms of 2³⁰.
-    let sum: i64 = exps.iter().sum::<i64>().max(1);
+    // The largest logit gives e ≈ 2³⁰, so the sum is positive; at most 2⁹ terms of 2³⁰. Every e
+    // is at least 0, so the division is of non-negative numbers.
+    let sum = exps.iter().sum::<i64>().max(1).unsigned_abs();
     for (p, e) in probs.iter_mut().zip(exps.iter()) {
-        *p = div_round(*e << PROB_BITS, sum);
+        *p = (e.unsigned_abs() << PROB_BITS).div_ceil(sum) as i64;
     }
 }
 

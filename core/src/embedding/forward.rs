@@ -288,11 +288,11 @@ pub fn mix(logits: &[i64], values: &[i32], context: &mut [i32]) -> usize {
 
 /// The largest magnitude a context value can have when no value of its column (any token's) is
 /// larger than `largest`, in a sequence of `tokens` tokens: a context is a convex combination of the
-/// values, but for the rounding of the probabilities (each within ½ of its share of 2¹⁶, so that
-/// they sum to at most 2¹⁶ + tokens/2) and its own (under 1): largest·(1 + tokens/2¹⁷) + 1, up.
+/// values, but for the rounding of the probabilities (each under 1 above its share of 2¹⁶, so that
+/// they sum to less than 2¹⁶ + tokens) and its own (under 1): largest·(1 + tokens/2¹⁶) + 1, up.
 #[inline]
 pub fn context_bound(largest: u64, tokens: usize) -> u64 {
-    largest + (largest * tokens as u64).div_ceil(1 << (fixed::PROB_BITS + 1)) + 1
+    largest + (largest * tokens as u64).div_ceil(1 << fixed::PROB_BITS) + 1
 }
 
 /// words[id] + positions[t] for every token: what layer 0's LayerNorm takes.

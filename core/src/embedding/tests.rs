@@ -170,6 +170,26 @@ fn a_context_is_never_larger_than_its_largest_value_allows() {
 }
 
 #[test]
+fn a_key_keeps_a_probability_while_its_exponential_is_nonzero() {
+    // Rounding to nearest zeroed a key 11.8 below the top (2¹³ of 2³⁰): a row made to win by that
+    // much made a head one key's. Rounded up, only the exponential's own zero does, past a gap of
+    // 31·ln 2 ≈ 21.5.
+    let cutoff = (0..64 << FRAC_BITS)
+        .find(|gap| super::fixed::exp_neg(-gap) == 0)
+        .unwrap();
+    assert_eq!(real(cutoff, FRAC_BITS).round(), 21.0);
+    for tokens in [2usize, 64] {
+        for gap in (0..cutoff + 64).step_by(97).chain([cutoff - 1, cutoff]) {
+            let mut logits = vec![0i64; tokens];
+            logits[1] = -gap;
+            let (mut exps, mut probs) = (vec![0; tokens], vec![0; tokens]);
+            softmax(&logits, &mut exps, &mut probs);
+            assert_eq!(probs[1] > 0, gap < cutoff, "gap {gap} at {tokens} tokens");
+        }
+    }
+}
+
+#[test]
 fn a_weights_file_round_trips_and_names_its_model() {
     let model = seeded_model(TINY, 7);
     let bytes = model.to_bytes();

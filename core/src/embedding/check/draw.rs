@@ -148,6 +148,21 @@ fn hosts_a_steering_row(shape: &Shape, cell: Cell) -> bool {
     cell.operation == Operation::OutputNorm && cell.layer + 1 < shape.layers
 }
 
+/// What a cell hosting a steering row weighs on top of its own, for sequences of `tokens`: one
+/// token's lie spares the next layer's attention and attention output for every token (the attention
+/// over `tokens`, over the work at one token, which overstates it), and is drawn 1/`tokens` as often
+/// as a lie at every token, so it weighs its share times `tokens` over the samples. The draw takes it
+/// at the longest sequence a check allows; any lie at few pieces that spares as much is priced by the
+/// same share (the sink heads measured in `model/tests/attention.rs`).
+pub fn steering_weight(shape: &Shape, tokens: u32) -> u64 {
+    let per_token: u64 = cells(shape)
+        .map(|cell| work(shape, cell.operation, 1))
+        .sum();
+    let steered = work(shape, Operation::Attention, tokens)
+        + work(shape, Operation::Linear(LinearKind::AttentionOutput), 1);
+    (WEIGHT_SCALE * steered * u64::from(tokens)).div_ceil(per_token * u64::from(EMBEDDING_SAMPLES))
+}
+
 /// A cell's position among its layer's operations.
 fn position(operation: Operation) -> usize {
     LAYER_OPERATIONS
@@ -196,20 +211,7 @@ impl Draw {
             from[i] = from[i].saturating_add(from[i + 1]);
         }
         let shared = SHARED_WEIGHT / (count as u64 - 1);
-        // One token's steering lie is drawn 1/T as often as a lie at every token, and spares the
-        // next layer's attention and attention output for every token: its share of the work
-        // (the attention at the longest sequence, over the work at one token, which overstates it),
-        // times T over the samples.
-        let steered = work(shape, Operation::Attention, MAX_CHECKED_TOKENS)
-            + work(shape, Operation::Linear(LinearKind::AttentionOutput), 1);
-        let steering_weight = |cell: Cell| {
-            if hosts_a_steering_row(shape, cell) {
-                (WEIGHT_SCALE * steered * u64::from(MAX_CHECKED_TOKENS))
-                    .div_ceil(before * u64::from(EMBEDDING_SAMPLES))
-            } else {
-                0
-            }
-        };
+        let steering_weight = steering_weight(shape, MAX_CHECKED_TOKENS);
         let weights: Vec<u64> = cells(shape)
             .enumerate()
             .map(|(i, cell)| {
@@ -226,7 +228,12 @@ impl Draw {
                     Spares::Everything => from[i],
                     Spares::Nothing => own,
                 };
-                shared + spared.div_ceil(u64::from(EMBEDDING_SAMPLES)) + steering_weight(cell)
+                let steering = if hosts_a_steering_row(shape, cell) {
+                    steering_weight
+                } else {
+                    0
+                };
+                shared + spared.div_ceil(u64::from(EMBEDDING_SAMPLES)) + steering
             })
             .collect();
         let total = weights.iter().sum();

@@ -19,6 +19,7 @@
 mod cells;
 pub mod cheats;
 pub mod draw;
+mod measured;
 pub mod named;
 pub mod near_duplicates;
 pub mod prover;
@@ -39,6 +40,7 @@ use super::trace::{TraceLayout, TracedRow, bound_trace_root};
 use crate::embedding::model_leaves::NormLeaf;
 pub use cells::plan;
 pub use draw::Draw;
+pub use measured::{MEASURED_MODELS, sinks_measured};
 use named::Named;
 use witness::WitnessReader;
 
