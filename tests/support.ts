@@ -197,6 +197,7 @@ export class Network {
         jobId: id,
         kernel,
         input: { seed: [[...seed]] },
+        private: null,
         shards,
         replicas,
         mode,

@@ -870,6 +870,7 @@ async fn drive(
             job_id: id as u64,
             kernel: KernelSpec::from_core(kernel),
             input,
+            private: None,
             shards: spec.shards,
             replicas: spec.replicas,
             mode: spec.mode,

@@ -238,6 +238,7 @@ pub async fn embed_on_network(
                 uri: terms.data_uri.clone(),
                 sha256: Sha256::digest(&data).into(),
             },
+            private: None,
             shards: terms.shards,
             replicas: terms.replicas,
             mode: terms.mode,

@@ -348,6 +348,7 @@ async fn post(args: PostArgs) -> Result<(), AppError> {
             job_id,
             kernel: KernelSpec::from_core(args.kernel.kernel()),
             input,
+            private: None,
             shards: args.shards,
             replicas: args.replicas,
             mode,

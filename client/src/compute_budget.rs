@@ -79,6 +79,8 @@ worst_cases! {
     CancelJob => 44_000,
     Claim => 109_000,
     GiveBackClaim => 88_000,
+    PublishClaimKey => 31_000,
+    DeliverKey => 32_000,
     FixChallenge => 45_000,
     Commit => 53_000,
     Reveal => 49_000,

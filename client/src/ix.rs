@@ -415,6 +415,34 @@ pub fn claim(authority: &Pubkey, network: &Pubkey, slot: &Slot) -> Instruction {
     )
 }
 
+/// The holder of a private job's slot publishes its claim key (sent with the claim).
+pub fn publish_claim_key(authority: &Pubkey, slot: &Slot, claim_key: [u8; 32]) -> Instruction {
+    build(
+        accounts::PublishClaimKey {
+            authority: *authority,
+            job: slot.job,
+            assignment: slot.assignment(),
+        },
+        instruction::PublishClaimKey { claim_key },
+    )
+}
+
+/// A private job's client delivers the data key sealed to one slot's claim key.
+pub fn deliver_key(
+    client: &Pubkey,
+    slot: &Slot,
+    envelope: [u8; gpushare::state::KEY_ENVELOPE_BYTES],
+) -> Instruction {
+    build(
+        accounts::DeliverKey {
+            client: *client,
+            job: slot.job,
+            assignment: slot.assignment(),
+        },
+        instruction::DeliverKey { envelope },
+    )
+}
+
 pub fn commit(
     authority: &Pubkey,
     network: &Pubkey,
@@ -588,8 +616,9 @@ pub fn give_back_claim(net: &NetworkKeys, slot: &Slot, holder: &Holder) -> Instr
     instruction
 }
 
-/// The instruction that carries out `verdict` on a slot: `expire_claim` for a miss, `settle_assignment`
-/// for pay, fraud or release; `None` while the verdict is pending.
+/// The instruction that carries out `verdict` on a slot: `expire_claim` for a miss (or a private
+/// claim never keyed), `settle_assignment` for pay, fraud or release; `None` while the verdict is
+/// pending.
 pub fn outcome(
     net: &NetworkKeys,
     slot: &Slot,
@@ -598,7 +627,9 @@ pub fn outcome(
 ) -> Option<Instruction> {
     match verdict {
         Verdict::Pending => None,
-        Verdict::SlashMissed { .. } => Some(expire_claim(net, slot, holder)),
+        Verdict::SlashMissed { .. } | Verdict::Unkeyed { .. } => {
+            Some(expire_claim(net, slot, holder))
+        }
         Verdict::Pay | Verdict::SlashFraud | Verdict::Release => {
             Some(settle_assignment(net, slot, holder))
         }

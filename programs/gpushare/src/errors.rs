@@ -236,4 +236,14 @@ pub enum GpuShareError {
     NotTheSampledSequence,
     #[msg("the model is larger than a spot-check is measured at, or its draw is not priced")]
     ModelNotCheckable,
+    #[msg("only a job with a data input can be private")]
+    PrivateJobNeedsData,
+    #[msg("the job is not private: it has no key exchange")]
+    NotPrivateJob,
+    #[msg("this claim's key is already published")]
+    ClaimKeyAlreadyPublished,
+    #[msg("the holder has not published its claim key yet")]
+    NoClaimKey,
+    #[msg("this claim's key envelope is already delivered")]
+    KeyAlreadyDelivered,
 }

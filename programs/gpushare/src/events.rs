@@ -365,3 +365,22 @@ pub struct BenchmarkSettled {
     /// Stake slashed on failure.
     pub slashed: u64,
 }
+
+#[event]
+pub struct ClaimKeyPublished {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+    pub provider: Pubkey,
+    pub claim_key: [u8; 32],
+}
+
+#[event]
+pub struct KeyDelivered {
+    pub job: Pubkey,
+    pub shard_index: u16,
+    pub replica: u8,
+    pub provider: Pubkey,
+    /// The claim's commit deadline, which now runs from the delivery.
+    pub commit_deadline: i64,
+}

@@ -2,7 +2,11 @@
 //! staked providers claim (shard, replica) slots, commit to and reveal the Merkle roots of their
 //! outputs, and are paid per verified replica; fraud and missed claims are slashed on evidence.
 #![allow(unexpected_cfgs)]
-#![cfg_attr(target_arch = "bpf", feature(abi_unadjusted, rustc_private), allow(internal_features))]
+#![cfg_attr(
+    target_arch = "bpf",
+    feature(abi_unadjusted, rustc_private),
+    allow(internal_features)
+)]
 
 use anchor_lang::prelude::*;
 // Links the runtime-syscall memcpy/memset/memcmp/memmove (scripts/build-sbf).
@@ -22,7 +26,7 @@ pub mod state;
 mod token;
 
 use instructions::*;
-use state::{CreateJobArgs, HardwareProfile, NetworkParams};
+use state::{CreateJobArgs, HardwareProfile, KEY_ENVELOPE_BYTES, NetworkParams};
 
 declare_id!("DcXUe8vyyr3B7y7dTPPtLmiurjqmcGLhbcPzihDZPpSk");
 
@@ -148,9 +152,20 @@ pub mod gpushare {
         Claim::handler(ctx, shard_index, replica)
     }
 
-    /// A provider gives an uncommitted claim back before its deadline, for half a miss slash.
+    /// A provider gives an uncommitted claim back before its deadline, for half a miss slash (none
+    /// for a private claim whose key came less than `KEY_REFUSAL_SECONDS` ago).
     pub fn give_back_claim(ctx: Context<AssignmentOutcome>) -> Result<()> {
         AssignmentOutcome::give_back_claim(ctx)
+    }
+
+    /// The holder of a private job's slot publishes the claim key its data key is sealed to.
+    pub fn publish_claim_key(ctx: Context<PublishClaimKey>, claim_key: [u8; 32]) -> Result<()> {
+        PublishClaimKey::handler(ctx, claim_key)
+    }
+
+    /// A private job's client delivers the data key sealed to one claim's key.
+    pub fn deliver_key(ctx: Context<DeliverKey>, envelope: [u8; KEY_ENVELOPE_BYTES]) -> Result<()> {
+        DeliverKey::handler(ctx, envelope)
     }
 
     /// Anyone: fixes a spot-checked assignment's challenge once the slots after its commitment exist.

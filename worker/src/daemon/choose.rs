@@ -125,14 +125,17 @@ impl Daemon {
                 .iter()
                 .any(|scheme| uri.starts_with(scheme))
         };
-        let supported = match (&job.input, job.kernel) {
-            (JobInput::Data { uri, .. }, KernelSpec::GemmI8 { .. }) => fetchable(uri),
-            (JobInput::Data { uri, .. }, KernelSpec::Embedding { model, .. }) => {
-                fetchable(uri) && self.worker.models.get(&model).is_some()
-            }
-            (JobInput::Data { .. }, _) => false,
-            (JobInput::Seed(_), kernel) => kernel.to_core().takes_seed(),
-        };
+        // This worker does not yet take part in a private job's key exchange (docs/privacy.md): it
+        // would compute on ciphertext, so it leaves those jobs to workers that do.
+        let supported = job.private.is_none()
+            && match (&job.input, job.kernel) {
+                (JobInput::Data { uri, .. }, KernelSpec::GemmI8 { .. }) => fetchable(uri),
+                (JobInput::Data { uri, .. }, KernelSpec::Embedding { model, .. }) => {
+                    fetchable(uri) && self.worker.models.get(&model).is_some()
+                }
+                (JobInput::Data { .. }, _) => false,
+                (JobInput::Seed(_), kernel) => kernel.to_core().takes_seed(),
+            };
         supported
             && provable
             && proven_enough

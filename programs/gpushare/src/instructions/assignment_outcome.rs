@@ -83,13 +83,19 @@ impl AssignmentOutcome<'_> {
     pub fn verdict(&self) -> Result<Verdict> {
         let now = Clock::get()?.unix_timestamp;
         let assignment = &self.assignment;
-        Ok(self.shard.verdict(
+        let verdict = self.shard.verdict(
             assignment.replica,
             assignment.commit_deadline,
             assignment.root,
             now,
             self.job.is_expired(now),
-        ))
+        );
+        Ok(match verdict {
+            Verdict::SlashMissed { reopens } if assignment.awaits_key(&self.job) => {
+                Verdict::Unkeyed { reopens }
+            }
+            verdict => verdict,
+        })
     }
 
     /// Applies `verdict` (never `Pending`) and updates the counters; the assignment account is
@@ -176,7 +182,7 @@ impl AssignmentOutcome<'_> {
                     fraud,
                 });
             }
-            Verdict::Release => emit_event(ReplicaReleased {
+            Verdict::Release | Verdict::Unkeyed { .. } => emit_event(ReplicaReleased {
                 job: job_key,
                 shard_index,
                 replica,
@@ -245,11 +251,15 @@ impl AssignmentOutcome<'_> {
 }
 
 /// `expire_claim` (anyone): an assignment that missed its commit deadline or its reveal window is
-/// slashed the missed-claim share and closed; a slot that never committed reopens for others.
+/// slashed the missed-claim share and closed; a slot that never committed reopens for others. A
+/// private claim whose client never delivered its key is closed the same way without a slash.
 impl AssignmentOutcome<'_> {
     fn validate_expire(&self) -> Result<()> {
         require!(
-            matches!(self.verdict()?, Verdict::SlashMissed { .. }),
+            matches!(
+                self.verdict()?,
+                Verdict::SlashMissed { .. } | Verdict::Unkeyed { .. }
+            ),
             GpuShareError::NotMissed
         );
         Ok(())
@@ -259,7 +269,10 @@ impl AssignmentOutcome<'_> {
     pub fn expire_claim(ctx: Context<Self>) -> Result<()> {
         let verdict = ctx.accounts.verdict()?;
         ctx.accounts.apply(verdict)?;
-        let reopened = verdict == (Verdict::SlashMissed { reopens: true });
+        let reopened = matches!(
+            verdict,
+            Verdict::SlashMissed { reopens: true } | Verdict::Unkeyed { reopens: true }
+        );
         emit_event(ClaimExpired {
             job: ctx.accounts.job.key(),
             shard_index: ctx.accounts.shard.index,
@@ -273,25 +286,25 @@ impl AssignmentOutcome<'_> {
 /// `give_back_claim`: a provider that cannot finish a claim returns it before its commit deadline.
 /// The slot reopens at once and the provider is slashed half the missed-claim share: less than
 /// letting the claim lapse, more than nothing (a free give-back would let anyone hold slots idle).
+/// A private claim given back within `KEY_REFUSAL_SECONDS` of its key's delivery costs nothing: its
+/// key may not work, which only the holder can see.
 impl AssignmentOutcome<'_> {
     /// The holder's wallet signs as the rent receiver; the claim is uncommitted and not yet late.
     fn validate_give_back(&self) -> Result<()> {
         require!(self.rent_receiver.is_signer, GpuShareError::NotHolder);
-        require!(
-            self.assignment.commitment.is_none(),
-            GpuShareError::AlreadyCommitted
-        );
-        require!(
-            Clock::get()?.unix_timestamp <= self.assignment.commit_deadline,
-            GpuShareError::CommitTooLate
-        );
-        Ok(())
+        self.assignment
+            .check_uncommitted_in_time(Clock::get()?.unix_timestamp)
     }
 
     #[access_control(ctx.accounts.validate_give_back())]
     pub fn give_back_claim(ctx: Context<Self>) -> Result<()> {
         let accounts = &mut *ctx.accounts;
-        let slashed = accounts.slash(accounts.job.give_back_slash_bps())?;
+        let now = Clock::get()?.unix_timestamp;
+        let slashed = if accounts.assignment.key_exchange.may_refuse(now) {
+            0
+        } else {
+            accounts.slash(accounts.job.give_back_slash_bps())?
+        };
         accounts.end_assignment()?;
         emit_event(ClaimGivenBack {
             job: accounts.job.key(),

@@ -121,6 +121,7 @@ impl Claim<'_> {
             challenge: None,
             proven: 0,
             root: None,
+            key_exchange: Default::default(),
             bump: ctx.bumps.assignment,
         });
         emit_event(SlotClaimed {

@@ -54,6 +54,11 @@ impl CreateJob<'_> {
         let params = &self.network.params;
         args.kernel.validate()?;
         args.input.validate(&args.kernel)?;
+        // A seed is public by nature: only a data input can be private.
+        require!(
+            args.private.is_none() || args.input.seed().is_none(),
+            GpuShareError::PrivateJobNeedsData
+        );
         require!(
             args.shards >= 1
                 && args.shards <= params.max_shards
@@ -137,6 +142,7 @@ impl CreateJob<'_> {
             job_id: args.job_id,
             kernel: args.kernel,
             input: args.input,
+            private: args.private,
             shards: args.shards,
             replicas: args.replicas,
             mode: args.mode,

@@ -1,6 +1,9 @@
 //! One (shard, replica) slot held by one provider: its deadline, commitment and revealed root.
 use anchor_lang::prelude::*;
 
+use super::KeyExchange;
+use crate::errors::GpuShareError;
+
 /// An assignment: PDA `[ASSIGNMENT, shard, replica]`, created on claim, closed on settle or expire.
 #[account]
 #[derive(InitSpace)]
@@ -33,10 +36,20 @@ pub struct Assignment {
     pub proven: u64,
     /// Merkle root of the output, once revealed.
     pub root: Option<[u8; 32]>,
+    /// A private job's key exchange (empty for a public job's claim).
+    pub key_exchange: KeyExchange,
     pub bump: u8,
 }
 
 impl Assignment {
+    /// Refuses a claim already committed, or past its commit deadline at `now`: what may still be
+    /// given back, or keyed.
+    pub fn check_uncommitted_in_time(&self, now: i64) -> Result<()> {
+        require!(self.commitment.is_none(), GpuShareError::AlreadyCommitted);
+        require!(now <= self.commit_deadline, GpuShareError::CommitTooLate);
+        Ok(())
+    }
+
     /// Whether `init_if_needed` has just created this account.
     pub fn is_new(&self) -> bool {
         self.job == Pubkey::default()

@@ -4,7 +4,7 @@ use anchor_lang::prelude::*;
 use crate::constants::*;
 use crate::errors::GpuShareError;
 use crate::seeds;
-use crate::state::{Assignment, NetworkParams, Resolution, Shard, ShardPhase};
+use crate::state::{Assignment, NetworkParams, PrivateTerms, Resolution, Shard, ShardPhase};
 
 /// The kernel and its size parameters; the worker's reference implementation defines the output.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
@@ -256,10 +256,13 @@ impl CreateJobArgs {
     }
 
     /// The shortest lifetime the job may have: a claim, and when other replicas must follow it a
-    /// claim timeout for the last of them, then the time its shards need to settle.
+    /// claim timeout for the last of them (each twice for a private job: the wait for its key, then
+    /// the commit), then the time its shards need to settle.
     pub fn min_lifetime(&self, reveal_window: i64) -> i64 {
         let claims = if self.replicas > 1 { 2 } else { 1 };
+        let windows = if self.private.is_some() { 2 } else { 1 };
         self.claim_timeout
+            .saturating_mul(windows)
             .saturating_mul(claims)
             .saturating_add(settling_seconds(
                 reveal_window,
@@ -275,6 +278,8 @@ pub struct CreateJobArgs {
     pub job_id: u64,
     pub kernel: KernelSpec,
     pub input: JobInput,
+    /// A private job's terms: its data input is ciphertext, its key reaches each slot holder sealed.
+    pub private: Option<PrivateTerms>,
     pub shards: u16,
     pub replicas: u8,
     pub mode: VerificationMode,
@@ -308,6 +313,8 @@ pub struct Job {
     pub job_id: u64,
     pub kernel: KernelSpec,
     pub input: JobInput,
+    /// A private job's terms (docs/privacy.md).
+    pub private: Option<PrivateTerms>,
     pub shards: u16,
     pub replicas: u8,
     pub mode: VerificationMode,

@@ -39,10 +39,15 @@ pub enum ShardPhase {
 pub enum Resolution {
     Final(ShardOutcome),
     /// No quorum on a seeded input: the revealed replicas prove samples until `deadline`.
-    Disputed { deadline: i64 },
+    Disputed {
+        deadline: i64,
+    },
     /// Slots nobody filled in time were closed: the replicas that committed reveal until
     /// `deadline`.
-    Unfilled { closed_mask: u16, deadline: i64 },
+    Unfilled {
+        closed_mask: u16,
+        deadline: i64,
+    },
 }
 
 /// What happens to one assignment, given its shard's state.
@@ -56,6 +61,9 @@ pub enum Verdict {
     SlashMissed { reopens: bool },
     /// Neither paid nor slashed: no quorum, or the job expired around honest work.
     Release,
+    /// Claimed a private slot whose client never delivered its key by the deadline: released
+    /// without a slash (`reopens`: the slot can be claimed again).
+    Unkeyed { reopens: bool },
     /// Nothing can be decided yet.
     Pending,
 }

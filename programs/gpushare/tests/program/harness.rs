@@ -206,6 +206,7 @@ pub fn seeded_job(
             k: 256,
         },
         input: JobInput::Seed([7; 32]),
+        private: None,
         shards,
         replicas,
         mode: VerificationMode::Quorum { q },

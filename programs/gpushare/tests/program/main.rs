@@ -16,6 +16,7 @@ mod layout;
 mod lifecycle;
 mod outputs;
 mod pool_vectors;
+mod privacy;
 mod refusals;
 mod spot_check;
 mod staking;

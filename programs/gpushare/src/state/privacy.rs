@@ -1,0 +1,53 @@
+//! A private job's terms and each claim's key exchange (docs/privacy.md): what the client commits to
+//! at posting, the claim key the holder publishes and the envelope the client delivers to it, and
+//! when a claim that never got a working key ends without a slash.
+use anchor_lang::prelude::*;
+
+use super::{Assignment, Job};
+
+/// Bytes of a key envelope (`gpushare_privacy::ENVELOPE_BYTES`): HPKE's encapsulated key, the
+/// sealed 32-byte data key and its 16-byte tag.
+pub const KEY_ENVELOPE_BYTES: usize = 80;
+
+/// Seconds after its key's delivery in which a holder may give a private claim back without a
+/// slash: long enough to open the envelope and the input, too short to hold the slot idle.
+pub const KEY_REFUSAL_SECONDS: i64 = 120;
+
+/// What a private job commits to at posting.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
+pub struct PrivateTerms {
+    /// `SHA-256("gpushare:data-key:v1" ‖ data key)`: a holder tells a wrong key from altered data.
+    pub key_commitment: [u8; 32],
+    /// The client's X25519 public key: a private shard's output is served sealed to it.
+    pub client_key: [u8; 32],
+}
+
+/// One private claim's key exchange, held in its assignment.
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace,
+)]
+pub struct KeyExchange {
+    /// The X25519 key the holder made for this claim (`publish_claim_key`).
+    pub claim_key: Option<[u8; 32]>,
+    /// The data key sealed to the claim key for this slot (`deliver_key`, by the client).
+    pub envelope: Option<[u8; KEY_ENVELOPE_BYTES]>,
+    /// When the envelope landed; the commit deadline runs from it.
+    pub delivered_at: i64,
+}
+
+impl KeyExchange {
+    /// Whether the holder may still give the claim back without a slash at `now`: the key came less
+    /// than [`KEY_REFUSAL_SECONDS`] ago. The chain cannot tell a key that does not work from one
+    /// that does, so the refusal is free but short, and public.
+    pub fn may_refuse(&self, now: i64) -> bool {
+        self.envelope.is_some() && now <= self.delivered_at.saturating_add(KEY_REFUSAL_SECONDS)
+    }
+}
+
+impl Assignment {
+    /// Whether this claim of `job` is private, uncommitted and still without its key: its holder
+    /// could not have worked, so a lapse releases it without a slash.
+    pub fn awaits_key(&self, job: &Job) -> bool {
+        job.private.is_some() && self.commitment.is_none() && self.key_exchange.envelope.is_none()
+    }
+}

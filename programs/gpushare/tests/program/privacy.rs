@@ -1,0 +1,304 @@
+//! Private jobs' key exchange (docs/privacy.md), played with the real cryptography
+//! (gpushare-privacy): a holder publishes a fresh claim key, the client seals the data key to it for
+//! that slot, and only that holder opens it. A claim the client never keys lapses without a slash
+//! and reopens; a key that does not work is given back free, but only briefly; each refusal is named.
+use gpushare::errors::GpuShareError;
+use gpushare::events::*;
+use gpushare::state::*;
+use gpushare_client::ix as client_ix;
+use gpushare_privacy::{DataKey, KeyEnvelope, PrivacyError, SealingKeypair, SlotBinding};
+
+use crate::harness::*;
+
+const PRICE: u64 = 1_000_000;
+const STAKE: u64 = 2_000_000;
+
+/// A private quorum job over one 8×8×8 gemm_i8 shard's ciphertext, committing to `key`.
+fn private_job(env: &mut Env, client: &Wallet, replicas: u8, q: u8, key: &DataKey) -> JobHandle {
+    let id = env.next_job_id();
+    let mut args = seeded_job(id, 1, replicas, q, PRICE, 0);
+    args.kernel = KernelSpec::GemmI8 { m: 8, n: 8, k: 8 };
+    args.input = JobInput::Data {
+        uri: "https://client.example/input.sealed".into(),
+        sha256: [3; 32],
+    };
+    args.private = Some(PrivateTerms {
+        key_commitment: key.commitment(),
+        client_key: SealingKeypair::for_client_wallet(&[1; 32]).public_key(),
+    });
+    args.expires_at = env.now() + 86_400;
+    env.job_with(client, args)
+}
+
+fn binding(job: &JobHandle, replica: u8, p: &ProviderHandle) -> SlotBinding {
+    SlotBinding {
+        job: job.job.to_bytes(),
+        shard_index: 0,
+        replica,
+        provider: p.provider.to_bytes(),
+    }
+}
+
+/// Claims slot (0, `replica`) and publishes a fresh claim key in the same transaction, as the
+/// worker does; returns the key pair.
+fn claim_privately(
+    env: &mut Env,
+    p: &ProviderHandle,
+    job: &JobHandle,
+    replica: u8,
+) -> SealingKeypair {
+    let claim_key = SealingKeypair::generate();
+    let ixs = [
+        env.claim_ix(p, job, 0, replica),
+        client_ix::publish_claim_key(
+            &p.wallet.pubkey(),
+            &slot(job, 0, replica),
+            claim_key.public_key(),
+        ),
+    ];
+    env.send(&ixs, &[&p.wallet.key]).expect("claim and publish");
+    claim_key
+}
+
+fn deliver_ix(
+    client: &Wallet,
+    job: &JobHandle,
+    replica: u8,
+    envelope: &KeyEnvelope,
+) -> anchor_lang::solana_program::instruction::Instruction {
+    client_ix::deliver_key(&client.pubkey(), &slot(job, 0, replica), envelope.0)
+}
+
+/// The client seals `key` to the claim key published in slot (0, `replica`) and delivers it.
+fn deliver(
+    env: &mut Env,
+    client: &Wallet,
+    job: &JobHandle,
+    replica: u8,
+    key: &DataKey,
+) -> KeyEnvelope {
+    let assignment: Assignment = env.fetch(&slot(job, 0, replica).assignment());
+    let claim_key = assignment
+        .key_exchange
+        .claim_key
+        .expect("a published claim key");
+    let holder = SlotBinding {
+        job: job.job.to_bytes(),
+        shard_index: 0,
+        replica,
+        provider: assignment.provider.to_bytes(),
+    };
+    let envelope = KeyEnvelope::seal(key, &claim_key, &holder).unwrap();
+    let ix = deliver_ix(client, job, replica, &envelope);
+    env.send(&[ix], &[&client.key]).expect("deliver key");
+    envelope
+}
+
+#[test]
+fn each_holder_opens_its_own_envelope_and_the_job_is_paid() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let providers: Vec<ProviderHandle> = (0..3).map(|_| env.provider(STAKE)).collect();
+    let key = DataKey::generate();
+    let job = private_job(&mut env, &client, 3, 2, &key);
+    let claim_keys: Vec<SealingKeypair> = (0..3)
+        .map(|r| claim_privately(&mut env, &providers[r], &job, r as u8))
+        .collect();
+    let envelopes: Vec<KeyEnvelope> = (0..3)
+        .map(|r| deliver(&mut env, &client, &job, r as u8, &key))
+        .collect();
+    assert_eq!(env.events::<KeyDelivered>()[0].replica, 2);
+    for r in 0..3 {
+        let opened = envelopes[r]
+            .open(&claim_keys[r], &binding(&job, r as u8, &providers[r]))
+            .unwrap()
+            .check_commitment(&key.commitment())
+            .unwrap();
+        assert_eq!(opened.bytes(), key.bytes());
+        // Another holder's envelope opens for neither this key nor this slot.
+        let other = (r + 1) % 3;
+        assert_eq!(
+            envelopes[other]
+                .open(&claim_keys[r], &binding(&job, r as u8, &providers[r]))
+                .err(),
+            Some(PrivacyError::EnvelopeNotForThisSlot)
+        );
+    }
+    // A provider that did not claim sees only what the chain holds: the envelopes, sealed.
+    let outsider = env.provider(STAKE);
+    let bystander = SealingKeypair::generate();
+    for (r, envelope) in envelopes.iter().enumerate() {
+        assert!(
+            envelope
+                .open(&bystander, &binding(&job, r as u8, &outsider))
+                .is_err()
+        );
+    }
+    let root = honest_root(&job.job, 0);
+    for r in 0..3u8 {
+        env.commit(&providers[usize::from(r)], &job, 0, r, root);
+    }
+    for r in 0..3u8 {
+        env.reveal(&providers[usize::from(r)], &job, 0, r, root);
+    }
+    env.settle_shard(&job, 0);
+    for r in 0..3u8 {
+        env.settle_assignment(&providers[usize::from(r)], &job, 0, r);
+        assert_eq!(env.events::<ReplicaPaid>()[0].amount, PRICE);
+    }
+}
+
+#[test]
+fn a_claim_whose_key_never_comes_lapses_without_a_slash_and_reopens() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let (waiting, next) = (env.provider(STAKE), env.provider(STAKE));
+    let key = DataKey::generate();
+    let job = private_job(&mut env, &client, 3, 2, &key);
+    claim_privately(&mut env, &waiting, &job, 0);
+    env.warp(601);
+    env.expire(&waiting, &job, 0, 0);
+    assert!(env.events::<ClaimExpired>()[0].reopened);
+    let state: Provider = env.fetch(&waiting.provider);
+    assert_eq!((state.slashed, state.missed, state.open_claims), (0, 0, 0));
+    // The slot reopens, and a keyed holder that then misses its commit is slashed as any other.
+    claim_privately(&mut env, &next, &job, 0);
+    deliver(&mut env, &client, &job, 0, &key);
+    env.warp(601);
+    env.expire(&next, &job, 0, 0);
+    let state: Provider = env.fetch(&next.provider);
+    assert_eq!(state.slashed, claim_slash(default_params().miss_slash_bps));
+}
+
+#[test]
+fn the_commit_deadline_runs_from_the_key() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let p = env.provider(STAKE);
+    let key = DataKey::generate();
+    let job = private_job(&mut env, &client, 3, 2, &key);
+    claim_privately(&mut env, &p, &job, 0);
+    env.warp(500);
+    deliver(&mut env, &client, &job, 0, &key);
+    assert_eq!(
+        env.events::<KeyDelivered>()[0].commit_deadline,
+        env.now() + 600
+    );
+    env.warp(500);
+    env.commit(&p, &job, 0, 0, honest_root(&job.job, 0));
+}
+
+#[test]
+fn a_key_that_does_not_work_is_given_back_free_but_only_briefly() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let (first, second) = (env.provider(STAKE), env.provider(STAKE));
+    let key = DataKey::generate();
+    let job = private_job(&mut env, &client, 3, 2, &key);
+    // The client seals another key than it committed to: the holder sees it and leaves, free.
+    let claim_key = claim_privately(&mut env, &first, &job, 0);
+    let envelope = deliver(&mut env, &client, &job, 0, &DataKey::generate());
+    let opened = envelope
+        .open(&claim_key, &binding(&job, 0, &first))
+        .unwrap();
+    assert_eq!(
+        opened.check_commitment(&key.commitment()).err(),
+        Some(PrivacyError::WrongDataKey)
+    );
+    env.warp(60);
+    let give_back = env.give_back_ix(&first, &job, 0, 0);
+    env.send(&[give_back], &[&first.wallet.key])
+        .expect("give back");
+    assert_eq!(env.events::<ClaimGivenBack>()[0].slashed, 0);
+    assert_eq!(env.fetch::<Provider>(&first.provider).slashed, 0);
+    // Past the refusal window, a give-back costs what it costs on any job.
+    claim_privately(&mut env, &second, &job, 0);
+    deliver(&mut env, &client, &job, 0, &key);
+    env.warp(KEY_REFUSAL_SECONDS + 1);
+    let give_back = env.give_back_ix(&second, &job, 0, 0);
+    env.send(&[give_back], &[&second.wallet.key])
+        .expect("give back");
+    let half_a_miss = claim_slash(default_params().miss_slash_bps / 2);
+    assert_eq!(env.fetch::<Provider>(&second.provider).slashed, half_a_miss);
+}
+
+#[test]
+fn key_exchange_refusals_are_named_and_change_nothing() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let stranger = env.wallet(WALLET_TOKENS);
+    let (p, other) = (env.provider(STAKE), env.provider(STAKE));
+    let key = DataKey::generate();
+    // A seed cannot be private.
+    let id = env.next_job_id();
+    let mut seeded = seeded_job(id, 1, 2, 2, PRICE, env.now() + 86_400);
+    seeded.private = Some(PrivateTerms {
+        key_commitment: key.commitment(),
+        client_key: [9; 32],
+    });
+    let create = env.create_job_ix(&client, seeded);
+    env.assert_refused(
+        &[create],
+        &[&client.key],
+        code(GpuShareError::PrivateJobNeedsData),
+    );
+
+    let job = private_job(&mut env, &client, 3, 2, &key);
+    env.claim(&p, &job, 0, 0);
+    let sealed = KeyEnvelope([7; 80]);
+    // No claim key yet.
+    let early = deliver_ix(&client, &job, 0, &sealed);
+    env.assert_refused(&[early], &[&client.key], code(GpuShareError::NoClaimKey));
+    // Only the holder publishes, once.
+    let by_other = client_ix::publish_claim_key(&other.wallet.pubkey(), &slot(&job, 0, 0), [5; 32]);
+    env.assert_refused(
+        &[by_other],
+        &[&other.wallet.key],
+        code(GpuShareError::NotProviderAuthority),
+    );
+    let publish = client_ix::publish_claim_key(&p.wallet.pubkey(), &slot(&job, 0, 0), [5; 32]);
+    env.send(&[publish.clone()], &[&p.wallet.key])
+        .expect("publish");
+    let again = client_ix::publish_claim_key(&p.wallet.pubkey(), &slot(&job, 0, 0), [6; 32]);
+    env.assert_refused(
+        &[again],
+        &[&p.wallet.key],
+        code(GpuShareError::ClaimKeyAlreadyPublished),
+    );
+    // Only the job's client delivers, once.
+    let by_stranger = client_ix::deliver_key(&stranger.pubkey(), &slot(&job, 0, 0), sealed.0);
+    env.assert_refused(
+        &[by_stranger],
+        &[&stranger.key],
+        code(GpuShareError::NotJobClient),
+    );
+    env.send(&[deliver_ix(&client, &job, 0, &sealed)], &[&client.key])
+        .expect("deliver");
+    let replayed = deliver_ix(&client, &job, 0, &KeyEnvelope([8; 80]));
+    env.assert_refused(
+        &[replayed],
+        &[&client.key],
+        code(GpuShareError::KeyAlreadyDelivered),
+    );
+    let kept: Assignment = env.fetch(&slot(&job, 0, 0).assignment());
+    assert_eq!(
+        (kept.key_exchange.claim_key, kept.key_exchange.envelope),
+        (Some([5; 32]), Some([7; 80]))
+    );
+    // A public job has no key exchange.
+    let public = env.job(&client, 1, 2, 2, PRICE);
+    env.claim(&other, &public, 0, 0);
+    let on_public =
+        client_ix::publish_claim_key(&other.wallet.pubkey(), &slot(&public, 0, 0), [5; 32]);
+    env.assert_refused(
+        &[on_public],
+        &[&other.wallet.key],
+        code(GpuShareError::NotPrivateJob),
+    );
+    // Past the deadline no key lands.
+    let late_job = private_job(&mut env, &client, 3, 2, &key);
+    claim_privately(&mut env, &other, &late_job, 0);
+    env.warp(601);
+    let late = deliver_ix(&client, &late_job, 0, &sealed);
+    env.assert_refused(&[late], &[&client.key], code(GpuShareError::CommitTooLate));
+}
