@@ -246,4 +246,6 @@ pub enum GpuShareError {
     NoClaimKey,
     #[msg("this claim's key envelope is already delivered")]
     KeyAlreadyDelivered,
+    #[msg("a private claim commits only once its client delivered its key")]
+    KeyNotDelivered,
 }

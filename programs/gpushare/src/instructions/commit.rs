@@ -46,6 +46,7 @@ impl Commit<'_> {
             GpuShareError::CommitTooLate
         );
         require!(!self.job.is_expired(now), GpuShareError::JobExpired);
+        self.assignment.check_keyed(&self.job)?;
         require!(
             self.shard.phase == ShardPhase::Committing,
             GpuShareError::CommitClosed

@@ -4,6 +4,7 @@
 use anchor_lang::prelude::*;
 
 use super::{Assignment, Job};
+use crate::errors::GpuShareError;
 
 /// Bytes of a key envelope (`gpushare_privacy::ENVELOPE_BYTES`): HPKE's encapsulated key, the
 /// sealed 32-byte data key and its 16-byte tag.
@@ -45,9 +46,23 @@ impl KeyExchange {
 }
 
 impl Assignment {
-    /// Whether this claim of `job` is private, uncommitted and still without its key: its holder
-    /// could not have worked, so a lapse releases it without a slash.
+    /// Whether this claim of `job` is private, uncommitted, and waiting on its client: its holder
+    /// published a claim key and no key came, so it could not have worked and a lapse releases it
+    /// without a slash. A holder that never published one is the one that stalled: it misses.
     pub fn awaits_key(&self, job: &Job) -> bool {
-        job.private.is_some() && self.commitment.is_none() && self.key_exchange.envelope.is_none()
+        job.private.is_some()
+            && self.commitment.is_none()
+            && self.key_exchange.claim_key.is_some()
+            && self.key_exchange.envelope.is_none()
+    }
+
+    /// Refuses a commitment to a private job's claim that never got its key: it cannot be over the
+    /// client's data, and a ring could otherwise outvote a keyed replica without ever reading it.
+    pub fn check_keyed(&self, job: &Job) -> Result<()> {
+        require!(
+            job.private.is_none() || self.key_exchange.envelope.is_some(),
+            GpuShareError::KeyNotDelivered
+        );
+        Ok(())
     }
 }

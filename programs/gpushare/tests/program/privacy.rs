@@ -161,6 +161,15 @@ fn a_claim_whose_key_never_comes_lapses_without_a_slash_and_reopens() {
     assert!(env.events::<ClaimExpired>()[0].reopened);
     let state: Provider = env.fetch(&waiting.provider);
     assert_eq!((state.slashed, state.missed, state.open_claims), (0, 0, 0));
+    // A holder that never publishes a claim key stalled the slot itself: it misses.
+    let silent = env.provider(STAKE);
+    env.claim(&silent, &job, 0, 1);
+    env.warp(601);
+    env.expire(&silent, &job, 0, 1);
+    assert_eq!(
+        env.fetch::<Provider>(&silent.provider).slashed,
+        claim_slash(default_params().miss_slash_bps)
+    );
     // The slot reopens, and a keyed holder that then misses its commit is slashed as any other.
     claim_privately(&mut env, &next, &job, 0);
     deliver(&mut env, &client, &job, 0, &key);
@@ -245,6 +254,13 @@ fn key_exchange_refusals_are_named_and_change_nothing() {
 
     let job = private_job(&mut env, &client, 3, 2, &key);
     env.claim(&p, &job, 0, 0);
+    // No commitment before the key: it could not be over the client's data.
+    let unkeyed = env.commit_ix(&p, &job, 0, 0, [1; 32]);
+    env.assert_refused(
+        &[unkeyed],
+        &[&p.wallet.key],
+        code(GpuShareError::KeyNotDelivered),
+    );
     let sealed = KeyEnvelope([7; 80]);
     // No claim key yet.
     let early = deliver_ix(&client, &job, 0, &sealed);
