@@ -155,9 +155,14 @@ fn hosts_a_steering_row(shape: &Shape, cell: Cell) -> bool {
 /// at the longest sequence a check allows; any lie at few pieces that spares as much is priced by the
 /// same share (the sink heads measured in `model/tests/attention.rs`).
 pub fn steering_weight(shape: &Shape, tokens: u32) -> u64 {
-    let per_token: u64 = cells(shape)
+    let per_token = cells(shape)
         .map(|cell| work(shape, cell.operation, 1))
         .sum();
+    steering_weight_over(shape, tokens, per_token)
+}
+
+/// [`steering_weight`] with the work at one token, `per_token`, already summed.
+fn steering_weight_over(shape: &Shape, tokens: u32, per_token: u64) -> u64 {
     let steered = work(shape, Operation::Attention, tokens)
         + work(shape, Operation::Linear(LinearKind::AttentionOutput), 1);
     (WEIGHT_SCALE * steered * u64::from(tokens)).div_ceil(per_token * u64::from(EMBEDDING_SAMPLES))
@@ -211,7 +216,8 @@ impl Draw {
             from[i] = from[i].saturating_add(from[i + 1]);
         }
         let shared = SHARED_WEIGHT / (count as u64 - 1);
-        let steering_weight = steering_weight(shape, MAX_CHECKED_TOKENS);
+        // `before` is now the work at one token: the sum is not taken again.
+        let steering_weight = steering_weight_over(shape, MAX_CHECKED_TOKENS, before);
         let weights: Vec<u64> = cells(shape)
             .enumerate()
             .map(|(i, cell)| {
