@@ -149,13 +149,7 @@ impl ClientSession {
                 replica: assignment.replica,
             };
             let shard: Shard = self.chain.existing(&slot.shard()).await?;
-            let verdict = shard.verdict(
-                assignment.replica,
-                assignment.commit_deadline,
-                assignment.root,
-                now,
-                account.is_expired(now),
-            );
+            let verdict = assignment.verdict(&shard, &account, now);
             let holder = Holder {
                 authority: assignment.authority,
                 token: self.net.associated_token(&assignment.authority),

@@ -431,6 +431,7 @@ pub fn publish_claim_key(authority: &Pubkey, slot: &Slot, claim_key: [u8; 32]) -
 pub fn deliver_key(
     client: &Pubkey,
     slot: &Slot,
+    claim_key: [u8; 32],
     envelope: [u8; gpushare::state::KEY_ENVELOPE_BYTES],
 ) -> Instruction {
     build(
@@ -439,7 +440,10 @@ pub fn deliver_key(
             job: slot.job,
             assignment: slot.assignment(),
         },
-        instruction::DeliverKey { envelope },
+        instruction::DeliverKey {
+            claim_key,
+            envelope,
+        },
     )
 }
 

@@ -248,4 +248,6 @@ pub enum GpuShareError {
     KeyAlreadyDelivered,
     #[msg("a private claim commits only once its client delivered its key")]
     KeyNotDelivered,
+    #[msg("the key envelope was sealed to another claim key than this claim's")]
+    WrongClaimKey,
 }

@@ -153,7 +153,8 @@ pub mod gpushare {
     }
 
     /// A provider gives an uncommitted claim back before its deadline, for half a miss slash (none
-    /// for a private claim whose key came less than `KEY_REFUSAL_SECONDS` ago).
+    /// for a private claim whose key came less than `KEY_REFUSAL_SECONDS` ago, within its shard's
+    /// budget of free refusals).
     pub fn give_back_claim(ctx: Context<AssignmentOutcome>) -> Result<()> {
         AssignmentOutcome::give_back_claim(ctx)
     }
@@ -164,8 +165,12 @@ pub mod gpushare {
     }
 
     /// A private job's client delivers the data key sealed to one claim's key.
-    pub fn deliver_key(ctx: Context<DeliverKey>, envelope: [u8; KEY_ENVELOPE_BYTES]) -> Result<()> {
-        DeliverKey::handler(ctx, envelope)
+    pub fn deliver_key(
+        ctx: Context<DeliverKey>,
+        claim_key: [u8; 32],
+        envelope: [u8; KEY_ENVELOPE_BYTES],
+    ) -> Result<()> {
+        DeliverKey::handler(ctx, claim_key, envelope)
     }
 
     /// Anyone: fixes a spot-checked assignment's challenge once the slots after its commitment exist.

@@ -178,12 +178,6 @@ pub(super) fn verdict_once_settled(at: &SlotStep<'_>) -> Option<Verdict> {
     let Resolution::Final(_) = resolution else {
         return None;
     };
-    let verdict = settled.verdict(
-        at.assignment.replica,
-        at.assignment.commit_deadline,
-        at.assignment.root,
-        at.round.now,
-        at.job.is_expired(at.round.now),
-    );
+    let verdict = at.assignment.verdict(&settled, at.job, at.round.now);
     (verdict != Verdict::Pending).then_some(verdict)
 }

@@ -56,13 +56,7 @@ impl Worker {
             shard: &shard,
             shard_changed_at: held.seen.1,
         };
-        let verdict = shard.verdict(
-            assignment.replica,
-            assignment.commit_deadline,
-            assignment.root,
-            round.now,
-            job.is_expired(round.now),
-        );
+        let verdict = assignment.verdict(&shard, job, round.now);
         if verdict != Verdict::Pending {
             return self.settle(&at, Vec::new(), verdict).await;
         }

@@ -82,20 +82,7 @@ impl AssignmentOutcome<'_> {
     /// The verdict on this assignment now.
     pub fn verdict(&self) -> Result<Verdict> {
         let now = Clock::get()?.unix_timestamp;
-        let assignment = &self.assignment;
-        let verdict = self.shard.verdict(
-            assignment.replica,
-            assignment.commit_deadline,
-            assignment.root,
-            now,
-            self.job.is_expired(now),
-        );
-        Ok(match verdict {
-            Verdict::SlashMissed { reopens } if assignment.awaits_key(&self.job) => {
-                Verdict::Unkeyed { reopens }
-            }
-            verdict => verdict,
-        })
+        Ok(self.assignment.verdict(&self.shard, &self.job, now))
     }
 
     /// Applies `verdict` (never `Pending`) and updates the counters; the assignment account is
@@ -286,8 +273,8 @@ impl AssignmentOutcome<'_> {
 /// `give_back_claim`: a provider that cannot finish a claim returns it before its commit deadline.
 /// The slot reopens at once and the provider is slashed half the missed-claim share: less than
 /// letting the claim lapse, more than nothing (a free give-back would let anyone hold slots idle).
-/// A private claim given back within `KEY_REFUSAL_SECONDS` of its key's delivery costs nothing: its
-/// key may not work, which only the holder can see.
+/// A private claim given back within `KEY_REFUSAL_SECONDS` of its key's delivery costs nothing, up
+/// to the shard's budget of free refusals: its key may not work, which only the holder can see.
 impl AssignmentOutcome<'_> {
     /// The holder's wallet signs as the rent receiver; the claim is uncommitted and not yet late.
     fn validate_give_back(&self) -> Result<()> {
@@ -300,7 +287,9 @@ impl AssignmentOutcome<'_> {
     pub fn give_back_claim(ctx: Context<Self>) -> Result<()> {
         let accounts = &mut *ctx.accounts;
         let now = Clock::get()?.unix_timestamp;
-        let slashed = if accounts.assignment.key_exchange.may_refuse(now) {
+        let free = accounts.assignment.key_exchange.may_refuse(now)
+            && accounts.shard.grant_free_refusal();
+        let slashed = if free {
             0
         } else {
             accounts.slash(accounts.job.give_back_slash_bps())?

@@ -97,6 +97,7 @@ impl Claim<'_> {
                 votes: Default::default(),
                 distinct_roots: 0,
                 root_of: Default::default(),
+                free_refusals: 0,
                 bump: ctx.bumps.shard,
             });
             job.mark_started(shard_index);

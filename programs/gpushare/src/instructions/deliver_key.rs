@@ -17,10 +17,13 @@ pub struct DeliverKey<'info> {
 }
 
 impl DeliverKey<'_> {
-    fn validate(&self) -> Result<()> {
+    /// `claim_key` names the key the envelope was sealed to: a delivery meant for an earlier claim
+    /// of the same slot (the assignment's address is the slot's) cannot land on a later one.
+    fn validate(&self, claim_key: &[u8; 32]) -> Result<()> {
         require!(self.job.private.is_some(), GpuShareError::NotPrivateJob);
         let exchange = &self.assignment.key_exchange;
-        require!(exchange.claim_key.is_some(), GpuShareError::NoClaimKey);
+        let published = exchange.claim_key.ok_or(GpuShareError::NoClaimKey)?;
+        require!(published == *claim_key, GpuShareError::WrongClaimKey);
         require!(
             exchange.envelope.is_none(),
             GpuShareError::KeyAlreadyDelivered
@@ -29,8 +32,12 @@ impl DeliverKey<'_> {
             .check_uncommitted_in_time(Clock::get()?.unix_timestamp)
     }
 
-    #[access_control(ctx.accounts.validate())]
-    pub fn handler(ctx: Context<Self>, envelope: [u8; KEY_ENVELOPE_BYTES]) -> Result<()> {
+    #[access_control(ctx.accounts.validate(&claim_key))]
+    pub fn handler(
+        ctx: Context<Self>,
+        claim_key: [u8; 32],
+        envelope: [u8; KEY_ENVELOPE_BYTES],
+    ) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
         let claim_timeout = ctx.accounts.job.claim_timeout;
         let assignment = &mut ctx.accounts.assignment;

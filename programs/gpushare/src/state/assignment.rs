@@ -1,7 +1,7 @@
 //! One (shard, replica) slot held by one provider: its deadline, commitment and revealed root.
 use anchor_lang::prelude::*;
 
-use super::KeyExchange;
+use super::{Job, KeyExchange, Shard, Verdict};
 use crate::errors::GpuShareError;
 
 /// An assignment: PDA `[ASSIGNMENT, shard, replica]`, created on claim, closed on settle or expire.
@@ -53,6 +53,24 @@ impl Assignment {
     /// Whether `init_if_needed` has just created this account.
     pub fn is_new(&self) -> bool {
         self.job == Pubkey::default()
+    }
+
+    /// The verdict on this assignment of `job` at `now`, given its shard: the shard's
+    /// ([`Shard::verdict`]), except that a private claim still waiting on its key when it lapses
+    /// ends `Unkeyed`, not missed ([`Assignment::awaits_key`]). The program applies it; the worker
+    /// and the client read it to send the instruction that ends the assignment.
+    pub fn verdict(&self, shard: &Shard, job: &Job, now: i64) -> Verdict {
+        let verdict = shard.verdict(
+            self.replica,
+            self.commit_deadline,
+            self.root,
+            now,
+            job.is_expired(now),
+        );
+        match verdict {
+            Verdict::SlashMissed { reopens } if self.awaits_key(job) => Verdict::Unkeyed { reopens },
+            verdict => verdict,
+        }
     }
 
     /// The revealed root and the challenge its samples are drawn from, once both exist.

@@ -238,6 +238,12 @@ pub fn settling_seconds(reveal_window: i64, disputes: bool) -> i64 {
     reveal_window.saturating_mul(windows)
 }
 
+/// The longest a claim may run from its claim to its commit deadline (see [`Job::claim_window`]).
+pub fn claim_window(claim_timeout: i64, private: bool) -> i64 {
+    let windows = if private { 2 } else { 1 };
+    claim_timeout.saturating_mul(windows)
+}
+
 impl CreateJobArgs {
     /// Whether the job will settle ties by evidence: a quorum job on a seeded input whose leaves
     /// the program can recompute, prove in a transaction and not be guessed at [`DISPUTE_SAMPLES`]
@@ -260,9 +266,7 @@ impl CreateJobArgs {
     /// the commit), then the time its shards need to settle.
     pub fn min_lifetime(&self, reveal_window: i64) -> i64 {
         let claims = if self.replicas > 1 { 2 } else { 1 };
-        let windows = if self.private.is_some() { 2 } else { 1 };
-        self.claim_timeout
-            .saturating_mul(windows)
+        claim_window(self.claim_timeout, self.private.is_some())
             .saturating_mul(claims)
             .saturating_add(settling_seconds(
                 reveal_window,
@@ -448,12 +452,18 @@ impl Job {
         settling_seconds(self.reveal_window, self.ties_by_evidence)
     }
 
+    /// The longest a claim may run from its claim to its commit deadline: the claim timeout, and
+    /// for a private job the wait for its key before it (`deliver_key` restarts the deadline).
+    pub fn claim_window(&self) -> i64 {
+        claim_window(self.claim_timeout, self.private.is_some())
+    }
+
     /// Refuses a slot whose commit deadline leaves no time to settle its shard before the job
     /// expires, or, while `unclaimed` other replicas of its shard are still to be claimed, no full
-    /// claim timeout for them after it: such a claim could never finish, or its shard never settle,
+    /// claim window for them after it: such a claim could never finish, or its shard never settle,
     /// and its holder would compute for nothing or be slashed for it.
     pub fn check_can_finish(&self, commit_deadline: i64, unclaimed: u32) -> Result<()> {
-        let others = if unclaimed > 0 { self.claim_timeout } else { 0 };
+        let others = if unclaimed > 0 { self.claim_window() } else { 0 };
         require!(
             commit_deadline
                 .saturating_add(others)
@@ -473,7 +483,7 @@ impl Job {
         require!(!self.was_started(shard_index), GpuShareError::ShardClosed);
         require!(replica < self.replicas, GpuShareError::InvalidReplicaIndex);
         let others = u32::from(self.replicas).saturating_sub(1);
-        self.check_can_finish(now.saturating_add(self.claim_timeout), others)
+        self.check_can_finish(now.saturating_add(self.claim_window()), others)
     }
 
     /// The rule for a claim at `now` by `provider` of `replica` of started shard `shard`: the slot
@@ -488,13 +498,13 @@ impl Job {
     ) -> Result<()> {
         shard.check_claimable(replica, provider)?;
         let others = shard.unclaimed().saturating_sub(1);
-        self.check_can_finish(now.saturating_add(self.claim_timeout), others)
+        self.check_can_finish(now.saturating_add(self.claim_window()), others)
     }
 
     /// Whether a claim made at `now` with no other replica to follow it could still settle before
     /// the job expires.
     pub fn claims_can_finish(&self, now: i64) -> bool {
-        self.check_can_finish(now.saturating_add(self.claim_timeout), 0)
+        self.check_can_finish(now.saturating_add(self.claim_window()), 0)
             .is_ok()
     }
 

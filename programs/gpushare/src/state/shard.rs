@@ -103,6 +103,9 @@ pub struct Shard {
     pub distinct_roots: u8,
     /// Which of `roots` each replica revealed (meaningful where `revealed_mask` has the replica).
     pub root_of: [u8; MAX_SLOTS_PER_SHARD],
+    /// Private claims given back free within their key's refusal window
+    /// ([`Shard::grant_free_refusal`]).
+    pub free_refusals: u8,
     pub bump: u8,
 }
 
@@ -177,6 +180,18 @@ impl Shard {
     /// Replica slots nobody holds or committed to yet.
     pub fn unclaimed(&self) -> u32 {
         (self.open_mask() & !(self.held_mask | self.committed_mask)).count_ones()
+    }
+
+    /// Grants a private claim's free refusal of its key, and counts it, while the shard has
+    /// granted fewer than its replicas. A refusal is free because the chain cannot tell a key that
+    /// does not work from one that does; the budget keeps a ring of identities from holding the
+    /// shard's slots by claiming and refusing in turn. Past it a refusal is a give-back.
+    pub fn grant_free_refusal(&mut self) -> bool {
+        let free = self.free_refusals < self.replicas_open;
+        if free {
+            self.free_refusals += 1;
+        }
+        free
     }
 
     pub fn hold(&mut self, replica: u8, provider: Pubkey) {

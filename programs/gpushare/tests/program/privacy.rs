@@ -64,9 +64,15 @@ fn deliver_ix(
     client: &Wallet,
     job: &JobHandle,
     replica: u8,
+    claim_key: [u8; 32],
     envelope: &KeyEnvelope,
 ) -> anchor_lang::solana_program::instruction::Instruction {
-    client_ix::deliver_key(&client.pubkey(), &slot(job, 0, replica), envelope.0)
+    client_ix::deliver_key(
+        &client.pubkey(),
+        &slot(job, 0, replica),
+        claim_key,
+        envelope.0,
+    )
 }
 
 /// The client seals `key` to the claim key published in slot (0, `replica`) and delivers it.
@@ -89,7 +95,7 @@ fn deliver(
         provider: assignment.provider.to_bytes(),
     };
     let envelope = KeyEnvelope::seal(key, &claim_key, &holder).unwrap();
-    let ix = deliver_ix(client, job, replica, &envelope);
+    let ix = deliver_ix(client, job, replica, claim_key, &envelope);
     env.send(&[ix], &[&client.key]).expect("deliver key");
     envelope
 }
@@ -263,7 +269,7 @@ fn key_exchange_refusals_are_named_and_change_nothing() {
     );
     let sealed = KeyEnvelope([7; 80]);
     // No claim key yet.
-    let early = deliver_ix(&client, &job, 0, &sealed);
+    let early = deliver_ix(&client, &job, 0, [5; 32], &sealed);
     env.assert_refused(&[early], &[&client.key], code(GpuShareError::NoClaimKey));
     // Only the holder publishes, once.
     let by_other = client_ix::publish_claim_key(&other.wallet.pubkey(), &slot(&job, 0, 0), [5; 32]);
@@ -282,15 +288,19 @@ fn key_exchange_refusals_are_named_and_change_nothing() {
         code(GpuShareError::ClaimKeyAlreadyPublished),
     );
     // Only the job's client delivers, once.
-    let by_stranger = client_ix::deliver_key(&stranger.pubkey(), &slot(&job, 0, 0), sealed.0);
+    let by_stranger =
+        client_ix::deliver_key(&stranger.pubkey(), &slot(&job, 0, 0), [5; 32], sealed.0);
     env.assert_refused(
         &[by_stranger],
         &[&stranger.key],
         code(GpuShareError::NotJobClient),
     );
-    env.send(&[deliver_ix(&client, &job, 0, &sealed)], &[&client.key])
+    // An envelope sealed to another claim key (an earlier claim of this slot) does not land.
+    let stale = deliver_ix(&client, &job, 0, [6; 32], &sealed);
+    env.assert_refused(&[stale], &[&client.key], code(GpuShareError::WrongClaimKey));
+    env.send(&[deliver_ix(&client, &job, 0, [5; 32], &sealed)], &[&client.key])
         .expect("deliver");
-    let replayed = deliver_ix(&client, &job, 0, &KeyEnvelope([8; 80]));
+    let replayed = deliver_ix(&client, &job, 0, [5; 32], &KeyEnvelope([8; 80]));
     env.assert_refused(
         &[replayed],
         &[&client.key],
@@ -313,8 +323,55 @@ fn key_exchange_refusals_are_named_and_change_nothing() {
     );
     // Past the deadline no key lands.
     let late_job = private_job(&mut env, &client, 3, 2, &key);
-    claim_privately(&mut env, &other, &late_job, 0);
+    let late_key = claim_privately(&mut env, &other, &late_job, 0);
     env.warp(601);
-    let late = deliver_ix(&client, &late_job, 0, &sealed);
+    let late = deliver_ix(&client, &late_job, 0, late_key.public_key(), &sealed);
     env.assert_refused(&[late], &[&client.key], code(GpuShareError::CommitTooLate));
+}
+
+#[test]
+fn free_refusals_end_at_the_shards_budget() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let key = DataKey::generate();
+    let job = private_job(&mut env, &client, 3, 2, &key);
+    // A ring of identities claims slot 0 in turn and refuses each key at once: the first three
+    // refusals (the shard's replicas) are free, the next is a give-back.
+    let half_a_miss = claim_slash(default_params().miss_slash_bps / 2);
+    for (turn, slashed) in [0, 0, 0, half_a_miss].into_iter().enumerate() {
+        let member = env.provider(STAKE);
+        claim_privately(&mut env, &member, &job, 0);
+        deliver(&mut env, &client, &job, 0, &key);
+        let give_back = env.give_back_ix(&member, &job, 0, 0);
+        env.send(&[give_back], &[&member.wallet.key])
+            .expect("refuse");
+        assert_eq!(
+            env.fetch::<Provider>(&member.provider).slashed,
+            slashed,
+            "refusal {turn}"
+        );
+    }
+    let shard: Shard = env.fetch(&slot(&job, 0, 0).shard());
+    assert_eq!(shard.free_refusals, 3);
+}
+
+#[test]
+fn a_private_claim_counts_the_wait_for_its_key_before_the_job_ends() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let p = env.provider(STAKE);
+    let key = DataKey::generate();
+    let job = private_job(&mut env, &client, 3, 2, &key);
+    let state: Job = env.fetch(&job.job);
+    // The last moment a public job's shard could start (a claim timeout for this claim, one for
+    // the replicas after it): without the key's wait counted, a delivery at the last moment would
+    // push the commit deadline past the job's end.
+    let last_public_start = state.expires_at - state.settling_seconds() - 2 * state.claim_timeout;
+    env.warp(last_public_start - env.now());
+    let claim = env.claim_ix(&p, &job, 0, 0);
+    env.assert_refused(
+        &[claim],
+        &[&p.wallet.key],
+        code(GpuShareError::ClaimCannotFinish),
+    );
 }
