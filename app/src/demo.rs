@@ -11,7 +11,8 @@ use std::time::Duration;
 use anchor_lang::prelude::Pubkey;
 use futures::{StreamExt, TryStreamExt};
 use gpushare::state::{
-    CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, Provider, VerificationMode,
+    CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, PrivateTerms, Provider,
+    VerificationMode,
 };
 use gpushare_client::chain::Chain;
 use gpushare_client::pda;
@@ -29,6 +30,7 @@ use crate::embeddings::{ModelFiles, check_spot_checkable, quantized_weights};
 use crate::error::AppError;
 use crate::jobs::ClientSession;
 use crate::load::LoadFigures;
+use crate::private::ClientKeys;
 use crate::process::{sibling_binary, terminate};
 
 /// SOL (lamports) each wallet of a scenario gets for fees and rent: 10 SOL.
@@ -94,6 +96,20 @@ pub enum InputSpec {
         model_dir: PathBuf,
         texts: Vec<String>,
     },
+    /// The input inside, posted as a private job (docs/privacy.md): sealed under the client's data
+    /// key for the job, its key delivered to each claim while the client waits, its outputs served
+    /// sealed to the client.
+    Private(Box<InputSpec>),
+}
+
+impl InputSpec {
+    /// The input as computed: the one inside a private input.
+    pub fn plain(&self) -> &InputSpec {
+        match self {
+            InputSpec::Private(inner) => inner.plain(),
+            input => input,
+        }
+    }
 }
 
 /// One job of a scenario.
@@ -865,12 +881,12 @@ async fn drive(
     let mut inputs = Vec::new();
     for (id, spec) in scenario.jobs.iter().enumerate() {
         let address = pda::job(&client.net.network, &client.me.authority, id as u64);
-        let (input, data, kernel) = job_input(spec, ctx, id, &address)?;
+        let (input, private, data, kernel) = job_input(spec, ctx, id, &address, &client.keys)?;
         let args = CreateJobArgs {
             job_id: id as u64,
             kernel: KernelSpec::from_core(kernel),
             input,
-            private: None,
+            private,
             shards: spec.shards,
             replicas: spec.replicas,
             mode: spec.mode,
@@ -1057,25 +1073,43 @@ fn inputs_dir(dir: &Path) -> PathBuf {
     dir.join("inputs")
 }
 
-/// Job `id`'s input (for the chain), the evidence its results are checked with, and its kernel;
-/// `address` is the job's, to which an embedding job's outputs are bound.
+/// Job `id`'s input (for the chain), its private terms where it is private, the evidence its
+/// results are checked with, and its kernel; `address` is the job's, to which an embedding job's
+/// outputs (and a private job's keys) are bound.
 fn job_input(
     spec: &JobSpec,
     ctx: &Context,
     id: usize,
     address: &Pubkey,
-) -> Result<(JobInput, Option<Input>, Kernel), AppError> {
+    keys: &ClientKeys,
+) -> Result<(JobInput, Option<PrivateTerms>, Option<Input>, Kernel), AppError> {
+    let private = matches!(spec.input, InputSpec::Private(_)).then(|| keys.terms(address));
     let write = |bytes: &[u8]| -> Result<JobInput, AppError> {
+        let published = match private {
+            Some(_) => keys.seal_input(address, bytes)?,
+            None => bytes.to_vec(),
+        };
         let path = inputs_dir(&ctx.dir).join(format!("job-{id}-input.bin"));
         std::fs::create_dir_all(inputs_dir(&ctx.dir))
-            .and_then(|()| std::fs::write(&path, bytes))
+            .and_then(|()| std::fs::write(&path, &published))
             .map_err(|e| AppError::io(path.display().to_string(), e))?;
         Ok(JobInput::Data {
             uri: format!("file://{}", path.display()),
-            sha256: Sha256::digest(bytes).into(),
+            sha256: Sha256::digest(&published).into(),
         })
     };
-    match &spec.input {
+    let (input, evidence, kernel) = plain_input(spec, ctx, address, write)?;
+    Ok((input, private, evidence, kernel))
+}
+
+/// [`job_input`] for the input as computed, its data published through `write`.
+fn plain_input(
+    spec: &JobSpec,
+    ctx: &Context,
+    address: &Pubkey,
+    write: impl Fn(&[u8]) -> Result<JobInput, AppError>,
+) -> Result<(JobInput, Option<Input>, Kernel), AppError> {
+    match spec.input.plain() {
         InputSpec::Seed(seed) => Ok((JobInput::Seed(*seed), None, spec.kernel)),
         InputSpec::RandomData => {
             let Kernel::GemmI8 { m, n, k } = spec.kernel else {
@@ -1103,6 +1137,8 @@ fn job_input(
             };
             Ok((input, Some(evidence), kernel))
         }
+        // `plain` unwraps every private input.
+        InputSpec::Private(_) => Err(AppError::InvalidArgument("a private input inside".into())),
     }
 }
 
@@ -1113,7 +1149,7 @@ fn job_input(
 fn quantize_models(scenario: &Scenario, dir: &Path) -> Result<HashMap<PathBuf, PathBuf>, AppError> {
     let mut models = HashMap::new();
     for spec in &scenario.jobs {
-        if let InputSpec::Texts { model_dir, .. } = &spec.input
+        if let InputSpec::Texts { model_dir, .. } = spec.input.plain()
             && !models.contains_key(model_dir)
         {
             let weights = quantized_weights(model_dir, dir)?;

@@ -31,6 +31,8 @@ pub enum AppError {
     Dashboard(String),
     #[error("plot {0}")]
     Plot(String),
+    #[error("private job: {0}")]
+    Privacy(#[from] gpushare_privacy::PrivacyError),
     #[error("token conservation broken: {found} tokens accounted for, {expected} in supply")]
     Conservation { found: u64, expected: u64 },
 }

@@ -15,6 +15,7 @@ use solana_keypair::Keypair;
 use solana_signer::Signer;
 
 use crate::error::AppError;
+use crate::private::ClientKeys;
 use crate::verify::{self, Rejection};
 
 /// Shard closes sent in one transaction when a client closes a job (the last ones go with the job's
@@ -32,6 +33,8 @@ pub struct ClientSession {
     pub chain: Arc<Chain>,
     pub me: Holder,
     pub net: NetworkKeys,
+    /// Its private jobs' keys, from its wallet.
+    pub keys: ClientKeys,
 }
 
 impl ClientSession {
@@ -50,7 +53,9 @@ impl ClientSession {
         ));
         let net = chain.network_keys(mint).await?;
         let token = token.unwrap_or_else(|| net.associated_token(&wallet.pubkey()));
+        let keys = ClientKeys::of_wallet(&wallet);
         Ok(Self {
+            keys,
             chain,
             me: Holder {
                 authority: wallet.pubkey(),
@@ -89,7 +94,8 @@ impl ClientSession {
         })
     }
 
-    /// Polls until the job's work is finished (or `timeout`), calling `report` on every change.
+    /// Polls until the job's work is finished (or `timeout`), calling `report` on every change; for
+    /// a private job, delivers its key to each new claim meanwhile.
     pub async fn watch(
         &self,
         job: &Pubkey,
@@ -100,6 +106,7 @@ impl ClientSession {
         let mut last = None;
         loop {
             let progress = self.progress(job).await?;
+            self.deliver_keys(job, &progress.job).await?;
             let summary = (
                 progress.job.shards_started,
                 progress.job.shards_settled,
@@ -284,6 +291,17 @@ impl ClientSession {
                         tried.push(format!("{url}: {e}"));
                         continue;
                     }
+                };
+                // A private shard's output comes sealed to this client; never in plaintext.
+                let bytes = match progress.job.private {
+                    Some(_) => match self.keys.open_output(job, shard.index, &bytes) {
+                        Ok(opened) => opened,
+                        Err(refusal) => {
+                            tried.push(format!("{url}: {refusal}"));
+                            continue;
+                        }
+                    },
+                    None => bytes.to_vec(),
                 };
                 match verify::verify_shard(&progress.job, shard, &bytes, data) {
                     Ok(()) => {

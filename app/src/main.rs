@@ -16,8 +16,8 @@ use gpushare_app::embeddings::{evidence, model_card_texts};
 use gpushare_app::error::AppError;
 use gpushare_app::jobs::{ClientSession, Progress};
 use gpushare_app::model_command::{EmbedArgs, ModelCommand};
-use gpushare_client::filters;
 use gpushare_client::local::read_keypair;
+use gpushare_client::{filters, pda};
 use gpushare_engine::args::{KernelArgs, parse_seed};
 use sha2::{Digest, Sha256};
 
@@ -57,7 +57,7 @@ struct Connection {
 enum Command {
     /// Post a job and escrow its price; prints the job's address.
     Post(PostArgs),
-    /// Follow a job until its work is finished.
+    /// Follow a job until its work is finished (delivering a private job's key to its claims).
     Watch {
         #[command(flatten)]
         connection: Connection,
@@ -67,7 +67,8 @@ enum Command {
         timeout: u64,
     },
     /// Fetch every shard's output from provider endpoints and verify it (root against the chain;
-    /// Freivalds for gemm_i8, reference leaves for seeded kernels).
+    /// Freivalds for gemm_i8, reference leaves for seeded kernels); a private job's outputs are
+    /// opened with the wallet's key first.
     Results {
         #[command(flatten)]
         connection: Connection,
@@ -247,6 +248,15 @@ struct PostArgs {
     /// Where providers download the data input (http, https or file URI).
     #[arg(long, requires = "data")]
     data_uri: Option<String>,
+    /// Post a private job: the input is sealed under a data key derived from the wallet, only the
+    /// providers holding its slots get that key (`gpushare watch` delivers it), and the outputs
+    /// are served sealed to the wallet (`gpushare results` opens them). See docs/privacy.md.
+    #[arg(long, requires = "data")]
+    private: bool,
+    /// Where to write the sealed input, to be published at --data-uri [default: the path of a
+    /// file:// --data-uri].
+    #[arg(long, requires = "private")]
+    sealed_out: Option<PathBuf>,
     #[arg(long, default_value_t = 1)]
     shards: u16,
     #[arg(long, default_value_t = 3)]
@@ -309,12 +319,47 @@ fn print_progress(progress: &Progress) {
     );
 }
 
+/// Seals `input` for the private job at `job` and writes it where `args` say it is published;
+/// returns what providers will download.
+fn seal_for_posting(
+    client: &ClientSession,
+    job: &Pubkey,
+    input: &[u8],
+    args: &PostArgs,
+    uri: &str,
+) -> Result<Vec<u8>, AppError> {
+    let path = match (&args.sealed_out, uri.strip_prefix("file://")) {
+        (Some(path), _) => path.clone(),
+        (None, Some(path)) => PathBuf::from(path),
+        (None, None) => {
+            return Err(AppError::InvalidArgument(
+                "give --sealed-out FILE: where to write the sealed input to publish at --data-uri"
+                    .into(),
+            ));
+        }
+    };
+    let sealed = client.keys.seal_input(job, input)?;
+    std::fs::write(&path, &sealed).map_err(|e| AppError::io(path.display().to_string(), e))?;
+    Ok(sealed)
+}
+
 async fn post(args: PostArgs) -> Result<(), AppError> {
+    let client = session(&args.connection).await?;
+    let job_id = match args.job_id {
+        Some(id) => id,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    };
+    let address = pda::job(&client.net.network, &client.me.authority, job_id);
     let input = match (&args.seed, &args.data, &args.data_uri) {
         (Some(seed), _, _) => JobInput::Seed(parse_seed(seed)?),
         (None, Some(path), Some(uri)) => {
-            let bytes =
+            let mut bytes =
                 std::fs::read(path).map_err(|e| AppError::io(path.display().to_string(), e))?;
+            if args.private {
+                bytes = seal_for_posting(&client, &address, &bytes, &args, uri)?;
+            }
             JobInput::Data {
                 uri: uri.clone(),
                 sha256: Sha256::digest(&bytes).into(),
@@ -335,20 +380,13 @@ async fn post(args: PostArgs) -> Result<(), AppError> {
             ));
         }
     };
-    let client = session(&args.connection).await?;
     let now = client.chain.clock().await?.unix_timestamp;
-    let job_id = match args.job_id {
-        Some(id) => id,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
-    };
     let job = client
         .post(CreateJobArgs {
             job_id,
             kernel: KernelSpec::from_core(args.kernel.kernel()),
             input,
-            private: None,
+            private: args.private.then(|| client.keys.terms(&address)),
             shards: args.shards,
             replicas: args.replicas,
             mode,

@@ -4,18 +4,17 @@
 //! that sends more than the limit, and at a FIFO. Each is skipped with its named reason and nothing
 //! is claimed, while an honest job on an allowed file is computed, verified and paid.
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use anchor_lang::AccountDeserialize;
 use gpushare::state::Job;
-use gpushare_app::demo::{LocalNetwork, TOKEN, WALLET_LAMPORTS};
-use gpushare_app::process::sibling_binary;
+use gpushare_app::demo::TOKEN;
 use gpushare_client::pda;
-use solana_keypair::Keypair;
 use solana_signer::Signer;
+
+mod support;
+use support::{Fixture, Provider, succeed};
 
 /// A second loopback address the providers allow (their "mirror"), so that redirects and slow
 /// servers can be reached at all; 127.0.0.1 itself stays forbidden.
@@ -58,118 +57,38 @@ fn ok_response(body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Runs `command` quietly to completion; its output, after checking that it succeeded.
-fn succeed(command: &mut Command) -> std::process::Output {
-    let output = command.env("RUST_LOG", "error").output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-/// The worker's Prometheus text, or empty while it is not up.
-fn metrics(port: u16) -> String {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
-    let mut text = String::new();
-    let _ = stream.read_to_string(&mut text);
-    text
-}
-
-struct Provider {
-    child: Child,
-    metrics_port: u16,
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_is_paid() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    std::fs::write(root.join("worker.toml"), "").unwrap();
-    let net = LocalNetwork::start(root).unwrap();
-    let worker_bin = sibling_binary("gpushare-worker", "GPUSHARE_WORKER_BIN").unwrap();
-    let mint = net.created.mint.to_string();
+    let fixture = Fixture::start(root);
+    let net = &fixture.net;
     let allowed = root.join("inputs");
     std::fs::create_dir(&allowed).unwrap();
-
-    let wallet = |name: &str, tokens: u64| {
-        let key = Keypair::new();
-        net.fund(&key.pubkey(), WALLET_LAMPORTS, tokens).unwrap();
-        let path = root.join(format!("{name}.json"));
-        gpushare_localnet::write_keypair(&key, &path).unwrap();
-        (key.pubkey(), path)
-    };
-    let common = |keypair: &Path| {
-        let mut command = Command::new(&worker_bin);
-        command
-            .args(["--rpc-url", &net.rpc_url, "--mint", &mint])
-            .arg("--keypair")
-            .arg(keypair)
-            .env("GPUSHARE_CONFIG", root.join("worker.toml"));
-        command
-    };
+    let max_input_bytes = MAX_INPUT_BYTES.to_string();
+    let policy = [
+        "--input-dir",
+        allowed.to_str().unwrap(),
+        "--input-allow-host",
+        MIRROR,
+        "--input-read-seconds",
+        "1",
+        "--input-total-seconds",
+        "3",
+        "--max-input-bytes",
+        &max_input_bytes,
+        "--memory-budget-mib",
+        MEMORY_BUDGET_MIB,
+        "--disk-budget-mib",
+        DISK_BUDGET_MIB,
+        "--concurrent-jobs",
+        "2",
+    ];
     let providers: Vec<Provider> = (0..3)
         .map(|i| {
-            let (_, keypair) = wallet(&format!("provider-{i}"), 100 * TOKEN);
-            succeed(common(&keypair).args(["register", "--stake", "5000000"]));
-            let metrics_port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let log = std::fs::File::create(root.join(format!("provider-{i}.log"))).unwrap();
-            let child = common(&keypair)
-                .arg("--data-dir")
-                .arg(root.join(format!("provider-{i}")))
-                .arg("--input-dir")
-                .arg(&allowed)
-                .args([
-                    "--input-allow-host",
-                    MIRROR,
-                    "--input-read-seconds",
-                    "1",
-                    "--input-total-seconds",
-                    "3",
-                ])
-                .args(["--max-input-bytes", &MAX_INPUT_BYTES.to_string()])
-                .args([
-                    "--memory-budget-mib",
-                    MEMORY_BUDGET_MIB,
-                    "--disk-budget-mib",
-                    DISK_BUDGET_MIB,
-                ])
-                .args(["--concurrent-jobs", "2"])
-                .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
-                .args([
-                    "--poll-seconds",
-                    "0.5",
-                    "--prove-hardware",
-                    "false",
-                    "--backend",
-                    "cpu",
-                ])
-                .arg("run")
-                .env("RUST_LOG", "info")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            Provider {
-                child,
-                metrics_port,
-            }
+            let name = format!("provider-{i}");
+            let (_, keypair) = fixture.wallet(&name, 100 * TOKEN);
+            fixture.provider(&name, &keypair, "5000000", &policy)
         })
         .collect();
 
@@ -193,23 +112,10 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
     flood.extend(std::iter::repeat_n(0u8, 64 * 1024));
     let oversized = serve(MIRROR, Some(flood));
 
-    let (client, client_keypair) = wallet("client", 100 * TOKEN);
-    let gpushare = Path::new(env!("CARGO_BIN_EXE_gpushare"));
+    let (client, client_keypair) = fixture.wallet("client", 100 * TOKEN);
+    let client = client.pubkey();
     // `gpushare COMMAND` as the client.
-    let as_client = |command: &str| {
-        let mut gpushare = Command::new(gpushare);
-        gpushare
-            .args([
-                command,
-                "--rpc-url",
-                &net.rpc_url,
-                "--mint",
-                &mint,
-                "--keypair",
-            ])
-            .arg(&client_keypair);
-        gpushare
-    };
+    let as_client = |command: &str| fixture.client(&client_keypair, command);
     // A gemm_i8 job of one shard, three replicas, quorum two (a job on data, whose ties cannot be
     // settled by recomputation, has more replicas than its quorum), of size (m, n, k) and the input.
     let post = |id: u64, [m, n, k]: [&str; 3], input: &[&str]| {
@@ -231,7 +137,7 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
                 ])
                 .args(input),
         );
-        pda::job(&net.created.network, &client, id)
+        pda::job(&fixture.network(), &client, id)
     };
     let honest_path = honest.to_str().unwrap();
     let data = |id: u64, uri: &str| {
@@ -289,19 +195,13 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
     let deadline = Instant::now() + Duration::from_secs(60);
     for provider in &providers {
         loop {
-            let text = metrics(provider.metrics_port);
-            let counted = |metric: &str| {
-                text.lines()
-                    .find(|line| line.starts_with(&format!("gpushare_worker_{metric}")))
-                    .and_then(|line| line.rsplit(' ').next()?.parse::<usize>().ok())
-                    .unwrap_or(0)
-            };
             if expected
                 .iter()
-                .all(|(metric, count)| counted(metric) == *count)
+                .all(|(metric, count)| provider.counted(metric) == *count)
             {
                 break;
             }
+            let text = provider.metrics();
             assert!(
                 Instant::now() < deadline,
                 "refusals so far:\n{}\nprovider log:\n{}",
@@ -309,7 +209,7 @@ fn hostile_inputs_are_skipped_by_name_and_nothing_claimed_while_the_honest_job_i
                     .filter(|l| l.contains("refusals_total"))
                     .collect::<Vec<_>>()
                     .join("\n"),
-                std::fs::read_to_string(root.join("provider-0.log")).unwrap_or_default()
+                fixture.logs(&["provider-0"])
             );
             std::thread::sleep(Duration::from_millis(500));
         }

@@ -5,6 +5,7 @@
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -14,8 +15,15 @@ use crate::error::PrivacyError;
 /// What the key commitment hashes before the key.
 pub const KEY_COMMITMENT_DOMAIN: &[u8] = b"gpushare:data-key:v1";
 
+/// HKDF's salt when a client's data key for a job is derived from its wallet.
+const JOB_KEY_DOMAIN: &[u8] = b"gpushare:job-data-key:v1";
+
 /// Bytes of the nonce that leads every sealed blob.
 const NONCE_BYTES: usize = 24;
+
+/// Bytes sealing adds to a plaintext: the nonce before it and the 16-byte tag after it. A private
+/// job's input is its kernel's input size plus this.
+pub const SEALED_OVERHEAD: usize = NONCE_BYTES + 16;
 
 /// What a data key seals, bound as the AEAD's associated data so one can never pass for the other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +52,20 @@ impl DataKey {
     pub fn generate() -> Self {
         let mut key = Zeroizing::new([0u8; 32]);
         rand::rng().fill_bytes(key.as_mut_slice());
+        Self(key)
+    }
+
+    /// The client's data key for `job` (the job account's address), from the wallet whose ed25519
+    /// seed is `wallet_seed`: HKDF-SHA256 (RFC 5869) of the seed, salted with this crate's domain,
+    /// with the job's address as its info. One key per job, and the same wallet always finds it
+    /// again, so the client keeps no key file; a key a provider opens tells nothing of the seed or
+    /// of another job's key.
+    pub fn for_job(wallet_seed: &[u8; 32], job: &[u8; 32]) -> Self {
+        let mut key = Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF-SHA256's limit of 255 × 32: `expand` cannot fail here.
+        let expanded =
+            Hkdf::<Sha256>::new(Some(JOB_KEY_DOMAIN), wallet_seed).expand(job, key.as_mut_slice());
+        debug_assert!(expanded.is_ok());
         Self(key)
     }
 

@@ -24,3 +24,17 @@ pub enum PrivacyError {
     #[error("the public key cannot be sealed to")]
     UnusableKey,
 }
+
+impl PrivacyError {
+    /// A short label for metrics and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PrivacyError::EnvelopeNotForThisSlot => "envelope_not_for_this_slot",
+            PrivacyError::WrongDataKey => "wrong_data_key",
+            PrivacyError::DataTampered => "data_tampered",
+            PrivacyError::OutputNotForThisClient => "output_not_for_this_client",
+            PrivacyError::Malformed(_) => "malformed",
+            PrivacyError::UnusableKey => "unusable_key",
+        }
+    }
+}

@@ -12,7 +12,7 @@ pub mod error;
 pub mod keys;
 pub mod output;
 
-pub use data::{DataKey, KEY_COMMITMENT_DOMAIN, Sealed};
+pub use data::{DataKey, KEY_COMMITMENT_DOMAIN, SEALED_OVERHEAD, Sealed};
 pub use envelope::{ENVELOPE_BYTES, KeyEnvelope, SlotBinding};
 pub use error::PrivacyError;
 pub use keys::{PUBLIC_KEY_BYTES, SealingKeypair};

@@ -34,6 +34,10 @@ pub enum WorkerError {
     NotRegistered(String),
     #[error("account values out of range: {0}")]
     AccountMath(String),
+    #[error("private job: {0}")]
+    Privacy(#[from] gpushare_privacy::PrivacyError),
+    #[error("private job {0}: no data key opened here")]
+    NoDataKey(anchor_lang::prelude::Pubkey),
 }
 
 impl From<anchor_lang::error::Error> for WorkerError {
@@ -53,6 +57,7 @@ impl WorkerError {
             WorkerError::Chain(_) | WorkerError::AccountMath(_) => "chain",
             WorkerError::Input(_) => "input",
             WorkerError::SaltLost(_) => "salt_lost",
+            WorkerError::Privacy(_) | WorkerError::NoDataKey(_) => "privacy",
             WorkerError::InvalidArgument(_)
             | WorkerError::Config(_)
             | WorkerError::NotRegistered(_) => "config",

@@ -20,7 +20,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use anchor_lang::prelude::Pubkey;
-use gpushare::state::Shard;
+use gpushare::state::{Job, Shard};
 use gpushare_client::chain::{Chain, RpcCounts};
 use gpushare_client::pda;
 
@@ -47,6 +47,8 @@ pub struct Metrics {
     pub failures: Family<Kind, Counter>,
     /// Job inputs refused, by reason (`file_not_allowed`, `loopback_address`, `timeout`…).
     pub input_refusals: Family<Kind, Counter>,
+    /// Private claims given back because their key did not work, by reason.
+    pub key_refusals: Family<Kind, Counter>,
     /// Jobs skipped because a shard would not fit the memory or disk budget (or its kernel is unusable).
     pub budget_refusals: Family<Kind, Counter>,
     pub slashes: Counter,
@@ -99,6 +101,7 @@ impl Metrics {
             completions: Counter::default(),
             failures: Family::default(),
             input_refusals: Family::default(),
+            key_refusals: Family::default(),
             budget_refusals: Family::default(),
             slashes: Counter::default(),
             slashed_tokens: Counter::default(),
@@ -124,6 +127,11 @@ impl Metrics {
             "input_refusals",
             "Job inputs refused by the input policy, by reason; the jobs were skipped, nothing claimed",
             metrics.input_refusals.clone(),
+        );
+        registry.register(
+            "key_refusals",
+            "Private claims given back because the key their client delivered did not work, by reason",
+            metrics.key_refusals.clone(),
         );
         registry.register(
             "budget_refusals",
@@ -184,6 +192,11 @@ impl Metrics {
     /// Counts one job input refused for `reason` (the job was skipped, nothing claimed).
     pub fn refuse_input(&self, reason: &str) {
         self.input_refusals.get_or_create(&Kind::of(reason)).inc();
+    }
+
+    /// Counts one private claim given back because its delivered key did not work, for `reason`.
+    pub fn refuse_key(&self, reason: &str) {
+        self.key_refusals.get_or_create(&Kind::of(reason)).inc();
     }
 
     /// Counts one job skipped for `reason` by the resource budgets (nothing claimed).
@@ -305,7 +318,26 @@ async fn result_bytes(
                 .into_response();
         }
     }
-    match endpoint.store.output(&job, shard) {
+    let private = match endpoint.chain.account::<Job>(&job).await {
+        Ok(account) => account.and_then(|account| account.private),
+        Err(error) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot read the job: {error}"),
+            )
+                .into_response();
+        }
+    };
+    match private {
+        None => output_response(endpoint.store.output(&job, shard)),
+        Some(terms) => {
+            output_response(endpoint.store.sealed_output(&job, shard, &terms.client_key))
+        }
+    }
+}
+
+fn output_response(output: Result<Option<Vec<u8>>, WorkerError>) -> Response {
+    match output {
         Ok(Some(bytes)) => {
             ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
         }

@@ -355,6 +355,7 @@ pub async fn run(config: Config, fault: Fault) -> Result<(), WorkerError> {
         fault,
         index,
         computing: Default::default(),
+        refused_jobs: Default::default(),
     });
     let result = daemon.run(Arc::clone(&stop), wake).await;
     stopped.notify_one();

@@ -125,17 +125,14 @@ impl Daemon {
                 .iter()
                 .any(|scheme| uri.starts_with(scheme))
         };
-        // This worker does not yet take part in a private job's key exchange (docs/privacy.md): it
-        // would compute on ciphertext, so it leaves those jobs to workers that do.
-        let supported = job.private.is_none()
-            && match (&job.input, job.kernel) {
-                (JobInput::Data { uri, .. }, KernelSpec::GemmI8 { .. }) => fetchable(uri),
-                (JobInput::Data { uri, .. }, KernelSpec::Embedding { model, .. }) => {
-                    fetchable(uri) && self.worker.models.get(&model).is_some()
-                }
-                (JobInput::Data { .. }, _) => false,
-                (JobInput::Seed(_), kernel) => kernel.to_core().takes_seed(),
-            };
+        let supported = match (&job.input, job.kernel) {
+            (JobInput::Data { uri, .. }, KernelSpec::GemmI8 { .. }) => fetchable(uri),
+            (JobInput::Data { uri, .. }, KernelSpec::Embedding { model, .. }) => {
+                fetchable(uri) && self.worker.models.get(&model).is_some()
+            }
+            (JobInput::Data { .. }, _) => false,
+            (JobInput::Seed(_), kernel) => kernel.to_core().takes_seed(),
+        };
         supported
             && provable
             && proven_enough
@@ -143,6 +140,7 @@ impl Daemon {
             && timeout_met
             && backed
             && !self.unusable_jobs.contains(key)
+            && !self.worker.refused(key)
             && !job.cancelled
             && job.price >= self.worker.config.min_price
             && job.shards_settled < job.shards

@@ -17,15 +17,19 @@ use crate::input_policy::InputError;
 use super::*;
 
 impl Worker {
-    /// `job`'s data input, of exactly the size its kernel takes (none for a kernel that takes no
-    /// data: any input is then refused for its size).
+    /// `job`'s data input as published, of exactly the size its kernel takes (sealed, for a private
+    /// job; none for a kernel that takes no data: any input is then refused for its size).
     pub(super) async fn fetch_input(
         &self,
         job: &Job,
         uri: &str,
         sha256: &[u8; 32],
     ) -> Result<Vec<u8>, InputError> {
-        let size = job.kernel.to_core().data_input_bytes().unwrap_or(0);
+        let plain = job.kernel.to_core().data_input_bytes().unwrap_or(0);
+        let size = match job.private {
+            Some(_) => plain.saturating_add(gpushare_privacy::SEALED_OVERHEAD as u64),
+            None => plain,
+        };
         self.inputs.fetch(&self.store, uri, sha256, size).await
     }
 
@@ -67,7 +71,11 @@ impl Worker {
         if taken {
             return None;
         }
-        if let Err(error) = self.claim_computed(slot, job).await {
+        let claimed = match job.private {
+            Some(_) => self.claim_private(slot).await,
+            None => self.claim_computed(slot, job).await,
+        };
+        if let Err(error) = claimed {
             match error {
                 WorkerError::Chain(ChainError::Refused { .. }) => {
                     tracing::debug!(%error, job = %slot.job, shard = slot.shard_index, "claim refused");
@@ -153,11 +161,15 @@ impl Worker {
             self.metrics.refuse_budget(reason);
             return Some(slot.job);
         }
+        // A private input is checked against the model once its key opens it (a refusal then).
         if let JobInput::Data { uri, sha256 } = &job.input
             && let Err(error) = self
                 .fetch_input(job, uri, sha256)
                 .await
-                .and_then(|data| self.models.check_data(&job.kernel, job.mode, &data))
+                .and_then(|data| match job.private {
+                    Some(_) => Ok(()),
+                    None => self.models.check_data(&job.kernel, job.mode, &data),
+                })
         {
             let reason = error.reason();
             tracing::warn!(job = %slot.job, reason, %error, "input refused; skipping the job, nothing claimed");

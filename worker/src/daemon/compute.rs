@@ -7,6 +7,7 @@ use gpushare::state::{Job, JobInput, KernelSpec};
 use gpushare_client::ix::Slot;
 use gpushare_core::kernels::job_seed;
 use gpushare_engine::shard::{Input, ShardRun};
+use gpushare_privacy::Sealed;
 
 use crate::error::WorkerError;
 use crate::store::SlotRecord;
@@ -67,6 +68,26 @@ impl Worker {
         Ok(record)
     }
 
+    /// `job`'s data input, opened: as published for a public job, under the data key this worker
+    /// opened for a private one ([`WorkerError::NoDataKey`] before that).
+    pub(super) async fn data_input(
+        &self,
+        address: &Pubkey,
+        job: &Job,
+        uri: &str,
+        sha256: &[u8; 32],
+    ) -> Result<Vec<u8>, WorkerError> {
+        let published = self.fetch_input(job, uri, sha256).await?;
+        if job.private.is_none() {
+            return Ok(published);
+        }
+        let key = self
+            .store
+            .data_key(address)?
+            .ok_or(WorkerError::NoDataKey(*address))?;
+        Ok(key.open(Sealed::Input, &published)?)
+    }
+
     pub(super) async fn start_compute(
         &self,
         slot: &Slot,
@@ -78,7 +99,7 @@ impl Worker {
                 let model = self.models.get(&model).ok_or_else(|| {
                     WorkerError::Config(format!("model {} is not served", hex::encode(model)))
                 })?;
-                let data = self.fetch_input(job, uri, sha256).await?;
+                let data = self.data_input(&slot.job, job, uri, sha256).await?;
                 Input::Embedding {
                     data,
                     model,
@@ -86,7 +107,7 @@ impl Worker {
                 }
             }
             (JobInput::Data { uri, sha256 }, _) => {
-                Input::Data(self.fetch_input(job, uri, sha256).await?)
+                Input::Data(self.data_input(&slot.job, job, uri, sha256).await?)
             }
         };
         let input = self.fault.prepare(input);

@@ -84,7 +84,7 @@ impl Worker {
         let served = self.models.get(&check.model).ok_or_else(|| {
             WorkerError::Config(format!("model {} is not served", hex::encode(check.model)))
         })?;
-        let data = self.fetch_input(job, uri, sha256).await?;
+        let data = self.data_input(&slot.job, job, uri, sha256).await?;
         // The model this worker computed with: the job's, unless a fault was injected.
         let Input::Embedding {
             data,

@@ -36,6 +36,7 @@ mod choose;
 mod claim;
 mod compute;
 mod embedding_proof;
+mod private;
 mod round;
 mod settle;
 mod slot;
@@ -84,6 +85,8 @@ pub struct Worker {
     pub index: SharedIndex,
     /// Computations started at a claim and still running when it was sent, by assignment.
     pub computing: std::sync::Mutex<HashMap<Pubkey, Computation>>,
+    /// Private jobs whose delivered key this worker refused: it claims none of their slots again.
+    pub refused_jobs: std::sync::Mutex<HashSet<Pubkey>>,
 }
 
 /// A shard computing in the background.

@@ -61,6 +61,7 @@ impl Worker {
             return self.settle(&at, Vec::new(), verdict).await;
         }
         match (assignment.commitment, assignment.root) {
+            (None, _) if job.private.is_some() => self.compute_private(&at).await,
             (None, _) => self.compute_and_commit(key, &slot, job).await,
             (Some(_), None) => self.reveal(&at).await,
             (Some(_), Some(_)) => self.prove_or_settle(&at).await,

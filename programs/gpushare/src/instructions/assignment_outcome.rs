@@ -287,8 +287,8 @@ impl AssignmentOutcome<'_> {
     pub fn give_back_claim(ctx: Context<Self>) -> Result<()> {
         let accounts = &mut *ctx.accounts;
         let now = Clock::get()?.unix_timestamp;
-        let free = accounts.assignment.key_exchange.may_refuse(now)
-            && accounts.shard.grant_free_refusal();
+        let free =
+            accounts.assignment.key_exchange.may_refuse(now) && accounts.shard.grant_free_refusal();
         let slashed = if free {
             0
         } else {

@@ -68,7 +68,9 @@ impl Assignment {
             job.is_expired(now),
         );
         match verdict {
-            Verdict::SlashMissed { reopens } if self.awaits_key(job) => Verdict::Unkeyed { reopens },
+            Verdict::SlashMissed { reopens } if self.awaits_key(job) => {
+                Verdict::Unkeyed { reopens }
+            }
             verdict => verdict,
         }
     }

@@ -463,7 +463,11 @@ impl Job {
     /// claim window for them after it: such a claim could never finish, or its shard never settle,
     /// and its holder would compute for nothing or be slashed for it.
     pub fn check_can_finish(&self, commit_deadline: i64, unclaimed: u32) -> Result<()> {
-        let others = if unclaimed > 0 { self.claim_window() } else { 0 };
+        let others = if unclaimed > 0 {
+            self.claim_window()
+        } else {
+            0
+        };
         require!(
             commit_deadline
                 .saturating_add(others)

@@ -298,8 +298,11 @@ fn key_exchange_refusals_are_named_and_change_nothing() {
     // An envelope sealed to another claim key (an earlier claim of this slot) does not land.
     let stale = deliver_ix(&client, &job, 0, [6; 32], &sealed);
     env.assert_refused(&[stale], &[&client.key], code(GpuShareError::WrongClaimKey));
-    env.send(&[deliver_ix(&client, &job, 0, [5; 32], &sealed)], &[&client.key])
-        .expect("deliver");
+    env.send(
+        &[deliver_ix(&client, &job, 0, [5; 32], &sealed)],
+        &[&client.key],
+    )
+    .expect("deliver");
     let replayed = deliver_ix(&client, &job, 0, [5; 32], &KeyEnvelope([8; 80]));
     env.assert_refused(
         &[replayed],

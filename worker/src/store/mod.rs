@@ -1,7 +1,7 @@
 //! The worker's data directory: one record per held slot (everything needed to finish it — the salt and
 //! root above all — written durably *before* the commitment that depends on it is sent), shard outputs
-//! (for proofs and for serving results), and downloaded inputs by hash; and the retention rule that
-//! keeps it from growing without bound.
+//! (for proofs and for serving results), and downloaded inputs by hash; private jobs' keys
+//! ([`keys`]); and the retention rule that keeps it from growing without bound.
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -9,6 +9,8 @@ use anchor_lang::prelude::Pubkey;
 use serde::{Deserialize, Serialize};
 
 use crate::error::WorkerError;
+
+mod keys;
 
 /// What the worker knows about one slot it holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +53,13 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the data directory at `root`.
     pub fn open(root: &Path) -> Result<Self, WorkerError> {
-        for sub in ["slots", "outputs", "inputs"] {
+        for sub in [
+            "slots",
+            "outputs",
+            "inputs",
+            keys::CLAIMS_DIR,
+            keys::KEYS_DIR,
+        ] {
             let dir = root.join(sub);
             std::fs::create_dir_all(&dir).map_err(|e| WorkerError::io(&dir, e))?;
         }
@@ -98,9 +106,10 @@ impl Store {
         }
     }
 
-    /// Forgets a finished slot.
+    /// Forgets a finished slot, and its claim key where it was private.
     pub fn remove_slot(&self, assignment: &Pubkey) -> Result<(), WorkerError> {
-        remove_if_present(&self.slot_path(assignment))
+        remove_if_present(&self.slot_path(assignment))?;
+        self.remove_claim_key(assignment)
     }
 
     /// Forgets a shard's output.
@@ -108,19 +117,22 @@ impl Store {
         remove_if_present(&self.output_path(job, shard_index))
     }
 
-    /// Writes a shard's output durably.
+    /// Writes a shard's output durably (sealed where its job is private).
     pub fn save_output(
         &self,
         job: &Pubkey,
         shard_index: u16,
         bytes: &[u8],
     ) -> Result<(), WorkerError> {
-        write_durably(&self.output_path(job, shard_index), bytes)
+        let kept = self.seal_at_rest(job, bytes)?;
+        write_durably(&self.output_path(job, shard_index), &kept)
     }
 
-    /// A shard's saved output, if any.
+    /// A shard's saved output, if any (opened where its job is private).
     pub fn output(&self, job: &Pubkey, shard_index: u16) -> Result<Option<Vec<u8>>, WorkerError> {
-        read_optional(&self.output_path(job, shard_index))
+        read_optional(&self.output_path(job, shard_index))?
+            .map(|kept| self.open_at_rest(job, kept))
+            .transpose()
     }
 }
 
@@ -139,11 +151,13 @@ pub struct Pruned {
     pub outputs: usize,
     pub inputs: usize,
     pub records: usize,
+    /// Private jobs' data keys and claim keys.
+    pub keys: usize,
 }
 
 impl Store {
-    /// Removes, once last written more than `retention` ago: outputs of jobs, downloaded inputs and
-    /// records of slots not `needed`.
+    /// Removes, once last written more than `retention` ago: outputs and data keys of jobs,
+    /// downloaded inputs, and records and claim keys of slots not `needed`.
     pub fn prune(
         &self,
         needed: &Needed<'_>,
@@ -154,6 +168,7 @@ impl Store {
         };
         let slot_of_record =
             |name: &str| -> Option<Pubkey> { name.strip_suffix(".json")?.parse().ok() };
+        let key_owner = |name: &str| -> Option<Pubkey> { name.strip_suffix(".key")?.parse().ok() };
         let input_of = |name: &str| -> Option<[u8; 32]> {
             hex::decode(name.split('-').next()?).ok()?.try_into().ok()
         };
@@ -166,6 +181,11 @@ impl Store {
             })?,
             records: self.prune_dir("slots", retention, |name| {
                 slot_of_record(name).is_some_and(|slot| needed.slots.contains(&slot))
+            })?,
+            keys: self.prune_dir(keys::KEYS_DIR, retention, |name| {
+                key_owner(name).is_some_and(|job| needed.jobs.contains(&job))
+            })? + self.prune_dir(keys::CLAIMS_DIR, retention, |name| {
+                key_owner(name).is_some_and(|slot| needed.slots.contains(&slot))
             })?,
         })
     }
@@ -288,7 +308,8 @@ mod tests {
             Pruned {
                 outputs: 1,
                 inputs: 1,
-                records: 1
+                records: 1,
+                keys: 0,
             }
         );
         assert!(

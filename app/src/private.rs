@@ -1,0 +1,115 @@
+//! The client's side of private jobs (docs/privacy.md): its keys, derived from its wallet so that it
+//! keeps no key file; the input sealed before posting; the data key delivered, sealed, to each claim
+//! of its jobs while it waits for them; and its shards' outputs opened.
+use anchor_lang::prelude::Pubkey;
+use gpushare::state::{Assignment, Job, PrivateTerms};
+use gpushare_client::filters;
+use gpushare_client::ix::{self, Slot};
+use gpushare_privacy::{
+    DataKey, KeyEnvelope, PrivacyError, Sealed, SealingKeypair, SlotBinding, open_output,
+};
+use solana_keypair::Keypair;
+use zeroize::Zeroizing;
+
+use crate::error::AppError;
+use crate::jobs::ClientSession;
+
+/// A client's private-job keys, all derived from its wallet's seed.
+pub struct ClientKeys {
+    wallet_seed: Zeroizing<[u8; 32]>,
+    /// The key its jobs' outputs are sealed to (published in each private job's terms).
+    sealing: SealingKeypair,
+}
+
+impl ClientKeys {
+    /// The keys of `wallet`.
+    pub fn of_wallet(wallet: &Keypair) -> Self {
+        let wallet_seed = Zeroizing::new(*wallet.secret_bytes());
+        let sealing = SealingKeypair::for_client_wallet(&wallet_seed);
+        Self {
+            wallet_seed,
+            sealing,
+        }
+    }
+
+    /// The data key of the job at `job`.
+    pub fn data_key(&self, job: &Pubkey) -> DataKey {
+        DataKey::for_job(&self.wallet_seed, &job.to_bytes())
+    }
+
+    /// What the job at `job` commits to when it is posted private.
+    pub fn terms(&self, job: &Pubkey) -> PrivateTerms {
+        PrivateTerms {
+            key_commitment: self.data_key(job).commitment(),
+            client_key: self.sealing.public_key(),
+        }
+    }
+
+    /// `input` sealed under the data key of the job at `job`: what providers download.
+    pub fn seal_input(&self, job: &Pubkey, input: &[u8]) -> Result<Vec<u8>, PrivacyError> {
+        self.data_key(job).seal(Sealed::Input, input)
+    }
+
+    /// A shard's output as a provider served it, opened.
+    pub fn open_output(
+        &self,
+        job: &Pubkey,
+        shard_index: u16,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, PrivacyError> {
+        open_output(sealed, &self.sealing, &job.to_bytes(), shard_index)
+    }
+}
+
+impl ClientSession {
+    /// Delivers the data key of private `job` (account `account`), sealed for its slot, to each
+    /// claim that published a claim key and has no key yet, while it still may; returns how many
+    /// it delivered. A claim key nothing can be sealed to is skipped: the claim lapses, unkeyed.
+    pub async fn deliver_keys(&self, job: &Pubkey, account: &Job) -> Result<usize, AppError> {
+        if account.private.is_none() {
+            return Ok(0);
+        }
+        let now = self.chain.clock().await?.unix_timestamp;
+        let assignments = self
+            .chain
+            .program_accounts::<Assignment>(&[(filters::ASSIGNMENT_JOB, job.as_ref())])
+            .await?;
+        let key = self.keys.data_key(job);
+        let mut delivered = 0;
+        for (_, assignment) in assignments {
+            let exchange = &assignment.key_exchange;
+            let Some(claim_key) = exchange.claim_key else {
+                continue;
+            };
+            if exchange.envelope.is_some() || assignment.check_uncommitted_in_time(now).is_err() {
+                continue;
+            }
+            let binding = SlotBinding {
+                job: job.to_bytes(),
+                shard_index: assignment.shard_index,
+                replica: assignment.replica,
+                provider: assignment.provider.to_bytes(),
+            };
+            let envelope = match KeyEnvelope::seal(&key, &claim_key, &binding) {
+                Ok(envelope) => envelope,
+                Err(error) => {
+                    tracing::warn!(%job, shard = assignment.shard_index, replica = assignment.replica, %error, "no key for this claim");
+                    continue;
+                }
+            };
+            let slot = Slot {
+                job: *job,
+                shard_index: assignment.shard_index,
+                replica: assignment.replica,
+            };
+            let delivery = ix::deliver_key(&self.me.authority, &slot, claim_key, envelope.0);
+            match self.chain.submit(delivery).await {
+                Ok(_) => delivered += 1,
+                Err(error) => {
+                    tracing::debug!(%job, shard = slot.shard_index, replica = slot.replica, %error, "key not delivered (the claim may have ended)")
+                }
+            }
+        }
+        Ok(delivered)
+    }
+}
