@@ -237,7 +237,7 @@ impl Scenario {
     /// The README's demo: three providers (the third in fault-injection mode, taking only the
     /// better-paid quorum work), a delegator behind the first and another behind the faulty one,
     /// and a mix of quorum and spot-check jobs over every kernel: the sentences of `texts` embedded
-    /// by the model in `model_dir` among them.
+    /// by the model in `model_dir` among them, and a private job on the client's own operands.
     pub fn demo(model_dir: &Path, texts: Vec<String>) -> Self {
         let mut faulty = ProviderSpec::honest();
         faulty.faulty = Some(Cheat::WrongOutput);
@@ -285,6 +285,13 @@ impl Scenario {
                         model_dir: model_dir.to_path_buf(),
                         texts,
                     },
+                    3,
+                    quorum,
+                    5_000,
+                ),
+                job(
+                    gemm,
+                    InputSpec::Private(Box::new(InputSpec::RandomData)),
                     3,
                     quorum,
                     5_000,
@@ -1083,10 +1090,10 @@ fn job_input(
     address: &Pubkey,
     keys: &ClientKeys,
 ) -> Result<(JobInput, Option<PrivateTerms>, Option<Input>, Kernel), AppError> {
-    let private = matches!(spec.input, InputSpec::Private(_)).then(|| keys.terms(address));
+    let private = matches!(spec.input, InputSpec::Private(_)).then(|| keys.new_terms(address));
     let write = |bytes: &[u8]| -> Result<JobInput, AppError> {
-        let published = match private {
-            Some(_) => keys.seal_input(address, bytes)?,
+        let published = match &private {
+            Some(terms) => keys.seal_input(address, terms, bytes)?,
             None => bytes.to_vec(),
         };
         let path = inputs_dir(&ctx.dir).join(format!("job-{id}-input.bin"));

@@ -8,7 +8,8 @@ use anchor_lang::prelude::Pubkey;
 use clap::{Args, Parser, Subcommand};
 use gpushare::constants::ACTIVATION_WINDOW_SECONDS;
 use gpushare::state::{
-    CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, Network, Provider, VerificationMode,
+    CreateJobArgs, HardwareRequirement, JobInput, KernelSpec, Network, PrivateTerms, Provider,
+    VerificationMode,
 };
 use gpushare_app::dashboard::Dashboard;
 use gpushare_app::demo::{self, Chaos, Scenario, Watching};
@@ -324,6 +325,7 @@ fn print_progress(progress: &Progress) {
 fn seal_for_posting(
     client: &ClientSession,
     job: &Pubkey,
+    terms: &PrivateTerms,
     input: &[u8],
     args: &PostArgs,
     uri: &str,
@@ -338,7 +340,7 @@ fn seal_for_posting(
             ));
         }
     };
-    let sealed = client.keys.seal_input(job, input)?;
+    let sealed = client.keys.seal_input(job, terms, input)?;
     std::fs::write(&path, &sealed).map_err(|e| AppError::io(path.display().to_string(), e))?;
     Ok(sealed)
 }
@@ -352,13 +354,14 @@ async fn post(args: PostArgs) -> Result<(), AppError> {
             .map_or(0, |d| d.as_millis() as u64),
     };
     let address = pda::job(&client.net.network, &client.me.authority, job_id);
+    let private = args.private.then(|| client.keys.new_terms(&address));
     let input = match (&args.seed, &args.data, &args.data_uri) {
         (Some(seed), _, _) => JobInput::Seed(parse_seed(seed)?),
         (None, Some(path), Some(uri)) => {
             let mut bytes =
                 std::fs::read(path).map_err(|e| AppError::io(path.display().to_string(), e))?;
-            if args.private {
-                bytes = seal_for_posting(&client, &address, &bytes, &args, uri)?;
+            if let Some(terms) = &private {
+                bytes = seal_for_posting(&client, &address, terms, &bytes, &args, uri)?;
             }
             JobInput::Data {
                 uri: uri.clone(),
@@ -386,7 +389,7 @@ async fn post(args: PostArgs) -> Result<(), AppError> {
             job_id,
             kernel: KernelSpec::from_core(args.kernel.kernel()),
             input,
-            private: args.private.then(|| client.keys.terms(&address)),
+            private,
             shards: args.shards,
             replicas: args.replicas,
             mode,

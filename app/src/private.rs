@@ -6,7 +6,8 @@ use gpushare::state::{Assignment, Job, PrivateTerms};
 use gpushare_client::filters;
 use gpushare_client::ix::{self, Slot};
 use gpushare_privacy::{
-    DataKey, KeyEnvelope, PrivacyError, Sealed, SealingKeypair, SlotBinding, open_output,
+    DataKey, ENVELOPE_BYTES, KeyEnvelope, PrivacyError, Sealed, SealingKeypair, SlotBinding,
+    open_output,
 };
 use solana_keypair::Keypair;
 use zeroize::Zeroizing;
@@ -32,22 +33,33 @@ impl ClientKeys {
         }
     }
 
-    /// The data key of the job at `job`.
-    pub fn data_key(&self, job: &Pubkey) -> DataKey {
-        DataKey::for_job(&self.wallet_seed, &job.to_bytes())
+    /// The data key of the job at `job` whose key salt is `key_salt`.
+    pub fn data_key(&self, job: &Pubkey, key_salt: &[u8; 16]) -> DataKey {
+        DataKey::for_job(&self.wallet_seed, &job.to_bytes(), key_salt)
     }
 
-    /// What the job at `job` commits to when it is posted private.
-    pub fn terms(&self, job: &Pubkey) -> PrivateTerms {
+    /// Fresh terms for a private job to be posted at `job`: a new key salt, the commitment to the
+    /// key it gives, and this wallet's sealing key.
+    pub fn new_terms(&self, job: &Pubkey) -> PrivateTerms {
+        let mut key_salt = [0u8; 16];
+        rand::fill(&mut key_salt);
         PrivateTerms {
-            key_commitment: self.data_key(job).commitment(),
+            key_commitment: self.data_key(job, &key_salt).commitment(),
             client_key: self.sealing.public_key(),
+            key_salt,
         }
     }
 
-    /// `input` sealed under the data key of the job at `job`: what providers download.
-    pub fn seal_input(&self, job: &Pubkey, input: &[u8]) -> Result<Vec<u8>, PrivacyError> {
-        self.data_key(job).seal(Sealed::Input, input)
+    /// `input` sealed under the data key of the job at `job` posted with `terms`: what providers
+    /// download.
+    pub fn seal_input(
+        &self,
+        job: &Pubkey,
+        terms: &PrivateTerms,
+        input: &[u8],
+    ) -> Result<Vec<u8>, PrivacyError> {
+        self.data_key(job, &terms.key_salt)
+            .seal(Sealed::Input, input)
     }
 
     /// A shard's output as a provider served it, opened.
@@ -64,17 +76,19 @@ impl ClientKeys {
 impl ClientSession {
     /// Delivers the data key of private `job` (account `account`), sealed for its slot, to each
     /// claim that published a claim key and has no key yet, while it still may; returns how many
-    /// it delivered. A claim key nothing can be sealed to is skipped: the claim lapses, unkeyed.
+    /// it delivered. A claim key nothing can be sealed to (a low-order point) gets an envelope of
+    /// zeros, which opens for nobody: its holder gives the claim back or misses, and cannot hold
+    /// the slot to a free unkeyed lapse.
     pub async fn deliver_keys(&self, job: &Pubkey, account: &Job) -> Result<usize, AppError> {
-        if account.private.is_none() {
+        let Some(terms) = account.private else {
             return Ok(0);
-        }
+        };
         let now = self.chain.clock().await?.unix_timestamp;
         let assignments = self
             .chain
             .program_accounts::<Assignment>(&[(filters::ASSIGNMENT_JOB, job.as_ref())])
             .await?;
-        let key = self.keys.data_key(job);
+        let key = self.keys.data_key(job, &terms.key_salt);
         let mut delivered = 0;
         for (_, assignment) in assignments {
             let exchange = &assignment.key_exchange;
@@ -90,13 +104,10 @@ impl ClientSession {
                 replica: assignment.replica,
                 provider: assignment.provider.to_bytes(),
             };
-            let envelope = match KeyEnvelope::seal(&key, &claim_key, &binding) {
-                Ok(envelope) => envelope,
-                Err(error) => {
-                    tracing::warn!(%job, shard = assignment.shard_index, replica = assignment.replica, %error, "no key for this claim");
-                    continue;
-                }
-            };
+            let envelope = KeyEnvelope::seal(&key, &claim_key, &binding).unwrap_or_else(|error| {
+                tracing::warn!(%job, shard = assignment.shard_index, replica = assignment.replica, %error, "an envelope that opens for nobody for this claim");
+                KeyEnvelope([0; ENVELOPE_BYTES])
+            });
             let slot = Slot {
                 job: *job,
                 shard_index: assignment.shard_index,

@@ -275,22 +275,31 @@ fn a_private_job_is_paid_under_quorum_and_read_only_by_its_client_and_holders() 
             .unwrap()
     };
     let address = |id| pda::job(&network, &client.pubkey(), id);
-    let sealed_for = |id| session.keys.seal_input(&address(id), &operands).unwrap();
+    let terms = |id| session.keys.new_terms(&address(id));
+    let sealed_for = |id, terms: &PrivateTerms| {
+        session
+            .keys
+            .seal_input(&address(id), terms, &operands)
+            .unwrap()
+    };
     // Committing to a key the client never delivers.
+    let honest = terms(2);
     let wrong_key = post_private(
         2,
-        &sealed_for(2),
+        &sealed_for(2, &honest),
         PrivateTerms {
             key_commitment: DataKey::generate().commitment(),
-            ..session.keys.terms(&address(2))
+            ..honest
         },
     );
     // Ciphertext altered before it was hashed and posted.
-    let mut altered = sealed_for(3);
+    let honest = terms(3);
+    let mut altered = sealed_for(3, &honest);
     altered[40] ^= 1;
-    let tampered = post_private(3, &altered, session.keys.terms(&address(3)));
+    let tampered = post_private(3, &altered, honest);
     // Keys delivered sealed for the next slot's holder, as a replayed envelope would be.
-    let replayed = post_private(4, &sealed_for(4), session.keys.terms(&address(4)));
+    let honest = terms(4);
+    let replayed = post_private(4, &sealed_for(4, &honest), honest);
     let replay_keys = |job: &Pubkey| {
         let claims: Vec<(Pubkey, Assignment)> = runtime
             .block_on(
@@ -311,7 +320,7 @@ fn a_private_job_is_paid_under_quorum_and_read_only_by_its_client_and_holders() 
                 replica: (assignment.replica + 1) % 3,
                 ..slot
             };
-            let data_key = session.keys.data_key(job);
+            let data_key = session.keys.data_key(job, &honest.key_salt);
             let envelope = KeyEnvelope::seal(
                 &data_key,
                 &claim_key,

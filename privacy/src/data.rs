@@ -56,15 +56,16 @@ impl DataKey {
     }
 
     /// The client's data key for `job` (the job account's address), from the wallet whose ed25519
-    /// seed is `wallet_seed`: HKDF-SHA256 (RFC 5869) of the seed, salted with this crate's domain,
-    /// with the job's address as its info. One key per job, and the same wallet always finds it
-    /// again, so the client keeps no key file; a key a provider opens tells nothing of the seed or
-    /// of another job's key.
-    pub fn for_job(wallet_seed: &[u8; 32], job: &[u8; 32]) -> Self {
+    /// seed is `wallet_seed` and the job's random `key_salt` (published in its terms): HKDF-SHA256
+    /// (RFC 5869) of the seed, salted with this crate's domain, with the job's address and salt as
+    /// its info. One key per job, even for a job posted again at a closed job's address, and the
+    /// same wallet finds it again from the chain, so the client keeps no key file; a key a provider
+    /// opens tells nothing of the seed or of another job's key.
+    pub fn for_job(wallet_seed: &[u8; 32], job: &[u8; 32], key_salt: &[u8; 16]) -> Self {
         let mut key = Zeroizing::new([0u8; 32]);
         // 32 bytes is far below HKDF-SHA256's limit of 255 × 32: `expand` cannot fail here.
-        let expanded =
-            Hkdf::<Sha256>::new(Some(JOB_KEY_DOMAIN), wallet_seed).expand(job, key.as_mut_slice());
+        let expanded = Hkdf::<Sha256>::new(Some(JOB_KEY_DOMAIN), wallet_seed)
+            .expand_multi_info(&[job, key_salt], key.as_mut_slice());
         debug_assert!(expanded.is_ok());
         Self(key)
     }

@@ -138,11 +138,19 @@ fn a_claim_key_survives_storage_and_a_low_order_key_takes_no_seal() {
 
 #[test]
 fn a_wallet_finds_its_job_key_again_and_nothing_else_shares_it() {
-    let (wallet, job) = ([1u8; 32], [2u8; 32]);
-    let key = DataKey::for_job(&wallet, &job);
-    assert_eq!(DataKey::for_job(&wallet, &job).bytes(), key.bytes());
-    assert_ne!(DataKey::for_job(&wallet, &[3; 32]).bytes(), key.bytes());
-    assert_ne!(DataKey::for_job(&[4; 32], &job).bytes(), key.bytes());
+    let (wallet, job, salt) = ([1u8; 32], [2u8; 32], [5u8; 16]);
+    let key = DataKey::for_job(&wallet, &job, &salt);
+    assert_eq!(DataKey::for_job(&wallet, &job, &salt).bytes(), key.bytes());
+    assert_ne!(
+        DataKey::for_job(&wallet, &[3; 32], &salt).bytes(),
+        key.bytes()
+    );
+    assert_ne!(DataKey::for_job(&[4; 32], &job, &salt).bytes(), key.bytes());
+    // A job posted again at the same address, with a new salt, has a new key.
+    assert_ne!(
+        DataKey::for_job(&wallet, &job, &[6; 16]).bytes(),
+        key.bytes()
+    );
     // The wallet's sealing key comes from the same seed under another domain.
     let sealing = SealingKeypair::for_client_wallet(&wallet);
     assert_ne!(sealing.secret_bytes().as_slice(), key.bytes());

@@ -318,21 +318,23 @@ async fn result_bytes(
                 .into_response();
         }
     }
-    let private = match endpoint.chain.account::<Job>(&job).await {
-        Ok(account) => account.and_then(|account| account.private),
-        Err(error) => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("cannot read the job: {error}"),
-            )
-                .into_response();
+    // Whether a job is private is this worker's own knowledge (it keeps the job's key), never an
+    // RPC answer's: a private output is served sealed to the client key kept with it, or not at all.
+    match endpoint.store.job_key(&job) {
+        Ok(Some(_)) => return output_response(endpoint.store.sealed_output(&job, shard)),
+        Ok(None) => {}
+        Err(error) => return output_response(Err(error)),
+    }
+    match endpoint.chain.account::<Job>(&job).await {
+        Ok(Some(account)) if account.private.is_none() => {
+            output_response(endpoint.store.output(&job, shard, false))
         }
-    };
-    match private {
-        None => output_response(endpoint.store.output(&job, shard)),
-        Some(terms) => {
-            output_response(endpoint.store.sealed_output(&job, shard, &terms.client_key))
-        }
+        Ok(_) => output_response(Ok(None)),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("cannot read the job: {error}"),
+        )
+            .into_response(),
     }
 }
 
@@ -397,7 +399,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let job = Pubkey::new_unique();
-        store.save_output(&job, 3, b"shard three").unwrap();
+        store.save_output(&job, 3, b"shard three", false).unwrap();
         let metrics = Metrics::new(&["cpu (test)".to_string()], Arc::default());
         metrics.claims.inc();
         metrics.observe("compute", 0.2);

@@ -250,4 +250,10 @@ pub enum GpuShareError {
     KeyNotDelivered,
     #[msg("the key envelope was sealed to another claim key than this claim's")]
     WrongClaimKey,
+    #[msg("a claim key is published with its claim, in the same transaction")]
+    ClaimKeyTooLate,
+    #[msg("this shard's free refusals of its key are spent or held: no private claim can be made")]
+    NoFreeRefusalLeft,
+    #[msg("a private job is verified by quorum: a spot-check would open its input on chain")]
+    PrivateJobNeedsQuorum,
 }

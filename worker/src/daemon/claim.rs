@@ -105,7 +105,7 @@ impl Worker {
             .await
             .ok();
         let record = finished
-            .map(|finished| self.keep(&key, slot, finished))
+            .map(|finished| self.keep(&key, slot, job, finished))
             .transpose()?;
         match &record {
             Some(record) => claim.push(self.commit_instruction(slot, record)?),

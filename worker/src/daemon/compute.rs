@@ -35,16 +35,17 @@ impl Worker {
             Some(computation) => computation,
             None => self.start_compute(slot, job).await?,
         };
-        let record = self.keep(key, slot, computation.await)?;
+        let record = self.keep(key, slot, job, computation.await)?;
         self.commit(slot, &record).await
     }
 
-    /// Saves a finished computation of `slot`: its output, and the slot's record with a fresh salt
-    /// (durably, before any commitment to it is sent).
+    /// Saves a finished computation of `slot` of `job`: its output (sealed at rest for a private
+    /// job), and the slot's record with a fresh salt (durably, before any commitment to it is sent).
     pub(super) fn keep(
         &self,
         key: &Pubkey,
         slot: &Slot,
+        job: &Job,
         finished: Result<Result<ShardRun, WorkerError>, tokio::task::JoinError>,
     ) -> Result<SlotRecord, WorkerError> {
         let run = finished.map_err(|e| WorkerError::SelfCheck(format!("compute task: {e}")))??;
@@ -61,8 +62,12 @@ impl Worker {
             root: hex::encode(output.root),
             salt: hex::encode(salt),
         };
-        self.store
-            .save_output(&slot.job, slot.shard_index, &output.bytes)?;
+        self.store.save_output(
+            &slot.job,
+            slot.shard_index,
+            &output.bytes,
+            job.private.is_some(),
+        )?;
         self.store.save_slot(key, &record)?;
         tracing::info!(job = %slot.job, shard = slot.shard_index, root = %record.root, device = %run.device, seconds, "computed");
         Ok(record)
@@ -83,9 +88,9 @@ impl Worker {
         }
         let key = self
             .store
-            .data_key(address)?
+            .job_key(address)?
             .ok_or(WorkerError::NoDataKey(*address))?;
-        Ok(key.open(Sealed::Input, &published)?)
+        Ok(key.data.open(Sealed::Input, &published)?)
     }
 
     pub(super) async fn start_compute(

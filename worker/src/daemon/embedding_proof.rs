@@ -102,7 +102,7 @@ impl Worker {
         };
         let output = self
             .store
-            .output(&slot.job, slot.shard_index)?
+            .output(&slot.job, slot.shard_index, job.private.is_some())?
             .ok_or(WorkerError::SaltLost(at.key))?;
         let unproven: Vec<u8> = (0..samples)
             .filter(|sample| at.assignment.proven & (1u64 << sample) == 0)

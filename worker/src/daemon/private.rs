@@ -6,10 +6,11 @@
 use anchor_lang::prelude::Pubkey;
 use gpushare::state::JobInput;
 use gpushare_client::ix::{self, Slot};
-use gpushare_privacy::{DataKey, KeyEnvelope, PrivacyError, Sealed, SealingKeypair, SlotBinding};
+use gpushare_privacy::{KeyEnvelope, PrivacyError, Sealed, SealingKeypair, SlotBinding};
 use solana_signer::Signer;
 
 use crate::error::WorkerError;
+use crate::store::JobKey;
 
 use super::*;
 
@@ -35,40 +36,44 @@ impl Worker {
         Ok(())
     }
 
-    /// The step of a private claim not yet committed: nothing while its key has not come; then the
-    /// key opened and checked, and the input opened under it and checked as a public input is
-    /// before a claim (a refusal where any of that fails); then computed and committed as any claim.
+    /// The step of a private claim not yet committed: nothing while its key has not come (the
+    /// program takes no commitment before it); then the key opened and checked, and the input
+    /// opened under it and checked as a public input is before a claim (a refusal where any of that
+    /// fails), unless another slot of the job already opened the job's key here; then computed and
+    /// committed as any claim.
     pub(super) async fn compute_private(&self, at: &SlotStep<'_>) -> Result<(), WorkerError> {
         let (slot, job) = (&at.slot, at.job);
-        if self.store.data_key(&slot.job)?.is_none() {
-            let Some(envelope) = at.assignment.key_exchange.envelope else {
-                return Ok(());
-            };
+        let Some(envelope) = at.assignment.key_exchange.envelope else {
+            return Ok(());
+        };
+        // A key kept here for another slot of the job serves only if the job commits to it (a job
+        // posted again at a closed job's address has another).
+        let kept = self.store.job_key(&slot.job)?;
+        let committed = job.private.map(|terms| terms.key_commitment);
+        if kept.is_none_or(|kept| Some(kept.data.commitment()) != committed) {
             match self.open_key(at, &KeyEnvelope(envelope)).await {
-                Ok(key) => self.store.save_data_key(&slot.job, &key)?,
-                Err(WorkerError::Privacy(refusal)) => {
-                    return self
-                        .refuse_key(at, &refusal.to_string(), refusal.reason())
-                        .await;
+                Ok(key) => self.store.save_job_key(&slot.job, &key)?,
+                Err(error) => {
+                    let reason = match &error {
+                        WorkerError::Privacy(refusal) => refusal.reason(),
+                        WorkerError::Input(refusal) => refusal.reason(),
+                        _ => return Err(error),
+                    };
+                    return self.refuse_key(at, &error.to_string(), reason).await;
                 }
-                Err(WorkerError::Input(refusal)) => {
-                    return self
-                        .refuse_key(at, &refusal.to_string(), refusal.reason())
-                        .await;
-                }
-                Err(error) => return Err(error),
             }
         }
         self.compute_and_commit(&at.key, slot, job).await
     }
 
-    /// The data key in `envelope`, once it opened for this slot with its claim key, matched the
-    /// job's commitment, and opened the input to data the job's kernel and model accept.
+    /// The job's key from `envelope`, once it opened for this slot with its claim key, matched the
+    /// job's commitment, and opened the input to data the job's kernel and model accept; kept with
+    /// the client key of the terms it was opened under.
     async fn open_key(
         &self,
         at: &SlotStep<'_>,
         envelope: &KeyEnvelope,
-    ) -> Result<DataKey, WorkerError> {
+    ) -> Result<JobKey, WorkerError> {
         let (slot, job) = (&at.slot, at.job);
         let (Some(terms), JobInput::Data { uri, sha256 }) = (job.private, &job.input) else {
             return Err(WorkerError::Privacy(PrivacyError::Malformed("private job")));
@@ -88,7 +93,10 @@ impl Worker {
             .check_commitment(&terms.key_commitment)?;
         let input = key.open(Sealed::Input, &self.fetch_input(job, uri, sha256).await?)?;
         self.models.check_data(&job.kernel, job.mode, &input)?;
-        Ok(key)
+        Ok(JobKey {
+            data: key,
+            client_key: terms.client_key,
+        })
     }
 
     /// Refuses the delivered key of the slot at `at`: gives the claim back (free within the key's
@@ -100,7 +108,7 @@ impl Worker {
         why: &str,
         reason: &'static str,
     ) -> Result<(), WorkerError> {
-        let free = at.assignment.key_exchange.may_refuse(at.round.now);
+        let free = at.assignment.key_exchange.refusal_is_free(at.round.now);
         tracing::warn!(job = %at.slot.job, shard = at.slot.shard_index, replica = at.slot.replica, why, free, "refusing the delivered key; giving the claim back");
         self.metrics.refuse_key(reason);
         self.refuse_job(at.slot.job);
@@ -110,8 +118,8 @@ impl Worker {
         self.store.remove_slot(&at.key)
     }
 
-    /// Claims no more slots of `job`: its client's key did not work here.
-    fn refuse_job(&self, job: Pubkey) {
+    /// Claims no more slots of `job`: its client's key did not work here, or never came.
+    pub(super) fn refuse_job(&self, job: Pubkey) {
         if let Ok(mut refused) = self.refused_jobs.lock() {
             refused.insert(job);
         }

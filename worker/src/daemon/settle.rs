@@ -77,6 +77,11 @@ impl Worker {
     ) -> Result<(), WorkerError> {
         let slot = &at.slot;
         let started = Instant::now();
+        // A private claim that lapsed without its key: its client keys some claims and not others
+        // (docs/privacy.md); this worker claims no more of the job.
+        if let Verdict::Unkeyed { .. } = verdict {
+            self.refuse_job(slot.job);
+        }
         let Some(outcome) = ix::outcome(&self.me.net, slot, &self.me.holder, verdict) else {
             return Ok(());
         };

@@ -199,7 +199,7 @@ impl Worker {
         }
         let output = self
             .store
-            .output(&slot.job, slot.shard_index)?
+            .output(&slot.job, slot.shard_index, job.private.is_some())?
             .ok_or(WorkerError::SaltLost(at.key))?;
         let proofs = prover::proofs(
             &job.kernel.to_core(),

@@ -1,6 +1,6 @@
 //! A private job's secrets in the data directory (docs/privacy.md): the claim key pair made for each
-//! private claim, kept until its slot is finished, and the job's data key once an envelope opened,
-//! kept as long as the job's outputs. A private input stays on disk as the ciphertext it was
+//! private claim, kept until its slot is finished, and the job's key once an envelope opened (the
+//! data key with the client key its outputs are sealed to), kept as long as the job's outputs. A private input stays on disk as the ciphertext it was
 //! downloaded as, and a private shard's output is sealed under the data key at rest, so the retention
 //! rule that removes a job's key leaves nothing of it readable. Key files are written as every file
 //! here is, through a temporary file created readable by the worker's user alone.
@@ -8,9 +8,19 @@ use std::path::PathBuf;
 
 use anchor_lang::prelude::Pubkey;
 use gpushare_privacy::{DataKey, Sealed, SealingKeypair, seal_output};
+use zeroize::Zeroizing;
 
 use super::{Store, read_optional, remove_if_present, write_durably};
 use crate::error::WorkerError;
+
+/// A private job's key as this worker opened it.
+pub struct JobKey {
+    /// The data key, checked against the job's commitment when it was opened.
+    pub data: DataKey,
+    /// The client key the job's outputs are served sealed to, kept from the terms the key was
+    /// opened under: the endpoint never takes it from the chain again.
+    pub client_key: [u8; 32],
+}
 
 /// The directory of claim key pairs, by assignment.
 pub(super) const CLAIMS_DIR: &str = "claims";
@@ -49,7 +59,7 @@ impl Store {
         let Some(bytes) = read_optional(&self.claim_key_path(assignment))? else {
             return Ok(None);
         };
-        let secret = zeroize::Zeroizing::new(key_bytes(bytes, "a claim key")?);
+        let secret = Zeroizing::new(key_bytes(bytes, "a claim key")?);
         Ok(Some(SealingKeypair::from_secret_bytes(&secret)?))
     }
 
@@ -58,51 +68,73 @@ impl Store {
         remove_if_present(&self.claim_key_path(assignment))
     }
 
-    /// Keeps `job`'s data key durably, before anything is computed or saved under it.
-    pub fn save_data_key(&self, job: &Pubkey, key: &DataKey) -> Result<(), WorkerError> {
-        write_durably(&self.data_key_path(job), key.bytes())
+    /// Keeps `job`'s key durably, before anything is computed or saved under it.
+    pub fn save_job_key(&self, job: &Pubkey, key: &JobKey) -> Result<(), WorkerError> {
+        let bytes = Zeroizing::new([key.data.bytes().as_slice(), &key.client_key].concat());
+        write_durably(&self.data_key_path(job), &bytes)
     }
 
-    /// `job`'s data key, if this worker opened one.
-    pub fn data_key(&self, job: &Pubkey) -> Result<Option<DataKey>, WorkerError> {
-        read_optional(&self.data_key_path(job))?
-            .map(|bytes| Ok(DataKey::from_bytes(key_bytes(bytes, "a data key")?)))
-            .transpose()
+    /// `job`'s key, if this worker opened one.
+    pub fn job_key(&self, job: &Pubkey) -> Result<Option<JobKey>, WorkerError> {
+        let Some(bytes) = read_optional(&self.data_key_path(job))? else {
+            return Ok(None);
+        };
+        let bytes = Zeroizing::new(bytes);
+        let (data, client_key) = bytes
+            .split_first_chunk::<32>()
+            .and_then(|(data, rest)| Some((*data, *rest.first_chunk::<32>()?)))
+            .ok_or_else(|| WorkerError::Store(format!("the key of job {job} is not 64 bytes")))?;
+        Ok(Some(JobKey {
+            data: DataKey::from_bytes(data),
+            client_key,
+        }))
     }
 
-    /// A private shard's output as it is served: sealed to its client's key, never in plaintext;
-    /// none where this worker holds no key of the job (it never computed it, or its retention
-    /// removed it).
+    /// A private shard's output as it is served: sealed to the client key kept with the job's key,
+    /// never in plaintext; none where this worker holds no key of the job (it never computed it, or
+    /// its retention removed it).
     pub fn sealed_output(
         &self,
         job: &Pubkey,
         shard_index: u16,
-        client_key: &[u8; 32],
     ) -> Result<Option<Vec<u8>>, WorkerError> {
-        if self.data_key(job)?.is_none() {
-            return Ok(None);
-        }
-        let Some(output) = self.output(job, shard_index)? else {
+        let Some(key) = self.job_key(job)? else {
             return Ok(None);
         };
-        let sealed = seal_output(&output, client_key, &job.to_bytes(), shard_index)?;
+        let Some(output) = self.output(job, shard_index, true)? else {
+            return Ok(None);
+        };
+        let sealed = seal_output(&output, &key.client_key, &job.to_bytes(), shard_index)?;
         Ok(Some(sealed))
     }
 
-    /// `output` as it is kept on disk: sealed under `job`'s data key where the job is private.
-    pub(super) fn seal_at_rest(&self, job: &Pubkey, output: &[u8]) -> Result<Vec<u8>, WorkerError> {
-        match self.data_key(job)? {
-            Some(key) => Ok(key.seal(Sealed::StoredOutput, output)?),
-            None => Ok(output.to_vec()),
+    /// `output` as it is kept on disk: sealed under `job`'s data key where it is `private`
+    /// ([`WorkerError::NoDataKey`] without one: a private output is never written in plaintext).
+    pub(super) fn seal_at_rest(
+        &self,
+        job: &Pubkey,
+        output: &[u8],
+        private: bool,
+    ) -> Result<Vec<u8>, WorkerError> {
+        if !private {
+            return Ok(output.to_vec());
         }
+        let key = self.job_key(job)?.ok_or(WorkerError::NoDataKey(*job))?;
+        Ok(key.data.seal(Sealed::StoredOutput, output)?)
     }
 
-    /// A kept output opened: under `job`'s data key where the job is private.
-    pub(super) fn open_at_rest(&self, job: &Pubkey, kept: Vec<u8>) -> Result<Vec<u8>, WorkerError> {
-        match self.data_key(job)? {
-            Some(key) => Ok(key.open(Sealed::StoredOutput, &kept)?),
-            None => Ok(kept),
+    /// A kept output opened: under `job`'s data key where it is `private`.
+    pub(super) fn open_at_rest(
+        &self,
+        job: &Pubkey,
+        kept: Vec<u8>,
+        private: bool,
+    ) -> Result<Vec<u8>, WorkerError> {
+        if !private {
+            return Ok(kept);
         }
+        let key = self.job_key(job)?.ok_or(WorkerError::NoDataKey(*job))?;
+        Ok(key.data.open(Sealed::StoredOutput, &kept)?)
     }
 }
 
@@ -122,26 +154,29 @@ mod tests {
         store.save_claim_key(&slot, &claim_key).unwrap();
         let kept = store.claim_key(&slot).unwrap().unwrap();
         assert_eq!(kept.public_key(), claim_key.public_key());
-        let data_key = DataKey::generate();
-        store.save_data_key(&job, &data_key).unwrap();
-        store.save_output(&job, 0, b"the client's output").unwrap();
+        // No private output is written before its key is kept.
+        let output = b"the client's output";
+        assert!(matches!(
+            store.save_output(&job, 0, output, true),
+            Err(WorkerError::NoDataKey(_))
+        ));
+        let client = SealingKeypair::generate();
+        let key = JobKey {
+            data: DataKey::generate(),
+            client_key: client.public_key(),
+        };
+        store.save_job_key(&job, &key).unwrap();
+        store.save_output(&job, 0, output, true).unwrap();
         let on_disk = std::fs::read(store.output_path(&job, 0)).unwrap();
         assert!(
             !on_disk.windows(6).any(|w| w == b"output"),
             "sealed at rest"
         );
-        assert_eq!(
-            store.output(&job, 0).unwrap().unwrap(),
-            b"the client's output"
-        );
-        let client = SealingKeypair::generate();
-        let served = store
-            .sealed_output(&job, 0, &client.public_key())
-            .unwrap()
-            .unwrap();
+        assert_eq!(store.output(&job, 0, true).unwrap().unwrap(), output);
+        let served = store.sealed_output(&job, 0).unwrap().unwrap();
         assert_eq!(
             open_output(&served, &client, &job.to_bytes(), 0).unwrap(),
-            b"the client's output"
+            output
         );
         let stranger = SealingKeypair::generate();
         assert_eq!(
@@ -158,12 +193,7 @@ mod tests {
         let pruned = store.prune(&nothing, std::time::Duration::ZERO).unwrap();
         assert_eq!(pruned.keys, 2);
         assert!(store.claim_key(&slot).unwrap().is_none());
-        assert!(store.data_key(&job).unwrap().is_none());
-        assert!(
-            store
-                .sealed_output(&job, 0, &client.public_key())
-                .unwrap()
-                .is_none()
-        );
+        assert!(store.job_key(&job).unwrap().is_none());
+        assert!(store.sealed_output(&job, 0).unwrap().is_none());
     }
 }

@@ -12,6 +12,8 @@ use crate::error::WorkerError;
 
 mod keys;
 
+pub use keys::JobKey;
+
 /// What the worker knows about one slot it holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotRecord {
@@ -117,21 +119,27 @@ impl Store {
         remove_if_present(&self.output_path(job, shard_index))
     }
 
-    /// Writes a shard's output durably (sealed where its job is private).
+    /// Writes a shard's output durably (sealed where its job is `private`).
     pub fn save_output(
         &self,
         job: &Pubkey,
         shard_index: u16,
         bytes: &[u8],
+        private: bool,
     ) -> Result<(), WorkerError> {
-        let kept = self.seal_at_rest(job, bytes)?;
+        let kept = self.seal_at_rest(job, bytes, private)?;
         write_durably(&self.output_path(job, shard_index), &kept)
     }
 
-    /// A shard's saved output, if any (opened where its job is private).
-    pub fn output(&self, job: &Pubkey, shard_index: u16) -> Result<Option<Vec<u8>>, WorkerError> {
+    /// A shard's saved output, if any (opened where its job is `private`).
+    pub fn output(
+        &self,
+        job: &Pubkey,
+        shard_index: u16,
+        private: bool,
+    ) -> Result<Option<Vec<u8>>, WorkerError> {
         read_optional(&self.output_path(job, shard_index))?
-            .map(|kept| self.open_at_rest(job, kept))
+            .map(|kept| self.open_at_rest(job, kept, private))
             .transpose()
     }
 }
@@ -271,9 +279,9 @@ mod tests {
             salt: hex::encode([2u8; 32]),
         };
         for job in [open_job, closed_job] {
-            store.save_output(&job, 0, b"output").unwrap();
+            store.save_output(&job, 0, b"output", false).unwrap();
         }
-        store.save_output(&closed_job, 1, b"young").unwrap();
+        store.save_output(&closed_job, 1, b"young", false).unwrap();
         for slot in [held, gone] {
             store.save_slot(&slot, &record(&slot)).unwrap();
         }
@@ -313,11 +321,14 @@ mod tests {
             }
         );
         assert!(
-            store.output(&open_job, 0).unwrap().is_some(),
+            store.output(&open_job, 0, false).unwrap().is_some(),
             "its job is open"
         );
-        assert!(store.output(&closed_job, 1).unwrap().is_some(), "young");
-        assert!(store.output(&closed_job, 0).unwrap().is_none());
+        assert!(
+            store.output(&closed_job, 1, false).unwrap().is_some(),
+            "young"
+        );
+        assert!(store.output(&closed_job, 0, false).unwrap().is_none());
         assert!(store.slot(&held).unwrap().is_some() && store.slot(&gone).unwrap().is_none());
         assert!(!input.exists() && kept_input.exists());
         assert_eq!(store.prune(&needed, hour).unwrap(), Pruned::default());
@@ -329,10 +340,10 @@ mod tests {
         assert_eq!(restarted.slot(&held).unwrap(), Some(record(&held)));
         assert!(restarted.slot(&gone).unwrap().is_none());
         assert_eq!(
-            restarted.output(&open_job, 0).unwrap().as_deref(),
+            restarted.output(&open_job, 0, false).unwrap().as_deref(),
             Some(&b"output"[..])
         );
-        assert!(restarted.output(&closed_job, 0).unwrap().is_none());
+        assert!(restarted.output(&closed_job, 0, false).unwrap().is_none());
         assert_eq!(std::fs::read(&kept_input).unwrap(), b"input of an open job");
     }
 

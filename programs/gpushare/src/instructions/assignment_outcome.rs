@@ -211,6 +211,7 @@ impl AssignmentOutcome<'_> {
     /// Frees the assignment's slot and counters; the account itself closes by its `close` constraint.
     pub fn end_assignment(&mut self) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
+        self.assignment.return_refusal(&mut self.shard);
         self.shard.release(self.assignment.replica, now);
         self.job.assignments_live -= 1;
         self.provider.end_claim(self.job.stake_per_claim);
@@ -273,8 +274,9 @@ impl AssignmentOutcome<'_> {
 /// `give_back_claim`: a provider that cannot finish a claim returns it before its commit deadline.
 /// The slot reopens at once and the provider is slashed half the missed-claim share: less than
 /// letting the claim lapse, more than nothing (a free give-back would let anyone hold slots idle).
-/// A private claim given back within `KEY_REFUSAL_SECONDS` of its key's delivery costs nothing, up
-/// to the shard's budget of free refusals: its key may not work, which only the holder can see.
+/// A private claim given back within `KEY_REFUSAL_SECONDS` of its key's delivery costs nothing,
+/// spending the free refusal it reserved at its claim: its key may not work, which only the holder
+/// can see.
 impl AssignmentOutcome<'_> {
     /// The holder's wallet signs as the rent receiver; the claim is uncommitted and not yet late.
     fn validate_give_back(&self) -> Result<()> {
@@ -287,9 +289,7 @@ impl AssignmentOutcome<'_> {
     pub fn give_back_claim(ctx: Context<Self>) -> Result<()> {
         let accounts = &mut *ctx.accounts;
         let now = Clock::get()?.unix_timestamp;
-        let free =
-            accounts.assignment.key_exchange.may_refuse(now) && accounts.shard.grant_free_refusal();
-        let slashed = if free {
+        let slashed = if accounts.assignment.spend_refusal(now) {
             0
         } else {
             accounts.slash(accounts.job.give_back_slash_bps())?

@@ -5,7 +5,7 @@ use anchor_lang::prelude::*;
 use crate::errors::GpuShareError;
 use crate::events::{SlotClaimed, emit_event};
 use crate::seeds;
-use crate::state::{Assignment, Job, Network, Provider, Shard, ShardPhase};
+use crate::state::{Assignment, Job, KeyExchange, Network, Provider, Shard, ShardPhase};
 
 #[derive(Accounts)]
 #[instruction(shard_index: u16, replica: u8)]
@@ -103,6 +103,7 @@ impl Claim<'_> {
             job.mark_started(shard_index);
         }
         let provider_key = accounts.provider.key();
+        let private = job.private.is_some();
         shard.hold(replica, provider_key);
         job.assignments_live += 1;
         accounts.provider.open_claim(job.stake_per_claim);
@@ -122,7 +123,10 @@ impl Claim<'_> {
             challenge: None,
             proven: 0,
             root: None,
-            key_exchange: Default::default(),
+            key_exchange: KeyExchange {
+                refusal_reserved: private && shard.reserve_free_refusal(),
+                ..Default::default()
+            },
             bump: ctx.bumps.assignment,
         });
         emit_event(SlotClaimed {

@@ -63,6 +63,7 @@ impl Commit<'_> {
         let shard = &mut accounts.shard;
         assignment.commitment = Some(commitment);
         assignment.commit_slot = clock.slot;
+        assignment.return_refusal(shard);
         shard.record_commit(assignment.replica, now, accounts.job.reveal_window);
         let job = accounts.job.key();
         emit_event(WorkCommitted {

@@ -59,6 +59,11 @@ impl CreateJob<'_> {
             args.private.is_none() || args.input.seed().is_none(),
             GpuShareError::PrivateJobNeedsData
         );
+        // An embedding spot-check opens whole sequences of the input in its witnesses.
+        require!(
+            args.private.is_none() || !args.mode.is_spot_check(),
+            GpuShareError::PrivateJobNeedsQuorum
+        );
         require!(
             args.shards >= 1
                 && args.shards <= params.max_shards

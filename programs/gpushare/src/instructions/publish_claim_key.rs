@@ -1,5 +1,5 @@
 //! `publish_claim_key`: the holder of a private job's slot publishes the X25519 key its client is to
-//! seal the data key to, one fresh key per claim (the worker sends it in the claim's transaction).
+//! seal the data key to, one fresh key per claim, in the claim's own transaction.
 use anchor_lang::prelude::*;
 
 use crate::errors::GpuShareError;
@@ -28,6 +28,11 @@ impl PublishClaimKey<'_> {
         require!(
             self.assignment.commitment.is_none(),
             GpuShareError::AlreadyCommitted
+        );
+        // Published later, a key would turn a stalled claim's miss into a free unkeyed lapse.
+        require!(
+            Clock::get()?.unix_timestamp == self.assignment.claimed_at,
+            GpuShareError::ClaimKeyTooLate
         );
         Ok(())
     }

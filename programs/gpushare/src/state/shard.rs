@@ -103,8 +103,8 @@ pub struct Shard {
     pub distinct_roots: u8,
     /// Which of `roots` each replica revealed (meaningful where `revealed_mask` has the replica).
     pub root_of: [u8; MAX_SLOTS_PER_SHARD],
-    /// Private claims given back free within their key's refusal window
-    /// ([`Shard::grant_free_refusal`]).
+    /// Free refusals of a private job's keys reserved by live claims or spent
+    /// ([`Shard::reserve_free_refusal`]).
     pub free_refusals: u8,
     pub bump: u8,
 }
@@ -182,12 +182,19 @@ impl Shard {
         (self.open_mask() & !(self.held_mask | self.committed_mask)).count_ones()
     }
 
-    /// Grants a private claim's free refusal of its key, and counts it, while the shard has
-    /// granted fewer than its replicas. A refusal is free because the chain cannot tell a key that
-    /// does not work from one that does; the budget keeps a ring of identities from holding the
-    /// shard's slots by claiming and refusing in turn. Past it a refusal is a give-back.
-    pub fn grant_free_refusal(&mut self) -> bool {
-        let free = self.free_refusals < self.replicas_open;
+    /// Whether a new private claim could reserve a free refusal: the shard has reserved or spent
+    /// fewer than its replicas.
+    pub fn has_free_refusal(&self) -> bool {
+        self.free_refusals < self.replicas_open
+    }
+
+    /// Reserves one of the shard's free refusals for a new private claim; `false` when none is
+    /// left. A refusal is free because the chain cannot tell a key that does not work from one that
+    /// does. It is reserved at the claim, so a claim made while one is left keeps it whatever
+    /// others refuse after; the budget keeps a ring of identities from holding the shard's slots by
+    /// claiming and refusing in turn.
+    pub fn reserve_free_refusal(&mut self) -> bool {
+        let free = self.has_free_refusal();
         if free {
             self.free_refusals += 1;
         }

@@ -25,6 +25,7 @@ fn private_job(env: &mut Env, client: &Wallet, replicas: u8, q: u8, key: &DataKe
     args.private = Some(PrivateTerms {
         key_commitment: key.commitment(),
         client_key: SealingKeypair::for_client_wallet(&[1; 32]).public_key(),
+        key_salt: [2; 16],
     });
     args.expires_at = env.now() + 86_400;
     env.job_with(client, args)
@@ -250,12 +251,29 @@ fn key_exchange_refusals_are_named_and_change_nothing() {
     seeded.private = Some(PrivateTerms {
         key_commitment: key.commitment(),
         client_key: [9; 32],
+        key_salt: [0; 16],
     });
-    let create = env.create_job_ix(&client, seeded);
+    let create = env.create_job_ix(&client, seeded.clone());
     env.assert_refused(
         &[create],
         &[&client.key],
         code(GpuShareError::PrivateJobNeedsData),
+    );
+    // Nor spot-checked: an embedding spot-check opens whole sequences of its input on chain.
+    let id = env.next_job_id();
+    let mut checked = seeded_job(id, 1, 2, 2, PRICE, env.now() + 86_400);
+    checked.input = JobInput::Data {
+        uri: "https://client.example/input.sealed".into(),
+        sha256: [3; 32],
+    };
+    checked.kernel = KernelSpec::GemmI8 { m: 8, n: 8, k: 8 };
+    checked.mode = VerificationMode::SpotCheck { samples: 4 };
+    checked.private = seeded.private;
+    let create = env.create_job_ix(&client, checked);
+    env.assert_refused(
+        &[create],
+        &[&client.key],
+        code(GpuShareError::PrivateJobNeedsQuorum),
     );
 
     let job = private_job(&mut env, &client, 3, 2, &key);
@@ -324,6 +342,16 @@ fn key_exchange_refusals_are_named_and_change_nothing() {
         &[&other.wallet.key],
         code(GpuShareError::NotPrivateJob),
     );
+    // A claim key comes with its claim: published later, it would turn a stall into a free lapse.
+    let slow_job = private_job(&mut env, &client, 3, 2, &key);
+    env.claim(&p, &slow_job, 0, 0);
+    env.warp(5);
+    let slow = client_ix::publish_claim_key(&p.wallet.pubkey(), &slot(&slow_job, 0, 0), [5; 32]);
+    env.assert_refused(
+        &[slow],
+        &[&p.wallet.key],
+        code(GpuShareError::ClaimKeyTooLate),
+    );
     // Past the deadline no key lands.
     let late_job = private_job(&mut env, &client, 3, 2, &key);
     let late_key = claim_privately(&mut env, &other, &late_job, 0);
@@ -333,29 +361,67 @@ fn key_exchange_refusals_are_named_and_change_nothing() {
 }
 
 #[test]
-fn free_refusals_end_at_the_shards_budget() {
+fn free_refusals_are_reserved_at_the_claim_and_end_at_the_shards_budget() {
     let mut env = Env::new();
     let client = env.wallet(WALLET_TOKENS);
     let key = DataKey::generate();
     let job = private_job(&mut env, &client, 3, 2, &key);
-    // A ring of identities claims slot 0 in turn and refuses each key at once: the first three
-    // refusals (the shard's replicas) are free, the next is a give-back.
-    let half_a_miss = claim_slash(default_params().miss_slash_bps / 2);
-    for (turn, slashed) in [0, 0, 0, half_a_miss].into_iter().enumerate() {
+    // An honest holder claims replica 1 first: its free refusal is reserved.
+    let honest = env.provider(STAKE);
+    let honest_key = claim_privately(&mut env, &honest, &job, 1);
+    // A ring of identities then claims replica 0 in turn and refuses each key at once: the two
+    // refusals left are free, and then no private claim can be made at all, rather than one that
+    // would pay for a key that does not work.
+    for _ in 0..2 {
         let member = env.provider(STAKE);
         claim_privately(&mut env, &member, &job, 0);
         deliver(&mut env, &client, &job, 0, &key);
         let give_back = env.give_back_ix(&member, &job, 0, 0);
         env.send(&[give_back], &[&member.wallet.key])
             .expect("refuse");
-        assert_eq!(
-            env.fetch::<Provider>(&member.provider).slashed,
-            slashed,
-            "refusal {turn}"
-        );
+        assert_eq!(env.fetch::<Provider>(&member.provider).slashed, 0);
     }
+    let late = env.provider(STAKE);
+    let claim = env.claim_ix(&late, &job, 0, 0);
+    env.assert_refused(
+        &[claim],
+        &[&late.wallet.key],
+        code(GpuShareError::NoFreeRefusalLeft),
+    );
+    // The client now sends the honest holder a key that does not work: its refusal is still free.
+    let garbage = KeyEnvelope::seal(
+        &DataKey::generate(),
+        &honest_key.public_key(),
+        &binding(&job, 1, &honest),
+    )
+    .unwrap();
+    let ix = deliver_ix(&client, &job, 1, honest_key.public_key(), &garbage);
+    env.send(&[ix], &[&client.key]).expect("deliver");
+    let give_back = env.give_back_ix(&honest, &job, 0, 1);
+    env.send(&[give_back], &[&honest.wallet.key])
+        .expect("refuse");
+    assert_eq!(env.fetch::<Provider>(&honest.provider).slashed, 0);
     let shard: Shard = env.fetch(&slot(&job, 0, 0).shard());
     assert_eq!(shard.free_refusals, 3);
+}
+
+#[test]
+fn a_claim_that_commits_or_lapses_hands_its_refusal_back() {
+    let mut env = Env::new();
+    let client = env.wallet(WALLET_TOKENS);
+    let key = DataKey::generate();
+    let job = private_job(&mut env, &client, 3, 2, &key);
+    let (keyed, waiting) = (env.provider(STAKE), env.provider(STAKE));
+    claim_privately(&mut env, &keyed, &job, 0);
+    claim_privately(&mut env, &waiting, &job, 1);
+    let reserved = |env: &mut Env| env.fetch::<Shard>(&slot(&job, 0, 0).shard()).free_refusals;
+    assert_eq!(reserved(&mut env), 2);
+    deliver(&mut env, &client, &job, 0, &key);
+    env.commit(&keyed, &job, 0, 0, honest_root(&job.job, 0));
+    assert_eq!(reserved(&mut env), 1, "a commitment hands it back");
+    env.warp(601);
+    env.expire(&waiting, &job, 0, 1);
+    assert_eq!(reserved(&mut env), 0, "so does a lapse");
 }
 
 #[test]
