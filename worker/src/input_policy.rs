@@ -178,4 +178,9 @@ impl InputError {
             Self::Malformed(_) => "malformed",
         }
     }
+
+    /// Whether the refusal may pass if tried again: a download that timed out or broke off.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Timeout | Self::Download(_))
+    }
 }

@@ -252,8 +252,6 @@ pub enum GpuShareError {
     WrongClaimKey,
     #[msg("a claim key is published with its claim, in the same transaction")]
     ClaimKeyTooLate,
-    #[msg("this shard's free refusals of its key are spent or held: no private claim can be made")]
-    NoFreeRefusalLeft,
     #[msg("a private job is verified by quorum: a spot-check would open its input on chain")]
     PrivateJobNeedsQuorum,
 }

@@ -177,6 +177,10 @@ impl Daemon {
                         })
                     }
                     None => {}
+                    // A private slot is joined only with a free refusal to reserve, unless this
+                    // worker already holds the job's key: else a key that does not work would
+                    // cost it half a miss to give back.
+                    Some(shard) if !self.worker.may_join_private(key, job, shard) => {}
                     Some(shard) => {
                         let claimable = (0..shard.replicas_open)
                             .find(|r| job.check_can_join(shard, *r, &provider, round.now).is_ok());

@@ -4,7 +4,7 @@
 //! computed; and, when any of them fails, a refusal by name: the claim given back (free within the
 //! key's refusal window) and the job left alone after it.
 use anchor_lang::prelude::Pubkey;
-use gpushare::state::JobInput;
+use gpushare::state::{Job, JobInput, Shard};
 use gpushare_client::ix::{self, Slot};
 use gpushare_privacy::{KeyEnvelope, PrivacyError, Sealed, SealingKeypair, SlotBinding};
 use solana_signer::Signer;
@@ -54,9 +54,11 @@ impl Worker {
             match self.open_key(at, &KeyEnvelope(envelope)).await {
                 Ok(key) => self.store.save_job_key(&slot.job, &key)?,
                 Err(error) => {
+                    // A download that failed is tried again; anything else wrong with the key or
+                    // the input is refused.
                     let reason = match &error {
                         WorkerError::Privacy(refusal) => refusal.reason(),
-                        WorkerError::Input(refusal) => refusal.reason(),
+                        WorkerError::Input(refusal) if !refusal.is_transient() => refusal.reason(),
                         _ => return Err(error),
                     };
                     return self.refuse_key(at, &error.to_string(), reason).await;
@@ -78,10 +80,11 @@ impl Worker {
         let (Some(terms), JobInput::Data { uri, sha256 }) = (job.private, &job.input) else {
             return Err(WorkerError::Privacy(PrivacyError::Malformed("private job")));
         };
+        // Without its claim key nothing can open the envelope: refused as one not for this slot.
         let claim_key = self
             .store
             .claim_key(&at.key)?
-            .ok_or(WorkerError::SaltLost(at.key))?;
+            .ok_or(PrivacyError::EnvelopeNotForThisSlot)?;
         let binding = SlotBinding {
             job: slot.job.to_bytes(),
             shard_index: slot.shard_index,
@@ -116,6 +119,22 @@ impl Worker {
             .submit(ix::give_back_claim(&self.me.net, &at.slot, &self.me.holder))
             .await?;
         self.store.remove_slot(&at.key)
+    }
+
+    /// Whether this worker may claim a slot of started `shard` of `job` (at `address`): a public
+    /// job's, or a private one's while the shard has a free refusal left to reserve or this worker
+    /// already holds the key the job commits to.
+    pub(super) fn may_join_private(&self, address: &Pubkey, job: &Job, shard: &Shard) -> bool {
+        let Some(terms) = job.private else {
+            return true;
+        };
+        shard.has_free_refusal()
+            || self
+                .store
+                .job_key(address)
+                .ok()
+                .flatten()
+                .is_some_and(|kept| kept.data.commitment() == terms.key_commitment)
     }
 
     /// Claims no more slots of `job`: its client's key did not work here, or never came.

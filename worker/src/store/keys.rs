@@ -117,6 +117,8 @@ impl Store {
         private: bool,
     ) -> Result<Vec<u8>, WorkerError> {
         if !private {
+            // A key kept from a private job once at this address is not this job's.
+            remove_if_present(&self.data_key_path(job))?;
             return Ok(output.to_vec());
         }
         let key = self.job_key(job)?.ok_or(WorkerError::NoDataKey(*job))?;

@@ -501,11 +501,6 @@ impl Job {
         now: i64,
     ) -> Result<()> {
         shard.check_claimable(replica, provider)?;
-        // A private claim holds a free refusal of its key, or is not made (docs/privacy.md).
-        require!(
-            self.private.is_none() || shard.has_free_refusal(),
-            GpuShareError::NoFreeRefusalLeft
-        );
         let others = shard.unclaimed().saturating_sub(1);
         self.check_can_finish(now.saturating_add(self.claim_window()), others)
     }

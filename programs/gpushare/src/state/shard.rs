@@ -182,8 +182,8 @@ impl Shard {
         (self.open_mask() & !(self.held_mask | self.committed_mask)).count_ones()
     }
 
-    /// Whether a new private claim could reserve a free refusal: the shard has reserved or spent
-    /// fewer than its replicas.
+    /// Whether a new private claim would reserve a free refusal: the shard has reserved or spent
+    /// fewer than its replicas. A claim made without one gives back at the give-back's price.
     pub fn has_free_refusal(&self) -> bool {
         self.free_refusals < self.replicas_open
     }
@@ -191,8 +191,8 @@ impl Shard {
     /// Reserves one of the shard's free refusals for a new private claim; `false` when none is
     /// left. A refusal is free because the chain cannot tell a key that does not work from one that
     /// does. It is reserved at the claim, so a claim made while one is left keeps it whatever
-    /// others refuse after; the budget keeps a ring of identities from holding the shard's slots by
-    /// claiming and refusing in turn.
+    /// others refuse after; the budget bounds how long identities claiming and refusing in turn
+    /// hold the shard's slots for free.
     pub fn reserve_free_refusal(&mut self) -> bool {
         let free = self.has_free_refusal();
         if free {

@@ -369,9 +369,8 @@ fn free_refusals_are_reserved_at_the_claim_and_end_at_the_shards_budget() {
     // An honest holder claims replica 1 first: its free refusal is reserved.
     let honest = env.provider(STAKE);
     let honest_key = claim_privately(&mut env, &honest, &job, 1);
-    // A ring of identities then claims replica 0 in turn and refuses each key at once: the two
-    // refusals left are free, and then no private claim can be made at all, rather than one that
-    // would pay for a key that does not work.
+    // An identity then claims replica 0 over and over and refuses each key at once: the two
+    // refusals left are free; a claim after them reserves none, and its give-back is paid.
     for _ in 0..2 {
         let member = env.provider(STAKE);
         claim_privately(&mut env, &member, &job, 0);
@@ -382,11 +381,16 @@ fn free_refusals_are_reserved_at_the_claim_and_end_at_the_shards_budget() {
         assert_eq!(env.fetch::<Provider>(&member.provider).slashed, 0);
     }
     let late = env.provider(STAKE);
-    let claim = env.claim_ix(&late, &job, 0, 0);
-    env.assert_refused(
-        &[claim],
-        &[&late.wallet.key],
-        code(GpuShareError::NoFreeRefusalLeft),
+    claim_privately(&mut env, &late, &job, 0);
+    let unreserved: Assignment = env.fetch(&slot(&job, 0, 0).assignment());
+    assert!(!unreserved.key_exchange.refusal_reserved);
+    deliver(&mut env, &client, &job, 0, &key);
+    let give_back = env.give_back_ix(&late, &job, 0, 0);
+    env.send(&[give_back], &[&late.wallet.key])
+        .expect("give back");
+    assert_eq!(
+        env.fetch::<Provider>(&late.provider).slashed,
+        claim_slash(default_params().miss_slash_bps / 2)
     );
     // The client now sends the honest holder a key that does not work: its refusal is still free.
     let garbage = KeyEnvelope::seal(
