@@ -44,11 +44,15 @@ fn binding(slot: &Slot, provider: &Pubkey) -> SlotBinding {
     }
 }
 
-/// Polls `done` every half second for up to `seconds`, failing with `what`.
-fn wait_for(seconds: u64, what: &str, mut done: impl FnMut() -> bool) {
+/// Polls `done` every half second for up to `seconds`, failing with `what` and the providers' logs.
+fn wait_for(fixture: &Fixture, seconds: u64, what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting: {what}\n{}",
+            fixture.logs(&["provider-0", "provider-1", "provider-2"])
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
 }
@@ -162,7 +166,7 @@ fn a_private_job_is_paid_under_quorum_and_read_only_by_its_client_and_holders() 
     // else; neither does the input.
     let envelope = {
         let mut envelope = None;
-        wait_for(60, "the deserter's key", || {
+        wait_for(&fixture, 60, "the deserter's key", || {
             let assignment: Option<Assignment> = runtime
                 .block_on(reader.account(&deserted.assignment()))
                 .unwrap();
@@ -200,7 +204,7 @@ fn a_private_job_is_paid_under_quorum_and_read_only_by_its_client_and_holders() 
         "gpushare watch\n{}",
         fixture.logs(&["provider-0", "provider-1", "provider-2"])
     );
-    wait_for(90, "every replica paid", || {
+    wait_for(&fixture, 90, "every replica paid", || {
         account(&job).is_some_and(|job| job.paid_out == 3 * PRICE)
     });
     let deserter_state = provider_account(&deserter.pubkey());
@@ -336,21 +340,26 @@ fn a_private_job_is_paid_under_quorum_and_read_only_by_its_client_and_holders() 
         "data_tampered",
         "envelope_not_for_this_slot",
     ];
-    wait_for(120, "every provider refusing every bad key", || {
-        for bad in [&wrong_key, &tampered] {
-            let job_account = account(bad).unwrap();
-            runtime
-                .block_on(session.deliver_keys(bad, &job_account))
-                .unwrap();
-        }
-        replay_keys(&replayed);
-        providers.iter().all(|provider| {
-            refusals.iter().all(|reason| {
-                provider.counted(&format!("key_refusals_total{{kind=\"{reason}\"}}")) == 1
+    wait_for(
+        &fixture,
+        120,
+        "every provider refusing every bad key",
+        || {
+            for bad in [&wrong_key, &tampered] {
+                let job_account = account(bad).unwrap();
+                runtime
+                    .block_on(session.deliver_keys(bad, &job_account))
+                    .unwrap();
+            }
+            replay_keys(&replayed);
+            providers.iter().all(|provider| {
+                refusals.iter().all(|reason| {
+                    provider.counted(&format!("key_refusals_total{{kind=\"{reason}\"}}")) == 1
+                })
             })
-        })
-    });
-    wait_for(30, "every refused claim given back", || {
+        },
+    );
+    wait_for(&fixture, 30, "every refused claim given back", || {
         [&wrong_key, &tampered, &replayed]
             .iter()
             .all(|bad| account(bad).unwrap().assignments_live == 0)
@@ -362,7 +371,7 @@ fn a_private_job_is_paid_under_quorum_and_read_only_by_its_client_and_holders() 
     for (i, wallet) in wallets.iter().enumerate() {
         let log = std::fs::read_to_string(root.join(format!("provider-{i}.log"))).unwrap();
         assert_eq!(
-            log.matches("refusing the delivered key").count(),
+            log.matches("refused the delivered key").count(),
             3,
             "provider {i}: one named refusal per bad job"
         );

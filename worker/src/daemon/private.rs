@@ -102,23 +102,28 @@ impl Worker {
         })
     }
 
-    /// Refuses the delivered key of the slot at `at`: gives the claim back (free within the key's
-    /// refusal window, half a miss after it, still less than the miss of a lapse) and claims no
-    /// more of the job.
+    /// Refuses the delivered key of the slot at `at`: claims no more of the job, gives the claim
+    /// back (free within the key's refusal window, half a miss after it, still less than the miss
+    /// of a lapse), then counts and logs the refusal once, forgets the slot and reads it again so
+    /// that no later step sees it held.
     async fn refuse_key(
         &self,
         at: &SlotStep<'_>,
         why: &str,
         reason: &'static str,
     ) -> Result<(), WorkerError> {
-        let free = at.assignment.key_exchange.refusal_is_free(at.round.now);
-        tracing::warn!(job = %at.slot.job, shard = at.slot.shard_index, replica = at.slot.replica, why, free, "refusing the delivered key; giving the claim back");
-        self.metrics.refuse_key(reason);
         self.refuse_job(at.slot.job);
+        let free = at.assignment.key_exchange.refusal_is_free(at.round.now);
         self.chain
             .submit(ix::give_back_claim(&self.me.net, &at.slot, &self.me.holder))
             .await?;
-        self.store.remove_slot(&at.key)
+        tracing::warn!(job = %at.slot.job, shard = at.slot.shard_index, replica = at.slot.replica, why, free, "refused the delivered key; gave the claim back");
+        self.metrics.refuse_key(reason);
+        self.store.remove_slot(&at.key)?;
+        self.index
+            .reread(&self.chain, &[at.key, at.slot.shard()])
+            .await;
+        Ok(())
     }
 
     /// Whether this worker may claim a slot of started `shard` of `job` (at `address`): a public
