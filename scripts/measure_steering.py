@@ -226,6 +226,7 @@ def main():
         e = embed(tok256.encode(c["text"]).ids)
         print("validate cos vs sentence-transformers float:", float(e @ np.array(c["float"]) / np.linalg.norm(c["float"])))
     card = open(f"{MODEL}/README.md").read()
+    # The rule of gpushare_model::card::prose_lines.
     lines = [l.strip() for l in card.splitlines() if len(l.strip()) >= 20 and l.strip()[0].isalpha()]
     seqs = [(l, tok.encode(l)) for l in lines]
     seqs.sort(key=lambda s: -len(s[1].ids))

@@ -307,16 +307,13 @@ pub fn quantized_weights(package_dir: &Path, dir: &Path) -> Result<std::path::Pa
     Ok(path)
 }
 
-/// Up to `count` prose lines of the model card (`README.md`) in `model_dir`: lines of at least 20
-/// characters that start with a letter. Real text nobody here wrote, for the demo and the load runs.
+/// Up to `count` prose lines of the model card (`README.md`) in `model_dir`
+/// ([`gpushare_model::card::prose_lines`]). Real text nobody here wrote, for the demo and the load runs.
 pub fn model_card_texts(model_dir: &Path, count: usize) -> Result<Vec<String>, AppError> {
     let card = model_dir.join("README.md");
     let text =
         std::fs::read_to_string(&card).map_err(|e| AppError::io(card.display().to_string(), e))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|line| line.len() >= 20 && line.starts_with(char::is_alphabetic))
+    Ok(gpushare_model::card::prose_lines(&text)
         .take(count)
         .map(String::from)
         .collect())

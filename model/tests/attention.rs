@@ -26,17 +26,13 @@ fn model_dir() -> PathBuf {
         )
 }
 
-/// The model card's prose lines (at least 20 characters, starting with a letter), as token ids up to
-/// the longest sequence a check allows.
+/// The model card's prose lines ([`gpushare_model::card::prose_lines`]), as token ids up to the
+/// longest sequence a check allows.
 fn card_sequences() -> Vec<Vec<u32>> {
     let card = std::fs::read_to_string(model_dir().join("README.md")).unwrap();
     let tokenizer =
         TextTokenizer::from_file(&model_dir().join("tokenizer.json"), MAX_CHECKED_TOKENS).unwrap();
-    let lines: Vec<&str> = card
-        .lines()
-        .map(str::trim)
-        .filter(|line| line.len() >= 20 && line.starts_with(char::is_alphabetic))
-        .collect();
+    let lines: Vec<&str> = gpushare_model::card::prose_lines(&card).collect();
     tokenizer.ids(&lines).unwrap()
 }
 
