@@ -106,7 +106,8 @@ impl ClientSession {
         let mut last = None;
         loop {
             let progress = self.progress(job).await?;
-            self.deliver_keys(job, &progress.job).await?;
+            let now = self.chain.clock().await?.unix_timestamp;
+            self.deliver_keys(job, &progress.job, now).await?;
             let summary = (
                 progress.job.shards_started,
                 progress.job.shards_settled,
@@ -117,10 +118,7 @@ impl ClientSession {
                 report(&progress);
                 last = Some(summary);
             }
-            if progress
-                .job
-                .work_over(self.chain.clock().await?.unix_timestamp)
-            {
+            if progress.job.work_over(now) {
                 return Ok(progress);
             }
             if tokio::time::Instant::now() > deadline {
@@ -150,11 +148,7 @@ impl ClientSession {
             .await?;
         let mut pending = 0;
         for (_, assignment) in assignments {
-            let slot = Slot {
-                job: *job,
-                shard_index: assignment.shard_index,
-                replica: assignment.replica,
-            };
+            let slot = Slot::of(&assignment);
             let shard: Shard = self.chain.existing(&slot.shard()).await?;
             let verdict = assignment.verdict(&shard, &account, now);
             let holder = Holder {

@@ -75,15 +75,19 @@ impl ClientKeys {
 
 impl ClientSession {
     /// Delivers the data key of private `job` (account `account`), sealed for its slot, to each
-    /// claim that published a claim key and has no key yet, while it still may; returns how many
+    /// claim that published a claim key and has no key yet, while it still may at `now`; returns how many
     /// it delivered. A claim key nothing can be sealed to (a low-order point) gets an envelope of
     /// zeros, which opens for nobody: its holder gives the claim back or misses, and cannot hold
     /// the slot to a free unkeyed lapse.
-    pub async fn deliver_keys(&self, job: &Pubkey, account: &Job) -> Result<usize, AppError> {
+    pub async fn deliver_keys(
+        &self,
+        job: &Pubkey,
+        account: &Job,
+        now: i64,
+    ) -> Result<usize, AppError> {
         let Some(terms) = account.private else {
             return Ok(0);
         };
-        let now = self.chain.clock().await?.unix_timestamp;
         let assignments = self
             .chain
             .program_accounts::<Assignment>(&[(filters::ASSIGNMENT_JOB, job.as_ref())])
@@ -108,11 +112,7 @@ impl ClientSession {
                 tracing::warn!(%job, shard = assignment.shard_index, replica = assignment.replica, %error, "an envelope that opens for nobody for this claim");
                 KeyEnvelope([0; ENVELOPE_BYTES])
             });
-            let slot = Slot {
-                job: *job,
-                shard_index: assignment.shard_index,
-                replica: assignment.replica,
-            };
+            let slot = Slot::of(&assignment);
             let delivery = ix::deliver_key(&self.me.authority, &slot, claim_key, envelope.0);
             match self.chain.submit(delivery).await {
                 Ok(_) => delivered += 1,

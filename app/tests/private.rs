@@ -315,11 +315,7 @@ fn a_private_job_is_paid_under_quorum_and_read_only_by_its_client_and_holders() 
             let Some(claim_key) = exchange.claim_key.filter(|_| exchange.envelope.is_none()) else {
                 continue;
             };
-            let slot = Slot {
-                job: *job,
-                shard_index: 0,
-                replica: assignment.replica,
-            };
+            let slot = Slot::of(&assignment);
             let other = Slot {
                 replica: (assignment.replica + 1) % 3,
                 ..slot
@@ -345,10 +341,11 @@ fn a_private_job_is_paid_under_quorum_and_read_only_by_its_client_and_holders() 
         120,
         "every provider refusing every bad key",
         || {
+            let now = runtime.block_on(reader.clock()).unwrap().unix_timestamp;
             for bad in [&wrong_key, &tampered] {
                 let job_account = account(bad).unwrap();
                 runtime
-                    .block_on(session.deliver_keys(bad, &job_account))
+                    .block_on(session.deliver_keys(bad, &job_account, now))
                     .unwrap();
             }
             replay_keys(&replayed);

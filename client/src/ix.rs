@@ -3,7 +3,7 @@ use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::{InstructionData, ToAccountMetas, system_program};
 use gpushare::instructions::{BenchmarkProof, SampleProof};
-use gpushare::state::{CreateJobArgs, HardwareProfile, NetworkParams, Verdict};
+use gpushare::state::{Assignment, CreateJobArgs, HardwareProfile, NetworkParams, Verdict};
 use gpushare::{accounts, instruction};
 
 use crate::pda;
@@ -388,6 +388,15 @@ pub struct Slot {
 }
 
 impl Slot {
+    /// The slot `assignment` holds.
+    pub fn of(assignment: &Assignment) -> Self {
+        Self {
+            job: assignment.job,
+            shard_index: assignment.shard_index,
+            replica: assignment.replica,
+        }
+    }
+
     pub fn shard(&self) -> Pubkey {
         pda::shard(&self.job, self.shard_index)
     }

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use anchor_lang::prelude::Pubkey;
-use gpushare::state::Assignment;
-use gpushare_client::ix::{Holder, NetworkKeys, Slot};
+use gpushare_client::ix::{Holder, NetworkKeys};
 use gpushare_client::pda;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
@@ -20,13 +19,5 @@ pub struct Identity {
 impl Identity {
     pub fn provider(&self) -> Pubkey {
         pda::provider(&self.net.network, &self.wallet.pubkey())
-    }
-
-    pub fn slot_of(assignment: &Assignment) -> Slot {
-        Slot {
-            job: assignment.job,
-            shard_index: assignment.shard_index,
-            replica: assignment.replica,
-        }
     }
 }

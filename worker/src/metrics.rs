@@ -321,7 +321,7 @@ async fn result_bytes(
     // Whether a job is private is this worker's own knowledge (it keeps the job's key), never an
     // RPC answer's: a private output is served sealed to the client key kept with it, or not at all.
     match endpoint.store.job_key(&job) {
-        Ok(Some(_)) => return output_response(endpoint.store.sealed_output(&job, shard)),
+        Ok(Some(key)) => return output_response(endpoint.store.sealed_output(&job, shard, &key)),
         Ok(None) => {}
         Err(error) => return output_response(Err(error)),
     }

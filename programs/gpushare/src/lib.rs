@@ -153,8 +153,8 @@ pub mod gpushare {
     }
 
     /// A provider gives an uncommitted claim back before its deadline, for half a miss slash (none
-    /// for a private claim whose key came less than `KEY_REFUSAL_SECONDS` ago, within its shard's
-    /// budget of free refusals).
+    /// for a private claim whose key came less than `KEY_REFUSAL_SECONDS` ago, spending the free
+    /// refusal it reserved at its claim).
     pub fn give_back_claim(ctx: Context<AssignmentOutcome>) -> Result<()> {
         AssignmentOutcome::give_back_claim(ctx)
     }

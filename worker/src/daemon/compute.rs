@@ -73,8 +73,8 @@ impl Worker {
         Ok(record)
     }
 
-    /// `job`'s data input, opened: as published for a public job, under the data key this worker
-    /// opened for a private one ([`WorkerError::NoDataKey`] before that).
+    /// `job`'s data input, opened: as published for a public job, under the key this worker opened
+    /// for a private one and the job commits to ([`WorkerError::NoDataKey`] before that).
     pub(super) async fn data_input(
         &self,
         address: &Pubkey,
@@ -87,8 +87,7 @@ impl Worker {
             return Ok(published);
         }
         let key = self
-            .store
-            .job_key(address)?
+            .committed_key(address, job)?
             .ok_or(WorkerError::NoDataKey(*address))?;
         Ok(key.data.open(Sealed::Input, &published)?)
     }

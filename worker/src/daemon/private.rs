@@ -46,11 +46,7 @@ impl Worker {
         let Some(envelope) = at.assignment.key_exchange.envelope else {
             return Ok(());
         };
-        // A key kept here for another slot of the job serves only if the job commits to it (a job
-        // posted again at a closed job's address has another).
-        let kept = self.store.job_key(&slot.job)?;
-        let committed = job.private.map(|terms| terms.key_commitment);
-        if kept.is_none_or(|kept| Some(kept.data.commitment()) != committed) {
+        if self.committed_key(&slot.job, job)?.is_none() {
             match self.open_key(at, &KeyEnvelope(envelope)).await {
                 Ok(key) => self.store.save_job_key(&slot.job, &key)?,
                 Err(error) => {
@@ -130,16 +126,23 @@ impl Worker {
     /// job's, or a private one's while the shard has a free refusal left to reserve or this worker
     /// already holds the key the job commits to.
     pub(super) fn may_join_private(&self, address: &Pubkey, job: &Job, shard: &Shard) -> bool {
-        let Some(terms) = job.private else {
-            return true;
-        };
-        shard.has_free_refusal()
-            || self
-                .store
-                .job_key(address)
-                .ok()
-                .flatten()
-                .is_some_and(|kept| kept.data.commitment() == terms.key_commitment)
+        job.private.is_none()
+            || shard.has_free_refusal()
+            || self.committed_key(address, job).ok().flatten().is_some()
+    }
+
+    /// The key kept here for private `job` (at `address`), if the job commits to it: a key kept
+    /// from a job posted earlier at the same address, closed since, is not this job's.
+    pub(super) fn committed_key(
+        &self,
+        address: &Pubkey,
+        job: &Job,
+    ) -> Result<Option<JobKey>, WorkerError> {
+        let committed = job.private.map(|terms| terms.key_commitment);
+        Ok(self
+            .store
+            .job_key(address)?
+            .filter(|kept| Some(kept.data.commitment()) == committed))
     }
 
     /// Claims no more slots of `job`: its client's key did not work here, or never came.

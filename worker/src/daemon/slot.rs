@@ -37,7 +37,7 @@ impl Worker {
         let Some(job) = round.view.jobs.get(&assignment.job) else {
             return Ok(());
         };
-        let slot = Identity::slot_of(assignment);
+        let slot = Slot::of(assignment);
         let shard = match round.view.shards.get(&assignment.shard) {
             Some(shard) => Shard::clone(shard),
             None => {

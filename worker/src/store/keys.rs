@@ -1,8 +1,9 @@
 //! A private job's secrets in the data directory (docs/privacy.md): the claim key pair made for each
 //! private claim, kept until its slot is finished, and the job's key once an envelope opened (the
-//! data key with the client key its outputs are sealed to), kept as long as the job's outputs. A private input stays on disk as the ciphertext it was
-//! downloaded as, and a private shard's output is sealed under the data key at rest, so the retention
-//! rule that removes a job's key leaves nothing of it readable. Key files are written as every file
+//! data key with the client key its outputs are sealed to), kept as long as the job's outputs. A
+//! private input stays on disk as the ciphertext it was downloaded as, and a private shard's output
+//! is sealed under the data key at rest, so the retention rule that removes a job's key leaves
+//! nothing of it readable. Key files are written as every file
 //! here is, through a temporary file created readable by the worker's user alone.
 use std::path::PathBuf;
 
@@ -90,20 +91,19 @@ impl Store {
         }))
     }
 
-    /// A private shard's output as it is served: sealed to the client key kept with the job's key,
-    /// never in plaintext; none where this worker holds no key of the job (it never computed it, or
-    /// its retention removed it).
+    /// A private shard's output as it is served: opened with the job's `key` (as [`Store::job_key`]
+    /// read it) and sealed to the client key kept with it, never in plaintext; none where this
+    /// worker kept no output of the shard.
     pub fn sealed_output(
         &self,
         job: &Pubkey,
         shard_index: u16,
+        key: &JobKey,
     ) -> Result<Option<Vec<u8>>, WorkerError> {
-        let Some(key) = self.job_key(job)? else {
+        let Some(kept) = read_optional(&self.output_path(job, shard_index))? else {
             return Ok(None);
         };
-        let Some(output) = self.output(job, shard_index, true)? else {
-            return Ok(None);
-        };
+        let output = key.data.open(Sealed::StoredOutput, &kept)?;
         let sealed = seal_output(&output, &key.client_key, &job.to_bytes(), shard_index)?;
         Ok(Some(sealed))
     }
@@ -175,7 +175,7 @@ mod tests {
             "sealed at rest"
         );
         assert_eq!(store.output(&job, 0, true).unwrap().unwrap(), output);
-        let served = store.sealed_output(&job, 0).unwrap().unwrap();
+        let served = store.sealed_output(&job, 0, &key).unwrap().unwrap();
         assert_eq!(
             open_output(&served, &client, &job.to_bytes(), 0).unwrap(),
             output
@@ -185,8 +185,8 @@ mod tests {
             open_output(&served, &stranger, &job.to_bytes(), 0).err(),
             Some(PrivacyError::OutputNotForThisClient)
         );
-        // Once the job and slot are no longer needed, retention removes both keys; what is left
-        // of the output is ciphertext, and nothing is served.
+        // Once the job and slot are no longer needed, retention removes both keys and the output:
+        // the endpoint, which serves a private output only through its job's key, serves nothing.
         let nothing = Needed {
             jobs: &Default::default(),
             inputs: &Default::default(),
@@ -196,6 +196,6 @@ mod tests {
         assert_eq!(pruned.keys, 2);
         assert!(store.claim_key(&slot).unwrap().is_none());
         assert!(store.job_key(&job).unwrap().is_none());
-        assert!(store.sealed_output(&job, 0).unwrap().is_none());
+        assert!(store.output(&job, 0, true).unwrap().is_none());
     }
 }
